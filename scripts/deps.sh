@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs the Debian packages p2p needs to build, test and serve, when
+# any is missing.  Needs root (or sudo).  Usage: scripts/deps.sh
+set -e
+PKGS="gcc make autoconf automake pkg-config libfcgi-dev libjson-c-dev
+libsqlite3-dev sqlite3 libjwt-dev libssl-dev openssl libcurl4-openssl-dev
+check lighttpd curl python3 python3-jwt python3-cryptography"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,64 @@
+#!/bin/sh
+# Builds if needed and runs every test: Check unit tests and the
+# end-to-end suite through a real lighttpd.  Ends with one line
+# "tests: N passed, N failed".
+#
+# Usage: scripts/test.sh              build in the source tree, run all
+#        scripts/test.sh --sanitize   build in build-asan/ with ASan+UBSan
+#                                     and -Werror, run all there
+set -e
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+"$top/scripts/deps.sh"
+[ -x configure ] || autoreconf -fi
+if [ "${1:-}" = "--sanitize" ]; then
+	mkdir -p build-asan
+	cd build-asan
+	[ -f Makefile ] || ../configure -q --enable-sanitizers --enable-werror
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+else
+	[ -f Makefile ] || ./configure -q
+fi
+jobs=$(nproc 2>/dev/null || echo 2)
+make -j"$jobs" >/dev/null
+set +e
+make -j"$jobs" check >/dev/null 2>&1
+rc=$?
+set -e
+passed=0
+failed=0
+for t in tests/unit/*.log tests/e2e/*.log; do
+	[ -f "$t" ] || continue
+	case "$t" in *test-suite.log) continue ;; esac
+	# Check: "100%: Checks: 12, Failures: 0, Errors: 0"
+	line=$(grep -E '^[0-9]+%: Checks: ' "$t" | tail -1)
+	if [ -n "$line" ]; then
+		n=$(echo "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
+		f=$(echo "$line" | sed -E 's/.*Failures: ([0-9]+), Errors: ([0-9]+).*/\1 \2/' |
+		    awk '{print $1 + $2}')
+		echo "$line  ($(basename "$t" .log))"
+		passed=$((passed + n - f))
+		failed=$((failed + f))
+		grep -E ':[EF]:' "$t" || true
+		continue
+	fi
+	# e2e: "e2e: N passed, N failed"
+	line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$t" | tail -1)
+	if [ -n "$line" ]; then
+		echo "$line"
+		passed=$((passed + $(echo "$line" | sed -E 's/e2e: ([0-9]+) passed.*/\1/')))
+		failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+		grep -E '^(FAIL|ERROR):' "$t" || true
+	else
+		echo "no result line in $t"
+		failed=$((failed + 1))
+	fi
+done
+if [ $rc -ne 0 ]; then
+	echo "make check failed; see tests/*/*.log and test-suite.log"
+	[ $failed -eq 0 ] && failed=1
+	[ -f test-suite.log ] && tail -60 test-suite.log
+fi
+echo "tests: $passed passed, $failed failed"
+[ $failed -eq 0 ] && [ $rc -eq 0 ]

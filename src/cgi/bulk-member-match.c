@@ -1,0 +1,20 @@
+/*
+ * bulk-member-match - FastCGI executable: POST /fhir/Group/$bulk-member-match (asynchronous).
+ */
+#include "http.h"
+#include "ops.h"
+
+static const struct p2p_op op = {
+	.name = "bulk-member-match",
+	.methods = P2P_POST,
+	.body = P2P_BODY_FHIR,
+	.bulk_body = 1,
+	.auth = P2P_AUTH_BEARER,
+	.oauth_errors = 0,
+};
+
+int
+main(void)
+{
+	return p2p_main(&op, bulk_match_handle, NULL);
+}

@@ -1,0 +1,20 @@
+/*
+ * everything - FastCGI executable: GET|POST /fhir/Patient/{id}/$everything.
+ */
+#include "http.h"
+#include "ops.h"
+
+static const struct p2p_op op = {
+	.name = "everything",
+	.methods = P2P_GET | P2P_POST,
+	.body = P2P_BODY_FHIR,
+	.bulk_body = 0,
+	.auth = P2P_AUTH_BEARER,
+	.oauth_errors = 0,
+};
+
+int
+main(void)
+{
+	return p2p_main(&op, everything_handle, NULL);
+}

@@ -1,0 +1,20 @@
+/*
+ * member-match - FastCGI executable: POST /fhir/Patient/$member-match.
+ */
+#include "http.h"
+#include "ops.h"
+
+static const struct p2p_op op = {
+	.name = "member-match",
+	.methods = P2P_POST,
+	.body = P2P_BODY_FHIR,
+	.bulk_body = 0,
+	.auth = P2P_AUTH_BEARER,
+	.oauth_errors = 0,
+};
+
+int
+main(void)
+{
+	return p2p_main(&op, member_match_handle, NULL);
+}

@@ -1,0 +1,137 @@
+/*
+ * p2p-admin - administration: data directory, data loading, clients,
+ * statistics, synthetic data.  See README.md ("Administration").
+ *
+ * Exit status: 0 success, 1 failure (the reason on stderr), 2 usage.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "db.h"
+#include "log.h"
+
+static const char	*conf_path;	/* -c FILE */
+
+static int
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: p2p-admin [-c p2p.conf] command [args]\n"
+	    "commands:\n"
+	    "  init [--demo] [--base-url URL] [--share DIR] [--runner PATH] DATADIR\n"
+	    "  migrate\n");
+	return 2;
+}
+
+static int
+cmd_init(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "demo", no_argument, NULL, 'D' },
+		{ "base-url", required_argument, NULL, 'b' },
+		{ "share", required_argument, NULL, 's' },
+		{ "runner", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct admin_init_opts	 o;
+	struct p2p_err		 err;
+	int			 c;
+
+	memset(&o, 0, sizeof(o));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'D': o.demo = 1; break;
+		case 'b': o.base_url = optarg; break;
+		case 's': o.share_dir = optarg; break;
+		case 'r': o.runner = optarg; break;
+		default: return usage();
+		}
+	}
+	if (optind + 1 != argc)
+		return usage();
+	o.data_dir = argv[optind];
+	p2p_err_init(&err);
+	if (admin_init(&o, &err) == -1) {
+		fprintf(stderr, "p2p-admin: init: %s\n", err.msg);
+		return 1;
+	}
+	printf("initialised %s\n", o.data_dir);
+	return 0;
+}
+
+/* Opens the configured database for a command. */
+static int
+open_db(struct p2p_config *cfg, struct p2p_db *db)
+{
+	struct p2p_err	 err;
+
+	p2p_err_init(&err);
+	if (config_load(cfg, conf_path, &err) == -1) {
+		fprintf(stderr, "p2p-admin: %s\n", err.msg);
+		return -1;
+	}
+	if (db_open(db, cfg->database, 0, &err) == -1) {
+		fprintf(stderr, "p2p-admin: %s: %s\n", cfg->database, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_migrate(int argc, char *argv[])
+{
+	struct p2p_config	 cfg;
+	struct p2p_db		 db;
+	struct p2p_err		 err;
+	int			 rc;
+
+	(void)argv;
+	if (argc != 1)
+		return usage();
+	if (open_db(&cfg, &db) == -1)
+		return 1;
+	p2p_err_init(&err);
+	rc = db_migrate(&db, &err);
+	if (rc == -1)
+		fprintf(stderr, "p2p-admin: migrate: %s\n", err.msg);
+	else
+		printf("schema version %d\n", db_version(&db));
+	db_close(&db);
+	return rc == -1 ? 1 : 0;
+}
+
+static const struct {
+	const char	*name;
+	int		(*fn)(int, char *[]);
+} cmds[] = {
+	{ "init", cmd_init },
+	{ "migrate", cmd_migrate },
+};
+
+int
+main(int argc, char *argv[])
+{
+	size_t	 i;
+	int	 c;
+
+	log_init("p2p-admin");
+	while ((c = getopt(argc, argv, "+c:")) != -1) {
+		if (c == 'c')
+			conf_path = optarg;
+		else
+			return usage();
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		return usage();
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(cmds[i].name, argv[0]) == 0)
+			return cmds[i].fn(argc, argv);
+	fprintf(stderr, "p2p-admin: unknown command \"%s\"\n", argv[0]);
+	return usage();
+}

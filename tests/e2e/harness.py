@@ -1,0 +1,235 @@
+"""End-to-end harness: a real lighttpd serving the built programs on a
+free loopback port with a temporary data directory.
+
+    class T(harness.ServerTest):       # one server for the class
+        def test_x(self):
+            r = self.get("/fhir/metadata")
+            self.assertEqual(r.status, 200)
+
+Environment: P2P_SRCDIR (sources: share/, lighttpd.conf), P2P_BUILDDIR
+(cgi-bin/, src/tools/), LIGHTTPD (the server binary).  P2P_E2E_BASE_URL
+points the suite at an already running server instead (e.g. Apache);
+tests that need the admin tool are then skipped.
+"""
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import http.client
+import urllib.parse
+
+SRC = os.environ.get("P2P_SRCDIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("P2P_BUILDDIR") or SRC
+LIGHTTPD = os.environ.get("LIGHTTPD") or shutil.which("lighttpd") or "/usr/sbin/lighttpd"
+ADMIN = os.path.join(BUILD, "src", "tools", "p2p-admin")
+RUNNER = os.path.join(BUILD, "src", "tools", "p2p-runner")
+SEED = os.path.join(SRC, "share", "seed", "test-dataset.json")
+
+# Lines in lighttpd's error log that mean a sanitizer or a crash spoke.
+BAD_LOG = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+           "SUMMARY: UndefinedBehaviorSanitizer", "terminated by signal")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers      # lower-cased names
+        self.body = body            # bytes
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.body[:300])
+
+
+class Server:
+    """A p2p data directory plus a lighttpd serving it."""
+
+    def __init__(self, demo=True, conf=None):
+        self.dir = tempfile.mkdtemp(prefix="p2p-e2e-")
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.proc = None
+        args = ["init", "--base-url", self.base,
+                "--share", os.path.join(SRC, "share")]
+        if demo:
+            args.append("--demo")
+        if os.path.exists(RUNNER):
+            args += ["--runner", RUNNER]
+        self.admin(*args, self.data)
+        if conf:
+            self.set_conf(**conf)
+        for d in ("log", "www"):
+            os.makedirs(os.path.join(self.data, d), exist_ok=True)
+
+    def env(self):
+        e = dict(os.environ)
+        e.update(P2P_ROOT=BUILD, P2P_DATA=self.data, P2P_PORT=str(self.port),
+                 P2P_CONF=os.path.join(self.data, "p2p.conf"))
+        return e
+
+    def admin(self, *args, check=True, input=None):
+        """Runs p2p-admin; returns the CompletedProcess."""
+        cmd = [ADMIN]
+        if args and args[0] != "init":
+            cmd += ["-c", os.path.join(self.data, "p2p.conf")]
+        p = subprocess.run(cmd + list(args), capture_output=True, text=True,
+                           input=input)
+        if check and p.returncode != 0:
+            raise AssertionError("p2p-admin %s failed (%d): %s" %
+                                 (" ".join(args), p.returncode, p.stderr))
+        return p
+
+    def set_conf(self, **kv):
+        """Rewrites keys of p2p.conf (before start, or restart after)."""
+        path = os.path.join(self.data, "p2p.conf")
+        lines = open(path).read().splitlines()
+        out = []
+        for line in lines:
+            k = line.split("=", 1)[0].strip()
+            if k in kv:
+                line = "%s = %s" % (k, kv.pop(k))
+            out.append(line)
+        out += ["%s = %s" % (k, v) for k, v in kv.items()]
+        open(path, "w").write("\n".join(out) + "\n")
+
+    def start(self):
+        conf = os.path.join(SRC, "lighttpd.conf")
+        self.proc = subprocess.Popen([LIGHTTPD, "-D", "-f", conf], env=self.env(),
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.data, "log", "stderr.log"), "w"))
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("lighttpd exited: %s" % self.log())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("lighttpd did not listen on %d" % self.port)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+        # FastCGI children get SIGTERM too; give them a moment to exit
+        # and write what the sanitizers have to say.
+        time.sleep(0.2)
+
+    def log(self):
+        out = ""
+        for name in ("error.log", "stderr.log"):
+            p = os.path.join(self.data, "log", name)
+            if os.path.exists(p):
+                out += open(p, errors="replace").read()
+        return out
+
+    def bad_log_lines(self):
+        return [l for l in self.log().splitlines() if any(b in l for b in BAD_LOG)]
+
+    def cleanup(self):
+        self.stop()
+        if not os.environ.get("P2P_E2E_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        u = urllib.parse.urlsplit(self.base)
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+        h = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/fhir+json")
+        elif isinstance(body, str):
+            body = body.encode()
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        resp = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+        c.close()
+        return resp
+
+
+def basic(client_id, secret):
+    raw = ("%s:%s" % (client_id, secret)).encode()
+    return "Basic " + base64.b64encode(raw).decode()
+
+
+class ServerTest(unittest.TestCase):
+    """One server per test class; set `load_seed` to load the seed data
+    and `conf` to change p2p.conf before the start."""
+    load_seed = True
+    demo = True
+    conf = None
+    server = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(demo=cls.demo, conf=cls.conf)
+        try:
+            if cls.load_seed:
+                cls.server.admin("load", SEED)
+            cls.prepare(cls.server)
+            cls.server.start()
+        except Exception:
+            cls.server.cleanup()
+            raise
+
+    @classmethod
+    def prepare(cls, server):
+        """Hook: more data before the server starts."""
+
+    @classmethod
+    def tearDownClass(cls):
+        srv = cls.server
+        srv.stop()
+        bad = srv.bad_log_lines()
+        srv.cleanup()
+        if bad:
+            raise AssertionError("sanitizer or crash reports in the server log:\n" +
+                                 "\n".join(bad[:20]))
+
+    def request(self, *a, **kw):
+        return self.server.request(*a, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def assertOutcome(self, r, status, code=None):
+        """r is an OperationOutcome error with this status (and code)."""
+        self.assertEqual(r.status, status, r)
+        self.assertIn("fhir+json", r.header("content-type") or "", r)
+        oo = r.json()
+        self.assertEqual(oo["resourceType"], "OperationOutcome")
+        self.assertTrue(oo["issue"], oo)
+        if code is not None:
+            self.assertEqual(oo["issue"][0]["code"], code, oo)
+        return oo

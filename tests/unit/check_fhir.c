@@ -1,0 +1,168 @@
+/* Unit tests for fhir.c and err.c. */
+#include <check.h>
+#include <string.h>
+
+#include "fhir.h"
+
+static const struct {
+	const char	*in;
+	int		 ok;
+	const char	*want;		/* substring of the message */
+	int		 line;
+} docs[] = {
+	{ "{\"resourceType\":\"Patient\"}", 1, NULL, __LINE__ },
+	{ "  {\"a\":[1,2,{\"b\":null}]}\n", 1, NULL, __LINE__ },
+	{ "", 0, "empty", __LINE__ },
+	{ "{", 0, "unexpected end", __LINE__ },
+	{ "{\"a\":1} x", 0, "invalid JSON", __LINE__ },
+	{ "{\"a\":1}{}", 0, "invalid JSON", __LINE__ },
+	{ "{\"a\":\"it's\"}", 1, NULL, __LINE__ },
+	{ "{'a':1}", 0, "invalid JSON", __LINE__ },
+	{ "{\"a\":1,}", 0, "invalid JSON", __LINE__ },	/* strict */
+	{ "{\"a\":\"\xff\xfe\"}", 0, "invalid JSON", __LINE__ },	/* UTF-8 */
+	{ "[1, 2", 0, "invalid JSON", __LINE__ },
+};
+
+START_TEST(test_parse_table)
+{
+	json_object	*o = NULL;
+	struct p2p_err	 err;
+	int		 rc;
+
+	p2p_err_init(&err);
+	rc = fhir_parse(docs[_i].in, strlen(docs[_i].in), &o, &err);
+	ck_assert_msg(rc == (docs[_i].ok ? 0 : -1), "line %d", docs[_i].line);
+	if (docs[_i].ok) {
+		ck_assert_ptr_nonnull(o);
+		json_object_put(o);
+	} else {
+		ck_assert_ptr_null(o);
+		ck_assert_int_eq(err.status, 400);
+		ck_assert_msg(strstr(err.msg, docs[_i].want) != NULL,
+		    "line %d: %s", docs[_i].line, err.msg);
+	}
+}
+END_TEST
+
+START_TEST(test_depth_limit)
+{
+	char		 buf[2 * 200 + 1];
+	json_object	*o;
+	struct p2p_err	 err;
+	int		 i;
+
+	for (i = 0; i < 200; i++) {
+		buf[i] = '[';
+		buf[200 + i] = ']';
+	}
+	buf[400] = '\0';
+	p2p_err_init(&err);
+	ck_assert_int_eq(fhir_parse(buf, 400, &o, &err), -1);
+	ck_assert_int_eq(err.status, 400);
+}
+END_TEST
+
+START_TEST(test_parse_resource)
+{
+	json_object	*o;
+	struct p2p_err	 err;
+	const char	*p = "{\"resourceType\":\"Patient\",\"id\":\"x\"}";
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(fhir_parse_resource(p, strlen(p), "Patient", &o, &err), 0);
+	ck_assert_str_eq(fhir_id(o), "x");
+	json_object_put(o);
+	ck_assert_int_eq(fhir_parse_resource(p, strlen(p), "Coverage", &o, &err), -1);
+	ck_assert_str_eq(err.expr, "resourceType");
+	p2p_err_init(&err);
+	ck_assert_int_eq(fhir_parse_resource("[]", 2, NULL, &o, &err), -1);
+	p2p_err_init(&err);
+	ck_assert_int_eq(fhir_parse_resource("{}", 2, NULL, &o, &err), -1);
+	ck_assert_int_eq(err.issue, P2P_ISSUE_REQUIRED);
+}
+END_TEST
+
+START_TEST(test_path_and_coding)
+{
+	const char	*p = "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"Doe\","
+	    "\"given\":[\"Ann\",\"B\"]}],\"identifier\":[{\"type\":{\"coding\":[{\"system\":"
+	    "\"http://terminology.hl7.org/CodeSystem/v2-0203\",\"code\":\"MB\"}]},\"value\":\"1\"}]}";
+	json_object	*o, *t;
+	struct p2p_err	 err;
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(fhir_parse(p, strlen(p), &o, &err), 0);
+	ck_assert_str_eq(fhir_path_str(o, "name.family"), "Doe");
+	ck_assert_str_eq(fhir_path_str(o, "name.given"), "Ann");
+	ck_assert_ptr_null(fhir_path_str(o, "name.nope"));
+	ck_assert_ptr_null(fhir_path_str(o, "name"));
+	t = fhir_path(o, "identifier.type");
+	ck_assert(fhir_has_coding(t, "http://terminology.hl7.org/CodeSystem/v2-0203", "MB"));
+	ck_assert(fhir_has_coding(t, NULL, "MB"));
+	ck_assert(!fhir_has_coding(t, "http://other", "MB"));
+	ck_assert(!fhir_has_coding(t, NULL, "UMB"));
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_outcome)
+{
+	struct p2p_err	 err;
+	json_object	*oo, *is;
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(p2p_fail_at(&err, 400, P2P_ISSUE_REQUIRED,
+	    "Parameters.parameter", "missing %s", "MemberPatient"), -1);
+	/* The first failure wins. */
+	p2p_fail(&err, 500, P2P_ISSUE_EXCEPTION, "later");
+	ck_assert_int_eq(err.status, 400);
+	oo = fhir_outcome_new(&err);
+	ck_assert_str_eq(fhir_type(oo), "OperationOutcome");
+	is = fhir_path(oo, "issue");
+	ck_assert_str_eq(fhir_str(is, "severity"), "error");
+	ck_assert_str_eq(fhir_str(is, "code"), "required");
+	ck_assert_str_eq(fhir_path_str(is, "details.text"), "missing MemberPatient");
+	ck_assert_str_eq(fhir_path_str(is, "expression"), "Parameters.parameter");
+	json_object_put(oo);
+	p2p_err_init(&err);
+	p2p_fail(&err, 503, P2P_ISSUE_TRANSIENT, "busy");
+	oo = fhir_outcome_new(&err);
+	ck_assert_str_eq(fhir_path_str(oo, "issue.severity"), "fatal");
+	ck_assert_str_eq(fhir_path_str(oo, "issue.code"), "transient");
+	json_object_put(oo);
+}
+END_TEST
+
+START_TEST(test_issue_codes)
+{
+	int	 i;
+
+	for (i = 0; i < P2P_ISSUE__MAX; i++)
+		ck_assert_ptr_nonnull(p2p_issue_code((enum p2p_issue)i));
+	ck_assert_str_eq(p2p_issue_code(P2P_ISSUE_MULTIPLE_MATCHES), "multiple-matches");
+	ck_assert_str_eq(p2p_issue_code(P2P_ISSUE_NOT_FOUND), "not-found");
+	ck_assert_str_eq(p2p_issue_code(P2P_ISSUE__MAX), "exception");
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("fhir");
+	TCase	*tc = tcase_create("fhir");
+	SRunner	*sr;
+	int	 nf;
+
+	tcase_add_loop_test(tc, test_parse_table, 0, sizeof(docs) / sizeof(docs[0]));
+	tcase_add_test(tc, test_depth_limit);
+	tcase_add_test(tc, test_parse_resource);
+	tcase_add_test(tc, test_path_and_coding);
+	tcase_add_test(tc, test_outcome);
+	tcase_add_test(tc, test_issue_codes);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? 0 : 1;
+}

@@ -1,0 +1,179 @@
+/* Unit tests for util.c. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+START_TEST(test_buf)
+{
+	struct p2p_buf	 b = { 0 };
+	int		 i;
+
+	for (i = 0; i < 1000; i++)
+		ck_assert_int_eq(buf_printf(&b, "%d,", i), 0);
+	ck_assert_uint_eq(strlen(b.p), b.len);
+	ck_assert(strncmp(b.p, "0,1,2,", 6) == 0);
+	buf_reset(&b);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_str_eq(b.p, "");
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_b64url_roundtrip)
+{
+	unsigned char	 in[40], *out;
+	char		 enc[80];
+	size_t		 n, len;
+
+	for (n = 0; n < sizeof(in); n++)
+		in[n] = (unsigned char)(n * 37 + 250);
+	for (n = 0; n <= sizeof(in); n++) {
+		b64url_encode(in, n, enc);
+		ck_assert(strchr(enc, '=') == NULL);
+		ck_assert(strchr(enc, '+') == NULL);
+		out = b64_decode(enc, strlen(enc), &len);
+		ck_assert_ptr_nonnull(out);
+		ck_assert_uint_eq(len, n);
+		ck_assert(memcmp(in, out, n) == 0);
+		free(out);
+	}
+	/* Standard alphabet with padding decodes too. */
+	out = b64_decode("dGVzdC1wYXllci1jbGllbnQ6dGVzdC1wYXllci1zZWNyZXQ=", 48, &len);
+	ck_assert_ptr_nonnull(out);
+	ck_assert(len == 35 && memcmp(out, "test-payer-client:test-payer-secret", 35) == 0);
+	free(out);
+	ck_assert_ptr_null(b64_decode("a", 1, &len));
+	ck_assert_ptr_null(b64_decode("ab$d", 4, &len));
+}
+END_TEST
+
+static const struct {
+	const char	*in;
+	int		 end;
+	int		 ok;
+	long long	 t;
+	int		 line;
+} times[] = {
+	{ "2026-01-02", 0, 1, 1767312000LL, __LINE__ },
+	{ "2026-01-02", 1, 1, 1767398399LL, __LINE__ },
+	{ "2026", 0, 1, 1767225600LL, __LINE__ },
+	{ "2026-02", 1, 1, 1772323199LL, __LINE__ },
+	{ "2026-01-02T03:04:05Z", 0, 1, 1767323045LL, __LINE__ },
+	{ "2026-01-02T03:04:05.123+01:00", 0, 1, 1767319445LL, __LINE__ },
+	{ "2026-01-02T03:04:05", 0, 0, 0, __LINE__ },	/* no zone */
+	{ "2026-13-01", 0, 0, 0, __LINE__ },
+	{ "2026-02-30", 0, 0, 0, __LINE__ },
+	{ "2026-1-1", 0, 0, 0, __LINE__ },
+	{ "", 0, 0, 0, __LINE__ },
+	{ "20x6", 0, 0, 0, __LINE__ },
+	{ "2026-01-02X", 0, 0, 0, __LINE__ },
+};
+
+START_TEST(test_time_parse)
+{
+	time_t	 t;
+	int	 rc = time_parse(times[_i].in, times[_i].end, &t);
+
+	ck_assert_msg(rc == (times[_i].ok ? 0 : -1), "line %d: %s",
+	    times[_i].line, times[_i].in);
+	if (times[_i].ok)
+		ck_assert_msg((long long)t == times[_i].t, "line %d: %lld",
+		    times[_i].line, (long long)t);
+}
+END_TEST
+
+START_TEST(test_time_format)
+{
+	char	 buf[32];
+
+	time_instant(1767323045, buf);
+	ck_assert_str_eq(buf, "2026-01-02T03:04:05Z");
+	time_date(1767323045, buf);
+	ck_assert_str_eq(buf, "2026-01-02");
+}
+END_TEST
+
+START_TEST(test_kv_parse)
+{
+	struct p2p_kvlist	 l;
+	const char		*q = "a=1&b=x%20y+z&&c&_type=Patient%2CCoverage&a=2";
+
+	ck_assert_int_eq(kv_parse(&l, q, strlen(q), 1, 16), 0);
+	ck_assert_uint_eq(l.n, 5);
+	ck_assert_str_eq(kv_get(&l, "a"), "1");
+	ck_assert_uint_eq(kv_count(&l, "a"), 2);
+	ck_assert_str_eq(kv_get(&l, "b"), "x y z");
+	ck_assert_str_eq(kv_get(&l, "c"), "");
+	ck_assert_str_eq(kv_get(&l, "_type"), "Patient,Coverage");
+	ck_assert_ptr_null(kv_get(&l, "d"));
+	kv_free(&l);
+	/* Bad escapes, embedded NUL and too many pairs are refused. */
+	ck_assert_int_eq(kv_parse(&l, "a=%zz", 5, 1, 16), -1);
+	ck_assert_int_eq(kv_parse(&l, "a=%00", 5, 1, 16), -1);
+	ck_assert_int_eq(kv_parse(&l, "a&b&c", 5, 1, 2), -1);
+	ck_assert_uint_eq(l.n, 0);
+}
+END_TEST
+
+START_TEST(test_parse_ll)
+{
+	long long	 v;
+
+	ck_assert_int_eq(parse_ll("42", 0, 100, &v), 0);
+	ck_assert_int_eq(v, 42);
+	ck_assert_int_eq(parse_ll("101", 0, 100, &v), -1);
+	ck_assert_int_eq(parse_ll("4x", 0, 100, &v), -1);
+	ck_assert_int_eq(parse_ll(" 4", 0, 100, &v), -1);
+	ck_assert_int_eq(parse_ll("", 0, 100, &v), -1);
+	ck_assert_int_eq(parse_ll("99999999999999999999", 0, 100, &v), -1);
+}
+END_TEST
+
+START_TEST(test_rand_hex)
+{
+	char	 a[33], b[33];
+
+	ck_assert_int_eq(rand_hex(a, 16), 0);
+	ck_assert_int_eq(rand_hex(b, 16), 0);
+	ck_assert_uint_eq(strlen(a), 32);
+	ck_assert_str_ne(a, b);
+	ck_assert_uint_eq(strspn(a, "0123456789abcdef"), 32);
+}
+END_TEST
+
+START_TEST(test_url_encode)
+{
+	struct p2p_buf	 b = { 0 };
+
+	url_encode(&b, "hl7.fhir.us.davinci-pdex#payertopayer a/b");
+	ck_assert_str_eq(b.p, "hl7.fhir.us.davinci-pdex%23payertopayer%20a%2Fb");
+	buf_free(&b);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("util");
+	TCase	*tc = tcase_create("util");
+	SRunner	*sr;
+	int	 nf;
+
+	tcase_add_test(tc, test_buf);
+	tcase_add_test(tc, test_b64url_roundtrip);
+	tcase_add_loop_test(tc, test_time_parse, 0,
+	    sizeof(times) / sizeof(times[0]));
+	tcase_add_test(tc, test_time_format);
+	tcase_add_test(tc, test_kv_parse);
+	tcase_add_test(tc, test_parse_ll);
+	tcase_add_test(tc, test_rand_hex);
+	tcase_add_test(tc, test_url_encode);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? 0 : 1;
+}
