@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "admin_cmds.h"
 #include "db.h"
 #include "log.h"
 
@@ -22,7 +23,11 @@ usage(void)
 	    "usage: p2p-admin [-c p2p.conf] command [args]\n"
 	    "commands:\n"
 	    "  init [--demo] [--base-url URL] [--share DIR] [--runner PATH] DATADIR\n"
-	    "  migrate\n");
+	    "  migrate\n"
+	    "  load FILE...            FHIR Bundles (JSON) or ndjson\n"
+	    "  stats\n"
+	    "  generate --members N [--seed S] --out FILE\n"
+	    "  client add|list|disable|enable ...\n");
 	return 2;
 }
 
@@ -63,14 +68,13 @@ cmd_init(int argc, char *argv[])
 	return 0;
 }
 
-/* Opens the configured database for a command. */
-static int
-open_db(struct p2p_config *cfg, struct p2p_db *db)
+int
+admin_open(const char *conf, struct p2p_config *cfg, struct p2p_db *db)
 {
 	struct p2p_err	 err;
 
 	p2p_err_init(&err);
-	if (config_load(cfg, conf_path, &err) == -1) {
+	if (config_load(cfg, conf, &err) == -1) {
 		fprintf(stderr, "p2p-admin: %s\n", err.msg);
 		return -1;
 	}
@@ -92,7 +96,7 @@ cmd_migrate(int argc, char *argv[])
 	(void)argv;
 	if (argc != 1)
 		return usage();
-	if (open_db(&cfg, &db) == -1)
+	if (admin_open(conf_path, &cfg, &db) == -1)
 		return 1;
 	p2p_err_init(&err);
 	rc = db_migrate(&db, &err);
@@ -104,12 +108,40 @@ cmd_migrate(int argc, char *argv[])
 	return rc == -1 ? 1 : 0;
 }
 
+static int
+cmd_load_(int argc, char *argv[])
+{
+	return cmd_load(conf_path, argc, argv);
+}
+
+static int
+cmd_stats_(int argc, char *argv[])
+{
+	return cmd_stats(conf_path, argc, argv);
+}
+
+static int
+cmd_generate_(int argc, char *argv[])
+{
+	return cmd_generate(conf_path, argc, argv);
+}
+
+static int
+cmd_client_(int argc, char *argv[])
+{
+	return cmd_client(conf_path, argc, argv);
+}
+
 static const struct {
 	const char	*name;
 	int		(*fn)(int, char *[]);
 } cmds[] = {
 	{ "init", cmd_init },
 	{ "migrate", cmd_migrate },
+	{ "load", cmd_load_ },
+	{ "stats", cmd_stats_ },
+	{ "generate", cmd_generate_ },
+	{ "client", cmd_client_ },
 };
 
 int

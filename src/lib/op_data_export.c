@@ -1,0 +1,12 @@
+/*
+ * op_data_export.c - the data_export_handle operation handler: answers 501 until its issue
+ * lands and replaces this file.
+ */
+#include "ops.h"
+
+int
+data_export_handle(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
+{
+	(void)ctx;
+	return op_not_implemented(req, err);
+}

@@ -1,0 +1,47 @@
+/*
+ * scope.h - the CMS-0057-F payer-to-payer data scope, decided once per
+ * resource when it is loaded (store.c calls scope_classify()), so that
+ * an export is a filtered stream of stored rows.
+ *
+ * What is stored per resource (table resource):
+ *   dos       date of service (YYYY-MM-DD) for the N-year window
+ *   flags     SCOPE_* bits below
+ *   changed   prior authorizations: when the decision last changed
+ *   p2p_json  the form released to payers when it differs from the
+ *             original (CARIN BB non-financial ExplanationOfBenefit)
+ */
+#ifndef P2P_SCOPE_H
+#define P2P_SCOPE_H
+
+#include <json-c/json.h>
+
+#include "err.h"
+
+enum {
+	SCOPE_SENSITIVE = 1 << 0,	/* labelled sensitive (meta.security) */
+	SCOPE_EXCLUDED = 1 << 1,	/* never released to a payer
+					   (drug PA, denied PA, ...) */
+	SCOPE_PA = 1 << 2,		/* a prior authorization */
+	SCOPE_PA_CLOSED = 1 << 3,	/* PA neither active nor pending:
+					   released only if changed within
+					   pa_change_months */
+	SCOPE_FINANCIAL = 1 << 4,	/* had financial elements (stripped
+					   in p2p_json) */
+};
+
+struct scope_info {
+	char		 dos[11];	/* YYYY-MM-DD, "" when none */
+	unsigned	 flags;		/* SCOPE_* */
+	char		 changed[32];	/* PA decision change instant, or "" */
+	char		*p2p_json;	/* released form (malloc'd) or NULL */
+};
+
+/*
+ * Classifies one resource.  Returns 0 and fills info (free with
+ * scope_info_free()), or -1 with err set.
+ */
+int	 scope_classify(json_object *resource, struct scope_info *,
+	    struct p2p_err *);
+void	 scope_info_free(struct scope_info *);
+
+#endif

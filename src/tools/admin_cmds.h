@@ -1,0 +1,20 @@
+/*
+ * admin_cmds.h - p2p-admin commands, one file per area.  Each takes
+ * argc/argv starting at the command name and returns the exit status
+ * (0 ok, 1 failure, 2 usage).  conf is the -c argument or NULL.
+ */
+#ifndef P2P_ADMIN_CMDS_H
+#define P2P_ADMIN_CMDS_H
+
+#include "config.h"
+#include "db.h"
+
+/* Loads the configuration and opens the database; -1 after a message. */
+int	 admin_open(const char *conf, struct p2p_config *, struct p2p_db *);
+
+int	 cmd_load(const char *conf, int argc, char *argv[]);	/* cmd_load.c */
+int	 cmd_stats(const char *conf, int argc, char *argv[]);	/* cmd_load.c */
+int	 cmd_generate(const char *conf, int argc, char *argv[]); /* cmd_generate.c */
+int	 cmd_client(const char *conf, int argc, char *argv[]);	/* cmd_client.c */
+
+#endif

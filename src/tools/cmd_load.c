@@ -1,0 +1,24 @@
+/*
+ * cmd_load.c - p2p-admin load: placeholder until its issue lands.
+ */
+#include <stdio.h>
+
+#include "admin_cmds.h"
+
+int
+cmd_load(const char *conf, int argc, char *argv[])
+{
+	(void)conf;
+	(void)argc;
+	fprintf(stderr, "p2p-admin: %s is not implemented yet\n", argv[0]);
+	return 1;
+}
+
+int
+cmd_stats(const char *conf, int argc, char *argv[])
+{
+	(void)conf;
+	(void)argc;
+	fprintf(stderr, "p2p-admin: %s is not implemented yet\n", argv[0]);
+	return 1;
+}

@@ -1,0 +1,91 @@
+/* Unit tests for norm.c and secret.c. */
+#include <check.h>
+#include <string.h>
+
+#include "norm.h"
+#include "secret.h"
+
+static const struct {
+	const char	*in, *out;
+	int		 line;
+} names[] = {
+	{ "Johnson", "johnson", __LINE__ },
+	{ "JOHNSON", "johnson", __LINE__ },
+	{ "Jos\xc3\xa9", "jose", __LINE__ },			/* José */
+	{ "M\xc3\xbcller-L\xc3\xbc\x64\x65nscheidt", "mullerludenscheidt", __LINE__ },
+	{ "O'Brien", "obrien", __LINE__ },
+	{ "Mary Ann", "maryann", __LINE__ },
+	{ "\xc5\x81ukasz", "lukasz", __LINE__ },		/* Łukasz */
+	{ "Fran\xc3\xa7oise", "francoise", __LINE__ },	/* Françoise */
+	{ "\xc3\x98ystein", "oystein", __LINE__ },		/* Øystein */
+	{ "", "", __LINE__ },
+};
+
+START_TEST(test_names)
+{
+	char	 out[64];
+
+	norm_name(names[_i].in, out, sizeof(out));
+	ck_assert_msg(strcmp(out, names[_i].out) == 0, "line %d: %s",
+	    names[_i].line, out);
+}
+END_TEST
+
+START_TEST(test_truncation)
+{
+	char	 out[4];
+
+	ck_assert_uint_eq(norm_name("abcdef", out, sizeof(out)), 3);
+	ck_assert_str_eq(out, "abc");
+}
+END_TEST
+
+START_TEST(test_gender)
+{
+	ck_assert_str_eq(norm_gender("MALE"), "male");
+	ck_assert_str_eq(norm_gender("F"), "female");
+	ck_assert_str_eq(norm_gender(NULL), "");
+	ck_assert_str_eq(norm_gender("x"), "");
+}
+END_TEST
+
+START_TEST(test_secret)
+{
+	char	 h1[SECRET_HASH_MAX], h2[SECRET_HASH_MAX];
+
+	ck_assert_int_eq(secret_hash("test-payer-secret", h1), 0);
+	ck_assert_int_eq(secret_hash("test-payer-secret", h2), 0);
+	ck_assert_str_ne(h1, h2);	/* salted */
+	ck_assert(strstr(h1, "test-payer-secret") == NULL);
+	ck_assert(secret_verify("test-payer-secret", h1));
+	ck_assert(secret_verify("test-payer-secret", h2));
+	ck_assert(!secret_verify("test-payer-secreT", h1));
+	ck_assert(!secret_verify("", h1));
+	ck_assert(!secret_verify("test-payer-secret", "plain"));
+	ck_assert(!secret_verify("test-payer-secret", "pbkdf2-sha256$1$00$00"));
+	ck_assert(!secret_verify(NULL, h1));
+	h1[strlen(h1) - 1] ^= 1;	/* tampered hash */
+	ck_assert(!secret_verify("test-payer-secret", h1));
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("norm");
+	TCase	*tc = tcase_create("norm");
+	SRunner	*sr;
+	int	 nf;
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, test_names, 0, sizeof(names) / sizeof(names[0]));
+	tcase_add_test(tc, test_truncation);
+	tcase_add_test(tc, test_gender);
+	tcase_add_test(tc, test_secret);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? 0 : 1;
+}
