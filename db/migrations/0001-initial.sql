@@ -29,8 +29,9 @@ CREATE TABLE resource (
 CREATE INDEX resource_patient ON resource (patient, type, rid)
 	WHERE patient IS NOT NULL;
 
--- Identifiers used by member matching.  kind: 1 Patient.identifier,
--- 2 Coverage.subscriberId, 3 Coverage.identifier.  One row per value;
+-- Identifiers used for lookups.  kind: 1 Patient.identifier,
+-- 2 Coverage.subscriberId, 3 Coverage.identifier, 4 Organization.identifier
+-- (patient = the Organization id there).  One row per value;
 -- rows go with their resource (rid) when it is replaced.
 CREATE TABLE ident (
 	rid		INTEGER NOT NULL REFERENCES resource (rid) ON DELETE CASCADE,
