@@ -8,6 +8,7 @@
 #include "fhir.h"
 #include "match.h"
 #include "norm.h"
+#include "ops.h"
 
 static struct p2p_db	 db;
 static long long	 rid;
@@ -288,6 +289,109 @@ START_TEST(test_query_plans)
 }
 END_TEST
 
+/* The handler, called as serve.c would after auth, on the fixture. */
+static int
+handle(const char *body, const char *client, const char *org, int *status,
+    json_object **reply)
+{
+	static struct p2p_ctx	 ctx;
+	static struct p2p_op	 op = { .name = "member-match" };
+	struct p2p_req		 req;
+	struct p2p_err		 err;
+	int			 rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	snprintf(ctx.cfg.data_dir, sizeof(ctx.cfg.data_dir), "/tmp");
+	config_defaults(&ctx.cfg);
+	ctx.cfg.allow_legacy_consentless = 1;
+	ctx.db = db;		/* borrowed: the fixture's connection */
+	ctx.op = &op;
+	memset(&req, 0, sizeof(req));
+	req.ctx = &ctx;
+	p2p_err_init(&err);
+	ck_assert_int_eq(fhir_parse(body, strlen(body), &req.json, &err), 0);
+	snprintf(req.who.client_id, sizeof(req.who.client_id), "%s", client);
+	snprintf(req.who.org_id, sizeof(req.who.org_id), "%s", org);
+	rc = member_match_handle(&ctx, &req, &err);
+	*status = rc == 0 ? req.status : err.status;
+	*reply = req.reply;
+	json_object_put(req.json);
+	db = ctx.db;		/* statements cached meanwhile */
+	return rc;
+}
+
+#define CONSENT_OK "{\"name\":\"Consent\",\"resource\":{\"resourceType\":\"Consent\"," \
+	"\"status\":\"active\",\"scope\":{\"coding\":[{\"system\":" \
+	"\"http://terminology.hl7.org/CodeSystem/consentscope\",\"code\":\"patient-privacy\"}]}," \
+	"\"category\":[{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/v3-ActCode\"," \
+	"\"code\":\"IDSCL\"}]}],\"policy\":[{\"uri\":\"http://hl7.org/fhir/us/davinci-hrex/" \
+	"StructureDefinition-hrex-consent.html#regular\"}],\"provision\":{\"type\":\"permit\"," \
+	"\"period\":{\"start\":\"2020-01-01\",\"end\":\"2099-01-01\"},\"actor\":[{\"role\":" \
+	"{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/v3-ParticipationType\"," \
+	"\"code\":\"IRCP\"}]},\"reference\":{\"reference\":\"Organization/org-a\"}}]}}}"
+#define MP(n)	"{\"name\":\"MemberPatient\",\"resource\":" PAT(n) "}"
+#define CTM(c)	"{\"name\":\"CoverageToMatch\",\"resource\":" COV(c) "}"
+
+START_TEST(test_handler)
+{
+	static const char hrex[] = "{\"resourceType\":\"Parameters\",\"parameter\":["
+	    MP(JOHNSON) "," CTM(",\"subscriberId\":\"SUB-001\"") "," CONSENT_OK "]}";
+	static const char legacy[] = "{\"resourceType\":\"Parameters\",\"parameter\":["
+	    MP(JOHNSON) ",{\"name\":\"OldCoverage\",\"resource\":" COV("") "},"
+	    "{\"name\":\"NewCoverage\",\"resource\":" COV(",\"id\":\"new\"") "}]}";
+	static const char nobody[] = "{\"resourceType\":\"Parameters\",\"parameter\":["
+	    MP("\"name\":[{\"family\":\"X\"}],\"birthDate\":\"2001-01-01\"") ","
+	    CTM("") "," CONSENT_OK "]}";
+	static const char many[] = "{\"resourceType\":\"Parameters\",\"parameter\":["
+	    MP("\"name\":[{\"family\":\"Smith\"}],\"birthDate\":\"1970-01-01\"") ","
+	    CTM("") "," CONSENT_OK "]}";
+	static const char sarah[] = "{\"resourceType\":\"Parameters\",\"parameter\":["
+	    MP("\"name\":[{\"family\":\"Williams\"}],\"birthDate\":\"1985-03-12\"") ","
+	    CTM("") "," CONSENT_OK "]}";
+	json_object	*r;
+	long long	 cid;
+	int		 st, sens;
+	struct p2p_err	 err;
+
+	ck_assert_int_eq(handle(hrex, "a", "org-a", &st, &r), 0);
+	ck_assert_int_eq(st, 200);
+	ck_assert_str_eq(fhir_path_str(r, "parameter.valueIdentifier.value"), "m1");
+	ck_assert(fhir_has_coding(fhir_path(r, "parameter.valueIdentifier.type"),
+	    "http://hl7.org/fhir/us/davinci-hrex/CodeSystem/hrex-temp", "UMB"));
+	json_object_put(r);
+	p2p_err_init(&err);
+	ck_assert_int_eq(consent_access(&db, "a", "m1", now_sec(), &cid, &sens,
+	    &err), 0);
+	ck_assert_int_gt(cid, 0);
+	ck_assert_int_eq(consent_access(&db, "b", "m1", now_sec(), &cid, &sens,
+	    &err), -1);
+	ck_assert_int_eq(err.status, 404);
+
+	/* Client b is not the consent's recipient. */
+	ck_assert_int_eq(handle(hrex, "b", "org-b", &st, &r), -1);
+	ck_assert_int_eq(st, 422);
+	/* Legacy, consent-less (demo setting). */
+	ck_assert_int_eq(handle(legacy, "c", "org-c", &st, &r), 0);
+	ck_assert_int_eq(st, 200);
+	ck_assert_str_eq(fhir_path_str(r, "parameter.resource.resourceType"),
+	    "Patient");
+	json_object_put(r);
+	p2p_err_init(&err);
+	ck_assert_int_eq(consent_access(&db, "c", "m1", now_sec(), &cid, &sens,
+	    &err), 0);
+	ck_assert_int_eq(handle(nobody, "a", "org-a", &st, &r), -1);
+	ck_assert_int_eq(st, 422);
+	ck_assert_int_eq(handle(many, "a", "org-a", &st, &r), -1);
+	ck_assert_int_eq(st, 422);
+	/* Opt-out on file for m2. */
+	ck_assert_int_eq(db_exec(&db, "INSERT INTO consent (id, patient, source,"
+	    " status, provision, created, updated, json) VALUES ('o1', 'm2',"
+	    " 'loaded', 'active', 'deny', 'x', 'x', '{}')", &err), 0);
+	ck_assert_int_eq(handle(sarah, "a", "org-a", &st, &r), -1);
+	ck_assert_int_eq(st, 422);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -301,6 +405,7 @@ main(void)
 	tcase_add_test(tc, test_demog_of);
 	tcase_add_test(tc, test_probe);
 	tcase_add_test(tc, test_query_plans);
+	tcase_add_test(tc, test_handler);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
