@@ -58,6 +58,9 @@ by_assertion(struct p2p_ctx *ctx, struct p2p_req *req, const char *assertion,
 	int		 rc, v;
 
 	if (jose_jws_parse(&j, assertion, why, sizeof(why)) == -1) {
+		if (j.claims != NULL && (iss = jose_claim_str(&j, "iss")) !=
+		    NULL)
+			snprintf(who, whosz, "%s", iss);	/* for audit */
 		jose_jws_free(&j);
 		return p2p_fail_oauth(err, 400, "invalid_client", "%s", why);
 	}
@@ -248,7 +251,7 @@ issue(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err,
 		sqlite3_bind_int64(st, 3, jti_exp);
 		rc = sqlite3_step(st);
 		db_done(st);
-		if (rc == SQLITE_CONSTRAINT) {
+		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
 			db_rollback(&ctx->db);
 			p2p_fail_oauth(err, 400, "invalid_client",
 			    "jti already used");
