@@ -184,6 +184,8 @@ static const char *const sql_old_groups =
 static const char *const sql_grp_ins =
     "INSERT INTO grp (id, client_id, job_id, kind, created, json)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char *const sql_grp_json =
+    "UPDATE grp SET json = ?2 WHERE id = ?1";
 static const char *const sql_grp_member =
     "INSERT OR IGNORE INTO grp_member (group_id, patient, cid)"
     " VALUES (?1, ?2, ?3)";
@@ -236,11 +238,16 @@ sort_member(struct p2p_db *db, const struct p2p_config *cfg,
 			*why = e;
 			return;
 		}
+		/* The reason stays in the log (PDex 2.2 §pdex-154c). */
+		log_info("MemberBundle %zu: consent not honoured: %s", i + 1,
+		    e.msg);
 		m->b = B_CONSENT;
 		return;
 	}
 	if (consent_optout(db, m->patient, &optout, why) == -1)
 		return;
+	if (optout)
+		log_info("MemberBundle %zu: opt-out on file", i + 1);
 	m->b = optout ? B_CONSENT : B_MATCH;
 }
 
@@ -441,6 +448,27 @@ exec1(struct p2p_db *db, const char *sql, const char *arg,
 	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "bulk match");
 }
 
+/* A grp row for Group gid (its JSON is set once it is built). */
+static int
+insert_group(struct p2p_db *db, const struct job *job, const char *gid,
+    enum bucket b, const char *created, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = db_stmt(db, sql_grp_ins, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, gid);
+	db_bind_text(st, 2, job->client_id);
+	db_bind_text(st, 3, job->id);
+	db_bind_text(st, 4, bucket_code[b]);
+	db_bind_text(st, 5, created);
+	db_bind_text(st, 6, "{}");
+	rc = sqlite3_step(st);
+	db_done(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "insert group");
+}
+
 /* Step 2 for one matched member, inside a savepoint. */
 static int
 store_member(struct p2p_db *db, const struct job *job, const char *gid,
@@ -485,6 +513,10 @@ store(struct p2p_db *db, const struct p2p_config *cfg, const struct job *job,
 	if (exec1(db, sql_old_matches, job->id, err) == -1 ||
 	    exec1(db, sql_old_groups, job->id, err) == -1)
 		goto fail;
+	/* The matched Group first: grp_member rows refer to it. */
+	time_instant(now_sec(), created);
+	if (insert_group(db, job, gids[B_MATCH], B_MATCH, created, err) == -1)
+		goto fail;
 	for (i = 0; i < n; i++) {
 		if (ms[i].b != B_MATCH)
 			continue;
@@ -505,7 +537,6 @@ store(struct p2p_db *db, const struct p2p_config *cfg, const struct job *job,
 		ms[i].b = B_CONSENT;
 		ms[i].cid = 0;
 	}
-	time_instant(now_sec(), created);
 	for (b = 0; b < B_ERROR; b++) {
 		groups[b] = NULL;
 		if (b != B_MATCH) {
@@ -521,18 +552,17 @@ store(struct p2p_db *db, const struct p2p_config *cfg, const struct job *job,
 			    "out of memory");
 			goto fail;
 		}
-		if ((st = db_stmt(db, sql_grp_ins, err)) == NULL)
+		if (b != B_MATCH && insert_group(db, job, gids[b],
+		    (enum bucket)b, created, err) == -1)
+			goto fail;
+		if ((st = db_stmt(db, sql_grp_json, err)) == NULL)
 			goto fail;
 		db_bind_text(st, 1, gids[b]);
-		db_bind_text(st, 2, job->client_id);
-		db_bind_text(st, 3, job->id);
-		db_bind_text(st, 4, bucket_code[b]);
-		db_bind_text(st, 5, created);
-		db_bind_text(st, 6, fhir_json(groups[b]));
+		db_bind_text(st, 2, fhir_json(groups[b]));
 		rc = sqlite3_step(st);
 		db_done(st);
 		if (rc != SQLITE_DONE) {
-			db_fail(db, rc, err, "insert group");
+			db_fail(db, rc, err, "store group");
 			goto fail;
 		}
 	}
