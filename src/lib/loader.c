@@ -203,13 +203,14 @@ put(struct p2p_db *db, json_object *res, const struct store_ctx *ctx,
 
 /* One ndjson line: a whole resource. */
 static int
-ndjson_line(struct p2p_db *db, const char *line, size_t len,
-    const struct store_ctx *ctx, struct load_stats *st, struct p2p_err *err)
+ndjson_line(struct p2p_db *db, json_tokener *tok, const char *line,
+    size_t len, const struct store_ctx *ctx, struct load_stats *st,
+    struct p2p_err *err)
 {
 	json_object	*res;
 	int		 rc;
 
-	if (fhir_parse(line, len, &res, err) == -1)
+	if (fhir_parse_tok(tok, line, len, &res, err) == -1)
 		return -1;
 	rc = put(db, res, ctx, st, err);
 	json_object_put(res);
@@ -221,24 +222,30 @@ load_ndjson(struct p2p_db *db, struct reader *r, long lineno,
     const struct store_ctx *ctx, struct load_stats *st, struct progress *pg,
     struct p2p_err *err)
 {
-	char	*line;
-	size_t	 len;
-	int	 rc;
+	json_tokener	*tok;
+	char		*line;
+	size_t		 len;
+	int		 rc;
 
 	st->ndjson = 1;
+	/* one tokener for every line: no allocation per line for it */
+	if ((tok = json_tokener_new_ex(FHIR_MAX_DEPTH)) == NULL)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	for (;;) {
 		lineno++;
 		if ((rc = read_line(r, &line, &len, err)) == 0)
-			return 0;
+			break;
 		if (rc == -1 ||
 		    (!blank(line, len) &&
-		    ndjson_line(db, line, len, ctx, st, err) == -1)) {
+		    ndjson_line(db, tok, line, len, ctx, st, err) == -1)) {
 			prefix(err, "line %ld", lineno);
-			return -1;
+			break;
 		}
 		if ((lineno & 0x1fff) == 0)
 			progress_tick(pg, st, 0);
 	}
+	json_tokener_free(tok);
+	return rc == 0 ? 0 : -1;
 }
 
 /*
