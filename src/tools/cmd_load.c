@@ -30,9 +30,6 @@ cmd_load(const char *conf, int argc, char *argv[])
 	}
 	if (admin_open(conf, &cfg, &db) == -1)
 		return 1;
-	/* A larger page cache keeps index maintenance in memory. */
-	p2p_err_init(&err);
-	(void)db_exec(&db, "PRAGMA cache_size = -262144", &err);
 	memset(&b, 0, sizeof(b));
 	for (i = 1; i < argc; i++) {
 		p2p_err_init(&err);
