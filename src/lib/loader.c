@@ -392,7 +392,8 @@ bundle_entry(struct p2p_db *db, json_object *e, int tx, int deletes,
 		return p2p_fail_at(err, 422, P2P_ISSUE_STRUCTURE, "resource",
 		    "resource is not a JSON object");
 	if (strcmp(method, "PUT") == 0 && url != NULL &&
-	    (type = fhir_type(res)) != NULL && (id = fhir_id(res)) != NULL) {
+	    (type = fhir_type(res)) != NULL && (id = fhir_id(res)) != NULL &&
+	    store_id_valid(id)) {	/* else store_put() names the bad id */
 		if (split_url(url, ut, sizeof(ut), uid, sizeof(uid), err) == -1)
 			return -1;
 		if (strcmp(ut, type) != 0 || strcmp(uid, id) != 0)
