@@ -207,12 +207,22 @@ ndjson_line(struct p2p_db *db, json_tokener *tok, const char *line,
     size_t len, const struct store_ctx *ctx, struct load_stats *st,
     struct p2p_err *err)
 {
-	json_object	*res;
-	int		 rc;
+	struct store_ctx	 c = *ctx;
+	json_object		*res;
+	int			 rc;
 
 	if (fhir_parse_tok(tok, line, len, &res, err) == -1)
 		return -1;
-	rc = put(db, res, ctx, st, err);
+	/* stored as read, unless store_put() has to change it */
+	while (len > 0 && strchr(" \t\r", line[len - 1]) != NULL)
+		len--;
+	while (len > 0 && strchr(" \t", line[0]) != NULL) {
+		line++;
+		len--;
+	}
+	c.raw = line;
+	c.rawlen = len;
+	rc = put(db, res, &c, st, err);
 	json_object_put(res);
 	return rc;
 }

@@ -21,6 +21,14 @@ static const char *const sql_res_put =
     " dos = excluded.dos, flags = excluded.flags, changed = excluded.changed,"
     " last_updated = excluded.last_updated, json = excluded.json,"
     " p2p_json = excluded.p2p_json RETURNING rid";
+/* The same without RETURNING, for types that have no index rows. */
+static const char *const sql_res_put_plain =
+    "INSERT INTO resource (type, id, patient, dos, flags, changed,"
+    " last_updated, json, p2p_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    " ON CONFLICT (type, id) DO UPDATE SET patient = excluded.patient,"
+    " dos = excluded.dos, flags = excluded.flags, changed = excluded.changed,"
+    " last_updated = excluded.last_updated, json = excluded.json,"
+    " p2p_json = excluded.p2p_json";
 static const char *const sql_res_del =
     "DELETE FROM resource WHERE type = ?1 AND id = ?2";
 static const char *const sql_ident_del =
@@ -195,13 +203,15 @@ store_patient_of(json_object *res, const struct store_ctx *ctx, char *out,
  * stored JSON carries it.  NULL with err set when meta is malformed.
  */
 static const char *
-last_updated(json_object *res, const struct store_ctx *ctx,
+last_updated(json_object *res, const struct store_ctx *ctx, int *changed,
     struct p2p_err *err)
 {
 	json_object	*meta, *v;
 	time_t		 t;
 
+	*changed = 0;
 	if (!json_object_object_get_ex(res, "meta", &meta)) {
+		*changed = 1;
 		if ((meta = json_object_new_object()) == NULL ||
 		    fhir_add(res, "meta", meta) == -1)
 			goto oom;
@@ -222,6 +232,7 @@ last_updated(json_object *res, const struct store_ctx *ctx,
 	}
 	if (fhir_add_str(meta, "lastUpdated", ctx->now) == -1)
 		goto oom;
+	*changed = 1;
 	return ctx->now;
 oom:
 	p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
@@ -380,18 +391,25 @@ put_resource(struct p2p_db *db, json_object *res, const char *type,
 	sqlite3_int64		 rid;
 	const char		*lu, *json;
 	char			 patient[STORE_ID_MAX + 1];
-	int			 has_patient, rc;
+	int			 has_patient, rc, changed, indexed;
+	int			 jsonlen = -1;
 
 	has_patient = store_patient_of(res, ctx, patient, sizeof(patient));
-	if ((lu = last_updated(res, ctx, err)) == NULL)
+	if ((lu = last_updated(res, ctx, &changed, err)) == NULL)
 		return -1;
 	if (scope_classify(res, &si, err) == -1)
 		return -1;
-	if ((json = fhir_json(res)) == NULL) {
+	if (!changed && ctx->raw != NULL && ctx->rawlen < (size_t)INT32_MAX) {
+		json = ctx->raw;
+		jsonlen = (int)ctx->rawlen;
+	} else if ((json = fhir_json(res)) == NULL) {
 		scope_info_free(&si);
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	}
-	if ((st = db_stmt(db, sql_res_put, err)) == NULL) {
+	indexed = strcmp(type, "Patient") == 0 ||
+	    strcmp(type, "Coverage") == 0 || strcmp(type, "Organization") == 0;
+	if ((st = db_stmt(db, indexed ? sql_res_put : sql_res_put_plain,
+	    err)) == NULL) {
 		scope_info_free(&si);
 		return -1;
 	}
@@ -406,7 +424,7 @@ put_resource(struct p2p_db *db, json_object *res, const char *type,
 	if (si.changed[0] != '\0')
 		sqlite3_bind_text(st, 6, si.changed, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, lu, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, json, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, json, jsonlen, SQLITE_STATIC);
 	if (si.p2p_json != NULL)
 		sqlite3_bind_text(st, 9, si.p2p_json, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -417,6 +435,8 @@ put_resource(struct p2p_db *db, json_object *res, const char *type,
 	scope_info_free(&si);
 	if (rc != SQLITE_DONE)
 		return db_fail(db, rc, err, "resource upsert");
+	if (!indexed)
+		return 0;
 	return index_rows(db, rid, type, id, res,
 	    has_patient ? patient : NULL, err);
 }
@@ -444,7 +464,7 @@ put_consent(struct p2p_db *db, json_object *res, const char *id,
 	sqlite3_int64	 cid;
 	const char	*status, *policy, *json;
 	char		 patient[STORE_ID_MAX + 1];
-	int		 rc;
+	int		 rc, changed;
 
 	if (!store_patient_of(res, ctx, patient, sizeof(patient)))
 		return p2p_fail_at(err, 422, P2P_ISSUE_REQUIRED, "patient",
@@ -452,7 +472,7 @@ put_consent(struct p2p_db *db, json_object *res, const char *id,
 	if ((status = fhir_str(res, "status")) == NULL)
 		return p2p_fail_at(err, 422, P2P_ISSUE_REQUIRED, "status",
 		    "Consent/%s: status is missing", id);
-	if (last_updated(res, ctx, err) == NULL)
+	if (last_updated(res, ctx, &changed, err) == NULL)
 		return -1;
 	/* HRex Consent carries policy.uri; others a policyRule code. */
 	if ((policy = fhir_path_str(res, "policy.uri")) == NULL)

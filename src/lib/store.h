@@ -56,6 +56,13 @@ struct store_ctx {
 	json_object	*urn;
 	char		 now[32];	/* instant used when meta.lastUpdated
 					   is absent */
+	/*
+	 * The JSON text the resource was parsed from (an ndjson line),
+	 * or NULL: stored as it is when the resource needs no change,
+	 * which saves serialising it again.
+	 */
+	const char	*raw;
+	size_t		 rawlen;
 };
 
 /* Fills ctx with no urn map and the current time. */
