@@ -226,8 +226,9 @@ member_match_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 
 	if (parse_input(req->json, &in, err) == -1)
 		return refuse(ctx, req, NULL, err);
-	/* The requesting payer: its NPI resolved to an Organization. */
-	if (auth_require_payer(req, err) == -1)
+	/* The requesting payer: its NPI resolved to an Organization
+	 * (unless the caller already knows it). */
+	if (req->who.org_id[0] == '\0' && auth_require_payer(req, err) == -1)
 		return refuse(ctx, req, NULL, err);
 	if (in.consent != NULL) {
 		if (consent_validate(cfg, in.consent, &req->who, now, &terms,
