@@ -5,19 +5,31 @@
 #
 # Usage: scripts/test.sh              build in the source tree, run all
 #        scripts/test.sh --sanitize   build in build-asan/ with ASan+UBSan
-#                                     and -Werror, run all there
+#                                     and -Werror (a copy of the sources
+#                                     in build-asan/src), run all there
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 "$top/scripts/deps.sh"
-[ -x configure ] || autoreconf -fi
 if [ "${1:-}" = "--sanitize" ]; then
-	mkdir -p build-asan
-	cd build-asan
-	[ -f Makefile ] || ../configure -q --enable-sanitizers --enable-werror
+	# A separate copy of the sources, so that the sanitizer build never
+	# mixes with the ordinary one in the source tree.
+	mkdir -p build-asan/src
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		git ls-files -z --cached --others --exclude-standard |
+		    xargs -0 cp --parents -t build-asan/src
+	else
+		tar --exclude=./build-asan -cf - . | tar -C build-asan/src -xf -
+	fi
+	cd build-asan/src
+	mkdir -p m4
+	[ -x configure ] || autoreconf -fi
+	[ -f Makefile ] || ./configure -q --enable-sanitizers --enable-werror
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 else
+	mkdir -p m4
+	[ -x configure ] || autoreconf -fi
 	[ -f Makefile ] || ./configure -q
 fi
 jobs=$(nproc 2>/dev/null || echo 2)
