@@ -11,6 +11,7 @@ static const struct p2p_op op = {
 	.bulk_body = 1,
 	.auth = P2P_AUTH_BEARER,
 	.oauth_errors = 0,
+	.scope = P2P_SCOPE_BULK_MATCH,
 };
 
 int

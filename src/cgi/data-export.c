@@ -11,6 +11,7 @@ static const struct p2p_op op = {
 	.bulk_body = 0,
 	.auth = P2P_AUTH_BEARER,
 	.oauth_errors = 0,
+	.scope = P2P_SCOPE_EXPORT,
 };
 
 int

@@ -1,26 +1,225 @@
 /*
- * consent.c - see consent.h.  Placeholder until issue #4 lands.
+ * consent.c - see consent.h.
+ *
+ * Validation follows the HRex Consent profile (hrex-consent, the same
+ * in HRex 1.0.0-1.2.0) strictly where it protects the member (status,
+ * scope, category, policy, provision type and period, recipient) and
+ * tolerates what the published examples leave out (sourceReference,
+ * the performer/source actor, provision.action, Consent.patient
+ * pointing at a server-side id).
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "consent.h"
+#include "fhir.h"
+#include "util.h"
+
+#define SYS_SCOPE	"http://terminology.hl7.org/CodeSystem/consentscope"
+#define SYS_ACTCODE	"http://terminology.hl7.org/CodeSystem/v3-ActCode"
+#define SYS_PARTTYPE	"http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+#define SYS_NPI		"http://hl7.org/fhir/sid/us-npi"
+
+/*
+ * Policy URIs accepted: the value set's canonical form (with
+ * "StructureDefinition-hrex-consent.html#", as in the HRex value set and
+ * the seeds) and the "StructureDefinition/hrex-consent#" spelling some
+ * clients derive from the profile canonical.
+ */
+static const struct {
+	const char	*uri;
+	int		 sensitive;
+} policies[] = {
+	{ CONSENT_POLICY_REGULAR, 0 },
+	{ CONSENT_POLICY_SENSITIVE, 1 },
+	{ "http://hl7.org/fhir/us/davinci-hrex/StructureDefinition/hrex-consent#regular", 0 },
+	{ "http://hl7.org/fhir/us/davinci-hrex/StructureDefinition/hrex-consent#sensitive", 1 },
+};
+
+static const char sql_optout[] =
+    "SELECT cid FROM consent WHERE patient = ?1 AND status = 'active'"
+    " AND provision = 'deny' LIMIT 1";
+static const char sql_store[] =
+    "INSERT INTO consent (id, patient, client_id, source, status, provision,"
+    " policy, period_start, period_end, recipient, created, updated, json)"
+    " VALUES (?1, ?2, ?3, 'submitted', 'active', 'permit', ?4, ?5, ?6, ?7,"
+    " ?8, ?8, ?9)";
+static const char sql_history[] =
+    "INSERT INTO consent_history (cid, version, status, changed_by, time, json)"
+    " VALUES (?1, 1, 'active', ?2, ?3, ?4)";
+static const char sql_match[] =
+    "INSERT INTO match (client_id, patient, cid, group_id, consentless,"
+    " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char sql_access[] =
+    "SELECT m.cid, m.consentless, c.status, c.policy, c.period_start,"
+    " c.period_end FROM match m LEFT JOIN consent c ON c.cid = m.cid"
+    " WHERE m.client_id = ?1 AND m.patient = ?2 ORDER BY m.mid DESC";
+
+/* The queries the release check runs, for the query-plan test. */
+const char *const consent_queries[] = { sql_optout, sql_access, NULL };
+
+/* Is r "Organization/<org>", optionally behind base + "/"? */
+static int
+ref_is_org(const char *r, const char *base, const char *org)
+{
+	size_t	 bl;
+
+	if (base != NULL) {
+		bl = strlen(base);
+		if (strncmp(r, base, bl) != 0 || r[bl] != '/')
+			return 0;
+		r += bl + 1;
+	}
+	return strncmp(r, "Organization/", 13) == 0 && strcmp(r + 13, org) == 0;
+}
+
+/*
+ * Does this IRCP actor's reference name the caller: a reference to its
+ * Organization, or an NPI identifier equal to its NPI?
+ */
+static int
+names_caller(const struct p2p_config *cfg, json_object *ref,
+    const struct p2p_principal *who, char recipient[64])
+{
+	json_object	*ident;
+	const char	*r, *sys, *val;
+
+	if ((r = fhir_str(ref, "reference")) != NULL && who->org_id[0] != '\0' &&
+	    (ref_is_org(r, NULL, who->org_id) ||
+	    ref_is_org(r, cfg->fhir_base, who->org_id))) {
+		snprintf(recipient, 64, "Organization/%.48s", who->org_id);
+		return 1;
+	}
+	if ((ident = fhir_get(ref, "identifier", json_type_object)) != NULL &&
+	    who->npi[0] != '\0' &&
+	    (sys = fhir_str(ident, "system")) != NULL &&
+	    (val = fhir_str(ident, "value")) != NULL &&
+	    strcmp(sys, SYS_NPI) == 0 && strcmp(val, who->npi) == 0) {
+		snprintf(recipient, 64, "npi:%.31s", who->npi);
+		return 1;
+	}
+	return 0;
+}
 
 int
-consent_validate(const struct p2p_config *cfg, json_object *consent,
+consent_validate(const struct p2p_config *cfg, json_object *c,
     const struct p2p_principal *who, time_t now, struct consent_terms *t,
     struct p2p_err *err)
 {
-	(void)cfg; (void)consent; (void)who; (void)now; (void)t;
-	return p2p_fail(err, 501, P2P_ISSUE_NOT_SUPPORTED,
-	    "consent validation is not implemented yet");
+	json_object	*cat, *pol, *prov, *period, *actors, *a;
+	const char	*s, *start, *end;
+	time_t		 t0, t1;
+	size_t		 i, j, n;
+	int		 found = 0, ircp = 0, named = 0;
+
+	memset(t, 0, sizeof(*t));
+	if ((s = fhir_type(c)) == NULL || strcmp(s, "Consent") != 0)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE, "Consent",
+		    "Consent: not a Consent resource");
+	if ((s = fhir_str(c, "status")) == NULL || strcmp(s, "active") != 0)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.status", "Consent.status must be active");
+	if (!fhir_has_coding(fhir_get(c, "scope", json_type_object),
+	    SYS_SCOPE, "patient-privacy"))
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.scope", "Consent.scope must be consentscope"
+		    "#patient-privacy");
+	if ((cat = fhir_get(c, "category", json_type_array)) != NULL)
+		for (i = 0; i < json_object_array_length(cat) && !found; i++)
+			found = fhir_has_coding(json_object_array_get_idx(cat, i),
+			    SYS_ACTCODE, "IDSCL");
+	if (!found)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.category", "Consent.category must include"
+		    " v3-ActCode#IDSCL");
+
+	/* HRex 1.1 (FHIR-42737): exactly one HRex policy. */
+	found = 0;
+	if ((pol = fhir_get(c, "policy", json_type_array)) != NULL)
+		for (i = 0; i < json_object_array_length(pol); i++) {
+			s = fhir_str(json_object_array_get_idx(pol, i), "uri");
+			for (j = 0; s != NULL &&
+			    j < sizeof(policies) / sizeof(policies[0]); j++)
+				if (strcmp(s, policies[j].uri) == 0) {
+					found++;
+					t->sensitive = policies[j].sensitive;
+				}
+		}
+	if (found != 1)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.policy", "Consent.policy must carry exactly one"
+		    " HRex policy uri (#regular or #sensitive), found %d", found);
+
+	if ((prov = fhir_get(c, "provision", json_type_object)) == NULL ||
+	    (s = fhir_str(prov, "type")) == NULL || strcmp(s, "permit") != 0)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.provision.type", "Consent.provision.type must be"
+		    " permit");
+	if ((period = fhir_get(prov, "period", json_type_object)) == NULL ||
+	    (start = fhir_str(period, "start")) == NULL ||
+	    (end = fhir_str(period, "end")) == NULL)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.provision.period", "Consent.provision.period needs"
+		    " both start and end");
+	if (time_parse(start, 0, &t0) == -1 || time_parse(end, 1, &t1) == -1 ||
+	    t1 < t0)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.provision.period", "Consent.provision.period is"
+		    " not a valid period");
+	if (now < t0)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.provision.period.start", "the consent is not in"
+		    " effect yet (provision.period.start)");
+	if (now > t1)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.provision.period.end", "the consent has expired"
+		    " (provision.period.end)");
+	time_instant(t0, t->start);
+	time_instant(t1, t->end);
+
+	/* The recipient (IRCP) must be the caller: HRex "SHALL include the
+	 * requester". */
+	if ((actors = fhir_get(prov, "actor", json_type_array)) != NULL) {
+		n = json_object_array_length(actors);
+		for (i = 0; i < n && !named; i++) {
+			a = json_object_array_get_idx(actors, i);
+			if (!fhir_has_coding(fhir_get(a, "role",
+			    json_type_object), SYS_PARTTYPE, "IRCP"))
+				continue;
+			ircp++;
+			named = names_caller(cfg, fhir_get(a, "reference",
+			    json_type_object), who, t->recipient);
+		}
+	}
+	if (ircp == 0)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.provision.actor", "the consent has no recipient"
+		    " actor (role v3-ParticipationType#IRCP)");
+	if (!named)
+		return p2p_fail_at(err, 422, P2P_ISSUE_FORBIDDEN,
+		    "Consent.provision.actor", "the consent's recipient (IRCP)"
+		    " is not the requesting payer");
+	return 0;
 }
 
 int
 consent_optout(struct p2p_db *db, const char *patient, int *optout,
     struct p2p_err *err)
 {
-	(void)db; (void)patient;
-	*optout = 1;
-	return p2p_fail(err, 501, P2P_ISSUE_NOT_SUPPORTED,
-	    "consent checks are not implemented yet");
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*optout = 0;
+	if ((st = db_stmt(db, sql_optout, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, patient);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*optout = 1;
+	db_done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "opt-out lookup");
+	return 0;
 }
 
 int
@@ -28,10 +227,45 @@ consent_store(struct p2p_db *db, json_object *consent,
     const struct consent_terms *t, const char *patient, const char *client,
     long long *cid, struct p2p_err *err)
 {
-	(void)db; (void)consent; (void)t; (void)patient; (void)client;
+	sqlite3_stmt	*st;
+	const char	*json;
+	char		 id[40], ts[32];
+	int		 rc;
+
 	*cid = 0;
-	return p2p_fail(err, 501, P2P_ISSUE_NOT_SUPPORTED,
-	    "consent storage is not implemented yet");
+	id[0] = 'c';
+	if (rand_hex(id + 1, 16) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "no randomness");
+	time_instant(now_sec(), ts);
+	json = fhir_json(consent);
+	if ((st = db_stmt(db, sql_store, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, patient);
+	db_bind_text(st, 3, client);
+	db_bind_text(st, 4, t->sensitive ? "sensitive" : "regular");
+	db_bind_text(st, 5, t->start);
+	db_bind_text(st, 6, t->end);
+	db_bind_text(st, 7, t->recipient);
+	db_bind_text(st, 8, ts);
+	db_bind_text(st, 9, json);
+	rc = sqlite3_step(st);
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "consent insert");
+	*cid = sqlite3_last_insert_rowid(db->h);
+
+	if ((st = db_stmt(db, sql_history, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, *cid);
+	db_bind_text(st, 2, client);
+	db_bind_text(st, 3, ts);
+	db_bind_text(st, 4, json);
+	rc = sqlite3_step(st);
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "consent history insert");
+	return 0;
 }
 
 int
@@ -39,18 +273,102 @@ consent_record_match(struct p2p_db *db, const char *client,
     const char *patient, long long cid, const char *group_id,
     int consentless, struct p2p_err *err)
 {
-	(void)db; (void)client; (void)patient; (void)cid; (void)group_id;
-	(void)consentless;
-	return p2p_fail(err, 501, P2P_ISSUE_NOT_SUPPORTED,
-	    "match records are not implemented yet");
+	sqlite3_stmt	*st;
+	char		 ts[32];
+	int		 rc;
+
+	if (cid <= 0 && !consentless)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "a match needs a consent");
+	time_instant(now_sec(), ts);
+	if ((st = db_stmt(db, sql_match, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, client);
+	db_bind_text(st, 2, patient);
+	if (cid > 0)
+		sqlite3_bind_int64(st, 3, cid);
+	db_bind_text(st, 4, group_id);
+	sqlite3_bind_int(st, 5, consentless ? 1 : 0);
+	db_bind_text(st, 6, ts);
+	rc = sqlite3_step(st);
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "match insert");
+	return 0;
+}
+
+static int
+access_check(struct p2p_db *db, int allow_consentless, const char *client,
+    const char *patient, time_t now, long long *cid, int *sensitive,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	const char	*status, *policy, *ps, *pe;
+	time_t		 t0, t1;
+	int		 rc = SQLITE_DONE, rows = 0, ok = 0, optout;
+
+	*cid = 0;
+	*sensitive = 0;
+	if ((st = db_stmt(db, sql_access, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, client);
+	db_bind_text(st, 2, patient);
+	while (!ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rows++;
+		if (sqlite3_column_int(st, 1)) {	/* consent-less legacy */
+			ok = allow_consentless;
+			continue;
+		}
+		status = db_col_text(st, 2);
+		policy = db_col_text(st, 3);
+		ps = db_col_text(st, 4);
+		pe = db_col_text(st, 5);
+		if (status == NULL || strcmp(status, "active") != 0 ||
+		    ps == NULL || pe == NULL ||
+		    time_parse(ps, 0, &t0) == -1 ||
+		    time_parse(pe, 1, &t1) == -1 || now < t0 || now > t1)
+			continue;
+		*cid = sqlite3_column_int64(st, 0);
+		*sensitive = policy != NULL && strcmp(policy, "sensitive") == 0;
+		ok = 1;
+	}
+	if (ok)
+		rc = SQLITE_DONE;
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "match lookup");
+	if (rows == 0)
+		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND, "no member"
+		    " matched by this client with that id");
+	if (!ok) {
+		*cid = 0;
+		*sensitive = 0;
+		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN, "the consent for"
+		    " this member is no longer valid (expired or revoked)");
+	}
+	if (consent_optout(db, patient, &optout, err) == -1)
+		return -1;
+	if (optout) {
+		*cid = 0;
+		*sensitive = 0;
+		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN, "the member has"
+		    " opted out of payer-to-payer exchange");
+	}
+	return 0;
 }
 
 int
 consent_access(struct p2p_db *db, const char *client, const char *patient,
     time_t now, long long *cid, int *sensitive, struct p2p_err *err)
 {
-	(void)db; (void)client; (void)patient; (void)now;
-	*cid = 0;
-	*sensitive = 0;
-	return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND, "no such member");
+	return access_check(db, 1, client, patient, now, cid, sensitive, err);
+}
+
+int
+consent_access_cfg(struct p2p_db *db, const struct p2p_config *cfg,
+    const char *client, const char *patient, time_t now, long long *cid,
+    int *sensitive, struct p2p_err *err)
+{
+	return access_check(db, cfg->allow_legacy_consentless != 0, client,
+	    patient, now, cid, sensitive, err);
 }

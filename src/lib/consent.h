@@ -16,11 +16,18 @@
 #include "err.h"
 #include "http.h"
 
+/* HRex consent policies (value set hrex-consent-policy). */
+#define CONSENT_POLICY_REGULAR \
+	"http://hl7.org/fhir/us/davinci-hrex/StructureDefinition-hrex-consent.html#regular"
+#define CONSENT_POLICY_SENSITIVE \
+	"http://hl7.org/fhir/us/davinci-hrex/StructureDefinition-hrex-consent.html#sensitive"
+
 /* What a validated consent allows (kept in table consent). */
 struct consent_terms {
 	int	 sensitive;		/* policy #sensitive (else #regular) */
-	char	 start[32];		/* provision.period.start */
-	char	 end[32];		/* provision.period.end */
+	char	 start[32];		/* provision.period.start (UTC instant) */
+	char	 end[32];		/* provision.period.end (UTC instant,
+					   last second of a partial date) */
 	char	 recipient[64];		/* the IRCP actor's NPI or reference */
 };
 
@@ -34,8 +41,11 @@ int	 consent_validate(const struct p2p_config *, json_object *consent,
 	    struct consent_terms *, struct p2p_err *);
 
 /*
- * Sets *optout when the member has an active opt-out (provision deny)
- * or a revoked consent on file.  0 or -1.
+ * Sets *optout when the member has an active opt-out on file: a consent
+ * row for the patient with provision 'deny' and status 'active' (loaded
+ * by the payer, or recorded when a member revokes).  A revoked permit
+ * (status no longer 'active') stops access under that consent only, in
+ * consent_access().  0 or -1.
  */
 int	 consent_optout(struct p2p_db *, const char *patient, int *optout,
 	    struct p2p_err *);
@@ -66,5 +76,18 @@ int	 consent_record_match(struct p2p_db *, const char *client,
 int	 consent_access(struct p2p_db *, const char *client,
 	    const char *patient, time_t now, long long *cid, int *sensitive,
 	    struct p2p_err *);
+
+/* The release-check statements (NULL-terminated), for EXPLAIN. */
+extern const char *const consent_queries[];
+
+/*
+ * consent_access() honours consent-less legacy matches (they exist only
+ * when allow_legacy_consentless was on at match time).  This variant
+ * honours them only while cfg->allow_legacy_consentless is still on;
+ * otherwise identical.
+ */
+int	 consent_access_cfg(struct p2p_db *, const struct p2p_config *,
+	    const char *client, const char *patient, time_t now,
+	    long long *cid, int *sensitive, struct p2p_err *);
 
 #endif

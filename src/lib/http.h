@@ -59,7 +59,25 @@ struct p2p_op {
 	int		 bulk_body;	/* limit is max_bulk_body */
 	enum p2p_auth	 auth;		/* who may call */
 	int		 oauth_errors;	/* errors as OAuth JSON, not FHIR */
+	const char	*scope;		/* P2P_AUTH_BEARER: scopes of which
+					   one must be granted (space
+					   separated alternatives, see
+					   scopes.h), or NULL for none */
 };
+
+/* Scope alternatives of the operations (struct p2p_op.scope). */
+#define P2P_SCOPE_MATCH \
+	"http://hl7.org/fhir/us/davinci-hrex/OperationDefinition/member-match" \
+	" system/*.rs user/*.rs"
+#define P2P_SCOPE_BULK_MATCH \
+	"http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/BulkMemberMatch" \
+	" http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/bulk-member-match" \
+	" system/*.rs user/*.rs"
+#define P2P_SCOPE_EVERYTHING	"system/Patient.rs user/*.rs"
+#define P2P_SCOPE_EXPORT \
+	"system/Group.rs user/*.rs system.Group.u?code=" \
+	"http://hl7.org/fhir/us/davinci-pdex/ValueSet/PDexMultiMemberMatchResultVS|match"
+
 
 /* The authenticated caller (filled by auth_request()). */
 struct p2p_principal {

@@ -1,15 +1,346 @@
 /*
- * cmd_client.c - p2p-admin client: placeholder until its issue lands.
+ * cmd_client.c - p2p-admin client: register receiving payers.
+ *
+ *   client add --id ID [--secret S | --secret-stdin] [--jwks FILE]
+ *       [--jwks-url URL] --npi NPI [--scopes "..."] [--grant basic]
+ *   client list		(never prints secrets)
+ *   client disable ID / client enable ID
  */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/crypto.h>
 
 #include "admin_cmds.h"
+#include "client.h"
+#include "jwks.h"
+#include "scopes.h"
+#include "util.h"
+
+#define DEFAULT_SCOPES \
+	"system/*.rs" \
+	" http://hl7.org/fhir/us/davinci-hrex/OperationDefinition/member-match" \
+	" http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/BulkMemberMatch" \
+	" http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/bulk-member-match"
+
+static const char *const sql_list =
+    "SELECT id, npi, scopes, grant_types, jwks IS NOT NULL, jwks_url,"
+    " secret_hash IS NOT NULL, active FROM client ORDER BY id";
+
+static int
+client_usage(void)
+{
+	fprintf(stderr,
+	    "usage: p2p-admin client add --id ID [--secret S | --secret-stdin]\n"
+	    "           [--jwks FILE] [--jwks-url URL] --npi NPI"
+	    " [--scopes \"...\"] [--grant basic]\n"
+	    "       p2p-admin client list\n"
+	    "       p2p-admin client disable|enable ID\n");
+	return 2;
+}
+
+static int
+valid_client_id(const char *s)
+{
+	size_t	 i, n = strlen(s);
+
+	if (n == 0 || n > 127)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' &&
+		    s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '.' || s[i] == '-' || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static int
+valid_npi(const char *s)
+{
+	size_t	 i;
+
+	if (strlen(s) != 10)
+		return 0;
+	for (i = 0; i < 10; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+/* Reads and checks a public JWKS file; malloc'd text or NULL. */
+static char *
+read_jwks(const char *path)
+{
+	FILE		*f;
+	char		*text;
+	size_t		 n, i, nk;
+	json_object	*o, *keys, *k, *v;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		perror(path);
+		return NULL;
+	}
+	text = malloc(JWKS_MAX_BYTES + 1);
+	n = text ? fread(text, 1, JWKS_MAX_BYTES + 1, f) : 0;
+	fclose(f);
+	if (text == NULL || n == 0 || n > JWKS_MAX_BYTES) {
+		fprintf(stderr, "p2p-admin: %s: empty or larger than %d bytes\n",
+		    path, JWKS_MAX_BYTES);
+		free(text);
+		return NULL;
+	}
+	text[n] = '\0';
+	if ((o = json_tokener_parse(text)) == NULL ||
+	    !json_object_object_get_ex(o, "keys", &keys) ||
+	    !json_object_is_type(keys, json_type_array) ||
+	    (nk = json_object_array_length(keys)) == 0) {
+		fprintf(stderr, "p2p-admin: %s: not a JWKS (no keys)\n", path);
+		json_object_put(o);
+		free(text);
+		return NULL;
+	}
+	for (i = 0; i < nk; i++) {
+		k = json_object_array_get_idx(keys, i);
+		if (!json_object_is_type(k, json_type_object) ||
+		    !json_object_object_get_ex(k, "kty", &v) ||
+		    !json_object_object_get_ex(k, "kid", &v)) {
+			fprintf(stderr, "p2p-admin: %s: key %zu lacks kty or "
+			    "kid\n", path, i);
+			goto bad;
+		}
+		if (json_object_object_get_ex(k, "d", &v) ||
+		    json_object_object_get_ex(k, "p", &v) ||
+		    json_object_object_get_ex(k, "k", &v)) {
+			fprintf(stderr, "p2p-admin: %s: key %zu is private or "
+			    "symmetric; register public keys only\n", path, i);
+			goto bad;
+		}
+	}
+	json_object_put(o);
+	return text;
+bad:
+	json_object_put(o);
+	free(text);
+	return NULL;
+}
+
+static int
+check_scopes(const char *list)
+{
+	char			*copy, *w, *save = NULL;
+	struct scope_item	 it;
+	int			 ok = 1;
+
+	if ((copy = xstrdup(list)) == NULL)
+		return 0;
+	for (w = strtok_r(copy, " ", &save); w != NULL;
+	    w = strtok_r(NULL, " ", &save))
+		if (scope_parse(w, &it) == -1) {
+			fprintf(stderr, "p2p-admin: scope not understood: "
+			    "%s\n", w);
+			ok = 0;
+		}
+	free(copy);
+	return ok;
+}
+
+static int
+client_add(const char *conf, int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "id", required_argument, NULL, 'i' },
+		{ "secret", required_argument, NULL, 's' },
+		{ "secret-stdin", no_argument, NULL, 'S' },
+		{ "jwks", required_argument, NULL, 'j' },
+		{ "jwks-url", required_argument, NULL, 'u' },
+		{ "npi", required_argument, NULL, 'n' },
+		{ "scopes", required_argument, NULL, 'c' },
+		{ "grant", required_argument, NULL, 'g' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct client_rec	 rec;
+	struct p2p_config	 cfg;
+	struct p2p_db		 db;
+	struct p2p_err		 err;
+	const char		*id = NULL, *jwks_file = NULL, *url = NULL;
+	const char		*npi = NULL, *scopes = DEFAULT_SCOPES;
+	char			 secret[256], *sec = NULL;
+	int			 c, from_stdin = 0, basic = 0, rc;
+	size_t			 n;
+
+	memset(&rec, 0, sizeof(rec));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i': id = optarg; break;
+		case 's':
+			snprintf(secret, sizeof(secret), "%s", optarg);
+			sec = secret;
+			break;
+		case 'S': from_stdin = 1; break;
+		case 'j': jwks_file = optarg; break;
+		case 'u': url = optarg; break;
+		case 'n': npi = optarg; break;
+		case 'c': scopes = optarg; break;
+		case 'g':
+			if (strcmp(optarg, "basic") != 0)
+				return client_usage();
+			basic = 1;
+			break;
+		default: return client_usage();
+		}
+	}
+	if (optind != argc || id == NULL || npi == NULL ||
+	    (sec != NULL && from_stdin))
+		return client_usage();
+	if (from_stdin) {
+		if (fgets(secret, sizeof(secret), stdin) == NULL) {
+			fprintf(stderr, "p2p-admin: no secret on stdin\n");
+			return 1;
+		}
+		n = strcspn(secret, "\r\n");
+		secret[n] = '\0';
+		sec = secret;
+	}
+	if (!valid_client_id(id)) {
+		fprintf(stderr, "p2p-admin: client id must be 1-127 of "
+		    "[A-Za-z0-9._-]\n");
+		return 1;
+	}
+	if (!valid_npi(npi)) {
+		fprintf(stderr, "p2p-admin: NPI must be 10 digits\n");
+		return 1;
+	}
+	if (sec != NULL && strlen(sec) < 16) {
+		fprintf(stderr, "p2p-admin: secret must be at least 16 "
+		    "characters\n");
+		OPENSSL_cleanse(secret, sizeof(secret));
+		return 1;
+	}
+	if (sec == NULL && jwks_file == NULL && url == NULL) {
+		fprintf(stderr, "p2p-admin: give --secret, --jwks or "
+		    "--jwks-url\n");
+		return 1;
+	}
+	if (basic && sec == NULL) {
+		fprintf(stderr, "p2p-admin: --grant basic needs a secret\n");
+		return 1;
+	}
+	if (url != NULL && (strlen(url) >= sizeof(rec.jwks_url) ||
+	    (strncmp(url, "https://", 8) != 0 &&
+	    strncmp(url, "http://", 7) != 0))) {
+		fprintf(stderr, "p2p-admin: --jwks-url must be an https URL\n");
+		return 1;
+	}
+	if (strlen(scopes) >= sizeof(rec.scopes) || !check_scopes(scopes))
+		return 1;
+	if (jwks_file != NULL && (rec.jwks = read_jwks(jwks_file)) == NULL)
+		return 1;
+	snprintf(rec.id, sizeof(rec.id), "%s", id);
+	snprintf(rec.npi, sizeof(rec.npi), "%s", npi);
+	snprintf(rec.scopes, sizeof(rec.scopes), "%s", scopes);
+	snprintf(rec.grant_types, sizeof(rec.grant_types), "%s",
+	    basic ? "client_credentials basic" : "client_credentials");
+	snprintf(rec.jwks_url, sizeof(rec.jwks_url), "%s", url ? url : "");
+	rec.active = 1;
+	if (admin_open(conf, &cfg, &db) == -1) {
+		client_rec_free(&rec);
+		OPENSSL_cleanse(secret, sizeof(secret));
+		return 1;
+	}
+	if (url != NULL && !jwks_url_ok(&cfg, url))
+		fprintf(stderr, "p2p-admin: warning: %s will not be fetched "
+		    "(https only; http only on loopback with "
+		    "jwks_allow_http = 1)\n", url);
+	p2p_err_init(&err);
+	rc = client_put(&db, &rec, sec, &err);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	client_rec_free(&rec);
+	db_close(&db);
+	if (rc == -1) {
+		fprintf(stderr, "p2p-admin: client add: %s\n", err.msg);
+		return 1;
+	}
+	printf("client %s registered\n", id);
+	return 0;
+}
+
+static int
+client_list(const char *conf)
+{
+	struct p2p_config	 cfg;
+	struct p2p_db		 db;
+	struct p2p_err		 err;
+	sqlite3_stmt		*st;
+	int			 rc;
+
+	if (admin_open(conf, &cfg, &db) == -1)
+		return 1;
+	p2p_err_init(&err);
+	if ((st = db_stmt(&db, sql_list, &err)) == NULL) {
+		fprintf(stderr, "p2p-admin: %s\n", err.msg);
+		db_close(&db);
+		return 1;
+	}
+	printf("%-24s %-10s %-8s %-6s %-6s %-6s %s\n", "ID", "NPI", "STATE",
+	    "SECRET", "JWKS", "BASIC", "JWKS-URL / SCOPES");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		printf("%-24s %-10s %-8s %-6s %-6s %-6s %s\n",
+		    db_col_text(st, 0), db_col_text(st, 1) ?
+		    db_col_text(st, 1) : "-", sqlite3_column_int(st, 7) ?
+		    "active" : "disabled", sqlite3_column_int(st, 6) ? "yes" :
+		    "no", sqlite3_column_int(st, 4) ? "inline" : "-",
+		    strstr(db_col_text(st, 3) ? db_col_text(st, 3) : "",
+		    "basic") ? "yes" : "no", db_col_text(st, 5) ?
+		    db_col_text(st, 5) : "-");
+		printf("%-24s scopes: %s\n", "", db_col_text(st, 2) ?
+		    db_col_text(st, 2) : "");
+	}
+	db_done(st);
+	db_close(&db);
+	return rc == SQLITE_DONE ? 0 : 1;
+}
+
+static int
+client_active_cmd(const char *conf, const char *id, int active)
+{
+	struct p2p_config	 cfg;
+	struct p2p_db		 db;
+	struct p2p_err		 err;
+	int			 rc;
+
+	if (admin_open(conf, &cfg, &db) == -1)
+		return 1;
+	p2p_err_init(&err);
+	rc = client_set_active(&db, id, active, &err);
+	db_close(&db);
+	if (rc == -1) {
+		fprintf(stderr, "p2p-admin: %s\n", err.msg);
+		return 1;
+	}
+	if (rc == 1) {
+		fprintf(stderr, "p2p-admin: no client %s\n", id);
+		return 1;
+	}
+	printf("client %s %s\n", id, active ? "enabled" : "disabled");
+	return 0;
+}
 
 int
 cmd_client(const char *conf, int argc, char *argv[])
 {
-	(void)conf;
-	(void)argc;
-	fprintf(stderr, "p2p-admin: %s is not implemented yet\n", argv[0]);
-	return 1;
+	if (argc < 2)
+		return client_usage();
+	if (strcmp(argv[1], "add") == 0)
+		return client_add(conf, argc - 1, argv + 1);
+	if (strcmp(argv[1], "list") == 0 && argc == 2)
+		return client_list(conf);
+	if (strcmp(argv[1], "disable") == 0 && argc == 3)
+		return client_active_cmd(conf, argv[2], 0);
+	if (strcmp(argv[1], "enable") == 0 && argc == 3)
+		return client_active_cmd(conf, argv[2], 1);
+	return client_usage();
 }

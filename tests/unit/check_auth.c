@@ -1,0 +1,284 @@
+/*
+ * Unit tests for auth.c: access tokens (one test per refusal reason),
+ * Basic credentials, requesting-payer resolution, the scope gate.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jwt.h>
+
+#include "auth.h"
+#include "util.h"
+
+static const unsigned char	 key[AUTH_KEY_LEN] = "0123456789abcdef0123456789abcde";
+static const unsigned char	 key2[AUTH_KEY_LEN] = "fedcba9876543210fedcba987654321";
+static struct p2p_config	 cfg;
+
+#define NOW	1800000000LL
+
+static void
+setup(void)
+{
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.base_url, sizeof(cfg.base_url), "https://p.example");
+	snprintf(cfg.fhir_base, sizeof(cfg.fhir_base), "https://p.example/fhir");
+	cfg.token_ttl = 300;
+}
+
+START_TEST(test_roundtrip)
+{
+	struct p2p_principal	 who;
+	char			*tok, why[128];
+
+	setup();
+	tok = auth_token_new(&cfg, key, "payer-b", "1234567893",
+	    "system/*.rs", NOW);
+	ck_assert_ptr_nonnull(tok);
+	ck_assert_int_eq(auth_token_check(&cfg, key, tok, NOW + 10, &who, why,
+	    sizeof(why)), 0);
+	ck_assert_str_eq(who.client_id, "payer-b");
+	ck_assert_str_eq(who.npi, "1234567893");
+	ck_assert_str_eq(who.scopes, "system/*.rs");
+	ck_assert_int_eq(who.exp, NOW + 300);
+	free(tok);
+}
+END_TEST
+
+/* Signs claims with libjwt (HS256 or none) for the refusal cases. */
+static char *
+forge(const unsigned char *k, jwt_alg_t alg, const char *iss, const char *aud,
+    long exp)
+{
+	jwt_t	*j;
+	char	*t;
+
+	jwt_new(&j);
+	if (iss)
+		jwt_add_grant(j, "iss", iss);
+	jwt_add_grant(j, "sub", "payer-b");
+	if (aud)
+		jwt_add_grant(j, "aud", aud);
+	if (exp)
+		jwt_add_grant_int(j, "exp", exp);
+	jwt_add_grant(j, "scope", "system/*.rs");
+	jwt_set_alg(j, alg, alg == JWT_ALG_NONE ? NULL : k,
+	    alg == JWT_ALG_NONE ? 0 : AUTH_KEY_LEN);
+	t = jwt_encode_str(j);
+	jwt_free(j);
+	return t;
+}
+
+static const struct {
+	const char	*why;
+	int		 line;
+} refusal[] = {
+	{ "expired", __LINE__ },
+	{ "signature", __LINE__ },	/* another key */
+	{ "audience", __LINE__ },
+	{ "issuer", __LINE__ },
+	{ "expiry", __LINE__ },		/* no exp */
+	{ "signature", __LINE__ },	/* tampered payload */
+	{ "signature", __LINE__ },	/* alg none: libjwt refuses */
+	{ "malformed", __LINE__ },
+	{ "no usable", __LINE__ },	/* empty */
+	{ "no usable", __LINE__ },	/* too long */
+	{ "algorithm", __LINE__ },	/* HS512, right key */
+};
+
+START_TEST(test_refusals)
+{
+	struct p2p_principal	 who;
+	char			*tok = NULL, why[128], *dot, big[AUTH_TOKEN_MAX + 8];
+	jwt_t			*j;
+
+	setup();
+	switch (_i) {
+	case 0: tok = forge(key, JWT_ALG_HS256, cfg.base_url, cfg.fhir_base,
+	    NOW); break;
+	case 1: tok = forge(key2, JWT_ALG_HS256, cfg.base_url, cfg.fhir_base,
+	    NOW + 60); break;
+	case 2: tok = forge(key, JWT_ALG_HS256, cfg.base_url,
+	    "https://other/fhir", NOW + 60); break;
+	case 3: tok = forge(key, JWT_ALG_HS256, "https://other",
+	    cfg.fhir_base, NOW + 60); break;
+	case 4: tok = forge(key, JWT_ALG_HS256, cfg.base_url, cfg.fhir_base,
+	    0); break;
+	case 5:
+		tok = auth_token_new(&cfg, key, "payer-b", "", "system/*.rs",
+		    NOW);
+		dot = strchr(tok, '.');
+		dot[5] = dot[5] == 'A' ? 'B' : 'A';
+		break;
+	case 6: tok = forge(key, JWT_ALG_NONE, cfg.base_url, cfg.fhir_base,
+	    NOW + 60); break;
+	case 7: tok = strdup("not a token"); break;
+	case 8: tok = strdup(""); break;
+	case 9:
+		memset(big, 'a', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		memcpy(big, "eyJ.", 4);
+		tok = strdup(big);
+		break;
+	case 10:
+		jwt_new(&j);
+		jwt_add_grant(j, "iss", cfg.base_url);
+		jwt_add_grant(j, "aud", cfg.fhir_base);
+		jwt_add_grant_int(j, "exp", NOW + 60);
+		jwt_set_alg(j, JWT_ALG_HS512, key, AUTH_KEY_LEN);
+		tok = jwt_encode_str(j);
+		jwt_free(j);
+		break;
+	}
+	ck_assert_ptr_nonnull(tok);
+	why[0] = '\0';
+	ck_assert_msg(auth_token_check(&cfg, key, tok, NOW + 1, &who, why,
+	    sizeof(why)) == -1, "line %d accepted", refusal[_i].line);
+	ck_assert_msg(strstr(why, refusal[_i].why) != NULL, "line %d: %s",
+	    refusal[_i].line, why);
+	ck_assert_str_eq(who.client_id, "");
+	free(tok);
+}
+END_TEST
+
+static const struct {
+	const char	*h, *id, *secret;	/* id NULL: refused */
+	int		 line;
+} basic[] = {
+	/* "test-payer-client:test-payer-secret" */
+	{ "Basic dGVzdC1wYXllci1jbGllbnQ6dGVzdC1wYXllci1zZWNyZXQ=",
+	    "test-payer-client", "test-payer-secret", __LINE__ },
+	{ "basic dGVzdC1wYXllci1jbGllbnQ6dGVzdC1wYXllci1zZWNyZXQ",
+	    "test-payer-client", "test-payer-secret", __LINE__ },
+	/* "a%3Ab:s%25c:d" (form-encoded id and secret) */
+	{ "Basic YSUzQWI6cyUyNWM6ZA==", "a:b", "s%c:d", __LINE__ },
+	{ "Basic Og==", NULL, NULL, __LINE__ },			/* ":" */
+	{ "Basic YWJj", NULL, NULL, __LINE__ },			/* "abc" */
+	{ "Basic YTo=", NULL, NULL, __LINE__ },			/* "a:" */
+	{ "Basic !!!", NULL, NULL, __LINE__ },
+	{ "Bearer abc", NULL, NULL, __LINE__ },
+	{ "Basic YQBiOmM=", NULL, NULL, __LINE__ },		/* NUL */
+};
+
+START_TEST(test_basic)
+{
+	char	 id[128], secret[256];
+	int	 rc;
+
+	rc = auth_basic_parse(basic[_i].h, id, sizeof(id), secret,
+	    sizeof(secret));
+	if (basic[_i].id == NULL)
+		ck_assert_msg(rc == -1, "line %d accepted", basic[_i].line);
+	else {
+		ck_assert_msg(rc == 0, "line %d refused", basic[_i].line);
+		ck_assert_str_eq(id, basic[_i].id);
+		ck_assert_str_eq(secret, basic[_i].secret);
+	}
+}
+END_TEST
+
+START_TEST(test_secret_memo)
+{
+	struct client_rec	 c;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.id, sizeof(c.id), "c1");
+	ck_assert_int_eq(auth_secret_ok(&c, "x"), 0);	/* no secret */
+	ck_assert_int_eq(secret_hash("right-secret-0123", c.secret_hash), 0);
+	ck_assert_int_eq(auth_secret_ok(&c, "wrong-secret-0123"), 0);
+	ck_assert_int_eq(auth_secret_ok(&c, "right-secret-0123"), 1);
+	ck_assert_int_eq(auth_secret_ok(&c, "right-secret-0123"), 1);
+	ck_assert_int_eq(auth_secret_ok(&c, "wrong-secret-0123"), 0);
+	snprintf(c.id, sizeof(c.id), "c2");	/* memo is per client */
+	ck_assert_int_eq(auth_secret_ok(&c, "wrong-secret-0123"), 0);
+	/* a new stored hash (secret changed) is not served from the memo */
+	snprintf(c.id, sizeof(c.id), "c1");
+	ck_assert_int_eq(secret_hash("new-secret-012345", c.secret_hash), 0);
+	ck_assert_int_eq(auth_secret_ok(&c, "right-secret-0123"), 0);
+}
+END_TEST
+
+START_TEST(test_words)
+{
+	ck_assert(auth_has_word("client_credentials basic", "basic"));
+	ck_assert(auth_has_word("basic", "basic"));
+	ck_assert(!auth_has_word("client_credentials basicx", "basic"));
+	ck_assert(!auth_has_word("xbasic", "basic"));
+	ck_assert(!auth_has_word("", "basic"));
+}
+END_TEST
+
+START_TEST(test_payer)
+{
+	static const struct p2p_op	 op = { .name = "t" };
+	struct p2p_ctx			 ctx;
+	struct p2p_req			 req;
+	struct p2p_err			 err;
+
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&req, 0, sizeof(req));
+	p2p_err_init(&err);
+	ctx.op = &op;
+	req.ctx = &ctx;
+	ck_assert_int_eq(db_open(&ctx.db, ":memory:", 1, &err), 0);
+	ck_assert_int_eq(db_migrate(&ctx.db, &err), 0);
+	ck_assert_int_eq(db_exec(&ctx.db,
+	    "INSERT INTO resource (rid, type, id, last_updated, json) VALUES"
+	    " (1, 'Organization', 'org-b', 'x', '{}'),"
+	    " (2, 'Organization', 'org-c', 'x', '{}'),"
+	    " (3, 'Organization', 'org-d', 'x', '{}');"
+	    "INSERT INTO ident (rid, kind, system, value, patient) VALUES"
+	    " (1, 4, 'http://hl7.org/fhir/sid/us-npi', '1234567893', 'org-b'),"
+	    " (1, 4, 'urn:other', '1234567893', 'org-b'),"
+	    " (2, 4, 'http://hl7.org/fhir/sid/us-npi', '9999999991', 'org-c'),"
+	    " (3, 4, 'http://hl7.org/fhir/sid/us-npi', '9999999991', 'org-d'),"
+	    " (3, 1, 'urn:member', '5555555555', 'org-d');", &err), 0);
+	/* resolved */
+	snprintf(req.who.npi, sizeof(req.who.npi), "1234567893");
+	ck_assert_int_eq(auth_require_payer(&req, &err), 0);
+	ck_assert_str_eq(req.who.org_id, "org-b");
+	/* no NPI */
+	req.who.npi[0] = '\0';
+	ck_assert_int_eq(auth_require_payer(&req, &err), -1);
+	ck_assert_int_eq(err.status, 403);
+	/* unknown NPI; NPI only known with another kind */
+	p2p_err_init(&err);
+	snprintf(req.who.npi, sizeof(req.who.npi), "5555555555");
+	ck_assert_int_eq(auth_require_payer(&req, &err), -1);
+	ck_assert_int_eq(err.status, 403);
+	ck_assert_str_eq(req.who.org_id, "");
+	/* ambiguous */
+	p2p_err_init(&err);
+	snprintf(req.who.npi, sizeof(req.who.npi), "9999999991");
+	ck_assert_int_eq(auth_require_payer(&req, &err), -1);
+	ck_assert_int_eq(err.status, 403);
+	ck_assert_ptr_nonnull(strstr(err.msg, "ambiguous"));
+	db_close(&ctx.db);
+}
+END_TEST
+
+#define N(a)	(sizeof(a) / sizeof((a)[0]))
+
+int
+main(void)
+{
+	Suite	*s = suite_create("auth");
+	TCase	*tc = tcase_create("auth");
+	SRunner	*sr;
+	int	 nf;
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_roundtrip);
+	tcase_add_loop_test(tc, test_refusals, 0, N(refusal));
+	tcase_add_loop_test(tc, test_basic, 0, N(basic));
+	tcase_add_test(tc, test_secret_memo);
+	tcase_add_test(tc, test_words);
+	tcase_add_test(tc, test_payer);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? 0 : 1;
+}
