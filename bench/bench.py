@@ -363,6 +363,13 @@ class Scale:
         return out, expect
 
     # --- figures ---------------------------------------------------------
+    def need_data(self):
+        if "resources" not in self.f:
+            why = self.f.get("load")
+            raise NA("no loaded members (%s)" % (why[5:] if isinstance(why, str) else "load failed"))
+        if not self.http.token:
+            raise NA("no access token")
+
     def wrk(self, path, bodies=None):
         args = ["wrk", "-t2", "-c%d" % self.b.conns, "-d%ds" % self.b.duration,
                 "-s", os.path.join(HERE, "wrk.lua"), "http://127.0.0.1:%d%s" % (self.port, path),
@@ -393,12 +400,7 @@ class Scale:
         log("  static %.0f req/s, trivial FastCGI %.0f req/s" % (s["rps"], t["rps"]))
 
     def member_match(self):
-        if not self.have_load:
-            raise NA("no loaded members (p2p-admin load not in this build)")
-        if "resources" not in self.f:
-            raise NA("no loaded members")
-        if not self.http.token:
-            raise NA("no access token")
+        self.need_data()
         bodies, expect = self.mm_bodies(self.b.bodies)
         # Check a few by hand first: the figure is only worth something
         # when the answers are right.
@@ -427,8 +429,7 @@ class Scale:
                100 * self.f["mm_expect_non2xx"]))
 
     def everything(self):
-        if not self.http.token or "resources" not in self.f:
-            raise NA("no loaded data or no token")
+        self.need_data()
         body = {"resourceType": "Parameters",
                 "parameter": self.parts(0, True, self.big_patient, self.big_cov)}
         st, _, data = self.http.req("POST", MM_PATH, body=body)
@@ -499,8 +500,7 @@ class Scale:
             time.sleep(0.02)
 
     def bulk(self):
-        if not self.http.token or "resources" not in self.f:
-            raise NA("no loaded data or no token")
+        self.need_data()
         n = min(self.b.bulk_n, self.n)
         ks = self.rng.sample(range(1, self.n + 1), n)
         t0 = time.time()
@@ -512,8 +512,7 @@ class Scale:
         log("  $bulk-member-match of %d: %.2f s to the manifest" % (n, dt))
 
     def export(self):
-        if not self.http.token or "resources" not in self.f:
-            raise NA("no loaded data or no token")
+        self.need_data()
         n = min(self.b.export_n, self.n)
         ks = [k for k in self.rng.sample(range(1, self.n + 1), min(self.n, n + n // 40 + 1))
               if k not in self.optouts][:n]
@@ -714,6 +713,7 @@ class Bench:
         self.admin = os.path.join(self.build, "src", "tools", "p2p-admin")
         self.runner = os.path.join(self.build, "src", "tools", "p2p-runner")
         self.quick = a.quick
+        self.optimised = self.build == os.path.join(os.path.dirname(HERE), "bench", "build", "src")
         self.history = a.history
         self.keep = a.keep
         self.profile = a.profile and not a.quick
@@ -856,7 +856,8 @@ def report(b, info, scales, token, argv):
              "| cores (nproc) | %d |" % info["nproc"],
              "| memory | %s |" % info.get("mem", "?"),
              "| kernel | %s |" % info["kernel"],
-             "| gcc | %s (build: -O2 -g) |" % info["gcc"],
+             "| gcc | %s (build: %s) |" % (info["gcc"], "-O2 -g" if b.optimised
+                                          else "prebuilt " + b.build),
              "| SQLite | %s (library %s) |" % (info["sqlite"], info["sqlite_lib"]),
              "| lighttpd | %s |" % info["lighttpd"],
              "| wrk | %s |" % info["wrk"], "",
