@@ -43,6 +43,21 @@ def cpu_of(exe_names):
     return total / tck
 
 
+def _pids_of_name(name):
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                if os.path.basename(os.readlink("/proc/%s/exe" % p)) == name:
+                    out.append(int(p))
+            except OSError:
+                pass
+    return out
+
+
+bench.pids_of_name = _pids_of_name
+
+
 class Kept(bench.Scale):
     """A Scale whose data directory survives between runs."""
 
@@ -64,6 +79,24 @@ class Kept(bench.Scale):
         self.set_conf(base_url="http://127.0.0.1:%d" % self.port)
 
 
+def perf_start(a, name):
+    """perf record -g of the running processes called name, or None."""
+    if not a.perf:
+        return None
+    pids = ",".join(str(p) for p in bench.pids_of_name(name))
+    out = os.path.join(a.perf, "perf-%s.data" % name)
+    return subprocess.Popen(["perf", "record", "-q", "-F", "999", "--call-graph", os.environ.get("PERF_CG", "fp"), "-o", out,
+                             "-p", pids], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def perf_stop(p, a, name):
+    if p is None:
+        return
+    p.send_signal(bench.signal.SIGINT)
+    p.wait()
+    print(bench.perf_report(os.path.join(a.perf, "perf-%s.data" % name)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("cmd", choices=("prepare", "measure"))
@@ -72,6 +105,7 @@ def main():
     ap.add_argument("--members", type=int, default=2000)
     ap.add_argument("--what", default="mm,ev,export")
     ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--perf", help="record perf profiles of the server processes here")
     a = ap.parse_args()
     trivial = os.path.join(HERE, "build", "trivial")
     if not os.path.exists(trivial):
@@ -106,7 +140,9 @@ def main():
         if "mm" in what:
             s.measure("static_rps", s.ceilings)
             c0 = cpu_of(("member-match",))
+            pr = perf_start(a, "member-match")
             s.measure("mm_rps", s.member_match)
+            perf_stop(pr, a, "member-match")
             c1 = cpu_of(("member-match",))
             n = s.f.get("mm_rps", 0) * b.duration
             print("member-match: %.0f req/s (trivial %.0f, ratio %.2f), p50 %.2f ms,"
@@ -116,9 +152,21 @@ def main():
                      1000 * (c1 - c0) / max(n, 1)))
         if "ev" in what:
             b.everything_reps = 20
+            s.http.req("GET", "/fhir/Patient/bench-big/$everything?_count=1")
             c0 = cpu_of(("everything",))
+            pr = perf_start(a, "everything")
             s.measure("everything", s.everything)
+            perf_stop(pr, a, "everything")
             c1 = cpu_of(("everything",))
+            url = "http://127.0.0.1:%d/fhir/Patient/bench-big/$everything?_count=1000" % s.port
+            ct = []
+            for _ in range(20):
+                p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}",
+                                    "-H", "Authorization: Bearer " + s.http.token, url],
+                                   capture_output=True, text=True)
+                ct.append(float(p.stdout) * 1000)
+            print("$everything via curl (no client-side parse): median %.1f ms, min %.1f ms"
+                  % (bench.statistics.median(ct), min(ct)))
             print("$everything: %s resources, median %.1f ms, max %.1f ms;"
                   " server CPU %.1f ms/request (21 requests)"
                   % (s.f.get("everything_n"), s.f.get("everything", -1),

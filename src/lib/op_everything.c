@@ -215,8 +215,16 @@ bad:
  * Strings from configuration or the request (URLs) are serialised by
  * json-c, and so is the one small Provenance.
  */
+/*
+ * The entries of the page being built, kept between requests of this
+ * process: a page of a thousand resources is about a megabyte, and
+ * reusing the memory spares faulting fresh pages in every time.
+ */
+#define EV_KEEP_MAX	(16 * 1024 * 1024)
+static struct p2p_buf	 ev_ents;
+
 struct ev_page {
-	struct p2p_buf	 ents;		/* entries, comma separated */
+	struct p2p_buf	*ents;		/* entries, comma separated */
 	struct p2p_buf	 base;		/* "fhir_base as JSON text, no
 					   closing quote */
 	const char	*fhir_base;	/* the same, as configured */
@@ -265,7 +273,7 @@ put_entry(struct ev_page *pg, const char *type, const char *id,
     const char *urn, const char *json, size_t len, const char *mode,
     struct p2p_err *err)
 {
-	struct p2p_buf	*b = &pg->ents;
+	struct p2p_buf	*b = pg->ents;
 	char		 full[800];
 	int		 oom = 0;
 
@@ -427,6 +435,8 @@ everything_sync(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 	int			 rc = -1, oom = 0;
 
 	memset(&pg, 0, sizeof(pg));
+	pg.ents = &ev_ents;
+	buf_reset(pg.ents);
 	pg.count = EV_COUNT_DEFAULT;
 	pg.fhir_base = ctx->cfg.fhir_base;
 	if ((v = kv_get(params, "_count")) != NULL &&
@@ -479,7 +489,7 @@ everything_sync(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 		oom |= put_link(out, 0, "next", url.p);
 	}
 	oom |= buf_puts(out, "],\"entry\":[");
-	oom |= buf_add(out, pg.ents.p, pg.ents.len);
+	oom |= buf_add(out, pg.ents->p, pg.ents->len);
 	oom |= buf_puts(out, "]}");
 	if (oom) {
 		buf_reset(out);
@@ -490,7 +500,8 @@ everything_sync(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 	req->ctype = "application/fhir+json";
 	rc = 0;
 out:
-	buf_free(&pg.ents);
+	if (pg.ents->cap > EV_KEEP_MAX)
+		buf_free(pg.ents);
 	buf_free(&pg.base);
 	buf_free(&url);
 	free(pg.refs.ref);
