@@ -1,12 +1,500 @@
 /*
- * op_everything.c - the everything_handle operation handler: answers 501 until its issue
- * lands and replaces this file.
+ * op_everything.c - GET|POST /fhir/Patient/{id}/$everything (FHIR R4
+ * operation-patient-everything; PDex payer-to-payer single member).
+ *
+ * Synchronous: a searchset Bundle of the member's released rows
+ * (release.c: the same rules as the bulk export), the Organizations and
+ * Practitioners they reference, and a PDex transmitter Provenance.
+ * Pages are keyset pages in (type, rid) order: the next link carries
+ * _cursor=Type.rid of the last row sent, so a page never repeats a row
+ * and the page after the last is empty.
+ *
+ * With Prefer: respond-async: a JOB_EVERYTHING job (export.c writes one
+ * ndjson file per type), 202 + Content-Location.
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "consent.h"
+#include "fhir.h"
+#include "job.h"
 #include "ops.h"
+#include "release.h"
+#include "scope.h"
+
+#define EV_COUNT_DEFAULT	500	/* rows per page without _count */
+#define EV_COUNT_MAX		1000
+#define EV_REFS_MAX		1000	/* referenced resources per page */
+
+static const char *const sql_ref =
+	"SELECT coalesce(p2p_json, json), flags FROM resource"
+	" WHERE type = ?1 AND id = ?2";
+static const char *const sql_org =
+	"SELECT patient FROM ident WHERE value = ?1 AND kind = 4 LIMIT 1";
+
+struct ev_refs {
+	char	(*ref)[80];	/* "Type/id", distinct */
+	size_t	 n;
+};
+
+static int
+ref_add(void *arg, const char *type, const char *id)
+{
+	struct ev_refs	*r = arg;
+	char		 s[80];
+	size_t		 i;
+
+	snprintf(s, sizeof(s), "%s/%s", type, id);
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->ref[i], s) == 0)
+			return 0;
+	if (r->n >= EV_REFS_MAX)
+		return 0;
+	memcpy(r->ref[r->n++], s, sizeof(s));
+	return 0;
+}
+
+/* Appends {fullUrl, resource, search.mode} to entries, taking res. */
+static int
+add_entry(json_object *entries, const char *full, json_object *res,
+    const char *mode)
+{
+	json_object	*e, *search;
+
+	if ((e = json_object_new_object()) == NULL) {
+		json_object_put(res);
+		return -1;
+	}
+	if (fhir_push(entries, e) == -1 ||
+	    fhir_add_str(e, "fullUrl", full) == -1 ||
+	    fhir_add(e, "resource", res) == -1 ||
+	    (search = json_object_new_object()) == NULL ||
+	    fhir_add(e, "search", search) == -1 ||
+	    fhir_add_str(search, "mode", mode) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * The PDex Provenance of the transmission (guide Example 05): this
+ * payer as transmitter, source format FHIR R4, target the Bundle.
+ */
+static json_object *
+provenance_new(struct p2p_ctx *ctx, const char *bundle_id, const char *uuid,
+    struct p2p_err *err)
+{
+	const struct p2p_config	*cfg = &ctx->cfg;
+	json_object		*p, *o, *a, *x;
+	sqlite3_stmt		*st;
+	char			 now[32], ref[100], target[100];
+	const char		*org = NULL;
+
+	time_instant(now_sec(), now);
+	if ((st = db_stmt(&ctx->db, sql_org, err)) == NULL)
+		return NULL;
+	db_bind_text(st, 1, cfg->org_npi);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		org = db_col_text(st, 0);
+	ref[0] = '\0';
+	if (org != NULL && fhir_valid_id(org))
+		snprintf(ref, sizeof(ref), "Organization/%s", org);
+	db_done(st);
+	p = fhir_resource_new("Provenance");
+	if (p == NULL || fhir_add_str(p, "id", uuid) == -1)
+		goto oom;
+	/* target */
+	if ((a = json_object_new_array()) == NULL || fhir_add(p, "target", a) ||
+	    (o = json_object_new_object()) == NULL || fhir_push(a, o))
+		goto oom;
+	snprintf(target, sizeof(target), "Bundle/%s", bundle_id);
+	if (fhir_add_str(o, "reference", target) == -1 ||
+	    fhir_add_str(p, "recorded", now) == -1)
+		goto oom;
+	/* agent: transmitter = this payer */
+	if ((a = json_object_new_array()) == NULL || fhir_add(p, "agent", a) ||
+	    (o = json_object_new_object()) == NULL || fhir_push(a, o) ||
+	    (x = json_object_new_object()) == NULL || fhir_add(o, "type", x))
+		goto oom;
+	if ((a = json_object_new_array()) == NULL || fhir_add(x, "coding", a) ||
+	    (x = json_object_new_object()) == NULL || fhir_push(a, x) ||
+	    fhir_add_str(x, "system", "http://hl7.org/fhir/us/core/"
+	    "CodeSystem/us-core-provenance-participant-type") ||
+	    fhir_add_str(x, "code", "transmitter") ||
+	    fhir_add_str(x, "display", "Transmitter"))
+		goto oom;
+	if ((x = json_object_new_object()) == NULL || fhir_add(o, "who", x))
+		goto oom;
+	if (ref[0] != '\0' && fhir_add_str(x, "reference", ref) == -1)
+		goto oom;
+	if ((o = json_object_new_object()) == NULL ||
+	    fhir_add(x, "identifier", o) ||
+	    fhir_add_str(o, "system", "http://hl7.org/fhir/sid/us-npi") ||
+	    fhir_add_str(o, "value", cfg->org_npi) ||
+	    fhir_add_str(x, "display", cfg->org_name))
+		goto oom;
+	/* entity: source, with ProvenanceSourceFrom */
+	if ((a = json_object_new_array()) == NULL || fhir_add(p, "entity", a) ||
+	    (o = json_object_new_object()) == NULL || fhir_push(a, o) ||
+	    (a = json_object_new_array()) == NULL ||
+	    fhir_add(o, "extension", a) ||
+	    (x = json_object_new_object()) == NULL || fhir_push(a, x) ||
+	    fhir_add_str(x, "url", "http://hl7.org/fhir/us/davinci-pdex/"
+	    "StructureDefinition/ProvenanceSourceFrom"))
+		goto oom;
+	if ((a = json_object_new_object()) == NULL ||
+	    fhir_add(x, "valueCodeableConcept", a) ||
+	    (x = json_object_new_array()) == NULL || fhir_add(a, "coding", x) ||
+	    (a = json_object_new_object()) == NULL || fhir_push(x, a) ||
+	    fhir_add_str(a, "system", "http://hl7.org/fhir/us/davinci-pdex/"
+	    "CodeSystem/ProvenancePayerDataSource") ||
+	    fhir_add_str(a, "code", "hl7fhirr4") ||
+	    fhir_add_str(a, "display", "FHIR R4") ||
+	    fhir_add_str(o, "role", "source") ||
+	    (x = json_object_new_object()) == NULL || fhir_add(o, "what", x) ||
+	    fhir_add_str(x, "display", "No reference available"))
+		goto oom;
+	return p;
+oom:
+	json_object_put(p);
+	p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	return NULL;
+}
+
+/* A random UUID (version 4 layout) as text. */
+static int
+uuid_new(char out[37])
+{
+	char	 h[33];
+
+	if (rand_hex(h, 16) == -1)
+		return -1;
+	h[12] = '4';
+	h[16] = "89ab"[(h[16] - '0') & 3];
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12,
+	    h + 16, h + 20);
+	return 0;
+}
+
+/* Adds a link {relation, url}. */
+static int
+add_link(json_object *links, const char *rel, const char *url)
+{
+	json_object	*l;
+
+	if ((l = json_object_new_object()) == NULL)
+		return -1;
+	if (fhir_push(links, l) == -1 || fhir_add_str(l, "relation", rel) ||
+	    fhir_add_str(l, "url", url))
+		return -1;
+	return 0;
+}
+
+/* URL of this operation with the narrowing parameters of params. */
+static int
+ev_url(struct p2p_buf *b, const struct p2p_config *cfg, const char *id,
+    const struct p2p_kvlist *params, long long count, const char *ctype,
+    long long crid)
+{
+	size_t	 i;
+	char	 c[100];
+
+	if (buf_printf(b, "%s/Patient/%s/$everything?_count=%lld",
+	    cfg->fhir_base, id, count) == -1)
+		return -1;
+	for (i = 0; i < params->n; i++) {
+		if (strcmp(params->kv[i].key, "_count") == 0 ||
+		    strcmp(params->kv[i].key, "_cursor") == 0)
+			continue;
+		if (buf_printf(b, "&%s=", params->kv[i].key) == -1 ||
+		    url_encode(b, params->kv[i].val) == -1)
+			return -1;
+	}
+	if (ctype != NULL) {
+		snprintf(c, sizeof(c), "%s.%lld", ctype, crid);
+		if (buf_puts(b, "&_cursor=") == -1 || url_encode(b, c) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Parses "_cursor=Type.rid". */
+static int
+parse_cursor(const char *v, char type[64], long long *rid,
+    struct p2p_err *err)
+{
+	const char	*dot = strrchr(v, '.');
+	size_t		 n, i;
+
+	if (dot == NULL || (n = (size_t)(dot - v)) == 0 || n >= 64 ||
+	    parse_ll(dot + 1, 0, 1LL << 62, rid) == -1)
+		goto bad;
+	for (i = 0; i < n; i++)
+		if (!((v[i] >= 'A' && v[i] <= 'Z') ||
+		    (v[i] >= 'a' && v[i] <= 'z')))
+			goto bad;
+	memcpy(type, v, n);
+	type[n] = '\0';
+	return 0;
+bad:
+	return p2p_fail_at(err, 400, P2P_ISSUE_VALUE, "_cursor",
+	    "_cursor is not a cursor from a next link");
+}
+
+/* Adds the referenced Organizations and Practitioners as includes. */
+static int
+add_refs(struct p2p_ctx *ctx, const struct release_rules *rules,
+    const struct ev_refs *refs, json_object *entries, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	json_object	*res;
+	const char	*txt;
+	char		 type[16], full[800];
+	size_t		 i, tl;
+	int		 flags;
+
+	for (i = 0; i < refs->n; i++) {
+		if ((st = db_stmt(&ctx->db, sql_ref, err)) == NULL)
+			return -1;
+		tl = strcspn(refs->ref[i], "/");
+		snprintf(type, sizeof(type), "%.*s", (int)tl, refs->ref[i]);
+		db_bind_text(st, 1, type);
+		db_bind_text(st, 2, refs->ref[i] + tl + 1);
+		if (sqlite3_step(st) != SQLITE_ROW ||
+		    (txt = db_col_text(st, 0)) == NULL) {
+			db_done(st);
+			continue;
+		}
+		flags = sqlite3_column_int(st, 1);
+		if ((flags & SCOPE_EXCLUDED) || ((flags & SCOPE_SENSITIVE) &&
+		    !rules->sensitive)) {
+			db_done(st);
+			continue;
+		}
+		if (fhir_parse(txt, (size_t)sqlite3_column_bytes(st, 0), &res,
+		    err) == -1) {
+			db_done(st);
+			return -1;
+		}
+		db_done(st);
+		snprintf(full, sizeof(full), "%s/%s", ctx->cfg.fhir_base,
+		    refs->ref[i]);
+		if (add_entry(entries, full, res, "include") == -1)
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+	}
+	return 0;
+}
+
+static int
+everything_sync(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
+    const struct p2p_kvlist *params, struct release_rules *rules,
+    struct p2p_err *err)
+{
+	struct release_row	 row;
+	struct ev_refs		 refs = { NULL, 0 };
+	struct p2p_buf		 url = { NULL, 0, 0 };
+	sqlite3_stmt		*st = NULL;
+	json_object		*b = NULL, *entries, *links, *res;
+	const char		*v;
+	char			 ctype[64] = "", last_type[64] = "", bid[33];
+	char			 full[800], uuid[37];
+	long long		 count = EV_COUNT_DEFAULT, crid = 0, total, n = 0;
+	long long		 last_rid = 0;
+	int			 rc = -1, more = 0, r;
+
+	if ((v = kv_get(params, "_count")) != NULL &&
+	    parse_ll(v, 1, EV_COUNT_MAX, &count) == -1)
+		return p2p_fail_at(err, 400, P2P_ISSUE_VALUE, "_count",
+		    "_count must be an integer from 1 to %d", EV_COUNT_MAX);
+	if ((v = kv_get(params, "_cursor")) != NULL &&
+	    parse_cursor(v, ctype, &crid, err) == -1)
+		return -1;
+	if (release_count(&ctx->db, rules, id, &total, err) == -1)
+		return -1;
+	if (rand_hex(bid, 16) == -1 || uuid_new(uuid) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "no randomness");
+	if ((refs.ref = calloc(EV_REFS_MAX, sizeof(*refs.ref))) == NULL ||
+	    (b = fhir_resource_new("Bundle")) == NULL ||
+	    fhir_add_str(b, "id", bid) || fhir_add_str(b, "type", "searchset") ||
+	    fhir_add_int(b, "total", total) ||
+	    (links = json_object_new_array()) == NULL ||
+	    fhir_add(b, "link", links) ||
+	    (entries = json_object_new_array()) == NULL ||
+	    fhir_add(b, "entry", entries)) {
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		goto out;
+	}
+	/* One row more than the page tells whether there is a next page. */
+	if ((st = release_open(&ctx->db, rules, id, ctype, crid, count + 1,
+	    err)) == NULL)
+		goto out;
+	while ((r = release_next(&ctx->db, rules, st, &row, err)) == 1) {
+		if (n == count) {
+			more = 1;
+			break;
+		}
+		if (fhir_parse(row.json, row.len, &res, err) == -1)
+			goto out;
+		snprintf(full, sizeof(full), "%s/%s/%s", ctx->cfg.fhir_base,
+		    row.type, row.id);
+		snprintf(last_type, sizeof(last_type), "%s", row.type);
+		last_rid = row.rid;
+		/* Light scan for references (no parse; release.h). */
+		release_refs(row.json, row.len, ref_add, &refs);
+		if (add_entry(entries, full, res, "match") == -1) {
+			p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+			goto out;
+		}
+		n++;
+	}
+	if (r == -1)
+		goto out;
+	db_done(st);
+	st = NULL;
+	if (add_refs(ctx, rules, &refs, entries, err) == -1)
+		goto out;
+	if (n > 0) {
+		if ((res = provenance_new(ctx, bid, uuid, err)) == NULL)
+			goto out;
+		snprintf(full, sizeof(full), "urn:uuid:%s", uuid);
+		if (add_entry(entries, full, res, "include") == -1) {
+			p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+			goto out;
+		}
+	}
+	if (ev_url(&url, &ctx->cfg, id, params, count,
+	    ctype[0] ? ctype : NULL, crid) == -1 ||
+	    add_link(links, "self", url.p) == -1) {
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		goto out;
+	}
+	if (more) {
+		buf_reset(&url);
+		if (ev_url(&url, &ctx->cfg, id, params, count, last_type,
+		    last_rid) == -1 || add_link(links, "next", url.p) == -1) {
+			p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+			goto out;
+		}
+	}
+	p2p_set_json(req, 200, "application/fhir+json", b);
+	b = NULL;
+	rc = 0;
+out:
+	if (st != NULL)
+		db_done(st);
+	json_object_put(b);
+	buf_free(&url);
+	free(refs.ref);
+	return rc;
+}
+
+static int
+everything_async(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
+    const struct p2p_kvlist *params, struct p2p_err *err)
+{
+	json_object	*jp, *args;
+	char		 jid[JOB_ID_LEN + 1], url[2048];
+	const char	*v;
+	int		 rc;
+
+	if ((v = kv_get(params, "_outputFormat")) != NULL &&
+	    strcmp(v, "application/fhir+ndjson") != 0 &&
+	    strcmp(v, "application/ndjson") != 0 && strcmp(v, "ndjson") != 0)
+		return p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
+		    "_outputFormat", "_outputFormat must be "
+		    "application/fhir+ndjson");
+	if (kv_get(params, "_count") != NULL ||
+	    kv_get(params, "_cursor") != NULL)
+		return p2p_fail(err, 400, P2P_ISSUE_NOT_SUPPORTED,
+		    "_count and _cursor are for synchronous requests");
+	if (snprintf(url, sizeof(url), "%s%s%s%s", ctx->cfg.base_url,
+	    req->path, req->query[0] ? "?" : "", req->query) >=
+	    (int)sizeof(url))
+		return p2p_fail(err, 414, P2P_ISSUE_TOO_LONG,
+		    "request URL too long");
+	if ((jp = json_object_new_object()) == NULL ||
+	    fhir_add_str(jp, "patient", id) == -1 ||
+	    (args = release_kv_json(params)) == NULL ||
+	    fhir_add(jp, "args", args) == -1) {
+		json_object_put(jp);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "out of memory");
+	}
+	rc = job_create(&ctx->db, &ctx->cfg, req->who.client_id,
+	    JOB_EVERYTHING, url, jp, jid, err);
+	json_object_put(jp);
+	if (rc == -1)
+		return -1;
+	job_accepted(req, jid);
+	return 0;
+}
 
 int
-everything_handle(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
+everything_handle(struct p2p_ctx *ctx, struct p2p_req *req,
+    struct p2p_err *err)
 {
-	(void)ctx;
-	return op_not_implemented(req, err);
+	struct release_rules	*rules = NULL;
+	struct p2p_kvlist	 params;
+	struct p2p_err		 aerr;
+	const char		*k;
+	char			 id[72];
+	long long		 cid = 0;
+	int			 sensitive = 0, rc = -1, async, r;
+	size_t			 i;
+
+	memset(&params, 0, sizeof(params));
+	p2p_err_init(&aerr);
+	if (!p2p_path_id(req->path, "/fhir/Patient/", "/$everything", id,
+	    sizeof(id)))
+		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND,
+		    "no such Patient");
+	async = p2p_prefer_async(req);
+	if (release_collect(&req->args, req->json, &params, err) == -1)
+		goto out;
+	if ((rules = calloc(1, sizeof(*rules))) == NULL) {
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		goto out;
+	}
+	/* Validate every parameter before anything else: unknown is 400. */
+	release_init(rules, &ctx->cfg, now_sec(), 0);
+	for (i = 0; i < params.n; i++) {
+		k = params.kv[i].key;
+		r = 1;
+		if (strcmp(k, "_typeFilter") != 0 && strcmp(k, "_until") != 0 &&
+		    (r = release_apply(rules, k, params.kv[i].val, err)) == -1)
+			goto out;
+		if (r == 1 && strcmp(k, "_count") != 0 &&
+		    strcmp(k, "_cursor") != 0 &&
+		    !(async && strcmp(k, "_outputFormat") == 0)) {
+			p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
+			    params.kv[i].key, "parameter %.64s is not "
+			    "supported by $everything", params.kv[i].key);
+			goto out;
+		}
+	}
+	/* PDex: the release check for every request. */
+	if (consent_access_cfg(&ctx->db, &ctx->cfg, req->who.client_id, id, now_sec(), &cid,
+	    &sensitive, err) == -1) {
+		audit_log(&ctx->db, "release", "failure", req->who.client_id,
+		    id, 0, "$everything refused", &aerr);
+		goto out;
+	}
+	rules->sensitive = sensitive != 0;
+	if (async)
+		rc = everything_async(ctx, req, id, &params, err);
+	else
+		rc = everything_sync(ctx, req, id, &params, rules, err);
+	if (rc == 0)
+		audit_log(&ctx->db, "release", "success", req->who.client_id,
+		    id, cid, async ? "$everything job" : "$everything", &aerr);
+out:
+	kv_free(&params);
+	free(rules);
+	return rc;
 }
