@@ -174,6 +174,11 @@ class ConsentLifecycle(harness.ServerTest):
             if self.summary(e)[0] == "release":
                 pats = [x["what"]["reference"] for x in e["entity"] if "what" in x]
                 self.assertIn("Patient/" + MEMBER, pats)
+                if e["outcome"] == "0":
+                    # What was released: resource types and counts.
+                    what = [d["valueString"] for x in e["entity"]
+                            for d in x.get("detail", [])]
+                    self.assertTrue(what and "Patient x1" in what[0], e)
         # Tokens are in the trail too (no member).
         toks = [self.summary(e) for e in self.audit("2000-01-01", patient=None)
                 if self.summary(e)[0] == "token"]
