@@ -154,7 +154,9 @@ export_group(struct p2p_db *db, const struct p2p_config *cfg,
 		}
 		snprintf(pat, sizeof(pat), "%s", p);
 		db_done(st);
-		if (export_member(db, cfg, job, o, rules, pat, now, nres, err) == -1)
+		/* Heartbeat and cancellation check (resources so far). */
+		if (export_member(db, cfg, job, o, rules, pat, now, nres,
+		    err) == -1 || job_progress(o, *nres, 0, err) == -1)
 			return -1;
 		memcpy(last, pat, sizeof(last));
 	}
@@ -201,7 +203,9 @@ export_listed(struct p2p_db *db, const struct p2p_config *cfg,
 				return -1;
 			continue;
 		}
-		if (export_member(db, cfg, job, o, rules, id, now, nres, err) == -1)
+		/* Heartbeat and cancellation check (resources so far). */
+		if (export_member(db, cfg, job, o, rules, id, now, nres,
+		    err) == -1 || job_progress(o, *nres, 0, err) == -1)
 			return -1;
 	}
 	return 0;
