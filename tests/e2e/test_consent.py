@@ -185,6 +185,7 @@ class ConsentLifecycle(harness.ServerTest):
         self.assertIn(("token", "0", "test-payer-client", None), toks)
 
     def test_b_export_and_download_withdrawn(self):
+        since = now_instant()
         cid = self.fresh_consent()
         gid = "g-consent-e2e"
         db = sqlite3.connect(os.path.join(self.server.data, "p2p.db"))
@@ -226,6 +227,16 @@ class ConsentLifecycle(harness.ServerTest):
                     self.assertNotIn(MEMBER, line)
         else:
             self.assertIn(r.status, (403, 404), r)
+        # Each download, and each refused one, is in the trail.
+        rel = [(self.summary(e), [d["valueString"] for x in e.get("entity", [])
+                                  for d in x.get("detail", [])] + [e.get("outcomeDesc", "")])
+               for e in self.audit(since)]
+        ok = [s for s, d in rel if s[0] == "release" and s[1] == "0" and
+              any(t.startswith("file ") for t in d)]
+        bad = [s for s, d in rel if s[0] == "release" and s[1] == "4" and
+               any("file " in t for t in d)]
+        self.assertTrue(ok and ok[0][2:] == ("test-payer-client", "Consent/" + cid), rel)
+        self.assertTrue(bad and bad[0][2] == "test-payer-client", rel)
 
     def local(self, url):
         u = urllib.parse.urlsplit(url)
