@@ -23,7 +23,8 @@ if [ ! -f "$conf" ]; then
 	[ -x "$runner" ] && set -- "$@" --runner "$runner"
 	"$admin" init "$@" "$data"
 	"$admin" -c "$conf" load "$top/share/seed/test-dataset.json"
-	for f in "$top"/share/seed/*.ndjson; do
+	for f in "$top"/share/seed/*.ndjson "$top"/share/seed/*.json; do
+		case "$f" in */test-dataset.json) continue ;; esac
 		[ -f "$f" ] && "$admin" -c "$conf" load "$f"
 	done
 	"$admin" -c "$conf" generate --members "$members" --seed 1 \

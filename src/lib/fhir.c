@@ -34,7 +34,21 @@ int
 fhir_parse(const char *buf, size_t len, json_object **out,
     struct p2p_err *err)
 {
-	json_tokener		*tok;
+	json_tokener	*tok;
+	int		 rc;
+
+	*out = NULL;
+	if ((tok = json_tokener_new_ex(FHIR_MAX_DEPTH)) == NULL)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	rc = fhir_parse_tok(tok, buf, len, out, err);
+	json_tokener_free(tok);
+	return rc;
+}
+
+int
+fhir_parse_tok(json_tokener *tok, const char *buf, size_t len,
+    json_object **out, struct p2p_err *err)
+{
 	json_object		*obj;
 	enum json_tokener_error	 jerr;
 	size_t			 used;
@@ -49,8 +63,7 @@ fhir_parse(const char *buf, size_t len, json_object **out,
 	if ((used = single_quote_at(buf, len)) < len)
 		return p2p_fail(err, 400, P2P_ISSUE_STRUCTURE,
 		    "invalid JSON at byte %zu: unexpected character", used);
-	if ((tok = json_tokener_new_ex(FHIR_MAX_DEPTH)) == NULL)
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	json_tokener_reset(tok);
 	json_tokener_set_flags(tok,
 	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, buf, (int)len);
@@ -61,11 +74,9 @@ fhir_parse(const char *buf, size_t len, json_object **out,
 		    "invalid JSON at byte %zu: %s", used,
 		    jerr == json_tokener_continue ? "unexpected end of input" :
 		    json_tokener_error_desc(jerr));
-		json_tokener_free(tok);
 		json_object_put(obj);
 		return -1;
 	}
-	json_tokener_free(tok);
 	for (; used < len; used++)
 		if (strchr(" \t\r\n", buf[used]) == NULL) {
 			json_object_put(obj);

@@ -25,6 +25,12 @@
  */
 int	 fhir_parse(const char *buf, size_t len, json_object **out,
 	    struct p2p_err *);
+/*
+ * Like fhir_parse() with a tokener the caller keeps between documents
+ * (made by json_tokener_new_ex(FHIR_MAX_DEPTH)): for parsing many.
+ */
+int	 fhir_parse_tok(json_tokener *, const char *buf, size_t len,
+	    json_object **out, struct p2p_err *);
 
 /*
  * Like fhir_parse(), also requiring a JSON object whose resourceType is

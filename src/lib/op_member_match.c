@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "auth.h"
 #include "consent.h"
 #include "fhir.h"
 #include "match.h"
@@ -225,11 +226,10 @@ member_match_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 
 	if (parse_input(req->json, &in, err) == -1)
 		return refuse(ctx, req, NULL, err);
-	if (req->who.npi[0] == '\0' && req->who.org_id[0] == '\0') {
-		p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN, "the client has no"
-		    " requesting-payer identity (NPI or Organization)");
+	/* The requesting payer: its NPI resolved to an Organization
+	 * (unless the caller already knows it). */
+	if (req->who.org_id[0] == '\0' && auth_require_payer(req, err) == -1)
 		return refuse(ctx, req, NULL, err);
-	}
 	if (in.consent != NULL) {
 		if (consent_validate(cfg, in.consent, &req->who, now, &terms,
 		    err) == -1)

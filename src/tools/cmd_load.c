@@ -1,24 +1,160 @@
 /*
- * cmd_load.c - p2p-admin load: placeholder until its issue lands.
+ * cmd_load.c - p2p-admin load FILE... and p2p-admin stats.
+ *
+ * load: each file loads on its own, all or nothing (loader.h).  One
+ * summary line per file on stdout; a failed file is named on stderr
+ * with the entry or line at fault.  Exit 0 when every file loaded,
+ * 1 when any failed (the others are still loaded), 2 on usage.
  */
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "admin_cmds.h"
+#include "loader.h"
+#include "util.h"
 
 int
 cmd_load(const char *conf, int argc, char *argv[])
 {
-	(void)conf;
-	(void)argc;
-	fprintf(stderr, "p2p-admin: %s is not implemented yet\n", argv[0]);
-	return 1;
+	struct p2p_config	 cfg;
+	struct p2p_db		 db;
+	struct p2p_err		 err;
+	struct load_stats	 st;
+	struct p2p_buf		 b;
+	int			 i, failed = 0, tty = isatty(STDERR_FILENO);
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: p2p-admin load FILE...\n");
+		return 2;
+	}
+	if (admin_open(conf, &cfg, &db) == -1)
+		return 1;
+	memset(&b, 0, sizeof(b));
+	for (i = 1; i < argc; i++) {
+		p2p_err_init(&err);
+		if (load_file(&db, argv[i], tty, &st, &err) == -1) {
+			fprintf(stderr, "p2p-admin: load %s: %s (nothing "
+			    "from this file was kept)\n", argv[i], err.msg);
+			failed = 1;
+			continue;
+		}
+		buf_reset(&b);
+		if (load_summary(&st, &b) == 0)
+			printf("%s: %s\n", argv[i], b.p);
+		fflush(stdout);
+	}
+	buf_free(&b);
+	db_close(&db);
+	return failed;
+}
+
+static const char *const sql_types =
+    "SELECT type, count(*) FROM resource GROUP BY type ORDER BY type";
+static const char *const sql_members =
+    "SELECT count(*) FROM resource WHERE type = 'Patient'";
+static const char *const sql_clients =
+    "SELECT coalesce(sum(active <> 0), 0), coalesce(sum(active = 0), 0)"
+    " FROM client";
+static const char *const sql_consents =
+    "SELECT status, count(*) FROM consent GROUP BY status ORDER BY status";
+static const char *const sql_matches = "SELECT count(*) FROM match";
+static const char *const sql_jobs =
+    "SELECT status, count(*) FROM job GROUP BY status ORDER BY status";
+static const char *const sql_size =
+    "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size";
+
+/* Prints "label: total" then "  key: n" per row of a two-column query. */
+static int
+grouped(struct p2p_db *db, const char *sql, const char *label,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	struct p2p_buf	 b;
+	long long	 total = 0;
+	int		 rc;
+
+	if ((st = db_stmt(db, sql, err)) == NULL)
+		return -1;
+	memset(&b, 0, sizeof(b));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		total += sqlite3_column_int64(st, 1);
+		buf_printf(&b, "  %s: %lld\n", db_col_text(st, 0),
+		    sqlite3_column_int64(st, 1));
+	}
+	db_done(st);
+	if (rc != SQLITE_DONE) {
+		buf_free(&b);
+		return db_fail(db, rc, err, label);
+	}
+	printf("%s: %lld\n%s", label, total, b.p ? b.p : "");
+	buf_free(&b);
+	return 0;
+}
+
+static int
+scalar(struct p2p_db *db, const char *sql, long long *a, long long *b,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = db_stmt(db, sql, err)) == NULL)
+		return -1;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*a = sqlite3_column_int64(st, 0);
+		if (b != NULL)
+			*b = sqlite3_column_int64(st, 1);
+	}
+	db_done(st);
+	if (rc != SQLITE_ROW)
+		return db_fail(db, rc, err, "stats");
+	return 0;
 }
 
 int
 cmd_stats(const char *conf, int argc, char *argv[])
 {
-	(void)conf;
-	(void)argc;
-	fprintf(stderr, "p2p-admin: %s is not implemented yet\n", argv[0]);
-	return 1;
+	struct p2p_config	 cfg;
+	struct p2p_db		 db;
+	struct p2p_err		 err;
+	long long		 members = 0, active = 0, disabled = 0,
+				 matches = 0, size = 0;
+	int			 rc = 1;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: p2p-admin stats\n");
+		return 2;
+	}
+	if (admin_open(conf, &cfg, &db) == -1)
+		return 1;
+	p2p_err_init(&err);
+	/* One read snapshot for all the counts. */
+	if (db_exec(&db, "BEGIN", &err) == -1)
+		goto out;
+	if (grouped(&db, sql_types, "resources", &err) == -1)
+		goto out;
+	/* members: Patient rows, counted through the (type, id) index */
+	if (scalar(&db, sql_members, &members, NULL, &err) == -1 ||
+	    scalar(&db, sql_clients, &active, &disabled, &err) == -1 ||
+	    scalar(&db, sql_matches, &matches, NULL, &err) == -1 ||
+	    scalar(&db, sql_size, &size, NULL, &err) == -1)
+		goto out;
+	printf("members: %lld\n", members);
+	printf("clients: %lld active, %lld disabled\n", active, disabled);
+	if (grouped(&db, sql_consents, "consents", &err) == -1)
+		goto out;
+	printf("matches: %lld\n", matches);
+	if (grouped(&db, sql_jobs, "jobs", &err) == -1)
+		goto out;
+	printf("database: %lld bytes (%.1f MiB) %s\n", size,
+	    (double)size / 1048576.0, cfg.database);
+	rc = 0;
+out:
+	db_rollback(&db);
+	if (rc != 0)
+		fprintf(stderr, "p2p-admin: stats: %s\n", err.msg);
+	db_close(&db);
+	return rc;
 }

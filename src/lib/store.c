@@ -1,0 +1,666 @@
+/*
+ * store.c - see store.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "client.h"
+#include "fhir.h"
+#include "norm.h"
+#include "scope.h"
+#include "store.h"
+#include "util.h"
+
+static const char *const sql_res_put =
+    "INSERT INTO resource (type, id, patient, dos, flags, changed,"
+    " last_updated, json, p2p_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    " ON CONFLICT (type, id) DO UPDATE SET patient = excluded.patient,"
+    " dos = excluded.dos, flags = excluded.flags, changed = excluded.changed,"
+    " last_updated = excluded.last_updated, json = excluded.json,"
+    " p2p_json = excluded.p2p_json RETURNING rid";
+/* The same without RETURNING, for types that have no index rows. */
+static const char *const sql_res_put_plain =
+    "INSERT INTO resource (type, id, patient, dos, flags, changed,"
+    " last_updated, json, p2p_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    " ON CONFLICT (type, id) DO UPDATE SET patient = excluded.patient,"
+    " dos = excluded.dos, flags = excluded.flags, changed = excluded.changed,"
+    " last_updated = excluded.last_updated, json = excluded.json,"
+    " p2p_json = excluded.p2p_json";
+static const char *const sql_res_del =
+    "DELETE FROM resource WHERE type = ?1 AND id = ?2";
+static const char *const sql_ident_del =
+    "DELETE FROM ident WHERE rid = ?1";
+static const char *const sql_ident_put =
+    "INSERT INTO ident (rid, kind, system, value, patient)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char *const sql_demog_del =
+    "DELETE FROM demog WHERE rid = ?1";
+static const char *const sql_demog_put =
+    "INSERT INTO demog (rid, patient, family, given, birth_date, gender)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+/* A load never replaces a consent a payer submitted with a match. */
+static const char *const sql_consent_put =
+    "INSERT INTO consent (id, patient, client_id, source, status, provision,"
+    " policy, period_start, period_end, recipient, created, updated, json)"
+    " VALUES (?1, ?2, NULL, 'loaded', ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?8, ?9)"
+    " ON CONFLICT (id) DO UPDATE SET patient = excluded.patient,"
+    " status = excluded.status, provision = excluded.provision,"
+    " policy = excluded.policy, period_start = excluded.period_start,"
+    " period_end = excluded.period_end, updated = excluded.updated,"
+    " json = excluded.json WHERE consent.source = 'loaded' RETURNING cid";
+static const char *const sql_consent_del =
+    "UPDATE consent SET status = 'inactive', updated = ?2"
+    " WHERE id = ?1 AND source = 'loaded' RETURNING cid, json";
+static const char *const sql_consent_hist =
+    "INSERT INTO consent_history (cid, version, status, changed_by, time,"
+    " json) VALUES (?1, (SELECT COALESCE(MAX(version), 0) + 1"
+    " FROM consent_history WHERE cid = ?1), ?2, 'load', ?3, ?4)";
+
+/* Identifier kinds of table ident (db/migrations/0001-initial.sql). */
+enum {
+	IDENT_PATIENT = 1,	/* Patient.identifier */
+	IDENT_SUBSCRIBER = 2,	/* Coverage.subscriberId */
+	IDENT_COVERAGE = 3,	/* Coverage.identifier */
+	IDENT_ORG = 4,		/* Organization.identifier */
+};
+
+#define NPI_SYSTEM	"http://hl7.org/fhir/sid/us-npi"
+#define SECRET_MAX	512	/* longest client secret accepted */
+#define NAME_MAX_	256	/* longest name part indexed */
+
+void
+store_ctx_init(struct store_ctx *ctx)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	time_instant(now_sec(), ctx->now);
+}
+
+int
+store_id_valid(const char *s)
+{
+	size_t	 n;
+
+	if (s == NULL)
+		return 0;
+	for (n = 0; s[n] != '\0'; n++)
+		if (!((s[n] >= 'a' && s[n] <= 'z') ||
+		    (s[n] >= 'A' && s[n] <= 'Z') ||
+		    (s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '.'))
+			return 0;
+	return n >= 1 && n <= STORE_ID_MAX;
+}
+
+int
+store_type_valid(const char *s)
+{
+	size_t	 n;
+
+	if (s == NULL || !(s[0] >= 'A' && s[0] <= 'Z'))
+		return 0;
+	for (n = 1; s[n] != '\0'; n++)
+		if (!((s[n] >= 'a' && s[n] <= 'z') ||
+		    (s[n] >= 'A' && s[n] <= 'Z')))
+			return 0;
+	return n <= 64;
+}
+
+int
+store_patient_ref(const char *ref, const struct store_ctx *ctx, char *out,
+    size_t outsz)
+{
+	char		 buf[1024], *p, *slash;
+	json_object	*v;
+	size_t		 n;
+
+	if (ref == NULL)
+		return 0;
+	/* Bundle-internal references (FHIR R4 Bundle §2.36.4.1). */
+	if (strncmp(ref, "urn:uuid:", 9) == 0) {
+		if (ctx == NULL || ctx->urn == NULL ||
+		    !json_object_object_get_ex(ctx->urn, ref, &v) ||
+		    !json_object_is_type(v, json_type_string))
+			return 0;
+		ref = json_object_get_string(v);
+		if (strncmp(ref, "urn:", 4) == 0)
+			return 0;
+	}
+	if ((n = strlen(ref)) >= sizeof(buf))
+		return 0;
+	memcpy(buf, ref, n + 1);
+	if ((p = strstr(buf, "/_history/")) != NULL)
+		*p = '\0';
+	if ((slash = strrchr(buf, '/')) == NULL)
+		return 0;
+	*slash = '\0';
+	/* "Patient/<id>" or ".../Patient/<id>" */
+	n = strlen(buf);
+	if (n < 7 || strcmp(buf + n - 7, "Patient") != 0 ||
+	    (n > 7 && buf[n - 8] != '/'))
+		return 0;
+	if (!store_id_valid(slash + 1) || strlen(slash + 1) >= outsz)
+		return 0;
+	snprintf(out, outsz, "%s", slash + 1);
+	return 1;
+}
+
+/* A Reference (or the first resolvable one of an array) to a Patient. */
+static int
+ref_patient(json_object *v, const struct store_ctx *ctx, char *out,
+    size_t outsz)
+{
+	size_t	 i, n;
+
+	if (json_object_is_type(v, json_type_object))
+		return store_patient_ref(fhir_str(v, "reference"), ctx, out,
+		    outsz);
+	if (!json_object_is_type(v, json_type_array))
+		return 0;
+	n = json_object_array_length(v);
+	for (i = 0; i < n && i < 16; i++)
+		if (ref_patient(json_object_array_get_idx(v, i), ctx, out,
+		    outsz))
+			return 1;
+	return 0;
+}
+
+int
+store_patient_of(json_object *res, const struct store_ctx *ctx, char *out,
+    size_t outsz)
+{
+	/*
+	 * The elements that put a resource in the Patient compartment
+	 * (FHIR R4 compartmentdefinition-patient), most common first:
+	 * EOB/Claim/Consent/Immunization .patient, Encounter/Observation/
+	 * Condition .subject, Coverage .beneficiary, ...
+	 */
+	static const char *const keys[] = {
+		"patient", "subject", "beneficiary", "individual",
+		"subscriber", "policyHolder",
+	};
+	json_object	*v;
+	const char	*type = fhir_type(res), *id;
+	size_t		 i;
+
+	if (type != NULL && strcmp(type, "Patient") == 0) {
+		id = fhir_id(res);
+		if (!store_id_valid(id) || strlen(id) >= outsz)
+			return 0;
+		snprintf(out, outsz, "%s", id);
+		return 1;
+	}
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_object_object_get_ex(res, keys[i], &v) &&
+		    ref_patient(v, ctx, out, outsz))
+			return 1;
+	return 0;
+}
+
+/*
+ * meta.lastUpdated of res, added (ctx->now) when absent so that the
+ * stored JSON carries it.  NULL with err set when meta is malformed.
+ */
+static const char *
+last_updated(json_object *res, const struct store_ctx *ctx, int *changed,
+    struct p2p_err *err)
+{
+	json_object	*meta, *v;
+	time_t		 t;
+
+	*changed = 0;
+	if (!json_object_object_get_ex(res, "meta", &meta)) {
+		*changed = 1;
+		if ((meta = json_object_new_object()) == NULL ||
+		    fhir_add(res, "meta", meta) == -1)
+			goto oom;
+	} else if (!json_object_is_type(meta, json_type_object)) {
+		p2p_fail_at(err, 422, P2P_ISSUE_STRUCTURE, "meta",
+		    "meta is not an object");
+		return NULL;
+	}
+	if (json_object_object_get_ex(meta, "lastUpdated", &v)) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    time_parse(json_object_get_string(v), 0, &t) == -1) {
+			p2p_fail_at(err, 422, P2P_ISSUE_VALUE,
+			    "meta.lastUpdated",
+			    "meta.lastUpdated is not a FHIR instant");
+			return NULL;
+		}
+		return json_object_get_string(v);
+	}
+	if (fhir_add_str(meta, "lastUpdated", ctx->now) == -1)
+		goto oom;
+	*changed = 1;
+	return ctx->now;
+oom:
+	p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	return NULL;
+}
+
+static int
+step_done(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
+    const char *what)
+{
+	int	 rc = sqlite3_step(st);
+
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, what);
+	return 0;
+}
+
+static int
+ident_add(struct p2p_db *db, sqlite3_int64 rid, int kind, const char *system,
+    const char *value, const char *patient, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+
+	if (value == NULL || *value == '\0' || patient == NULL)
+		return 0;
+	if ((st = db_stmt(db, sql_ident_put, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, rid);
+	sqlite3_bind_int(st, 2, kind);
+	db_bind_text(st, 3, system);
+	db_bind_text(st, 4, value);
+	db_bind_text(st, 5, patient);
+	return step_done(db, st, err, "ident insert");
+}
+
+/* One ident row per element of res.identifier that has a value. */
+static int
+idents_add(struct p2p_db *db, sqlite3_int64 rid, int kind, json_object *res,
+    const char *patient, struct p2p_err *err)
+{
+	json_object	*arr, *e;
+	size_t		 i, n;
+
+	if ((arr = fhir_get(res, "identifier", json_type_array)) == NULL)
+		return 0;
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(arr, i);
+		if (ident_add(db, rid, kind, fhir_str(e, "system"),
+		    fhir_str(e, "value"), patient, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* One demog row per Patient.name, folded with norm_name(). */
+static int
+demog_add(struct p2p_db *db, sqlite3_int64 rid, json_object *res,
+    const char *patient, struct p2p_err *err)
+{
+	json_object	*names, *name, *given, *g;
+	sqlite3_stmt	*st;
+	const char	*family, *birth, *gender;
+	char		 fam[NAME_MAX_], giv[NAME_MAX_], all[2 * NAME_MAX_];
+	size_t		 i, j, n, ng, len;
+
+	if ((names = fhir_get(res, "name", json_type_array)) == NULL)
+		return 0;
+	birth = fhir_str(res, "birthDate");
+	gender = norm_gender(fhir_str(res, "gender"));
+	n = json_object_array_length(names);
+	for (i = 0; i < n; i++) {
+		name = json_object_array_get_idx(names, i);
+		family = fhir_str(name, "family");
+		all[0] = '\0';
+		len = 0;
+		/* given = every given name, concatenated, then folded */
+		if ((given = fhir_get(name, "given", json_type_array)) != NULL) {
+			ng = json_object_array_length(given);
+			for (j = 0; j < ng; j++) {
+				g = json_object_array_get_idx(given, j);
+				if (!json_object_is_type(g, json_type_string))
+					continue;
+				len += (size_t)snprintf(all + len,
+				    sizeof(all) - len, "%s%s", len ? " " : "",
+				    json_object_get_string(g));
+				if (len >= sizeof(all)) {
+					len = sizeof(all) - 1;
+					break;
+				}
+			}
+		}
+		if (family == NULL && len == 0)
+			continue;
+		norm_name(family ? family : "", fam, sizeof(fam));
+		norm_name(all, giv, sizeof(giv));
+		if ((st = db_stmt(db, sql_demog_put, err)) == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, rid);
+		db_bind_text(st, 2, patient);
+		db_bind_text(st, 3, fam);
+		db_bind_text(st, 4, giv);
+		db_bind_text(st, 5, birth);
+		db_bind_text(st, 6, *gender ? gender : NULL);
+		if (step_done(db, st, err, "demog insert") == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Replaces the ident and demog rows of resource rid. */
+static int
+index_rows(struct p2p_db *db, sqlite3_int64 rid, const char *type,
+    const char *id, json_object *res, const char *patient,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 pat = strcmp(type, "Patient") == 0,
+			 cov = strcmp(type, "Coverage") == 0,
+			 org = strcmp(type, "Organization") == 0;
+
+	if (!pat && !cov && !org)
+		return 0;
+	if ((st = db_stmt(db, sql_ident_del, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, rid);
+	if (step_done(db, st, err, "ident delete") == -1)
+		return -1;
+	if (pat) {
+		if ((st = db_stmt(db, sql_demog_del, err)) == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, rid);
+		if (step_done(db, st, err, "demog delete") == -1)
+			return -1;
+		return idents_add(db, rid, IDENT_PATIENT, res, id, err) == -1 ||
+		    demog_add(db, rid, res, id, err) == -1 ? -1 : 0;
+	}
+	if (org)
+		return idents_add(db, rid, IDENT_ORG, res, id, err);
+	/* Coverage: indexed under its beneficiary, if it names one. */
+	if (patient == NULL)
+		return 0;
+	if (ident_add(db, rid, IDENT_SUBSCRIBER, NULL,
+	    fhir_str(res, "subscriberId"), patient, err) == -1)
+		return -1;
+	return idents_add(db, rid, IDENT_COVERAGE, res, patient, err);
+}
+
+static int
+put_resource(struct p2p_db *db, json_object *res, const char *type,
+    const char *id, const struct store_ctx *ctx, struct p2p_err *err)
+{
+	struct scope_info	 si;
+	sqlite3_stmt		*st;
+	sqlite3_int64		 rid;
+	const char		*lu, *json;
+	char			 patient[STORE_ID_MAX + 1];
+	int			 has_patient, rc, changed, indexed;
+	int			 jsonlen = -1;
+
+	has_patient = store_patient_of(res, ctx, patient, sizeof(patient));
+	if ((lu = last_updated(res, ctx, &changed, err)) == NULL)
+		return -1;
+	if (scope_classify(res, &si, err) == -1)
+		return -1;
+	if (!changed && ctx->raw != NULL && ctx->rawlen < (size_t)INT32_MAX) {
+		json = ctx->raw;
+		jsonlen = (int)ctx->rawlen;
+	} else if ((json = fhir_json(res)) == NULL) {
+		scope_info_free(&si);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	}
+	indexed = strcmp(type, "Patient") == 0 ||
+	    strcmp(type, "Coverage") == 0 || strcmp(type, "Organization") == 0;
+	if ((st = db_stmt(db, indexed ? sql_res_put : sql_res_put_plain,
+	    err)) == NULL) {
+		scope_info_free(&si);
+		return -1;
+	}
+	/* The strings outlive the step: bind without copying. */
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	if (has_patient)
+		sqlite3_bind_text(st, 3, patient, -1, SQLITE_STATIC);
+	if (si.dos[0] != '\0')
+		sqlite3_bind_text(st, 4, si.dos, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, si.flags);
+	if (si.changed[0] != '\0')
+		sqlite3_bind_text(st, 6, si.changed, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, lu, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, json, jsonlen, SQLITE_STATIC);
+	if (si.p2p_json != NULL)
+		sqlite3_bind_text(st, 9, si.p2p_json, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	rid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_step(st);
+	db_done(st);
+	scope_info_free(&si);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "resource upsert");
+	if (!indexed)
+		return 0;
+	return index_rows(db, rid, type, id, res,
+	    has_patient ? patient : NULL, err);
+}
+
+static int
+consent_hist(struct p2p_db *db, sqlite3_int64 cid, const char *status,
+    const char *time, const char *json, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = db_stmt(db, sql_consent_hist, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, cid);
+	db_bind_text(st, 2, status);
+	db_bind_text(st, 3, time);
+	db_bind_text(st, 4, json);
+	return step_done(db, st, err, "consent history insert");
+}
+
+static int
+put_consent(struct p2p_db *db, json_object *res, const char *id,
+    const struct store_ctx *ctx, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	sqlite3_int64	 cid;
+	const char	*status, *policy, *json;
+	char		 patient[STORE_ID_MAX + 1];
+	int		 rc, changed;
+
+	if (!store_patient_of(res, ctx, patient, sizeof(patient)))
+		return p2p_fail_at(err, 422, P2P_ISSUE_REQUIRED, "patient",
+		    "Consent/%s: patient does not reference a Patient", id);
+	if ((status = fhir_str(res, "status")) == NULL)
+		return p2p_fail_at(err, 422, P2P_ISSUE_REQUIRED, "status",
+		    "Consent/%s: status is missing", id);
+	if (last_updated(res, ctx, &changed, err) == NULL)
+		return -1;
+	/* HRex Consent carries policy.uri; others a policyRule code. */
+	if ((policy = fhir_path_str(res, "policy.uri")) == NULL)
+		policy = fhir_path_str(res, "policyRule.coding.code");
+	if ((json = fhir_json(res)) == NULL)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	if ((st = db_stmt(db, sql_consent_put, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, patient);
+	db_bind_text(st, 3, status);
+	db_bind_text(st, 4, fhir_path_str(res, "provision.type"));
+	db_bind_text(st, 5, policy);
+	db_bind_text(st, 6, fhir_path_str(res, "provision.period.start"));
+	db_bind_text(st, 7, fhir_path_str(res, "provision.period.end"));
+	db_bind_text(st, 8, ctx->now);
+	sqlite3_bind_text(st, 9, json, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	cid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_step(st);
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "consent upsert");
+	if (cid == 0)
+		return p2p_fail(err, 409, P2P_ISSUE_CONFLICT,
+		    "Consent/%s was submitted by a payer; a load cannot "
+		    "replace it", id);
+	return consent_hist(db, cid, status, ctx->now, json, err);
+}
+
+/*
+ * An Aidbox Client: id, secret, grant_types, details.identifier (the
+ * requesting payer's NPI).  The secret is hashed by client_put(); it
+ * appears in no message.
+ */
+static int
+put_client(struct p2p_db *db, json_object *res, const char *id,
+    struct p2p_err *err)
+{
+	struct client_rec	 rec;
+	json_object		*v, *e;
+	const char		*secret = NULL, *s;
+	size_t			 i, n, len = 0;
+	int			 rc;
+
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.id, sizeof(rec.id), "%s", id);
+	snprintf(rec.scopes, sizeof(rec.scopes), "%s", STORE_CLIENT_SCOPES);
+	rec.active = 1;
+	if (json_object_object_get_ex(res, "secret", &v)) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    json_object_get_string_len(v) == 0 ||
+		    json_object_get_string_len(v) > SECRET_MAX)
+			return p2p_fail_at(err, 422, P2P_ISSUE_VALUE, "secret",
+			    "Client/%s: secret must be a string of 1 to %d "
+			    "characters", id, SECRET_MAX);
+		secret = json_object_get_string(v);
+	}
+	if ((v = fhir_get(res, "grant_types", json_type_array)) != NULL) {
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++) {
+			e = json_object_array_get_idx(v, i);
+			s = json_object_is_type(e, json_type_string) ?
+			    json_object_get_string(e) : NULL;
+			if (s == NULL || *s == '\0' || strpbrk(s, " \t\r\n") ||
+			    len + strlen(s) + 2 > sizeof(rec.grant_types))
+				return p2p_fail_at(err, 422, P2P_ISSUE_VALUE,
+				    "grant_types", "Client/%s: grant_types[%zu] "
+				    "is not a short grant type name", id, i);
+			len += (size_t)snprintf(rec.grant_types + len,
+			    sizeof(rec.grant_types) - len, "%s%s",
+			    len ? " " : "", s);
+		}
+	}
+	if ((v = fhir_path(res, "details")) != NULL &&
+	    (v = fhir_get(v, "identifier", json_type_array)) != NULL) {
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++) {
+			e = json_object_array_get_idx(v, i);
+			s = fhir_str(e, "system");
+			if (s == NULL || strcmp(s, NPI_SYSTEM) != 0 ||
+			    (s = fhir_str(e, "value")) == NULL)
+				continue;
+			if (strlen(s) >= sizeof(rec.npi))
+				return p2p_fail_at(err, 422, P2P_ISSUE_VALUE,
+				    "details.identifier",
+				    "Client/%s: NPI too long", id);
+			snprintf(rec.npi, sizeof(rec.npi), "%s", s);
+			break;
+		}
+	}
+	rc = client_put(db, &rec, secret, err);
+	client_rec_free(&rec);
+	return rc;
+}
+
+int
+store_put(struct p2p_db *db, json_object *res, const struct store_ctx *ctx,
+    enum store_kind *kind, struct p2p_err *err)
+{
+	const char	*type, *id;
+	json_object	*v;
+
+	*kind = STORE_RESOURCE;
+	if (!json_object_is_type(res, json_type_object))
+		return p2p_fail(err, 422, P2P_ISSUE_STRUCTURE,
+		    "expected a JSON object (a FHIR resource)");
+	if ((type = fhir_type(res)) == NULL)
+		return p2p_fail_at(err, 422, P2P_ISSUE_REQUIRED,
+		    "resourceType", "resourceType is missing");
+	if (!store_type_valid(type))
+		return p2p_fail_at(err, 422, P2P_ISSUE_VALUE, "resourceType",
+		    "resourceType \"%.64s\" is not a resource type name", type);
+	if (!json_object_object_get_ex(res, "id", &v))
+		return p2p_fail_at(err, 422, P2P_ISSUE_REQUIRED, "id",
+		    "%s: id is missing", type);
+	if ((id = fhir_id(res)) == NULL || !store_id_valid(id))
+		return p2p_fail_at(err, 422, P2P_ISSUE_VALUE, "id",
+		    "%s: id \"%.80s\" is not a valid FHIR id "
+		    "([A-Za-z0-9-.]{1,64})", type,
+		    id ? id : json_object_to_json_string(v));
+	if (strcmp(type, "Bundle") == 0)
+		return p2p_fail(err, 422, P2P_ISSUE_NOT_SUPPORTED,
+		    "Bundle/%s: a Bundle cannot be stored as a resource "
+		    "(load it as a file of its own)", id);
+	if (strcmp(type, "Client") == 0) {
+		*kind = STORE_CLIENT;
+		return put_client(db, res, id, err);
+	}
+	if (strcmp(type, "AccessPolicy") == 0) {
+		/* Aidbox authorization rules: p2p authorizes on its own. */
+		*kind = STORE_IGNORED;
+		return 0;
+	}
+	if (strcmp(type, "Consent") == 0) {
+		*kind = STORE_CONSENT;
+		return put_consent(db, res, id, ctx, err);
+	}
+	return put_resource(db, res, type, id, ctx, err);
+}
+
+int
+store_delete(struct p2p_db *db, const char *type, const char *id,
+    enum store_kind *kind, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	sqlite3_int64	 cid;
+	char		 now[32], *json;
+	int		 rc;
+
+	*kind = STORE_RESOURCE;
+	if (!store_type_valid(type) || !store_id_valid(id))
+		return p2p_fail(err, 422, P2P_ISSUE_VALUE,
+		    "not a valid Type/id to delete");
+	if (strcmp(type, "AccessPolicy") == 0) {
+		*kind = STORE_IGNORED;
+		return 0;
+	}
+	if (strcmp(type, "Client") == 0) {
+		*kind = STORE_CLIENT;
+		return client_set_active(db, id, 0, err) == -1 ? -1 : 0;
+	}
+	if (strcmp(type, "Consent") == 0) {
+		*kind = STORE_CONSENT;
+		time_instant(now_sec(), now);
+		if ((st = db_stmt(db, sql_consent_del, err)) == NULL)
+			return -1;
+		db_bind_text(st, 1, id);
+		db_bind_text(st, 2, now);
+		rc = sqlite3_step(st);
+		cid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		json = rc == SQLITE_ROW ? xstrdup(db_col_text(st, 1)) : NULL;
+		if (rc == SQLITE_ROW)
+			rc = sqlite3_step(st);
+		db_done(st);
+		if (rc != SQLITE_DONE) {
+			free(json);
+			return db_fail(db, rc, err, "consent delete");
+		}
+		rc = cid == 0 ? 0 :
+		    consent_hist(db, cid, "inactive", now, json, err);
+		free(json);
+		return rc;
+	}
+	if ((st = db_stmt(db, sql_res_del, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, type);
+	db_bind_text(st, 2, id);
+	return step_done(db, st, err, "resource delete");
+}

@@ -1,0 +1,111 @@
+/*
+ * store.h - writing loaded FHIR resources into the database.
+ *
+ * store_put() upserts one resource by (type, id).  Ordinary resources
+ * go to table resource, indexed under the member whose compartment they
+ * are in, with their identifiers (table ident), demographics (table
+ * demog) and the payer-to-payer classification of scope_classify().
+ * Three resource types are special:
+ *   Client        (Aidbox, non-FHIR) registers an OAuth client; its
+ *                 secret is hashed and never stored anywhere else
+ *   AccessPolicy  (Aidbox) accepted and ignored: p2p authorizes itself
+ *   Consent       goes to table consent (source 'loaded'), never to
+ *                 table resource, so it is never released to a payer
+ *
+ * Every function runs in the caller's transaction; statements are
+ * prepared once per connection (db_stmt) and reused.
+ */
+#ifndef P2P_STORE_H
+#define P2P_STORE_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "db.h"
+#include "err.h"
+
+/* FHIR id: [A-Za-z0-9\-\.]{1,64} (FHIR R4 datatypes, id). */
+#define STORE_ID_MAX	64
+
+/*
+ * Scopes given to clients registered from loaded Client resources
+ * (the seed's Aidbox clients carry none): read everything by system
+ * scopes, and run both member-match operations.
+ */
+#define STORE_CLIENT_SCOPES \
+	"system/*.read system/*.rs user/*.* " \
+	"http://hl7.org/fhir/us/davinci-hrex/OperationDefinition/member-match " \
+	"http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/BulkMemberMatch"
+
+/* What store_put() or store_delete() did with a resource. */
+enum store_kind {
+	STORE_RESOURCE,		/* table resource */
+	STORE_CLIENT,		/* registered an OAuth client */
+	STORE_CONSENT,		/* table consent */
+	STORE_IGNORED,		/* AccessPolicy: accepted, ignored */
+	STORE__MAX
+};
+
+/* Per-load context shared by the resources of one file. */
+struct store_ctx {
+	/*
+	 * urn:uuid fullUrls of the current Bundle mapped to "Type/id"
+	 * (a JSON object, borrowed), or NULL.
+	 */
+	json_object	*urn;
+	char		 now[32];	/* instant used when meta.lastUpdated
+					   is absent */
+	/*
+	 * The JSON text the resource was parsed from (an ndjson line),
+	 * or NULL: stored as it is when the resource needs no change,
+	 * which saves serialising it again.
+	 */
+	const char	*raw;
+	size_t		 rawlen;
+};
+
+/* Fills ctx with no urn map and the current time. */
+void	 store_ctx_init(struct store_ctx *);
+
+/* 1 when s is a valid FHIR id, else 0. */
+int	 store_id_valid(const char *s);
+/* 1 when s looks like a resource type name ([A-Z][A-Za-z]{0,63}). */
+int	 store_type_valid(const char *s);
+
+/*
+ * Resolves a reference string to a Patient id: "Patient/<id>",
+ * "<base>/Patient/<id>" (absolute URL), either with "/_history/<v>",
+ * or a "urn:uuid:..." found in ctx->urn naming a Patient.  Writes the
+ * id into out (size >= STORE_ID_MAX + 1) and returns 1, or returns 0
+ * when ref does not name a Patient.
+ */
+int	 store_patient_ref(const char *ref, const struct store_ctx *,
+	    char *out, size_t outsz);
+
+/*
+ * The member whose compartment res is in: a Patient's own id, else the
+ * Patient named by the first of patient, subject, beneficiary, ...
+ * Returns 1 with out filled, 0 when there is none.
+ */
+int	 store_patient_of(json_object *res, const struct store_ctx *,
+	    char *out, size_t outsz);
+
+/*
+ * Upserts one resource (which must have a valid resourceType and id).
+ * May add meta.lastUpdated to res.  Sets *kind.  Returns 0, or -1 with
+ * err set (a 400/422 naming what is wrong with the resource, or a
+ * database error).
+ */
+int	 store_put(struct p2p_db *, json_object *res, const struct store_ctx *,
+	    enum store_kind *kind, struct p2p_err *);
+
+/*
+ * Deletes type/id: a resource and its index rows; a Client is
+ * disabled; a Consent becomes inactive (its history is kept).
+ * Deleting what does not exist succeeds.  Sets *kind.
+ */
+int	 store_delete(struct p2p_db *, const char *type, const char *id,
+	    enum store_kind *kind, struct p2p_err *);
+
+#endif

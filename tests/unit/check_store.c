@@ -1,0 +1,569 @@
+/* Unit tests for store.c and loader.c (in-memory database). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "fhir.h"
+#include "loader.h"
+#include "secret.h"
+#include "store.h"
+
+static struct p2p_db	 db;
+
+static void
+setup(void)
+{
+	struct p2p_err	 err;
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_open(&db, ":memory:", 1, &err), 0);
+	ck_assert_int_eq(db_migrate(&db, &err), 0);
+}
+
+static void
+teardown(void)
+{
+	db_close(&db);
+}
+
+/* Loads text as a file would be loaded.  Returns load_stream()'s rc. */
+static int
+load_text(const char *text, enum load_format fmt, struct load_stats *st,
+    struct p2p_err *err)
+{
+	FILE	*f;
+	int	 rc;
+
+	p2p_err_init(err);
+	f = fmemopen((void *)text, strlen(text), "r");
+	ck_assert_ptr_nonnull(f);
+	rc = load_stream(&db, f, "test", fmt, 0, st, err);
+	fclose(f);
+	return rc;
+}
+
+static void
+load_ok(const char *text, enum load_format fmt)
+{
+	struct load_stats	 st;
+	struct p2p_err		 err;
+
+	ck_assert_msg(load_text(text, fmt, &st, &err) == 0, "%s", err.msg);
+}
+
+/* The single integer a query returns. */
+static long long
+q(const char *sql)
+{
+	sqlite3_stmt	*st;
+	long long	 v = -1;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* The single text a query returns (static buffer). */
+static const char *
+qs(const char *sql)
+{
+	static char	 out[4096];
+	sqlite3_stmt	*st;
+	const char	*s;
+
+	out[0] = '\0';
+	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    (s = (const char *)sqlite3_column_text(st, 0)) != NULL)
+		snprintf(out, sizeof(out), "%s", s);
+	else
+		snprintf(out, sizeof(out), "(null)");
+	sqlite3_finalize(st);
+	return out;
+}
+
+static const struct {
+	const char	*ref;
+	const char	*want;	/* NULL: not a Patient */
+	int		 line;
+} refs[] = {
+	{ "Patient/abc", "abc", __LINE__ },
+	{ "Patient/a.b-1", "a.b-1", __LINE__ },
+	{ "Patient/abc/_history/2", "abc", __LINE__ },
+	{ "http://x.org/fhir/Patient/abc", "abc", __LINE__ },
+	{ "https://x.org/fhir/Patient/abc/_history/7", "abc", __LINE__ },
+	{ "urn:uuid:0f8c1d9e-1111-4a2b-9c3d-000000000001", "p-urn", __LINE__ },
+	{ "urn:uuid:0f8c1d9e-1111-4a2b-9c3d-000000000002", NULL, __LINE__ },
+	{ "urn:uuid:not-in-bundle", NULL, __LINE__ },
+	{ "Group/abc", NULL, __LINE__ },
+	{ "XPatient/abc", NULL, __LINE__ },
+	{ "http://x.org/fhir/MyPatient/abc", NULL, __LINE__ },
+	{ "Patient/", NULL, __LINE__ },
+	{ "Patient/a b", NULL, __LINE__ },
+	{ "Patient/a/b", NULL, __LINE__ },
+	{ "#contained", NULL, __LINE__ },
+	{ "abc", NULL, __LINE__ },
+	{ "", NULL, __LINE__ },
+	{ "Patient/0123456789012345678901234567890123456789012345678901234567890123456789",
+	    NULL, __LINE__ },
+};
+
+START_TEST(test_patient_ref)
+{
+	struct store_ctx	 ctx;
+	json_object		*urn = json_object_new_object();
+	char			 out[STORE_ID_MAX + 1];
+	int			 got;
+
+	store_ctx_init(&ctx);
+	fhir_add_str(urn, "urn:uuid:0f8c1d9e-1111-4a2b-9c3d-000000000001",
+	    "Patient/p-urn");
+	fhir_add_str(urn, "urn:uuid:0f8c1d9e-1111-4a2b-9c3d-000000000002",
+	    "Practitioner/x");
+	ctx.urn = urn;
+	out[0] = '\0';
+	got = store_patient_ref(refs[_i].ref, &ctx, out, sizeof(out));
+	ck_assert_msg(got == (refs[_i].want != NULL), "line %d: %s -> %d",
+	    refs[_i].line, refs[_i].ref, got);
+	if (refs[_i].want != NULL)
+		ck_assert_msg(strcmp(out, refs[_i].want) == 0,
+		    "line %d: %s", refs[_i].line, out);
+	json_object_put(urn);
+}
+END_TEST
+
+/* Which member each kind of resource is indexed under. */
+static const struct {
+	const char	*json;
+	const char	*want;
+	int		 line;
+} owners[] = {
+	{ "{\"resourceType\":\"Patient\",\"id\":\"p1\"}", "p1", __LINE__ },
+	{ "{\"resourceType\":\"ExplanationOfBenefit\",\"id\":\"e\","
+	  "\"patient\":{\"reference\":\"Patient/p1\"}}", "p1", __LINE__ },
+	{ "{\"resourceType\":\"Encounter\",\"id\":\"e\","
+	  "\"subject\":{\"reference\":\"Patient/p2\"}}", "p2", __LINE__ },
+	{ "{\"resourceType\":\"Coverage\",\"id\":\"c\","
+	  "\"beneficiary\":{\"reference\":\"http://a/fhir/Patient/p3\"}}",
+	  "p3", __LINE__ },
+	{ "{\"resourceType\":\"Consent\",\"id\":\"c\","
+	  "\"patient\":{\"reference\":\"Patient/p4\"}}", "p4", __LINE__ },
+	{ "{\"resourceType\":\"Observation\",\"id\":\"o\","
+	  "\"subject\":{\"reference\":\"Group/g\"}}", NULL, __LINE__ },
+	{ "{\"resourceType\":\"Organization\",\"id\":\"o\"}", NULL, __LINE__ },
+	{ "{\"resourceType\":\"Observation\",\"id\":\"o\","
+	  "\"subject\":\"Patient/p5\"}", NULL, __LINE__ },
+	{ "{\"resourceType\":\"Patient\",\"id\":\"bad id\"}", NULL, __LINE__ },
+};
+
+START_TEST(test_patient_of)
+{
+	struct store_ctx	 ctx;
+	struct p2p_err		 err;
+	json_object		*res;
+	char			 out[STORE_ID_MAX + 1];
+	int			 got;
+
+	store_ctx_init(&ctx);
+	p2p_err_init(&err);
+	ck_assert_int_eq(fhir_parse(owners[_i].json, strlen(owners[_i].json),
+	    &res, &err), 0);
+	got = store_patient_of(res, &ctx, out, sizeof(out));
+	ck_assert_msg(got == (owners[_i].want != NULL), "line %d",
+	    owners[_i].line);
+	if (got)
+		ck_assert_msg(strcmp(out, owners[_i].want) == 0, "line %d: %s",
+		    owners[_i].line, out);
+	json_object_put(res);
+}
+END_TEST
+
+START_TEST(test_upsert)
+{
+	long long	 rid;
+
+	load_ok("{\"resourceType\":\"Patient\",\"id\":\"m1\","
+	    "\"identifier\":[{\"system\":\"s\",\"value\":\"A1\"},"
+	    "{\"system\":\"s\",\"value\":\"A2\"}],"
+	    "\"name\":[{\"family\":\"Núñez\",\"given\":[\"Mary\",\"Ann\"]},"
+	    "{\"family\":\"Smith\"}],\"birthDate\":\"1970-01-02\","
+	    "\"gender\":\"F\"}\n", LOAD_NDJSON);
+	rid = q("SELECT rid FROM resource WHERE type='Patient' AND id='m1'");
+	ck_assert_int_gt(rid, 0);
+	ck_assert_str_eq(qs("SELECT patient FROM resource"), "m1");
+	ck_assert_int_eq(q("SELECT count(*) FROM ident WHERE kind=1 AND "
+	    "patient='m1'"), 2);
+	ck_assert_int_eq(q("SELECT count(*) FROM demog"), 2);
+	ck_assert_str_eq(qs("SELECT family || '/' || given || '/' || "
+	    "birth_date || '/' || gender FROM demog WHERE family='nunez'"),
+	    "nunez/maryann/1970-01-02/female");
+	/* meta.lastUpdated is added to the stored JSON when absent */
+	ck_assert_str_ne(qs("SELECT json_extract(json, '$.meta.lastUpdated')"
+	    " FROM resource"), "(null)");
+	ck_assert_str_eq(qs("SELECT json_extract(json, '$.meta.lastUpdated')"
+	    " FROM resource"), qs("SELECT last_updated FROM resource"));
+
+	/* The same member again, changed: one row, same rid, new index. */
+	load_ok("{\"resourceType\":\"Patient\",\"id\":\"m1\","
+	    "\"meta\":{\"lastUpdated\":\"2024-05-06T07:08:09Z\"},"
+	    "\"identifier\":[{\"system\":\"s\",\"value\":\"B1\"}],"
+	    "\"name\":[{\"family\":\"Jones\",\"given\":[\"Al\"]}]}\n",
+	    LOAD_NDJSON);
+	ck_assert_int_eq(q("SELECT count(*) FROM resource"), 1);
+	ck_assert_int_eq(q("SELECT rid FROM resource"), rid);
+	ck_assert_str_eq(qs("SELECT last_updated FROM resource"),
+	    "2024-05-06T07:08:09Z");
+	ck_assert_int_eq(q("SELECT count(*) FROM ident"), 1);
+	ck_assert_str_eq(qs("SELECT value FROM ident"), "B1");
+	ck_assert_int_eq(q("SELECT count(*) FROM demog"), 1);
+	ck_assert_str_eq(qs("SELECT family || given FROM demog"), "jonesal");
+	ck_assert_str_eq(qs("SELECT coalesce(birth_date, 'none') FROM demog"),
+	    "none");
+}
+END_TEST
+
+START_TEST(test_coverage_org_idents)
+{
+	load_ok("{\"resourceType\":\"Coverage\",\"id\":\"c1\","
+	    "\"subscriberId\":\"SUB-9\",\"identifier\":[{\"system\":"
+	    "\"http://example.org/old-payer\",\"value\":\"DH1\"}],"
+	    "\"beneficiary\":{\"reference\":\"Patient/m9\"}}\n"
+	    "{\"resourceType\":\"Organization\",\"id\":\"org1\","
+	    "\"identifier\":[{\"system\":\"http://hl7.org/fhir/sid/us-npi\","
+	    "\"value\":\"1234567893\"}]}\n", LOAD_NDJSON);
+	ck_assert_str_eq(qs("SELECT patient FROM resource WHERE id='c1'"),
+	    "m9");
+	ck_assert_str_eq(qs("SELECT patient || value FROM ident WHERE kind=2"),
+	    "m9SUB-9");
+	ck_assert_str_eq(qs("SELECT patient || system || value FROM ident "
+	    "WHERE kind=3"), "m9http://example.org/old-payerDH1");
+	ck_assert_str_eq(qs("SELECT patient || value FROM ident WHERE kind=4"),
+	    "org11234567893");
+	ck_assert_str_eq(qs("SELECT coalesce(patient, 'none') FROM resource "
+	    "WHERE id='org1'"), "none");
+}
+END_TEST
+
+/* Every text value in every table, for "the secret is nowhere" checks. */
+static int
+appears_anywhere(const char *needle)
+{
+	sqlite3_stmt	*t, *st;
+	char		 sql[256];
+	const char	*s;
+	int		 i, found = 0;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db.h, "SELECT name FROM "
+	    "sqlite_master WHERE type='table'", -1, &t, NULL), SQLITE_OK);
+	while (!found && sqlite3_step(t) == SQLITE_ROW) {
+		snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\"",
+		    sqlite3_column_text(t, 0));
+		ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
+		    SQLITE_OK);
+		while (!found && sqlite3_step(st) == SQLITE_ROW)
+			for (i = 0; i < sqlite3_column_count(st); i++)
+				if ((s = (const char *)sqlite3_column_text(st,
+				    i)) != NULL && strstr(s, needle) != NULL)
+					found = 1;
+		sqlite3_finalize(st);
+	}
+	sqlite3_finalize(t);
+	return found;
+}
+
+START_TEST(test_client)
+{
+	struct client_rec	 rec;
+	struct p2p_err		 err;
+
+	load_ok("{\"resourceType\":\"Bundle\",\"type\":\"transaction\","
+	    "\"entry\":[{\"resource\":{\"resourceType\":\"Client\",\"id\":"
+	    "\"payer-a\",\"secret\":\"s3cr3t-Plaintext-xyz\",\"grant_types\":"
+	    "[\"basic\",\"client_credentials\"],\"details\":{\"identifier\":"
+	    "[{\"system\":\"urn:other\",\"value\":\"1\"},{\"system\":"
+	    "\"http://hl7.org/fhir/sid/us-npi\",\"value\":\"5555555555\"}]}},"
+	    "\"request\":{\"method\":\"PUT\",\"url\":\"/Client/payer-a\"}},"
+	    "{\"resource\":{\"resourceType\":\"AccessPolicy\",\"id\":\"ap\","
+	    "\"engine\":\"allow\"},\"request\":{\"method\":\"PUT\","
+	    "\"url\":\"/AccessPolicy/ap\"}}]}", LOAD_AUTO);
+	p2p_err_init(&err);
+	ck_assert_int_eq(client_get(&db, "payer-a", &rec, &err), 0);
+	ck_assert(secret_verify("s3cr3t-Plaintext-xyz", rec.secret_hash));
+	ck_assert_str_eq(rec.npi, "5555555555");
+	ck_assert_str_eq(rec.grant_types, "basic client_credentials");
+	ck_assert_str_eq(rec.scopes, STORE_CLIENT_SCOPES);
+	ck_assert_int_eq(rec.active, 1);
+	client_rec_free(&rec);
+	ck_assert(!appears_anywhere("s3cr3t-Plaintext-xyz"));
+	/* Neither Client nor AccessPolicy is a stored resource. */
+	ck_assert_int_eq(q("SELECT count(*) FROM resource"), 0);
+}
+END_TEST
+
+START_TEST(test_consent)
+{
+	static const char *const consent =
+	    "{\"resourceType\":\"Consent\",\"id\":\"optout-1\","
+	    "\"status\":\"active\",\"patient\":{\"reference\":\"Patient/m2\"},"
+	    "\"provision\":{\"type\":\"deny\",\"period\":{\"start\":"
+	    "\"2024-01-01\"}},\"policyRule\":{\"coding\":[{\"code\":"
+	    "\"OPTIN\"}]}}\n";
+
+	load_ok(consent, LOAD_NDJSON);
+	ck_assert_int_eq(q("SELECT count(*) FROM resource"), 0);
+	ck_assert_str_eq(qs("SELECT patient || source || status || provision"
+	    " || policy || period_start FROM consent WHERE id='optout-1'"),
+	    "m2loadedactivedenyOPTIN2024-01-01");
+	ck_assert_int_eq(q("SELECT count(*) FROM consent_history"), 1);
+	/* again: still one consent, one more history version */
+	load_ok(consent, LOAD_NDJSON);
+	ck_assert_int_eq(q("SELECT count(*) FROM consent"), 1);
+	ck_assert_int_eq(q("SELECT max(version) FROM consent_history"), 2);
+	/* a DELETE makes it inactive and keeps the history */
+	load_ok("{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":"
+	    "[{\"request\":{\"method\":\"DELETE\",\"url\":\"Consent/optout-1\"}"
+	    "}]}", LOAD_BUNDLE);
+	ck_assert_str_eq(qs("SELECT status FROM consent"), "inactive");
+	ck_assert_int_eq(q("SELECT count(*) FROM consent_history"), 3);
+}
+END_TEST
+
+START_TEST(test_bundle_urn_and_delete)
+{
+	struct load_stats	 st;
+	struct p2p_err		 err;
+
+	ck_assert_int_eq(load_text(
+	    "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+	    "{\"fullUrl\":\"urn:uuid:6f3c7b52-0000-4000-8000-000000000001\","
+	    "\"resource\":{\"resourceType\":\"Patient\"},"
+	    "\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}},"
+	    "{\"fullUrl\":\"urn:uuid:6f3c7b52-0000-4000-8000-000000000002\","
+	    "\"resource\":{\"resourceType\":\"Claim\",\"id\":\"cl1\","
+	    "\"patient\":{\"reference\":"
+	    "\"urn:uuid:6f3c7b52-0000-4000-8000-000000000001\"}},"
+	    "\"request\":{\"method\":\"POST\",\"url\":\"Claim\"}},"
+	    "{\"resource\":{\"resourceType\":\"Observation\",\"id\":\"o1\","
+	    "\"subject\":{\"reference\":\"Patient/x\"}},"
+	    "\"request\":{\"method\":\"PUT\",\"url\":\"Observation/o1\"}}]}",
+	    LOAD_AUTO, &st, &err), 0);
+	ck_assert_int_eq(st.resources, 3);
+	ck_assert_str_eq(qs("SELECT patient FROM resource WHERE id='cl1'"),
+	    "6f3c7b52-0000-4000-8000-000000000001");
+	ck_assert_int_eq(q("SELECT count(*) FROM resource WHERE type="
+	    "'Patient' AND id='6f3c7b52-0000-4000-8000-000000000001'"), 1);
+	ck_assert_int_eq(q("SELECT count(*) FROM resource"), 3);
+
+	/* Transactions delete first: o1 goes, then comes back changed. */
+	ck_assert_int_eq(load_text(
+	    "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+	    "{\"resource\":{\"resourceType\":\"Observation\",\"id\":\"o1\","
+	    "\"status\":\"final\"},"
+	    "\"request\":{\"method\":\"PUT\",\"url\":\"Observation/o1\"}},"
+	    "{\"request\":{\"method\":\"DELETE\",\"url\":\"Observation/o1\"}},"
+	    "{\"request\":{\"method\":\"DELETE\",\"url\":\"Claim/cl1\"}},"
+	    "{\"request\":{\"method\":\"DELETE\",\"url\":\"Claim/absent\"}}]}",
+	    LOAD_AUTO, &st, &err), 0);
+	ck_assert_int_eq(st.deleted, 3);
+	ck_assert_int_eq(q("SELECT count(*) FROM resource"), 2);
+	ck_assert_str_eq(qs("SELECT json_extract(json, '$.status') FROM "
+	    "resource WHERE id='o1'"), "final");
+	ck_assert_int_eq(q("SELECT count(*) FROM resource WHERE id='cl1'"), 0);
+}
+END_TEST
+
+/* Files that must fail whole, with the place and reason in the message. */
+static const struct {
+	const char	*text;
+	enum load_format fmt;
+	const char	*msg;		/* expected in err.msg */
+	int		 line;
+} bad[] = {
+	{ "{\"resourceType\":\"Patient\",\"id\":\"ok1\"}\n"
+	  "{\"resourceType\":\"Patient\",\"id\":\"ok2\"}\n"
+	  "{\"resourceType\":\"Patient\",\"id\":\n", LOAD_NDJSON,
+	  "line 3: invalid JSON", __LINE__ },
+	{ "{\"resourceType\":\"Patient\",\"id\":\"ok1\"}\n\n"
+	  "{\"resourceType\":\"Patient\"}\n", LOAD_AUTO,
+	  "line 3: Patient: id is missing", __LINE__ },
+	{ "{\"resourceType\":\"Patient\",\"id\":\"ok1\"}\n"
+	  "{\"id\":\"x\"}\n", LOAD_NDJSON,
+	  "line 2: resourceType is missing", __LINE__ },
+	{ "{\"resourceType\":\"Patient\",\"id\":\"ok1\"}\n"
+	  "{\"resourceType\":\"Patient\",\"id\":\"a_b\"}\n", LOAD_NDJSON,
+	  "line 2: Patient: id \"a_b\" is not a valid FHIR id", __LINE__ },
+	{ "{\"resourceType\":\"Patient\",\"id\":\"ok1\"}\n"
+	  "[1,2]\n", LOAD_NDJSON,
+	  "line 2: expected a JSON object", __LINE__ },
+	{ "{\"resourceType\":\"Patient\",\"id\":\"ok1\"}\n"
+	  "{\"resourceType\":\"Patient\",\"id\":\"ok3\",\"meta\":"
+	  "{\"lastUpdated\":\"yesterday\"}}\n", LOAD_NDJSON,
+	  "line 2: meta.lastUpdated is not a FHIR instant", __LINE__ },
+	{ "{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"entry\":[]}",
+	  LOAD_AUTO, "unsupported Bundle type \"searchset\"", __LINE__ },
+	{ "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":["
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok1\"}},"
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok2\"}},"
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok3\"}},"
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"no/pe\"}}]}",
+	  LOAD_AUTO, "entry[3]: Patient: id \"no/pe\" is not a valid", __LINE__ },
+	{ "{\n\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok1\"},"
+	  "\"request\":{\"method\":\"PUT\",\"url\":\"Patient/ok1\"}},"
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok2\"},"
+	  "\"request\":{\"method\":\"PUT\",\"url\":\"Patient/other\"}}]}",
+	  LOAD_AUTO, "entry[1]: request.url Patient/other does not match",
+	  __LINE__ },
+	{ "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok1\"},"
+	  "\"request\":{\"method\":\"GET\",\"url\":\"Patient/ok1\"}}]}",
+	  LOAD_AUTO, "entry[0]: request.method GET is not supported", __LINE__ },
+	{ "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok1\"},"
+	  "\"request\":{\"method\":\"PUT\",\"url\":\"Patient/ok1\"}},"
+	  "{\"request\":{\"method\":\"DELETE\",\"url\":\"Patient?name=x\"}}]}",
+	  LOAD_AUTO, "entry[1]: conditional request.url", __LINE__ },
+	{ "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok1\"}},"
+	  "{\"resource\":{\"resourceType\":\"Patient\"},"
+	  "\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}}]}",
+	  LOAD_AUTO, "entry[1]: POST without an id", __LINE__ },
+	{ "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":["
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok1\"}},"
+	  "{\"fullUrl\":\"x\"}]}", LOAD_AUTO, "entry[1]: resource is missing",
+	  __LINE__ },
+	{ "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":["
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok1\"}},"
+	  "{\"resource\":{\"resourceType\":\"Consent\",\"id\":\"c\","
+	  "\"status\":\"active\"}}]}", LOAD_AUTO,
+	  "entry[1]: Consent/c: patient does not reference a Patient",
+	  __LINE__ },
+	{ "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":["
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok1\"}},"
+	  "{\"resource\":{\"resourceType\":\"Client\",\"id\":\"c\","
+	  "\"secret\":42}}]}", LOAD_AUTO,
+	  "entry[1]: Client/c: secret must be a string", __LINE__ },
+	{ "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":7}",
+	  LOAD_AUTO, "Bundle.entry is not an array", __LINE__ },
+	{ "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":["
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok1\"}}]}\n"
+	  "{\"resourceType\":\"Patient\",\"id\":\"ok2\"}\n", LOAD_AUTO,
+	  "data after the Bundle", __LINE__ },
+	{ "{\"resourceType\":\"Bundle\",\n\"type\":\"collection\",\"entry\":["
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok1\"}},]}\n",
+	  LOAD_AUTO, "invalid JSON", __LINE__ },
+	{ "{\"resourceType\":\"Patient\",\"id\":\"ok1\"}\n"
+	  "{\"resourceType\":\"Bundle\",\"id\":\"b\",\"type\":\"collection\"}\n",
+	  LOAD_AUTO, "line 2: Bundle/b: a Bundle cannot be stored", __LINE__ },
+	{ "{\n  \"resourceType\": \"Patient\",\n  \"id\": \"ok1\"\n}\n",
+	  LOAD_AUTO, "a single Patient is not a Bundle", __LINE__ },
+	{ "   \n\n", LOAD_AUTO, "the file is empty", __LINE__ },
+};
+
+START_TEST(test_bad_files)
+{
+	struct load_stats	 st;
+	struct p2p_err		 err;
+
+	ck_assert_msg(load_text(bad[_i].text, bad[_i].fmt, &st, &err) == -1,
+	    "line %d: loaded", bad[_i].line);
+	ck_assert_msg(strstr(err.msg, bad[_i].msg) != NULL,
+	    "line %d: \"%s\"", bad[_i].line, err.msg);
+	/* nothing from the file was kept */
+	ck_assert_msg(q("SELECT count(*) FROM resource") == 0, "line %d",
+	    bad[_i].line);
+	ck_assert_int_eq(q("SELECT count(*) FROM client"), 0);
+	ck_assert_int_eq(sqlite3_get_autocommit(db.h), 1);
+}
+END_TEST
+
+START_TEST(test_long_line)
+{
+	struct load_stats	 st;
+	struct p2p_err		 err;
+	size_t			 n = (size_t)LOAD_LINE_MAX + 100;
+	char			*text = malloc(n + 1);
+
+	ck_assert_ptr_nonnull(text);
+	memset(text, ' ', n);
+	memcpy(text, "{\"resourceType\":\"Patient\",\"id\":\"a\"}\n{", 37);
+	text[n - 1] = '}';
+	text[n] = '\0';
+	ck_assert_int_eq(load_text(text, LOAD_NDJSON, &st, &err), -1);
+	ck_assert_msg(strstr(err.msg, "line 2: line longer than") != NULL,
+	    "%s", err.msg);
+	free(text);
+	ck_assert_int_eq(q("SELECT count(*) FROM resource"), 0);
+}
+END_TEST
+
+START_TEST(test_seed)
+{
+	struct load_stats	 st;
+	struct p2p_err		 err;
+	struct client_rec	 rec;
+	const char		*src = getenv("P2P_SRCDIR");
+	char			 path[4096];
+
+	snprintf(path, sizeof(path), "%s/share/seed/test-dataset.json",
+	    src ? src : ".");
+	p2p_err_init(&err);
+	ck_assert_msg(load_file(&db, path, 0, &st, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(st.resources, 7);
+	ck_assert_int_eq(st.clients, 2);
+	ck_assert_int_eq(st.consents, 1);
+	ck_assert_int_eq(st.ignored, 2);
+	ck_assert_int_eq(q("SELECT count(*) FROM resource WHERE type="
+	    "'Patient'"), 2);
+	ck_assert_str_eq(qs("SELECT patient FROM resource WHERE id="
+	    "'test-coverage-002'"), "test-member-002");
+	ck_assert_str_eq(qs("SELECT patient FROM consent"), "test-member-002");
+	ck_assert_int_eq(client_get(&db, "test-payer-client", &rec, &err), 0);
+	ck_assert(secret_verify("test-payer-secret", rec.secret_hash));
+	ck_assert_str_eq(rec.npi, "5555555555");
+	client_rec_free(&rec);
+	ck_assert(!appears_anywhere("test-payer-secret"));
+	ck_assert(!appears_anywhere("test-provider-secret"));
+	/* twice: same counts */
+	ck_assert_int_eq(load_file(&db, path, 0, &st, &err), 0);
+	ck_assert_int_eq(q("SELECT count(*) FROM resource"), 7);
+	ck_assert_int_eq(q("SELECT count(*) FROM client"), 2);
+	ck_assert_int_eq(q("SELECT count(*) FROM ident"), 2 + 2 + 3);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("store");
+	TCase	*tc = tcase_create("store");
+	SRunner	*sr;
+	int	 nf;
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_patient_ref, 0,
+	    sizeof(refs) / sizeof(refs[0]));
+	tcase_add_loop_test(tc, test_patient_of, 0,
+	    sizeof(owners) / sizeof(owners[0]));
+	tcase_add_test(tc, test_upsert);
+	tcase_add_test(tc, test_coverage_org_idents);
+	tcase_add_test(tc, test_client);
+	tcase_add_test(tc, test_consent);
+	tcase_add_test(tc, test_bundle_urn_and_delete);
+	tcase_add_loop_test(tc, test_bad_files, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, test_long_line);
+	tcase_add_test(tc, test_seed);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? 0 : 1;
+}
