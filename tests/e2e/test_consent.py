@@ -324,6 +324,8 @@ class ConsentLifecycle(harness.ServerTest):
         json.dump(optout, open(path, "w"))
         self.server.admin("load", path)
         self.assertOutcome(self.everything(), 403, "forbidden")
+        self.assertIn(("consent-optout", "0", None, "Consent/e2e-optout-001"),
+                      [self.summary(e) for e in self.audit(since)])
         self.server.admin("consent", "revoke", "e2e-optout-001")
         self.assertEqual(self.everything().status, 200)
         self.assertEqual(self.revoke(cid).status, 200)
