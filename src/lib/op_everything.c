@@ -549,6 +549,47 @@ everything_async(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 	return 0;
 }
 
+/*
+ * "$everything: Patient x1, Coverage x2, ..." from a searchset Bundle
+ * (entries per resource type, first 12 types), for the audit trail.
+ */
+static const char *
+released_summary(json_object *bundle, char *out, size_t n)
+{
+	json_object	*entries;
+	const char	*types[12], *t;
+	int		 counts[12];
+	size_t		 i, j, k = 0, len;
+
+	snprintf(out, n, "$everything:");
+	entries = fhir_get(bundle, "entry", json_type_array);
+	for (i = 0; entries != NULL && i < json_object_array_length(entries);
+	    i++) {
+		t = fhir_type(fhir_get(json_object_array_get_idx(entries, i),
+		    "resource", json_type_object));
+		if (t == NULL)
+			continue;
+		for (j = 0; j < k && strcmp(types[j], t) != 0; j++)
+			;
+		if (j == k && k < sizeof(types) / sizeof(types[0])) {
+			types[k] = t;
+			counts[k++] = 0;
+		}
+		if (j < k)
+			counts[j]++;
+	}
+	for (j = 0; j < k; j++) {
+		len = strlen(out);
+		if (len + 1 >= n)
+			break;
+		snprintf(out + len, n - len, "%s %s x%d", j ? "," : "",
+		    types[j], counts[j]);
+	}
+	if (k == 0 && strlen(out) + 8 < n)
+		strcat(out, " none");
+	return out;
+}
+
 int
 everything_handle(struct p2p_ctx *ctx, struct p2p_req *req,
     struct p2p_err *err)
@@ -557,7 +598,7 @@ everything_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 	struct p2p_kvlist	 params;
 	struct p2p_err		 aerr;
 	const char		*k;
-	char			 id[72];
+	char			 id[72], summary[480];
 	long long		 cid = 0;
 	int			 sensitive = 0, rc = -1, async, r;
 	size_t			 i;
@@ -595,8 +636,10 @@ everything_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 	/* PDex: the release check for every request. */
 	if (consent_access_cfg(&ctx->db, &ctx->cfg, req->who.client_id, id, now_sec(), &cid,
 	    &sensitive, err) == -1) {
+		snprintf(summary, sizeof(summary), "%d $everything refused: %s",
+		    err->status, err->msg);
 		audit_log(&ctx->db, "release", "failure", req->who.client_id,
-		    id, 0, "$everything refused", &aerr);
+		    id, 0, summary, &aerr);
 		goto out;
 	}
 	rules->sensitive = sensitive != 0;
@@ -604,9 +647,11 @@ everything_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 		rc = everything_async(ctx, req, id, &params, err);
 	else
 		rc = everything_sync(ctx, req, id, &params, rules, err);
+	/* Issue #7: which resources went out, for the disclosure report. */
 	if (rc == 0)
 		audit_log(&ctx->db, "release", "success", req->who.client_id,
-		    id, cid, async ? "$everything job" : "$everything", &aerr);
+		    id, cid, async ? "$everything job" : released_summary(
+		    req->reply, summary, sizeof(summary)), &aerr);
 out:
 	kv_free(&params);
 	free(rules);
