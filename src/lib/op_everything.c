@@ -221,6 +221,7 @@ bad:
  * reusing the memory spares faulting fresh pages in every time.
  */
 #define EV_KEEP_MAX	(16 * 1024 * 1024)
+#define EV_TALLY	12	/* resource types named in the audit */
 static struct p2p_buf	 ev_ents;
 
 struct ev_page {
@@ -234,7 +235,48 @@ struct ev_page {
 	int		 more;		/* a row is left after the page */
 	char		 last_type[64];	/* keyset of the last entry */
 	long long	 last_rid;
+	char		 types[EV_TALLY][64];	/* entries per type, for */
+	int		 counts[EV_TALLY];	/* the audit trail */
+	size_t		 ntypes;
 };
+
+/* Counts an entry of type (the first EV_TALLY types). */
+static void
+tally(struct ev_page *pg, const char *type)
+{
+	size_t	 i;
+
+	for (i = 0; i < pg->ntypes && strcmp(pg->types[i], type) != 0; i++)
+		;
+	if (i == pg->ntypes) {
+		if (i == EV_TALLY)
+			return;
+		snprintf(pg->types[i], sizeof(pg->types[i]), "%s", type);
+		pg->counts[pg->ntypes++] = 0;
+	}
+	pg->counts[i]++;
+}
+
+/*
+ * "$everything: Patient x1, Coverage x2, ..." (issue #7: which
+ * resources went out, for the disclosure report).
+ */
+static void
+page_summary(const struct ev_page *pg, char *out, size_t n)
+{
+	size_t	 i, len;
+
+	snprintf(out, n, "$everything:");
+	for (i = 0; i < pg->ntypes; i++) {
+		len = strlen(out);
+		if (len + 1 >= n)
+			break;
+		snprintf(out + len, n - len, "%s %s x%d", i ? "," : "",
+		    pg->types[i], pg->counts[i]);
+	}
+	if (pg->ntypes == 0 && strlen(out) + 8 < n)
+		strcat(out, " none");
+}
 
 /* Appends s as a JSON string (quoted and escaped by json-c). */
 static int
@@ -303,6 +345,7 @@ put_entry(struct ev_page *pg, const char *type, const char *id,
 	oom |= buf_puts(b, ",\"search\":{\"mode\":\"");
 	oom |= buf_puts(b, mode);
 	oom |= buf_puts(b, "\"}}");
+	tally(pg, type != NULL ? type : "Provenance");
 	return oom ? p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory") :
 	    0;
 }
@@ -421,10 +464,11 @@ put_link(struct p2p_buf *b, int first, const char *rel, const char *url)
 	    put_jstr(b, url) || buf_puts(b, "}") ? -1 : 0;
 }
 
+/* Sets the page as req's body and what it holds in audit[n]. */
 static int
 everything_sync(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
     const struct p2p_kvlist *params, struct release_rules *rules,
-    struct p2p_err *err)
+    char *audit, size_t n, struct p2p_err *err)
 {
 	struct ev_page		 pg;
 	struct p2p_buf		 url = { NULL, 0, 0 };
@@ -498,6 +542,7 @@ everything_sync(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 	}
 	req->status = 200;
 	req->ctype = "application/fhir+json";
+	page_summary(&pg, audit, n);
 	rc = 0;
 out:
 	if (pg.ents->cap > EV_KEEP_MAX)
@@ -547,47 +592,6 @@ everything_async(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 		return -1;
 	job_accepted(req, jid);
 	return 0;
-}
-
-/*
- * "$everything: Patient x1, Coverage x2, ..." from a searchset Bundle
- * (entries per resource type, first 12 types), for the audit trail.
- */
-static const char *
-released_summary(json_object *bundle, char *out, size_t n)
-{
-	json_object	*entries;
-	const char	*types[12], *t;
-	int		 counts[12];
-	size_t		 i, j, k = 0, len;
-
-	snprintf(out, n, "$everything:");
-	entries = fhir_get(bundle, "entry", json_type_array);
-	for (i = 0; entries != NULL && i < json_object_array_length(entries);
-	    i++) {
-		t = fhir_type(fhir_get(json_object_array_get_idx(entries, i),
-		    "resource", json_type_object));
-		if (t == NULL)
-			continue;
-		for (j = 0; j < k && strcmp(types[j], t) != 0; j++)
-			;
-		if (j == k && k < sizeof(types) / sizeof(types[0])) {
-			types[k] = t;
-			counts[k++] = 0;
-		}
-		if (j < k)
-			counts[j]++;
-	}
-	for (j = 0; j < k; j++) {
-		len = strlen(out);
-		if (len + 1 >= n)
-			break;
-		snprintf(out + len, n - len, "%s %s x%d", j ? "," : "",
-		    types[j], counts[j]);
-	}
-	if (k == 0 && strlen(out) + 8 < n)
-		strcat(out, " none");
-	return out;
 }
 
 int
@@ -646,12 +650,12 @@ everything_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 	if (async)
 		rc = everything_async(ctx, req, id, &params, err);
 	else
-		rc = everything_sync(ctx, req, id, &params, rules, err);
+		rc = everything_sync(ctx, req, id, &params, rules, summary,
+		    sizeof(summary), err);
 	/* Issue #7: which resources went out, for the disclosure report. */
 	if (rc == 0)
 		audit_log(&ctx->db, "release", "success", req->who.client_id,
-		    id, cid, async ? "$everything job" : released_summary(
-		    req->reply, summary, sizeof(summary)), &aerr);
+		    id, cid, async ? "$everything job" : summary, &aerr);
 out:
 	kv_free(&params);
 	free(rules);
