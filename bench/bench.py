@@ -928,7 +928,7 @@ def main():
     ap.add_argument("--members", type=int, default=10000)
     ap.add_argument("--scale")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--history", choices=("small", "full"), default="full")
+    ap.add_argument("--history", choices=("small", "full", "members"), default="full")
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--no-profile", dest="profile", action="store_false")
     ap.add_argument("--keep", action="store_true", help="keep the data directories")

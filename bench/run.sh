@@ -9,7 +9,7 @@
 # bench/RESULTS.md.
 #
 # Usage: bench/run.sh [--members N] [--scale N,N,...] [--quick]
-#                     [--history small|full] [--duration S] [--no-profile]
+#                     [--history small|full|members] [--duration S] [--no-profile]
 #                     [--prebuilt BUILDDIR] [--out FILE]
 #   --members N    members to generate (default 10000)
 #   --scale LIST   one run per member count, plus a growth table

@@ -980,6 +980,8 @@ gen_member(struct gen *g, unsigned long long idx, struct p2p_err *err)
 
 	w_patient(g, idx, &female);
 	w_coverage(g, start);
+	if (g->o.members_only)
+		goto done;	/* --history members: Patient + Coverage */
 
 	/* Chronic conditions diagnosed during the history. */
 	c1 = RND(NELEM(chronic));
@@ -1061,6 +1063,7 @@ gen_member(struct gen *g, unsigned long long idx, struct p2p_err *err)
 		w_pa(g, (enum gen_pa)k, day, RND(GEN_PRACTITIONERS));
 	}
 
+done:
 	g->st.members++;
 	if (g->overflow)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,

@@ -51,6 +51,9 @@ struct gen_opts {
 	unsigned long long seed;	/* PRNG seed */
 	int		 years;		/* history length (default 7) */
 	int		 small;		/* --history small: ~20 a member */
+	int		 members_only;	/* --history members: Patient and
+					   Coverage only (member-match at
+					   scale without the claims) */
 	char		 anchor[11];	/* YYYY-MM-DD the history ends at;
 					   "" = today (UTC) */
 	const char	*payer_npi;	/* NULL: GEN_PAYER_NPI */

@@ -4,7 +4,7 @@
  * data").
  *
  *   p2p-admin [-c p2p.conf] generate --members N [--seed S] [--years Y]
- *       [--anchor YYYY-MM-DD] [--history small|full] --out FILE
+ *       [--anchor YYYY-MM-DD] [--history small|full|members] --out FILE
  *
  * With -c, the payer Organization carries the configured org_npi and
  * org_name; without, a fixed NPI (GEN_PAYER_NPI).  --out - writes to
@@ -29,7 +29,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: p2p-admin [-c p2p.conf] generate --members N "
 	    "[--seed S] [--years Y] [--anchor YYYY-MM-DD]\n"
-	    "       [--history small|full] --out FILE\n");
+	    "       [--history small|full|members] --out FILE\n");
 	return 2;
 }
 
@@ -85,6 +85,8 @@ cmd_generate(const char *conf, int argc, char *argv[])
 		case 'h':
 			if (strcmp(optarg, "small") == 0)
 				o.small = 1;
+			else if (strcmp(optarg, "members") == 0)
+				o.members_only = 1;
 			else if (strcmp(optarg, "full") != 0)
 				return usage();
 			break;

@@ -231,6 +231,42 @@ START_TEST(test_small)
 }
 END_TEST
 
+/* --history members: each member is a Patient and a Coverage only. */
+START_TEST(test_members_only)
+{
+	struct gen_opts	 o;
+	struct gen_stats st, hdr;
+	size_t		 len, flen, n = 0;
+	char		*buf, *full, *line, *nl;
+
+	opts(&o);
+	full = generate(&o, &flen, NULL);
+	o.members = 0;
+	free(generate(&o, &len, &hdr));
+	o.members = MEMBERS;
+	o.members_only = 1;
+	buf = generate(&o, &len, &st);
+	ck_assert_uint_eq(st.members, MEMBERS);
+	ck_assert_uint_eq(st.by_type[GEN_PATIENT], MEMBERS);
+	ck_assert_uint_eq(st.by_type[GEN_COVERAGE], MEMBERS);
+	ck_assert_uint_eq(st.by_type[GEN_EOB], 0);
+	ck_assert_uint_eq(st.by_type[GEN_CONDITION], 0);
+	ck_assert_uint_eq(st.by_type[GEN_PA], 0);
+	ck_assert_uint_eq(st.sensitive, 0);
+	/* the header (Organizations, Practitioners) and two a member */
+	ck_assert_uint_eq(st.resources, hdr.resources + 2 * MEMBERS);
+	/* every line is also in the full history: the same members */
+	for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		*nl = '\0';
+		ck_assert_msg(strstr(full, line) != NULL, "%.80s", line);
+		n++;
+	}
+	ck_assert_uint_eq(n, st.resources);
+	free(buf);
+	free(full);
+}
+END_TEST
+
 START_TEST(test_payer)
 {
 	struct gen_opts	 o;
@@ -310,6 +346,7 @@ main(void)
 	tcase_add_test(tc, test_deterministic);
 	tcase_add_test(tc, test_content);
 	tcase_add_test(tc, test_small);
+	tcase_add_test(tc, test_members_only);
 	tcase_add_test(tc, test_payer);
 	tcase_add_loop_test(tc, test_refused, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_ids);
