@@ -34,6 +34,8 @@ struct p2p_db {
 	sqlite3_stmt	*stmt[DB_STMT_MAX];	/* prepared statements */
 	int		 nstmt;			/* slots used */
 	int		 in_tx;			/* inside db_begin() */
+	int		 wal_next;		/* see db_defer_checkpoints */
+	int		 wal_valve_runs;	/* checkpoints the valve ran */
 };
 
 /*
@@ -43,6 +45,21 @@ struct p2p_db {
  */
 int	 db_open(struct p2p_db *, const char *path, int create,
 	    struct p2p_err *);
+/*
+ * For request processes: no automatic checkpoint after commits (the
+ * runner and p2p-admin checkpoint), except the safety valve, a PASSIVE
+ * checkpoint once the WAL holds 10,000 pages (~40 MB), so that it
+ * cannot grow without bound when no runner runs.
+ */
+void	 db_defer_checkpoints(struct p2p_db *);
+/*
+ * Copies the WAL into the database: PASSIVE (never waits; what other
+ * connections still read stays), or with truncate != 0 TRUNCATE (waits
+ * for writers and readers through the busy handler, then empties the
+ * WAL file).  A busy database is not an error.  1 when the whole WAL
+ * was copied, 0 when some of it could not be yet, -1 with err set.
+ */
+int	 db_checkpoint(struct p2p_db *, int truncate, struct p2p_err *);
 /* Finalises cached statements and closes; accepts a closed db. */
 void	 db_close(struct p2p_db *);
 

@@ -74,6 +74,7 @@ p2p_open(struct p2p_ctx *ctx, const struct p2p_op *op)
 	}
 	if (db_open(&ctx->db, ctx->cfg.database, 0, &err) == -1)
 		return -1;
+	db_defer_checkpoints(&ctx->db);
 	if (db_version(&ctx->db) != db_latest_version()) {
 		log_err("%s: schema version %d, this build needs %d "
 		    "(run p2p-admin migrate)", ctx->cfg.database,

@@ -30,7 +30,8 @@ usage(void)
 	    "  client add|list|disable|enable ...\n"
 	    "  consent list|optout|matches --patient ID, consent revoke ID\n"
 	    "  audit export [--patient ID] [--since DATE] [--until DATE]"
-	    " [--out FILE]\n");
+	    " [--out FILE]\n"
+	    "  checkpoint [--truncate]  copy the WAL into the database\n");
 	return 2;
 }
 
@@ -111,6 +112,37 @@ cmd_migrate(int argc, char *argv[])
 	return rc == -1 ? 1 : 0;
 }
 
+/*
+ * The request processes leave WAL checkpoints to the runner; without a
+ * runner, cron can run this (PASSIVE: never waits; --truncate waits for
+ * readers and writers, then empties the WAL file).
+ */
+static int
+cmd_checkpoint(int argc, char *argv[])
+{
+	struct p2p_config	 cfg;
+	struct p2p_db		 db;
+	struct p2p_err		 err;
+	int			 rc, truncate = 0;
+
+	if (argc == 2 && strcmp(argv[1], "--truncate") == 0)
+		truncate = 1;
+	else if (argc != 1)
+		return usage();
+	if (admin_open(conf_path, &cfg, &db) == -1)
+		return 1;
+	p2p_err_init(&err);
+	if ((rc = db_checkpoint(&db, truncate, &err)) == -1)
+		fprintf(stderr, "p2p-admin: checkpoint: %s\n", err.msg);
+	else if (rc == 0)
+		printf("checkpoint: part of the WAL is still in use;"
+		    " run again later\n");
+	else
+		printf("checkpoint: done\n");
+	db_close(&db);
+	return rc == -1 ? 1 : 0;
+}
+
 static int
 cmd_load_(int argc, char *argv[])
 {
@@ -159,6 +191,7 @@ static const struct {
 	{ "client", cmd_client_ },
 	{ "consent", cmd_consent_ },
 	{ "audit", cmd_audit_ },
+	{ "checkpoint", cmd_checkpoint },
 };
 
 int

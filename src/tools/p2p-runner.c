@@ -162,12 +162,31 @@ failed:
 }
 
 /* Expires old jobs, then takes jobs until none is left.  See exit codes. */
+/*
+ * The request processes leave WAL checkpoints to the runner (see
+ * db_defer_checkpoints): PASSIVE every pass; after a pass without jobs
+ * that copied the whole WAL, TRUNCATE too, so that the file shrinks
+ * when the server is quiet.
+ */
+static void
+checkpoint(struct runner *r, int idle)
+{
+	struct p2p_err	 err;
+	int		 rc;
+
+	p2p_err_init(&err);
+	if ((rc = db_checkpoint(&r->db, 0, &err)) == 1 && idle)
+		rc = db_checkpoint(&r->db, 1, &err);
+	if (rc == -1)
+		log_err("checkpoint: %s", err.msg);
+}
+
 static int
 pass(struct runner *r)
 {
 	struct job	 job;
 	struct p2p_err	 err;
-	int		 n, rc, status = 0;
+	int		 n, rc, status = 0, jobs = 0;
 
 	p2p_err_init(&err);
 	if (job_expire(&r->db, &r->cfg, now_sec(), &n, &err) == -1) {
@@ -187,11 +206,13 @@ pass(struct runner *r)
 			break;
 		rc = run_job(r, &job);
 		job_free(&job);
+		jobs++;
 		if (rc == -1)
 			return stopping ? status : 3;
 		if (rc == 1)
 			status = 1;
 	}
+	checkpoint(r, jobs == 0);
 	return status;
 }
 
