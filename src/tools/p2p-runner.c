@@ -8,7 +8,9 @@
  *
  * --once takes jobs until none is queued, then exits (what cron runs);
  * --loop does the same every --interval seconds (default 5) until
- * SIGINT/SIGTERM.  Jobs are claimed in a BEGIN IMMEDIATE transaction,
+ * SIGINT/SIGTERM.  Both checkpoint the WAL after each pass, --loop also
+ * every second in between: request processes leave that to the runner
+ * (db_defer_checkpoints).  Jobs are claimed in a BEGIN IMMEDIATE transaction,
  * so any number of runners may run at once; a running job whose
  * heartbeat is older than --stale seconds (default 300), or whose
  * runner on this host is gone, is taken back.
@@ -232,7 +234,7 @@ main(int argc, char *argv[])
 	const char		*conf = NULL, *delay;
 	char			 host[256];
 	long long		 interval = 5;
-	int			 c, mode = 0, rc;
+	int			 c, mode = 0, rc, i;
 
 	memset(&r, 0, sizeof(r));
 	r.stale = 300;
@@ -285,8 +287,12 @@ main(int argc, char *argv[])
 		while (!stopping) {
 			if ((rc = pass(&r)) == 3)
 				break;
-			if (!stopping)
-				sleep((unsigned)interval);
+			/* Between passes, a PASSIVE checkpoint every second:
+			 * the request processes leave them to the runner. */
+			for (i = 0; i < interval && !stopping; i++) {
+				sleep(1);
+				checkpoint(&r, 0);
+			}
 		}
 		if (rc != 3)
 			rc = 0;
