@@ -51,7 +51,7 @@ Try:
   # find the seed's member 001 (see README for the full body)
   curl -s -H "Authorization: Bearer \$TOKEN" \\
       -H 'Content-Type: application/fhir+json' \\
-      -d @share/examples/member-match-001.json \\
+      -d @$top/share/examples/member-match-001.json \\
       $base/fhir/Patient/\\\$member-match
 
   # the member's history
