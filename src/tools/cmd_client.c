@@ -6,6 +6,7 @@
  *   client list		(never prints secrets)
  *   client disable ID / client enable ID
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +81,7 @@ read_jwks(const char *path)
 	json_object	*o, *keys, *k, *v;
 
 	if ((f = fopen(path, "r")) == NULL) {
-		perror(path);
+		fprintf(stderr, "p2p-admin: %s: %s\n", path, strerror(errno));
 		return NULL;
 	}
 	text = malloc(JWKS_MAX_BYTES + 1);
