@@ -278,6 +278,33 @@ class Demo(CoreBase):
         if r.status == 200:
             self.assertNotIn(b"test-member-001", r.body)
 
+    def test_api_refusals_are_audited(self):
+        import sqlite3
+        tampered = self.auth[:-4] + ("AAAA" if not self.auth.endswith("AAAA") else "BBBB")
+        limited = self.token(scope="system/Group.rs")
+        cases = [({"Authorization": tampered}, 401, None, "signature"),
+                 ({}, 401, None, "access token is required"),
+                 ({"Authorization": harness.basic(PAYER[0], "not-the-secret")}, 401,
+                  PAYER[0], "Basic credentials not accepted"),
+                 ({"Authorization": limited}, 403, PAYER[0], "lacks a scope")]
+        for h, status, client, why in cases:
+            self.assertEqual(self.get("/fhir/Patient/test-member-001/$everything",
+                                      headers=h).status, status)
+        db = sqlite3.connect(os.path.join(self.server.data, "p2p.db"))
+        try:
+            rows = db.execute("SELECT outcome, client_id, detail FROM audit WHERE"
+                              " event = 'auth' ORDER BY aid").fetchall()
+        finally:
+            db.close()
+        for h, status, client, why in cases:
+            hit = [r for r in rows if why in r[2] and r[2].startswith(str(status))]
+            self.assertTrue(hit, (why, rows))
+            self.assertEqual(hit[-1][0], "failure")
+            self.assertEqual(hit[-1][1], client)
+        for r in rows:
+            self.assertNotIn("eyJ", r[2])
+            self.assertNotIn("not-the-secret", r[2])
+
     def test_zz_no_secrets_at_rest_or_in_logs(self):
         """After everything above: no secret and no issued token appears
         in any file of the data directory (database, WAL, logs)."""
