@@ -7,8 +7,9 @@
 
 /*
  * json-c 0.16 accepts single-quoted strings even in strict mode; RFC 8259
- * has no such thing, so a quote outside a string is refused here.
- * Returns the offset of the first one, or len.
+ * has no such thing, so a quote outside a string is refused here; so is
+ * an escaped NUL inside one (FHIR strings have none, C strings would end
+ * there).  Returns the offset of the first such byte, or len.
  */
 static size_t
 single_quote_at(const char *buf, size_t len)
@@ -18,6 +19,10 @@ single_quote_at(const char *buf, size_t len)
 
 	for (i = 0; i < len; i++) {
 		if (in_str) {
+			/* \u0000 would cut C strings short: refused */
+			if (buf[i] == '\\' && len - i > 5 &&
+			    memcmp(buf + i + 1, "u0000", 5) == 0)
+				return i;
 			if (buf[i] == '\\')
 				i++;
 			else if (buf[i] == '"')

@@ -178,6 +178,9 @@ class Demo(CoreBase):
                  "{\"resourceType\":\"Parameters\",\"parameter\":[1]}",
                  "{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":5}]}",
                  "{\"resourceType\":\"Bundle\",\"type\":\"collection\"}",
+                 "{\"resourceType\":\"Parameters\\u0000x\"}",
+                 "{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":"
+                 "\"MemberPatient\\u0000\"}]}",
                  "{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"MemberPatient\","
                  "\"resource\":{\"resourceType\":\"Coverage\"}}]}"]
         for body in cases:
