@@ -103,6 +103,23 @@ class Demo(CoreBase):
         if not hasattr(type(self), "auth"):
             type(self).auth = self.token()
 
+    @classmethod
+    def prepare(cls, server):
+        CoreBase.prepare.__func__(cls, server)
+        # a client whose NPI names no loaded Organization
+        server.admin("client", "add", "--id", "stranger", "--secret-stdin",
+                     "--npi", "1234567893", "--grant", "basic",
+                     input="stranger-secret-0123456789\n")
+
+    def test_unresolved_payer_forbidden(self):
+        auth = self.token(("stranger", "stranger-secret-0123456789"))
+        oo = self.assertOutcome(self.post(MM, example(), headers={"Authorization": auth}),
+                                403, "forbidden")
+        self.assertIn("1234567893", oo["issue"][0]["details"]["text"])
+        r = self.post(BMM, {"resourceType": "Parameters"},
+                      headers={"Authorization": auth, "Prefer": "respond-async"})
+        self.assertOutcome(r, 403, "forbidden")
+
     def test_key_files_private(self):
         keys = os.path.join(self.server.data, "keys")
         self.assertEqual(stat.S_IMODE(os.stat(keys).st_mode) & 0o077, 0)
@@ -312,7 +329,7 @@ class Demo(CoreBase):
         """After everything above: no secret and no issued token appears
         in any file of the data directory (database, WAL, logs)."""
         self.get("/fhir/metadata")
-        needles = [PAYER[1].encode(), PROVIDER[1].encode()]
+        needles = [PAYER[1].encode(), PROVIDER[1].encode(), b"stranger-secret-0123456789"]
         for t in CoreBase.tokens:
             needles += [t.encode(), t.split(".")[2].encode()]
         self.assertGreater(len(needles), 2)
