@@ -103,6 +103,8 @@ struct p2p_ctx {
 	int			 cgi;		/* plain CGI: one turn */
 	int			 turns;		/* requests accepted */
 	void			*app;		/* the operation's own state */
+	struct p2p_buf		 spare;		/* response buffer memory kept
+						   between requests */
 };
 
 /* Per request: reset at every accept, freed by p2p_end(). */

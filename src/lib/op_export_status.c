@@ -156,8 +156,9 @@ check_signature(struct p2p_ctx *ctx, struct p2p_req *req,
 
 /*
  * Every member whose data the job's files hold must still be released
- * to this client (consent_access): a withdrawn consent withdraws the
- * files made under it.
+ * to this client (consent_access_cfg, the same check as the export
+ * itself, so a legacy consent-less match stops with the switch): a
+ * withdrawn consent withdraws the files made under it.
  */
 static int
 check_members(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
@@ -175,7 +176,7 @@ check_members(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 	db_bind_text(st, 1, id);
 	while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		p2p_err_init(&e);
-		if (consent_access(&ctx->db, req->who.client_id,
+		if (consent_access_cfg(&ctx->db, &ctx->cfg, req->who.client_id,
 		    db_col_text(st, 0), now, &cid, &sensitive, &e) == -1) {
 			if (e.status >= 500)
 				*err = e;
@@ -223,8 +224,8 @@ audit_file(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 		patient = db_col_text(st, 0);
 		p2p_err_init(&e);
 		cid = 0;
-		(void)consent_access(&ctx->db, req->who.client_id, patient, now,
-		    &cid, &sensitive, &e);
+		(void)consent_access_cfg(&ctx->db, &ctx->cfg, req->who.client_id,
+		    patient, now, &cid, &sensitive, &e);
 		if (audit_log(&ctx->db, "release", "success",
 		    req->who.client_id, patient, cid, detail, err) == -1) {
 			db_done(st);
