@@ -397,17 +397,30 @@ put_resource(struct p2p_db *db, json_object *res, const char *type,
 	has_patient = store_patient_of(res, ctx, patient, sizeof(patient));
 	if ((lu = last_updated(res, ctx, &changed, err)) == NULL)
 		return -1;
-	if (scope_classify(res, &si, err) == -1)
-		return -1;
+	indexed = strcmp(type, "Patient") == 0 ||
+	    strcmp(type, "Coverage") == 0 || strcmp(type, "Organization") == 0;
 	if (!changed && ctx->raw != NULL && ctx->rawlen < (size_t)INT32_MAX) {
 		json = ctx->raw;
 		jsonlen = (int)ctx->rawlen;
-	} else if ((json = fhir_json(res)) == NULL) {
-		scope_info_free(&si);
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		/*
+		 * The stored text is the line read, and only indexed types
+		 * read res after this: a claim may lose its financial
+		 * elements in place rather than in a deep copy.
+		 */
+		rc = indexed ? scope_classify(res, &si, err) :
+		    scope_classify_consume(res, &si, err);
+		if (rc == -1)
+			return -1;
+	} else {
+		/* classified first: fhir_json()'s text lives in res */
+		if (scope_classify(res, &si, err) == -1)
+			return -1;
+		if ((json = fhir_json(res)) == NULL) {
+			scope_info_free(&si);
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+		}
 	}
-	indexed = strcmp(type, "Patient") == 0 ||
-	    strcmp(type, "Coverage") == 0 || strcmp(type, "Organization") == 0;
 	if ((st = db_stmt(db, indexed ? sql_res_put : sql_res_put_plain,
 	    err)) == NULL) {
 		scope_info_free(&si);
