@@ -713,6 +713,34 @@ store_write(struct p2p_db *db, struct store_row *row,
 	}
 }
 
+int
+store_row_detach(struct store_row *row)
+{
+	size_t	 lulen, jsonlen;
+	int	 raw = row->jsonlen != -1;	/* json is ctx->raw */
+
+	if (row->res == NULL || row->kind != STORE_RESOURCE || row->indexed)
+		return 0;
+	lulen = strlen(row->lu) + 1;
+	jsonlen = raw ? 0 : strlen(row->json) + 1;
+	if ((row->own = malloc(lulen + jsonlen)) == NULL)
+		return -1;
+	memcpy(row->own, row->lu, lulen);
+	row->lu = row->own;
+	if (!raw) {
+		memcpy(row->own + lulen, row->json, jsonlen);
+		row->json = row->own + lulen;
+	}
+	/* both were checked by store_prepare(): they fit */
+	snprintf(row->typebuf, sizeof(row->typebuf), "%s", row->type);
+	snprintf(row->idbuf, sizeof(row->idbuf), "%s", row->id);
+	row->type = row->typebuf;
+	row->id = row->idbuf;
+	json_object_put(row->res);
+	row->res = NULL;
+	return 0;
+}
+
 void
 store_row_free(struct store_row *row)
 {
@@ -720,6 +748,8 @@ store_row_free(struct store_row *row)
 		return;
 	json_object_put(row->res);
 	row->res = NULL;
+	free(row->own);
+	row->own = NULL;
 	scope_info_free(&row->si);
 }
 

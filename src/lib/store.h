@@ -119,6 +119,9 @@ struct store_row {
 	int		 indexed;	/* Patient, Coverage, Organization */
 	char		 patient[STORE_ID_MAX + 1];	/* compartment member */
 	struct scope_info si;		/* scope_classify() result */
+	char		 typebuf[65];	/* type and id after store_row_detach() */
+	char		 idbuf[STORE_ID_MAX + 1];
+	char		*own;		/* lu and json after store_row_detach() */
 };
 
 /*
@@ -134,6 +137,15 @@ int	 store_prepare(json_object *res, const struct store_ctx *,
 /* Writes a prepared row (store_put()'s second half).  0 or -1, err. */
 int	 store_write(struct p2p_db *, struct store_row *,
 	    const struct store_ctx *, struct p2p_err *);
+
+/*
+ * Lets row go without its parsed resource when store_write() does not
+ * need it (ordinary, unindexed types): copies what points into it and
+ * releases it.  The loader does this on its reading thread, so that a
+ * tree is freed by the thread that allocated it.  0, or -1 when out of
+ * memory (row unchanged).
+ */
+int	 store_row_detach(struct store_row *);
 
 /* Releases what row owns (its resource, its p2p_json); NULL-safe. */
 void	 store_row_free(struct store_row *);
