@@ -14,6 +14,10 @@
  * A waiting side is woken a batch at a time rather than per item: on
  * a busy machine every wake-up costs a context switch, and waking the
  * consumer for each item would cost more than the items themselves.
+ * So the consumer wakes when a batch (cap / 4) is ready in order, when
+ * a producer has to wait for room, or at bq_close(): producers must
+ * keep putting until they close (the loader's workers only pause to
+ * read the file), else up to a batch may wait unseen.
  */
 #ifndef P2P_BQ_H
 #define P2P_BQ_H
