@@ -8,11 +8,14 @@
  *      consent_optout); a MemberBundle that fails is reported in the
  *      error file and never affects the others (PDex 2.2 §pdex-154a);
  *   2. one transaction: forget Groups an earlier attempt of this job
- *      stored, store each matched member's Consent and match record
+ *      stored (reusing the Consents it stored, so a retry stores none
+ *      twice), store each matched member's Consent and match record
  *      (a Consent that cannot be stored moves its member to
  *      ConsentConstrainedMembers), insert the Groups;
  *   3. write the Group ndjson (PDex 2.2) and the Parameters ndjson
- *      holding the same Groups (PDex 2.1).
+ *      holding the same Groups (PDex 2.1); the matched members are the
+ *      job's members (job_member), so a revoked consent withdraws the
+ *      files like any export file.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,9 +46,17 @@ static const struct part_rule parts[] = {
 };
 #define NPARTS	(sizeof(parts) / sizeof(parts[0]))
 
-int
-bulk_match_parts(json_object *param, size_t index, struct match_input *in,
-    struct p2p_err *err)
+/*
+ * Reads the parts of one MemberBundle.  A malformed one (no parts, an
+ * unknown or repeated part, a part with the wrong resource) is always
+ * an error; a missing required part only when require is set: the
+ * kick-off accepts such a MemberBundle and the runner reports it alone
+ * in the error file (PDex 2.2 pdex-154a: one bad member never fails the
+ * others).
+ */
+static int
+parts_scan(json_object *param, size_t index, int require,
+    struct match_input *in, struct p2p_err *err)
 {
 	json_object	*arr, *p, *res, *found[NPARTS] = { NULL };
 	const char	*name;
@@ -87,7 +98,7 @@ bulk_match_parts(json_object *param, size_t index, struct match_input *in,
 			    index + 1, parts[k].name, parts[k].type);
 		found[k] = res;
 	}
-	for (k = 0; k < NPARTS; k++)
+	for (k = 0; require && k < NPARTS; k++)
 		if (parts[k].required && found[k] == NULL)
 			return p2p_fail(err, 400, P2P_ISSUE_REQUIRED,
 			    "MemberBundle %zu: part %s is required",
@@ -97,6 +108,13 @@ bulk_match_parts(json_object *param, size_t index, struct match_input *in,
 	in->link = found[2];
 	in->consent = found[3];
 	return 0;
+}
+
+int
+bulk_match_parts(json_object *param, size_t index, struct match_input *in,
+    struct p2p_err *err)
+{
+	return parts_scan(param, index, 1, in, err);
 }
 
 int
@@ -130,7 +148,7 @@ bulk_match_check(json_object *body, long long max, json_object **bundles,
 			return p2p_fail(err, 400, P2P_ISSUE_STRUCTURE,
 			    "parameter %zu: only MemberBundle parameters are "
 			    "accepted", i + 1);
-		if (bulk_match_parts(p, i, &in, err) == -1)
+		if (parts_scan(p, i, 0, &in, err) == -1)
 			return -1;
 	}
 	if ((out = json_object_get(arr)) == NULL)
@@ -176,6 +194,10 @@ struct member {
 	long long		 cid;		/* stored consent */
 };
 
+static const char *const sql_old_cid =
+    "SELECT m.cid FROM match m JOIN grp g ON g.id = m.group_id"
+    " WHERE g.job_id = ?1 AND m.client_id = ?2 AND m.patient = ?3"
+    " AND m.cid IS NOT NULL ORDER BY m.mid LIMIT 1";
 static const char *const sql_old_matches =
     "DELETE FROM match WHERE group_id IN"
     " (SELECT id FROM grp WHERE job_id = ?1)";
@@ -469,16 +491,42 @@ insert_group(struct p2p_db *db, const struct job *job, const char *gid,
 	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "insert group");
 }
 
+/*
+ * The consent an earlier attempt of this job stored for the member (a
+ * runner that died after step 2 committed), or 0: a retry reuses it, so
+ * a submitted Consent is stored, and its capture audited, once.
+ */
+static int
+old_consent(struct p2p_db *db, const struct job *job, const char *patient,
+    long long *cid, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*cid = 0;
+	if ((st = db_stmt(db, sql_old_cid, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, job->id);
+	db_bind_text(st, 2, job->client_id);
+	db_bind_text(st, 3, patient);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*cid = sqlite3_column_int64(st, 0);
+	db_done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "earlier consent");
+	return 0;
+}
+
 /* Step 2 for one matched member, inside a savepoint. */
 static int
 store_member(struct p2p_db *db, const struct job *job, const char *gid,
     struct member *m, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
+	int		 rc, again = m->cid > 0;
 
-	if (consent_store(db, m->in.consent, &m->terms, m->patient,
-	    job->client_id, &m->cid, err) == -1 ||
+	if ((!again && consent_store(db, m->in.consent, &m->terms, m->patient,
+	    job->client_id, &m->cid, err) == -1) ||
 	    consent_record_match(db, job->client_id, m->patient, m->cid, gid,
 	    0, err) == -1)
 		return -1;
@@ -491,6 +539,8 @@ store_member(struct p2p_db *db, const struct job *job, const char *gid,
 	db_done(st);
 	if (rc != SQLITE_DONE)
 		return db_fail(db, rc, err, "insert group member");
+	if (again)	/* audited by the attempt that stored it */
+		return 0;
 	return audit_log(db, "match", "success", job->client_id, m->patient,
 	    m->cid, "bulk-member-match", err);
 }
@@ -509,7 +559,14 @@ store(struct p2p_db *db, const struct p2p_config *cfg, const struct job *job,
 
 	if (db_begin(db, err) == -1)
 		return -1;
-	/* A retry after a dead runner replaces what it stored. */
+	/*
+	 * A retry after a dead runner replaces the Groups and matches it
+	 * stored, but keeps the Consents it stored (see old_consent()).
+	 */
+	for (i = 0; i < n; i++)
+		if (ms[i].b == B_MATCH && old_consent(db, job, ms[i].patient,
+		    &ms[i].cid, err) == -1)
+			goto fail;
 	if (exec1(db, sql_old_matches, job->id, err) == -1 ||
 	    exec1(db, sql_old_groups, job->id, err) == -1)
 		goto fail;
@@ -667,6 +724,15 @@ bulk_match_run(struct p2p_db *db, const struct p2p_config *cfg,
 	if (store(db, cfg, job, ms, n, gids, npi, date, groups, err) == -1 ||
 	    write_output(o, groups, err) == -1)
 		goto out;
+	/*
+	 * The files name each matched member with our Patient id: they are
+	 * a release to the client, withdrawn like any export file when the
+	 * member's consent is revoked or an opt-out is recorded (issue #7).
+	 */
+	for (i = 0; i < n; i++)
+		if (ms[i].b == B_MATCH && job_out_member(o, ms[i].patient,
+		    ms[i].cid, err) == -1)
+			goto out;
 	rc = 0;
 out:
 	for (b = 0; b < B_ERROR; b++)

@@ -32,7 +32,9 @@ int	 bulk_match_parts(json_object *param, size_t index,
 
 /*
  * Checks a $bulk-member-match Parameters body: only MemberBundle
- * parameters, at least one and at most max, each well formed.  Sets
+ * parameters, at least one and at most max, each well formed (a
+ * missing required part is left to the runner, which reports that
+ * MemberBundle alone in the error file).  Sets
  * *bundles to the array of MemberBundle parameters (a new reference,
  * caller puts).  Returns 0, or -1 with 400 (naming the MemberBundle
  * index and part) or 413.

@@ -66,7 +66,7 @@ static const struct ckey keys[] = {
 	{ "export_file_max", C_INT, I(export_file_max), 1, 1LL << 40,
 	  "100000", "resources per ndjson file before a new file starts" },
 	{ "signed_urls", C_INT, I(signed_urls), 0, 1, "1",
-	  "1: bulk file URLs are signed and time-limited (mod_secdownload)" },
+	  "1: bulk file URLs are signed and time-limited (checked before lighttpd sends the file)" },
 	{ "url_ttl", C_INT, I(url_ttl), 60, 7LL * 86400, "3600",
 	  "lifetime of a signed file URL, seconds" },
 	{ "probe_limit", C_INT, I(probe_limit), 1, 1000, "5",

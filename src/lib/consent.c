@@ -9,8 +9,10 @@
  * pointing at a server-side id).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "consent.h"
 #include "fhir.h"
 #include "util.h"
@@ -265,7 +267,9 @@ consent_store(struct p2p_db *db, json_object *consent,
 	db_done(st);
 	if (rc != SQLITE_DONE)
 		return db_fail(db, rc, err, "consent history insert");
-	return 0;
+	/* Issue #7: every consent captured is in the audit trail. */
+	return audit_log(db, "consent", "success", client, patient, *cid,
+	    "captured (submitted, version 1)", err);
 }
 
 int
@@ -371,4 +375,283 @@ consent_access_cfg(struct p2p_db *db, const struct p2p_config *cfg,
 {
 	return access_check(db, cfg->allow_legacy_consentless != 0, client,
 	    patient, now, cid, sensitive, err);
+}
+
+/* --- lifecycle (issue #7) ---------------------------------------------- */
+
+static const char sql_get[] =
+    "SELECT c.cid, c.id, c.patient, c.client_id, c.source, c.status,"
+    " c.provision, c.policy, c.period_start, c.period_end, c.updated,"
+    " c.json, (SELECT COALESCE(MAX(h.version), 0) FROM consent_history h"
+    " WHERE h.cid = c.cid) FROM consent c WHERE c.id = ?1";
+static const char sql_set_status[] =
+    "UPDATE consent SET status = ?2, updated = ?3, json = ?4 WHERE cid = ?1";
+static const char sql_history_next[] =
+    "INSERT INTO consent_history (cid, version, status, changed_by, time,"
+    " json) VALUES (?1, (SELECT COALESCE(MAX(version), 0) + 1"
+    " FROM consent_history WHERE cid = ?1), ?2, ?3, ?4, ?5)";
+static const char sql_optout_store[] =
+    "INSERT INTO consent (id, patient, client_id, source, status, provision,"
+    " policy, period_start, period_end, recipient, created, updated, json)"
+    " VALUES (?1, ?2, NULL, 'loaded', 'active', 'deny', NULL, NULL, NULL,"
+    " NULL, ?3, ?3, ?4)";
+
+void
+consent_row_free(struct consent_row *r)
+{
+	if (r == NULL)
+		return;
+	free(r->json);
+	r->json = NULL;
+}
+
+/* Copies column i of st into dst (size n), "" for NULL. */
+static void
+col_copy(sqlite3_stmt *st, int i, char *dst, size_t n)
+{
+	const char	*v = db_col_text(st, i);
+
+	snprintf(dst, n, "%s", v != NULL ? v : "");
+}
+
+int
+consent_get(struct p2p_db *db, const char *id, struct consent_row *r,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((st = db_stmt(db, sql_get, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		r->cid = sqlite3_column_int64(st, 0);
+		col_copy(st, 1, r->id, sizeof(r->id));
+		col_copy(st, 2, r->patient, sizeof(r->patient));
+		col_copy(st, 3, r->client_id, sizeof(r->client_id));
+		col_copy(st, 4, r->source, sizeof(r->source));
+		col_copy(st, 5, r->status, sizeof(r->status));
+		col_copy(st, 6, r->provision, sizeof(r->provision));
+		col_copy(st, 7, r->policy, sizeof(r->policy));
+		col_copy(st, 8, r->period_start, sizeof(r->period_start));
+		col_copy(st, 9, r->period_end, sizeof(r->period_end));
+		col_copy(st, 10, r->updated, sizeof(r->updated));
+		r->json = xstrdup(db_col_text(st, 11) != NULL ?
+		    db_col_text(st, 11) : "{}");
+		r->version = sqlite3_column_int(st, 12);
+	}
+	db_done(st);
+	if (rc == SQLITE_DONE)
+		return 1;
+	if (rc != SQLITE_ROW)
+		return db_fail(db, rc, err, "consent lookup");
+	if (r->json == NULL)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	return 0;
+}
+
+int
+consent_revoke_status(const char *status)
+{
+	return status != NULL && (strcmp(status, "inactive") == 0 ||
+	    strcmp(status, "rejected") == 0);
+}
+
+/* Appends the next consent_history version of cid. */
+static int
+history_add(struct p2p_db *db, long long cid, const char *status,
+    const char *by, const char *ts, const char *json, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = db_stmt(db, sql_history_next, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, cid);
+	db_bind_text(st, 2, status);
+	db_bind_text(st, 3, by);
+	db_bind_text(st, 4, ts);
+	db_bind_text(st, 5, json);
+	rc = sqlite3_step(st);
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "consent history insert");
+	return 0;
+}
+
+int
+consent_set_status(struct p2p_db *db, const struct consent_row *r,
+    const char *status, const char *by, int *changed, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	json_object	*o = NULL, *v;
+	const char	*json, *client;
+	char		 ts[32], detail[160];
+	int		 rc, ret = -1;
+
+	if (changed != NULL)
+		*changed = 0;
+	if (strcmp(r->status, status) == 0)
+		return 0;
+	/* The stored JSON is ours (validated at capture or load). */
+	o = json_tokener_parse(r->json);
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "stored consent %s is"
+		    " not readable", r->id);
+		goto out;
+	}
+	v = json_object_new_string(status);
+	if (fhir_add(o, "status", v) == -1 ||
+	    (json = fhir_json(o)) == NULL) {
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		goto out;
+	}
+	time_instant(now_sec(), ts);
+	if ((st = db_stmt(db, sql_set_status, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, r->cid);
+	db_bind_text(st, 2, status);
+	db_bind_text(st, 3, ts);
+	db_bind_text(st, 4, json);
+	rc = sqlite3_step(st);
+	db_done(st);
+	if (rc != SQLITE_DONE) {
+		db_fail(db, rc, err, "consent update");
+		goto out;
+	}
+	if (history_add(db, r->cid, status, by, ts, json, err) == -1)
+		goto out;
+	snprintf(detail, sizeof(detail), "%s: %s -> %s by %s",
+	    consent_revoke_status(status) ? "revoked" : "status changed",
+	    r->status, status, by);
+	/* The agent is the client that acted; an administrator is none. */
+	client = strncmp(by, "client:", 7) == 0 ? by + 7 : NULL;
+	if (audit_log(db, "consent", "success", client, r->patient, r->cid,
+	    detail, err) == -1)
+		goto out;
+	if (changed != NULL)
+		*changed = 1;
+	ret = 0;
+out:
+	json_object_put(o);
+	return ret;
+}
+
+/* A minimal FHIR Consent recording the member's opt-out. */
+static json_object *
+optout_resource(const char *id, const char *patient, const char *date)
+{
+	json_object	*c, *o, *a, *cc;
+	char		 ref[96];
+
+	if ((c = fhir_resource_new("Consent")) == NULL)
+		return NULL;
+	snprintf(ref, sizeof(ref), "Patient/%s", patient);
+	if (fhir_add_str(c, "id", id) == -1 ||
+	    fhir_add_str(c, "status", "active") == -1)
+		goto fail;
+	o = json_object_new_object();
+	a = json_object_new_array();
+	cc = json_object_new_object();
+	if (fhir_add(c, "scope", o) == -1 || fhir_add(o, "coding", a) == -1 ||
+	    fhir_push(a, cc) == -1 || fhir_add_str(cc, "system", SYS_SCOPE) == -1 ||
+	    fhir_add_str(cc, "code", "patient-privacy") == -1)
+		goto fail;
+	a = json_object_new_array();
+	o = json_object_new_object();
+	if (fhir_add(c, "category", a) == -1 || fhir_push(a, o) == -1)
+		goto fail;
+	a = json_object_new_array();
+	cc = json_object_new_object();
+	if (fhir_add(o, "coding", a) == -1 || fhir_push(a, cc) == -1 ||
+	    fhir_add_str(cc, "system", SYS_ACTCODE) == -1 ||
+	    fhir_add_str(cc, "code", "IDSCL") == -1)
+		goto fail;
+	o = json_object_new_object();
+	if (fhir_add(c, "patient", o) == -1 ||
+	    fhir_add_str(o, "reference", ref) == -1 ||
+	    fhir_add_str(c, "dateTime", date) == -1)
+		goto fail;
+	o = json_object_new_object();
+	if (fhir_add(c, "provision", o) == -1 ||
+	    fhir_add_str(o, "type", "deny") == -1)
+		goto fail;
+	return c;
+fail:
+	json_object_put(c);
+	return NULL;
+}
+
+int
+consent_record_optout(struct p2p_db *db, const char *patient,
+    const char *by, char *id, size_t idsz, long long *cid,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	json_object	*c;
+	const char	*json;
+	char		 ts[32];
+	int		 rc, ret = -1;
+
+	*cid = 0;
+	if (idsz < 40)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "id too small");
+	id[0] = 'o';
+	if (rand_hex(id + 1, 16) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "no randomness");
+	time_instant(now_sec(), ts);
+	if ((c = optout_resource(id, patient, ts)) == NULL ||
+	    (json = fhir_json(c)) == NULL) {
+		json_object_put(c);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	}
+	if ((st = db_stmt(db, sql_optout_store, err)) == NULL)
+		goto out;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, patient);
+	db_bind_text(st, 3, ts);
+	db_bind_text(st, 4, json);
+	rc = sqlite3_step(st);
+	db_done(st);
+	if (rc != SQLITE_DONE) {
+		db_fail(db, rc, err, "opt-out insert");
+		goto out;
+	}
+	*cid = sqlite3_last_insert_rowid(db->h);
+	if (history_add(db, *cid, "active", by, ts, json, err) == -1 ||
+	    audit_log(db, "consent", "success", NULL, patient, *cid,
+	    "opt-out recorded (deny, version 1)", err) == -1)
+		goto out;
+	ret = 0;
+out:
+	json_object_put(c);
+	return ret;
+}
+
+json_object *
+consent_resource(const struct consent_row *r)
+{
+	json_object	*o, *meta;
+	char		 v[16];
+
+	o = json_tokener_parse(r->json);
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return NULL;
+	}
+	/* Replace whatever id/meta the submitter sent: the server's. */
+	json_object_object_del(o, "meta");
+	snprintf(v, sizeof(v), "%d", r->version > 0 ? r->version : 1);
+	meta = json_object_new_object();
+	if (fhir_add_str(o, "id", r->id) == -1 ||
+	    fhir_add(o, "meta", meta) == -1 ||
+	    fhir_add_str(meta, "versionId", v) == -1 ||
+	    fhir_add_str(meta, "lastUpdated", r->updated) == -1 ||
+	    fhir_add_str(o, "status", r->status) == -1) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
 }

@@ -90,4 +90,68 @@ int	 consent_access_cfg(struct p2p_db *, const struct p2p_config *,
 	    const char *client, const char *patient, time_t now,
 	    long long *cid, int *sensitive, struct p2p_err *);
 
+/*
+ * Consent lifecycle (issue #7): a consent's current row, its versions,
+ * status changes (revocation) and opt-outs recorded by the payer.
+ */
+
+/* One row of table consent, with its latest version number. */
+struct consent_row {
+	long long	 cid;			/* internal key */
+	char		 id[72];		/* server id (Consent.id) */
+	char		 patient[72];		/* member (Patient id) */
+	char		 client_id[128];	/* submitter, "" when loaded */
+	char		 source[16];		/* submitted | loaded */
+	char		 status[24];		/* FHIR Consent.status */
+	char		 provision[16];		/* permit | deny | "" */
+	char		 policy[160];		/* regular | sensitive | uri */
+	char		 period_start[40];	/* or "" */
+	char		 period_end[40];	/* or "" */
+	char		 updated[32];		/* last change (UTC instant) */
+	int		 version;		/* latest consent_history version */
+	char		*json;			/* current JSON, caller frees
+						   (consent_row_free) */
+};
+
+/* Frees what a consent_row owns (NULL fine). */
+void	 consent_row_free(struct consent_row *);
+
+/*
+ * Looks up consent id.  Returns 0 with row filled (caller frees with
+ * consent_row_free), 1 when there is no such consent, -1 on error.
+ */
+int	 consent_get(struct p2p_db *, const char *id, struct consent_row *,
+	    struct p2p_err *);
+
+/* True for the statuses a revocation may set: inactive, rejected. */
+int	 consent_revoke_status(const char *status);
+
+/*
+ * Sets consent cid to status (a FHIR Consent.status code) on behalf of
+ * by ("client:<id>", "admin"), recording a new consent_history version
+ * and an audit "consent" event.  No change when the status is already
+ * that (returns 0, *changed 0).  Runs in the caller's transaction.
+ * changed may be NULL.
+ */
+int	 consent_set_status(struct p2p_db *, const struct consent_row *,
+	    const char *status, const char *by, int *changed,
+	    struct p2p_err *);
+
+/*
+ * Records an opt-out for patient as the payer: a Consent with
+ * provision deny, source 'loaded', status active, version 1, audited.
+ * Sets id (at least 40 bytes) and *cid.  Runs in the caller's
+ * transaction.
+ */
+int	 consent_record_optout(struct p2p_db *, const char *patient,
+	    const char *by, char *id, size_t idsz, long long *cid,
+	    struct p2p_err *);
+
+/*
+ * The FHIR Consent to serve for row: its stored JSON with id,
+ * meta.versionId, meta.lastUpdated and status set.  Caller puts it;
+ * NULL when out of memory or the stored JSON is unreadable.
+ */
+json_object *consent_resource(const struct consent_row *);
+
 #endif

@@ -60,6 +60,7 @@ export_member(struct p2p_db *db, const struct p2p_config *cfg,
 	sqlite3_stmt		*st;
 	char			 text[256];
 	long long		 cid = 0;
+	long long		 before = *nres;
 	int			 sensitive = 0, rc;
 
 	p2p_err_init(&cerr);
@@ -92,8 +93,11 @@ export_member(struct p2p_db *db, const struct p2p_config *cfg,
 	db_done(st);
 	if (rc == -1)
 		return -1;
+	/* Issue #7: which job and how much, for the disclosure report. */
+	snprintf(text, sizeof(text), "%s job %s: %lld resources into the"
+	    " job's files", job->kind, job->id, *nres - before);
 	audit_log(db, "release", "success", job->client_id, patient, cid,
-	    job->kind, &aerr);
+	    text, &aerr);
 	return 0;
 }
 

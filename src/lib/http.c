@@ -104,6 +104,7 @@ void
 p2p_close(struct p2p_ctx *ctx)
 {
 	db_close(&ctx->db);
+	buf_free(&ctx->spare);
 	if (!ctx->cgi)
 		FCGX_Free(&ctx->fcgx, 1);
 }
@@ -138,6 +139,8 @@ method_bit(const char *m)
 	return 0;
 }
 
+#define P2P_SPARE_MAX	(16 * 1024 * 1024)	/* response memory kept */
+
 int
 p2p_accept(struct p2p_ctx *ctx, struct p2p_req *req)
 {
@@ -146,6 +149,10 @@ p2p_accept(struct p2p_ctx *ctx, struct p2p_req *req)
 
 	memset(req, 0, sizeof(*req));
 	req->ctx = ctx;
+	/* The last response's memory: a large body (a $everything page)
+	 * is written without fresh pages to fault in every time. */
+	req->out = ctx->spare;
+	memset(&ctx->spare, 0, sizeof(ctx->spare));
 	if (ctx->cgi) {
 		if (ctx->turns > 0)
 			return -1;
@@ -419,7 +426,11 @@ p2p_end(struct p2p_req *req)
 	json_object_put(req->json);
 	json_object_put(req->reply);
 	buf_free(&req->head);
-	buf_free(&req->out);
+	buf_reset(&req->out);
+	if (req->out.cap <= P2P_SPARE_MAX && req->ctx->spare.p == NULL)
+		req->ctx->spare = req->out;
+	else
+		buf_free(&req->out);
 	memset(req, 0, sizeof(*req));
 }
 

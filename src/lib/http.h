@@ -77,6 +77,12 @@ struct p2p_op {
 #define P2P_SCOPE_EXPORT \
 	"system/Group.rs user/*.rs system.Group.u?code=" \
 	"http://hl7.org/fhir/us/davinci-pdex/ValueSet/PDexMultiMemberMatchResultVS|match"
+/* A client's own consents (issue #7): whoever may submit them. */
+#define P2P_SCOPE_CONSENT \
+	"http://hl7.org/fhir/us/davinci-hrex/OperationDefinition/member-match" \
+	" http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/BulkMemberMatch" \
+	" http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/bulk-member-match" \
+	" system/Consent.rs system/Consent.u user/*.rs"
 
 
 /* The authenticated caller (filled by auth_request()). */
@@ -97,6 +103,8 @@ struct p2p_ctx {
 	int			 cgi;		/* plain CGI: one turn */
 	int			 turns;		/* requests accepted */
 	void			*app;		/* the operation's own state */
+	struct p2p_buf		 spare;		/* response buffer memory kept
+						   between requests */
 };
 
 /* Per request: reset at every accept, freed by p2p_end(). */

@@ -227,6 +227,8 @@ job_wake(const struct p2p_config *cfg)
 
 /* --- the ndjson writer ------------------------------------------------- */
 
+#define OUT_BUF		(64 * 1024)	/* stdio buffer per open file */
+
 struct out_file {
 	char		 kind[8];	/* output | error */
 	char		 type[64];	/* resource type */
@@ -362,6 +364,9 @@ out_file_get(struct job_out *o, const char *kind, const char *type,
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "cannot create an output file"), NULL;
 	}
+	/* A modest buffer per open file (one per type): few writes, and
+	 * memory bounded by the number of types, not by the group. */
+	setvbuf(f->fp, NULL, _IOFBF, OUT_BUF);
 	o->nf++;
 	return f;
 }
@@ -373,11 +378,10 @@ out_append(struct job_out *o, const char *kind, const char *type,
 	struct out_file	*f;
 	size_t		 i;
 
-	/* One resource per line: its text must not hold a newline. */
-	for (i = 0; i < len; i++)
-		if (json[i] == '\n' || json[i] == '\r')
-			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "resource text holds a line break");
+	/* One resource per line: its text must not hold a line break. */
+	if (memchr(json, '\n', len) != NULL || memchr(json, '\r', len) != NULL)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "resource text holds a line break");
 	if (len == 0 || json[0] != '{')
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "resource text is not a JSON object");

@@ -358,46 +358,35 @@ match_probe(struct p2p_db *db, const char *client,
 	}
 	buf_free(&b);
 
-	if (db_begin(db, err) == -1)
-		return -1;
 	if ((st = db_stmt(db, sql_probe_prune, err)) == NULL)
-		goto fail;
+		return -1;
 	db_bind_text(st, 1, client);
 	db_bind_text(st, 2, person);
 	sqlite3_bind_int64(st, 3, (long long)now - window);
 	rc = sqlite3_step(st);
 	db_done(st);
-	if (rc != SQLITE_DONE) {
-		db_fail(db, rc, err, "probe prune");
-		goto fail;
-	}
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "probe prune");
 	if ((st = db_stmt(db, sql_probe_add, err)) == NULL)
-		goto fail;
+		return -1;
 	db_bind_text(st, 1, client);
 	db_bind_text(st, 2, person);
 	db_bind_text(st, 3, card);
 	sqlite3_bind_int64(st, 4, (long long)now);
 	rc = sqlite3_step(st);
 	db_done(st);
-	if (rc != SQLITE_DONE) {
-		db_fail(db, rc, err, "probe insert");
-		goto fail;
-	}
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "probe insert");
 	if ((st = db_stmt(db, sql_probe_count, err)) == NULL)
-		goto fail;
+		return -1;
 	db_bind_text(st, 1, client);
 	db_bind_text(st, 2, person);
 	sqlite3_bind_int64(st, 3, (long long)now - window);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		distinct = sqlite3_column_int64(st, 0);
 	db_done(st);
-	if (rc != SQLITE_ROW) {
-		db_fail(db, rc, err, "probe count");
-		goto fail;
-	}
-	/* Commit even when refusing: the attempt itself counts. */
-	if (db_commit(db, err) == -1)
-		return -1;
+	if (rc != SQLITE_ROW)
+		return db_fail(db, rc, err, "probe count");
 	if (distinct > limit) {
 		p2p_fail(err, 429, P2P_ISSUE_THROTTLED, "too many member-match"
 		    " attempts for the same demographics with different"
@@ -406,7 +395,4 @@ match_probe(struct p2p_db *db, const char *client,
 		return -1;
 	}
 	return 0;
-fail:
-	db_rollback(db);
-	return -1;
 }

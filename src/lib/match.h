@@ -70,7 +70,9 @@ int	 match_agrees(const struct match_demog *, const char *family,
  * and fails with 429 (Retry-After = window) when the client sent more
  * than limit distinct card data (CoverageToMatch identifiers and
  * subscriberId) for the same demographics within window seconds.
- * Returns 0 or -1 with err set.  Runs its own transaction.
+ * Returns 0 or -1 with err set.  Runs in the caller's write
+ * transaction (db_begin()), which the caller commits even on the 429:
+ * the attempt itself counts.
  */
 int	 match_probe(struct p2p_db *, const char *client,
 	    const struct match_input *, long long limit, long long window,

@@ -56,27 +56,6 @@ ref_add(void *arg, const char *type, const char *id)
 	return 0;
 }
 
-/* Appends {fullUrl, resource, search.mode} to entries, taking res. */
-static int
-add_entry(json_object *entries, const char *full, json_object *res,
-    const char *mode)
-{
-	json_object	*e, *search;
-
-	if ((e = json_object_new_object()) == NULL) {
-		json_object_put(res);
-		return -1;
-	}
-	if (fhir_push(entries, e) == -1 ||
-	    fhir_add_str(e, "fullUrl", full) == -1 ||
-	    fhir_add(e, "resource", res) == -1 ||
-	    (search = json_object_new_object()) == NULL ||
-	    fhir_add(e, "search", search) == -1 ||
-	    fhir_add_str(search, "mode", mode) == -1)
-		return -1;
-	return 0;
-}
-
 /*
  * The PDex Provenance of the transmission (guide Example 05): this
  * payer as transmitter, source format FHIR R4, target the Bundle.
@@ -177,20 +156,6 @@ uuid_new(char out[37])
 	return 0;
 }
 
-/* Adds a link {relation, url}. */
-static int
-add_link(json_object *links, const char *rel, const char *url)
-{
-	json_object	*l;
-
-	if ((l = json_object_new_object()) == NULL)
-		return -1;
-	if (fhir_push(links, l) == -1 || fhir_add_str(l, "relation", rel) ||
-	    fhir_add_str(l, "url", url))
-		return -1;
-	return 0;
-}
-
 /* URL of this operation with the narrowing parameters of params. */
 static int
 ev_url(struct p2p_buf *b, const struct p2p_config *cfg, const char *id,
@@ -242,70 +207,284 @@ bad:
 	    "_cursor is not a cursor from a next link");
 }
 
+/*
+ * The page is written as text.  Every stored row is valid FHIR JSON
+ * (checked when it was loaded), so it goes into the Bundle as it is,
+ * "resource":<stored text>, never parsed nor serialised again: a page
+ * of a thousand resources costs a copy, not a thousand json-c trees.
+ * Strings from configuration or the request (URLs) are serialised by
+ * json-c, and so is the one small Provenance.
+ */
+/*
+ * The entries of the page being built, kept between requests of this
+ * process: a page of a thousand resources is about a megabyte, and
+ * reusing the memory spares faulting fresh pages in every time.
+ */
+#define EV_KEEP_MAX	(16 * 1024 * 1024)
+#define EV_TALLY	12	/* resource types named in the audit */
+static struct p2p_buf	 ev_ents;
+
+struct ev_page {
+	struct p2p_buf	*ents;		/* entries, comma separated */
+	struct p2p_buf	 base;		/* "fhir_base as JSON text, no
+					   closing quote */
+	const char	*fhir_base;	/* the same, as configured */
+	struct ev_refs	 refs;		/* distinct references of the rows */
+	long long	 count;		/* entries per page (_count) */
+	long long	 n;		/* match entries so far */
+	int		 more;		/* a row is left after the page */
+	char		 last_type[64];	/* keyset of the last entry */
+	long long	 last_rid;
+	char		 types[EV_TALLY][64];	/* entries per type, for */
+	int		 counts[EV_TALLY];	/* the audit trail */
+	size_t		 ntypes;
+};
+
+/* Counts an entry of type (the first EV_TALLY types). */
+static void
+tally(struct ev_page *pg, const char *type)
+{
+	size_t	 i;
+
+	for (i = 0; i < pg->ntypes && strcmp(pg->types[i], type) != 0; i++)
+		;
+	if (i == pg->ntypes) {
+		if (i == EV_TALLY)
+			return;
+		snprintf(pg->types[i], sizeof(pg->types[i]), "%s", type);
+		pg->counts[pg->ntypes++] = 0;
+	}
+	pg->counts[i]++;
+}
+
+/*
+ * "$everything: Patient x1, Coverage x2, ..." (issue #7: which
+ * resources went out, for the disclosure report).
+ */
+static void
+page_summary(const struct ev_page *pg, char *out, size_t n)
+{
+	size_t	 i, len;
+
+	snprintf(out, n, "$everything:");
+	for (i = 0; i < pg->ntypes; i++) {
+		len = strlen(out);
+		if (len + 1 >= n)
+			break;
+		snprintf(out + len, n - len, "%s %s x%d", i ? "," : "",
+		    pg->types[i], pg->counts[i]);
+	}
+	if (pg->ntypes == 0 && strlen(out) + 8 < n)
+		strcat(out, " none");
+}
+
+/* Appends s as a JSON string (quoted and escaped by json-c). */
+static int
+put_jstr(struct p2p_buf *b, const char *s)
+{
+	json_object	*o;
+	const char	*t;
+	int		 rc = -1;
+
+	if ((o = json_object_new_string(s)) != NULL &&
+	    (t = fhir_json(o)) != NULL)
+		rc = buf_puts(b, t);
+	json_object_put(o);
+	return rc;
+}
+
+/* True when s is a resource type name (letters only). */
+static int
+plain_type(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
+			return 0;
+	return 1;
+}
+
+/*
+ * Appends one entry {fullUrl, resource, search.mode}; json is the
+ * resource's stored text.  The fullUrl is fhir_base/type/id, or urn
+ * when type is NULL.  0, or -1 with err.
+ */
+static int
+put_entry(struct ev_page *pg, const char *type, const char *id,
+    const char *urn, const char *json, size_t len, const char *mode,
+    struct p2p_err *err)
+{
+	struct p2p_buf	*b = pg->ents;
+	char		 full[800];
+	int		 oom = 0;
+
+	if (len == 0 || json[0] != '{')
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "stored resource text is not a JSON object");
+	if (b->len > 0)
+		oom |= buf_add(b, ",", 1);
+	oom |= buf_puts(b, "{\"fullUrl\":");
+	if (urn != NULL)
+		oom |= put_jstr(b, urn);
+	else if (plain_type(type) && fhir_valid_id(id)) {
+		/* Nothing to escape in a type or an id: the common case. */
+		oom |= buf_add(b, pg->base.p, pg->base.len);
+		oom |= buf_add(b, "/", 1);
+		oom |= buf_puts(b, type);
+		oom |= buf_add(b, "/", 1);
+		oom |= buf_puts(b, id);
+		oom |= buf_add(b, "\"", 1);
+	} else {
+		snprintf(full, sizeof(full), "%s/%s/%s", pg->fhir_base, type,
+		    id);
+		oom |= put_jstr(b, full);
+	}
+	oom |= buf_puts(b, ",\"resource\":");
+	oom |= buf_add(b, json, len);
+	oom |= buf_puts(b, ",\"search\":{\"mode\":\"");
+	oom |= buf_puts(b, mode);
+	oom |= buf_puts(b, "\"}}");
+	tally(pg, type != NULL ? type : "Provenance");
+	return oom ? p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory") :
+	    0;
+}
+
+/*
+ * Adds the released rows of one keyset run after (after_type,
+ * after_rid) to the page.  With patient_only, the member's Patient rows
+ * (the run ends at the first other type); else every row but those.
+ * Stops when the page is full, setting pg->more when a row is left.
+ * 0 or -1 with err.
+ */
+static int
+page_rows(struct p2p_ctx *ctx, const struct release_rules *rules,
+    const char *id, const char *after_type, long long after_rid,
+    int patient_only, struct ev_page *pg, struct p2p_err *err)
+{
+	struct release_row	 row;
+	sqlite3_stmt		*st;
+	int			 r, is_patient;
+
+	if ((st = release_open(&ctx->db, rules, id, after_type, after_rid, 0,
+	    err)) == NULL)
+		return -1;
+	while ((r = release_next(&ctx->db, rules, st, &row, err)) == 1) {
+		is_patient = strcmp(row.type, "Patient") == 0;
+		if (patient_only && !is_patient)
+			break;
+		if (!patient_only && is_patient)
+			continue;
+		if (pg->n == pg->count) {
+			pg->more = 1;
+			break;
+		}
+		if (put_entry(pg, row.type, row.id, NULL, row.json, row.len,
+		    "match", err) == -1) {
+			r = -1;
+			break;
+		}
+		/* Light scan for references (no parse; release.h). */
+		release_refs(row.json, row.len, ref_add, &pg->refs);
+		snprintf(pg->last_type, sizeof(pg->last_type), "%s", row.type);
+		pg->last_rid = row.rid;
+		pg->n++;
+	}
+	db_done(st);
+	return r == -1 ? -1 : 0;
+}
+
 /* Adds the referenced Organizations and Practitioners as includes. */
 static int
 add_refs(struct p2p_ctx *ctx, const struct release_rules *rules,
-    const struct ev_refs *refs, json_object *entries, struct p2p_err *err)
+    struct ev_page *pg, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	json_object	*res;
 	const char	*txt;
-	char		 type[16], full[800];
+	char		 type[16];
 	size_t		 i, tl;
-	int		 flags;
+	int		 flags, rc;
 
-	for (i = 0; i < refs->n; i++) {
+	for (i = 0; i < pg->refs.n; i++) {
 		if ((st = db_stmt(&ctx->db, sql_ref, err)) == NULL)
 			return -1;
-		tl = strcspn(refs->ref[i], "/");
-		snprintf(type, sizeof(type), "%.*s", (int)tl, refs->ref[i]);
+		tl = strcspn(pg->refs.ref[i], "/");
+		snprintf(type, sizeof(type), "%.*s", (int)tl, pg->refs.ref[i]);
 		db_bind_text(st, 1, type);
-		db_bind_text(st, 2, refs->ref[i] + tl + 1);
-		if (sqlite3_step(st) != SQLITE_ROW ||
-		    (txt = db_col_text(st, 0)) == NULL) {
-			db_done(st);
-			continue;
-		}
-		flags = sqlite3_column_int(st, 1);
-		if ((flags & SCOPE_EXCLUDED) || ((flags & SCOPE_SENSITIVE) &&
-		    !rules->sensitive)) {
-			db_done(st);
-			continue;
-		}
-		if (fhir_parse(txt, (size_t)sqlite3_column_bytes(st, 0), &res,
-		    err) == -1) {
-			db_done(st);
-			return -1;
+		db_bind_text(st, 2, pg->refs.ref[i] + tl + 1);
+		rc = 0;
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    (txt = db_col_text(st, 0)) != NULL) {
+			flags = sqlite3_column_int(st, 1);
+			if (!(flags & SCOPE_EXCLUDED) &&
+			    (!(flags & SCOPE_SENSITIVE) || rules->sensitive))
+				rc = put_entry(pg, type, pg->refs.ref[i] +
+				    tl + 1, NULL, txt,
+				    (size_t)sqlite3_column_bytes(st, 0),
+				    "include", err);
 		}
 		db_done(st);
-		snprintf(full, sizeof(full), "%s/%s", ctx->cfg.fhir_base,
-		    refs->ref[i]);
-		if (add_entry(entries, full, res, "include") == -1)
-			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "out of memory");
+		if (rc == -1)
+			return -1;
 	}
 	return 0;
 }
 
+/* Adds the PDex transmitter Provenance of the Bundle bid. */
+static int
+add_provenance(struct p2p_ctx *ctx, const char *bid, struct ev_page *pg,
+    struct p2p_err *err)
+{
+	json_object	*p;
+	const char	*txt;
+	char		 uuid[37], urn[50];
+	int		 rc;
+
+	if (uuid_new(uuid) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "no randomness");
+	if ((p = provenance_new(ctx, bid, uuid, err)) == NULL)
+		return -1;
+	snprintf(urn, sizeof(urn), "urn:uuid:%s", uuid);
+	if ((txt = fhir_json(p)) == NULL)
+		rc = p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	else
+		rc = put_entry(pg, NULL, NULL, urn, txt, strlen(txt),
+		    "include", err);
+	json_object_put(p);
+	return rc;
+}
+
+/* Appends a link {relation, url} (first: no leading comma). */
+static int
+put_link(struct p2p_buf *b, int first, const char *rel, const char *url)
+{
+	return buf_puts(b, first ? "{\"relation\":\"" : ",{\"relation\":\"") ||
+	    buf_puts(b, rel) || buf_puts(b, "\",\"url\":") ||
+	    put_jstr(b, url) || buf_puts(b, "}") ? -1 : 0;
+}
+
+/* Sets the page as req's body and what it holds in audit[n]. */
 static int
 everything_sync(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
     const struct p2p_kvlist *params, struct release_rules *rules,
-    struct p2p_err *err)
+    char *audit, size_t n, struct p2p_err *err)
 {
-	struct release_row	 row;
-	struct ev_refs		 refs = { NULL, 0 };
+	struct ev_page		 pg;
 	struct p2p_buf		 url = { NULL, 0, 0 };
-	sqlite3_stmt		*st = NULL;
-	json_object		*b = NULL, *entries, *links, *res;
+	struct p2p_buf		*out = &req->out;
 	const char		*v;
-	char			 ctype[64] = "", last_type[64] = "", bid[33];
-	char			 full[800], uuid[37];
-	long long		 count = EV_COUNT_DEFAULT, crid = 0, total, n = 0;
-	long long		 last_rid = 0;
-	int			 rc = -1, more = 0, r;
+	char			 ctype[64] = "", bid[33];
+	long long		 crid = 0, total;
+	int			 rc = -1, oom = 0;
 
+	memset(&pg, 0, sizeof(pg));
+	pg.ents = &ev_ents;
+	buf_reset(pg.ents);
+	pg.count = EV_COUNT_DEFAULT;
+	pg.fhir_base = ctx->cfg.fhir_base;
 	if ((v = kv_get(params, "_count")) != NULL &&
-	    parse_ll(v, 1, EV_COUNT_MAX, &count) == -1)
+	    parse_ll(v, 1, EV_COUNT_MAX, &pg.count) == -1)
 		return p2p_fail_at(err, 400, P2P_ISSUE_VALUE, "_count",
 		    "_count must be an integer from 1 to %d", EV_COUNT_MAX);
 	if ((v = kv_get(params, "_cursor")) != NULL &&
@@ -313,84 +492,64 @@ everything_sync(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 		return -1;
 	if (release_count(&ctx->db, rules, id, &total, err) == -1)
 		return -1;
-	if (rand_hex(bid, 16) == -1 || uuid_new(uuid) == -1)
+	if (rand_hex(bid, 16) == -1)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "no randomness");
-	if ((refs.ref = calloc(EV_REFS_MAX, sizeof(*refs.ref))) == NULL ||
-	    (b = fhir_resource_new("Bundle")) == NULL ||
-	    fhir_add_str(b, "id", bid) || fhir_add_str(b, "type", "searchset") ||
-	    fhir_add_int(b, "total", total) ||
-	    (links = json_object_new_array()) == NULL ||
-	    fhir_add(b, "link", links) ||
-	    (entries = json_object_new_array()) == NULL ||
-	    fhir_add(b, "entry", entries)) {
+	if ((pg.refs.ref = calloc(EV_REFS_MAX, sizeof(*pg.refs.ref))) ==
+	    NULL || put_jstr(&pg.base, ctx->cfg.fhir_base) == -1) {
 		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 		goto out;
 	}
-	/* One row more than the page tells whether there is a next page. */
-	if ((st = release_open(&ctx->db, rules, id, ctype, crid, count + 1,
-	    err)) == NULL)
-		goto out;
-	while ((r = release_next(&ctx->db, rules, st, &row, err)) == 1) {
-		if (n == count) {
-			more = 1;
-			break;
-		}
-		if (fhir_parse(row.json, row.len, &res, err) == -1)
+	pg.base.p[--pg.base.len] = '\0';	/* drop the closing quote */
+	/*
+	 * The Patient first (FHIR convention): its rows are a keyset run
+	 * of their own ahead of the others, so a cursor in it ("Patient.
+	 * rid") goes on with the rest of that run, then every other row.
+	 */
+	if (ctype[0] == '\0' || strcmp(ctype, "Patient") == 0) {
+		if (page_rows(ctx, rules, id, "Patient", ctype[0] ? crid : 0,
+		    1, &pg, err) == -1 || (!pg.more && page_rows(ctx, rules,
+		    id, "", 0, 0, &pg, err) == -1))
 			goto out;
-		snprintf(full, sizeof(full), "%s/%s/%s", ctx->cfg.fhir_base,
-		    row.type, row.id);
-		snprintf(last_type, sizeof(last_type), "%s", row.type);
-		last_rid = row.rid;
-		/* Light scan for references (no parse; release.h). */
-		release_refs(row.json, row.len, ref_add, &refs);
-		if (add_entry(entries, full, res, "match") == -1) {
-			p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "out of memory");
-			goto out;
-		}
-		n++;
-	}
-	if (r == -1)
+	} else if (page_rows(ctx, rules, id, ctype, crid, 0, &pg, err) == -1)
 		goto out;
-	db_done(st);
-	st = NULL;
-	if (add_refs(ctx, rules, &refs, entries, err) == -1)
+	if (add_refs(ctx, rules, &pg, err) == -1 ||
+	    (pg.n > 0 && add_provenance(ctx, bid, &pg, err) == -1))
 		goto out;
-	if (n > 0) {
-		if ((res = provenance_new(ctx, bid, uuid, err)) == NULL)
-			goto out;
-		snprintf(full, sizeof(full), "urn:uuid:%s", uuid);
-		if (add_entry(entries, full, res, "include") == -1) {
-			p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "out of memory");
-			goto out;
-		}
-	}
-	if (ev_url(&url, &ctx->cfg, id, params, count,
-	    ctype[0] ? ctype : NULL, crid) == -1 ||
-	    add_link(links, "self", url.p) == -1) {
-		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-		goto out;
-	}
-	if (more) {
+
+	/* The Bundle around the entries (searchset, FHIR R4 Bundle). */
+	buf_reset(out);
+	oom |= buf_puts(out, "{\"resourceType\":\"Bundle\",\"id\":\"");
+	oom |= buf_puts(out, bid);
+	oom |= buf_printf(out, "\",\"type\":\"searchset\",\"total\":%lld,"
+	    "\"link\":[", total);
+	oom |= ev_url(&url, &ctx->cfg, id, params, pg.count,
+	    ctype[0] ? ctype : NULL, crid);
+	oom |= put_link(out, 1, "self", url.p);
+	if (pg.more) {
 		buf_reset(&url);
-		if (ev_url(&url, &ctx->cfg, id, params, count, last_type,
-		    last_rid) == -1 || add_link(links, "next", url.p) == -1) {
-			p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "out of memory");
-			goto out;
-		}
+		oom |= ev_url(&url, &ctx->cfg, id, params, pg.count,
+		    pg.last_type, pg.last_rid);
+		oom |= put_link(out, 0, "next", url.p);
 	}
-	p2p_set_json(req, 200, "application/fhir+json", b);
-	b = NULL;
+	oom |= buf_puts(out, "],\"entry\":[");
+	oom |= buf_add(out, pg.ents->p, pg.ents->len);
+	oom |= buf_puts(out, "]}");
+	if (oom) {
+		buf_reset(out);
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		goto out;
+	}
+	req->status = 200;
+	req->ctype = "application/fhir+json";
+	page_summary(&pg, audit, n);
 	rc = 0;
 out:
-	if (st != NULL)
-		db_done(st);
-	json_object_put(b);
+	if (pg.ents->cap > EV_KEEP_MAX)
+		buf_free(pg.ents);
+	buf_free(&pg.base);
 	buf_free(&url);
-	free(refs.ref);
+	free(pg.refs.ref);
 	return rc;
 }
 
@@ -443,7 +602,7 @@ everything_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 	struct p2p_kvlist	 params;
 	struct p2p_err		 aerr;
 	const char		*k;
-	char			 id[72];
+	char			 id[72], summary[480];
 	long long		 cid = 0;
 	int			 sensitive = 0, rc = -1, async, r;
 	size_t			 i;
@@ -481,18 +640,22 @@ everything_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 	/* PDex: the release check for every request. */
 	if (consent_access_cfg(&ctx->db, &ctx->cfg, req->who.client_id, id, now_sec(), &cid,
 	    &sensitive, err) == -1) {
+		snprintf(summary, sizeof(summary), "%d $everything refused: %s",
+		    err->status, err->msg);
 		audit_log(&ctx->db, "release", "failure", req->who.client_id,
-		    id, 0, "$everything refused", &aerr);
+		    id, 0, summary, &aerr);
 		goto out;
 	}
 	rules->sensitive = sensitive != 0;
 	if (async)
 		rc = everything_async(ctx, req, id, &params, err);
 	else
-		rc = everything_sync(ctx, req, id, &params, rules, err);
+		rc = everything_sync(ctx, req, id, &params, rules, summary,
+		    sizeof(summary), err);
+	/* Issue #7: which resources went out, for the disclosure report. */
 	if (rc == 0)
 		audit_log(&ctx->db, "release", "success", req->who.client_id,
-		    id, cid, async ? "$everything job" : "$everything", &aerr);
+		    id, cid, async ? "$everything job" : summary, &aerr);
 out:
 	kv_free(&params);
 	free(rules);

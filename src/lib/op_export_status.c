@@ -19,6 +19,7 @@
 
 #include <openssl/crypto.h>
 
+#include "audit.h"
 #include "consent.h"
 #include "fhir.h"
 #include "job.h"
@@ -155,12 +156,13 @@ check_signature(struct p2p_ctx *ctx, struct p2p_req *req,
 
 /*
  * Every member whose data the job's files hold must still be released
- * to this client (consent_access): a withdrawn consent withdraws the
- * files made under it.
+ * to this client (consent_access_cfg, the same check as the export
+ * itself, so a legacy consent-less match stops with the switch): a
+ * withdrawn consent withdraws the files made under it.
  */
 static int
 check_members(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
-    struct p2p_err *err)
+    char refused[72], struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
 	struct p2p_err	 e;
@@ -168,15 +170,18 @@ check_members(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 	int		 rc, sensitive, ok = 1;
 	time_t		 now = now_sec();
 
+	refused[0] = '\0';
 	if ((st = db_stmt(&ctx->db, sql_members, err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, id);
 	while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		p2p_err_init(&e);
-		if (consent_access(&ctx->db, req->who.client_id,
+		if (consent_access_cfg(&ctx->db, &ctx->cfg, req->who.client_id,
 		    db_col_text(st, 0), now, &cid, &sensitive, &e) == -1) {
 			if (e.status >= 500)
 				*err = e;
+			else
+				snprintf(refused, 72, "%s", db_col_text(st, 0));
 			ok = 0;
 		}
 	}
@@ -192,9 +197,58 @@ check_members(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 	return 0;
 }
 
+/*
+ * Issue #7: a download is a release of every member the file holds;
+ * one audit record each (client, member, consent, file), in one
+ * transaction.  A file that cannot be accounted for is not sent.
+ */
+static int
+audit_file(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
+    const char *name, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	struct p2p_err	 e;
+	const char	*patient;
+	char		 detail[200];
+	long long	 cid;
+	int		 rc, sensitive;
+	time_t		 now = now_sec();
+
+	snprintf(detail, sizeof(detail), "file %s/%s", id, name);
+	if (db_begin(&ctx->db, err) == -1)
+		return -1;
+	if ((st = db_stmt(&ctx->db, sql_members, err)) == NULL)
+		goto fail;
+	db_bind_text(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		patient = db_col_text(st, 0);
+		p2p_err_init(&e);
+		cid = 0;
+		(void)consent_access_cfg(&ctx->db, &ctx->cfg, req->who.client_id,
+		    patient, now, &cid, &sensitive, &e);
+		if (audit_log(&ctx->db, "release", "success",
+		    req->who.client_id, patient, cid, detail, err) == -1) {
+			db_done(st);
+			goto fail;
+		}
+	}
+	db_done(st);
+	if (rc != SQLITE_DONE) {
+		db_fail(&ctx->db, rc, err, "job members");
+		goto fail;
+	}
+	if (db_commit(&ctx->db, err) == 0)
+		return 0;
+fail:
+	db_rollback(&ctx->db);
+	return -1;
+}
+
 static int
 file_get(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
+	struct p2p_err		 aerr;
+	char			 refused[72], detail[360];
 	struct job_state	 s;
 	sqlite3_stmt		*st;
 	char			 id[JOB_ID_LEN + 2], name[100], path[PATH_MAX];
@@ -232,7 +286,17 @@ file_get(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 		return db_fail(&ctx->db, rc, err, "job file");
 	if (rc != SQLITE_ROW)
 		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND, "no such file");
-	if (check_members(ctx, req, id, err) == -1)
+	if (check_members(ctx, req, id, refused, err) == -1) {
+		if (refused[0] != '\0') {
+			p2p_err_init(&aerr);
+			snprintf(detail, sizeof(detail), "%d file %s/%s refused:"
+			    " %s", err->status, id, name, err->msg);
+			(void)audit_log(&ctx->db, "release", "failure",
+			    req->who.client_id, refused, 0, detail, &aerr);
+		}
+		return -1;
+	}
+	if (audit_file(ctx, req, id, name, err) == -1)
 		return -1;
 	if (snprintf(path, sizeof(path), "%s/%s/%s", ctx->cfg.output_dir, id,
 	    name) >= (int)sizeof(path))

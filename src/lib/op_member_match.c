@@ -3,9 +3,10 @@
  * member-match; also the PDex STU1 form with OldCoverage/NewCoverage).
  *
  * Order: request structure (400), caller identity (403), consent (422),
- * the probing guard (429), the match (422), opt-outs (422), then the
- * one write transaction: consent, match record, audit.  Every attempt
- * and its outcome is audited (event "match").
+ * then the reads (match, opt-out) and one write transaction: the
+ * probing guard's row (429), the match outcome (422), opt-outs (422),
+ * then consent, match record, audit.  Every attempt and its outcome is
+ * audited (event "match"), in that same transaction once it is open.
  */
 #include <stdio.h>
 #include <string.h>
@@ -52,6 +53,31 @@ refuse(struct p2p_ctx *ctx, struct p2p_req *req, const char *patient,
 	snprintf(detail, sizeof(detail), "%d %s", err->status, err->msg);
 	(void)audit_log(&ctx->db, "match", "failure", req->who.client_id,
 	    patient, 0, detail, &e2);
+	return -1;
+}
+
+/*
+ * Refuses inside the request's write transaction: audits the failure
+ * and commits, so the probe row counts (the attempt itself counts, even
+ * when refused).  A refusal for a database failure rolls back instead.
+ * Keeps err; returns -1.
+ */
+static int
+refuse_tx(struct p2p_ctx *ctx, struct p2p_req *req, const char *patient,
+    const struct p2p_err *err)
+{
+	struct p2p_err	 e2;
+	char		 detail[320];
+
+	p2p_err_init(&e2);
+	if (err->status >= 500) {
+		db_rollback(&ctx->db);
+		return refuse(ctx, req, patient, err);
+	}
+	snprintf(detail, sizeof(detail), "%d %s", err->status, err->msg);
+	if (audit_log(&ctx->db, "match", "failure", req->who.client_id,
+	    patient, 0, detail, &e2) == -1 || db_commit(&ctx->db, &e2) == -1)
+		db_rollback(&ctx->db);
 	return -1;
 }
 
@@ -242,35 +268,45 @@ member_match_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 		    " (consent-less legacy matching is disabled)");
 		return refuse(ctx, req, NULL, err);
 	}
-	if (match_probe(db, client, &in, cfg->probe_limit, cfg->probe_window,
-	    now, err) == -1)
-		return refuse(ctx, req, NULL, err);
+	/* The reads first, outside any transaction: the write lock is
+	 * held only for the few writes below. */
 	if (match_find(db, &in, &res, patient, sizeof(patient), err) == -1)
 		return refuse(ctx, req, NULL, err);
+	optout = 0;
+	if (res == MATCH_ONE && consent_optout(db, patient, &optout,
+	    err) == -1)
+		return refuse(ctx, req, patient, err);
+
+	/*
+	 * One write transaction per request: the probe row, then either
+	 * the refusal's audit row or the consent, match and audit rows.
+	 * The probing guard is decided before the match result is told,
+	 * so a throttled caller learns nothing from it.
+	 */
+	if (db_begin(db, err) == -1)
+		return refuse(ctx, req, NULL, err);
+	if (match_probe(db, client, &in, cfg->probe_limit, cfg->probe_window,
+	    now, err) == -1)
+		return refuse_tx(ctx, req, NULL, err);
 	if (res == MATCH_NONE) {
 		/* Wording of the government guide's Example 03. */
 		p2p_fail(err, 422, P2P_ISSUE_NOT_FOUND,
 		    "No member match found");
-		return refuse(ctx, req, NULL, err);
+		return refuse_tx(ctx, req, NULL, err);
 	}
 	if (res == MATCH_MANY) {
 		p2p_fail(err, 422, P2P_ISSUE_MULTIPLE_MATCHES, "More than one"
 		    " member matches; send the member id or more demographics");
-		return refuse(ctx, req, NULL, err);
+		return refuse_tx(ctx, req, NULL, err);
 	}
 	/* HRex 1.1 / PDex: a consent that cannot be honoured returns no
 	 * patient id. */
-	if (consent_optout(db, patient, &optout, err) == -1)
-		return refuse(ctx, req, patient, err);
 	if (optout) {
 		p2p_fail(err, 422, P2P_ISSUE_FORBIDDEN, "the consent request"
 		    " cannot be complied with: the member has opted out of"
 		    " payer-to-payer exchange");
-		return refuse(ctx, req, patient, err);
+		return refuse_tx(ctx, req, patient, err);
 	}
-
-	if (db_begin(db, err) == -1)
-		return refuse(ctx, req, patient, err);
 	snprintf(detail, sizeof(detail), "%s%s",
 	    in.legacy ? "legacy form" : "hrex form",
 	    consentless ? ", consent-less" : "");

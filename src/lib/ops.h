@@ -22,6 +22,8 @@ int	 data_export_handle(struct p2p_ctx *, struct p2p_req *,
 	    struct p2p_err *);
 int	 export_status_handle(struct p2p_ctx *, struct p2p_req *,
 	    struct p2p_err *);
+int	 consent_handle(struct p2p_ctx *, struct p2p_req *,
+	    struct p2p_err *);
 
 typedef int (*p2p_handler)(struct p2p_ctx *, struct p2p_req *,
     struct p2p_err *);

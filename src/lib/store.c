@@ -7,6 +7,7 @@
 
 #include <openssl/crypto.h>
 
+#include "audit.h"
 #include "client.h"
 #include "fhir.h"
 #include "norm.h"
@@ -529,8 +530,8 @@ put_consent(struct p2p_db *db, json_object *res, const char *id,
 {
 	sqlite3_stmt	*st;
 	sqlite3_int64	 cid;
-	const char	*status, *policy, *json;
-	char		 patient[STORE_ID_MAX + 1];
+	const char	*status, *policy, *json, *prov;
+	char		 patient[STORE_ID_MAX + 1], detail[96];
 	int		 rc, changed;
 
 	if (!store_patient_of(res, ctx, patient, sizeof(patient)))
@@ -568,7 +569,15 @@ put_consent(struct p2p_db *db, json_object *res, const char *id,
 		return p2p_fail(err, 409, P2P_ISSUE_CONFLICT,
 		    "Consent/%s was submitted by a payer; a load cannot "
 		    "replace it", id);
-	return consent_hist(db, cid, status, ctx->now, json, err);
+	if (consent_hist(db, cid, status, ctx->now, json, err) == -1)
+		return -1;
+	/* Issue #7: consents the payer loads (opt-outs) are audited too. */
+	snprintf(detail, sizeof(detail), "%s (loaded, status %s)",
+	    (prov = fhir_path_str(res, "provision.type")) != NULL &&
+	    strcmp(prov, "deny") == 0 ? "opt-out recorded" : "loaded consent",
+	    status);
+	return audit_log(db, "consent", "success", NULL, patient, cid, detail,
+	    err);
 }
 
 /*

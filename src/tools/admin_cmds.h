@@ -16,5 +16,7 @@ int	 cmd_load(const char *conf, int argc, char *argv[]);	/* cmd_load.c */
 int	 cmd_stats(const char *conf, int argc, char *argv[]);	/* cmd_load.c */
 int	 cmd_generate(const char *conf, int argc, char *argv[]); /* cmd_generate.c */
 int	 cmd_client(const char *conf, int argc, char *argv[]);	/* cmd_client.c */
+int	 cmd_consent(const char *conf, int argc, char *argv[]); /* cmd_consent.c */
+int	 cmd_audit(const char *conf, int argc, char *argv[]);	/* cmd_audit.c */
 
 #endif

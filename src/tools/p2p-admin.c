@@ -27,7 +27,10 @@ usage(void)
 	    "  load FILE...            FHIR Bundles (JSON) or ndjson\n"
 	    "  stats\n"
 	    "  generate --members N [--seed S] --out FILE\n"
-	    "  client add|list|disable|enable ...\n");
+	    "  client add|list|disable|enable ...\n"
+	    "  consent list|optout|matches --patient ID, consent revoke ID\n"
+	    "  audit export [--patient ID] [--since DATE] [--until DATE]"
+	    " [--out FILE]\n");
 	return 2;
 }
 
@@ -132,6 +135,18 @@ cmd_client_(int argc, char *argv[])
 	return cmd_client(conf_path, argc, argv);
 }
 
+static int
+cmd_consent_(int argc, char *argv[])
+{
+	return cmd_consent(conf_path, argc, argv);
+}
+
+static int
+cmd_audit_(int argc, char *argv[])
+{
+	return cmd_audit(conf_path, argc, argv);
+}
+
 static const struct {
 	const char	*name;
 	int		(*fn)(int, char *[]);
@@ -142,6 +157,8 @@ static const struct {
 	{ "stats", cmd_stats_ },
 	{ "generate", cmd_generate_ },
 	{ "client", cmd_client_ },
+	{ "consent", cmd_consent_ },
+	{ "audit", cmd_audit_ },
 };
 
 int

@@ -211,12 +211,14 @@ class BulkMemberMatchTest(BulkBase):
         self.assertOutcome(self.kickoff(params(CLEAN), auth=NONPI), 403, "forbidden")
 
     def test_malformed_names_bundle_and_part(self):
-        no_consent = copy.deepcopy(OPTOUT)
-        no_consent["part"] = no_consent["part"][:2]
+        # (A MemberBundle merely missing its Consent is accepted and fails
+        # alone in the runner: test_review_data.)
+        twice = copy.deepcopy(OPTOUT)
+        twice["part"].append(copy.deepcopy(twice["part"][2]))
         wrong_type = copy.deepcopy(OPTOUT)
         wrong_type["part"][1]["resource"] = {"resourceType": "Patient"}
         cases = [  # body, words the message must hold, line
-            (params(CLEAN, no_consent), ["MemberBundle 2", "Consent"]),
+            (params(CLEAN, twice), ["MemberBundle 2", "Consent", "twice"]),
             (params(wrong_type), ["MemberBundle 1", "CoverageToMatch"]),
             (params(), ["MemberBundle"]),
             (params({"name": "Other", "valueString": "x"}), ["MemberBundle"]),

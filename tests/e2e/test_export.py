@@ -252,6 +252,23 @@ class Everything(ExportBase):
                     e["resource"]["id"]))
         self.assertFalse(self.bundle_ids(b) & (M2 | M1_NEVER | M1_SENSITIVE))
         self.check_resources([e["resource"] for e in b["entry"]])
+        # FHIR convention: the Patient is the first entry.
+        self.assertEqual((b["entry"][0]["resource"]["resourceType"],
+                          b["entry"][0]["resource"]["id"]), ("Patient", "exp-m1"))
+
+    def test_paging_patient_first(self):
+        """_count=1: the Patient alone on page 1, then every other row
+        once (the Patient's keyset run comes before the others)."""
+        url, seen = "/fhir/Patient/exp-m1/$everything?_count=1", []
+        while url and len(seen) < 50:
+            b = self.get(url, headers=self.auth()).json()
+            seen += [e["resource"]["id"] for e in b["entry"]
+                     if e["search"]["mode"] == "match"]
+            nx = [l["url"] for l in b["link"] if l["relation"] == "next"]
+            url = self.local(nx[0]) if nx else None
+        self.assertEqual(seen[0], "exp-m1")
+        self.assertEqual(len(seen), len(set(seen)))
+        self.assertEqual(set(seen), M1)
 
     def test_sensitive_policy(self):
         r = self.everything(client="payer-s")
