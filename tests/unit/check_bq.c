@@ -61,11 +61,11 @@ START_TEST(test_order_and_bounds)
 		int		 line;
 	} runs[] = {
 		/* one item at a time: a context switch each, keep n small */
-		{ 1, 1000, 10, 1, 300, __LINE__ },
+		{ 1, 1000, 10, 1, 50, __LINE__ },
 		{ 4, 1000, 10, 2, N, __LINE__ },
 		{ 16, 1000, 10, 3, N, __LINE__ },
 		{ 64, 25, 10, 2, N, __LINE__ },	/* bytes bind, not slots */
-		{ 8, 5, 10, 2, 300, __LINE__ },	/* every item over the limit */
+		{ 8, 5, 10, 2, 50, __LINE__ },	/* every item over the limit */
 	};
 	struct bq	 q;
 	struct producer	 p[3];
