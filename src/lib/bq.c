@@ -88,6 +88,15 @@ bq_put(struct bq *q, unsigned long seq, void *item, size_t size)
 }
 
 void
+bq_leave(struct bq *q)
+{
+	pthread_mutex_lock(&q->mu);
+	if (q->take_waits && q->item[q->next % q->cap] != NULL)
+		pthread_cond_signal(&q->can_take);
+	pthread_mutex_unlock(&q->mu);
+}
+
+void
 bq_close(struct bq *q, unsigned long total)
 {
 	pthread_mutex_lock(&q->mu);

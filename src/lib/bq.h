@@ -15,9 +15,10 @@
  * a busy machine every wake-up costs a context switch, and waking the
  * consumer for each item would cost more than the items themselves.
  * So the consumer wakes when a batch (cap / 4) is ready in order, when
- * a producer has to wait for room, or at bq_close(): producers must
- * keep putting until they close (the loader's workers only pause to
- * read the file), else up to a batch may wait unseen.
+ * a producer has to wait for room, when a producer leaves (bq_leave())
+ * and at bq_close().  A producer therefore calls bq_leave() when it
+ * stops putting, else what it left ready may wait unseen while another
+ * producer waits for room behind it.
  */
 #ifndef P2P_BQ_H
 #define P2P_BQ_H
@@ -56,6 +57,9 @@ void	 bq_free(struct bq *);
  * the caller's).
  */
 int	 bq_put(struct bq *, unsigned long seq, void *item, size_t size);
+
+/* The calling producer puts no more: wakes the consumer if need be. */
+void	 bq_leave(struct bq *);
 
 /* No seq from total on will be put: bq_take() ends there. */
 void	 bq_close(struct bq *, unsigned long total);

@@ -373,6 +373,7 @@ worker_main(void *arg)
 	}
 	if (tok != NULL)
 		json_tokener_free(tok);
+	bq_leave(&p->q);
 	pthread_mutex_lock(&p->mu);
 	/* the last worker out knows how many items there are */
 	if (--p->running == 0)

@@ -40,6 +40,7 @@ produce(void *arg)
 			p->refused = 1;
 			break;
 		}
+	bq_leave(p->q);
 	pthread_mutex_lock(&running_mu);
 	if (--running == 0)
 		bq_close(p->q, p->n);
