@@ -41,7 +41,7 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/p2p-load.XXXXXX")
 file="$scratch/members.ndjson"
 
 "$admin" generate --members "$members" --seed 1 --anchor 2026-06-01 \
-    --out "$file" >/dev/null
+    --out "$file" >/dev/null 2>&1
 nres=$(wc -l < "$file")
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "file: $nres resources, $(wc -c < "$file") bytes ($members members)"
@@ -65,8 +65,11 @@ while [ "$i" -le "$runs" ]; do
 	    | tee -a "$scratch/runs"
 	i=$((i + 1))
 done
-sort -k3 -n "$scratch/runs" | awk -v k="$runs" 'NR == int((k + 1) / 2) {
-	printf "median: %.0f resources/s wall, %.2f s CPU (%.0f resources "
-	    "per CPU second), %.0f MB per million resources\n",
-	    $3, $6, '"$nres"' / $6, $7 }'
+# the median run by resources/s
+sort -k3 -n "$scratch/runs" | awk -v k="$runs" -v n="$nres" '
+	NR == int((k + 1) / 2) {
+		printf "median: %.0f resources/s wall, %.2f s CPU", $3, $6
+		printf " (%.0f resources per CPU second),", n / $6
+		printf " %.0f MB per million resources\n", $7
+	}'
 [ "$keep" -eq 0 ] || echo "kept: $scratch"
