@@ -112,8 +112,9 @@ struct store_row {
 	enum store_kind	 kind;		/* what store_write() will do */
 	const char	*type;		/* resourceType, borrowed from res */
 	const char	*id;		/* id, borrowed from res */
-	const char	*lu;		/* meta.lastUpdated (res or ctx) */
-	const char	*json;		/* text to store: ctx->raw or inside res */
+	const char	*lu;		/* meta.lastUpdated (in res, or own) */
+	const char	*json;		/* text to store: ctx->raw, or in res
+					   (re-serialised), or own */
 	int		 jsonlen;	/* bytes of json, -1: NUL-terminated */
 	int		 has_patient;	/* patient is set */
 	int		 indexed;	/* Patient, Coverage, Organization */
