@@ -17,6 +17,9 @@ single_quote_at(const char *buf, size_t len)
 	size_t	 i;
 	int	 in_str = 0;
 
+	/* most documents have no ' at all: memchr is many times faster */
+	if (memchr(buf, '\'', len) == NULL)
+		return len;
 	for (i = 0; i < len; i++) {
 		if (in_str) {
 			/* \u0000 would cut C strings short: refused */
