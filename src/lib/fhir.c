@@ -12,13 +12,17 @@
  * there).  Returns the offset of the first such byte, or len.
  */
 static size_t
-single_quote_at(const char *buf, size_t len)
+lexical_reject_at(const char *buf, size_t len)
 {
 	size_t	 i;
 	int	 in_str = 0;
 
-	/* most documents have no ' at all: memchr is many times faster */
-	if (memchr(buf, '\'', len) == NULL)
+	/*
+	 * Most documents have neither a ' nor an escaped NUL: two
+	 * memchr/memmem passes are many times faster than the scan below.
+	 */
+	if (memchr(buf, '\'', len) == NULL &&
+	    memmem(buf, len, "\\u0000", 6) == NULL)
 		return len;
 	for (i = 0; i < len; i++) {
 		if (in_str) {
@@ -68,7 +72,7 @@ fhir_parse_tok(json_tokener *tok, const char *buf, size_t len,
 	if (len > (size_t)INT32_MAX)
 		return p2p_fail(err, 413, P2P_ISSUE_TOO_COSTLY,
 		    "request body too large");
-	if ((used = single_quote_at(buf, len)) < len)
+	if ((used = lexical_reject_at(buf, len)) < len)
 		return p2p_fail(err, 400, P2P_ISSUE_STRUCTURE,
 		    "invalid JSON at byte %zu: unexpected character", used);
 	json_tokener_reset(tok);
