@@ -96,7 +96,15 @@ admin_init(const struct admin_init_opts *o, struct p2p_err *err)
 	snprintf(path, sizeof(path), "%s/keys", cfg.data_dir);
 	if (mkdir_mode(path, 0700, err) == -1)
 		return -1;
+	/* run/ holds the FastCGI sockets, log/ and www/ what lighttpd.conf
+	 * expects (error log, an empty document root). */
 	snprintf(path, sizeof(path), "%s/run", cfg.data_dir);
+	if (mkdir_mode(path, 0755, err) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/log", cfg.data_dir);
+	if (mkdir_mode(path, 0755, err) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/www", cfg.data_dir);
 	if (mkdir_mode(path, 0755, err) == -1)
 		return -1;
 	if (make_key(cfg.key_file, 32, err) == -1)
