@@ -1,5 +1,4 @@
 """Foundation: metadata, discovery, routing, method/size/type refusals."""
-import json
 import unittest
 
 import harness

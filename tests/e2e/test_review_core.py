@@ -6,7 +6,6 @@ layout.  Complements test_foundation/test_auth/test_member_match."""
 import datetime
 import json
 import os
-import re
 import shutil
 import socket
 import stat
