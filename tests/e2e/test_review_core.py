@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import stat
 import subprocess
 import tempfile
@@ -502,6 +503,29 @@ class AdminUsage(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p)
             for cid in ("bad id!", "short", "npi", "nojwks", "scope"):
                 self.assertNotIn(cid + " ", p.stdout)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_client_add_never_silently_replaces(self):
+        tmp = tempfile.mkdtemp(prefix="p2p-admin-")
+        try:
+            data = os.path.join(tmp, "data")
+            self.assertEqual(self.run_admin("init", data).returncode, 0)
+            conf = os.path.join(data, "p2p.conf")
+            add = ["-c", conf, "client", "add", "--id", "payer-x", "--npi", "1234567893"]
+            self.assertEqual(self.run_admin(*add, "--secret", "first-secret-0123").returncode, 0)
+            p = self.run_admin(*add, "--secret", "second-secret-0123")
+            self.assertEqual(p.returncode, 1, p)
+            self.assertIn("--replace", p.stderr)
+            # The first secret still stands ...
+            db = sqlite3.connect(os.path.join(data, "p2p.db"))
+            before = db.execute("SELECT secret_hash FROM client WHERE id = 'payer-x'").fetchone()
+            p = self.run_admin(*add, "--secret", "second-secret-0123", "--replace")
+            self.assertEqual(p.returncode, 0, p)
+            after = db.execute("SELECT secret_hash FROM client WHERE id = 'payer-x'").fetchone()
+            db.close()
+            # ... until it is replaced on purpose.
+            self.assertNotEqual(before, after)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
