@@ -35,6 +35,10 @@ fi
 mkdir -p "$data/log" "$data/www"
 
 base="http://127.0.0.1:$port"
+cur=$(sed -n 's/^base_url *= *//p' "$conf")
+[ "$cur" = "$base" ] || echo "note: $conf says base_url = $cur, not" \
+    "$base: absolute URLs and token audiences use it (edit it, or" \
+    "remove $data to start afresh)" >&2
 cat <<EOT
 
 p2p is serving on $base (data in $data, logs in $data/log).
@@ -51,7 +55,7 @@ Try:
   # find the seed's member 001 (see README for the full body)
   curl -s -H "Authorization: Bearer \$TOKEN" \\
       -H 'Content-Type: application/fhir+json' \\
-      -d @share/examples/member-match-001.json \\
+      -d @$top/share/examples/member-match-001.json \\
       $base/fhir/Patient/\\\$member-match
 
   # the member's history

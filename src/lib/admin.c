@@ -13,6 +13,7 @@
 
 #include "admin.h"
 #include "db.h"
+#include "fhir.h"
 #include "log.h"
 #include "util.h"
 
@@ -49,6 +50,59 @@ make_key(const char *path, size_t nbytes, struct p2p_err *err)
 	    close(fd) == -1)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "cannot write %s", path);
+	return 0;
+}
+
+/*
+ * The error documents lighttpd sends for errors it answers itself
+ * (lighttpd.conf server.errorfile-prefix): OperationOutcomes, so that a
+ * client gets FHIR whatever refused its request.  Rewritten each time.
+ */
+static int
+write_error_pages(const char *data_dir, struct p2p_err *err)
+{
+	static const struct {
+		int		 status;
+		enum p2p_issue	 issue;
+		const char	*text;
+	} pages[] = {
+		{ 400, P2P_ISSUE_INVALID, "the request is malformed" },
+		{ 404, P2P_ISSUE_NOT_FOUND, "no resource or operation at this URL" },
+		{ 411, P2P_ISSUE_STRUCTURE, "a request body needs a Content-Length" },
+		{ 413, P2P_ISSUE_TOO_COSTLY,
+		  "the request body is larger than this server accepts" },
+		{ 414, P2P_ISSUE_TOO_LONG, "the request URL is too long" },
+		{ 431, P2P_ISSUE_TOO_LONG, "the request headers are too large" },
+		{ 500, P2P_ISSUE_EXCEPTION, "internal server error" },
+		{ 501, P2P_ISSUE_NOT_SUPPORTED, "the request method is not supported" },
+		{ 503, P2P_ISSUE_TRANSIENT, "the server is busy; retry shortly" },
+	};
+	char		 path[PATH_MAX + 32];
+	json_object	*oo;
+	FILE		*f;
+	size_t		 i;
+	int		 ok;
+
+	snprintf(path, sizeof(path), "%s/errors", data_dir);
+	if (mkdir_mode(path, 0755, err) == -1)
+		return -1;
+	for (i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		snprintf(path, sizeof(path), "%s/errors/%d.html", data_dir,
+		    pages[i].status);
+		oo = fhir_outcome_new3(pages[i].status >= 500 ? "fatal" :
+		    "error", pages[i].issue, pages[i].text);
+		if (oo == NULL || (f = fopen(path, "w")) == NULL) {
+			json_object_put(oo);
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "cannot write %s", path);
+		}
+		ok = fprintf(f, "%s\n", fhir_json(oo)) > 0;
+		ok = fclose(f) == 0 && ok;
+		json_object_put(oo);
+		if (!ok)
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "cannot write %s", path);
+	}
 	return 0;
 }
 
@@ -96,10 +150,19 @@ admin_init(const struct admin_init_opts *o, struct p2p_err *err)
 	snprintf(path, sizeof(path), "%s/keys", cfg.data_dir);
 	if (mkdir_mode(path, 0700, err) == -1)
 		return -1;
+	/* run/ holds the FastCGI sockets, log/ and www/ what lighttpd.conf
+	 * expects (error log, an empty document root). */
 	snprintf(path, sizeof(path), "%s/run", cfg.data_dir);
 	if (mkdir_mode(path, 0755, err) == -1)
 		return -1;
-	if (make_key(cfg.key_file, 32, err) == -1)
+	snprintf(path, sizeof(path), "%s/log", cfg.data_dir);
+	if (mkdir_mode(path, 0755, err) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/www", cfg.data_dir);
+	if (mkdir_mode(path, 0755, err) == -1)
+		return -1;
+	if (write_error_pages(cfg.data_dir, err) == -1 ||
+	    make_key(cfg.key_file, 32, err) == -1)
 		return -1;
 	/* The secret lighttpd's mod_secdownload signs file URLs with. */
 	snprintf(path, sizeof(path), "%s/keys/secdownload.key", cfg.data_dir);

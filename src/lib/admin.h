@@ -16,7 +16,7 @@ struct admin_init_opts {
 };
 
 /*
- * Creates the data directory (bulk/, keys/, run/), the server's signing
+ * Creates the data directory (bulk/, keys/, run/, log/, www/), the server's signing
  * key (mode 0600), the configuration file unless one exists, and the
  * database with every migration applied.  Safe to run again: existing
  * keys and configuration are kept, pending migrations applied.

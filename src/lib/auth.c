@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "log.h"
 #include "scopes.h"
@@ -305,7 +306,8 @@ deny(struct p2p_req *req, struct p2p_err *err, int basic, const char *why)
 
 /* Basic credentials on an API call (allow_basic_api = 1). */
 static int
-auth_basic_api(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
+auth_basic_api(struct p2p_ctx *ctx, struct p2p_req *req, char *client,
+    size_t clientsz, struct p2p_err *err)
 {
 	struct client_rec	 c;
 	char			 id[128], secret[256];
@@ -314,6 +316,7 @@ auth_basic_api(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	if (auth_basic_parse(req->authorization, id, sizeof(id), secret,
 	    sizeof(secret)) == -1)
 		return deny(req, err, 1, "malformed Basic credentials");
+	snprintf(client, clientsz, "%s", id);	/* as claimed, for audit */
 	rc = client_get(&ctx->db, id, &c, err);
 	if (rc == -1) {
 		OPENSSL_cleanse(secret, sizeof(secret));
@@ -337,8 +340,13 @@ auth_basic_api(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	return 0;
 }
 
-int
-auth_request(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
+/*
+ * Authenticates and checks the operation's scope; on refusal, *client
+ * names the client when it is known (Basic id, or a valid token's).
+ */
+static int
+authorize(struct p2p_ctx *ctx, struct p2p_req *req, char *client,
+    size_t clientsz, struct p2p_err *err)
 {
 	const struct p2p_op	*op = req->ctx->op;
 	const unsigned char	*key;
@@ -346,13 +354,10 @@ auth_request(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	char			 why[128];
 	int			 act;
 
-	memset(&req->who, 0, sizeof(req->who));
-	if (op->auth == P2P_AUTH_NONE)
-		return 0;
 	if (h == NULL || h[0] == '\0')
 		return deny(req, err, 0, "a valid access token is required");
 	if (strncasecmp(h, "Basic ", 6) == 0 && ctx->cfg.allow_basic_api) {
-		if (auth_basic_api(ctx, req, err) == -1)
+		if (auth_basic_api(ctx, req, client, clientsz, err) == -1)
 			return -1;
 	} else {
 		if (strncasecmp(h, "Bearer ", 7) != 0)
@@ -370,17 +375,43 @@ auth_request(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 		    err)) == -1)
 			return -1;
 		if (act == 0) {
+			snprintf(client, clientsz, "%s", req->who.client_id);
 			memset(&req->who, 0, sizeof(req->who));
 			return deny(req, err, 0, "client is disabled");
 		}
 	}
 	if (op->scope != NULL && !scopes_permit(req->who.scopes, op->scope)) {
+		snprintf(client, clientsz, "%s", req->who.client_id);
 		p2p_header(req, "WWW-Authenticate", "Bearer realm=\"p2p\", "
 		    "error=\"insufficient_scope\"");
 		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN,
 		    "the access token lacks a scope for %s", op->name);
 	}
 	return 0;
+}
+
+int
+auth_request(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
+{
+	struct p2p_err	 aerr;
+	char		 client[128], detail[320];
+
+	memset(&req->who, 0, sizeof(req->who));
+	if (req->ctx->op->auth == P2P_AUTH_NONE)
+		return 0;
+	client[0] = '\0';
+	if (authorize(ctx, req, client, sizeof(client), err) == 0)
+		return 0;
+	/* Every refusal is audited: reason, never the credentials. */
+	if (err->status == 401 || err->status == 403) {
+		p2p_err_init(&aerr);
+		snprintf(detail, sizeof(detail), "%d %s: %s", err->status,
+		    req->ctx->op->name, err->msg);
+		if (audit_log(&ctx->db, "auth", "failure", client[0] ? client :
+		    NULL, NULL, 0, detail, &aerr) == -1)
+			log_warn("refusal not audited: %s", aerr.msg);
+	}
+	return -1;
 }
 
 int

@@ -2,11 +2,14 @@
  * loader.c - see loader.h.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "bq.h"
 #include "fhir.h"
 #include "loader.h"
 #include "log.h"
@@ -201,30 +204,191 @@ put(struct p2p_db *db, json_object *res, const struct store_ctx *ctx,
 	return 0;
 }
 
-/* One ndjson line: a whole resource. */
+/*
+ * ndjson loads on several threads (issue 8: load >= 100,000 resources/s
+ * on two cores).  Parsing dominates (json-c builds a tree of small
+ * allocations per line), so one worker thread per core takes lines from
+ * the shared reader, parses them and prepares their rows
+ * (store_prepare(): validation, member, scope, all without the
+ * database), while the calling thread writes the rows in file order
+ * (store_write()) in the one transaction; writing costs a tenth of
+ * parsing.  The ordered queue between them is bounded, so memory stays
+ * constant whatever the file size.  The first error in file order wins:
+ * workers stop taking lines after a bad one, and the writer stops at
+ * the first failed item or write, which precedes anything after it.
+ */
+#define PIPE_ITEMS	256			/* lines in flight */
+#define PIPE_BYTES	(32L * 1024 * 1024)	/* text in flight */
+#define PIPE_WORKERS	4			/* most parsing threads */
+
+/* One line on its way from a worker to the writer. */
+struct line_item {
+	long		 lineno;
+	char		*text;		/* the line, trimmed: row.json may
+					   point here */
+	size_t		 len;		/* bytes of text */
+	struct store_row row;		/* valid unless failed */
+	int		 failed;	/* err says why; nothing to write */
+	struct p2p_err	 err;
+};
+
+/* What the workers share. */
+struct pipeline {
+	pthread_mutex_t		 mu;	/* guards the fields below */
+	struct reader		*r;
+	long			 lineno;	/* lines read so far */
+	unsigned long		 seq;		/* items numbered so far */
+	int			 stop;		/* a bad line or read error */
+	int			 oom;		/* a line could not be taken */
+	int			 running;	/* workers not yet done */
+	struct bq		 q;
+	const struct store_ctx	*ctx;
+};
+
+static void
+item_free(struct line_item *it)
+{
+	if (it == NULL)
+		return;
+	if (!it->failed)
+		store_row_free(&it->row);
+	free(it->text);
+	free(it);
+}
+
+/*
+ * Takes the next non-blank line, trimmed and copied into a new item,
+ * numbered under the lock so that seq follows the file.  1 with *out
+ * and *seq set (the item failed when reading failed), 0 at the end or
+ * after a stop.
+ */
 static int
-ndjson_line(struct p2p_db *db, json_tokener *tok, const char *line,
-    size_t len, const struct store_ctx *ctx, struct load_stats *st,
-    struct p2p_err *err)
+take_line(struct pipeline *p, struct line_item **out, unsigned long *seq)
+{
+	struct line_item	*it = NULL;
+	char			*line;
+	size_t			 len;
+	int			 rc, got = 0;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop) {
+		if (it == NULL && (it = calloc(1, sizeof(*it))) == NULL) {
+			p->stop = p->oom = 1;
+			break;
+		}
+		p2p_err_init(&it->err);
+		p->lineno++;
+		if ((rc = read_line(p->r, &line, &len, &it->err)) == 0)
+			break;
+		if (rc == 1 && blank(line, len))
+			continue;
+		it->lineno = p->lineno;
+		if (rc == -1) {
+			it->failed = 1;
+			p->stop = 1;
+		} else {
+			/* stored as read, unless store_prepare() changes it */
+			while (len > 0 && strchr(" \t\r", line[len - 1]) != NULL)
+				len--;
+			while (len > 0 && strchr(" \t", line[0]) != NULL) {
+				line++;
+				len--;
+			}
+			if ((it->text = malloc(len + 1)) == NULL) {
+				p2p_fail(&it->err, 500, P2P_ISSUE_EXCEPTION,
+				    "out of memory");
+				it->failed = 1;
+				p->stop = 1;
+			} else {
+				memcpy(it->text, line, len);
+				it->text[len] = '\0';
+				it->len = len;
+			}
+		}
+		*seq = p->seq++;
+		*out = it;
+		it = NULL;
+		got = 1;
+		break;
+	}
+	pthread_mutex_unlock(&p->mu);
+	free(it);
+	return got;
+}
+
+/* Parses and prepares one item's line.  0, or -1 with it->err set. */
+static int
+prepare_item(json_tokener *tok, const struct store_ctx *ctx,
+    struct line_item *it)
 {
 	struct store_ctx	 c = *ctx;
 	json_object		*res;
-	int			 rc;
 
-	if (fhir_parse_tok(tok, line, len, &res, err) == -1)
+	if (fhir_parse_tok(tok, it->text, it->len, &res, &it->err) == -1)
 		return -1;
-	/* stored as read, unless store_put() has to change it */
-	while (len > 0 && strchr(" \t\r", line[len - 1]) != NULL)
-		len--;
-	while (len > 0 && strchr(" \t", line[0]) != NULL) {
-		line++;
-		len--;
+	c.raw = it->text;
+	c.rawlen = it->len;
+	if (store_prepare(res, &c, &it->row, &it->err) == -1)
+		return -1;
+	/*
+	 * The tree is freed here, by the thread that allocated it: freeing
+	 * it on the writer would make the threads contend for malloc
+	 * arenas (measured: a third more CPU time).
+	 */
+	if (store_row_detach(&it->row) == -1) {
+		store_row_free(&it->row);
+		return p2p_fail(&it->err, 500, P2P_ISSUE_EXCEPTION,
+		    "out of memory");
 	}
-	c.raw = line;
-	c.rawlen = len;
-	rc = put(db, res, &c, st, err);
-	json_object_put(res);
-	return rc;
+	return 0;
+}
+
+/* A worker thread: lines to prepared items, until the end or a stop. */
+static void *
+worker_main(void *arg)
+{
+	struct pipeline		*p = arg;
+	struct line_item	*it;
+	json_tokener		*tok;
+	unsigned long		 seq;
+
+	/* one tokener for every line: no allocation per line for it */
+	tok = json_tokener_new_ex(FHIR_MAX_DEPTH);
+	while (take_line(p, &it, &seq)) {
+		if (!it->failed && tok == NULL) {
+			p2p_fail(&it->err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+			it->failed = 1;
+		} else if (!it->failed && prepare_item(tok, p->ctx, it) == -1)
+			it->failed = 1;
+		if (it->failed) {
+			pthread_mutex_lock(&p->mu);
+			p->stop = 1;
+			pthread_mutex_unlock(&p->mu);
+		}
+		if (bq_put(&p->q, seq, it, it->len) == -1) {
+			item_free(it);	/* the writer has given up */
+			break;
+		}
+	}
+	if (tok != NULL)
+		json_tokener_free(tok);
+	bq_leave(&p->q);
+	pthread_mutex_lock(&p->mu);
+	/* the last worker out knows how many items there are */
+	if (--p->running == 0)
+		bq_close(&p->q, p->seq);
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Parsing threads: one per online core, at least 1, at most 4. */
+static int
+nworkers(void)
+{
+	long	 n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > PIPE_WORKERS ? PIPE_WORKERS : (int)n;
 }
 
 static int
@@ -232,30 +396,61 @@ load_ndjson(struct p2p_db *db, struct reader *r, long lineno,
     const struct store_ctx *ctx, struct load_stats *st, struct progress *pg,
     struct p2p_err *err)
 {
-	json_tokener	*tok;
-	char		*line;
-	size_t		 len;
-	int		 rc;
+	struct pipeline		 p;
+	struct line_item	*it;
+	pthread_t		 th[PIPE_WORKERS];
+	int			 i, n = nworkers(), started, rc = 0;
 
 	st->ndjson = 1;
-	/* one tokener for every line: no allocation per line for it */
-	if ((tok = json_tokener_new_ex(FHIR_MAX_DEPTH)) == NULL)
+	memset(&p, 0, sizeof(p));
+	if (bq_init(&p.q, PIPE_ITEMS, (size_t)PIPE_BYTES) == -1)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	for (;;) {
-		lineno++;
-		if ((rc = read_line(r, &line, &len, err)) == 0)
+	pthread_mutex_init(&p.mu, NULL);
+	p.r = r;
+	p.lineno = lineno;
+	p.ctx = ctx;
+	p.running = n;
+	for (started = 0; started < n; started++)
+		if (pthread_create(&th[started], NULL, worker_main, &p) != 0)
 			break;
-		if (rc == -1 ||
-		    (!blank(line, len) &&
-		    ndjson_line(db, tok, line, len, ctx, st, err) == -1)) {
-			prefix(err, "line %ld", lineno);
-			break;
-		}
-		if ((lineno & 0x1fff) == 0)
-			progress_tick(pg, st, 0);
+	if (started < n) {
+		/* those that did not start are done already */
+		pthread_mutex_lock(&p.mu);
+		p.running -= n - started;
+		if (started == 0 || p.running == 0)
+			bq_close(&p.q, p.seq);
+		pthread_mutex_unlock(&p.mu);
+		if (started == 0)
+			rc = p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "cannot start a thread");
 	}
-	json_tokener_free(tok);
-	return rc == 0 ? 0 : -1;
+	while (rc == 0 && (it = bq_take(&p.q)) != NULL) {
+		if (it->failed) {
+			if (err->status == 0)	/* first error wins */
+				*err = it->err;
+			rc = -1;
+		} else if (store_write(db, &it->row, ctx, err) == -1)
+			rc = -1;
+		if (rc == 0) {
+			count(st, it->row.kind, it->row.type, 0);
+			if ((it->lineno & 0x1fff) == 0)
+				progress_tick(pg, st, 0);
+		} else
+			prefix(err, "line %ld", it->lineno);
+		item_free(it);
+	}
+	/* on an error, workers blocked on the queue give up and end */
+	if (rc == -1)
+		bq_abort(&p.q);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	while ((it = bq_drain(&p.q)) != NULL)
+		item_free(it);
+	if (rc == 0 && p.oom)
+		rc = p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	bq_free(&p.q);
+	pthread_mutex_destroy(&p.mu);
+	return rc;
 }
 
 /*

@@ -41,6 +41,10 @@ bulk_match_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 	char		 id[JOB_ID_LEN + 1], url[700];
 	int		 rc;
 
+	if (req->args.n > 0)
+		return p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
+		    req->args.kv[0].key, "$bulk-member-match takes no URL "
+		    "parameters (%s)", req->args.kv[0].key);
 	/* PDex: the operation SHALL be asynchronous. */
 	if (!p2p_prefer_async(req))
 		return p2p_fail(err, 400, P2P_ISSUE_NOT_SUPPORTED,

@@ -250,6 +250,13 @@ member_match_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 	time_t			 now = now_sec();
 	int			 optout, consentless = 0;
 
+	/* Operation parameters travel in the body only (POST). */
+	if (req->args.n > 0) {
+		p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
+		    req->args.kv[0].key, "$member-match takes no URL "
+		    "parameters (%s)", req->args.kv[0].key);
+		return refuse(ctx, req, NULL, err);
+	}
 	if (parse_input(req->json, &in, err) == -1)
 		return refuse(ctx, req, NULL, err);
 	/* The requesting payer: its NPI resolved to an Organization

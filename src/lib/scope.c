@@ -705,7 +705,7 @@ set_profile(json_object *res, const char *basis)
  * removed; out NULL when the released form equals the original.
  */
 static int
-eob_basis(json_object *res, int pa, int *fin, char **out)
+eob_basis(json_object *res, int pa, int inplace, int *fin, char **out)
 {
 	json_object	*copy = NULL, *pay;
 	const char	*basis, *s;
@@ -713,7 +713,9 @@ eob_basis(json_object *res, int pa, int *fin, char **out)
 
 	*out = NULL;
 	*fin = 0;
-	if (json_object_deep_copy(res, &copy, NULL) != 0)
+	if (inplace)
+		copy = json_object_get(res);	/* put below, as a copy is */
+	else if (json_object_deep_copy(res, &copy, NULL) != 0)
 		return -1;
 	changed |= drop(copy, "total");
 	changed |= drop(copy, "benefitBalance");
@@ -750,8 +752,8 @@ fail:
 	return -1;
 }
 
-int
-scope_classify(json_object *res, struct scope_info *info,
+static int
+classify(json_object *res, int inplace, struct scope_info *info,
     struct p2p_err *err)
 {
 	const char	*type, *use;
@@ -770,12 +772,26 @@ scope_classify(json_object *res, struct scope_info *info,
 	pa = use != NULL && strcmp(use, "preauthorization") == 0;
 	if (pa)
 		classify_pa(res, info);
-	if (eob_basis(res, pa, &fin, &info->p2p_json) == -1)
+	if (eob_basis(res, pa, inplace, &fin, &info->p2p_json) == -1)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "out of memory");
 	if (fin)
 		info->flags |= SCOPE_FINANCIAL;
 	return 0;
+}
+
+int
+scope_classify(json_object *res, struct scope_info *info,
+    struct p2p_err *err)
+{
+	return classify(res, 0, info, err);
+}
+
+int
+scope_classify_consume(json_object *res, struct scope_info *info,
+    struct p2p_err *err)
+{
+	return classify(res, 1, info, err);
 }
 
 void

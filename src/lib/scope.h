@@ -42,6 +42,17 @@ struct scope_info {
  */
 int	 scope_classify(json_object *resource, struct scope_info *,
 	    struct p2p_err *);
+
+/*
+ * Like scope_classify(), but may strip the financial elements from
+ * resource itself instead of from a deep copy: for a caller that no
+ * longer needs the original tree (the loader, which stores the JSON
+ * text it read).  Copying a claim costs as much as parsing it again.
+ * Afterwards resource is the released form; the strings of
+ * resourceType, id and meta.lastUpdated stay valid.
+ */
+int	 scope_classify_consume(json_object *resource, struct scope_info *,
+	    struct p2p_err *);
 void	 scope_info_free(struct scope_info *);
 
 #endif

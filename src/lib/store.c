@@ -15,14 +15,7 @@
 #include "store.h"
 #include "util.h"
 
-static const char *const sql_res_put =
-    "INSERT INTO resource (type, id, patient, dos, flags, changed,"
-    " last_updated, json, p2p_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-    " ON CONFLICT (type, id) DO UPDATE SET patient = excluded.patient,"
-    " dos = excluded.dos, flags = excluded.flags, changed = excluded.changed,"
-    " last_updated = excluded.last_updated, json = excluded.json,"
-    " p2p_json = excluded.p2p_json RETURNING rid";
-/* The same without RETURNING, for types that have no index rows. */
+/* Types without index rows: one upsert, no rid needed. */
 static const char *const sql_res_put_plain =
     "INSERT INTO resource (type, id, patient, dos, flags, changed,"
     " last_updated, json, p2p_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -30,6 +23,19 @@ static const char *const sql_res_put_plain =
     " dos = excluded.dos, flags = excluded.flags, changed = excluded.changed,"
     " last_updated = excluded.last_updated, json = excluded.json,"
     " p2p_json = excluded.p2p_json";
+/*
+ * Indexed types (Patient, Coverage, Organization) insert first: a new
+ * (type, id) returns its rid and has no old index rows to delete; only
+ * when it exists (no row returned) is it updated and its rows replaced.
+ */
+static const char *const sql_res_ins =
+    "INSERT INTO resource (type, id, patient, dos, flags, changed,"
+    " last_updated, json, p2p_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    " ON CONFLICT (type, id) DO NOTHING RETURNING rid";
+static const char *const sql_res_upd =
+    "UPDATE resource SET patient = ?3, dos = ?4, flags = ?5, changed = ?6,"
+    " last_updated = ?7, json = ?8, p2p_json = ?9"
+    " WHERE type = ?1 AND id = ?2 RETURNING rid";
 static const char *const sql_res_del =
     "DELETE FROM resource WHERE type = ?1 AND id = ?2";
 static const char *const sql_ident_del =
@@ -234,7 +240,8 @@ last_updated(json_object *res, const struct store_ctx *ctx, int *changed,
 	if (fhir_add_str(meta, "lastUpdated", ctx->now) == -1)
 		goto oom;
 	*changed = 1;
-	return ctx->now;
+	/* res's own copy: a prepared row must not point into ctx */
+	return fhir_str(meta, "lastUpdated");
 oom:
 	p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	return NULL;
@@ -345,29 +352,42 @@ demog_add(struct p2p_db *db, sqlite3_int64 rid, json_object *res,
 	return 0;
 }
 
-/* Replaces the ident and demog rows of resource rid. */
+/* Runs one of the DELETE ... WHERE rid = ?1 statements. */
 static int
-index_rows(struct p2p_db *db, sqlite3_int64 rid, const char *type,
-    const char *id, json_object *res, const char *patient,
+rows_del(struct p2p_db *db, const char *sql, sqlite3_int64 rid,
     struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
+
+	if ((st = db_stmt(db, sql, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, rid);
+	return step_done(db, st, err, "index rows delete");
+}
+
+/*
+ * Writes the ident and demog rows of resource rid, replacing the old
+ * ones unless the resource is fresh (inserted, not updated).
+ */
+static int
+index_rows(struct p2p_db *db, sqlite3_int64 rid, int fresh, const char *type,
+    const char *id, json_object *res, const char *patient,
+    struct p2p_err *err)
+{
 	int		 pat = strcmp(type, "Patient") == 0,
 			 cov = strcmp(type, "Coverage") == 0,
 			 org = strcmp(type, "Organization") == 0;
 
 	if (!pat && !cov && !org)
 		return 0;
-	if ((st = db_stmt(db, sql_ident_del, err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, rid);
-	if (step_done(db, st, err, "ident delete") == -1)
+	/*
+	 * A new rid has no rows: those of a deleted resource went with it
+	 * (ON DELETE CASCADE), so only a replaced resource deletes.
+	 */
+	if (!fresh && rows_del(db, sql_ident_del, rid, err) == -1)
 		return -1;
 	if (pat) {
-		if ((st = db_stmt(db, sql_demog_del, err)) == NULL)
-			return -1;
-		sqlite3_bind_int64(st, 1, rid);
-		if (step_done(db, st, err, "demog delete") == -1)
+		if (!fresh && rows_del(db, sql_demog_del, rid, err) == -1)
 			return -1;
 		return idents_add(db, rid, IDENT_PATIENT, res, id, err) == -1 ||
 		    demog_add(db, rid, res, id, err) == -1 ? -1 : 0;
@@ -383,64 +403,111 @@ index_rows(struct p2p_db *db, sqlite3_int64 rid, const char *type,
 	return idents_add(db, rid, IDENT_COVERAGE, res, patient, err);
 }
 
+/* What table resource needs of an ordinary resource. */
 static int
-put_resource(struct p2p_db *db, json_object *res, const char *type,
-    const char *id, const struct store_ctx *ctx, struct p2p_err *err)
+prepare_resource(const struct store_ctx *ctx, struct store_row *row,
+    struct p2p_err *err)
 {
-	struct scope_info	 si;
-	sqlite3_stmt		*st;
-	sqlite3_int64		 rid;
-	const char		*lu, *json;
-	char			 patient[STORE_ID_MAX + 1];
-	int			 has_patient, rc, changed, indexed;
-	int			 jsonlen = -1;
+	json_object	*res = row->res;
+	int		 changed;
 
-	has_patient = store_patient_of(res, ctx, patient, sizeof(patient));
-	if ((lu = last_updated(res, ctx, &changed, err)) == NULL)
+	row->has_patient = store_patient_of(res, ctx, row->patient,
+	    sizeof(row->patient));
+	if ((row->lu = last_updated(res, ctx, &changed, err)) == NULL)
 		return -1;
-	if (scope_classify(res, &si, err) == -1)
-		return -1;
+	row->indexed = strcmp(row->type, "Patient") == 0 ||
+	    strcmp(row->type, "Coverage") == 0 ||
+	    strcmp(row->type, "Organization") == 0;
 	if (!changed && ctx->raw != NULL && ctx->rawlen < (size_t)INT32_MAX) {
-		json = ctx->raw;
-		jsonlen = (int)ctx->rawlen;
-	} else if ((json = fhir_json(res)) == NULL) {
-		scope_info_free(&si);
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		row->json = ctx->raw;
+		row->jsonlen = (int)ctx->rawlen;
+		/*
+		 * The stored text is the line read, and only indexed types
+		 * read res after this: a claim may lose its financial
+		 * elements in place rather than in a deep copy.
+		 */
+		return row->indexed ? scope_classify(res, &row->si, err) :
+		    scope_classify_consume(res, &row->si, err);
 	}
-	indexed = strcmp(type, "Patient") == 0 ||
-	    strcmp(type, "Coverage") == 0 || strcmp(type, "Organization") == 0;
-	if ((st = db_stmt(db, indexed ? sql_res_put : sql_res_put_plain,
-	    err)) == NULL) {
-		scope_info_free(&si);
+	/* classified first: fhir_json()'s text lives in res */
+	if (scope_classify(res, &row->si, err) == -1)
 		return -1;
-	}
-	/* The strings outlive the step: bind without copying. */
-	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	if (has_patient)
-		sqlite3_bind_text(st, 3, patient, -1, SQLITE_STATIC);
-	if (si.dos[0] != '\0')
-		sqlite3_bind_text(st, 4, si.dos, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, si.flags);
-	if (si.changed[0] != '\0')
-		sqlite3_bind_text(st, 6, si.changed, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, lu, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, json, jsonlen, SQLITE_STATIC);
-	if (si.p2p_json != NULL)
-		sqlite3_bind_text(st, 9, si.p2p_json, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	rid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	if (rc == SQLITE_ROW)
+	if ((row->json = fhir_json(res)) == NULL)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	row->jsonlen = -1;
+	return 0;
+}
+
+/* Binds ?1..?9 of the resource statements; every string outlives st. */
+static void
+bind_row(sqlite3_stmt *st, const struct store_row *row)
+{
+	sqlite3_bind_text(st, 1, row->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, row->id, -1, SQLITE_STATIC);
+	if (row->has_patient)
+		sqlite3_bind_text(st, 3, row->patient, -1, SQLITE_STATIC);
+	if (row->si.dos[0] != '\0')
+		sqlite3_bind_text(st, 4, row->si.dos, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, row->si.flags);
+	if (row->si.changed[0] != '\0')
+		sqlite3_bind_text(st, 6, row->si.changed, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, row->lu, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, row->json, row->jsonlen, SQLITE_STATIC);
+	if (row->si.p2p_json != NULL)
+		sqlite3_bind_text(st, 9, row->si.p2p_json, -1, SQLITE_STATIC);
+}
+
+/*
+ * Steps a statement ending in RETURNING rid: 1 with *rid set when it
+ * returned a row, 0 when none, -1 with err set.
+ */
+static int
+step_rid(struct p2p_db *db, sqlite3_stmt *st, sqlite3_int64 *rid,
+    struct p2p_err *err)
+{
+	int	 rc = sqlite3_step(st), got = rc == SQLITE_ROW;
+
+	if (got) {
+		*rid = sqlite3_column_int64(st, 0);
 		rc = sqlite3_step(st);
+	}
 	db_done(st);
-	scope_info_free(&si);
 	if (rc != SQLITE_DONE)
 		return db_fail(db, rc, err, "resource upsert");
-	if (!indexed)
-		return 0;
-	return index_rows(db, rid, type, id, res,
-	    has_patient ? patient : NULL, err);
+	return got;
 }
+
+static int
+write_resource(struct p2p_db *db, struct store_row *row,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	sqlite3_int64	 rid = 0;
+	int		 fresh;
+
+	if (!row->indexed) {
+		if ((st = db_stmt(db, sql_res_put_plain, err)) == NULL)
+			return -1;
+		bind_row(st, row);
+		return step_done(db, st, err, "resource upsert");
+	}
+	if ((st = db_stmt(db, sql_res_ins, err)) == NULL)
+		return -1;
+	bind_row(st, row);
+	if ((fresh = step_rid(db, st, &rid, err)) == -1)
+		return -1;
+	if (!fresh) {
+		if ((st = db_stmt(db, sql_res_upd, err)) == NULL)
+			return -1;
+		bind_row(st, row);
+		if (step_rid(db, st, &rid, err) != 1)
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "internal database error");
+	}
+	return index_rows(db, rid, fresh, row->type, row->id, row->res,
+	    row->has_patient ? row->patient : NULL, err);
+}
+
 
 static int
 consent_hist(struct p2p_db *db, sqlite3_int64 cid, const char *status,
@@ -580,48 +647,136 @@ put_client(struct p2p_db *db, json_object *res, const char *id,
 }
 
 int
-store_put(struct p2p_db *db, json_object *res, const struct store_ctx *ctx,
-    enum store_kind *kind, struct p2p_err *err)
+store_prepare(json_object *res, const struct store_ctx *ctx,
+    struct store_row *row, struct p2p_err *err)
 {
 	const char	*type, *id;
 	json_object	*v;
 
-	*kind = STORE_RESOURCE;
-	if (!json_object_is_type(res, json_type_object))
-		return p2p_fail(err, 422, P2P_ISSUE_STRUCTURE,
+	memset(row, 0, sizeof(*row));
+	row->res = res;
+	row->kind = STORE_RESOURCE;
+	if (!json_object_is_type(res, json_type_object)) {
+		p2p_fail(err, 422, P2P_ISSUE_STRUCTURE,
 		    "expected a JSON object (a FHIR resource)");
-	if ((type = fhir_type(res)) == NULL)
-		return p2p_fail_at(err, 422, P2P_ISSUE_REQUIRED,
-		    "resourceType", "resourceType is missing");
-	if (!store_type_valid(type))
-		return p2p_fail_at(err, 422, P2P_ISSUE_VALUE, "resourceType",
+		goto bad;
+	}
+	if ((type = fhir_type(res)) == NULL) {
+		p2p_fail_at(err, 422, P2P_ISSUE_REQUIRED, "resourceType",
+		    "resourceType is missing");
+		goto bad;
+	}
+	if (!store_type_valid(type)) {
+		p2p_fail_at(err, 422, P2P_ISSUE_VALUE, "resourceType",
 		    "resourceType \"%.64s\" is not a resource type name", type);
-	if (!json_object_object_get_ex(res, "id", &v))
-		return p2p_fail_at(err, 422, P2P_ISSUE_REQUIRED, "id",
+		goto bad;
+	}
+	if (!json_object_object_get_ex(res, "id", &v)) {
+		p2p_fail_at(err, 422, P2P_ISSUE_REQUIRED, "id",
 		    "%s: id is missing", type);
-	if ((id = fhir_id(res)) == NULL || !store_id_valid(id))
-		return p2p_fail_at(err, 422, P2P_ISSUE_VALUE, "id",
+		goto bad;
+	}
+	if ((id = fhir_id(res)) == NULL || !store_id_valid(id)) {
+		p2p_fail_at(err, 422, P2P_ISSUE_VALUE, "id",
 		    "%s: id \"%.80s\" is not a valid FHIR id "
 		    "([A-Za-z0-9-.]{1,64})", type,
 		    id ? id : json_object_to_json_string(v));
-	if (strcmp(type, "Bundle") == 0)
-		return p2p_fail(err, 422, P2P_ISSUE_NOT_SUPPORTED,
+		goto bad;
+	}
+	if (strcmp(type, "Bundle") == 0) {
+		p2p_fail(err, 422, P2P_ISSUE_NOT_SUPPORTED,
 		    "Bundle/%s: a Bundle cannot be stored as a resource "
 		    "(load it as a file of its own)", id);
-	if (strcmp(type, "Client") == 0) {
-		*kind = STORE_CLIENT;
-		return put_client(db, res, id, err);
+		goto bad;
 	}
-	if (strcmp(type, "AccessPolicy") == 0) {
+	row->type = type;
+	row->id = id;
+	if (strcmp(type, "Client") == 0)
+		row->kind = STORE_CLIENT;
+	else if (strcmp(type, "AccessPolicy") == 0)
+		row->kind = STORE_IGNORED;
+	else if (strcmp(type, "Consent") == 0)
+		row->kind = STORE_CONSENT;
+	else if (prepare_resource(ctx, row, err) == -1)
+		goto bad;
+	return 0;
+bad:
+	store_row_free(row);
+	return -1;
+}
+
+int
+store_write(struct p2p_db *db, struct store_row *row,
+    const struct store_ctx *ctx, struct p2p_err *err)
+{
+	switch (row->kind) {
+	case STORE_CLIENT:
+		return put_client(db, row->res, row->id, err);
+	case STORE_IGNORED:
 		/* Aidbox authorization rules: p2p authorizes on its own. */
-		*kind = STORE_IGNORED;
 		return 0;
+	case STORE_CONSENT:
+		return put_consent(db, row->res, row->id, ctx, err);
+	default:
+		return write_resource(db, row, err);
 	}
-	if (strcmp(type, "Consent") == 0) {
-		*kind = STORE_CONSENT;
-		return put_consent(db, res, id, ctx, err);
+}
+
+int
+store_row_detach(struct store_row *row)
+{
+	size_t	 lulen, jsonlen;
+	int	 raw = row->jsonlen != -1;	/* json is ctx->raw */
+
+	if (row->res == NULL || row->kind != STORE_RESOURCE || row->indexed)
+		return 0;
+	lulen = strlen(row->lu) + 1;
+	jsonlen = raw ? 0 : strlen(row->json) + 1;
+	if ((row->own = malloc(lulen + jsonlen)) == NULL)
+		return -1;
+	memcpy(row->own, row->lu, lulen);
+	row->lu = row->own;
+	if (!raw) {
+		memcpy(row->own + lulen, row->json, jsonlen);
+		row->json = row->own + lulen;
 	}
-	return put_resource(db, res, type, id, ctx, err);
+	/* both were checked by store_prepare(): they fit */
+	snprintf(row->typebuf, sizeof(row->typebuf), "%s", row->type);
+	snprintf(row->idbuf, sizeof(row->idbuf), "%s", row->id);
+	row->type = row->typebuf;
+	row->id = row->idbuf;
+	json_object_put(row->res);
+	row->res = NULL;
+	return 0;
+}
+
+void
+store_row_free(struct store_row *row)
+{
+	if (row == NULL)
+		return;
+	json_object_put(row->res);
+	row->res = NULL;
+	free(row->own);
+	row->own = NULL;
+	scope_info_free(&row->si);
+}
+
+int
+store_put(struct p2p_db *db, json_object *res, const struct store_ctx *ctx,
+    enum store_kind *kind, struct p2p_err *err)
+{
+	struct store_row	 row;
+	int			 rc;
+
+	*kind = STORE_RESOURCE;
+	/* the row takes a reference of its own: res stays the caller's */
+	if (store_prepare(json_object_get(res), ctx, &row, err) == -1)
+		return -1;
+	*kind = row.kind;
+	rc = store_write(db, &row, ctx, err);
+	store_row_free(&row);
+	return rc;
 }
 
 int

@@ -24,6 +24,7 @@
 
 #include "db.h"
 #include "err.h"
+#include "scope.h"
 
 /* FHIR id: [A-Za-z0-9\-\.]{1,64} (FHIR R4 datatypes, id). */
 #define STORE_ID_MAX	64
@@ -99,6 +100,56 @@ int	 store_patient_of(json_object *res, const struct store_ctx *,
  */
 int	 store_put(struct p2p_db *, json_object *res, const struct store_ctx *,
 	    enum store_kind *kind, struct p2p_err *);
+
+/*
+ * store_put() in two steps, so that the loader can do the first (pure:
+ * no database, safe on another thread) while the second writes the
+ * previous resource.  A row owns res from store_prepare() on.
+ */
+struct store_row {
+	json_object	*res;		/* owned; for a claim, possibly
+					   stripped (scope_classify_consume) */
+	enum store_kind	 kind;		/* what store_write() will do */
+	const char	*type;		/* resourceType, borrowed from res */
+	const char	*id;		/* id, borrowed from res */
+	const char	*lu;		/* meta.lastUpdated (in res, or own) */
+	const char	*json;		/* text to store: ctx->raw, or in res
+					   (re-serialised), or own */
+	int		 jsonlen;	/* bytes of json, -1: NUL-terminated */
+	int		 has_patient;	/* patient is set */
+	int		 indexed;	/* Patient, Coverage, Organization */
+	char		 patient[STORE_ID_MAX + 1];	/* compartment member */
+	struct scope_info si;		/* scope_classify() result */
+	char		 typebuf[65];	/* type and id after store_row_detach() */
+	char		 idbuf[STORE_ID_MAX + 1];
+	char		*own;		/* lu and json after store_row_detach() */
+};
+
+/*
+ * Validates res and computes everything store_write() needs, without
+ * the database.  Takes res (one reference) in every case: on success
+ * row owns it (free with store_row_free()); on error (-1, err set as
+ * store_put() would) it is released.  ctx->raw, if set, must outlive
+ * store_write().
+ */
+int	 store_prepare(json_object *res, const struct store_ctx *,
+	    struct store_row *, struct p2p_err *);
+
+/* Writes a prepared row (store_put()'s second half).  0 or -1, err. */
+int	 store_write(struct p2p_db *, struct store_row *,
+	    const struct store_ctx *, struct p2p_err *);
+
+/*
+ * Lets row go without its parsed resource when store_write() does not
+ * need it (ordinary, unindexed types): copies what points into it and
+ * releases it.  The loader does this on its reading thread, so that a
+ * tree is freed by the thread that allocated it.  0, or -1 when out of
+ * memory (row unchanged).
+ */
+int	 store_row_detach(struct store_row *);
+
+/* Releases what row owns (its resource, its p2p_json); NULL-safe. */
+void	 store_row_free(struct store_row *);
 
 /*
  * Deletes type/id: a resource and its index rows; a Client is

@@ -2,10 +2,11 @@
  * cmd_client.c - p2p-admin client: register receiving payers.
  *
  *   client add --id ID [--secret S | --secret-stdin] [--jwks FILE]
- *       [--jwks-url URL] --npi NPI [--scopes "..."] [--grant basic]
+ *       [--jwks-url URL] --npi NPI [--scopes "..."] [--grant basic] [--replace]
  *   client list		(never prints secrets)
  *   client disable ID / client enable ID
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ client_usage(void)
 	fprintf(stderr,
 	    "usage: p2p-admin client add --id ID [--secret S | --secret-stdin]\n"
 	    "           [--jwks FILE] [--jwks-url URL] --npi NPI"
-	    " [--scopes \"...\"] [--grant basic]\n"
+	    " [--scopes \"...\"] [--grant basic] [--replace]\n"
 	    "       p2p-admin client list\n"
 	    "       p2p-admin client disable|enable ID\n");
 	return 2;
@@ -80,7 +81,7 @@ read_jwks(const char *path)
 	json_object	*o, *keys, *k, *v;
 
 	if ((f = fopen(path, "r")) == NULL) {
-		perror(path);
+		fprintf(stderr, "p2p-admin: %s: %s\n", path, strerror(errno));
 		return NULL;
 	}
 	text = malloc(JWKS_MAX_BYTES + 1);
@@ -159,6 +160,7 @@ client_add(const char *conf, int argc, char *argv[])
 		{ "npi", required_argument, NULL, 'n' },
 		{ "scopes", required_argument, NULL, 'c' },
 		{ "grant", required_argument, NULL, 'g' },
+		{ "replace", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct client_rec	 rec;
@@ -168,7 +170,8 @@ client_add(const char *conf, int argc, char *argv[])
 	const char		*id = NULL, *jwks_file = NULL, *url = NULL;
 	const char		*npi = NULL, *scopes = DEFAULT_SCOPES;
 	char			 secret[256], *sec = NULL;
-	int			 c, from_stdin = 0, basic = 0, rc;
+	struct client_rec	 old;
+	int			 c, from_stdin = 0, basic = 0, replace = 0, rc;
 	size_t			 n;
 
 	memset(&rec, 0, sizeof(rec));
@@ -181,6 +184,7 @@ client_add(const char *conf, int argc, char *argv[])
 			sec = secret;
 			break;
 		case 'S': from_stdin = 1; break;
+		case 'r': replace = 1; break;
 		case 'j': jwks_file = optarg; break;
 		case 'u': url = optarg; break;
 		case 'n': npi = optarg; break;
@@ -256,7 +260,19 @@ client_add(const char *conf, int argc, char *argv[])
 		    "(https only; http only on loopback with "
 		    "jwks_allow_http = 1)\n", url);
 	p2p_err_init(&err);
-	rc = client_put(&db, &rec, sec, &err);
+	/* Re-registering replaces keys, secret and scopes: only on purpose. */
+	if ((rc = client_get(&db, id, &old, &err)) == 0) {
+		client_rec_free(&old);
+		if (!replace) {
+			fprintf(stderr, "p2p-admin: client %s exists; add "
+			    "--replace to register it anew\n", id);
+			OPENSSL_cleanse(secret, sizeof(secret));
+			client_rec_free(&rec);
+			db_close(&db);
+			return 1;
+		}
+	}
+	rc = rc == -1 ? -1 : client_put(&db, &rec, sec, &err);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	client_rec_free(&rec);
 	db_close(&db);

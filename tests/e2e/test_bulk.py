@@ -12,7 +12,6 @@ import signal
 import sqlite3
 import subprocess
 import time
-import unittest
 import urllib.parse
 
 import harness
@@ -117,12 +116,7 @@ class BulkBase(harness.ServerTest):
 
     @classmethod
     def setUpClass(cls):
-        try:
-            super().setUpClass()
-        except AssertionError as e:
-            if "not implemented yet" in str(e):
-                raise unittest.SkipTest("the loader has not landed: %s" % e)
-            raise
+        super().setUpClass()
 
     @classmethod
     def prepare(cls, server):
@@ -134,8 +128,7 @@ class BulkBase(harness.ServerTest):
 
     def setUp(self):
         r = self.post(KICKOFF, params(CLEAN), headers={"Authorization": PAYER})
-        if r.status == 401:
-            self.skipTest("Basic API authentication has not landed (auth)")
+        self.assertNotEqual(r.status, 401, r)
 
     def kickoff(self, body, auth=PAYER, prefer="respond-async"):
         h = {"Authorization": auth}

@@ -16,7 +16,6 @@ npm cannot install it the check falls back to a structural one (printed).
 import datetime
 import json
 import os
-import re
 import shutil
 import sqlite3
 import subprocess
@@ -182,8 +181,7 @@ class ExportBase(harness.ServerTest):
                                    "application/x-www-form-urlencoded",
                                    "Authorization":
                                    harness.basic(client, SECRET)})
-            if r.status != 200:
-                self.skipTest("token endpoint not available: %r" % r)
+            self.assertEqual(r.status, 200, r)
             cache[client] = r.json()["access_token"]
         return cache[client]
 
@@ -339,8 +337,6 @@ class Everything(ExportBase):
 
 class Bulk(ExportBase):
     def kickoff(self, r):
-        if r.status == 501:
-            self.skipTest("jobs not available: %r" % r)
         self.assertEqual(r.status, 202, r)
         return self.local(r.header("content-location"))
 
@@ -348,13 +344,11 @@ class Bulk(ExportBase):
         deadline = time.time() + 120
         while time.time() < deadline:
             r = self.get(poll, headers=self.auth(client, Accept="application/json"))
-            if r.status == 501:
-                self.skipTest("export status not available")
             if r.status != 202:
                 self.assertEqual(r.status, 200, r)
                 return r.json()
             time.sleep(0.2)
-        self.skipTest("the runner did not finish the job (is p2p-runner built?)")
+        self.fail("the runner did not finish the job within 120 s")
 
     def files(self, manifest, client="payer-b", key="output"):
         """{type: [resources]} of the manifest's files; counts checked."""

@@ -1,5 +1,4 @@
 """Foundation: metadata, discovery, routing, method/size/type refusals."""
-import json
 import unittest
 
 import harness
@@ -69,6 +68,17 @@ class Limits(harness.ServerTest):
         body = {"resourceType": "Parameters", "parameter": [], "pad": "x" * 4096}
         r = self.post("/fhir/Patient/$member-match", body)
         self.assertOutcome(r, 413, "too-costly")
+
+    def test_body_over_the_web_server_limit_is_413_outcome(self):
+        # Above lighttpd's own ceiling (1 MiB): refused before the body is
+        # read, and still answered as FHIR through the error handler.
+        body = b'{"resourceType":"Parameters","pad":"' + b"x" * (2 << 20) + b'"}'
+        r = self.post("/fhir/Patient/$member-match", body,
+                      headers={"Content-Type": "application/fhir+json"})
+        self.assertOutcome(r, 413, "too-costly")
+
+    def test_unknown_path_outside_fhir_is_404_outcome(self):
+        self.assertOutcome(self.get("/no/such/thing"), 404, "not-found")
 
     def test_wrong_content_type_is_415(self):
         r = self.post("/fhir/Patient/$member-match", "<xml/>",

@@ -3,7 +3,6 @@ place at fault), upserts, exit codes."""
 import json
 import os
 import re
-import shutil
 import sqlite3
 import unittest
 

@@ -29,7 +29,6 @@ import subprocess
 import time
 import urllib.parse
 
-import harness
 import test_bulk as tb
 import test_export as te
 

@@ -21,6 +21,10 @@ static const struct {
 	{ "{\"a\":1,}", 0, "invalid JSON", __LINE__ },	/* strict */
 	{ "{\"a\":\"\xff\xfe\"}", 0, "invalid JSON", __LINE__ },	/* UTF-8 */
 	{ "[1, 2", 0, "invalid JSON", __LINE__ },
+	{ "{\"a\":\"x\\u0000y\"}", 0, "invalid JSON at byte 7", __LINE__ },
+	{ "{\"a\":\"\\u0000\"}", 0, "invalid JSON", __LINE__ },
+	{ "{\"a\":\"\\\\u0000\"}", 1, NULL, __LINE__ },	/* text \u0000 */
+	{ "{\"a\":\"\\u0001\"}", 1, NULL, __LINE__ },
 };
 
 START_TEST(test_parse_table)

@@ -9,6 +9,7 @@
 #include "loader.h"
 #include "secret.h"
 #include "store.h"
+#include "util.h"
 
 static struct p2p_db	 db;
 
@@ -503,6 +504,149 @@ START_TEST(test_long_line)
 }
 END_TEST
 
+/*
+ * A file long enough to keep the parsing threads and the ordered queue
+ * busy: rows are written in file order (rid follows the line), and a
+ * bad line late in the file is reported by its number with nothing kept,
+ * whichever thread parsed it.
+ */
+START_TEST(test_ndjson_threads)
+{
+	struct load_stats	 st;
+	struct p2p_err		 err;
+	struct p2p_buf		 b;
+	int			 i, broken;
+
+	for (broken = 0; broken <= 1; broken++) {
+		memset(&b, 0, sizeof(b));
+		for (i = 1; i <= 3000; i++) {
+			if (i % 100 == 0)
+				buf_puts(&b, "\n");	/* blank lines count */
+			else if (broken && i == 2950)
+				buf_puts(&b, "{\"resourceType\":\"Observation\","
+				    "\"id\":\"o_bad\"}\n");
+			else
+				buf_printf(&b, "{\"resourceType\":"
+				    "\"Observation\",\"id\":\"o%d\","
+				    "\"subject\":{\"reference\":"
+				    "\"Patient/m%d\"}}\n", i, i % 7);
+		}
+		ck_assert_ptr_nonnull(b.p);
+		if (broken) {
+			ck_assert_int_eq(load_text(b.p, LOAD_NDJSON, &st,
+			    &err), -1);
+			ck_assert_msg(strstr(err.msg, "line 2950: Observation: "
+			    "id \"o_bad\"") != NULL, "%s", err.msg);
+			ck_assert_int_eq(q("SELECT count(*) FROM resource"), 0);
+		} else {
+			ck_assert_msg(load_text(b.p, LOAD_NDJSON, &st, &err) ==
+			    0, "%s", err.msg);
+			ck_assert_int_eq(st.resources, 2970);
+			ck_assert_int_eq(q("SELECT count(*) FROM resource"),
+			    2970);
+			/* rid order is file order */
+			ck_assert_int_eq(q("SELECT count(*) FROM resource a "
+			    "JOIN resource b ON b.rid = a.rid + 1 WHERE "
+			    "CAST(substr(b.id, 2) AS INTEGER) <= "
+			    "CAST(substr(a.id, 2) AS INTEGER)"), 0);
+			ck_assert_str_eq(qs("SELECT patient FROM resource "
+			    "WHERE id = 'o15'"), "m1");
+			db_exec(&db, "DELETE FROM resource", &err);
+		}
+		buf_free(&b);
+	}
+}
+END_TEST
+
+/*
+ * Indexed types: a new (type, id) is inserted without deleting index
+ * rows; an existing one is updated and its rows replaced; one deleted
+ * and loaded again gets only its new rows (the old went with it).
+ */
+START_TEST(test_fresh_and_replace)
+{
+	static const char *const v1 =
+	    "{\"resourceType\":\"Organization\",\"id\":\"org\","
+	    "\"identifier\":[{\"system\":\"npi\",\"value\":\"1\"},"
+	    "{\"system\":\"npi\",\"value\":\"2\"}]}\n";
+	static const char *const v2 =
+	    "{\"resourceType\":\"Organization\",\"id\":\"org\","
+	    "\"identifier\":[{\"system\":\"npi\",\"value\":\"3\"}]}\n";
+	long long	 rid;
+
+	load_ok(v1, LOAD_NDJSON);
+	rid = q("SELECT rid FROM resource WHERE id = 'org'");
+	ck_assert_int_eq(q("SELECT count(*) FROM ident WHERE rid = "
+	    "(SELECT rid FROM resource WHERE id = 'org')"), 2);
+	load_ok(v2, LOAD_NDJSON);
+	ck_assert_int_eq(q("SELECT rid FROM resource WHERE id = 'org'"), rid);
+	ck_assert_int_eq(q("SELECT count(*) FROM ident"), 1);
+	ck_assert_str_eq(qs("SELECT value FROM ident"), "3");
+	load_ok("{\"resourceType\":\"Bundle\",\"type\":\"transaction\","
+	    "\"entry\":[{\"request\":{\"method\":\"DELETE\","
+	    "\"url\":\"Organization/org\"}}]}", LOAD_BUNDLE);
+	ck_assert_int_eq(q("SELECT count(*) FROM ident"), 0);
+	load_ok(v1, LOAD_NDJSON);
+	ck_assert_int_eq(q("SELECT count(*) FROM resource"), 1);
+	ck_assert_int_eq(q("SELECT count(*) FROM ident"), 2);
+	/* the same line twice in one file: updated in the transaction */
+	load_ok("{\"resourceType\":\"Patient\",\"id\":\"p\","
+	    "\"identifier\":[{\"value\":\"x\"}],"
+	    "\"name\":[{\"family\":\"A\"}]}\n"
+	    "{\"resourceType\":\"Patient\",\"id\":\"p\","
+	    "\"identifier\":[{\"value\":\"y\"}],"
+	    "\"name\":[{\"family\":\"B\"}]}\n", LOAD_NDJSON);
+	ck_assert_int_eq(q("SELECT count(*) FROM ident WHERE kind = 1"), 1);
+	ck_assert_str_eq(qs("SELECT value FROM ident WHERE kind = 1"), "y");
+	ck_assert_int_eq(q("SELECT count(*) FROM demog"), 1);
+	ck_assert_str_eq(qs("SELECT family FROM demog"), "b");
+}
+END_TEST
+
+/*
+ * store_prepare() + store_row_detach(): the row no longer needs its
+ * tree; a claim is stored as read with its released form stripped.
+ */
+START_TEST(test_prepare_detach)
+{
+	static const char *const eob =
+	    "{\"resourceType\":\"ExplanationOfBenefit\",\"id\":\"e1\","
+	    "\"meta\":{\"lastUpdated\":\"2024-01-02T03:04:05Z\"},"
+	    "\"use\":\"claim\",\"patient\":{\"reference\":\"Patient/m1\"},"
+	    "\"billablePeriod\":{\"start\":\"2023-05-06\"},"
+	    "\"total\":[{\"amount\":{\"value\":1}}]}";
+	struct store_ctx	 ctx;
+	struct store_row	 row;
+	struct p2p_err		 err;
+	json_object		*res;
+
+	p2p_err_init(&err);
+	store_ctx_init(&ctx);
+	ctx.raw = eob;
+	ctx.rawlen = strlen(eob);
+	ck_assert_int_eq(fhir_parse(eob, strlen(eob), &res, &err), 0);
+	ck_assert_int_eq(store_prepare(res, &ctx, &row, &err), 0);
+	ck_assert_int_eq(store_row_detach(&row), 0);
+	ck_assert_ptr_null(row.res);
+	ck_assert_str_eq(row.type, "ExplanationOfBenefit");
+	ck_assert_str_eq(row.id, "e1");
+	ck_assert_str_eq(row.lu, "2024-01-02T03:04:05Z");
+	ck_assert_ptr_eq(row.json, eob);
+	ck_assert_ptr_nonnull(row.si.p2p_json);
+	ck_assert(strstr(row.si.p2p_json, "total") == NULL);
+	ck_assert_int_eq(store_write(&db, &row, &ctx, &err), 0);
+	store_row_free(&row);
+	ck_assert_str_eq(qs("SELECT json FROM resource"), eob);
+	ck_assert_str_eq(qs("SELECT patient || dos FROM resource"),
+	    "m12023-05-06");
+	/* a bad resource is refused and released (no leak, no row) */
+	ck_assert_int_eq(fhir_parse("{\"resourceType\":\"Bundle\","
+	    "\"id\":\"b\"}", 34, &res, &err), 0);
+	ck_assert_int_eq(store_prepare(res, &ctx, &row, &err), -1);
+	ck_assert_int_eq(err.status, 422);
+}
+END_TEST
+
 START_TEST(test_seed)
 {
 	struct load_stats	 st;
@@ -559,6 +703,9 @@ main(void)
 	tcase_add_test(tc, test_bundle_urn_and_delete);
 	tcase_add_loop_test(tc, test_bad_files, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_long_line);
+	tcase_add_test(tc, test_ndjson_threads);
+	tcase_add_test(tc, test_fresh_and_replace);
+	tcase_add_test(tc, test_prepare_detach);
 	tcase_add_test(tc, test_seed);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -1,0 +1,75 @@
+#!/bin/sh
+# bench/load.sh - load throughput of `p2p-admin load`, reproducibly.
+#
+# Generates a synthetic ndjson file (deterministic: fixed seed and
+# anchor), loads it RUNS times into a fresh data directory each time and
+# prints, per run and as the median: resources/s (wall clock), the CPU
+# time (user + sys, both threads), and the database size per million
+# resources.  The machine's load average is printed first: the machine
+# may be shared, and wall-clock figures only mean something next to it
+# and to the CPU time.
+#
+# Usage: bench/load.sh [--members N] [--runs R] [--admin PATH] [--keep]
+#   --members N   members to generate (default 2000, about 113,000
+#                 resources, 214 MB)
+#   --runs R      loads to run (default 3)
+#   --admin PATH  the p2p-admin to measure (default src/tools/p2p-admin of
+#                 this tree, built with the configured CFLAGS, -O2 -g)
+#   --keep        keep the scratch directory (its path is printed)
+# Profile a run:  perf record -g -e cpu-clock p2p-admin -c DIR/p2p.conf \
+#   load FILE; or on a small file (--members 200):
+#   valgrind --tool=callgrind --separate-threads=yes p2p-admin ... load FILE
+set -e
+top=$(cd "$(dirname "$0")/.." && pwd)
+members=2000
+runs=3
+admin="$top/src/tools/p2p-admin"
+keep=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--members) members=$2; shift 2 ;;
+	--runs) runs=$2; shift 2 ;;
+	--admin) admin=$2; shift 2 ;;
+	--keep) keep=1; shift ;;
+	*) echo "usage: $0 [--members N] [--runs R] [--admin PATH] [--keep]" >&2
+	   exit 2 ;;
+	esac
+done
+[ -x "$admin" ] || { echo "$admin: not built (run make)" >&2; exit 1; }
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/p2p-load.XXXXXX")
+[ "$keep" -eq 1 ] || trap 'rm -rf "$scratch"' EXIT
+file="$scratch/members.ndjson"
+
+"$admin" generate --members "$members" --seed 1 --anchor 2026-06-01 \
+    --out "$file" >/dev/null 2>&1
+nres=$(wc -l < "$file")
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "file: $nres resources, $(wc -c < "$file") bytes ($members members)"
+printf '%-4s %10s %12s %8s %8s %8s %14s\n' run wall_s resources/s user_s \
+    sys_s cpu_s MB/Mresources
+i=1
+while [ "$i" -le "$runs" ]; do
+	rm -rf "$scratch/data"
+	"$admin" init "$scratch/data" >/dev/null 2>&1
+	# GNU time's %e %U %S: wall, user and system seconds
+	/usr/bin/time -f '%e %U %S' -o "$scratch/time" \
+	    "$admin" -c "$scratch/data/p2p.conf" load "$file" >/dev/null 2>&1
+	read -r wall user sys < "$scratch/time"
+	# checkpointed, so that the size is the database's, not the WAL's
+	sqlite3 "$scratch/data/p2p.db" "PRAGMA wal_checkpoint(TRUNCATE);" \
+	    >/dev/null
+	bytes=$(wc -c < "$scratch/data/p2p.db")
+	awk -v r="$i" -v w="$wall" -v u="$user" -v s="$sys" -v n="$nres" \
+	    -v b="$bytes" 'BEGIN { printf "%-4s %10.2f %12.0f %8.2f %8.2f " \
+	    "%8.2f %14.0f\n", r, w, n / w, u, s, u + s, b / n }' \
+	    | tee -a "$scratch/runs"
+	i=$((i + 1))
+done
+# the median run by resources/s
+sort -k3 -n "$scratch/runs" | awk -v k="$runs" -v n="$nres" '
+	NR == int((k + 1) / 2) {
+		printf "median: %.0f resources/s wall, %.2f s CPU", $3, $6
+		printf " (%.0f resources per CPU second),", n / $6
+		printf " %.0f MB per million resources\n", $7
+	}'
+[ "$keep" -eq 0 ] || echo "kept: $scratch"
