@@ -26,26 +26,13 @@ static const char *const sql_org =
 static unsigned char	 server_key[AUTH_KEY_LEN];
 static int		 server_key_loaded;
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 auth_key(const struct p2p_config *cfg, const unsigned char **key,
     struct p2p_err *err)
 {
 	FILE	*f;
 	char	 hex[2 * AUTH_KEY_LEN + 8];
-	size_t	 n, i;
-	int	 hi, lo;
+	size_t	 n;
 
 	if (server_key_loaded) {
 		*key = server_key;
@@ -67,16 +54,12 @@ auth_key(const struct p2p_config *cfg, const unsigned char **key,
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "server key unavailable");
 	}
-	for (i = 0; i < AUTH_KEY_LEN; i++) {
-		hi = hexval((unsigned char)hex[2 * i]);
-		lo = hexval((unsigned char)hex[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			OPENSSL_cleanse(hex, sizeof(hex));
-			log_err("server key %s: not hex", cfg->key_file);
-			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "server key unavailable");
-		}
-		server_key[i] = (unsigned char)(hi << 4 | lo);
+	if (hex_decode(hex, AUTH_KEY_LEN, server_key) == -1) {
+		OPENSSL_cleanse(hex, sizeof(hex));
+		OPENSSL_cleanse(server_key, sizeof(server_key));
+		log_err("server key %s: not hex", cfg->key_file);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "server key unavailable");
 	}
 	OPENSSL_cleanse(hex, sizeof(hex));
 	server_key_loaded = 1;

@@ -32,20 +32,6 @@ tohex(const unsigned char *in, size_t n, char *out)
 		snprintf(out + 2 * i, 3, "%02x", in[i]);
 }
 
-static int
-fromhex(const char *in, size_t n, unsigned char *out)
-{
-	size_t		 i;
-	unsigned int	 v;
-
-	for (i = 0; i < n; i++) {
-		if (sscanf(in + 2 * i, "%2x", &v) != 1)
-			return -1;
-		out[i] = (unsigned char)v;
-	}
-	return 0;
-}
-
 int
 secret_hash(const char *secret, char out[SECRET_HASH_MAX])
 {
@@ -53,7 +39,7 @@ secret_hash(const char *secret, char out[SECRET_HASH_MAX])
 	unsigned char	 salt[SALT_BYTES], hash[HASH_BYTES];
 
 	if (rand_hex(salthex, SALT_BYTES) == -1 ||
-	    fromhex(salthex, SALT_BYTES, salt) == -1 ||
+	    hex_decode(salthex, SALT_BYTES, salt) == -1 ||
 	    derive(secret, salt, SALT_BYTES, SECRET_ITERATIONS, hash) == -1)
 		return -1;
 	tohex(hash, HASH_BYTES, hashhex);
@@ -85,8 +71,8 @@ secret_verify(const char *secret, const char *stored)
 	s++;
 	if ((h = strchr(s, '$')) == NULL || h - s != 2 * SALT_BYTES ||
 	    strlen(h + 1) != 2 * HASH_BYTES ||
-	    fromhex(s, SALT_BYTES, salt) == -1 ||
-	    fromhex(h + 1, HASH_BYTES, want) == -1)
+	    hex_decode(s, SALT_BYTES, salt) == -1 ||
+	    hex_decode(h + 1, HASH_BYTES, want) == -1)
 		return 0;
 	if (derive(secret, salt, SALT_BYTES, (long)iter, got) == -1)
 		return 0;

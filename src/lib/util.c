@@ -330,6 +330,21 @@ hexval(int c)
 }
 
 int
+hex_decode(const char *in, size_t nbytes, unsigned char *out)
+{
+	size_t	 i;
+	int	 hi, lo;
+
+	for (i = 0; i < nbytes; i++) {
+		if ((hi = hexval((unsigned char)in[2 * i])) < 0 ||
+		    (lo = hexval((unsigned char)in[2 * i + 1])) < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int
 url_decode(char *s, int plus)
 {
 	char	*o = s;

@@ -35,6 +35,12 @@ void	 buf_free(struct p2p_buf *);
 void	 b64url_encode(const unsigned char *, size_t, char *out);
 unsigned char *b64_decode(const char *, size_t, size_t *outlen);
 
+/*
+ * Decodes 2 * nbytes hex digits (either case) from in into out.
+ * Returns 0, or -1 on a non-hex character.
+ */
+int	 hex_decode(const char *in, size_t nbytes, unsigned char *out);
+
 /* Fills out with 2 * nbytes lowercase hex chars of CSPRNG output + NUL. */
 int	 rand_hex(char *out, size_t nbytes);
 

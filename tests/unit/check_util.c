@@ -143,6 +143,17 @@ START_TEST(test_rand_hex)
 }
 END_TEST
 
+START_TEST(test_hex_decode)
+{
+	unsigned char	 out[4];
+
+	ck_assert_int_eq(hex_decode("00fFa5", 3, out), 0);
+	ck_assert(out[0] == 0x00 && out[1] == 0xff && out[2] == 0xa5);
+	ck_assert_int_eq(hex_decode("0g", 1, out), -1);
+	ck_assert_int_eq(hex_decode("1", 1, out), -1);	/* NUL is not hex */
+}
+END_TEST
+
 START_TEST(test_url_encode)
 {
 	struct p2p_buf	 b = { 0 };
@@ -170,6 +181,7 @@ main(void)
 	tcase_add_test(tc, test_parse_ll);
 	tcase_add_test(tc, test_rand_hex);
 	tcase_add_test(tc, test_url_encode);
+	tcase_add_test(tc, test_hex_decode);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
