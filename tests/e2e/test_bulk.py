@@ -352,10 +352,14 @@ class RunnerTest(BulkBase):
         self.runner("--once")
 
     def test_killed_runner_job_completes_next_run(self):
-        path = self.start(params(*([UNKNOWN] * 40 + [CLEAN])))
+        # The runner reports progress every 16 members and sleeps
+        # P2P_RUNNER_DELAY_MS at each report: 200 members at 1 s a report
+        # leave ~12 s between the first report and completion, so the
+        # kill below lands mid-job even on a slow (sanitizer) build.
+        path = self.start(params(*([UNKNOWN] * 200 + [CLEAN])))
         job = path.rsplit("/", 1)[1]
         slow = subprocess.Popen([harness.RUNNER, "-c", os.path.join(self.server.data, "p2p.conf"),
-                                 "--once"], env=dict(os.environ, P2P_RUNNER_DELAY_MS="300"),
+                                 "--once"], env=dict(os.environ, P2P_RUNNER_DELAY_MS="1000"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.time() + 30
