@@ -1,13 +1,19 @@
 #!/usr/bin/python3
 """Before/after measurements of $everything, $member-match and the export
-runner (bench/apiperf.md), reusing bench/bench.py's setup on a kept data
-directory so that two builds can be compared on the same data.
+runner (bench/apiperf.md, bench/mmperf.md), reusing bench/bench.py's setup
+on a kept data directory so that two builds can be compared on the same
+data.
 
   bench/apiperf.py prepare WORK BUILD [--members N]
       generate + load N members (history full) into WORK/n<N>, keep it
   bench/apiperf.py measure WORK BUILD [--members N] [--what mm,ev,export]
+      [--perf DIR]
       start lighttpd with BUILD's programs on that data and print wall
-      time and the server processes' CPU time per figure
+      time and the CPU time of BUILD's server processes per figure
+  Environment for member-match A/B runs:
+      NOCEIL=1   skip the static and trivial ceilings
+      RUNNER=1   run BUILD's p2p-runner --loop during wrk (as deployed)
+      MMSRC=DIR  take lighttpd.conf (max-procs) from DIR instead of this tree
 
 BUILD is a build directory (holding src/tools/p2p-admin, src/cgi/...).
 Standard library only; needs wrk and the trivial responder of
@@ -22,6 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
 
+BUILD = "/"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -34,7 +41,7 @@ def cpu_of(exe_names):
             continue
         try:
             exe = os.readlink("/proc/%s/exe" % p)
-            if os.path.basename(exe) not in exe_names:
+            if os.path.basename(exe) not in exe_names or not exe.startswith(BUILD):
                 continue
             f = open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()
             total += int(f[11]) + int(f[12])
@@ -48,7 +55,8 @@ def _pids_of_name(name):
     for p in os.listdir("/proc"):
         if p.isdigit():
             try:
-                if os.path.basename(os.readlink("/proc/%s/exe" % p)) == name:
+                e = os.readlink("/proc/%s/exe" % p)
+                if os.path.basename(e) == name and e.startswith(BUILD):
                     out.append(int(p))
             except OSError:
                 pass
@@ -107,12 +115,14 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--perf", help="record perf profiles of the server processes here")
     a = ap.parse_args()
+    global BUILD
+    BUILD = os.path.realpath(a.build)
     trivial = os.path.join(HERE, "build", "trivial")
     if not os.path.exists(trivial):
         os.makedirs(os.path.dirname(trivial), exist_ok=True)
         subprocess.check_call(["cc", "-O2", "-o", trivial, os.path.join(HERE, "trivial.c"),
                                "-lfcgi"])
-    ns = argparse.Namespace(src=os.path.dirname(HERE), prebuilt=a.build, trivial=trivial,
+    ns = argparse.Namespace(src=os.environ.get("MMSRC", os.path.dirname(HERE)), prebuilt=a.build, trivial=trivial,
                             members=a.members, scale=None, quick=False, history="full",
                             duration=a.duration, profile=False, keep=True, out=None,
                             work=a.work, members_given=True)
@@ -138,12 +148,17 @@ def main():
     try:
         s.start()
         if "mm" in what:
-            s.measure("static_rps", s.ceilings)
+            if not os.environ.get("NOCEIL"): s.measure("static_rps", s.ceilings)
+            rn = None
+            if os.environ.get("RUNNER"):
+                rn = subprocess.Popen([os.path.join(a.build, "src/tools/p2p-runner"), "-c", s.conf, "--loop"])
             c0 = cpu_of(("member-match",))
             pr = perf_start(a, "member-match")
             s.measure("mm_rps", s.member_match)
             perf_stop(pr, a, "member-match")
             c1 = cpu_of(("member-match",))
+            if rn:
+                rn.terminate(); rn.wait()
             n = s.f.get("mm_rps", 0) * b.duration
             print("member-match: %.0f req/s (trivial %.0f, ratio %.2f), p50 %.2f ms,"
                   " p99 %.2f ms; CPU %.2f s for ~%d requests = %.3f ms/request"

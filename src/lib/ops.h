@@ -36,7 +36,5 @@ typedef int (*p2p_handler)(struct p2p_ctx *, struct p2p_req *,
 int	 p2p_main(const struct p2p_op *, p2p_handler fn,
 	    void (*cleanup)(struct p2p_ctx *));
 
-/* Fails with 501 for an operation whose issue has not landed yet. */
-int	 op_not_implemented(struct p2p_req *, struct p2p_err *);
 
 #endif

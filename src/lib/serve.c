@@ -31,10 +31,3 @@ p2p_main(const struct p2p_op *op, p2p_handler fn,
 	p2p_close(&ctx);
 	return 0;
 }
-
-int
-op_not_implemented(struct p2p_req *req, struct p2p_err *err)
-{
-	return p2p_fail(err, 501, P2P_ISSUE_NOT_SUPPORTED,
-	    "%s is not implemented yet", req->ctx->op->name);
-}
