@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "util.h"
+#include "unit.h"
 
 static const unsigned char	 key[AUTH_KEY_LEN] = "0123456789abcdef0123456789abcde";
 static const unsigned char	 key2[AUTH_KEY_LEN] = "fedcba9876543210fedcba987654321";
@@ -265,8 +266,6 @@ main(void)
 {
 	Suite	*s = suite_create("auth");
 	TCase	*tc = tcase_create("auth");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_roundtrip);
@@ -276,9 +275,5 @@ main(void)
 	tcase_add_test(tc, test_words);
 	tcase_add_test(tc, test_payer);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return unit_run(s);
 }

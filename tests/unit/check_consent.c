@@ -6,6 +6,7 @@
 
 #include "consent.h"
 #include "fhir.h"
+#include "unit.h"
 
 #define ST	"\"active\""
 #define SC	"{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/consentscope\",\"code\":\"patient-privacy\"}]}"
@@ -271,8 +272,6 @@ main(void)
 {
 	Suite	*s = suite_create("consent");
 	TCase	*tc = tcase_create("rules"), *tdb = tcase_create("store");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_loop_test(tc, test_rules, 0, sizeof(rules) / sizeof(rules[0]));
 	suite_add_tcase(s, tc);
@@ -282,9 +281,5 @@ main(void)
 	tcase_add_test(tdb, test_optout);
 	tcase_add_test(tdb, test_consentless);
 	suite_add_tcase(s, tdb);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return unit_run(s);
 }

@@ -10,6 +10,7 @@
 #include "consent.h"
 #include "fhir.h"
 #include "ops.h"
+#include "unit.h"
 
 #define CONSENT_JSON "{\"resourceType\":\"Consent\",\"id\":\"theirs\"," \
 	"\"status\":\"active\",\"patient\":{\"reference\":\"Patient/m1\"}}"
@@ -481,8 +482,6 @@ main(void)
 {
 	Suite	*s = suite_create("consent_life");
 	TCase	*tc = tcase_create("lifecycle");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_capture_audited);
@@ -493,9 +492,5 @@ main(void)
 	tcase_add_test(tc, test_audit_event_mapping);
 	tcase_add_test(tc, test_export_filters);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return unit_run(s);
 }

@@ -5,17 +5,14 @@
 #include <string.h>
 
 #include "db.h"
+#include "unit.h"
 
 static struct p2p_db	 db;
 
 static void
 setup(void)
 {
-	struct p2p_err	 err;
-
-	p2p_err_init(&err);
-	ck_assert_int_eq(db_open(&db, ":memory:", 1, &err), 0);
-	ck_assert_int_eq(db_migrate(&db, &err), 0);
+	unit_db_open(&db);
 }
 
 static void
@@ -149,8 +146,6 @@ main(void)
 {
 	Suite	*s = suite_create("db");
 	TCase	*tc = tcase_create("db");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_migrated);
@@ -160,9 +155,5 @@ main(void)
 	tcase_add_test(tc, test_constraint_maps_to_409);
 	tcase_add_loop_test(tc, test_query_plans, 0, sizeof(plans) / sizeof(plans[0]));
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return unit_run(s);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "fhir.h"
+#include "unit.h"
 
 static const struct {
 	const char	*in;
@@ -154,8 +155,6 @@ main(void)
 {
 	Suite	*s = suite_create("fhir");
 	TCase	*tc = tcase_create("fhir");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_loop_test(tc, test_parse_table, 0, sizeof(docs) / sizeof(docs[0]));
 	tcase_add_test(tc, test_depth_limit);
@@ -164,9 +163,5 @@ main(void)
 	tcase_add_test(tc, test_outcome);
 	tcase_add_test(tc, test_issue_codes);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return unit_run(s);
 }

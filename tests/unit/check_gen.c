@@ -7,6 +7,7 @@
 #include "fhir.h"
 #include "gen.h"
 #include "scope.h"
+#include "unit.h"
 
 #define MEMBERS	12
 
@@ -339,8 +340,6 @@ main(void)
 {
 	Suite	*s = suite_create("gen");
 	TCase	*tc = tcase_create("gen");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_deterministic);
@@ -351,9 +350,5 @@ main(void)
 	tcase_add_loop_test(tc, test_refused, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_ids);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return unit_run(s);
 }

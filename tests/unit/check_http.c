@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "unit.h"
 
 static const struct {
 	const char	*path, *prefix, *suffix;
@@ -144,8 +145,6 @@ main(void)
 {
 	Suite	*s = suite_create("http");
 	TCase	*tc = tcase_create("http");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_loop_test(tc, test_path_id, 0, sizeof(paths) / sizeof(paths[0]));
 	tcase_add_loop_test(tc, test_refusals, 0, sizeof(refusals) / sizeof(refusals[0]));
@@ -153,9 +152,5 @@ main(void)
 	tcase_add_test(tc, test_query_and_prefer);
 	tcase_add_test(tc, test_reason);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return unit_run(s);
 }

@@ -12,6 +12,7 @@
 #include "fhir.h"
 #include "job.h"
 #include "util.h"
+#include "unit.h"
 
 static struct p2p_db		 db;
 static struct p2p_config	 cfg;
@@ -490,8 +491,6 @@ main(void)
 {
 	Suite	*s = suite_create("job");
 	TCase	*tc = tcase_create("job");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_claim_each_once);
@@ -504,9 +503,5 @@ main(void)
 	tcase_add_test(tc, test_fail_records_outcome);
 	tcase_add_test(tc, test_bulk_match_check);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return unit_run(s);
 }

@@ -9,6 +9,7 @@
 #include "match.h"
 #include "norm.h"
 #include "ops.h"
+#include "unit.h"
 
 static struct p2p_db	 db;
 static long long	 rid;
@@ -86,11 +87,7 @@ member(const char *id, const char *family, const char *given,
 static void
 setup(void)
 {
-	struct p2p_err	 err;
-
-	p2p_err_init(&err);
-	ck_assert_int_eq(db_open(&db, ":memory:", 1, &err), 0);
-	ck_assert_int_eq(db_migrate(&db, &err), 0);
+	unit_db_open(&db);
 	member("m1", "Johnson", "Robert", "1952-07-25", "male", "M12345", "SUB-001");
 	member("m2", "Williams", "Sarah", "1985-03-12", "female", "M67890", "SUB-002");
 	/* Look-alikes: same demographics, no identifiers in common. */
@@ -397,8 +394,6 @@ main(void)
 {
 	Suite	*s = suite_create("match");
 	TCase	*tc = tcase_create("match");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_decisions, 0, sizeof(cases) / sizeof(cases[0]));
@@ -407,9 +402,5 @@ main(void)
 	tcase_add_test(tc, test_query_plans);
 	tcase_add_test(tc, test_handler);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return unit_run(s);
 }

@@ -4,6 +4,7 @@
 
 #include "norm.h"
 #include "secret.h"
+#include "unit.h"
 
 static const struct {
 	const char	*in, *out;
@@ -74,8 +75,6 @@ main(void)
 {
 	Suite	*s = suite_create("norm");
 	TCase	*tc = tcase_create("norm");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_names, 0, sizeof(names) / sizeof(names[0]));
@@ -83,9 +82,5 @@ main(void)
 	tcase_add_test(tc, test_gender);
 	tcase_add_test(tc, test_secret);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return unit_run(s);
 }

@@ -4,6 +4,7 @@
 
 #include "fhir.h"
 #include "params.h"
+#include "unit.h"
 
 static const struct params_spec spec[] = {
 	{ "MemberPatient", "Patient", 1, 1 },
@@ -138,17 +139,11 @@ main(void)
 {
 	Suite	*s = suite_create("params");
 	TCase	*tc = tcase_create("params");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_good);
 	tcase_add_test(tc, test_parts);
 	tcase_add_test(tc, test_build);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return unit_run(s);
 }

@@ -5,6 +5,7 @@
 
 #include "fhir.h"
 #include "scope.h"
+#include "unit.h"
 
 #define SEC(sys, code)	"\"meta\":{\"security\":[{\"system\":\"" sys \
 	"\",\"code\":\"" code "\"}]}"
@@ -374,8 +375,6 @@ main(void)
 {
 	Suite	*s = suite_create("scope");
 	TCase	*tc = tcase_create("scope");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_classify, 0,
@@ -385,9 +384,5 @@ main(void)
 	    sizeof(profiles) / sizeof(profiles[0]));
 	tcase_add_test(tc, test_not_resource);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return unit_run(s);
 }

@@ -4,6 +4,7 @@
 
 #include "http.h"
 #include "scopes.h"
+#include "unit.h"
 
 static const struct {
 	const char	*s;
@@ -160,17 +161,11 @@ main(void)
 {
 	Suite	*s = suite_create("scopes");
 	TCase	*tc = tcase_create("scopes");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_loop_test(tc, test_parse, 0, N(parse));
 	tcase_add_loop_test(tc, test_permit, 0, N(permit));
 	tcase_add_loop_test(tc, test_grant, 0, N(grant));
 	tcase_add_test(tc, test_grant_limits);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return unit_run(s);
 }

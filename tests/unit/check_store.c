@@ -10,17 +10,14 @@
 #include "secret.h"
 #include "store.h"
 #include "util.h"
+#include "unit.h"
 
 static struct p2p_db	 db;
 
 static void
 setup(void)
 {
-	struct p2p_err	 err;
-
-	p2p_err_init(&err);
-	ck_assert_int_eq(db_open(&db, ":memory:", 1, &err), 0);
-	ck_assert_int_eq(db_migrate(&db, &err), 0);
+	unit_db_open(&db);
 }
 
 static void
@@ -687,8 +684,6 @@ main(void)
 {
 	Suite	*s = suite_create("store");
 	TCase	*tc = tcase_create("store");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -708,9 +703,5 @@ main(void)
 	tcase_add_test(tc, test_prepare_detach);
 	tcase_add_test(tc, test_seed);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return unit_run(s);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "unit.h"
 
 START_TEST(test_buf)
 {
@@ -169,8 +170,6 @@ main(void)
 {
 	Suite	*s = suite_create("util");
 	TCase	*tc = tcase_create("util");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_test(tc, test_buf);
 	tcase_add_test(tc, test_b64url_roundtrip);
@@ -183,9 +182,5 @@ main(void)
 	tcase_add_test(tc, test_url_encode);
 	tcase_add_test(tc, test_hex_decode);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return unit_run(s);
 }
