@@ -253,6 +253,7 @@ struct job_out {
 	size_t			 nf;
 	struct out_member	*m;		/* members in the output */
 	size_t			 nm;
+	size_t			 am;		/* room in m */
 	job_progress_fn		 progress;	/* runner's callback */
 	void			*progress_arg;
 };
@@ -446,10 +447,17 @@ job_out_member(struct job_out *o, const char *patient, long long cid,
     struct p2p_err *err)
 {
 	struct out_member	*nm;
+	size_t			 am;
 
-	if ((nm = reallocarray(o->m, o->nm + 1, sizeof(*o->m))) == NULL)
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	o->m = nm;
+	if (o->nm == o->am) {
+		/* Grows by half: no realloc per member. */
+		am = o->am < 64 ? 64 : o->am + o->am / 2;
+		if ((nm = reallocarray(o->m, am, sizeof(*o->m))) == NULL)
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+		o->m = nm;
+		o->am = am;
+	}
 	if ((o->m[o->nm].patient = strdup(patient)) == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	o->m[o->nm++].cid = cid;
