@@ -110,9 +110,11 @@ static int
 walk_flush(struct walk *w, struct p2p_err *err)
 {
 	struct walk_audit	*a;
+	struct p2p_err		 aerr;
 	char			 text[256];
 	size_t			 i;
 
+	p2p_err_init(&aerr);
 	if (w->reading) {
 		w->reading = 0;
 		if (db_commit(w->db, err) == -1)
@@ -130,9 +132,14 @@ walk_flush(struct walk *w, struct p2p_err *err)
 			if (audit_log(w->db, "release", a->ok ? "success" :
 			    "failure", w->job->client_id, a->patient,
 			    a->ok ? a->cid : 0, a->ok ? text :
-			    "export: consent no longer valid", err) == -1) {
+			    "export: consent no longer valid", &aerr) == -1) {
 				db_rollback(w->db);
-				return -1;
+				/* Never a 409: the runner reads that as
+				 * "cancelled" and would leave the job. */
+				return aerr.status == 503 ? p2p_fail(err, 503,
+				    P2P_ISSUE_TRANSIENT, "%s", aerr.msg) :
+				    p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+				    "cannot audit the release");
 			}
 		}
 		if (db_commit(w->db, err) == -1) {

@@ -561,6 +561,29 @@ class BigGroup(BulkBase):
         self.assertTrue(all(c == 2000 + BIG.index(p) for p, c, _ in ok))
         self.assertEqual(bad, [(BIG[-1], None)])
 
+    def test_unauditable_release_fails_the_job(self):
+        # A release that cannot be audited is not made: the job fails
+        # and lists no file.
+        db = sqlite3.connect(os.path.join(self.server.data, "p2p.db"))
+        db.execute("CREATE TRIGGER no_audit_m2 BEFORE INSERT ON audit"
+                   " WHEN NEW.event = 'release' AND NEW.patient = 'exp-m2'"
+                   " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+        db.commit()
+        try:
+            path = self.kickoff(self.export())
+            p = subprocess.run([harness.RUNNER, "-c", os.path.join(self.server.data,
+                                "p2p.conf"), "--once"], capture_output=True, text=True)
+        finally:
+            db.execute("DROP TRIGGER no_audit_m2")
+            db.commit()
+            db.close()
+        self.assertEqual(p.returncode, 1, p.stderr)
+        r = self.get(path, headers=self.auth(Accept="application/json"))
+        self.assertEqual(r.status, 500, r)
+        self.assertEqual(r.json()["resourceType"], "OperationOutcome")
+        job = path.rsplit("/", 1)[1]
+        self.assertFalse(os.path.exists(os.path.join(self.server.data, "bulk", job)))
+
 
 if __name__ == "__main__":
     unittest.main()
