@@ -57,6 +57,21 @@ START_TEST(test_stmt_cache)
 }
 END_TEST
 
+START_TEST(test_cache_size)
+{
+	struct p2p_err	 err;
+	sqlite3_stmt	*st;
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_cache(&db, 8, &err), 0);
+	ck_assert_int_eq(sqlite3_prepare_v2(db.h, "PRAGMA cache_size", -1,
+	    &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), -8192);
+	sqlite3_finalize(st);
+}
+END_TEST
+
 START_TEST(test_audit_append_only)
 {
 	struct p2p_err	 err;
@@ -281,6 +296,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_migrated);
 	tcase_add_test(tc, test_stmt_cache);
+	tcase_add_test(tc, test_cache_size);
 	tcase_add_test(tc, test_audit_append_only);
 	tcase_add_test(tc, test_transaction_rollback);
 	tcase_add_test(tc, test_constraint_maps_to_409);
