@@ -4,10 +4,10 @@
  * JOB_DATA_EXPORT (Group/$davinci-data-export).
  *
  * Memory stays flat whatever the size of the group: members are walked
- * one at a time by keyset over grp_member, and each member's released
- * rows (release.c, the same rules as the synchronous $everything) are
- * streamed from a prepared statement straight into job_out_write().
- * Nothing is parsed per resource.
+ * by keyset over grp_member in batches (struct walk below), and each
+ * member's released rows (release.c, the same rules as the synchronous
+ * $everything) are streamed from a prepared statement straight into
+ * job_out_write().  Nothing is parsed per resource.
  *
  * PDex payer-to-payer bulk: "consent status SHALL be re-checked for
  * every member at execution time": a member whose consent lapsed is
@@ -26,9 +26,9 @@
 
 static const char *const sql_group =
 	"SELECT client_id, kind FROM grp WHERE id = ?1";
-static const char *const sql_next_member =
+static const char *const sql_members =
 	"SELECT patient FROM grp_member WHERE group_id = ?1 AND patient > ?2"
-	" ORDER BY patient LIMIT 1";
+	" ORDER BY patient";
 static const char *const sql_is_member =
 	"SELECT 1 FROM grp_member WHERE group_id = ?1 AND patient = ?2";
 
@@ -48,56 +48,182 @@ out_note(struct job_out *o, const char *severity, enum p2p_issue issue,
 	return rc;
 }
 
+/*
+ * A job's walk over its members.  The reads of up to WALK_MEMBERS
+ * members (or WALK_ROWS resources) share one read transaction, and
+ * their audit records are written together in one write transaction
+ * after it: per member, no lock round trip and no commit.  Each member's
+ * consent is still checked when the member's turn comes, against a
+ * snapshot at most one batch old.  The heartbeat (and the cancellation
+ * check) runs between batches, outside any transaction.
+ */
+#define WALK_MEMBERS	256
+#define WALK_ROWS	20000
+
+struct walk_audit {		/* one audit record to write */
+	char		 patient[128];
+	long long	 cid;		/* the consent; 0 refused */
+	long long	 n;		/* resources released */
+	int		 ok;		/* released (1) or refused (0) */
+};
+
+struct walk {
+	struct p2p_db		*db;
+	const struct p2p_config	*cfg;
+	const struct job	*job;
+	struct job_out		*o;
+	struct release_rules	*rules;
+	time_t			 now;
+	long long		 nres;		/* resources so far */
+	long long		 rows;		/* resources this batch */
+	int			 reading;	/* in the read transaction */
+	size_t			 na;
+	struct walk_audit	 a[WALK_MEMBERS];
+};
+
+/* Opens the batch's read transaction when none is open. */
+static int
+walk_read(struct walk *w, struct p2p_err *err)
+{
+	if (w->reading)
+		return 0;
+	if (db_exec(w->db, "BEGIN", err) == -1)
+		return -1;
+	w->reading = 1;
+	return 0;
+}
+
+/* True when the batch is full. */
+static int
+walk_full(const struct walk *w)
+{
+	return w->na >= WALK_MEMBERS || w->rows >= WALK_ROWS;
+}
+
+/*
+ * Ends the batch: closes the read transaction, writes its audit records
+ * (issue #7: which job and how much, for the disclosure report) in one
+ * transaction, then reports progress.  A release that cannot be audited
+ * fails the job.
+ */
+static int
+walk_flush(struct walk *w, struct p2p_err *err)
+{
+	struct walk_audit	*a;
+	struct p2p_err		 aerr;
+	char			 text[256];
+	size_t			 i;
+
+	p2p_err_init(&aerr);
+	if (w->reading) {
+		w->reading = 0;
+		if (db_commit(w->db, err) == -1)
+			return -1;
+	}
+	if (w->na > 0) {
+		if (db_begin(w->db, err) == -1)
+			return -1;
+		for (i = 0; i < w->na; i++) {
+			a = &w->a[i];
+			if (a->ok)
+				snprintf(text, sizeof(text), "%s job %s: %lld "
+				    "resources into the job's files",
+				    w->job->kind, w->job->id, a->n);
+			if (audit_log(w->db, "release", a->ok ? "success" :
+			    "failure", w->job->client_id, a->patient,
+			    a->ok ? a->cid : 0, a->ok ? text :
+			    "export: consent no longer valid", &aerr) == -1) {
+				db_rollback(w->db);
+				/* Never a 409: the runner reads that as
+				 * "cancelled" and would leave the job. */
+				return aerr.status == 503 ? p2p_fail(err, 503,
+				    P2P_ISSUE_TRANSIENT, "%s", aerr.msg) :
+				    p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+				    "cannot audit the release");
+			}
+		}
+		if (db_commit(w->db, err) == -1) {
+			db_rollback(w->db);
+			return -1;
+		}
+	}
+	w->na = 0;
+	w->rows = 0;
+	/* Heartbeat and cancellation check (resources so far). */
+	return job_progress(w->o, w->nres, 0, err);
+}
+
+/* Leaves an unfinished batch (after an error): nothing is written. */
+static void
+walk_abort(struct walk *w)
+{
+	if (w->reading)
+		db_rollback(w->db);
+	w->reading = 0;
+	w->na = 0;
+}
+
 /* Exports one member's released rows, after the consent check. */
 static int
-export_member(struct p2p_db *db, const struct p2p_config *cfg,
-    const struct job *job, struct job_out *o,
-    struct release_rules *rules, const char *patient, time_t now,
-    long long *nres, struct p2p_err *err)
+export_member(struct walk *w, const char *patient, struct p2p_err *err)
 {
 	struct release_row	 row;
-	struct p2p_err		 cerr, aerr;
+	struct walk_audit	*a;
+	struct p2p_err		 cerr;
 	sqlite3_stmt		*st;
 	char			 text[256];
 	long long		 cid = 0;
-	long long		 before = *nres;
+	long long		 before = w->nres;
 	int			 sensitive = 0, rc;
 
+	if (w->na >= WALK_MEMBERS)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "export batch overrun");
+	if (walk_read(w, err) == -1)
+		return -1;
+	a = &w->a[w->na];
+	if (snprintf(a->patient, sizeof(a->patient), "%s", patient) >=
+	    (int)sizeof(a->patient))
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "member id too long");
 	p2p_err_init(&cerr);
-	p2p_err_init(&aerr);
-	if (consent_access_cfg(db, cfg, job->client_id, patient, now, &cid, &sensitive,
-	    &cerr) == -1) {
+	if (consent_access_cfg(w->db, w->cfg, w->job->client_id, patient,
+	    w->now, &cid, &sensitive, &cerr) == -1) {
 		if (cerr.status >= 500)
 			return p2p_fail(err, cerr.status, cerr.issue, "%s",
 			    cerr.msg);
-		audit_log(db, "release", "failure", job->client_id, patient,
-		    0, "export: consent no longer valid", &aerr);
+		a->ok = 0;
+		a->cid = 0;
+		a->n = 0;
+		w->na++;
 		snprintf(text, sizeof(text), "Patient/%.64s left out of the "
 		    "export: no valid consent for this client (%.100s)", patient,
 		    cerr.msg);
-		return out_note(o, "error", cerr.status == 404 ?
+		return out_note(w->o, "error", cerr.status == 404 ?
 		    P2P_ISSUE_NOT_FOUND : P2P_ISSUE_FORBIDDEN, text, err);
 	}
-	if (job_out_member(o, patient, cid, err) == -1)
+	if (job_out_member(w->o, patient, cid, err) == -1)
 		return -1;
-	rules->sensitive = sensitive != 0;
-	if ((st = release_open(db, rules, patient, "", 0, 0, err)) == NULL)
+	w->rules->sensitive = sensitive != 0;
+	if ((st = release_open(w->db, w->rules, patient, "", 0, 0,
+	    err)) == NULL)
 		return -1;
-	while ((rc = release_next(db, rules, st, &row, err)) == 1) {
-		if (job_out_write(o, row.type, row.json, row.len, err) == -1) {
+	while ((rc = release_next(w->db, w->rules, st, &row, err)) == 1) {
+		if (job_out_write(w->o, row.type, row.json, row.len,
+		    err) == -1) {
 			rc = -1;
 			break;
 		}
-		(*nres)++;
+		w->nres++;
 	}
 	db_done(st);
 	if (rc == -1)
 		return -1;
-	/* Issue #7: which job and how much, for the disclosure report. */
-	snprintf(text, sizeof(text), "%s job %s: %lld resources into the"
-	    " job's files", job->kind, job->id, *nres - before);
-	audit_log(db, "release", "success", job->client_id, patient, cid,
-	    text, &aerr);
+	a->ok = 1;
+	a->cid = cid;
+	a->n = w->nres - before;
+	w->rows += a->n;
+	w->na++;
 	return 0;
 }
 
@@ -124,12 +250,9 @@ group_ok(struct p2p_db *db, const struct job *job, const char *group,
 	    "the group is gone");
 }
 
-/* Every member of group in order, one query per member. */
+/* Every member of group in order, in batches (see struct walk). */
 static int
-export_group(struct p2p_db *db, const struct p2p_config *cfg,
-    const struct job *job, struct job_out *o,
-    struct release_rules *rules, const char *group, time_t now,
-    long long *nres, struct p2p_err *err)
+export_group(struct walk *w, const char *group, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
 	char		 last[128] = "", pat[128];
@@ -137,38 +260,40 @@ export_group(struct p2p_db *db, const struct p2p_config *cfg,
 	int		 rc;
 
 	for (;;) {
-		if ((st = db_stmt(db, sql_next_member, err)) == NULL)
+		if (walk_read(w, err) == -1 ||
+		    (st = db_stmt(w->db, sql_members, err)) == NULL)
 			return -1;
 		db_bind_text(st, 1, group);
 		db_bind_text(st, 2, last);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE) {
-			db_done(st);
-			return 0;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			if ((p = db_col_text(st, 0)) == NULL ||
+			    strlen(p) >= sizeof(pat)) {
+				rc = SQLITE_CORRUPT;
+				break;
+			}
+			memcpy(pat, p, strlen(p) + 1);
+			if (export_member(w, pat, err) == -1) {
+				db_done(st);
+				return -1;
+			}
+			memcpy(last, pat, sizeof(last));
+			if (walk_full(w))
+				break;
 		}
-		if (rc != SQLITE_ROW || (p = db_col_text(st, 0)) == NULL ||
-		    strlen(p) >= sizeof(pat)) {
-			db_done(st);
-			return db_fail(db, rc == SQLITE_ROW ? SQLITE_CORRUPT :
-			    rc, err, "group members");
-		}
-		snprintf(pat, sizeof(pat), "%s", p);
 		db_done(st);
-		/* Heartbeat and cancellation check (resources so far). */
-		if (export_member(db, cfg, job, o, rules, pat, now, nres,
-		    err) == -1 || job_progress(o, *nres, 0, err) == -1)
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return db_fail(w->db, rc, err, "group members");
+		if (walk_flush(w, err) == -1)
 			return -1;
-		memcpy(last, pat, sizeof(last));
+		if (rc == SQLITE_DONE)
+			return 0;
 	}
 }
 
 /* The members named by patient parameters, each once. */
 static int
-export_listed(struct p2p_db *db, const struct p2p_config *cfg,
-    const struct job *job, struct job_out *o,
-    struct release_rules *rules, const char *group,
-    const struct p2p_kvlist *args, time_t now, long long *nres,
-    struct p2p_err *err)
+export_listed(struct walk *w, const char *group,
+    const struct p2p_kvlist *args, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
 	const char	*ref, *id;
@@ -188,7 +313,8 @@ export_listed(struct p2p_db *db, const struct p2p_config *cfg,
 		id = strncmp(ref, "Patient/", 8) == 0 ? ref + 8 : "";
 		member = 0;
 		if (fhir_valid_id(id)) {
-			if ((st = db_stmt(db, sql_is_member, err)) == NULL)
+			if (walk_read(w, err) == -1 ||
+			    (st = db_stmt(w->db, sql_is_member, err)) == NULL)
 				return -1;
 			db_bind_text(st, 1, group);
 			db_bind_text(st, 2, id);
@@ -198,28 +324,26 @@ export_listed(struct p2p_db *db, const struct p2p_config *cfg,
 		if (!member) {
 			snprintf(text, sizeof(text), "patient %.200s is not a "
 			    "member of the group: ignored", ref);
-			if (out_note(o, "warning", P2P_ISSUE_NOT_FOUND, text,
+			if (out_note(w->o, "warning", P2P_ISSUE_NOT_FOUND, text,
 			    err) == -1)
 				return -1;
 			continue;
 		}
-		/* Heartbeat and cancellation check (resources so far). */
-		if (export_member(db, cfg, job, o, rules, id, now, nres,
-		    err) == -1 || job_progress(o, *nres, 0, err) == -1)
+		if (export_member(w, id, err) == -1 ||
+		    (walk_full(w) && walk_flush(w, err) == -1))
 			return -1;
 	}
-	return 0;
+	return walk_flush(w, err);
 }
 
 int
 export_run(struct p2p_db *db, const struct p2p_config *cfg,
     const struct job *job, struct job_out *o, struct p2p_err *err)
 {
-	struct release_rules	*rules;
+	struct walk		*w;
 	struct p2p_kvlist	 args;
 	const char		*k, *target;
 	time_t			 now;
-	long long		 nres = 0;
 	size_t			 i;
 	int			 rc = -1, everything, listed = 0, r;
 
@@ -236,32 +360,42 @@ export_run(struct p2p_db *db, const struct p2p_config *cfg,
 	if (target == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "malformed job parameters");
-	if ((rules = calloc(1, sizeof(*rules))) == NULL)
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (w->rules = calloc(1, sizeof(*w->rules))) == NULL) {
+		free(w);
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "out of memory");
+	}
+	w->db = db;
+	w->cfg = cfg;
+	w->job = job;
+	w->o = o;
+	w->now = now;
 	if (release_kv_parse(fhir_get(job->params, "args", json_type_array),
 	    &args, err) == -1)
 		goto out;
-	release_init(rules, cfg, now, 0);
+	release_init(w->rules, cfg, now, 0);
 	for (i = 0; i < args.n; i++) {
 		k = args.kv[i].key;
 		if (strcmp(k, "patient") == 0)
 			listed = 1;
-		r = release_apply(rules, k, args.kv[i].val, err);
+		r = release_apply(w->rules, k, args.kv[i].val, err);
 		if (r == -1)
 			goto out;	/* validated at kick-off: unexpected */
 	}
 	if (everything)
-		rc = export_member(db, cfg, job, o, rules, target, now, &nres, err);
+		rc = export_member(w, target, err) == -1 ? -1 :
+		    walk_flush(w, err);
 	else if (group_ok(db, job, target, err) == -1)
 		rc = -1;
 	else if (listed)
-		rc = export_listed(db, cfg, job, o, rules, target, &args, now,
-		    &nres, err);
+		rc = export_listed(w, target, &args, err);
 	else
-		rc = export_group(db, cfg, job, o, rules, target, now, &nres, err);
+		rc = export_group(w, target, err);
 out:
+	walk_abort(w);
 	kv_free(&args);
-	free(rules);
+	free(w->rules);
+	free(w);
 	return rc;
 }

@@ -234,6 +234,7 @@ struct out_file {
 	char		 type[64];	/* resource type */
 	char		 name[96];	/* final name in the job directory */
 	FILE		*fp;		/* open while being written */
+	char		*buf;		/* its stdio buffer, OUT_BUF bytes */
 	long long	 count;		/* resources */
 	long long	 bytes;		/* bytes written */
 	int		 done;		/* renamed */
@@ -252,6 +253,7 @@ struct job_out {
 	size_t			 nf;
 	struct out_member	*m;		/* members in the output */
 	size_t			 nm;
+	size_t			 am;		/* room in m */
 	job_progress_fn		 progress;	/* runner's callback */
 	void			*progress_arg;
 };
@@ -306,6 +308,20 @@ job_progress(struct job_out *o, long long done, long long total,
 	return o->progress(o->progress_arg, done, total, err);
 }
 
+/* Closes f's stream and frees its buffer; fclose()'s result. */
+static int
+out_close(struct out_file *f)
+{
+	int	 rc = 0;
+
+	if (f->fp != NULL)
+		rc = fclose(f->fp);
+	f->fp = NULL;
+	free(f->buf);
+	f->buf = NULL;
+	return rc;
+}
+
 static int
 tmp_path(const struct job_out *o, const struct out_file *f, char *p,
     size_t sz)
@@ -334,12 +350,9 @@ out_file_get(struct job_out *o, const char *kind, const char *type,
 		if (f->count < o->max)
 			return f;
 		/* Full: close it; the next resource starts a new file. */
-		if (fclose(f->fp) != 0) {
-			f->fp = NULL;
+		if (out_close(f) != 0)
 			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 			    "cannot write output"), NULL;
-		}
-		f->fp = NULL;
 	}
 	if ((nf = reallocarray(o->f, o->nf + 1, sizeof(*o->f))) == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
@@ -356,17 +369,26 @@ out_file_get(struct job_out *o, const char *kind, const char *type,
 	if (tmp_path(o, f, path, sizeof(path)) == -1)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "output path too long"), NULL;
+	/*
+	 * A modest buffer per open file (one per type): few writes, and
+	 * memory bounded by the number of types, not by the group.  Given
+	 * by the caller: glibc ignores the size of setvbuf(fp, NULL, ...)
+	 * and would use st_blksize (4 KiB), a write(2) every 4 KiB.
+	 */
+	if ((f->buf = malloc(OUT_BUF)) == NULL)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "out of memory"), NULL;
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd == -1 || (f->fp = fdopen(fd, "w")) == NULL) {
+		free(f->buf);
+		f->buf = NULL;
 		log_err("open %s: %s", path, strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "cannot create an output file"), NULL;
 	}
-	/* A modest buffer per open file (one per type): few writes, and
-	 * memory bounded by the number of types, not by the group. */
-	setvbuf(f->fp, NULL, _IOFBF, OUT_BUF);
+	setvbuf(f->fp, f->buf, _IOFBF, OUT_BUF);
 	o->nf++;
 	return f;
 }
@@ -425,10 +447,17 @@ job_out_member(struct job_out *o, const char *patient, long long cid,
     struct p2p_err *err)
 {
 	struct out_member	*nm;
+	size_t			 am;
 
-	if ((nm = reallocarray(o->m, o->nm + 1, sizeof(*o->m))) == NULL)
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	o->m = nm;
+	if (o->nm == o->am) {
+		/* Grows by half: no realloc per member. */
+		am = o->am < 64 ? 64 : o->am + o->am / 2;
+		if ((nm = reallocarray(o->m, am, sizeof(*o->m))) == NULL)
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+		o->m = nm;
+		o->am = am;
+	}
 	if ((o->m[o->nm].patient = strdup(patient)) == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	o->m[o->nm++].cid = cid;
@@ -449,14 +478,11 @@ job_out_finish(struct job_out *o, struct p2p_db *db, struct p2p_err *err)
 		f = &o->f[i];
 		if (f->fp != NULL) {
 			if (fflush(f->fp) != 0 || fsync(fileno(f->fp)) != 0) {
-				fclose(f->fp);
-				f->fp = NULL;
+				out_close(f);
 				return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 				    "cannot write output");
 			}
-			rc = fclose(f->fp);
-			f->fp = NULL;
-			if (rc != 0)
+			if (out_close(f) != 0)
 				return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 				    "cannot write output");
 		}
@@ -526,8 +552,7 @@ job_out_free(struct job_out *o)
 	if (o == NULL)
 		return;
 	for (i = 0; i < o->nf; i++) {
-		if (o->f[i].fp != NULL)
-			fclose(o->f[i].fp);
+		out_close(&o->f[i]);
 		if (!o->f[i].done && tmp_path(o, &o->f[i], tmp,
 		    sizeof(tmp)) == 0)
 			unlink(tmp);

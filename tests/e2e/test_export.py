@@ -335,7 +335,7 @@ class Everything(ExportBase):
         self.assertOutcome(self.everything(pid="exp-m2", client="payer-l"), 403)
 
 
-class Bulk(ExportBase):
+class BulkBase(ExportBase):
     def kickoff(self, r):
         self.assertEqual(r.status, 202, r)
         return self.local(r.header("content-location"))
@@ -380,6 +380,7 @@ class Bulk(ExportBase):
         return self.post("/fhir/Group/%s/$davinci-data-export" % group, body,
                          headers=h)
 
+class Bulk(BulkBase):
     def test_everything_async(self):
         r = self.get("/fhir/Patient/exp-m1/$everything",
                      headers=self.auth(Prefer="respond-async"))
@@ -472,6 +473,116 @@ class Bulk(ExportBase):
         self.assertOutcome(self.export(group="g-exp", client="payer-c"), 404)
         self.assertOutcome(self.export(group="g-nomatch"), 404)
         self.assertOutcome(self.export(group="nothing"), 404)
+
+
+BIG = ["bg-%04d" % i for i in range(600)]   # > 2 batches of 256 members
+
+
+class BigGroup(BulkBase):
+    """A group larger than the runner's batches (export.c: the reads of
+    256 members share one read transaction, their audit records one write
+    transaction).  Runners started by the test only, slowed down at each
+    progress report, which now comes between batches."""
+    conf = {"runner": ""}
+
+    @classmethod
+    def prepare(cls, server):
+        super().prepare(server)
+        today = datetime.date.today()
+        start = str(today - datetime.timedelta(days=30))
+        end = str(today + datetime.timedelta(days=300))
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        db = sqlite3.connect(os.path.join(server.data, "p2p.db"))
+        db.execute("INSERT INTO grp (id, client_id, job_id, kind, created, json)"
+                   " VALUES ('g-big', 'payer-b', NULL, 'match', ?, '{}')", (now,))
+        for i, pid in enumerate(BIG):
+            db.execute("INSERT INTO resource (type, id, patient, last_updated, json)"
+                       " VALUES ('Patient', ?, ?, ?, ?)",
+                       (pid, pid, now, json.dumps({"resourceType": "Patient", "id": pid},
+                                                  separators=(",", ":"))))
+            db.execute("INSERT INTO consent (cid, id, patient, client_id, source,"
+                       " status, provision, policy, period_start, period_end,"
+                       " recipient, created, updated, json) VALUES (?,?,?,"
+                       "'payer-b','submitted','active','permit','regular',?,?,"
+                       "'1234567893',?,?,'{}')",
+                       (2000 + i, "c-big-%d" % i, pid, start, end, now, now))
+            db.execute("INSERT INTO match (client_id, patient, cid, group_id,"
+                       " consentless, created) VALUES ('payer-b',?,?,'g-big',0,?)",
+                       (pid, 2000 + i, now))
+            db.execute("INSERT INTO grp_member (group_id, patient, cid)"
+                       " VALUES ('g-big', ?, ?)", (pid, 2000 + i))
+        db.commit()
+        db.close()
+
+    def test_batches_audit_and_revocation_mid_job(self):
+        path = self.kickoff(self.export(group="g-big"))
+        job = path.rsplit("/", 1)[1]
+        # 3 s at each report (after each batch): the revocation below
+        # lands after the first batch and before the third, which holds
+        # the last member.
+        slow = subprocess.Popen([harness.RUNNER, "-c", os.path.join(self.server.data,
+                                 "p2p.conf"), "--once"],
+                                env=dict(os.environ, P2P_RUNNER_DELAY_MS="3000"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.time() + 60
+            while True:
+                r = self.get(path, headers=self.auth(Accept="application/json"))
+                self.assertEqual(r.status, 202, r)
+                if "done" in (r.header("x-progress") or ""):
+                    break
+                self.assertLess(time.time(), deadline, "runner never reported progress")
+                time.sleep(0.05)
+            db = sqlite3.connect(os.path.join(self.server.data, "p2p.db"))
+            db.execute("UPDATE consent SET status = 'inactive' WHERE patient = ?",
+                       (BIG[-1],))
+            db.commit()
+            db.close()
+        finally:
+            err = slow.communicate(timeout=120)[1].decode()
+        self.assertEqual(slow.returncode, 0, err)
+        m = self.wait(path)
+        files = self.files(m)
+        self.assertEqual(sorted(r["id"] for r in files["Patient"]), BIG[:-1])
+        oo = [x for rs in self.files(m, key="error").values() for x in rs]
+        self.assertEqual(len(oo), 1)
+        self.assertIn("Patient/%s left out" % BIG[-1], json.dumps(oo[0]))
+        # One audit record per member, released or refused.
+        db = sqlite3.connect(os.path.join(self.server.data, "p2p.db"))
+        ok = db.execute("SELECT patient, cid, detail FROM audit WHERE event = 'release'"
+                        " AND outcome = 'success' AND detail LIKE ?",
+                        ("%job " + job + ":%",)).fetchall()
+        bad = db.execute("SELECT patient, cid FROM audit WHERE event = 'release'"
+                         " AND outcome = 'failure' AND patient = ?", (BIG[-1],)).fetchall()
+        db.close()
+        self.assertEqual(sorted(p for p, _, _ in ok), BIG[:-1])
+        self.assertEqual({(c, d.split(": ", 1)[1]) for p, c, d in ok if p == BIG[0]},
+                         {(2000, "1 resources into the job's files")})
+        self.assertTrue(all(c == 2000 + BIG.index(p) for p, c, _ in ok))
+        self.assertEqual(bad, [(BIG[-1], None)])
+
+    def test_unauditable_release_fails_the_job(self):
+        # A release that cannot be audited is not made: the job fails
+        # and lists no file.
+        db = sqlite3.connect(os.path.join(self.server.data, "p2p.db"))
+        db.execute("CREATE TRIGGER no_audit_m2 BEFORE INSERT ON audit"
+                   " WHEN NEW.event = 'release' AND NEW.patient = 'exp-m2'"
+                   " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+        db.commit()
+        try:
+            path = self.kickoff(self.export())
+            p = subprocess.run([harness.RUNNER, "-c", os.path.join(self.server.data,
+                                "p2p.conf"), "--once"], capture_output=True, text=True)
+        finally:
+            db.execute("DROP TRIGGER no_audit_m2")
+            db.commit()
+            db.close()
+        self.assertEqual(p.returncode, 1, p.stderr)
+        r = self.get(path, headers=self.auth(Accept="application/json"))
+        self.assertEqual(r.status, 500, r)
+        self.assertEqual(r.json()["resourceType"], "OperationOutcome")
+        job = path.rsplit("/", 1)[1]
+        self.assertFalse(os.path.exists(os.path.join(self.server.data, "bulk", job)))
 
 
 if __name__ == "__main__":
