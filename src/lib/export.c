@@ -129,7 +129,9 @@ walk_flush(struct walk *w, struct p2p_err *err)
 				snprintf(text, sizeof(text), "%s job %s: %lld "
 				    "resources into the job's files",
 				    w->job->kind, w->job->id, a->n);
-			if (audit_log(w->db, "release", a->ok ? "success" :
+			if ((a->ok && job_member_add(w->db, w->job->id,
+			    a->patient, a->cid, &aerr) == -1) ||
+			    audit_log(w->db, "release", a->ok ? "success" :
 			    "failure", w->job->client_id, a->patient,
 			    a->ok ? a->cid : 0, a->ok ? text :
 			    "export: consent no longer valid", &aerr) == -1) {
@@ -202,8 +204,6 @@ export_member(struct walk *w, const char *patient, struct p2p_err *err)
 		return out_note(w->o, "error", cerr.status == 404 ?
 		    P2P_ISSUE_NOT_FOUND : P2P_ISSUE_FORBIDDEN, text, err);
 	}
-	if (job_out_member(w->o, patient, cid, err) == -1)
-		return -1;
 	w->rules->sensitive = sensitive != 0;
 	if ((st = release_open(w->db, w->rules, patient, "", 0, 0,
 	    err)) == NULL)
@@ -371,6 +371,9 @@ export_run(struct p2p_db *db, const struct p2p_config *cfg,
 	w->job = job;
 	w->o = o;
 	w->now = now;
+	/* A run taken over from a dead runner starts its member list anew. */
+	if (job_members_clear(db, job->id, err) == -1)
+		goto out;
 	if (release_kv_parse(fhir_get(job->params, "args", json_type_array),
 	    &args, err) == -1)
 		goto out;

@@ -494,13 +494,6 @@ job_out_finish(struct job_out *o, struct p2p_db *db, struct p2p_err *err)
 	db_done(st);
 	if (rc != SQLITE_DONE)
 		return db_fail(db, rc, err, "clear job files");
-	if ((st = db_stmt(db, sql_member_del, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, o->id);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "clear job members");
 	for (i = 0; i < o->nf; i++) {
 		f = &o->f[i];
 		if (tmp_path(o, f, tmp, sizeof(tmp)) == -1 ||
@@ -528,19 +521,43 @@ job_out_finish(struct job_out *o, struct p2p_db *db, struct p2p_err *err)
 		if (rc != SQLITE_DONE)
 			return db_fail(db, rc, err, "insert job file");
 	}
-	for (i = 0; i < o->nm; i++) {
-		if ((st = db_stmt(db, sql_member_ins, err)) == NULL)
+	for (i = 0; i < o->nm; i++)
+		if (job_member_add(db, o->id, o->m[i].patient, o->m[i].cid,
+		    err) == -1)
 			return -1;
-		db_bind_text(st, 1, o->id);
-		db_bind_text(st, 2, o->m[i].patient);
-		if (o->m[i].cid > 0)
-			sqlite3_bind_int64(st, 3, o->m[i].cid);
-		rc = sqlite3_step(st);
-		db_done(st);
-		if (rc != SQLITE_DONE)
-			return db_fail(db, rc, err, "insert job member");
-	}
 	return 0;
+}
+
+int
+job_member_add(struct p2p_db *db, const char *job_id, const char *patient,
+    long long cid, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = db_stmt(db, sql_member_ins, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, job_id);
+	db_bind_text(st, 2, patient);
+	if (cid > 0)
+		sqlite3_bind_int64(st, 3, cid);
+	rc = sqlite3_step(st);
+	db_done(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "insert job member");
+}
+
+int
+job_members_clear(struct p2p_db *db, const char *job_id, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = db_stmt(db, sql_member_del, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, job_id);
+	rc = sqlite3_step(st);
+	db_done(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "clear job members");
 }
 
 void

@@ -63,8 +63,21 @@ int	 job_out_write(struct job_out *, const char *type, const char *json,
 /* Appends an OperationOutcome to the error file (not taken). */
 int	 job_out_error(struct job_out *, json_object *outcome,
 	    struct p2p_err *);
-/* Notes that the output holds data of patient under consent cid. */
+/*
+ * Notes that the output holds data of patient under consent cid; the
+ * job_member rows are written by job_out_finish (for outputs whose
+ * member list is bounded, such as a $bulk-member-match request's).
+ */
 int	 job_out_member(struct job_out *, const char *patient, long long cid,
+	    struct p2p_err *);
+/*
+ * The same, written at once in the caller's transaction: a group export
+ * of any size keeps no member list in memory.  job_members_clear()
+ * forgets the rows of an earlier, unfinished run of the job.
+ */
+int	 job_member_add(struct p2p_db *, const char *job_id,
+	    const char *patient, long long cid, struct p2p_err *);
+int	 job_members_clear(struct p2p_db *, const char *job_id,
 	    struct p2p_err *);
 /*
  * Closes and renames every file and records them (job_file rows) in the

@@ -274,6 +274,34 @@ START_TEST(test_writer_temp_rename_split)
 }
 END_TEST
 
+/* An export's members are written as it goes; a retaken run starts anew. */
+START_TEST(test_members_direct)
+{
+	struct p2p_err	 err;
+	struct job	 job;
+	struct job_out	*o;
+	char		 id[JOB_ID_LEN + 1];
+
+	o = write_some(&job, id);
+	p2p_err_init(&err);
+	ck_assert_int_eq(job_member_add(&db, id, "stale", 3, &err), 0);
+	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id = "
+	    "?1", id), 1);
+	ck_assert_int_eq(job_members_clear(&db, id, &err), 0);
+	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id = "
+	    "?1", id), 0);
+	ck_assert_int_eq(job_member_add(&db, id, "p2", 9, &err), 0);
+	ck_assert_int_eq(job_complete(&db, &cfg, &job, "h:1", o, &err), 0);
+	job_out_free(o);
+	/* Both the row written at once and the in-memory one (p1). */
+	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id = "
+	    "?1", id), 2);
+	ck_assert_int_eq(qint("SELECT cid FROM job_member WHERE job_id = ?1 "
+	    "AND patient = 'p2'", id), 9);
+	job_free(&job);
+}
+END_TEST
+
 START_TEST(test_writer_free_removes_temp)
 {
 	struct job	 job;
@@ -498,6 +526,7 @@ main(void)
 	tcase_add_test(tc, test_dead_runner_takeover);
 	tcase_add_test(tc, test_writer_temp_rename_split);
 	tcase_add_test(tc, test_writer_free_removes_temp);
+	tcase_add_test(tc, test_members_direct);
 	tcase_add_test(tc, test_cancelled_not_completed);
 	tcase_add_test(tc, test_manifest);
 	tcase_add_test(tc, test_fail_records_outcome);
