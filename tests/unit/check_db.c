@@ -255,6 +255,13 @@ static const struct {
 	  "job_status", __LINE__ },
 	{ "SELECT cid FROM consent WHERE patient = ?1 AND status = 'active'",
 	  "consent_patient", __LINE__ },
+	/* 0003: the release check reads these indexes only. */
+	{ "SELECT cid FROM consent WHERE patient = ?1 AND status = 'active'"
+	  " AND provision = 'deny' LIMIT 1", "COVERING INDEX consent_patient",
+	  __LINE__ },
+	{ "SELECT cid, consentless FROM match WHERE client_id = ?1"
+	  " AND patient = ?2 ORDER BY mid DESC",
+	  "COVERING INDEX match_client_patient", __LINE__ },
 	/* 0002: the keys of the WITHOUT ROWID tables serve these. */
 	{ "SELECT COUNT(DISTINCT card) FROM probe WHERE client_id = ?1"
 	  " AND person = ?2 AND time >= ?3", "PRIMARY KEY", __LINE__ },
