@@ -11,6 +11,7 @@
 
 #include "bq.h"
 #include "fhir.h"
+#include "jscan.h"
 #include "loader.h"
 #include "log.h"
 
@@ -243,6 +244,7 @@ struct pipeline {
 	int			 running;	/* workers not yet done */
 	struct bq		 q;
 	const struct store_ctx	*ctx;
+	int			 tree;	/* P2P_LOAD_TREE set: no fast path */
 };
 
 static void
@@ -316,18 +318,32 @@ take_line(struct pipeline *p, struct line_item **out, unsigned long *seq)
 	return got;
 }
 
-/* Parses and prepares one item's line.  0, or -1 with it->err set. */
+/*
+ * Parses and prepares one item's line.  0, or -1 with it->err set.
+ * The fast path first (issue #8): a scan without a tree (jscan.c) and
+ * store_prepare_scan(); a line it does not take (a claim, a special
+ * type, anything malformed or refused) goes through json-c and
+ * store_prepare() as before, which also words every error.
+ */
 static int
-prepare_item(json_tokener *tok, const struct store_ctx *ctx,
+prepare_item(json_tokener *tok, struct jscan *js, const struct store_ctx *ctx,
     struct line_item *it)
 {
 	struct store_ctx	 c = *ctx;
 	json_object		*res;
+	int			 rc;
 
-	if (fhir_parse_tok(tok, it->text, it->len, &res, &it->err) == -1)
-		return -1;
 	c.raw = it->text;
 	c.rawlen = it->len;
+	if (js != NULL && jscan_parse(js, it->text, it->len) == 0) {
+		if ((rc = store_prepare_scan(js, &c, &it->row)) == 1)
+			return 0;
+		if (rc == -1)
+			return p2p_fail(&it->err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+	}
+	if (fhir_parse_tok(tok, it->text, it->len, &res, &it->err) == -1)
+		return -1;
 	if (store_prepare(res, &c, &it->row, &it->err) == -1)
 		return -1;
 	/*
@@ -350,16 +366,19 @@ worker_main(void *arg)
 	struct pipeline		*p = arg;
 	struct line_item	*it;
 	json_tokener		*tok;
+	struct jscan		 js;
 	unsigned long		 seq;
 
-	/* one tokener for every line: no allocation per line for it */
+	/* one tokener and tape for every line: no allocation per line */
 	tok = json_tokener_new_ex(FHIR_MAX_DEPTH);
+	jscan_init(&js);
 	while (take_line(p, &it, &seq)) {
 		if (!it->failed && tok == NULL) {
 			p2p_fail(&it->err, 500, P2P_ISSUE_EXCEPTION,
 			    "out of memory");
 			it->failed = 1;
-		} else if (!it->failed && prepare_item(tok, p->ctx, it) == -1)
+		} else if (!it->failed && prepare_item(tok, p->tree ? NULL :
+		    &js, p->ctx, it) == -1)
 			it->failed = 1;
 		if (it->failed) {
 			pthread_mutex_lock(&p->mu);
@@ -373,6 +392,7 @@ worker_main(void *arg)
 	}
 	if (tok != NULL)
 		json_tokener_free(tok);
+	jscan_free(&js);
 	bq_leave(&p->q);
 	pthread_mutex_lock(&p->mu);
 	/* the last worker out knows how many items there are */
@@ -409,6 +429,7 @@ load_ndjson(struct p2p_db *db, struct reader *r, long lineno,
 	p.r = r;
 	p.lineno = lineno;
 	p.ctx = ctx;
+	p.tree = getenv("P2P_LOAD_TREE") != NULL;
 	p.running = n;
 	for (started = 0; started < n; started++)
 		if (pthread_create(&th[started], NULL, worker_main, &p) != 0)

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "fhir.h"
+#include "jscan.h"
 #include "scope.h"
 #include "util.h"
 
@@ -792,6 +793,55 @@ scope_classify_consume(json_object *res, struct scope_info *info,
     struct p2p_err *err)
 {
 	return classify(res, 1, info, err);
+}
+
+/* find_dos() and is_sensitive() on the tape, for types other than EOB. */
+int
+scope_classify_scan(struct jscan *j, const char *type,
+    struct scope_info *info)
+{
+	uint32_t	 sec, c;
+	const char	*sys, *code;
+	size_t		 i, k;
+
+	memset(info, 0, sizeof(*info));
+	if (strcmp(type, "ExplanationOfBenefit") == 0)
+		return -1;
+	for (i = 0; i < NELEM(dos_paths); i++) {
+		if (strcmp(dos_paths[i].type, type) != 0)
+			continue;
+		for (k = 0; k < NELEM(dos_paths[i].paths) &&
+		    dos_paths[i].paths[k] != NULL; k++)
+			if (date_of(jscan_path_str(j, 1, dos_paths[i].paths[k]),
+			    info->dos) == 0)
+				goto sensitive;
+		info->dos[0] = '\0';
+		break;
+	}
+sensitive:
+	sec = jscan_get_t(j, jscan_get_t(j, 1, "meta", JS_OBJECT), "security",
+	    JS_ARRAY);
+	for (c = jscan_first(j, sec); c != 0; c = jscan_next(j, sec, c)) {
+		sys = jscan_getstr(j, c, "system");
+		code = jscan_getstr(j, c, "code");
+		if (sys == NULL || code == NULL)
+			continue;
+		if (strcmp(sys, SYS_CONF) == 0 &&
+		    (strcmp(code, "R") == 0 || strcmp(code, "V") == 0)) {
+			info->flags |= SCOPE_SENSITIVE;
+			break;
+		}
+		if (strcmp(sys, SYS_ACTCODE) != 0)
+			continue;
+		for (k = 0; k < NELEM(sensitive_codes); k++)
+			if (strcmp(code, sensitive_codes[k]) == 0)
+				break;
+		if (k < NELEM(sensitive_codes)) {
+			info->flags |= SCOPE_SENSITIVE;
+			break;
+		}
+	}
+	return 0;
 }
 
 void

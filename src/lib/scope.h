@@ -55,4 +55,15 @@ int	 scope_classify_consume(json_object *resource, struct scope_info *,
 	    struct p2p_err *);
 void	 scope_info_free(struct scope_info *);
 
+struct jscan;
+/*
+ * scope_classify() on a scanned resource (jscan.h; root node 1) of type
+ * type, for the loader's fast path.  Only for types other than
+ * ExplanationOfBenefit (whose released form needs the tree): returns -1
+ * for that type, else 0 with info filled exactly as scope_classify()
+ * would.
+ */
+int	 scope_classify_scan(struct jscan *, const char *type,
+	    struct scope_info *);
+
 #endif
