@@ -797,6 +797,15 @@ load_auto(struct p2p_db *db, struct reader *r, struct store_ctx *ctx,
 	return load_document(db, r->f, ctx, st, pg, err);
 }
 
+static void
+fk_on(struct p2p_db *db)
+{
+	struct p2p_err	 e;
+
+	p2p_err_init(&e);
+	(void)db_exec(db, "PRAGMA foreign_keys = ON", &e);
+}
+
 int
 load_stream(struct p2p_db *db, FILE *f, const char *name,
     enum load_format fmt, int progress, struct load_stats *st,
@@ -821,8 +830,21 @@ load_stream(struct p2p_db *db, FILE *f, const char *name,
 			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 			    "out of memory");
 	}
+	/*
+	 * Foreign keys off for the load (issue #8): with them on, every
+	 * ident and demog insert looks its resource up again and runs in a
+	 * statement journal of its own (a copy of each page it touches);
+	 * the rows' rid comes from the resource insert just before, and
+	 * store_delete() deletes index rows itself.  Set outside the
+	 * transaction (SQLite ignores it inside one), restored after.
+	 */
+	if (db_exec(db, "PRAGMA foreign_keys = OFF", err) == -1) {
+		free(r.buf);
+		return -1;
+	}
 	if (db_begin(db, err) == -1) {
 		free(r.buf);
+		fk_on(db);
 		return -1;
 	}
 	if (fmt == LOAD_NDJSON)
@@ -837,10 +859,12 @@ load_stream(struct p2p_db *db, FILE *f, const char *name,
 	if (rc == 0 && db_commit(db, err) == 0) {
 		progress_end(&pg);
 		st->seconds = (double)(now_ms() - pg.start) / 1000.0;
+		fk_on(db);
 		return 0;
 	}
 	progress_end(&pg);
 	db_rollback(db);
+	fk_on(db);
 	return -1;
 }
 

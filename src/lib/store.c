@@ -16,29 +16,34 @@
 #include "store.h"
 #include "util.h"
 
-/* Types without index rows: one upsert, no rid needed. */
-static const char *const sql_res_put_plain =
-    "INSERT INTO resource (type, id, patient, dos, flags, changed,"
-    " last_updated, json, p2p_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-    " ON CONFLICT (type, id) DO UPDATE SET patient = excluded.patient,"
-    " dos = excluded.dos, flags = excluded.flags, changed = excluded.changed,"
-    " last_updated = excluded.last_updated, json = excluded.json,"
-    " p2p_json = excluded.p2p_json";
 /*
- * Indexed types (Patient, Coverage, Organization) insert first: a new
- * (type, id) returns its rid and has no old index rows to delete; only
- * when it exists (no row returned) is it updated and its rows replaced.
+ * Every type inserts first: a new (type, id) (the common case in a
+ * load) makes one plain insert, whose rid is sqlite3_last_insert_rowid()
+ * and which has no old index rows to delete; only when it exists (no
+ * change) is it updated, and an indexed type's rows replaced.  An
+ * upsert (ON CONFLICT DO UPDATE) or RETURNING would cost a statement
+ * journal or an ephemeral table on every row (issue #8).
  */
 static const char *const sql_res_ins =
     "INSERT INTO resource (type, id, patient, dos, flags, changed,"
     " last_updated, json, p2p_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-    " ON CONFLICT (type, id) DO NOTHING RETURNING rid";
+    " ON CONFLICT (type, id) DO NOTHING";
 static const char *const sql_res_upd =
     "UPDATE resource SET patient = ?3, dos = ?4, flags = ?5, changed = ?6,"
     " last_updated = ?7, json = ?8, p2p_json = ?9"
     " WHERE type = ?1 AND id = ?2 RETURNING rid";
 static const char *const sql_res_del =
     "DELETE FROM resource WHERE type = ?1 AND id = ?2";
+/*
+ * A deleted resource's index rows go explicitly, not only by ON DELETE
+ * CASCADE: a load runs with foreign_keys off (loader.c).
+ */
+static const char *const sql_res_del_ident =
+    "DELETE FROM ident WHERE rid IN"
+    " (SELECT rid FROM resource WHERE type = ?1 AND id = ?2)";
+static const char *const sql_res_del_demog =
+    "DELETE FROM demog WHERE rid IN"
+    " (SELECT rid FROM resource WHERE type = ?1 AND id = ?2)";
 static const char *const sql_ident_del =
     "DELETE FROM ident WHERE rid = ?1";
 static const char *const sql_ident_put =
@@ -482,6 +487,16 @@ rows_del(struct p2p_db *db, const char *sql, sqlite3_int64 rid,
 	return step_done(db, st, err, "index rows delete");
 }
 
+/* Binds s (NULL: NULL) without a copy: s must outlive the step. */
+static void
+bind_static(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
 #define IXS(ix, r, i)	((r)->off[i] < 0 ? NULL : (ix)->pool + (r)->off[i])
 
 /*
@@ -511,17 +526,18 @@ index_rows(struct p2p_db *db, sqlite3_int64 rid, int fresh, const char *type,
 		    err)) == NULL)
 			return -1;
 		sqlite3_bind_int64(st, 1, rid);
+		/* the pool outlives the step: no copies */
 		if (r->demog) {
-			db_bind_text(st, 2, IXS(ix, r, 0));
-			db_bind_text(st, 3, IXS(ix, r, 1));
-			db_bind_text(st, 4, IXS(ix, r, 2));
-			db_bind_text(st, 5, IXS(ix, r, 3));
-			db_bind_text(st, 6, IXS(ix, r, 4));
+			bind_static(st, 2, IXS(ix, r, 0));
+			bind_static(st, 3, IXS(ix, r, 1));
+			bind_static(st, 4, IXS(ix, r, 2));
+			bind_static(st, 5, IXS(ix, r, 3));
+			bind_static(st, 6, IXS(ix, r, 4));
 		} else {
 			sqlite3_bind_int(st, 2, r->kind);
-			db_bind_text(st, 3, IXS(ix, r, 0));
-			db_bind_text(st, 4, IXS(ix, r, 1));
-			db_bind_text(st, 5, IXS(ix, r, 2));
+			bind_static(st, 3, IXS(ix, r, 0));
+			bind_static(st, 4, IXS(ix, r, 1));
+			bind_static(st, 5, IXS(ix, r, 2));
 		}
 		if (step_done(db, st, err, r->demog ? "demog insert" :
 		    "ident insert") == -1)
@@ -615,18 +631,14 @@ write_resource(struct p2p_db *db, struct store_row *row,
 	sqlite3_int64	 rid = 0;
 	int		 fresh;
 
-	if (!row->indexed) {
-		if ((st = db_stmt(db, sql_res_put_plain, err)) == NULL)
-			return -1;
-		bind_row(st, row);
-		return step_done(db, st, err, "resource upsert");
-	}
 	if ((st = db_stmt(db, sql_res_ins, err)) == NULL)
 		return -1;
 	bind_row(st, row);
-	if ((fresh = step_rid(db, st, &rid, err)) == -1)
+	if (step_done(db, st, err, "resource upsert") == -1)
 		return -1;
-	if (!fresh) {
+	if ((fresh = sqlite3_changes(db->h) == 1))
+		rid = sqlite3_last_insert_rowid(db->h);
+	else {
 		if ((st = db_stmt(db, sql_res_upd, err)) == NULL)
 			return -1;
 		bind_row(st, row);
@@ -634,6 +646,8 @@ write_resource(struct p2p_db *db, struct store_row *row,
 			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 			    "internal database error");
 	}
+	if (!row->indexed)
+		return 0;
 	return index_rows(db, rid, fresh, row->type, &row->ix, err);
 }
 
@@ -1009,7 +1023,11 @@ store_delete(struct p2p_db *db, const char *type, const char *id,
 {
 	sqlite3_stmt	*st;
 	sqlite3_int64	 cid;
+	static const char *const dels[] = {
+		sql_res_del_ident, sql_res_del_demog, sql_res_del,
+	};
 	char		 now[32], *json;
+	size_t		 i;
 	int		 rc;
 
 	*kind = STORE_RESOURCE;
@@ -1046,9 +1064,13 @@ store_delete(struct p2p_db *db, const char *type, const char *id,
 		free(json);
 		return rc;
 	}
-	if ((st = db_stmt(db, sql_res_del, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, type);
-	db_bind_text(st, 2, id);
-	return step_done(db, st, err, "resource delete");
+	for (i = 0; i < 3; i++) {
+		if ((st = db_stmt(db, dels[i], err)) == NULL)
+			return -1;
+		db_bind_text(st, 1, type);
+		db_bind_text(st, 2, id);
+		if (step_done(db, st, err, "resource delete") == -1)
+			return -1;
+	}
+	return 0;
 }
