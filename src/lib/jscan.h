@@ -64,7 +64,8 @@ int	 jscan_type(const struct jscan *, uint32_t i);
 /* First element of array node a / the one after element e; 0: none. */
 uint32_t jscan_first(const struct jscan *, uint32_t a);
 uint32_t jscan_next(const struct jscan *, uint32_t a, uint32_t e);
-/* Elements of array node a, or members of object node a. */
+/* Elements of array node a, or members of object node a as written
+   (a duplicate key counts twice). */
 size_t	 jscan_count(const struct jscan *, uint32_t a);
 /*
  * The decoded text of string node i (NUL-terminated, valid until the

@@ -230,6 +230,7 @@ struct line_item {
 	size_t		 len;		/* bytes of text */
 	struct store_row row;		/* valid unless failed */
 	int		 failed;	/* err says why; nothing to write */
+	int		 scanned;	/* prepared by the fast path */
 	struct p2p_err	 err;
 };
 
@@ -336,8 +337,10 @@ prepare_item(json_tokener *tok, struct jscan *js, const struct store_ctx *ctx,
 	c.raw = it->text;
 	c.rawlen = it->len;
 	if (js != NULL && jscan_parse(js, it->text, it->len) == 0) {
-		if ((rc = store_prepare_scan(js, &c, &it->row)) == 1)
+		if ((rc = store_prepare_scan(js, &c, &it->row)) == 1) {
+			it->scanned = 1;
 			return 0;
+		}
 		if (rc == -1)
 			return p2p_fail(&it->err, 500, P2P_ISSUE_EXCEPTION,
 			    "out of memory");
@@ -454,6 +457,7 @@ load_ndjson(struct p2p_db *db, struct reader *r, long lineno,
 			rc = -1;
 		if (rc == 0) {
 			count(st, it->row.kind, it->row.type, 0);
+			st->scanned += it->scanned;
 			if ((it->lineno & 0x1fff) == 0)
 				progress_tick(pg, st, 0);
 		} else
