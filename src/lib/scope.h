@@ -58,10 +58,11 @@ void	 scope_info_free(struct scope_info *);
 struct jscan;
 /*
  * scope_classify() on a scanned resource (jscan.h; root node 1) of type
- * type, for the loader's fast path.  Only for types other than
- * ExplanationOfBenefit (whose released form needs the tree): returns -1
- * for that type, else 0 with info filled exactly as scope_classify()
- * would.
+ * type, for the loader's fast path; an ExplanationOfBenefit's released
+ * form is written from the scanned text as json-c would write the
+ * stripped tree.  Returns 0 with info filled exactly as
+ * scope_classify() would, 1 when the resource needs the tree (a shape
+ * the text writer does not copy), -1 when out of memory.
  */
 int	 scope_classify_scan(struct jscan *, const char *type,
 	    struct scope_info *);
