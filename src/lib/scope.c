@@ -544,6 +544,16 @@ strip_adjudication(json_object *obj)
 	n = json_object_array_length(adjs);
 	for (i = 0; i < n; i++) {
 		a = json_object_array_get_idx(adjs, i);
+		if (!json_object_is_type(a, json_type_object)) {
+			/* not an adjudication: kept as it is (json-c asserts
+			   on the length of a non-object) */
+			if (a == NULL ? json_object_array_add(kept, NULL) != 0 :
+			    fhir_push(kept, json_object_get(a)) == -1) {
+				json_object_put(kept);
+				return -1;
+			}
+			continue;
+		}
 		amount = is_amount_category(fhir_get(a, "category",
 		    json_type_object));
 		if (amount && !json_object_object_get_ex(a, "extension",
