@@ -12,6 +12,7 @@ static const struct p2p_op op = {
 	.auth = P2P_AUTH_BEARER,
 	.oauth_errors = 0,
 	.scope = P2P_SCOPE_MATCH,
+	.db_mmap = 1,		/* one process (lighttpd.conf) */
 };
 
 int

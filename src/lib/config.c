@@ -31,6 +31,8 @@ static const struct ckey keys[] = {
 	  "public origin of this server, used in absolute URLs" },
 	{ "database", C_PATH, S(database), 0, 0, "p2p.db",
 	  "SQLite database" },
+	{ "db_cache_mib", C_INT, I(db_cache_mib), 1, 4096, "32",
+	  "SQLite page cache of each server process, MiB (filled as used)" },
 	{ "output_dir", C_PATH, S(output_dir), 0, 0, "bulk",
 	  "bulk output files (served by the web server under /bulk)" },
 	{ "key_file", C_PATH, S(key_file), 0, 0, "keys/server.key",

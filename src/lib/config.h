@@ -22,6 +22,7 @@ struct p2p_config {
 	char	 fhir_base[600];	/* base_url + "/fhir" */
 	char	 token_url[600];	/* base_url + "/auth/token" */
 	char	 database[PATH_MAX];	/* SQLite file */
+	long long db_cache_mib;		/* page cache per connection, MiB */
 	char	 output_dir[PATH_MAX];	/* bulk files, served under /bulk */
 	char	 key_file[PATH_MAX];	/* server signing key (0600) */
 	char	 share_dir[PATH_MAX];	/* CapabilityStatement templates etc. */

@@ -46,9 +46,10 @@ static const char sql_store[] =
     " policy, period_start, period_end, recipient, created, updated, json)"
     " VALUES (?1, ?2, ?3, 'submitted', 'active', 'permit', ?4, ?5, ?6, ?7,"
     " ?8, ?8, ?9)";
+/* json NULL: version 1 is consent.json (0002-narrow-writes.sql). */
 static const char sql_history[] =
     "INSERT INTO consent_history (cid, version, status, changed_by, time, json)"
-    " VALUES (?1, 1, 'active', ?2, ?3, ?4)";
+    " VALUES (?1, 1, 'active', ?2, ?3, NULL)";
 static const char sql_match[] =
     "INSERT INTO match (client_id, patient, cid, group_id, consentless,"
     " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -262,7 +263,6 @@ consent_store(struct p2p_db *db, json_object *consent,
 	sqlite3_bind_int64(st, 1, *cid);
 	db_bind_text(st, 2, client);
 	db_bind_text(st, 3, ts);
-	db_bind_text(st, 4, json);
 	rc = sqlite3_step(st);
 	db_done(st);
 	if (rc != SQLITE_DONE)

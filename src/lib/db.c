@@ -100,6 +100,15 @@ db_open(struct p2p_db *db, const char *path, int create, struct p2p_err *err)
 	return 0;
 }
 
+int
+db_cache(struct p2p_db *db, long long mib, struct p2p_err *err)
+{
+	char	 sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%lld;", mib * 1024);
+	return db_exec(db, sql, err);
+}
+
 /*
  * Request processes leave WAL checkpoints to the export runner (every
  * pass of --once and --loop) and to p2p-admin: a checkpoint copies the

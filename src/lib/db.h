@@ -43,6 +43,13 @@ struct p2p_db {
  * With create != 0 the file may be created and is switched to WAL.
  * Returns 0, or -1 with err set (the reason is logged).
  */
+/*
+ * Sets the connection's page cache to mib MiB.  SQLite's default (2 MiB)
+ * is smaller than one large member's rows: $everything of ~1,000
+ * resources then reads every page again on every request.
+ */
+int	 db_cache(struct p2p_db *, long long mib, struct p2p_err *);
+
 int	 db_open(struct p2p_db *, const char *path, int create,
 	    struct p2p_err *);
 /*

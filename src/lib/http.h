@@ -63,6 +63,9 @@ struct p2p_op {
 					   one must be granted (space
 					   separated alternatives, see
 					   scopes.h), or NULL for none */
+	int		 db_mmap;	/* read the database through mmap:
+					   only for a single-process writer
+					   (bench/mmfast.md) */
 };
 
 /* Scope alternatives of the operations (struct p2p_op.scope). */

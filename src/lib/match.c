@@ -45,7 +45,7 @@ static const char sql_demog_lookup[] =
 static const char sql_probe_prune[] =
     "DELETE FROM probe WHERE client_id = ?1 AND person = ?2 AND time < ?3";
 static const char sql_probe_add[] =
-    "INSERT INTO probe (client_id, person, card, time) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT OR IGNORE INTO probe (client_id, person, card, time) VALUES (?1, ?2, ?3, ?4)";
 static const char sql_probe_count[] =
     "SELECT COUNT(DISTINCT card) FROM probe"
     " WHERE client_id = ?1 AND person = ?2 AND time >= ?3";

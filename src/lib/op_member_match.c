@@ -2,8 +2,8 @@
  * op_member_match.c - POST /fhir/Patient/$member-match (HRex
  * member-match; also the PDex STU1 form with OldCoverage/NewCoverage).
  *
- * Order: request structure (400), caller identity (403), consent (422),
- * then the reads (match, opt-out) and one write transaction: the
+ * Order: request structure (400), then one write transaction: caller
+ * identity (403), consent (422), the reads (match, opt-out), the
  * probing guard's row (429), the match outcome (422), opt-outs (422),
  * then consent, match record, audit.  Every attempt and its outcome is
  * audited (event "match"), in that same transaction once it is open.
@@ -259,39 +259,40 @@ member_match_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 	}
 	if (parse_input(req->json, &in, err) == -1)
 		return refuse(ctx, req, NULL, err);
+	/*
+	 * One write transaction per request, from the first read on: the
+	 * organization and match reads, the opt-out check, the probe row,
+	 * then either the refusal's audit row or the consent, match and
+	 * audit rows.  member-match runs as one process, so holding the
+	 * write lock for the reads costs no concurrency, and the locks
+	 * are taken once instead of once per statement.  The probing
+	 * guard is decided before the match result is told, so a
+	 * throttled caller learns nothing from it.
+	 */
+	if (db_begin(db, err) == -1)
+		return refuse(ctx, req, NULL, err);
 	/* The requesting payer: its NPI resolved to an Organization
 	 * (unless the caller already knows it). */
 	if (req->who.org_id[0] == '\0' && auth_require_payer(req, err) == -1)
-		return refuse(ctx, req, NULL, err);
+		return refuse_tx(ctx, req, NULL, err);
 	if (in.consent != NULL) {
 		if (consent_validate(cfg, in.consent, &req->who, now, &terms,
 		    err) == -1)
-			return refuse(ctx, req, NULL, err);
+			return refuse_tx(ctx, req, NULL, err);
 	} else if (cfg->allow_legacy_consentless) {
 		consentless = 1;	/* only the legacy form gets here */
 	} else {
 		p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
 		    "Parameters.parameter", "a Consent parameter is required"
 		    " (consent-less legacy matching is disabled)");
-		return refuse(ctx, req, NULL, err);
+		return refuse_tx(ctx, req, NULL, err);
 	}
-	/* The reads first, outside any transaction: the write lock is
-	 * held only for the few writes below. */
 	if (match_find(db, &in, &res, patient, sizeof(patient), err) == -1)
-		return refuse(ctx, req, NULL, err);
+		return refuse_tx(ctx, req, NULL, err);
 	optout = 0;
 	if (res == MATCH_ONE && consent_optout(db, patient, &optout,
 	    err) == -1)
-		return refuse(ctx, req, patient, err);
-
-	/*
-	 * One write transaction per request: the probe row, then either
-	 * the refusal's audit row or the consent, match and audit rows.
-	 * The probing guard is decided before the match result is told,
-	 * so a throttled caller learns nothing from it.
-	 */
-	if (db_begin(db, err) == -1)
-		return refuse(ctx, req, NULL, err);
+		return refuse_tx(ctx, req, patient, err);
 	if (match_probe(db, client, &in, cfg->probe_limit, cfg->probe_window,
 	    now, err) == -1)
 		return refuse_tx(ctx, req, NULL, err);

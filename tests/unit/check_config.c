@@ -41,6 +41,7 @@ START_TEST(test_defaults_and_paths)
 	ck_assert_str_eq(c.output_dir, "/srv/bulk");
 	ck_assert_int_eq(c.token_ttl, 120);
 	ck_assert_int_eq(c.data_years, 5);		/* default */
+	ck_assert_int_eq(c.db_cache_mib, 32);
 	ck_assert_int_eq(c.allow_basic_api, 0);		/* off by default */
 	ck_assert_int_eq(c.allow_legacy_consentless, 0);
 }
@@ -56,6 +57,7 @@ static const struct {
 	{ "token_ttl = 5\n", "token_ttl must be an integer", __LINE__ },
 	{ "token_ttl = 12x\n", "token_ttl must be an integer", __LINE__ },
 	{ "\n\nmax_body = -1\n", ":3: max_body", __LINE__ },
+	{ "db_cache_mib = 0\n", "db_cache_mib must be an integer", __LINE__ },
 };
 
 START_TEST(test_bad)

@@ -57,6 +57,21 @@ START_TEST(test_stmt_cache)
 }
 END_TEST
 
+START_TEST(test_cache_size)
+{
+	struct p2p_err	 err;
+	sqlite3_stmt	*st;
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_cache(&db, 8, &err), 0);
+	ck_assert_int_eq(sqlite3_prepare_v2(db.h, "PRAGMA cache_size", -1,
+	    &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), -8192);
+	sqlite3_finalize(st);
+}
+END_TEST
+
 START_TEST(test_audit_append_only)
 {
 	struct p2p_err	 err;
@@ -100,6 +115,126 @@ START_TEST(test_constraint_maps_to_409)
 }
 END_TEST
 
+static long long
+q1(struct p2p_db *d, const char *sql)
+{
+	sqlite3_stmt	*st;
+	long long	 v = -1;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(d->h, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static const char *
+q1s(struct p2p_db *d, const char *sql, char *out, size_t outsz)
+{
+	sqlite3_stmt	*st;
+
+	out[0] = '\0';
+	ck_assert_int_eq(sqlite3_prepare_v2(d->h, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(out, outsz, "%s", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return out;
+}
+
+/* A version-1 database (0001 only) with rows in the tables 0002 rebuilds. */
+static void
+open_v1(struct p2p_db *d)
+{
+	struct p2p_err	 err;
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_open(d, ":memory:", 1, &err), 0);
+	ck_assert_int_eq(db_migrations[0].version, 1);
+	ck_assert_int_eq(db_exec(d, db_migrations[0].sql, &err), 0);
+	ck_assert_int_eq(db_exec(d, "PRAGMA user_version = 1;"
+	    "INSERT INTO consent (cid, id, patient, client_id, source, status,"
+	    " provision, created, updated, json) VALUES"
+	    " (1, 'c1', 'p1', 'cl', 'submitted', 'inactive', 'permit', 't', 't',"
+	    " '{\"v\":2}'),"
+	    " (2, 'c2', 'p2', 'cl', 'submitted', 'active', 'permit', 't', 't',"
+	    " '{\"v\":1}');"
+	    "INSERT INTO consent_history (cid, version, status, changed_by, time,"
+	    " json) VALUES (1, 1, 'active', 'cl', 't1', '{\"v\":1}'),"
+	    " (1, 2, 'inactive', 'cl', 't2', '{\"v\":2}'),"
+	    " (2, 1, 'active', 'cl', 't1', '{\"v\":1}');"
+	    "INSERT INTO probe (client_id, person, card, time) VALUES"
+	    " ('cl', 'pa', 'k1', 10), ('cl', 'pa', 'k1', 10),"
+	    " ('cl', 'pa', 'k2', 10), ('cl', 'pb', 'k1', 11);", &err), 0);
+}
+
+/* 0002 on a version-1 database keeps its rows (bench/mmfast.md). */
+START_TEST(test_upgrade_0002)
+{
+	struct p2p_db	 d;
+	struct p2p_err	 err;
+	char		 s[64];
+
+	open_v1(&d);
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_migrate(&d, &err), 0);
+	ck_assert_int_eq(db_version(&d), db_latest_version());
+	ck_assert_int_ge(db_version(&d), 2);
+	ck_assert_int_eq(q1(&d, "SELECT count(*) FROM consent_history"), 3);
+	ck_assert_str_eq(q1s(&d, "SELECT json FROM consent_history"
+	    " WHERE cid = 1 AND version = 1", s, sizeof(s)), "{\"v\":1}");
+	ck_assert_str_eq(q1s(&d, "SELECT group_concat(status || time, ',')"
+	    " FROM consent_history WHERE cid = 1", s, sizeof(s)),
+	    "activet1,inactivet2");
+	/* The duplicate probe row is one; the distinct cards all stay. */
+	ck_assert_int_eq(q1(&d, "SELECT count(*) FROM probe"), 3);
+	ck_assert_int_eq(q1(&d, "SELECT count(DISTINCT card) FROM probe"
+	    " WHERE client_id = 'cl' AND person = 'pa' AND time >= 10"), 2);
+	/* The old b-trees are gone. */
+	ck_assert_int_eq(q1(&d, "SELECT count(*) FROM sqlite_schema WHERE name"
+	    " IN ('probe_lookup', 'consent_history_cid', 'probe_v2',"
+	    " 'consent_history_v2')"), 0);
+	ck_assert_int_eq(q1(&d, "PRAGMA foreign_key_check"), -1);	/* no rows */
+	ck_assert_str_eq(q1s(&d, "PRAGMA integrity_check", s, sizeof(s)),
+	    "ok");
+	db_close(&d);
+}
+END_TEST
+
+/* A history row stored without its document (json NULL) gets the old
+ * document when the consent's json changes, and only then. */
+START_TEST(test_history_keeps_document)
+{
+	struct p2p_err	 err;
+	char		 s[64];
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_exec(&db, "INSERT INTO consent (cid, id, patient,"
+	    " client_id, source, status, provision, created, updated, json)"
+	    " VALUES (5, 'c5', 'p', 'cl', 'submitted', 'active', 'permit',"
+	    " 't', 't', '{\"v\":1}');"
+	    "INSERT INTO consent_history (cid, version, status, changed_by,"
+	    " time, json) VALUES (5, 1, 'active', 'cl', 't1', NULL);", &err), 0);
+	/* A status-only change leaves the document where it is. */
+	ck_assert_int_eq(db_exec(&db, "UPDATE consent SET status = 'x'"
+	    " WHERE cid = 5", &err), 0);
+	ck_assert_int_eq(q1(&db, "SELECT json IS NULL FROM consent_history"
+	    " WHERE cid = 5 AND version = 1"), 1);
+	ck_assert_int_eq(db_exec(&db, "UPDATE consent SET json = '{\"v\":2}'"
+	    " WHERE cid = 5;"
+	    "INSERT INTO consent_history (cid, version, status, changed_by,"
+	    " time, json) VALUES (5, 2, 'inactive', 'cl', 't2', '{\"v\":2}');",
+	    &err), 0);
+	ck_assert_str_eq(q1s(&db, "SELECT json FROM consent_history"
+	    " WHERE cid = 5 AND version = 1", s, sizeof(s)), "{\"v\":1}");
+	/* A later change does not touch versions that have their own. */
+	ck_assert_int_eq(db_exec(&db, "UPDATE consent SET json = '{\"v\":3}'"
+	    " WHERE cid = 5", &err), 0);
+	ck_assert_str_eq(q1s(&db, "SELECT group_concat(json, ',') FROM"
+	    " consent_history WHERE cid = 5", s, sizeof(s)),
+	    "{\"v\":1},{\"v\":2}");
+}
+END_TEST
+
 /* Request queries must be served by an index, never a full scan. */
 static const struct {
 	const char	*sql;
@@ -120,6 +255,17 @@ static const struct {
 	  "job_status", __LINE__ },
 	{ "SELECT cid FROM consent WHERE patient = ?1 AND status = 'active'",
 	  "consent_patient", __LINE__ },
+	/* 0002: the keys of the WITHOUT ROWID tables serve these. */
+	{ "SELECT COUNT(DISTINCT card) FROM probe WHERE client_id = ?1"
+	  " AND person = ?2 AND time >= ?3", "PRIMARY KEY", __LINE__ },
+	{ "DELETE FROM probe WHERE client_id = ?1 AND person = ?2"
+	  " AND time < ?3", "PRIMARY KEY", __LINE__ },
+	{ "SELECT version FROM consent_history WHERE cid = ?1 ORDER BY version",
+	  "PRIMARY KEY", __LINE__ },
+	{ "SELECT MAX(version) FROM consent_history WHERE cid = ?1",
+	  "PRIMARY KEY", __LINE__ },
+	{ "UPDATE consent_history SET json = ?2 WHERE cid = ?1"
+	  " AND json IS NULL", "PRIMARY KEY", __LINE__ },
 };
 
 START_TEST(test_query_plans)
@@ -150,9 +296,12 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_migrated);
 	tcase_add_test(tc, test_stmt_cache);
+	tcase_add_test(tc, test_cache_size);
 	tcase_add_test(tc, test_audit_append_only);
 	tcase_add_test(tc, test_transaction_rollback);
 	tcase_add_test(tc, test_constraint_maps_to_409);
+	tcase_add_test(tc, test_upgrade_0002);
+	tcase_add_test(tc, test_history_keeps_document);
 	tcase_add_loop_test(tc, test_query_plans, 0, sizeof(plans) / sizeof(plans[0]));
 	suite_add_tcase(s, tc);
 	return unit_run(s);
