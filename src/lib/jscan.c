@@ -216,9 +216,11 @@ jscan_parse(struct jscan *j, const char *text, size_t len)
 	j->nnode = 0;
 	j->alen = 0;
 	j->where = 0;
-	if (len >= UINT32_MAX || push(j, JS_NONE, 0) == UINT32_MAX)
+	if (len >= UINT32_MAX)
 		return -1;
-	if (j->nnode == 0)
+	/* node 0 stands for "none": the root is node 1 */
+	(void)push(j, JS_NONE, 0);
+	if (j->nnode != 1)
 		return -1;	/* out of memory */
 	for (;;) {
 		while (i < len && WS(s[i]))

@@ -207,13 +207,12 @@ put(struct p2p_db *db, json_object *res, const struct store_ctx *ctx,
 
 /*
  * ndjson loads on several threads (issue 8: load >= 100,000 resources/s
- * on two cores).  Parsing dominates (json-c builds a tree of small
- * allocations per line), so one worker thread per core takes lines from
- * the shared reader, parses them and prepares their rows
+ * on two cores).  One worker thread per core takes lines from the shared
+ * reader, scans them (jscan.c: no json-c tree; json-c only for the lines
+ * the scan does not take, see prepare_item()) and prepares their rows
  * (store_prepare(): validation, member, scope, all without the
  * database), while the calling thread writes the rows in file order
- * (store_write()) in the one transaction; writing costs a tenth of
- * parsing.  The ordered queue between them is bounded, so memory stays
+ * (store_write()) in the one transaction.  The ordered queue between them is bounded, so memory stays
  * constant whatever the file size.  The first error in file order wins:
  * workers stop taking lines after a bad one, and the writer stops at
  * the first failed item or write, which precedes anything after it.
