@@ -212,8 +212,8 @@ put(struct p2p_db *db, json_object *res, const struct store_ctx *ctx,
  * the scan does not take, see prepare_item()) and prepares their rows
  * (store_prepare(): validation, member, scope, all without the
  * database), while the calling thread writes the rows in file order
- * (store_write()) in the one transaction.  The ordered queue between them is bounded, so memory stays
- * constant whatever the file size.  The first error in file order wins:
+ * (store_write()) in the one transaction.  The ordered queue between
+ * them is bounded, so memory stays constant whatever the file size.  The first error in file order wins:
  * workers stop taking lines after a bad one, and the writer stops at
  * the first failed item or write, which precedes anything after it.
  */
