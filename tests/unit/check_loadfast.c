@@ -520,6 +520,94 @@ START_TEST(test_bad_lines)
 }
 END_TEST
 
+/*
+ * Differential: lines of the generated history with random damage
+ * (bytes changed, dropped or inserted: quotes, braces, backslashes,
+ * UTF-8 fragments, digits), each loaded as a file of its own through
+ * both paths.  The same outcome every time (the same error, or loaded),
+ * and in the end the same tables.
+ */
+START_TEST(test_damaged_lines)
+{
+	static const char	 pieces[] = "\"{}[],:\\\x80\xc3\xe2\xed\xf0"
+				    "0-.eEtn u/";
+	struct gen_opts		 o;
+	struct gen_stats	 gs;
+	struct load_stats	 st;
+	struct p2p_err		 e1, e2;
+	char			*text = NULL, *line, lo[32];
+	size_t			 size = 0, n, len, pos;
+	unsigned long		 rng = 12345;
+	FILE			*f;
+	int			 i, k, r1, r2, ok = 0;
+
+	time_instant(now_sec(), lo);
+	memset(&o, 0, sizeof(o));
+	o.members = 3;
+	o.seed = 7;
+	o.years = 2;
+	snprintf(o.anchor, sizeof(o.anchor), "2026-06-01");
+	ck_assert_ptr_nonnull(f = open_memstream(&text, &size));
+	p2p_err_init(&e1);
+	ck_assert_int_eq(gen_write(f, &o, &gs, &e1), 0);
+	fclose(f);
+	line = malloc(size + 64);
+	ck_assert_ptr_nonnull(line);
+	for (i = 0; i < 1500; i++) {
+		/* a random line of the file */
+		rng = rng * 6364136223846793005UL + 1442695040888963407UL;
+		pos = (size_t)(rng >> 33) % size;
+		while (pos > 0 && text[pos - 1] != '\n')
+			pos--;
+		len = strcspn(text + pos, "\n");
+		memcpy(line, text + pos, len);
+		/* one to three changes */
+		for (k = 0; k <= (int)((rng >> 20) % 3); k++) {
+			rng = rng * 6364136223846793005UL +
+			    1442695040888963407UL;
+			n = (size_t)(rng >> 33) % (len + 1);
+			switch ((rng >> 16) % 3) {
+			case 0:		/* change a byte */
+				if (n < len)
+					line[n] = pieces[(rng >> 8) %
+					    (sizeof(pieces) - 1)];
+				break;
+			case 1:		/* drop one */
+				if (n < len) {
+					memmove(line + n, line + n + 1,
+					    len - n - 1);
+					len--;
+				}
+				break;
+			default:	/* insert one */
+				memmove(line + n + 1, line + n, len - n);
+				line[n] = pieces[(rng >> 8) %
+				    (sizeof(pieces) - 1)];
+				len++;
+				break;
+			}
+		}
+		line[len] = '\0';
+		if (strchr(line, '\n') != NULL || len == 0)
+			continue;
+		r1 = load_text(&db, line, 1, &st, &e1);
+		r2 = load_text(&db2, line, 0, &st, &e2);
+		ck_assert_msg(r1 == r2, "tree %d fast %d: %s", r1, r2, line);
+		if (r1 == -1) {
+			ck_assert_int_eq(e1.status, e2.status);
+			ck_assert_str_eq(e1.msg, e2.msg);
+			ck_assert_str_eq(e1.expr, e2.expr);
+		} else
+			ok++;
+	}
+	free(line);
+	free(text);
+	/* some damage is harmless: those lines loaded */
+	ck_assert_int_gt(ok, 50);
+	compare(lo);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -536,6 +624,7 @@ main(void)
 	tcase_add_checked_fixture(load, setup, teardown);
 	tcase_add_test(load, test_same_database);
 	tcase_add_test(load, test_odd_lines);
+	tcase_add_test(load, test_damaged_lines);
 	tcase_add_loop_test(load, test_bad_lines, 0,
 	    sizeof(bad) / sizeof(bad[0]));
 	suite_add_tcase(s, load);
