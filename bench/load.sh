@@ -9,9 +9,12 @@
 # may be shared, and wall-clock figures only mean something next to it
 # and to the CPU time.
 #
-# Usage: bench/load.sh [--members N] [--runs R] [--admin PATH] [--keep]
+# Usage: bench/load.sh [--members N] [--history H] [--runs R] [--admin PATH]
+#                      [--keep]
 #   --members N   members to generate (default 2000, about 113,000
 #                 resources, 214 MB)
+#   --history H   generate --history H (full, small or members; default
+#                 full: claims and clinical history)
 #   --runs R      loads to run (default 3)
 #   --admin PATH  the p2p-admin to measure (default src/tools/p2p-admin of
 #                 this tree, built with the configured CFLAGS, -O2 -g)
@@ -25,13 +28,16 @@ members=2000
 runs=3
 admin="$top/src/tools/p2p-admin"
 keep=0
+history=full
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--members) members=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
+	--history) history=$2; shift 2 ;;
 	--admin) admin=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
-	*) echo "usage: $0 [--members N] [--runs R] [--admin PATH] [--keep]" >&2
+	*) echo "usage: $0 [--members N] [--history H] [--runs R]" \
+	       "[--admin PATH] [--keep]" >&2
 	   exit 2 ;;
 	esac
 done
@@ -41,10 +47,11 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/p2p-load.XXXXXX")
 file="$scratch/members.ndjson"
 
 "$admin" generate --members "$members" --seed 1 --anchor 2026-06-01 \
-    --out "$file" >/dev/null 2>&1
+    --history "$history" --out "$file" >/dev/null 2>&1
 nres=$(wc -l < "$file")
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "file: $nres resources, $(wc -c < "$file") bytes ($members members)"
+echo "file: $nres resources, $(wc -c < "$file") bytes ($members members," \
+    "history $history)"
 printf '%-4s %10s %12s %8s %8s %8s %14s\n' run wall_s resources/s user_s \
     sys_s cpu_s MB/Mresources
 i=1

@@ -11,6 +11,7 @@
 
 #include "bq.h"
 #include "fhir.h"
+#include "jscan.h"
 #include "loader.h"
 #include "log.h"
 
@@ -206,14 +207,13 @@ put(struct p2p_db *db, json_object *res, const struct store_ctx *ctx,
 
 /*
  * ndjson loads on several threads (issue 8: load >= 100,000 resources/s
- * on two cores).  Parsing dominates (json-c builds a tree of small
- * allocations per line), so one worker thread per core takes lines from
- * the shared reader, parses them and prepares their rows
+ * on two cores).  One worker thread per core takes lines from the shared
+ * reader, scans them (jscan.c: no json-c tree; json-c only for the lines
+ * the scan does not take, see prepare_item()) and prepares their rows
  * (store_prepare(): validation, member, scope, all without the
  * database), while the calling thread writes the rows in file order
- * (store_write()) in the one transaction; writing costs a tenth of
- * parsing.  The ordered queue between them is bounded, so memory stays
- * constant whatever the file size.  The first error in file order wins:
+ * (store_write()) in the one transaction.  The ordered queue between
+ * them is bounded, so memory stays constant whatever the file size.  The first error in file order wins:
  * workers stop taking lines after a bad one, and the writer stops at
  * the first failed item or write, which precedes anything after it.
  */
@@ -229,6 +229,7 @@ struct line_item {
 	size_t		 len;		/* bytes of text */
 	struct store_row row;		/* valid unless failed */
 	int		 failed;	/* err says why; nothing to write */
+	int		 scanned;	/* prepared by the fast path */
 	struct p2p_err	 err;
 };
 
@@ -243,6 +244,7 @@ struct pipeline {
 	int			 running;	/* workers not yet done */
 	struct bq		 q;
 	const struct store_ctx	*ctx;
+	int			 tree;	/* P2P_LOAD_TREE set: no fast path */
 };
 
 static void
@@ -316,18 +318,34 @@ take_line(struct pipeline *p, struct line_item **out, unsigned long *seq)
 	return got;
 }
 
-/* Parses and prepares one item's line.  0, or -1 with it->err set. */
+/*
+ * Parses and prepares one item's line.  0, or -1 with it->err set.
+ * The fast path first (issue #8): a scan without a tree (jscan.c) and
+ * store_prepare_scan(); a line it does not take (a claim, a special
+ * type, anything malformed or refused) goes through json-c and
+ * store_prepare() as before, which also words every error.
+ */
 static int
-prepare_item(json_tokener *tok, const struct store_ctx *ctx,
+prepare_item(json_tokener *tok, struct jscan *js, const struct store_ctx *ctx,
     struct line_item *it)
 {
 	struct store_ctx	 c = *ctx;
 	json_object		*res;
+	int			 rc;
 
-	if (fhir_parse_tok(tok, it->text, it->len, &res, &it->err) == -1)
-		return -1;
 	c.raw = it->text;
 	c.rawlen = it->len;
+	if (js != NULL && jscan_parse(js, it->text, it->len) == 0) {
+		if ((rc = store_prepare_scan(js, &c, &it->row)) == 1) {
+			it->scanned = 1;
+			return 0;
+		}
+		if (rc == -1)
+			return p2p_fail(&it->err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+	}
+	if (fhir_parse_tok(tok, it->text, it->len, &res, &it->err) == -1)
+		return -1;
 	if (store_prepare(res, &c, &it->row, &it->err) == -1)
 		return -1;
 	/*
@@ -350,16 +368,19 @@ worker_main(void *arg)
 	struct pipeline		*p = arg;
 	struct line_item	*it;
 	json_tokener		*tok;
+	struct jscan		 js;
 	unsigned long		 seq;
 
-	/* one tokener for every line: no allocation per line for it */
+	/* one tokener and tape for every line: no allocation per line */
 	tok = json_tokener_new_ex(FHIR_MAX_DEPTH);
+	jscan_init(&js);
 	while (take_line(p, &it, &seq)) {
 		if (!it->failed && tok == NULL) {
 			p2p_fail(&it->err, 500, P2P_ISSUE_EXCEPTION,
 			    "out of memory");
 			it->failed = 1;
-		} else if (!it->failed && prepare_item(tok, p->ctx, it) == -1)
+		} else if (!it->failed && prepare_item(tok, p->tree ? NULL :
+		    &js, p->ctx, it) == -1)
 			it->failed = 1;
 		if (it->failed) {
 			pthread_mutex_lock(&p->mu);
@@ -373,6 +394,7 @@ worker_main(void *arg)
 	}
 	if (tok != NULL)
 		json_tokener_free(tok);
+	jscan_free(&js);
 	bq_leave(&p->q);
 	pthread_mutex_lock(&p->mu);
 	/* the last worker out knows how many items there are */
@@ -409,6 +431,7 @@ load_ndjson(struct p2p_db *db, struct reader *r, long lineno,
 	p.r = r;
 	p.lineno = lineno;
 	p.ctx = ctx;
+	p.tree = getenv("P2P_LOAD_TREE") != NULL;
 	p.running = n;
 	for (started = 0; started < n; started++)
 		if (pthread_create(&th[started], NULL, worker_main, &p) != 0)
@@ -433,6 +456,7 @@ load_ndjson(struct p2p_db *db, struct reader *r, long lineno,
 			rc = -1;
 		if (rc == 0) {
 			count(st, it->row.kind, it->row.type, 0);
+			st->scanned += it->scanned;
 			if ((it->lineno & 0x1fff) == 0)
 				progress_tick(pg, st, 0);
 		} else
@@ -776,6 +800,15 @@ load_auto(struct p2p_db *db, struct reader *r, struct store_ctx *ctx,
 	return load_document(db, r->f, ctx, st, pg, err);
 }
 
+static void
+fk_on(struct p2p_db *db)
+{
+	struct p2p_err	 e;
+
+	p2p_err_init(&e);
+	(void)db_exec(db, "PRAGMA foreign_keys = ON", &e);
+}
+
 int
 load_stream(struct p2p_db *db, FILE *f, const char *name,
     enum load_format fmt, int progress, struct load_stats *st,
@@ -800,8 +833,21 @@ load_stream(struct p2p_db *db, FILE *f, const char *name,
 			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 			    "out of memory");
 	}
+	/*
+	 * Foreign keys off for the load (issue #8): with them on, every
+	 * ident and demog insert looks its resource up again and runs in a
+	 * statement journal of its own (a copy of each page it touches);
+	 * the rows' rid comes from the resource insert just before, and
+	 * store_delete() deletes index rows itself.  Set outside the
+	 * transaction (SQLite ignores it inside one), restored after.
+	 */
+	if (db_exec(db, "PRAGMA foreign_keys = OFF", err) == -1) {
+		free(r.buf);
+		return -1;
+	}
 	if (db_begin(db, err) == -1) {
 		free(r.buf);
+		fk_on(db);
 		return -1;
 	}
 	if (fmt == LOAD_NDJSON)
@@ -816,10 +862,12 @@ load_stream(struct p2p_db *db, FILE *f, const char *name,
 	if (rc == 0 && db_commit(db, err) == 0) {
 		progress_end(&pg);
 		st->seconds = (double)(now_ms() - pg.start) / 1000.0;
+		fk_on(db);
 		return 0;
 	}
 	progress_end(&pg);
 	db_rollback(db);
+	fk_on(db);
 	return -1;
 }
 

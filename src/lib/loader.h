@@ -44,6 +44,8 @@ struct load_stats {
 	long	 ignored;		/* AccessPolicy */
 	long	 deleted;		/* DELETE entries */
 	int	 ndjson;		/* the file was read as ndjson */
+	long	 scanned;		/* ndjson lines prepared without a
+					   json-c tree (the fast path) */
 	double	 seconds;		/* wall-clock time of the load */
 };
 

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "fhir.h"
+#include "jscan.h"
 #include "scope.h"
 #include "util.h"
 
@@ -543,6 +544,16 @@ strip_adjudication(json_object *obj)
 	n = json_object_array_length(adjs);
 	for (i = 0; i < n; i++) {
 		a = json_object_array_get_idx(adjs, i);
+		if (!json_object_is_type(a, json_type_object)) {
+			/* not an adjudication: kept as it is (json-c asserts
+			   on the length of a non-object) */
+			if (a == NULL ? json_object_array_add(kept, NULL) != 0 :
+			    fhir_push(kept, json_object_get(a)) == -1) {
+				json_object_put(kept);
+				return -1;
+			}
+			continue;
+		}
 		amount = is_amount_category(fhir_get(a, "category",
 		    json_type_object));
 		if (amount && !json_object_object_get_ex(a, "extension",
@@ -792,6 +803,843 @@ scope_classify_consume(json_object *res, struct scope_info *info,
     struct p2p_err *err)
 {
 	return classify(res, 1, info, err);
+}
+
+/* --- the same rules on a scanned resource (jscan.h) ----------------- */
+
+/* fhir_has_coding() on the tape. */
+static int
+has_coding_t(struct jscan *j, uint32_t concept, const char *sys,
+    const char *code)
+{
+	uint32_t	 cs, c;
+	const char	*s, *k;
+
+	cs = jscan_get_t(j, concept, "coding", JS_ARRAY);
+	for (c = jscan_first(j, cs); c != 0; c = jscan_next(j, cs, c)) {
+		s = jscan_getstr(j, c, "system");
+		k = jscan_getstr(j, c, "code");
+		if (k == NULL || strcmp(k, code) != 0)
+			continue;
+		if (sys == NULL || (s != NULL && strcmp(s, sys) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+has_system_t(struct jscan *j, uint32_t concept, const char *sys)
+{
+	uint32_t	 cs, c;
+	const char	*s;
+
+	cs = jscan_get_t(j, concept, "coding", JS_ARRAY);
+	for (c = jscan_first(j, cs); c != 0; c = jscan_next(j, cs, c))
+		if ((s = jscan_getstr(j, c, "system")) != NULL &&
+		    strcmp(s, sys) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+is_sensitive_t(struct jscan *j)
+{
+	uint32_t	 sec, c;
+	const char	*sys, *code;
+	size_t		 k;
+
+	sec = jscan_get_t(j, jscan_get_t(j, 1, "meta", JS_OBJECT), "security",
+	    JS_ARRAY);
+	for (c = jscan_first(j, sec); c != 0; c = jscan_next(j, sec, c)) {
+		sys = jscan_getstr(j, c, "system");
+		code = jscan_getstr(j, c, "code");
+		if (sys == NULL || code == NULL)
+			continue;
+		if (strcmp(sys, SYS_CONF) == 0 &&
+		    (strcmp(code, "R") == 0 || strcmp(code, "V") == 0))
+			return 1;
+		if (strcmp(sys, SYS_ACTCODE) != 0)
+			continue;
+		for (k = 0; k < NELEM(sensitive_codes); k++)
+			if (strcmp(code, sensitive_codes[k]) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+static void
+eob_dos_t(struct jscan *j, char out[11])
+{
+	uint32_t	 items, it;
+	char		 d[11];
+
+	if (date_of(jscan_path_str(j, 1, "billablePeriod.start"), out) == 0)
+		return;
+	out[0] = '\0';
+	items = jscan_get_t(j, 1, "item", JS_ARRAY);
+	for (it = jscan_first(j, items); it != 0;
+	    it = jscan_next(j, items, it)) {
+		if (date_of(jscan_getstr(j, it, "servicedDate"), d) == -1 &&
+		    date_of(jscan_path_str(j, it, "servicedPeriod.start"),
+		    d) == -1)
+			continue;
+		if (out[0] == '\0' || strcmp(d, out) < 0)
+			memcpy(out, d, sizeof(d));
+	}
+	if (out[0] == '\0' && date_of(jscan_getstr(j, 1, "created"), out) == -1)
+		out[0] = '\0';
+}
+
+static const char *
+review_code_t(struct jscan *j, uint32_t exts)
+{
+	uint32_t	 e, subs, sb;
+	const char	*url, *code = NULL, *c;
+
+	for (e = jscan_first(j, exts); e != 0; e = jscan_next(j, exts, e)) {
+		url = jscan_getstr(j, e, "url");
+		if (url_is(url, "extension-" PDEX_REVIEWCODE) ||
+		    url_is(url, PDEX_REVIEWCODE)) {
+			if ((c = jscan_path_str(j, jscan_get_t(j, e,
+			    "valueCodeableConcept", JS_OBJECT),
+			    "coding.code")) != NULL)
+				code = c;
+			continue;
+		}
+		if (!url_is(url, PDEX_REVIEW))
+			continue;
+		subs = jscan_get_t(j, e, "extension", JS_ARRAY);
+		for (sb = jscan_first(j, subs); sb != 0;
+		    sb = jscan_next(j, subs, sb)) {
+			url = jscan_getstr(j, sb, "url");
+			if (!url_is(url, "extension-" PDEX_REVIEWCODE) &&
+			    !url_is(url, PDEX_REVIEWCODE) &&
+			    !url_is(url, "code"))
+				continue;
+			if ((c = jscan_path_str(j, jscan_get_t(j, sb,
+			    "valueCodeableConcept", JS_OBJECT),
+			    "coding.code")) != NULL)
+				code = c;
+		}
+	}
+	return code;
+}
+
+static int
+has_denial_t(struct jscan *j, uint32_t adjs)
+{
+	uint32_t	 a;
+
+	for (a = jscan_first(j, adjs); a != 0; a = jscan_next(j, adjs, a))
+		if (has_coding_t(j, jscan_get_t(j, a, "category", JS_OBJECT),
+		    NULL, "denialreason"))
+			return 1;
+	return 0;
+}
+
+static enum decision
+pa_decision_t(struct jscan *j)
+{
+	uint32_t	 items, it, adjs, a;
+	const char	*code, *c, *outcome;
+	int		 any = 0, appr = 0, pend = 0, canc = 0, deny = 0;
+	int		 denial = 0;
+
+	items = jscan_get_t(j, 1, "item", JS_ARRAY);
+	for (it = jscan_first(j, items); it != 0;
+	    it = jscan_next(j, items, it)) {
+		adjs = jscan_get_t(j, it, "adjudication", JS_ARRAY);
+		denial |= has_denial_t(j, adjs);
+		code = review_code_t(j, jscan_get_t(j, it, "extension",
+		    JS_ARRAY));
+		for (a = jscan_first(j, adjs); a != 0;
+		    a = jscan_next(j, adjs, a))
+			if ((c = review_code_t(j, jscan_get_t(j, a,
+			    "extension", JS_ARRAY))) != NULL)
+				code = c;
+		switch (decision_of(code)) {
+		case DEC_NONE: continue;
+		case DEC_APPROVED: appr++; break;
+		case DEC_PENDING: pend++; break;
+		case DEC_DENIED: deny++; break;
+		case DEC_CANCELLED: canc++; break;
+		}
+		any++;
+	}
+	if (any > 0) {
+		if (appr > 0)
+			return DEC_APPROVED;
+		if (pend > 0)
+			return DEC_PENDING;
+		if (deny > 0)
+			return DEC_DENIED;
+		return DEC_CANCELLED;
+	}
+	if (denial || has_denial_t(j, jscan_get_t(j, 1, "adjudication",
+	    JS_ARRAY)))
+		return DEC_DENIED;
+	outcome = jscan_getstr(j, 1, "outcome");
+	if (outcome != NULL && (strcmp(outcome, "queued") == 0 ||
+	    strcmp(outcome, "partial") == 0))
+		return DEC_PENDING;
+	return DEC_APPROVED;
+}
+
+static int
+pa_is_drug_t(struct jscan *j)
+{
+	uint32_t	 items, it, ps;
+
+	if (has_coding_t(j, jscan_get_t(j, 1, "type", JS_OBJECT),
+	    SYS_CLAIMTYPE, "pharmacy"))
+		return 1;
+	items = jscan_get_t(j, 1, "item", JS_ARRAY);
+	for (it = jscan_first(j, items); it != 0;
+	    it = jscan_next(j, items, it)) {
+		ps = jscan_get_t(j, it, "productOrService", JS_OBJECT);
+		if (has_system_t(j, ps, SYS_NDC) ||
+		    has_system_t(j, ps, SYS_RXNORM))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+pa_end_t(struct jscan *j, char out[32])
+{
+	uint32_t	 arr, e;
+	const char	*k;
+	char		 end[32];
+
+	out[0] = '\0';
+	arr = jscan_get_t(j, 1, "preAuthRefPeriod", JS_ARRAY);
+	for (e = jscan_first(j, arr); e != 0; e = jscan_next(j, arr, e))
+		if (instant_of(jscan_getstr(j, e, "end"), 1, end) == 0 &&
+		    (out[0] == '\0' || strcmp(end, out) > 0))
+			memcpy(out, end, sizeof(end));
+	if (out[0] == '\0') {
+		arr = jscan_get_t(j, 1, "item", JS_ARRAY);
+		for (e = jscan_first(j, arr); e != 0; e = jscan_next(j, arr, e)) {
+			k = jscan_path_str(j, e, "servicedPeriod.end");
+			if (instant_of(k, 1, end) == 0 &&
+			    (out[0] == '\0' || strcmp(end, out) > 0))
+				memcpy(out, end, sizeof(end));
+		}
+	}
+	return out[0] != '\0' ? 0 : -1;
+}
+
+static void
+classify_pa_t(struct jscan *j, struct scope_info *info)
+{
+	enum decision	 d;
+	const char	*status;
+	char		 end[32];
+
+	info->flags |= SCOPE_PA;
+	if (instant_of(jscan_path_str(j, 1, "meta.lastUpdated"), 0,
+	    info->changed) == -1 &&
+	    instant_of(jscan_getstr(j, 1, "created"), 0, info->changed) == -1)
+		info->changed[0] = '\0';
+	if (pa_is_drug_t(j))
+		info->flags |= SCOPE_EXCLUDED;
+	d = pa_decision_t(j);
+	if (d == DEC_DENIED)
+		info->flags |= SCOPE_EXCLUDED;
+	status = jscan_getstr(j, 1, "status");
+	if (d == DEC_CANCELLED || (status != NULL &&
+	    (strcmp(status, "cancelled") == 0 ||
+	    strcmp(status, "entered-in-error") == 0)))
+		info->flags |= SCOPE_PA_CLOSED;
+	else if (d == DEC_APPROVED && pa_end_t(j, end) == 0) {
+		info->flags |= SCOPE_PA_CLOSED;
+		if (strcmp(end, info->changed) > 0)
+			memcpy(info->changed, end, sizeof(end));
+	}
+}
+
+/*
+ * The released form of an EOB written from the tape as json-c writes
+ * the stripped tree (fhir_json(): JSON_C_TO_STRING_PLAIN, no slash
+ * escapes): no white space, members in their order, strings escaped as
+ * json_escape_str() does, integers as int64, decimals as written (json-c
+ * keeps a parsed double's text).  The shapes json-c would treat in ways
+ * this does not copy (a duplicate key, a non-object adjudication entry,
+ * a non-string profile) make it give up: -2, and the tree path runs.
+ */
+#define EMIT_NEEDTREE	(-2)
+
+struct emit {
+	struct jscan	*j;
+	struct p2p_buf	 out;
+	int		 oom;
+};
+
+static void
+emit_raw(struct emit *e, const char *s, size_t n)
+{
+	if (buf_add(&e->out, s, n) == -1)
+		e->oom = 1;
+}
+
+static void
+emit_string(struct emit *e, uint32_t i)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const struct jscan_node	*n = &e->j->node[i];
+	const unsigned char	*s;
+	char			 esc[8];
+	size_t			 k, len;
+
+	emit_raw(e, "\"", 1);
+	if (!n->esc)	/* nothing json-c would escape either */
+		emit_raw(e, e->j->text + n->start, n->len);
+	else {
+		s = (const unsigned char *)jscan_str(e->j, i);
+		len = strlen((const char *)s);
+		for (k = 0; k < len; k++) {
+			switch (s[k]) {
+			case '\b': emit_raw(e, "\\b", 2); continue;
+			case '\n': emit_raw(e, "\\n", 2); continue;
+			case '\r': emit_raw(e, "\\r", 2); continue;
+			case '\t': emit_raw(e, "\\t", 2); continue;
+			case '\f': emit_raw(e, "\\f", 2); continue;
+			case '"': emit_raw(e, "\\\"", 2); continue;
+			case '\\': emit_raw(e, "\\\\", 2); continue;
+			default: break;
+			}
+			if (s[k] < 0x20) {
+				memcpy(esc, "\\u00", 4);
+				esc[4] = hex[s[k] >> 4];
+				esc[5] = hex[s[k] & 0xf];
+				emit_raw(e, esc, 6);
+			} else
+				emit_raw(e, (const char *)s + k, 1);
+		}
+	}
+	emit_raw(e, "\"", 1);
+}
+
+/* 1 when object o has two members of the same name. */
+static int
+has_dup(struct jscan *j, uint32_t o)
+{
+	uint32_t	 a, b, end = j->node[o].next;
+	const char	*x, *y;
+
+	for (a = o + 1; a < end; a = j->node[a + 1].next)
+		for (b = j->node[a + 1].next; b < end; b = j->node[b + 1].next) {
+			if (!j->node[a].esc && !j->node[b].esc) {
+				if (j->node[a].len == j->node[b].len &&
+				    memcmp(j->text + j->node[a].start,
+				    j->text + j->node[b].start,
+				    j->node[a].len) == 0)
+					return 1;
+				continue;
+			}
+			x = jscan_str(j, a);
+			y = jscan_str(j, b);
+			if (strcmp(x, y) == 0)
+				return 1;
+		}
+	return 0;
+}
+
+/* Any value, unchanged.  0 or EMIT_NEEDTREE. */
+static int
+emit_value(struct emit *e, uint32_t v)
+{
+	struct jscan_node	*n = &e->j->node[v];
+	uint32_t		 c, end = n->next;
+	int			 first = 1;
+
+	switch (n->type) {
+	case JS_STRING:
+		emit_string(e, v);
+		return 0;
+	case JS_NUMBER:
+		/* an integer "-0" is int64 0 to json-c */
+		if (n->len == 2 && memcmp(e->j->text + n->start, "-0", 2) == 0)
+			emit_raw(e, "0", 1);
+		else
+			emit_raw(e, e->j->text + n->start, n->len);
+		return 0;
+	case JS_TRUE:
+		emit_raw(e, "true", 4);
+		return 0;
+	case JS_FALSE:
+		emit_raw(e, "false", 5);
+		return 0;
+	case JS_NULL:
+		emit_raw(e, "null", 4);
+		return 0;
+	case JS_ARRAY:
+		emit_raw(e, "[", 1);
+		for (c = v + 1; c < end; c = e->j->node[c].next) {
+			if (!first)
+				emit_raw(e, ",", 1);
+			first = 0;
+			if (emit_value(e, c) == EMIT_NEEDTREE)
+				return EMIT_NEEDTREE;
+		}
+		emit_raw(e, "]", 1);
+		return 0;
+	default:
+		break;
+	}
+	if (has_dup(e->j, v))
+		return EMIT_NEEDTREE;
+	emit_raw(e, "{", 1);
+	for (c = v + 1; c < end; c = e->j->node[c + 1].next) {
+		if (!first)
+			emit_raw(e, ",", 1);
+		first = 0;
+		emit_string(e, c);
+		emit_raw(e, ":", 1);
+		if (emit_value(e, c + 1) == EMIT_NEEDTREE)
+			return EMIT_NEEDTREE;
+	}
+	emit_raw(e, "}", 1);
+	return 0;
+}
+
+static int
+key_eq(struct jscan *j, uint32_t k, const char *name)
+{
+	const char	*s = jscan_str(j, k);
+
+	return s != NULL && strcmp(s, name) == 0;
+}
+
+static int
+is_amount_category_t(struct jscan *j, uint32_t cat)
+{
+	size_t	 i;
+
+	for (i = 0; i < NELEM(amount_adj); i++)
+		if (has_coding_t(j, cat, SYS_ADJ, amount_adj[i]))
+			return 1;
+	for (i = 0; i < NELEM(amount_c4bb); i++)
+		if (has_coding_t(j, cat, SYS_C4BBADJ, amount_c4bb[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * strip_adjudication() of array adjs: emits the kept entries (without
+ * the brackets) and returns how many, with *changed set; or
+ * EMIT_NEEDTREE.
+ */
+static int
+emit_adj(struct emit *e, uint32_t adjs, int *changed)
+{
+	struct jscan	*j = e->j;
+	uint32_t	 a, k, end;
+	int		 amount, ext, left, cat, kept = 0, first;
+
+	*changed = 0;
+	for (a = jscan_first(j, adjs); a != 0; a = jscan_next(j, adjs, a)) {
+		if (jscan_type(j, a) != JS_OBJECT || has_dup(j, a))
+			return EMIT_NEEDTREE;
+		amount = is_amount_category_t(j, jscan_get_t(j, a, "category",
+		    JS_OBJECT));
+		ext = jscan_get(j, a, "extension") != 0;
+		if (amount && !ext) {
+			*changed = 1;
+			continue;
+		}
+		/* what is left of a after the drops */
+		left = 0;
+		cat = 0;
+		end = j->node[a].next;
+		for (k = a + 1; k < end; k = j->node[k + 1].next) {
+			if (key_eq(j, k, "amount") || (amount &&
+			    (key_eq(j, k, "reason") || key_eq(j, k, "value")))) {
+				*changed = 1;
+				continue;
+			}
+			left++;
+			cat |= key_eq(j, k, "category");
+		}
+		if (left <= 1 && cat) {
+			*changed = 1;
+			continue;
+		}
+		if (kept++ > 0)
+			emit_raw(e, ",", 1);
+		emit_raw(e, "{", 1);
+		first = 1;
+		for (k = a + 1; k < end; k = j->node[k + 1].next) {
+			if (key_eq(j, k, "amount") || (amount &&
+			    (key_eq(j, k, "reason") || key_eq(j, k, "value"))))
+				continue;
+			if (!first)
+				emit_raw(e, ",", 1);
+			first = 0;
+			emit_string(e, k);
+			emit_raw(e, ":", 1);
+			if (emit_value(e, k + 1) == EMIT_NEEDTREE)
+				return EMIT_NEEDTREE;
+		}
+		emit_raw(e, "}", 1);
+	}
+	return kept;
+}
+
+/*
+ * One member "key":value of an object being stripped, with the
+ * adjudication rule: the member is left out when strip_adjudication()
+ * would delete it.  *first tracks the commas.  0 or EMIT_NEEDTREE.
+ */
+static int
+emit_adj_member(struct emit *e, uint32_t k, int *first, int *changed)
+{
+	size_t	 mark = e->out.len;
+	int	 n, ch;
+
+	if (!*first)
+		emit_raw(e, ",", 1);
+	emit_string(e, k);
+	emit_raw(e, ":[", 2);
+	if ((n = emit_adj(e, k + 1, &ch)) == EMIT_NEEDTREE)
+		return EMIT_NEEDTREE;
+	*changed |= ch;
+	if (ch && n == 0) {	/* every entry went: so does the member */
+		e->out.len = mark;
+		return 0;
+	}
+	emit_raw(e, "]", 1);
+	*first = 0;
+	return 0;
+}
+
+static int emit_lines(struct emit *, uint32_t, int, int *);
+
+/* An item/detail/subDetail line, stripped as strip_lines() does. */
+static int
+emit_line(struct emit *e, uint32_t el, int depth, int *changed)
+{
+	struct jscan	*j = e->j;
+	uint32_t	 k, end = j->node[el].next;
+	int		 first = 1, t;
+
+	if (jscan_type(j, el) != JS_OBJECT)
+		return emit_value(e, el);
+	if (has_dup(j, el))
+		return EMIT_NEEDTREE;
+	emit_raw(e, "{", 1);
+	for (k = el + 1; k < end; k = j->node[k + 1].next) {
+		t = jscan_type(j, k + 1);
+		if (key_eq(j, k, "net") || key_eq(j, k, "unitPrice")) {
+			*changed = 1;
+			continue;
+		}
+		if (t == JS_ARRAY && key_eq(j, k, "adjudication")) {
+			if (emit_adj_member(e, k, &first, changed) ==
+			    EMIT_NEEDTREE)
+				return EMIT_NEEDTREE;
+			continue;
+		}
+		if (!first)
+			emit_raw(e, ",", 1);
+		first = 0;
+		emit_string(e, k);
+		emit_raw(e, ":", 1);
+		if (depth < 2 && t == JS_ARRAY && (key_eq(j, k, "detail") ||
+		    key_eq(j, k, "subDetail"))) {
+			if (emit_lines(e, k + 1, depth + 1, changed) ==
+			    EMIT_NEEDTREE)
+				return EMIT_NEEDTREE;
+		} else if (emit_value(e, k + 1) == EMIT_NEEDTREE)
+			return EMIT_NEEDTREE;
+	}
+	emit_raw(e, "}", 1);
+	return 0;
+}
+
+static int
+emit_lines(struct emit *e, uint32_t arr, int depth, int *changed)
+{
+	uint32_t	 el;
+	int		 first = 1;
+
+	emit_raw(e, "[", 1);
+	for (el = jscan_first(e->j, arr); el != 0;
+	    el = jscan_next(e->j, arr, el)) {
+		if (!first)
+			emit_raw(e, ",", 1);
+		first = 0;
+		if (emit_line(e, el, depth, changed) == EMIT_NEEDTREE)
+			return EMIT_NEEDTREE;
+	}
+	emit_raw(e, "]", 1);
+	return 0;
+}
+
+/* basis_profile() on the tape; NULL with *bad set on odd profiles. */
+static const char *
+basis_profile_t(struct jscan *j, int *bad)
+{
+	uint32_t	 type = jscan_get_t(j, 1, "type", JS_OBJECT);
+	uint32_t	 sub = jscan_get_t(j, 1, "subType", JS_OBJECT);
+	uint32_t	 prof, p;
+	const char	*s;
+
+	if (has_coding_t(j, type, SYS_CLAIMTYPE, "institutional")) {
+		if (has_coding_t(j, sub, SYS_INSTSUB, "outpatient"))
+			return C4BB_EOB "-Outpatient-Institutional-Basis";
+		if (has_coding_t(j, sub, SYS_INSTSUB, "inpatient"))
+			return C4BB_EOB "-Inpatient-Institutional-Basis";
+		prof = jscan_get_t(j, jscan_get_t(j, 1, "meta", JS_OBJECT),
+		    "profile", JS_ARRAY);
+		for (p = jscan_first(j, prof); p != 0;
+		    p = jscan_next(j, prof, p)) {
+			if ((s = jscan_str(j, p)) == NULL) {
+				*bad = 1;	/* json-c would print it */
+				return NULL;
+			}
+			if (strstr(s, "Outpatient") != NULL)
+				return C4BB_EOB
+				    "-Outpatient-Institutional-Basis";
+		}
+		return C4BB_EOB "-Inpatient-Institutional-Basis";
+	}
+	if (has_coding_t(j, type, SYS_CLAIMTYPE, "professional"))
+		return C4BB_EOB "-Professional-NonClinician-Basis";
+	if (has_coding_t(j, type, SYS_CLAIMTYPE, "oral"))
+		return C4BB_EOB "-Oral-Basis";
+	if (has_coding_t(j, type, SYS_CLAIMTYPE, "pharmacy"))
+		return C4BB_EOB "-Pharmacy-Basis";
+	return NULL;
+}
+
+/* "profile":[kept profiles..., basis] */
+static void
+emit_profile(struct emit *e, uint32_t prof, const char *basis)
+{
+	uint32_t	 p;
+	const char	*s;
+	int		 first = 1;
+
+	emit_raw(e, "\"profile\":[", 11);
+	for (p = jscan_first(e->j, prof); p != 0;
+	    p = jscan_next(e->j, prof, p)) {
+		s = jscan_str(e->j, p);
+		if (strcmp(s, basis) == 0 ||
+		    strncmp(s, C4BB_EOB, strlen(C4BB_EOB)) == 0)
+			continue;
+		if (!first)
+			emit_raw(e, ",", 1);
+		first = 0;
+		emit_string(e, p);
+	}
+	if (!first)
+		emit_raw(e, ",", 1);
+	emit_raw(e, "\"", 1);
+	emit_raw(e, basis, strlen(basis));
+	emit_raw(e, "\"]", 2);
+}
+
+/*
+ * meta with its profile set to basis, as set_profile() does: kept
+ * profiles, then basis, in place of the old profile member (or last).
+ * *changed unless the profile was already right.
+ */
+static int
+emit_meta(struct emit *e, uint32_t meta, const char *basis, int *changed)
+{
+	struct jscan	*j = e->j;
+	uint32_t	 k, prof, p, end = j->node[meta].next;
+	const char	*s;
+	int		 had = 0, other = 0, first = 1, done = 0;
+
+	if (has_dup(j, meta))
+		return EMIT_NEEDTREE;
+	prof = jscan_get_t(j, meta, "profile", JS_ARRAY);
+	for (p = jscan_first(j, prof); p != 0; p = jscan_next(j, prof, p)) {
+		if ((s = jscan_str(j, p)) == NULL)
+			return EMIT_NEEDTREE;
+		if (strcmp(s, basis) == 0)
+			had = 1;
+		else if (strncmp(s, C4BB_EOB, strlen(C4BB_EOB)) == 0)
+			other = 1;
+	}
+	if (had && !other)
+		return emit_value(e, meta);
+	*changed = 1;
+	emit_raw(e, "{", 1);
+	for (k = meta + 1; k < end; k = j->node[k + 1].next) {
+		if (!first)
+			emit_raw(e, ",", 1);
+		first = 0;
+		if (key_eq(j, k, "profile")) {	/* replaced in place */
+			emit_profile(e, prof, basis);
+			done = 1;
+			continue;
+		}
+		emit_string(e, k);
+		emit_raw(e, ":", 1);
+		if (emit_value(e, k + 1) == EMIT_NEEDTREE)
+			return EMIT_NEEDTREE;
+	}
+	if (!done) {			/* added last */
+		if (!first)
+			emit_raw(e, ",", 1);
+		emit_profile(e, prof, basis);
+	}
+	emit_raw(e, "}", 1);
+	return 0;
+}
+
+/*
+ * eob_basis() on the tape: the released form into *out (NULL when it
+ * equals the original), *fin when money was removed.  0, -1 out of
+ * memory, EMIT_NEEDTREE.
+ */
+static int
+eob_basis_t(struct jscan *j, int pa, int *fin, char **out)
+{
+	struct emit	 e;
+	uint32_t	 k, v, pk, end = j->node[1].next, pend;
+	const char	*basis = NULL;
+	int		 changed = 0, first = 1, bad = 0, t, rc = EMIT_NEEDTREE,
+			 left, pfirst, profile = 0;
+	size_t		 mark;
+
+	*out = NULL;
+	*fin = 0;
+	memset(&e, 0, sizeof(e));
+	e.j = j;
+	if (!pa && (basis = basis_profile_t(j, &bad)) == NULL && bad)
+		return EMIT_NEEDTREE;
+	/* meta must be an object: store_prepare_scan() saw lastUpdated */
+	if (has_dup(j, 1))
+		return EMIT_NEEDTREE;
+	emit_raw(&e, "{", 1);
+	for (k = 2; k < end; k = j->node[k + 1].next) {
+		v = k + 1;
+		t = jscan_type(j, v);
+		if (key_eq(j, k, "total") || key_eq(j, k, "benefitBalance")) {
+			changed = 1;
+			continue;
+		}
+		if (t == JS_ARRAY && key_eq(j, k, "adjudication")) {
+			if (emit_adj_member(&e, k, &first, &changed) ==
+			    EMIT_NEEDTREE)
+				goto out;
+			continue;
+		}
+		if (t == JS_OBJECT && key_eq(j, k, "meta") && basis != NULL) {
+			/* after the stripping: fin does not count it */
+			if (!first)
+				emit_raw(&e, ",", 1);
+			first = 0;
+			emit_string(&e, k);
+			emit_raw(&e, ":", 1);
+			if (emit_meta(&e, v, basis, &profile) == EMIT_NEEDTREE)
+				goto out;
+			continue;
+		}
+		mark = e.out.len;
+		if (!first)
+			emit_raw(&e, ",", 1);
+		emit_string(&e, k);
+		emit_raw(&e, ":", 1);
+		if (t == JS_OBJECT && key_eq(j, k, "payment")) {
+			if (has_dup(j, v))
+				goto out;
+			emit_raw(&e, "{", 1);
+			left = 0;
+			pfirst = 1;
+			pend = j->node[v].next;
+			for (pk = v + 1; pk < pend; pk = j->node[pk + 1].next) {
+				if (key_eq(j, pk, "amount") ||
+				    key_eq(j, pk, "adjustment")) {
+					changed = 1;
+					continue;
+				}
+				left++;
+				if (!pfirst)
+					emit_raw(&e, ",", 1);
+				pfirst = 0;
+				emit_string(&e, pk);
+				emit_raw(&e, ":", 1);
+				if (emit_value(&e, pk + 1) == EMIT_NEEDTREE)
+					goto out;
+			}
+			if (left == 0) {	/* an empty payment goes */
+				e.out.len = mark;
+				continue;
+			}
+			emit_raw(&e, "}", 1);
+		} else if (t == JS_ARRAY && (key_eq(j, k, "item") ||
+		    key_eq(j, k, "addItem"))) {
+			if (emit_lines(&e, v, 0, &changed) == EMIT_NEEDTREE)
+				goto out;
+		} else if (emit_value(&e, v) == EMIT_NEEDTREE)
+			goto out;
+		first = 0;
+	}
+	emit_raw(&e, "}", 1);
+	*fin = changed;
+	changed |= profile;	/* changed, but not financial */
+	rc = 0;
+	if (e.oom)
+		rc = -1;
+	else if (changed) {
+		emit_raw(&e, "", 1);	/* the NUL */
+		if (e.oom)
+			rc = -1;
+		else {
+			*out = e.out.p;
+			e.out.p = NULL;
+		}
+	}
+out:
+	buf_free(&e.out);
+	return rc;
+}
+
+int
+scope_classify_scan(struct jscan *j, const char *type,
+    struct scope_info *info)
+{
+	const char	*use;
+	size_t		 i, k;
+	int		 pa, fin, rc;
+
+	memset(info, 0, sizeof(*info));
+	if (strcmp(type, "ExplanationOfBenefit") == 0)
+		eob_dos_t(j, info->dos);
+	else
+		for (i = 0; i < NELEM(dos_paths); i++) {
+			if (strcmp(dos_paths[i].type, type) != 0)
+				continue;
+			for (k = 0; k < NELEM(dos_paths[i].paths) &&
+			    dos_paths[i].paths[k] != NULL; k++)
+				if (date_of(jscan_path_str(j, 1,
+				    dos_paths[i].paths[k]), info->dos) == 0)
+					break;
+			if (k == NELEM(dos_paths[i].paths) ||
+			    dos_paths[i].paths[k] == NULL)
+				info->dos[0] = '\0';
+			break;
+		}
+	if (is_sensitive_t(j))
+		info->flags |= SCOPE_SENSITIVE;
+	if (strcmp(type, "ExplanationOfBenefit") != 0)
+		return 0;
+	use = jscan_getstr(j, 1, "use");
+	pa = use != NULL && strcmp(use, "preauthorization") == 0;
+	if (pa)
+		classify_pa_t(j, info);
+	if ((rc = eob_basis_t(j, pa, &fin, &info->p2p_json)) != 0) {
+		scope_info_free(info);
+		return rc == EMIT_NEEDTREE ? 1 : -1;
+	}
+	if (fin)
+		info->flags |= SCOPE_FINANCIAL;
+	return 0;
 }
 
 void

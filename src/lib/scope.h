@@ -55,4 +55,16 @@ int	 scope_classify_consume(json_object *resource, struct scope_info *,
 	    struct p2p_err *);
 void	 scope_info_free(struct scope_info *);
 
+struct jscan;
+/*
+ * scope_classify() on a scanned resource (jscan.h; root node 1) of type
+ * type, for the loader's fast path; an ExplanationOfBenefit's released
+ * form is written from the scanned text as json-c would write the
+ * stripped tree.  Returns 0 with info filled exactly as
+ * scope_classify() would, 1 when the resource needs the tree (a shape
+ * the text writer does not copy), -1 when out of memory.
+ */
+int	 scope_classify_scan(struct jscan *, const char *type,
+	    struct scope_info *);
+
 #endif

@@ -10,34 +10,40 @@
 #include "audit.h"
 #include "client.h"
 #include "fhir.h"
+#include "jscan.h"
 #include "norm.h"
 #include "scope.h"
 #include "store.h"
 #include "util.h"
 
-/* Types without index rows: one upsert, no rid needed. */
-static const char *const sql_res_put_plain =
-    "INSERT INTO resource (type, id, patient, dos, flags, changed,"
-    " last_updated, json, p2p_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-    " ON CONFLICT (type, id) DO UPDATE SET patient = excluded.patient,"
-    " dos = excluded.dos, flags = excluded.flags, changed = excluded.changed,"
-    " last_updated = excluded.last_updated, json = excluded.json,"
-    " p2p_json = excluded.p2p_json";
 /*
- * Indexed types (Patient, Coverage, Organization) insert first: a new
- * (type, id) returns its rid and has no old index rows to delete; only
- * when it exists (no row returned) is it updated and its rows replaced.
+ * Every type inserts first: a new (type, id) (the common case in a
+ * load) makes one plain insert, whose rid is sqlite3_last_insert_rowid()
+ * and which has no old index rows to delete; only when it exists (no
+ * change) is it updated, and an indexed type's rows replaced.  An
+ * upsert (ON CONFLICT DO UPDATE) or RETURNING would cost a statement
+ * journal or an ephemeral table on every row (issue #8).
  */
 static const char *const sql_res_ins =
     "INSERT INTO resource (type, id, patient, dos, flags, changed,"
     " last_updated, json, p2p_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-    " ON CONFLICT (type, id) DO NOTHING RETURNING rid";
+    " ON CONFLICT (type, id) DO NOTHING";
 static const char *const sql_res_upd =
     "UPDATE resource SET patient = ?3, dos = ?4, flags = ?5, changed = ?6,"
     " last_updated = ?7, json = ?8, p2p_json = ?9"
     " WHERE type = ?1 AND id = ?2 RETURNING rid";
 static const char *const sql_res_del =
     "DELETE FROM resource WHERE type = ?1 AND id = ?2";
+/*
+ * A deleted resource's index rows go explicitly, not only by ON DELETE
+ * CASCADE: a load runs with foreign_keys off (loader.c).
+ */
+static const char *const sql_res_del_ident =
+    "DELETE FROM ident WHERE rid IN"
+    " (SELECT rid FROM resource WHERE type = ?1 AND id = ?2)";
+static const char *const sql_res_del_demog =
+    "DELETE FROM demog WHERE rid IN"
+    " (SELECT rid FROM resource WHERE type = ?1 AND id = ?2)";
 static const char *const sql_ident_del =
     "DELETE FROM ident WHERE rid = ?1";
 static const char *const sql_ident_put =
@@ -259,97 +265,213 @@ step_done(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
 	return 0;
 }
 
+/* Copies s (NULL: -1) into the pool; the offset, or -2 out of memory. */
 static int
-ident_add(struct p2p_db *db, sqlite3_int64 rid, int kind, const char *system,
-    const char *value, const char *patient, struct p2p_err *err)
+ix_str(struct store_ix *ix, const char *s)
 {
-	sqlite3_stmt	*st;
+	size_t	 n, ncap;
+	char	*p;
+	int	 off;
 
-	if (value == NULL || *value == '\0' || patient == NULL)
-		return 0;
-	if ((st = db_stmt(db, sql_ident_put, err)) == NULL)
+	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, rid);
-	sqlite3_bind_int(st, 2, kind);
-	db_bind_text(st, 3, system);
-	db_bind_text(st, 4, value);
-	db_bind_text(st, 5, patient);
-	return step_done(db, st, err, "ident insert");
+	n = strlen(s) + 1;
+	if (ix->plen + n > (size_t)INT32_MAX)
+		return -2;
+	if (ix->plen + n > ix->pcap) {
+		ncap = ix->pcap ? ix->pcap * 2 : 256;
+		while (ncap < ix->plen + n)
+			ncap *= 2;
+		if ((p = realloc(ix->pool, ncap)) == NULL)
+			return -2;
+		ix->pool = p;
+		ix->pcap = ncap;
+	}
+	memcpy(ix->pool + ix->plen, s, n);
+	off = (int)ix->plen;
+	ix->plen += n;
+	return off;
 }
 
-/* One ident row per element of res.identifier that has a value. */
+/* Appends a row of up to 5 strings.  0, or -1 when out of memory. */
 static int
-idents_add(struct p2p_db *db, sqlite3_int64 rid, int kind, json_object *res,
-    const char *patient, struct p2p_err *err)
+ix_row(struct store_ix *ix, int demog, int kind, const char *a,
+    const char *b, const char *c, const char *d, const char *e)
 {
-	json_object	*arr, *e;
-	size_t		 i, n;
+	struct store_ixrow	*r;
+	const char		*v[5] = { a, b, c, d, e };
+	size_t			 i, ncap;
 
-	if ((arr = fhir_get(res, "identifier", json_type_array)) == NULL)
-		return 0;
-	n = json_object_array_length(arr);
-	for (i = 0; i < n; i++) {
-		e = json_object_array_get_idx(arr, i);
-		if (ident_add(db, rid, kind, fhir_str(e, "system"),
-		    fhir_str(e, "value"), patient, err) == -1)
+	if (ix->n == ix->cap) {
+		ncap = ix->cap ? ix->cap * 2 : 4;
+		if ((r = realloc(ix->r, ncap * sizeof(*r))) == NULL)
 			return -1;
+		ix->r = r;
+		ix->cap = ncap;
 	}
+	r = &ix->r[ix->n];
+	r->demog = demog;
+	r->kind = kind;
+	for (i = 0; i < 5; i++)
+		if ((r->off[i] = ix_str(ix, v[i])) == -2)
+			return -1;
+	ix->n++;
 	return 0;
 }
 
-/* One demog row per Patient.name, folded with norm_name(). */
+/* An ident row, when it has a value and a member (as always). */
 static int
-demog_add(struct p2p_db *db, sqlite3_int64 rid, json_object *res,
-    const char *patient, struct p2p_err *err)
+ix_ident(struct store_ix *ix, int kind, const char *system,
+    const char *value, const char *patient)
 {
-	json_object	*names, *name, *given, *g;
-	sqlite3_stmt	*st;
-	const char	*family, *birth, *gender;
-	char		 fam[NAME_MAX_], giv[NAME_MAX_], all[2 * NAME_MAX_];
-	size_t		 i, j, n, ng, len;
+	if (value == NULL || *value == '\0' || patient == NULL)
+		return 0;
+	return ix_row(ix, 0, kind, system, value, patient, NULL, NULL);
+}
 
-	if ((names = fhir_get(res, "name", json_type_array)) == NULL)
+/* Given names of one Patient.name, joined by spaces (bounded). */
+struct given_acc {
+	char	 all[2 * NAME_MAX_];
+	size_t	 len;
+	int	 full;
+};
+
+static void
+given_add(struct given_acc *g, const char *s)
+{
+	if (g->full)
+		return;
+	g->len += (size_t)snprintf(g->all + g->len, sizeof(g->all) - g->len,
+	    "%s%s", g->len ? " " : "", s);
+	if (g->len >= sizeof(g->all)) {
+		g->len = sizeof(g->all) - 1;
+		g->full = 1;
+	}
+}
+
+/* One demog row per Patient.name with a family or given name. */
+static int
+ix_demog(struct store_ix *ix, const char *patient, const char *family,
+    const struct given_acc *g, const char *birth, const char *gender)
+{
+	char	 fam[NAME_MAX_], giv[NAME_MAX_];
+
+	if (family == NULL && g->len == 0)
+		return 0;
+	norm_name(family ? family : "", fam, sizeof(fam));
+	norm_name(g->all, giv, sizeof(giv));
+	return ix_row(ix, 1, 0, patient, fam, giv, birth,
+	    *gender ? gender : NULL);
+}
+
+/* The index rows of an indexed resource, from its tree. */
+static int
+ix_collect(struct store_ix *ix, const char *type, const char *id,
+    json_object *res, const char *patient)
+{
+	json_object	*arr, *e, *names, *given, *gv;
+	struct given_acc g;
+	const char	*birth, *gender, *who;
+	size_t		 i, j, n, ng;
+	int		 kind;
+
+	if (strcmp(type, "Coverage") == 0) {
+		if (patient == NULL)
+			return 0;
+		if (ix_ident(ix, IDENT_SUBSCRIBER, NULL,
+		    fhir_str(res, "subscriberId"), patient) == -1)
+			return -1;
+		kind = IDENT_COVERAGE;
+		who = patient;
+	} else {
+		kind = strcmp(type, "Patient") == 0 ? IDENT_PATIENT : IDENT_ORG;
+		who = id;
+	}
+	if ((arr = fhir_get(res, "identifier", json_type_array)) != NULL) {
+		n = json_object_array_length(arr);
+		for (i = 0; i < n; i++) {
+			e = json_object_array_get_idx(arr, i);
+			if (ix_ident(ix, kind, fhir_str(e, "system"),
+			    fhir_str(e, "value"), who) == -1)
+				return -1;
+		}
+	}
+	if (kind != IDENT_PATIENT ||
+	    (names = fhir_get(res, "name", json_type_array)) == NULL)
 		return 0;
 	birth = fhir_str(res, "birthDate");
 	gender = norm_gender(fhir_str(res, "gender"));
 	n = json_object_array_length(names);
 	for (i = 0; i < n; i++) {
-		name = json_object_array_get_idx(names, i);
-		family = fhir_str(name, "family");
-		all[0] = '\0';
-		len = 0;
-		/* given = every given name, concatenated, then folded */
-		if ((given = fhir_get(name, "given", json_type_array)) != NULL) {
+		e = json_object_array_get_idx(names, i);
+		memset(&g, 0, sizeof(g));
+		if ((given = fhir_get(e, "given", json_type_array)) != NULL) {
 			ng = json_object_array_length(given);
-			for (j = 0; j < ng; j++) {
-				g = json_object_array_get_idx(given, j);
-				if (!json_object_is_type(g, json_type_string))
-					continue;
-				len += (size_t)snprintf(all + len,
-				    sizeof(all) - len, "%s%s", len ? " " : "",
-				    json_object_get_string(g));
-				if (len >= sizeof(all)) {
-					len = sizeof(all) - 1;
-					break;
-				}
+			for (j = 0; j < ng && !g.full; j++) {
+				gv = json_object_array_get_idx(given, j);
+				if (json_object_is_type(gv, json_type_string))
+					given_add(&g, json_object_get_string(gv));
 			}
 		}
-		if (family == NULL && len == 0)
-			continue;
-		norm_name(family ? family : "", fam, sizeof(fam));
-		norm_name(all, giv, sizeof(giv));
-		if ((st = db_stmt(db, sql_demog_put, err)) == NULL)
-			return -1;
-		sqlite3_bind_int64(st, 1, rid);
-		db_bind_text(st, 2, patient);
-		db_bind_text(st, 3, fam);
-		db_bind_text(st, 4, giv);
-		db_bind_text(st, 5, birth);
-		db_bind_text(st, 6, *gender ? gender : NULL);
-		if (step_done(db, st, err, "demog insert") == -1)
+		if (ix_demog(ix, id, fhir_str(e, "family"), &g, birth,
+		    gender) == -1)
 			return -1;
 	}
 	return 0;
+}
+
+/* ix_collect() on the tape (root node 1). */
+static int
+ix_collect_scan(struct store_ix *ix, const char *type, const char *id,
+    struct jscan *j, const char *patient)
+{
+	uint32_t	 arr, e, names, given, gv;
+	struct given_acc g;
+	const char	*birth, *gender, *who;
+	int		 kind;
+
+	if (strcmp(type, "Coverage") == 0) {
+		if (patient == NULL)
+			return 0;
+		if (ix_ident(ix, IDENT_SUBSCRIBER, NULL,
+		    jscan_getstr(j, 1, "subscriberId"), patient) == -1)
+			return -1;
+		kind = IDENT_COVERAGE;
+		who = patient;
+	} else {
+		kind = strcmp(type, "Patient") == 0 ? IDENT_PATIENT : IDENT_ORG;
+		who = id;
+	}
+	arr = jscan_get_t(j, 1, "identifier", JS_ARRAY);
+	for (e = jscan_first(j, arr); e != 0; e = jscan_next(j, arr, e))
+		if (ix_ident(ix, kind, jscan_getstr(j, e, "system"),
+		    jscan_getstr(j, e, "value"), who) == -1)
+			return -1;
+	if (kind != IDENT_PATIENT ||
+	    (names = jscan_get_t(j, 1, "name", JS_ARRAY)) == 0)
+		return 0;
+	birth = jscan_getstr(j, 1, "birthDate");
+	gender = norm_gender(jscan_getstr(j, 1, "gender"));
+	for (e = jscan_first(j, names); e != 0; e = jscan_next(j, names, e)) {
+		memset(&g, 0, sizeof(g));
+		given = jscan_get_t(j, e, "given", JS_ARRAY);
+		for (gv = jscan_first(j, given); gv != 0 && !g.full;
+		    gv = jscan_next(j, given, gv))
+			if (jscan_type(j, gv) == JS_STRING)
+				given_add(&g, jscan_str(j, gv));
+		if (ix_demog(ix, id, jscan_getstr(j, e, "family"), &g, birth,
+		    gender) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+ix_free(struct store_ix *ix)
+{
+	free(ix->r);
+	free(ix->pool);
+	memset(ix, 0, sizeof(*ix));
 }
 
 /* Runs one of the DELETE ... WHERE rid = ?1 statements. */
@@ -365,42 +487,63 @@ rows_del(struct p2p_db *db, const char *sql, sqlite3_int64 rid,
 	return step_done(db, st, err, "index rows delete");
 }
 
+/* Binds s (NULL: NULL) without a copy: s must outlive the step. */
+static void
+bind_static(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+#define IXS(ix, r, i)	((r)->off[i] < 0 ? NULL : (ix)->pool + (r)->off[i])
+
 /*
  * Writes the ident and demog rows of resource rid, replacing the old
  * ones unless the resource is fresh (inserted, not updated).
  */
 static int
 index_rows(struct p2p_db *db, sqlite3_int64 rid, int fresh, const char *type,
-    const char *id, json_object *res, const char *patient,
-    struct p2p_err *err)
+    const struct store_ix *ix, struct p2p_err *err)
 {
-	int		 pat = strcmp(type, "Patient") == 0,
-			 cov = strcmp(type, "Coverage") == 0,
-			 org = strcmp(type, "Organization") == 0;
+	const struct store_ixrow *r;
+	sqlite3_stmt	*st;
+	size_t		 i;
 
-	if (!pat && !cov && !org)
-		return 0;
 	/*
 	 * A new rid has no rows: those of a deleted resource went with it
 	 * (ON DELETE CASCADE), so only a replaced resource deletes.
 	 */
 	if (!fresh && rows_del(db, sql_ident_del, rid, err) == -1)
 		return -1;
-	if (pat) {
-		if (!fresh && rows_del(db, sql_demog_del, rid, err) == -1)
-			return -1;
-		return idents_add(db, rid, IDENT_PATIENT, res, id, err) == -1 ||
-		    demog_add(db, rid, res, id, err) == -1 ? -1 : 0;
-	}
-	if (org)
-		return idents_add(db, rid, IDENT_ORG, res, id, err);
-	/* Coverage: indexed under its beneficiary, if it names one. */
-	if (patient == NULL)
-		return 0;
-	if (ident_add(db, rid, IDENT_SUBSCRIBER, NULL,
-	    fhir_str(res, "subscriberId"), patient, err) == -1)
+	if (!fresh && strcmp(type, "Patient") == 0 &&
+	    rows_del(db, sql_demog_del, rid, err) == -1)
 		return -1;
-	return idents_add(db, rid, IDENT_COVERAGE, res, patient, err);
+	for (i = 0; i < ix->n; i++) {
+		r = &ix->r[i];
+		if ((st = db_stmt(db, r->demog ? sql_demog_put : sql_ident_put,
+		    err)) == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, rid);
+		/* the pool outlives the step: no copies */
+		if (r->demog) {
+			bind_static(st, 2, IXS(ix, r, 0));
+			bind_static(st, 3, IXS(ix, r, 1));
+			bind_static(st, 4, IXS(ix, r, 2));
+			bind_static(st, 5, IXS(ix, r, 3));
+			bind_static(st, 6, IXS(ix, r, 4));
+		} else {
+			sqlite3_bind_int(st, 2, r->kind);
+			bind_static(st, 3, IXS(ix, r, 0));
+			bind_static(st, 4, IXS(ix, r, 1));
+			bind_static(st, 5, IXS(ix, r, 2));
+		}
+		if (step_done(db, st, err, r->demog ? "demog insert" :
+		    "ident insert") == -1)
+			return -1;
+	}
+	return 0;
 }
 
 /* What table resource needs of an ordinary resource. */
@@ -418,6 +561,9 @@ prepare_resource(const struct store_ctx *ctx, struct store_row *row,
 	row->indexed = strcmp(row->type, "Patient") == 0 ||
 	    strcmp(row->type, "Coverage") == 0 ||
 	    strcmp(row->type, "Organization") == 0;
+	if (row->indexed && ix_collect(&row->ix, row->type, row->id, res,
+	    row->has_patient ? row->patient : NULL) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	if (!changed && ctx->raw != NULL && ctx->rawlen < (size_t)INT32_MAX) {
 		row->json = ctx->raw;
 		row->jsonlen = (int)ctx->rawlen;
@@ -485,18 +631,14 @@ write_resource(struct p2p_db *db, struct store_row *row,
 	sqlite3_int64	 rid = 0;
 	int		 fresh;
 
-	if (!row->indexed) {
-		if ((st = db_stmt(db, sql_res_put_plain, err)) == NULL)
-			return -1;
-		bind_row(st, row);
-		return step_done(db, st, err, "resource upsert");
-	}
 	if ((st = db_stmt(db, sql_res_ins, err)) == NULL)
 		return -1;
 	bind_row(st, row);
-	if ((fresh = step_rid(db, st, &rid, err)) == -1)
+	if (step_done(db, st, err, "resource upsert") == -1)
 		return -1;
-	if (!fresh) {
+	if ((fresh = sqlite3_changes(db->h) == 1))
+		rid = sqlite3_last_insert_rowid(db->h);
+	else {
 		if ((st = db_stmt(db, sql_res_upd, err)) == NULL)
 			return -1;
 		bind_row(st, row);
@@ -504,8 +646,9 @@ write_resource(struct p2p_db *db, struct store_row *row,
 			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 			    "internal database error");
 	}
-	return index_rows(db, rid, fresh, row->type, row->id, row->res,
-	    row->has_patient ? row->patient : NULL, err);
+	if (!row->indexed)
+		return 0;
+	return index_rows(db, rid, fresh, row->type, &row->ix, err);
 }
 
 
@@ -705,6 +848,103 @@ bad:
 	return -1;
 }
 
+/* ref_patient() on the tape. */
+static int
+ref_patient_scan(struct jscan *j, uint32_t v, char *out, size_t outsz)
+{
+	uint32_t	 e;
+	size_t		 i;
+
+	if (jscan_type(j, v) == JS_OBJECT)
+		return store_patient_ref(jscan_getstr(j, v, "reference"), NULL,
+		    out, outsz);
+	if (jscan_type(j, v) != JS_ARRAY)
+		return 0;
+	for (e = jscan_first(j, v), i = 0; e != 0 && i < 16;
+	    e = jscan_next(j, v, e), i++)
+		if (ref_patient_scan(j, e, out, outsz))
+			return 1;
+	return 0;
+}
+
+int
+store_prepare_scan(struct jscan *j, const struct store_ctx *ctx,
+    struct store_row *row)
+{
+	static const char *const keys[] = {	/* as store_patient_of() */
+		"patient", "subject", "beneficiary", "individual",
+		"subscriber", "policyHolder",
+	};
+	static const char *const tree_types[] = {
+		"Bundle", "Client", "AccessPolicy", "Consent",
+	};
+	const char	*type, *id, *lu;
+	uint32_t	 meta, v;
+	time_t		 t;
+	size_t		 i, lulen;
+
+	memset(row, 0, sizeof(*row));
+	/* only a line stored as it is, outside a Bundle */
+	if (ctx->raw == NULL || ctx->urn != NULL ||
+	    ctx->rawlen >= (size_t)INT32_MAX ||
+	    jscan_type(j, 1) != JS_OBJECT)
+		return 0;
+	type = jscan_getstr(j, 1, "resourceType");
+	id = jscan_getstr(j, 1, "id");
+	if (!store_type_valid(type) || !store_id_valid(id))
+		return 0;
+	for (i = 0; i < sizeof(tree_types) / sizeof(tree_types[0]); i++)
+		if (strcmp(type, tree_types[i]) == 0)
+			return 0;
+	/* meta.lastUpdated present and valid: the line needs no change */
+	meta = jscan_get(j, 1, "meta");
+	if (jscan_type(j, meta) != JS_OBJECT ||
+	    (lu = jscan_getstr(j, meta, "lastUpdated")) == NULL ||
+	    time_parse(lu, 0, &t) == -1)
+		return 0;
+	row->kind = STORE_RESOURCE;
+	snprintf(row->typebuf, sizeof(row->typebuf), "%s", type);
+	snprintf(row->idbuf, sizeof(row->idbuf), "%s", id);
+	row->type = row->typebuf;
+	row->id = row->idbuf;
+	if (strcmp(type, "Patient") == 0) {
+		snprintf(row->patient, sizeof(row->patient), "%s", id);
+		row->has_patient = 1;
+	} else
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if ((v = jscan_get(j, 1, keys[i])) != 0 &&
+			    ref_patient_scan(j, v, row->patient,
+			    sizeof(row->patient))) {
+				row->has_patient = 1;
+				break;
+			}
+	row->indexed = strcmp(type, "Patient") == 0 ||
+	    strcmp(type, "Coverage") == 0 ||
+	    strcmp(type, "Organization") == 0;
+	lulen = strlen(lu) + 1;
+	if ((row->own = malloc(lulen)) == NULL)
+		goto oom;
+	memcpy(row->own, lu, lulen);
+	row->lu = row->own;
+	row->json = ctx->raw;
+	row->jsonlen = (int)ctx->rawlen;
+	if (row->indexed && ix_collect_scan(&row->ix, type, id, j,
+	    row->has_patient ? row->patient : NULL) == -1)
+		goto oom;
+	switch (scope_classify_scan(j, type, &row->si)) {
+	case 0:
+		return 1;
+	case 1:			/* a claim the text writer leaves to json-c */
+		store_row_free(row);
+		return 0;
+	default:
+		goto oom;
+	}
+oom:
+	store_row_free(row);
+	return -1;
+}
+
 int
 store_write(struct p2p_db *db, struct store_row *row,
     const struct store_ctx *ctx, struct p2p_err *err)
@@ -728,7 +968,7 @@ store_row_detach(struct store_row *row)
 	size_t	 lulen, jsonlen;
 	int	 raw = row->jsonlen != -1;	/* json is ctx->raw */
 
-	if (row->res == NULL || row->kind != STORE_RESOURCE || row->indexed)
+	if (row->res == NULL || row->kind != STORE_RESOURCE)
 		return 0;
 	lulen = strlen(row->lu) + 1;
 	jsonlen = raw ? 0 : strlen(row->json) + 1;
@@ -759,6 +999,7 @@ store_row_free(struct store_row *row)
 	row->res = NULL;
 	free(row->own);
 	row->own = NULL;
+	ix_free(&row->ix);
 	scope_info_free(&row->si);
 }
 
@@ -785,7 +1026,11 @@ store_delete(struct p2p_db *db, const char *type, const char *id,
 {
 	sqlite3_stmt	*st;
 	sqlite3_int64	 cid;
+	static const char *const dels[] = {
+		sql_res_del_ident, sql_res_del_demog, sql_res_del,
+	};
 	char		 now[32], *json;
+	size_t		 i;
 	int		 rc;
 
 	*kind = STORE_RESOURCE;
@@ -822,9 +1067,13 @@ store_delete(struct p2p_db *db, const char *type, const char *id,
 		free(json);
 		return rc;
 	}
-	if ((st = db_stmt(db, sql_res_del, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, type);
-	db_bind_text(st, 2, id);
-	return step_done(db, st, err, "resource delete");
+	for (i = 0; i < 3; i++) {
+		if ((st = db_stmt(db, dels[i], err)) == NULL)
+			return -1;
+		db_bind_text(st, 1, type);
+		db_bind_text(st, 2, id);
+		if (step_done(db, st, err, "resource delete") == -1)
+			return -1;
+	}
+	return 0;
 }

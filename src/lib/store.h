@@ -102,6 +102,26 @@ int	 store_put(struct p2p_db *, json_object *res, const struct store_ctx *,
 	    enum store_kind *kind, struct p2p_err *);
 
 /*
+ * The ident and demog rows of an indexed resource (Patient, Coverage,
+ * Organization), computed by store_prepare() so that store_write() needs
+ * no tree.  Strings live in pool; off[] are offsets into it, -1 NULL.
+ * ident: off[0] system, [1] value, [2] patient.  demog: [0] patient,
+ * [1] family and [2] given (folded), [3] birthDate, [4] gender.
+ */
+struct store_ixrow {
+	int		 demog;		/* 0: an ident row, 1: a demog row */
+	int		 kind;		/* ident kind */
+	int		 off[5];
+};
+
+struct store_ix {
+	struct store_ixrow *r;
+	size_t		 n, cap;
+	char		*pool;
+	size_t		 plen, pcap;
+};
+
+/*
  * store_put() in two steps, so that the loader can do the first (pure:
  * no database, safe on another thread) while the second writes the
  * previous resource.  A row owns res from store_prepare() on.
@@ -123,6 +143,7 @@ struct store_row {
 	char		 typebuf[65];	/* type and id after store_row_detach() */
 	char		 idbuf[STORE_ID_MAX + 1];
 	char		*own;		/* lu and json after store_row_detach() */
+	struct store_ix	 ix;		/* index rows (indexed types) */
 };
 
 /*
@@ -135,13 +156,27 @@ struct store_row {
 int	 store_prepare(json_object *res, const struct store_ctx *,
 	    struct store_row *, struct p2p_err *);
 
+struct jscan;
+/*
+ * The loader's fast path: store_prepare() from a scanned line (jscan.h,
+ * the text being ctx->raw) instead of a tree, for the ordinary resources
+ * whose stored form is the line itself.  Returns 1 with row prepared
+ * exactly as store_prepare() would have (it owns no tree), or 0 when
+ * the line needs the tree path: a special or claim type, a missing or
+ * malformed field, meta.lastUpdated to add, anything store_prepare()
+ * would refuse (so that the refusal's message is the tree path's).
+ * -1 only when out of memory.
+ */
+int	 store_prepare_scan(struct jscan *, const struct store_ctx *,
+	    struct store_row *);
+
 /* Writes a prepared row (store_put()'s second half).  0 or -1, err. */
 int	 store_write(struct p2p_db *, struct store_row *,
 	    const struct store_ctx *, struct p2p_err *);
 
 /*
  * Lets row go without its parsed resource when store_write() does not
- * need it (ordinary, unindexed types): copies what points into it and
+ * need it (types stored in table resource): copies what points into it and
  * releases it.  The loader does this on its reading thread, so that a
  * tree is freed by the thread that allocated it.  0, or -1 when out of
  * memory (row unchanged).

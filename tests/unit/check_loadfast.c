@@ -1,0 +1,632 @@
+/*
+ * Unit tests for the loader's fast path (issue #8): the jscan.c scanner,
+ * store_prepare_scan(), and that a load through it leaves the database
+ * exactly as the json-c tree path does (P2P_LOAD_TREE=1).
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gen.h"
+#include "jscan.h"
+#include "loader.h"
+#include "util.h"
+#include "unit.h"
+
+/* --- the scanner ----------------------------------------------------- */
+
+/* Texts the scanner refuses (the loader then asks json-c). */
+static const struct {
+	int		 line;
+	const char	*text;
+	size_t		 len;	/* 0: strlen */
+} refused[] = {
+	{ __LINE__, "", 0 },
+	{ __LINE__, "   ", 0 },
+	{ __LINE__, "{", 0 },
+	{ __LINE__, "{\"a\":1,}", 0 },
+	{ __LINE__, "[1,]", 0 },
+	{ __LINE__, "{\"a\" 1}", 0 },
+	{ __LINE__, "{\"a\":1 \"b\":2}", 0 },
+	{ __LINE__, "{a:1}", 0 },
+	{ __LINE__, "{'a':1}", 0 },
+	{ __LINE__, "{\"a\":'x'}", 0 },
+	{ __LINE__, "{\"a\":\"x}", 0 },
+	{ __LINE__, "{\"a\":tru}", 0 },
+	{ __LINE__, "{\"a\":True}", 0 },
+	{ __LINE__, "{\"a\":nul}", 0 },
+	{ __LINE__, "{} {}", 0 },
+	{ __LINE__, "{}x", 0 },
+	{ __LINE__, "{\"a\":1}]", 0 },
+	{ __LINE__, "[1}", 0 },
+	{ __LINE__, "{\"a\":[1}", 0 },
+	/* numbers */
+	{ __LINE__, "[01]", 0 },
+	{ __LINE__, "[1.]", 0 },
+	{ __LINE__, "[.5]", 0 },
+	{ __LINE__, "[-]", 0 },
+	{ __LINE__, "[+1]", 0 },
+	{ __LINE__, "[1e5]", 0 },		/* outside the subset */
+	{ __LINE__, "[1234567890123456789]", 0 },	/* 19 digits */
+	{ __LINE__, "[NaN]", 0 },
+	/* strings: escapes and control characters */
+	{ __LINE__, "[\"a\\u0000b\"]", 0 },	/* escaped NUL */
+	{ __LINE__, "[\"\\x41\"]", 0 },
+	{ __LINE__, "[\"\\u12\"]", 0 },
+	{ __LINE__, "[\"\\u12G4\"]", 0 },
+	{ __LINE__, "[\"\\ud800\"]", 0 },	/* lone high surrogate */
+	{ __LINE__, "[\"\\ud800\\u0041\"]", 0 },
+	{ __LINE__, "[\"\\udc00\"]", 0 },	/* lone low surrogate */
+	{ __LINE__, "[\"a\tb\"]", 0 },		/* raw control character */
+	{ __LINE__, "[\"a\nb\"]", 0 },
+	{ __LINE__, "[\"a\\", 0 },
+	/* UTF-8 */
+	{ __LINE__, "[\"\x80\"]", 0 },		/* lone continuation */
+	{ __LINE__, "[\"\xc0\x80\"]", 0 },	/* overlong NUL */
+	{ __LINE__, "[\"\xc1\xbf\"]", 0 },	/* overlong */
+	{ __LINE__, "[\"\xe0\x80\xaf\"]", 0 },	/* overlong 3-byte */
+	{ __LINE__, "[\"\xed\xa0\x80\"]", 0 },	/* UTF-16 surrogate */
+	{ __LINE__, "[\"\xf4\x90\x80\x80\"]", 0 },	/* above U+10FFFF */
+	{ __LINE__, "[\"\xf5\x80\x80\x80\"]", 0 },
+	{ __LINE__, "[\"\xc3\"]", 0 },		/* truncated */
+	{ __LINE__, "[\"\xe2\x82\"]", 0 },
+	{ __LINE__, "[\"\xff\"]", 0 },
+	/* a raw NUL byte */
+	{ __LINE__, "[\"a\0b\"]", 7 },
+	{ __LINE__, "[1]\0", 4 },
+};
+
+START_TEST(test_refused)
+{
+	struct jscan	 j;
+	size_t		 len = refused[_i].len ? refused[_i].len :
+			    strlen(refused[_i].text);
+
+	jscan_init(&j);
+	ck_assert_msg(jscan_parse(&j, refused[_i].text, len) == -1,
+	    "line %d: accepted", refused[_i].line);
+	jscan_free(&j);
+}
+END_TEST
+
+/* Nesting: JSCAN_MAX_DEPTH containers pass, one more is refused. */
+START_TEST(test_depth)
+{
+	struct jscan	 j;
+	char		 buf[2 * JSCAN_MAX_DEPTH + 8];
+	int		 d, i;
+
+	jscan_init(&j);
+	for (d = JSCAN_MAX_DEPTH; d <= JSCAN_MAX_DEPTH + 1; d++) {
+		for (i = 0; i < d; i++) {
+			buf[i] = '[';
+			buf[2 * d - 1 - i] = ']';
+		}
+		ck_assert_int_eq(jscan_parse(&j, buf, (size_t)(2 * d)),
+		    d <= JSCAN_MAX_DEPTH ? 0 : -1);
+	}
+	jscan_free(&j);
+}
+END_TEST
+
+START_TEST(test_values)
+{
+	struct jscan	 j;
+	const char	*t = " {\"a\":1,\"b\":{\"c\":[{\"d\":\"x\"},{\"d\":\"y\"}]},"
+	    "\"e\\u0041\":\"caf\\u00e9 \\ud83d\\ude00 \\\"q\\\" \\/ \\n\","
+	    "\"a\":\"last\",\"n\":null,\"t\":true,\"f\":false,"
+	    "\"arr\":[],\"o\":{},\"num\":-0.5,\"u\":\"\xc3\xa9\xe2\x82\xac"
+	    "\xf0\x9f\x98\x80\"} ";
+	uint32_t	 b, c;
+
+	jscan_init(&j);
+	ck_assert_int_eq(jscan_parse(&j, t, strlen(t)), 0);
+	ck_assert_int_eq(jscan_type(&j, 1), JS_OBJECT);
+	/* duplicates: the last one wins, as in json-c */
+	ck_assert_str_eq(jscan_getstr(&j, 1, "a"), "last");
+	ck_assert_str_eq(jscan_getstr(&j, 1, "eA"),
+	    "caf\xc3\xa9 \xf0\x9f\x98\x80 \"q\" / \n");
+	ck_assert_str_eq(jscan_getstr(&j, 1, "u"),
+	    "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+	ck_assert_ptr_null(jscan_getstr(&j, 1, "n"));	/* not a string */
+	ck_assert_ptr_null(jscan_getstr(&j, 1, "num"));
+	ck_assert_ptr_null(jscan_getstr(&j, 1, "missing"));
+	ck_assert_int_eq(jscan_type(&j, jscan_get(&j, 1, "t")), JS_TRUE);
+	ck_assert_int_eq(jscan_type(&j, jscan_get(&j, 1, "f")), JS_FALSE);
+	ck_assert_int_eq(jscan_type(&j, jscan_get(&j, 1, "n")), JS_NULL);
+	ck_assert_int_eq(jscan_first(&j, jscan_get(&j, 1, "arr")), 0);
+	ck_assert_int_eq(jscan_count(&j, jscan_get(&j, 1, "o")), 0);
+	ck_assert_int_eq(jscan_count(&j, 1), 11);	/* as written */
+	/* paths take the first element of arrays, like fhir_path() */
+	ck_assert_str_eq(jscan_path_str(&j, 1, "b.c.d"), "x");
+	b = jscan_get_t(&j, 1, "b", JS_OBJECT);
+	ck_assert_uint_ne(b, 0);
+	ck_assert_uint_eq(jscan_get_t(&j, 1, "b", JS_ARRAY), 0);
+	c = jscan_get(&j, b, "c");
+	ck_assert_int_eq(jscan_count(&j, c), 2);
+	ck_assert_str_eq(jscan_getstr(&j, jscan_next(&j, c,
+	    jscan_first(&j, c)), "d"), "y");
+	ck_assert_uint_eq(jscan_next(&j, c, jscan_next(&j, c,
+	    jscan_first(&j, c))), 0);
+	/* "none" (0) chains safely */
+	ck_assert_ptr_null(jscan_getstr(&j, jscan_get(&j, 1, "zz"), "a"));
+	ck_assert_ptr_null(jscan_path_str(&j, 1, "a.b"));
+	jscan_free(&j);
+}
+END_TEST
+
+/* --- loads: fast path against the tree path -------------------------- */
+
+static struct p2p_db	 db, db2;
+
+static void
+setup(void)
+{
+	unit_db_open(&db);
+	unit_db_open(&db2);
+}
+
+static void
+teardown(void)
+{
+	db_close(&db);
+	db_close(&db2);
+}
+
+static int
+load_text(struct p2p_db *d, const char *text, int tree,
+    struct load_stats *st, struct p2p_err *err)
+{
+	FILE	*f;
+	int	 rc;
+
+	if (tree)
+		setenv("P2P_LOAD_TREE", "1", 1);
+	else
+		unsetenv("P2P_LOAD_TREE");
+	p2p_err_init(err);
+	f = fmemopen((void *)text, strlen(text), "r");
+	ck_assert_ptr_nonnull(f);
+	rc = load_stream(d, f, "test", LOAD_NDJSON, 0, st, err);
+	fclose(f);
+	unsetenv("P2P_LOAD_TREE");
+	return rc;
+}
+
+/*
+ * Masks instants "YYYY-MM-DDThh:mm:ssZ" within [lo, hi] (the loads'
+ * own clock: meta.lastUpdated added, audit and consent times).
+ */
+static void
+mask_now(char *s, const char *lo, const char *hi)
+{
+	size_t	 n = strlen(s), i;
+
+	for (i = 0; i + 20 <= n; i++)
+		if (s[i + 4] == '-' && s[i + 10] == 'T' && s[i + 19] == 'Z' &&
+		    strncmp(s + i, lo, 20) >= 0 && strncmp(s + i, hi, 20) <= 0)
+			memcpy(s + i, "<<<<<<load-time>>>>>", 20);
+}
+
+/*
+ * Every row of every table as text, in a fixed order.  Columns that
+ * hold a random salt (client.secret_hash) are left out.
+ */
+static void
+dump(struct p2p_db *d, struct p2p_buf *out, const char *lo, const char *hi)
+{
+	sqlite3_stmt	*tabs, *st;
+	char		*sql, *order;
+	const char	*name, *v;
+	int		 i, n, rc;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(d->h, "SELECT name FROM "
+	    "sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+	    " ORDER BY name", -1, &tabs, NULL), SQLITE_OK);
+	while (sqlite3_step(tabs) == SQLITE_ROW) {
+		name = (const char *)sqlite3_column_text(tabs, 0);
+		buf_printf(out, "== %s\n", name);
+		/* test only: the name comes from sqlite_master, quoted */
+		sql = sqlite3_mprintf("SELECT * FROM \"%w\"", name);
+		ck_assert_int_eq(sqlite3_prepare_v2(d->h, sql, -1, &st, NULL),
+		    SQLITE_OK);
+		n = sqlite3_column_count(st);
+		sqlite3_finalize(st);
+		order = sqlite3_mprintf("%s ORDER BY 1", sql);
+		for (i = 2; i <= n; i++) {
+			sqlite3_free(sql);
+			sql = order;
+			order = sqlite3_mprintf("%s, %d", sql, i);
+		}
+		sqlite3_free(sql);
+		ck_assert_int_eq(sqlite3_prepare_v2(d->h, order, -1, &st,
+		    NULL), SQLITE_OK);
+		sqlite3_free(order);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			for (i = 0; i < n; i++) {
+				v = (const char *)sqlite3_column_text(st, i);
+				if (strcmp(sqlite3_column_name(st, i),
+				    "secret_hash") == 0)
+					v = "<salted>";
+				buf_printf(out, "%s%s", i ? "|" : "",
+				    v ? v : "NULL");
+			}
+			buf_puts(out, "\n");
+		}
+		ck_assert_int_eq(rc, SQLITE_DONE);
+		sqlite3_finalize(st);
+	}
+	sqlite3_finalize(tabs);
+	buf_puts(out, "");
+	mask_now(out->p, lo, hi);
+}
+
+/* Fails naming the first line where a and b differ. */
+static void
+same(const struct p2p_buf *a, const struct p2p_buf *b)
+{
+	size_t	 i, line = 1, start = 0;
+
+	for (i = 0; i < a->len && i < b->len && a->p[i] == b->p[i]; i++)
+		if (a->p[i] == '\n') {
+			line++;
+			start = i + 1;
+		}
+	ck_assert_msg(a->len == b->len && i == a->len,
+	    "databases differ at dump line %zu: tree \"%.200s\" fast "
+	    "\"%.200s\"", line, a->p + start, b->p + start);
+}
+
+static void
+compare(const char *lo)
+{
+	struct p2p_buf	 a, b;
+	char		 hi[32];
+
+	time_instant(now_sec(), hi);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	dump(&db, &a, lo, hi);
+	dump(&db2, &b, lo, hi);
+	ck_assert_uint_gt(a.len, 1000);
+	same(&a, &b);
+	buf_free(&a);
+	buf_free(&b);
+}
+
+/*
+ * Issue #8's proof: `generate --members 300 --seed 1 --anchor
+ * 2026-06-01` (full history) and the seed data set, loaded through the
+ * tree path into db and through the fast path into db2, leave every
+ * table with the same rows.
+ */
+START_TEST(test_same_database)
+{
+	struct gen_opts		 o;
+	struct gen_stats	 gs;
+	struct load_stats	 st;
+	struct p2p_err		 err;
+	const char		*src = getenv("P2P_SRCDIR");
+	char			 lo[32], seed[4096], path[] =
+				    "/tmp/check_loadfast.XXXXXX.ndjson";
+	FILE			*f;
+	int			 fd;
+
+	time_instant(now_sec(), lo);
+	memset(&o, 0, sizeof(o));
+	o.members = 300;
+	o.seed = 1;
+	o.years = 7;
+	snprintf(o.anchor, sizeof(o.anchor), "2026-06-01");
+	ck_assert_int_ne(fd = mkstemps(path, 7), -1);
+	ck_assert_ptr_nonnull(f = fdopen(fd, "w"));
+	p2p_err_init(&err);
+	ck_assert_msg(gen_write(f, &o, &gs, &err) == 0, "%s", err.msg);
+	fclose(f);
+	snprintf(seed, sizeof(seed), "%s/share/seed/test-dataset.json",
+	    src ? src : ".");
+
+	setenv("P2P_LOAD_TREE", "1", 1);
+	ck_assert_msg(load_file(&db, path, 0, &st, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(st.scanned, 0);
+	ck_assert_msg(load_file(&db, seed, 0, &st, &err) == 0, "%s", err.msg);
+	unsetenv("P2P_LOAD_TREE");
+	ck_assert_msg(load_file(&db2, path, 0, &st, &err) == 0, "%s",
+	    err.msg);
+	/* every line took the fast path, claims included */
+	ck_assert_int_eq(st.scanned, (long)gs.resources);
+	ck_assert_int_gt(gs.by_type[GEN_EOB], 1000);
+	ck_assert_int_gt(gs.by_type[GEN_PA], 100);
+	ck_assert_msg(load_file(&db2, seed, 0, &st, &err) == 0, "%s",
+	    err.msg);
+	/* loaded again: every row replaced, through both paths */
+	setenv("P2P_LOAD_TREE", "1", 1);
+	ck_assert_msg(load_file(&db, path, 0, &st, &err) == 0, "%s", err.msg);
+	unsetenv("P2P_LOAD_TREE");
+	ck_assert_msg(load_file(&db2, path, 0, &st, &err) == 0, "%s",
+	    err.msg);
+	unlink(path);
+	compare(lo);
+}
+END_TEST
+
+/*
+ * Lines with odd but legal shapes (wrong types where the loader reads
+ * optional fields, duplicates, escapes, deep nesting json-c accepts):
+ * loaded the same by both paths.
+ */
+static const char odd[] =
+    "{\"resourceType\":\"Patient\",\"id\":\"p1\",\"meta\":{\"lastUpdated\":"
+    "\"2025-01-01T00:00:00Z\",\"security\":[{\"system\":\"http://terminology"
+    ".hl7.org/CodeSystem/v3-ActCode\",\"code\":\"HIV\"}]},\"identifier\":"
+    "[{\"system\":\"s\",\"value\":\"v1\"},{\"value\":\"\"},{\"value\":5},"
+    "\"x\",{\"system\":7,\"value\":\"v2\"}],\"name\":[{\"family\":\"O'Br"
+    "\\u00efen\",\"given\":[\"Mary\",3,\"Ann\"]},{\"given\":\"notarray\"},"
+    "{\"family\":\"Solo\"},7],\"birthDate\":\"1980-02-03\",\"gender\":\"F\"}\n"
+    "{\"resourceType\":\"Patient\",\"id\":\"p2\",\"id\":\"p3\",\"meta\":"
+    "{\"lastUpdated\":\"2025-01-01T00:00:00+05:00\"},\"name\":{\"family\":"
+    "\"x\"},\"identifier\":{\"value\":\"no\"},\"gender\":7}\n"
+    "{\"resourceType\":\"Coverage\",\"id\":\"c1\",\"meta\":{\"lastUpdated\":"
+    "\"2025-01-01\"},\"beneficiary\":{\"reference\":\"https://x.org/fhir/"
+    "Patient/p1/_history/2\"},\"subscriberId\":\"S1\",\"identifier\":[{"
+    "\"value\":\"C1\"}]}\n"
+    "{\"resourceType\":\"Coverage\",\"id\":\"c2\",\"meta\":{\"lastUpdated\":"
+    "\"2025-01-01T00:00:00Z\"},\"beneficiary\":[{\"reference\":7},"
+    "{\"reference\":\"Group/g\"},[{\"reference\":\"Patient/p3\"}]],"
+    "\"subscriberId\":5}\n"
+    "{\"resourceType\":\"Coverage\",\"id\":\"c3\",\"meta\":{\"lastUpdated\":"
+    "\"2025-01-01T00:00:00Z\"},\"subscriberId\":\"S3\"}\n"
+    "{\"resourceType\":\"Organization\",\"id\":\"o1\",\"meta\":{"
+    "\"lastUpdated\":\"2025-01-01T00:00:00Z\"},\"identifier\":[{\"system\":"
+    "\"http://hl7.org/fhir/sid/us-npi\",\"value\":\"1234567893\"}]}\n"
+    "{\"resourceType\":\"Observation\",\"id\":\"ob1\",\"meta\":{"
+    "\"lastUpdated\":\"2025-01-01T00:00:00Z\",\"security\":[{\"system\":"
+    "\"http://terminology.hl7.org/CodeSystem/v3-Confidentiality\",\"code\":"
+    "\"R\"}]},\"subject\":{\"reference\":\"Patient/p1\"},"
+    "\"effectiveDateTime\":7,\"effectivePeriod\":[{\"start\":\"2024-03\"}]}\n"
+    "{\"resourceType\":\"Encounter\",\"id\":\"en1\",\"meta\":{"
+    "\"lastUpdated\":\"2025-01-01T00:00:00Z\"},\"subject\":{\"reference\":"
+    "\"urn:uuid:0000\"},\"patient\":{\"reference\":\"Patient/p2\"},"
+    "\"period\":{\"start\":\"not a date\"}}\n"
+    "{\"resourceType\":\"Condition\",\"id\":\"cd1\",\"meta\":{"
+    "\"lastUpdated\":\"2025-01-01T00:00:00Z\"},\"subject\":{\"reference\":"
+    "\"Patient/p1\"},\"onsetDateTime\":\"2019\",\"deep\":"
+    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+    "]]]]]]]]]}\n"
+    "{\"resourceType\":\"Procedure\",\"id\":\"pr1\",\"meta\":{"
+    "\"lastUpdated\":\"2025-01-01T00:00:00Z\"},\"subject\":{\"reference\":"
+    "\"Patient/p1\"},\"performedDateTime\":\"2020-05-06T07:08:09Z\","
+    "\"big\":1.5e3,\"n\":12345678901234567890}\n"
+    "{\"resourceType\":\"Practitioner\",\"id\":\"pt1\",\"meta\":{}}\n"
+    "{\"resourceType\":\"Practitioner\",\"id\":\"pt2\"}\n"
+    "{\"resourceType\":\"ExplanationOfBenefit\",\"id\":\"e1\",\"meta\":{"
+    "\"lastUpdated\":\"2025-01-01T00:00:00Z\"},\"patient\":{\"reference\":"
+    "\"Patient/p1\"},\"total\":[{\"amount\":{\"value\":1}}]}\n"
+    "{\"resourceType\":\"ExplanationOfBenefit\",\"id\":\"x1\",\"meta\":{\"lastUpdated\":\"2025-01-01T00:00:00Z\"},"
+    "\"patient\":{\"reference\":\"Patient/p1\"},\"note\":[{\"text\":\"a\\\"b\\\\c\\/d\\n\\u00e9\\u0001\\ud83d\\ude00\"}],\"n\":-0,\"m\":-0.0,\"payment\":{\"amount\":{\"value\":1.50}},\"type\":{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/claim-type\",\"code\":\"institutional\"}]},\"item\":[{\"net\":1,\"detail\":[{\"unitPrice\":2,\"subDetail\":[{\"net\":3,\"detail\":[{\"net\":4}]}]}],\"adjudication\":[{\"category\":{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/adjudication\",\"code\":\"submitted\"}]},\"amount\":{\"value\":5}},{\"category\":{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/adjudication\",\"code\":\"copay\"}]},\"extension\":[{\"url\":\"u\"}],\"amount\":{\"value\":1},\"reason\":{},\"value\":2},{\"category\":{\"coding\":[{\"code\":\"denialreason\"}]},\"amount\":{\"value\":0}},{\"category\":{},\"reason\":{\"text\":\"r\"}}]}]}\n"
+    "{\"resourceType\":\"ExplanationOfBenefit\",\"id\":\"x2\",\"meta\":{\"lastUpdated\":\"2025-01-01T00:00:00Z\",\"profile\":[\"http://x/p\",\"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Oral\"],\"tag\":[]},"
+    "\"payment\":{\"amount\":{\"value\":1},\"date\":\"2020-01-01\"},\"type\":{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/claim-type\",\"code\":\"oral\"}]},\"adjudication\":[{\"category\":{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/adjudication\",\"code\":\"benefit\"}]}}],\"total\":[]}\n"
+    "{\"resourceType\":\"ExplanationOfBenefit\",\"id\":\"x3\",\"meta\":{\"lastUpdated\":\"2025-01-01T00:00:00Z\",\"profile\":[\"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Pharmacy-Basis\"]},"
+    "\"type\":{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/claim-type\",\"code\":\"pharmacy\"}]},\"payment\":{}}\n"
+    "{\"resourceType\":\"ExplanationOfBenefit\",\"id\":\"x4\",\"meta\":{\"lastUpdated\":\"2025-01-01T00:00:00Z\"},"
+    "\"use\":\"preauthorization\",\"status\":\"active\",\"created\":\"2024-01-01\",\"preAuthRefPeriod\":[{\"end\":\"2030-01-01\"}],\"item\":[{\"productOrService\":{\"coding\":[{\"system\":\"http://cpt\"}]},\"adjudication\":[{\"category\":{\"coding\":[{\"code\":\"x\"}]},\"extension\":[{\"url\":\"http://hl7.org/fhir/us/davinci-pdex/StructureDefinition/extension-reviewAction\",\"extension\":[{\"url\":\"code\",\"valueCodeableConcept\":{\"coding\":[{\"code\":\"A3\"}]}}]},{\"url\":\"extension-reviewActionCode\",\"valueCodeableConcept\":{\"coding\":[{\"code\":\"A1\"}]}}]}]}]}\n"
+    "{\"resourceType\":\"ExplanationOfBenefit\",\"id\":\"x5\",\"meta\":{\"lastUpdated\":\"2025-01-01T00:00:00Z\"},"
+    "\"total\":[],\"item\":[{\"net\":1,\"net\":2}]}\n"
+    "{\"resourceType\":\"ExplanationOfBenefit\",\"id\":\"x6\",\"meta\":{\"lastUpdated\":\"2025-01-01T00:00:00Z\"},"
+    "\"total\":1,\"adjudication\":[7,null,{\"amount\":1}]}\n"
+    "{\"resourceType\":\"ExplanationOfBenefit\",\"id\":\"x7\",\"meta\":{\"lastUpdated\":\"2025-01-01T00:00:00Z\",\"profile\":[7]},"
+    "\"type\":{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/claim-type\",\"code\":\"institutional\"}]}}\n"
+    "{\"resourceType\":\"Patient\",\"id\":\"p1\",\"meta\":{\"lastUpdated\":"
+    "\"2025-02-01T00:00:00Z\"},\"identifier\":[{\"value\":\"v9\"}],"
+    "\"name\":[{\"family\":\"New\"}]}\n";
+
+START_TEST(test_odd_lines)
+{
+	struct load_stats	 st;
+	struct p2p_err		 err;
+	char			 lo[32];
+
+	time_instant(now_sec(), lo);
+	ck_assert_msg(load_text(&db, odd, 1, &st, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(st.scanned, 0);
+	ck_assert_msg(load_text(&db2, odd, 0, &st, &err) == 0, "%s", err.msg);
+	/*
+	 * the deep, exponent and meta-less lines and three odd claims took
+	 * the tree
+	 */
+	ck_assert_int_eq(st.scanned, 21 - 4 - 3);
+	compare(lo);
+}
+END_TEST
+
+/*
+ * Bad lines: the same error (status, message with the line number)
+ * whichever path read the line, and nothing loaded.
+ */
+static const struct {
+	int		 line;
+	const char	*text;
+	const char	*want;	/* the start of the message */
+} bad[] = {
+	{ __LINE__, "{\"resourceType\":\"Patient\",\"id\":\"a\"}\n{\"a\":1,}\n",
+	    "line 2: invalid JSON" },
+	{ __LINE__, "\n\n{\"resourceType\":\"Patient\",\"id\":\"a\",}\n",
+	    "line 3: invalid JSON" },
+	{ __LINE__, "{\"resourceType\":\"Patient\",\"id\":\"b\xc3\"}\n",
+	    "line 1: invalid JSON" },
+	{ __LINE__, "{\"resourceType\":\"Patient\",\"id\":\"\xed\xa0\x80\"}\n",
+	    "line 1: " },
+	{ __LINE__, "{\"resourceType\":\"Patient\",\"id\":\"a\\u0000\"}\n",
+	    "line 1: invalid JSON" },
+	{ __LINE__, "{\"resourceType\":\"Patient\",\"id\":\"a\","
+	    "\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+	    "[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+	    "]]]]}\n", "line 1: invalid JSON" },
+	{ __LINE__, "[1]\n", "line 1: expected a JSON object" },
+	{ __LINE__, "{\"resourceType\":7,\"id\":\"a\"}\n",
+	    "line 1: resourceType is missing" },
+	{ __LINE__, "{\"resourceType\":\"patient\",\"id\":\"a\"}\n",
+	    "line 1: resourceType \"patient\"" },
+	{ __LINE__, "{\"resourceType\":\"Patient\",\"id\":7}\n",
+	    "line 1: Patient: id \"7\" is not a valid FHIR id" },
+	{ __LINE__, "{\"resourceType\":\"Patient\",\"id\":\"a b\"}\n",
+	    "line 1: Patient: id \"a b\"" },
+	{ __LINE__, "{\"resourceType\":\"Patient\"}\n",
+	    "line 1: Patient: id is missing" },
+	{ __LINE__, "{\"resourceType\":\"Patient\",\"id\":\"a\","
+	    "\"meta\":[]}\n", "line 1: meta is not an object" },
+	{ __LINE__, "{\"resourceType\":\"Patient\",\"id\":\"a\","
+	    "\"meta\":{\"lastUpdated\":7}}\n",
+	    "line 1: meta.lastUpdated is not a FHIR instant" },
+	{ __LINE__, "{\"resourceType\":\"Patient\",\"id\":\"a\","
+	    "\"meta\":{\"lastUpdated\":\"yesterday\"}}\n",
+	    "line 1: meta.lastUpdated is not a FHIR instant" },
+	{ __LINE__, "{\"resourceType\":\"Bundle\",\"id\":\"a\"}\n",
+	    "line 1: Bundle/a: a Bundle cannot be stored" },
+};
+
+static long long
+count_rows(struct p2p_db *d)
+{
+	sqlite3_stmt	*st;
+	long long	 n;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(d->h, "SELECT (SELECT count(*) "
+	    "FROM resource) + (SELECT count(*) FROM ident) + (SELECT count(*)"
+	    " FROM demog)", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+START_TEST(test_bad_lines)
+{
+	struct load_stats	 st;
+	struct p2p_err		 e1, e2;
+
+	ck_assert_int_eq(load_text(&db, bad[_i].text, 1, &st, &e1), -1);
+	ck_assert_int_eq(load_text(&db2, bad[_i].text, 0, &st, &e2), -1);
+	ck_assert_msg(strncmp(e2.msg, bad[_i].want, strlen(bad[_i].want)) == 0,
+	    "line %d: got \"%s\"", bad[_i].line, e2.msg);
+	ck_assert_int_eq(e1.status, e2.status);
+	ck_assert_int_eq(e1.issue, e2.issue);
+	ck_assert_str_eq(e1.msg, e2.msg);
+	ck_assert_str_eq(e1.expr, e2.expr);
+	ck_assert_int_eq(count_rows(&db2), 0);
+}
+END_TEST
+
+/*
+ * Differential: lines of the generated history with random damage
+ * (bytes changed, dropped or inserted: quotes, braces, backslashes,
+ * UTF-8 fragments, digits), each loaded as a file of its own through
+ * both paths.  The same outcome every time (the same error, or loaded),
+ * and in the end the same tables.
+ */
+START_TEST(test_damaged_lines)
+{
+	static const char	 pieces[] = "\"{}[],:\\\x80\xc3\xe2\xed\xf0"
+				    "0-.eEtn u/";
+	struct gen_opts		 o;
+	struct gen_stats	 gs;
+	struct load_stats	 st;
+	struct p2p_err		 e1, e2;
+	char			*text = NULL, *line, lo[32];
+	size_t			 size = 0, n, len, pos;
+	unsigned long		 rng = 12345;
+	FILE			*f;
+	int			 i, k, r1, r2, ok = 0;
+
+	time_instant(now_sec(), lo);
+	memset(&o, 0, sizeof(o));
+	o.members = 3;
+	o.seed = 7;
+	o.years = 2;
+	snprintf(o.anchor, sizeof(o.anchor), "2026-06-01");
+	ck_assert_ptr_nonnull(f = open_memstream(&text, &size));
+	p2p_err_init(&e1);
+	ck_assert_int_eq(gen_write(f, &o, &gs, &e1), 0);
+	fclose(f);
+	line = malloc(size + 64);
+	ck_assert_ptr_nonnull(line);
+	for (i = 0; i < 1500; i++) {
+		/* a random line of the file */
+		rng = rng * 6364136223846793005UL + 1442695040888963407UL;
+		pos = (size_t)(rng >> 33) % size;
+		while (pos > 0 && text[pos - 1] != '\n')
+			pos--;
+		len = strcspn(text + pos, "\n");
+		memcpy(line, text + pos, len);
+		/* one to three changes */
+		for (k = 0; k <= (int)((rng >> 20) % 3); k++) {
+			rng = rng * 6364136223846793005UL +
+			    1442695040888963407UL;
+			n = (size_t)(rng >> 33) % (len + 1);
+			switch ((rng >> 16) % 3) {
+			case 0:		/* change a byte */
+				if (n < len)
+					line[n] = pieces[(rng >> 8) %
+					    (sizeof(pieces) - 1)];
+				break;
+			case 1:		/* drop one */
+				if (n < len) {
+					memmove(line + n, line + n + 1,
+					    len - n - 1);
+					len--;
+				}
+				break;
+			default:	/* insert one */
+				memmove(line + n + 1, line + n, len - n);
+				line[n] = pieces[(rng >> 8) %
+				    (sizeof(pieces) - 1)];
+				len++;
+				break;
+			}
+		}
+		line[len] = '\0';
+		if (strchr(line, '\n') != NULL || len == 0)
+			continue;
+		r1 = load_text(&db, line, 1, &st, &e1);
+		r2 = load_text(&db2, line, 0, &st, &e2);
+		ck_assert_msg(r1 == r2, "tree %d fast %d: %s", r1, r2, line);
+		if (r1 == -1) {
+			ck_assert_int_eq(e1.status, e2.status);
+			ck_assert_str_eq(e1.msg, e2.msg);
+			ck_assert_str_eq(e1.expr, e2.expr);
+		} else
+			ok++;
+	}
+	free(line);
+	free(text);
+	/* some damage is harmless: those lines loaded */
+	ck_assert_int_gt(ok, 50);
+	compare(lo);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("loadfast");
+	TCase	*scan = tcase_create("scan");
+	TCase	*load = tcase_create("load");
+
+	tcase_add_loop_test(scan, test_refused, 0,
+	    sizeof(refused) / sizeof(refused[0]));
+	tcase_add_test(scan, test_depth);
+	tcase_add_test(scan, test_values);
+	suite_add_tcase(s, scan);
+	tcase_set_timeout(load, 600);
+	tcase_add_checked_fixture(load, setup, teardown);
+	tcase_add_test(load, test_same_database);
+	tcase_add_test(load, test_odd_lines);
+	tcase_add_test(load, test_damaged_lines);
+	tcase_add_loop_test(load, test_bad_lines, 0,
+	    sizeof(bad) / sizeof(bad[0]));
+	suite_add_tcase(s, load);
+	return unit_run(s);
+}
