@@ -706,6 +706,44 @@ def optout(pid):
             "provision": {"type": "deny"}}
 
 
+# For each target that can be missed: where the time goes (measured) and
+# what would close the gap.  Printed in RESULTS.md only for missed ones.
+CLOSE = {
+    "load": "*Load*: after the tree-free scanner (bench/loadfast.md) parsing is no "
+    "longer the bound; the single SQLite writer thread is (~75% of the CPU), most of it "
+    "kernel time writing 4 KiB WAL pages one pwrite each, then copying them again at the "
+    "checkpoint. Closing it: fewer, larger page writes (a 16 KiB page size cut the CPU "
+    "of a full-history load by a third in a trial, but makes every $member-match write "
+    "4x larger), or for a first load into an empty database, building the secondary "
+    "indexes after the rows (sorted index builds instead of random inserts).",
+    "mm_ratio": "*$member-match throughput*: every successful match is one write "
+    "transaction touching 12 b-trees (probe, consent and its 3 indexes, history, match "
+    "and its 2 indexes, audit and its 2 indexes): ~14 WAL frames, ~28 pwrites and ~8 "
+    "fcntl locks a request, and syscalls are slow on this VM (pvm_irq_enable is ~20% of "
+    "the profile). SQLite allows one writer, so the work is serial. Closing it: group "
+    "commit (several requests' rows in one transaction, sharing the appended pages), "
+    "fewer b-trees per match (audit by time through the rowid, consent search through "
+    "match), and a machine whose syscalls are cheaper.",
+    "mm_p99": "*$member-match p99*: with 16 connections queued on one writer, the "
+    "median alone is ~16 / (requests/s); p99 < 10 ms needs about 3x the throughput "
+    "and no stall above 10 ms. The remaining stalls are WAL syncs and checkpoints "
+    "(bench/mmfast.md): a checkpoint thread in the member-match process would take them "
+    "off the request path.",
+    "everything": "*$everything*: with the page cache at 32 MiB (db_cache_mib) the "
+    "server's CPU is ~6 ms for ~1,000 resources; the rest is lighttpd copying the ~1 MB "
+    "Bundle and the scheduling of a loaded 2-core machine.",
+    "export_rps": "*Export*: with two resources a member (--history members) the "
+    "runner's time is per member, not per resource: the consent re-check each member "
+    "needs at execution time (PDex), and one audit row and one job_member row a member. "
+    "With ~40 resources a member the same code writes ~80,000 resources/s "
+    "(bench/exportfast.md). Closing it: the release check for a whole batch in one "
+    "set-based query, and audit rows per batch instead of per member (a schema and "
+    "disclosure-report change).",
+    "export_floor": "*Export vs the sqlite3 dump*: the dump reads rows; the runner also "
+    "re-checks consent, applies the release rules and writes audit rows (see export).",
+}
+
+
 def miss(name, f):
     v = f.get(name)
     if not isinstance(v, (int, float)):
@@ -754,6 +792,7 @@ class Bench:
             self.scales = [int(x) for x in a.scale.split(",")] if a.scale else [a.members]
             self.duration, self.conns, self.bodies = a.duration, 16, 2000
             self.everything_reps, self.bulk_n, self.export_n = 20, 1000, 10000
+        self.load_start = os.getloadavg()
         self.perf_ok = False
         if self.profile and shutil.which("perf"):
             p = run(["perf", "record", "-q", "-o", os.path.join(self.work, "perf-probe.data"),
@@ -888,8 +927,11 @@ def report(b, info, scales, token, argv):
              "| SQLite | %s (library %s) |" % (info["sqlite"], info["sqlite_lib"]),
              "| lighttpd | %s |" % info["lighttpd"],
              "| wrk | %s |" % info["wrk"], "",
-             "The machine is shared with other jobs (other builds and test suites ran "
-             "during the measurement), so the figures are lower bounds with noise.", ""]
+             "Load average (1, 5, 15 min) when the run started: %s; when it ended: %s. "
+             "Anything above ~0.5 means other jobs shared the 2 cores: the figures are then "
+             "lower bounds with noise." % (" / ".join("%.1f" % x for x in b.load_start),
+                                           " / ".join("%.1f" % x for x in os.getloadavg())),
+             ""]
     for s in scales:
         s.f["token"] = token
         lines += ["## %s members (history: %s)" % ("{:,}".format(s.n), b.history), "",
@@ -907,6 +949,13 @@ def report(b, info, scales, token, argv):
             lines += ["### %s, %s members" % (k, "{:,}".format(s.n)), "", "```", v, "```", ""]
     elif b.profile and not b.perf_ok:
         lines += ["Profiles: n/a: perf record does not work here.", ""]
+    missed = [k for k in CLOSE if any(miss(k, s.f) for s in scales)]
+    if missed:
+        lines += ["## Where the time goes in the missed targets, and what would close them", "",
+                  "From the profiles above and the before/after studies in bench/mmperf.md, "
+                  "bench/mmfast.md, bench/apiperf.md, bench/exportfast.md and "
+                  "bench/loadfast.md.", ""]
+        lines += ["- %s" % CLOSE[k] for k in missed] + [""]
     lines += ["## How it is measured", "",
               "- *load*: `p2p-admin generate --members N --seed 1 --anchor <today>` writes into "
               "a FIFO that `p2p-admin load` reads (both run at once; the generator's CPU "
@@ -915,7 +964,7 @@ def report(b, info, scales, token, argv):
               "(bench/lighttpd-bench.conf includes lighttpd.conf): `/static.json` (12 bytes), "
               "`/bench/trivial` (bench/trivial.c, libfcgi, fixed 12-byte JSON, 2 processes), "
               "and `$member-match` (1 process, lighttpd.conf; `p2p-runner --loop` running "
-              "as deployed, checkpointing the WAL every second) posting %d different bodies "
+              "as deployed, checkpointing the WAL every 200 ms) posting %d different bodies "
               "(bench/wrk.lua) for random members: 1 in 5 carries unknown card data "
               "(422 not-found), every 50th member has an opt-out on file (422), the rest "
               "match, store the Consent and record the match." % (b.conns, b.duration, b.bodies),
