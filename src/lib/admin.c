@@ -168,7 +168,7 @@ admin_init(const struct admin_init_opts *o, struct p2p_err *err)
 	snprintf(path, sizeof(path), "%s/keys/secdownload.key", cfg.data_dir);
 	if (make_key(path, 32, err) == -1)
 		return -1;
-	if (db_open(&db, cfg.database, 1, err) == -1)
+	if (db_create(&db, cfg.database, cfg.db_page_size, err) == -1)
 		return -1;
 	rc = db_migrate(&db, err);
 	db_close(&db);

@@ -11,7 +11,7 @@
 #include "config.h"
 #include "util.h"
 
-enum ctype { C_STR, C_PATH, C_INT };
+enum ctype { C_STR, C_PATH, C_INT, C_POW2 };	/* C_POW2: a power of two */
 
 struct ckey {
 	const char	*name;
@@ -33,6 +33,8 @@ static const struct ckey keys[] = {
 	  "SQLite database" },
 	{ "db_cache_mib", C_INT, I(db_cache_mib), 1, 4096, "32",
 	  "SQLite page cache of each server process, MiB (filled as used)" },
+	{ "db_page_size", C_POW2, I(db_page_size), 4096, 65536, "16384",
+	  "page size of a database p2p-admin init creates, bytes" },
 	{ "output_dir", C_PATH, S(output_dir), 0, 0, "bulk",
 	  "bulk output files (served by the web server under /bulk)" },
 	{ "key_file", C_PATH, S(key_file), 0, 0, "keys/server.key",
@@ -93,10 +95,13 @@ set_value(struct p2p_config *c, const struct ckey *k, const char *v,
 
 	switch (k->type) {
 	case C_INT:
-		if (parse_ll(v, k->min, k->max, &n) == -1)
+	case C_POW2:
+		if (parse_ll(v, k->min, k->max, &n) == -1 ||
+		    (k->type == C_POW2 && (n & (n - 1)) != 0))
 			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "%s:%d: %s must be an integer from %lld to %lld",
-			    c->path, line, k->name, k->min, k->max);
+			    "%s:%d: %s must be an integer from %lld to %lld%s",
+			    c->path, line, k->name, k->min, k->max,
+			    k->type == C_POW2 ? ", a power of two" : "");
 		*(long long *)(void *)dst = n;
 		return 0;
 	case C_PATH:
@@ -229,7 +234,7 @@ config_write(const struct p2p_config *c, const char *path)
 	for (i = 0; i < NKEYS; i++) {
 		dst = (const char *)c + keys[i].off;
 		fprintf(f, "# %s\n", keys[i].doc);
-		if (keys[i].type == C_INT)
+		if (keys[i].type == C_INT || keys[i].type == C_POW2)
 			fprintf(f, "%s = %lld\n\n", keys[i].name,
 			    *(const long long *)(const void *)dst);
 		else if (keys[i].type == C_PATH &&

@@ -23,6 +23,7 @@ struct p2p_config {
 	char	 token_url[600];	/* base_url + "/auth/token" */
 	char	 database[PATH_MAX];	/* SQLite file */
 	long long db_cache_mib;		/* page cache per connection, MiB */
+	long long db_page_size;		/* bytes, for a new database */
 	char	 output_dir[PATH_MAX];	/* bulk files, served under /bulk */
 	char	 key_file[PATH_MAX];	/* server signing key (0600) */
 	char	 share_dir[PATH_MAX];	/* CapabilityStatement templates etc. */

@@ -71,9 +71,12 @@ busy_wait(void *arg, int n)
 	return 1;
 }
 
-int
-db_open(struct p2p_db *db, const char *path, int create, struct p2p_err *err)
+/* Opens path; with create, makes it (page_size: 0 for SQLite's). */
+static int
+open_db(struct p2p_db *db, const char *path, int create, long long page_size,
+    struct p2p_err *err)
 {
+	char	 sql[48];
 	int	 rc, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 
 	memset(db, 0, sizeof(*db));
@@ -92,12 +95,32 @@ db_open(struct p2p_db *db, const char *path, int create, struct p2p_err *err)
 	sqlite3_extended_result_codes(db->h, 1);
 	if (db_exec(db, "PRAGMA foreign_keys = ON;"
 	    "PRAGMA synchronous = NORMAL;"
-	    "PRAGMA temp_store = MEMORY;", err) == -1 ||
-	    (create && db_exec(db, "PRAGMA journal_mode = WAL;", err) == -1)) {
+	    "PRAGMA temp_store = MEMORY;", err) == -1) {
+		db_close(db);
+		return -1;
+	}
+	/* The page size holds only if set before the first table and
+	 * before WAL mode; an existing database keeps its own. */
+	snprintf(sql, sizeof(sql), "PRAGMA page_size = %lld;", page_size);
+	if (create && ((page_size > 0 && db_exec(db, sql, err) == -1) ||
+	    db_exec(db, "PRAGMA journal_mode = WAL;", err) == -1)) {
 		db_close(db);
 		return -1;
 	}
 	return 0;
+}
+
+int
+db_open(struct p2p_db *db, const char *path, int create, struct p2p_err *err)
+{
+	return open_db(db, path, create, 0, err);
+}
+
+int
+db_create(struct p2p_db *db, const char *path, long long page_size,
+    struct p2p_err *err)
+{
+	return open_db(db, path, 1, page_size, err);
 }
 
 int

@@ -53,6 +53,12 @@ int	 db_cache(struct p2p_db *, long long mib, struct p2p_err *);
 int	 db_open(struct p2p_db *, const char *path, int create,
 	    struct p2p_err *);
 /*
+ * db_open() with create, giving a new database page_size-byte pages
+ * (0: SQLite's default).  An existing database keeps its page size.
+ */
+int	 db_create(struct p2p_db *, const char *path, long long page_size,
+	    struct p2p_err *);
+/*
  * For request processes: no automatic checkpoint after commits (the
  * runner and p2p-admin checkpoint), except the safety valve, a PASSIVE
  * checkpoint once the WAL holds 10,000 pages (~40 MB), so that it

@@ -42,6 +42,7 @@ START_TEST(test_defaults_and_paths)
 	ck_assert_int_eq(c.token_ttl, 120);
 	ck_assert_int_eq(c.data_years, 5);		/* default */
 	ck_assert_int_eq(c.db_cache_mib, 32);
+	ck_assert_int_eq(c.db_page_size, 16384);
 	ck_assert_int_eq(c.allow_basic_api, 0);		/* off by default */
 	ck_assert_int_eq(c.allow_legacy_consentless, 0);
 }
@@ -58,6 +59,8 @@ static const struct {
 	{ "token_ttl = 12x\n", "token_ttl must be an integer", __LINE__ },
 	{ "\n\nmax_body = -1\n", ":3: max_body", __LINE__ },
 	{ "db_cache_mib = 0\n", "db_cache_mib must be an integer", __LINE__ },
+	{ "db_page_size = 5000\n", "a power of two", __LINE__ },
+	{ "db_page_size = 1024\n", "from 4096 to 65536", __LINE__ },
 };
 
 START_TEST(test_bad)

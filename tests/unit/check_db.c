@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "unit.h"
@@ -69,6 +70,41 @@ START_TEST(test_cache_size)
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
 	ck_assert_int_eq(sqlite3_column_int(st, 0), -8192);
 	sqlite3_finalize(st);
+}
+END_TEST
+
+/* A new database gets the configured page size; an existing one keeps its own. */
+START_TEST(test_create_page_size)
+{
+	struct p2p_db	 d;
+	struct p2p_err	 err;
+	sqlite3_stmt	*st;
+	char		 path[] = "/tmp/p2p-check-db-XXXXXX";
+	char		 file[64];
+	int		 fd, i, want[] = { 8192, 8192 };
+
+	ck_assert_int_ne(fd = mkstemp(path), -1);
+	close(fd);
+	unlink(path);
+	snprintf(file, sizeof(file), "%s", path);
+	for (i = 0; i < 2; i++) {
+		p2p_err_init(&err);
+		/* The second time: an existing database, 4096 asked. */
+		ck_assert_int_eq(db_create(&d, file, i == 0 ? 8192 : 4096,
+		    &err), 0);
+		ck_assert_int_eq(db_migrate(&d, &err), 0);
+		ck_assert_int_eq(sqlite3_prepare_v2(d.h, "PRAGMA page_size", -1,
+		    &st, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+		ck_assert_int_eq(sqlite3_column_int(st, 0), want[i]);
+		sqlite3_finalize(st);
+		db_close(&d);
+	}
+	unlink(file);
+	snprintf(file, sizeof(file), "%s-wal", path);
+	unlink(file);
+	snprintf(file, sizeof(file), "%s-shm", path);
+	unlink(file);
 }
 END_TEST
 
@@ -304,6 +340,7 @@ main(void)
 	tcase_add_test(tc, test_migrated);
 	tcase_add_test(tc, test_stmt_cache);
 	tcase_add_test(tc, test_cache_size);
+	tcase_add_test(tc, test_create_page_size);
 	tcase_add_test(tc, test_audit_append_only);
 	tcase_add_test(tc, test_transaction_rollback);
 	tcase_add_test(tc, test_constraint_maps_to_409);
