@@ -711,6 +711,685 @@ def optout(pid):
 CLOSE = {
     "load": "*Load*: after the tree-free scanner (bench/loadfast.md) parsing is no "
     "longer the bound; the single SQLite writer thread is (~75% of the CPU), most of it "
+    "kernel time writing WAL frames one pwrite pair each, then copying them again at the "
+    "checkpoint. 16 KiB pages (the default since bench/pagesize.md) cut the frames for "
+    "the same bytes by four and gave +25-40%. Closing the rest: for a first load into an "
+    "empty database, building the secondary indexes after the rows (sorted index builds "
+    "instead of random inserts), and more than one writer (members split over several "
+    "databases).",
+    "mm_ratio": ("≥ 0.50", lambda v, f: v >= 0.5),
+    "mm_p99": ("< 10 ms", lambda v, f: v < 10),
+    "token": ("≥ 500/s", lambda v, f: v >= 500),
+    "everything": ("< 20 ms", lambda v, f: v < 20),
+    "export_rps": ("≥ 200,000 resources/s", lambda v, f: v >= 200000),
+    "export_floor": ("≤ 1.5", lambda v, f: v <= 1.5),
+    "runner_rss": ("< 64 MB", lambda v, f: v < 64),
+}
+
+
+class NA(Exception):
+    """A figure that cannot be measured: the message says what is missing."""
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def wait_rusage(proc):
+    """Waits for a Popen; returns (status, seconds, peak RSS in MiB)."""
+    t0 = getattr(proc, "t0", time.time())
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, time.time() - t0, ru.ru_maxrss / 1024.0
+
+
+def machine():
+    info = {"nproc": os.cpu_count() or 0}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                info["mem"] = "%.1f GiB" % (int(line.split()[1]) / 1048576)
+    info["cpu"] = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    info["kernel"] = os.uname().release
+
+    def first(cmd, pat=None):
+        try:
+            p = run(cmd)
+        except OSError:
+            return "?"
+        out = (p.stdout + p.stderr).strip().splitlines()
+        line = out[0] if out else "?"
+        if pat:
+            m = re.search(pat, p.stdout + p.stderr)
+            line = m.group(1) if m else line
+        return line
+    info["gcc"] = first(["gcc", "--version"], r"\) (\S+)")
+    info["sqlite"] = first(["sqlite3", "--version"], r"^(\S+)")
+    info["sqlite_lib"] = first(["pkg-config", "--modversion", "sqlite3"])
+    info["lighttpd"] = first([LIGHTTPD, "-v"], r"lighttpd/(\S+)")
+    info["wrk"] = first(["wrk", "-v"], r"wrk (\S+)")
+    return info
+
+
+LIGHTTPD = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
+
+
+class Client:
+    def __init__(self, port):
+        self.port = port
+        self.token = None
+
+    def req(self, method, path, body=None, headers=None, timeout=600):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = dict(headers or {})
+        if self.token and "Authorization" not in h:
+            h["Authorization"] = "Bearer " + self.token
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body, separators=(",", ":")).encode()
+            h.setdefault("Content-Type", "application/fhir+json")
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        c.close()
+        return r.status, hdrs, data
+
+
+class Scale:
+    """One data directory, one lighttpd, every figure for N members."""
+
+    def __init__(self, b, n):
+        self.b = b
+        self.n = n
+        self.f = {}          # figure name -> value or "n/a: ..."
+        self.notes = []
+        self.dir = os.path.join(b.work, "n%d" % n)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.data = os.path.join(self.dir, "data")
+        self.conf = os.path.join(self.data, "p2p.conf")
+        self.port = free_port()
+        self.http = Client(self.port)
+        self.lighttpd = None
+        self.rng = random.Random(n)
+
+    # --- helpers ---------------------------------------------------------
+    def admin(self, *args, check=True, **kw):
+        cmd = [self.b.admin]
+        if args[0] != "init":
+            cmd += ["-c", self.conf]
+        p = run(cmd + list(args), **kw)
+        if check and p.returncode != 0:
+            raise NA("p2p-admin %s failed: %s" % (args[0], (p.stderr or p.stdout).strip()[:200]))
+        return p
+
+    def set_conf(self, **kv):
+        lines = open(self.conf).read().splitlines()
+        out = []
+        for line in lines:
+            k = line.split("=", 1)[0].strip()
+            if k in kv:
+                line = "%s = %s" % (k, kv.pop(k))
+            out.append(line)
+        out += ["%s = %s" % (k, v) for k, v in kv.items()]
+        open(self.conf, "w").write("\n".join(out) + "\n")
+
+    def db(self):
+        c = sqlite3.connect(os.path.join(self.data, "p2p.db"), timeout=30)
+        return c
+
+    def measure(self, name, fn):
+        try:
+            fn()
+        except NA as e:
+            self.f.setdefault(name, "n/a: %s" % e)
+            log("  %s: n/a: %s" % (name, e))
+
+    # --- setup -----------------------------------------------------------
+    def setup(self):
+        b = self.b
+        self.admin("init", "--base-url", "http://127.0.0.1:%d" % self.port,
+                   "--share", os.path.join(b.src, "share"), self.data)
+        # The probing guard counts distinct cards per demographics: the
+        # non-matching bodies repeat, so raise it; long tokens; big bulk.
+        self.set_conf(probe_limit=1000, token_ttl=3600, bulk_max_members=1000000,
+                      max_bulk_body=1 << 28)
+        for d in ("log", "www", "run"):
+            os.makedirs(os.path.join(self.data, d), exist_ok=True)
+        with open(os.path.join(self.data, "www", "static.json"), "w") as f:
+            f.write('{"ok":true}\n')
+        self.have_gen = b.implemented("generate")
+        self.have_load = b.implemented("load")
+        self.admin("client", "add", "--id", CLIENT, "--secret-stdin", "--npi",
+                   PAYER_B_NPI, "--scopes", "system/*.rs", input=SECRET + "\n")
+
+    def load_extra(self, path, lines):
+        with open(path, "w") as f:
+            for r in lines:
+                f.write(json.dumps(r, separators=(",", ":")) + "\n")
+        self.admin("load", path)
+
+    def load(self):
+        """Generate N members into a FIFO that the loader reads."""
+        if not self.have_gen:
+            raise NA("p2p-admin generate not in this build")
+        if not self.have_load:
+            raise NA("p2p-admin load not in this build")
+        fifo = os.path.join(self.dir, "members.ndjson")
+        os.mkfifo(fifo)
+        anchor = datetime.date.today().isoformat()
+        gen = subprocess.Popen([self.b.admin, "-c", self.conf, "generate",
+                                "--members", str(self.n), "--seed", "1",
+                                "--anchor", anchor, "--history", self.b.history,
+                                "--out", fifo],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        t0 = time.time()
+        ld = subprocess.Popen([self.b.admin, "-c", self.conf, "load", fifo],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lout, lerr = ld.communicate()
+        dt = time.time() - t0
+        gerr = gen.communicate()[1]
+        os.unlink(fifo)
+        if ld.returncode != 0 or gen.returncode != 0:
+            raise NA("generate | load failed: %s %s" % (gerr.strip()[-200:], lerr.strip()[-200:]))
+        with self.db() as c:
+            nres = c.execute("SELECT count(*) FROM resource").fetchone()[0]
+        size = sum(os.path.getsize(os.path.join(self.data, p))
+                   for p in ("p2p.db", "p2p.db-wal") if os.path.exists(os.path.join(self.data, p)))
+        self.f["resources"] = nres
+        self.f["load_s"] = dt
+        self.f["load"] = nres / dt
+        self.f["db_mb_per_m"] = size / 1048576.0 / (nres / 1e6)
+        self.f["db_mb"] = size / 1048576.0
+        log("  loaded %d resources in %.1f s (%.0f/s), database %.0f MiB"
+            % (nres, dt, nres / dt, size / 1048576.0))
+        # Requesting payer, opt-outs (every 50th member), the big member.
+        extra = [{"resourceType": "Organization", "id": "bench-payer-b", "active": True,
+                  "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi",
+                                  "value": PAYER_B_NPI}],
+                  "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type",
+                                        "code": "pay"}]}],
+                  "name": "Bench Payer B"}]
+        for k in range(7, self.n + 1, 50):
+            extra.append(optout(member_id(k)))
+        self.load_extra(os.path.join(self.dir, "extra.ndjson"), extra)
+        self.optouts = set(range(7, self.n + 1, 50))
+        self.make_big()
+
+    def make_big(self):
+        """A member with ~1,000 resources: one generated member with a
+        recent 5-year history, its dated resources copied under new ids."""
+        path = os.path.join(self.dir, "big-src.ndjson")
+        self.admin("generate", "--members", "1", "--seed", "4242", "--years", "5",
+                   "--anchor", datetime.date.today().isoformat(), "--out", path)
+        own, rest = [], []
+        for line in open(path):
+            line = line.replace("syn-m000001", "bench-big").replace("SYN000000001", "BENCHBIG0001")
+            r = json.loads(line)
+            if "bench-big" not in line:
+                continue
+            (own if r["resourceType"] in ("Patient", "Coverage") else rest).append(r)
+        out = list(own)
+        k = 0
+        while len(out) < 1000 and rest:
+            for r in rest:
+                if len(out) >= 1000:
+                    break
+                c = dict(r)
+                c["id"] = "%s-c%d" % (r["id"], k) if k else r["id"]
+                out.append(c)
+            k += 1
+        self.big_patient = [r for r in own if r["resourceType"] == "Patient"][0]
+        self.big_cov = [r for r in own if r["resourceType"] == "Coverage"][0]
+        self.big_count = len(out)
+        self.load_extra(os.path.join(self.dir, "big.ndjson"), out)
+
+    def start(self):
+        b = self.b
+        env = dict(os.environ, P2P_ROOT=b.build, P2P_DATA=self.data, P2P_PORT=str(self.port),
+                   P2P_CONF=self.conf, P2P_SRC=b.src, P2P_BENCH_TRIVIAL=b.trivial)
+        self.lighttpd = subprocess.Popen(
+            [LIGHTTPD, "-D", "-f", os.path.join(HERE, "lighttpd-bench.conf")], env=env,
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.data, "log", "stderr.log"), "w"))
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.lighttpd.poll() is not None:
+                raise SystemExit("lighttpd exited; see %s/log" % self.data)
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        auth = "Basic " + base64.b64encode(("%s:%s" % (CLIENT, SECRET)).encode()).decode()
+        st, _, body = self.http.req("POST", "/auth/token",
+                                    body=b"grant_type=client_credentials&scope=system%2F*.rs",
+                                    headers={"Authorization": auth,
+                                             "Content-Type": "application/x-www-form-urlencoded"})
+        if st == 200:
+            self.http.token = json.loads(body)["access_token"]
+        else:
+            self.notes.append("no access token (%d): %s" % (st, body[:200]))
+
+    def stop(self):
+        if self.lighttpd is not None:
+            self.lighttpd.send_signal(signal.SIGTERM)
+            try:
+                self.lighttpd.wait(10)
+            except subprocess.TimeoutExpired:
+                self.lighttpd.kill()
+                self.lighttpd.wait()
+            self.lighttpd = None
+
+    # --- request bodies --------------------------------------------------
+    def member(self, k):
+        """(Patient, Coverage) of generated member k, from the database."""
+        if getattr(self, "_rdb", None) is None:
+            self._rdb = self.db()
+        c = self._rdb
+        pid = member_id(k)
+        p = c.execute("SELECT json FROM resource WHERE type = 'Patient' AND id = ?",
+                      (pid,)).fetchall()
+        cv = c.execute("SELECT json FROM resource WHERE type = 'Coverage' AND id = ?",
+                       (pid + "-cov",)).fetchall()
+        if not p or not cv:
+            raise NA("generated member %s not in the database" % pid)
+        return json.loads(p[0][0]), json.loads(cv[0][0])
+
+    def parts(self, k, match=True, patient=None, cov=None):
+        if patient is None:
+            patient, cov = self.member(k)
+        mp = {"resourceType": "Patient", "name": patient.get("name", [])[:1],
+              "birthDate": patient.get("birthDate"), "gender": patient.get("gender"),
+              "identifier": patient.get("identifier", [])[:1]}
+        ctm = {"resourceType": "Coverage", "status": "active",
+               "subscriberId": cov.get("subscriberId"),
+               "beneficiary": {"reference": "Patient/" + patient["id"]},
+               "payor": [{"reference": "Organization/syn-payer"}]}
+        if not match:
+            # Unknown card data: no match (no fallback to demographics).
+            ctm["subscriberId"] = "NOPE%08d" % self.rng.randrange(10 ** 8)
+            mp["identifier"] = [{"system": "http://example.org/member-id",
+                                 "value": ctm["subscriberId"]}]
+        return [{"name": "MemberPatient", "resource": mp},
+                {"name": "CoverageToMatch", "resource": ctm},
+                {"name": "Consent", "resource": consent(patient["id"])}]
+
+    def mm_bodies(self, count):
+        """count member-match bodies for random members, 1 in 5 not matching."""
+        out, expect = [], [0, 0]
+        for _ in range(count):
+            k = self.rng.randrange(1, self.n + 1)
+            match = self.rng.random() >= 0.2
+            out.append({"resourceType": "Parameters", "parameter": self.parts(k, match)})
+            expect[0 if match and k not in self.optouts else 1] += 1
+        return out, expect
+
+    # --- figures ---------------------------------------------------------
+    def need_data(self):
+        if "resources" not in self.f:
+            why = self.f.get("load")
+            raise NA("no loaded members (%s)" % (why[5:] if isinstance(why, str) else "load failed"))
+        if not self.http.token:
+            raise NA("no access token")
+
+    def wrk(self, path, bodies=None):
+        args = ["wrk", "-t2", "-c%d" % self.b.conns, "-d%ds" % self.b.duration,
+                "-s", os.path.join(HERE, "wrk.lua"), "http://127.0.0.1:%d%s" % (self.port, path),
+                "--", bodies or "-", self.http.token or "-", path]
+        p = run(args, timeout=self.b.duration + 60)
+        m = re.search(r"^WRK (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)", p.stdout, re.M)
+        if not m:
+            raise NA("wrk gave no result: %s" % (p.stdout + p.stderr)[-300:])
+        n, dur, p50, p99, non2xx, sockerr = map(int, m.groups())
+        return {"rps": n / (dur / 1e6), "p50": p50 / 1000.0, "p99": p99 / 1000.0,
+                "requests": n, "non2xx": non2xx, "sockerr": sockerr}
+
+    def ceilings(self):
+        if shutil.which("wrk") is None:
+            raise NA("wrk not installed")
+        st, _, _ = self.http.req("GET", "/static.json")
+        if st != 200:
+            raise NA("static file answered %d" % st)
+        s = self.wrk("/static.json")
+        self.f["static_rps"] = s["rps"]
+        st, _, _ = self.http.req("GET", "/bench/trivial")
+        if st != 200:
+            raise NA("trivial responder answered %d" % st)
+        t = self.wrk("/bench/trivial")
+        self.f["trivial_rps"] = t["rps"]
+        self.f["trivial_p99"] = t["p99"]
+        self.f["trivial_static"] = t["rps"] / s["rps"]
+        log("  static %.0f req/s, trivial FastCGI %.0f req/s" % (s["rps"], t["rps"]))
+
+    def member_match(self):
+        self.need_data()
+        bodies, expect = self.mm_bodies(self.b.bodies)
+        # Check a few by hand first: the figure is only worth something
+        # when the answers are right.
+        seen = {}
+        for body in bodies[:20]:
+            st, _, data = self.http.req("POST", MM_PATH, body=body)
+            seen[st] = seen.get(st, 0) + 1
+            if st != 200:
+                last = data[:300]
+        if 200 not in seen:
+            raise NA("$member-match gave no 200 in 20 tries: %s; %s" % (seen, last))
+        path = os.path.join(self.dir, "mm-bodies.ndjson")
+        with open(path, "w") as f:
+            for body in bodies:
+                f.write(json.dumps(body, separators=(",", ":")) + "\n")
+        # As deployed (scripts/serve.sh): a runner in --loop, which takes
+        # the WAL checkpoints off the request processes.
+        loop = None
+        if os.path.exists(self.b.runner):
+            loop = subprocess.Popen([self.b.runner, "-c", self.conf, "--loop"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            r = self.wrk(MM_PATH, path)
+        finally:
+            if loop is not None:
+                loop.terminate()
+                loop.wait()
+        self.f.update(mm_rps=r["rps"], mm_p50=r["p50"], mm_p99=r["p99"],
+                      mm_non2xx=r["non2xx"] / max(1, r["requests"]),
+                      mm_expect_non2xx=expect[1] / float(len(bodies)))
+        if r["sockerr"]:
+            self.notes.append("member-match: %d socket errors under wrk" % r["sockerr"])
+        if "trivial_rps" in self.f:
+            self.f["mm_ratio"] = r["rps"] / self.f["trivial_rps"]
+        log("  member-match %.0f req/s, p50 %.2f ms, p99 %.2f ms, non-2xx %.0f%% (expected %.0f%%)"
+            % (r["rps"], r["p50"], r["p99"], 100 * self.f["mm_non2xx"],
+               100 * self.f["mm_expect_non2xx"]))
+
+    def everything(self):
+        self.need_data()
+        body = {"resourceType": "Parameters",
+                "parameter": self.parts(0, True, self.big_patient, self.big_cov)}
+        st, _, data = self.http.req("POST", MM_PATH, body=body)
+        if st != 200:
+            raise NA("$member-match of the big member answered %d" % st)
+        path = "/fhir/Patient/bench-big/$everything?_count=1000"
+
+        def once():
+            # The server's latency: request sent to last byte received,
+            # page after page.  Python's json.loads of the ~1 MB Bundle
+            # (tens of ms) is the client's cost and is left out.
+            url, n, spent = path, 0, 0.0
+            while url:
+                t0 = time.time()
+                st, _, data = self.http.req("GET", url)
+                spent += time.time() - t0
+                if st != 200:
+                    raise NA("$everything answered %d: %s" % (st, data[:200]))
+                bundle = json.loads(data)
+                n += len(bundle.get("entry", []))
+                url = None
+                for link in bundle.get("link", []):
+                    if link.get("relation") == "next":
+                        u = urllib.parse.urlsplit(link["url"])
+                        url = u.path + ("?" + u.query if u.query else "")
+                if n > 100000:
+                    break
+            return spent * 1000.0, n
+        once()
+        times = []
+        for _ in range(self.b.everything_reps):
+            ms, n = once()
+            times.append(ms)
+        self.f["everything"] = statistics.median(times)
+        self.f["everything_max"] = max(times)
+        self.f["everything_n"] = n
+        log("  $everything: %d resources (of %d stored), median %.1f ms"
+            % (n, self.big_count, self.f["everything"]))
+
+    def bulk_kickoff(self, ks, nomatch=0.0):
+        bundles = []
+        for k in ks:
+            match = self.rng.random() >= nomatch
+            bundles.append({"name": "MemberBundle", "part": self.parts(k, match)})
+        body = {"resourceType": "Parameters", "parameter": bundles}
+        st, h, data = self.http.req("POST", "/fhir/Group/$bulk-member-match", body=body,
+                                    headers={"Prefer": "respond-async"})
+        if st != 202:
+            raise NA("$bulk-member-match answered %d: %s" % (st, data[:200]))
+        return h["content-location"]
+
+    def run_job(self, status_url, t0, prof=None):
+        """Runs the runner until the job completes; returns (seconds from
+        t0 to a complete manifest, runner peak RSS MiB, manifest)."""
+        if not os.path.exists(self.b.runner):
+            raise NA("src/tools/p2p-runner not in this build")
+        cmd = [self.b.runner, "-c", self.conf, "--once"]
+        # wait4's ru_maxrss of a child forked from this (large) Python
+        # process reports Python's own size (the high-water mark survives
+        # exec): time(1) forks the runner from a small process instead.
+        rss_file = os.path.join(self.dir, "runner-rss.txt")
+        if os.path.exists("/usr/bin/time"):
+            cmd = ["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd
+        if prof:
+            cmd = ["perf", "record", "-q", "-F", "999", "-g", "-o", prof, "--"] + cmd
+        r = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        r.t0 = t0
+        rc, _, rss = wait_rusage(r)
+        if os.path.exists(rss_file):
+            with open(rss_file) as f:
+                kib = f.read().split()
+            os.unlink(rss_file)
+            if kib and kib[-1].isdigit():
+                rss = int(kib[-1]) / 1024.0
+        if rc != 0:
+            raise NA("runner exited %d: %s" % (rc, r.stderr.read().decode()[-300:]))
+        path = urllib.parse.urlsplit(status_url).path
+        while True:
+            st, _, data = self.http.req("GET", path)
+            if st == 200:
+                return time.time() - t0, rss, json.loads(data)
+            if st != 202:
+                raise NA("status answered %d: %s" % (st, data[:200]))
+            time.sleep(0.02)
+
+    def bulk(self):
+        self.need_data()
+        n = min(self.b.bulk_n, self.n)
+        ks = self.rng.sample(range(1, self.n + 1), n)
+        t0 = time.time()
+        url = self.bulk_kickoff(ks, nomatch=0.05)
+        dt, rss, man = self.run_job(url, t0)
+        self.f["bulk"] = dt
+        self.f["bulk_n"] = n
+        self.f["bulk_rss"] = rss
+        log("  $bulk-member-match of %d: %.2f s to the manifest" % (n, dt))
+
+    def export(self):
+        self.need_data()
+        n = min(self.b.export_n, self.n)
+        ks = [k for k in self.rng.sample(range(1, self.n + 1), min(self.n, n + n // 40 + 1))
+              if k not in self.optouts][:n]
+        t0 = time.time()
+        url = self.bulk_kickoff(ks)
+        dt, _, man = self.run_job(url, t0)
+        self.f["bulk_export_group"] = dt
+        job = urllib.parse.urlsplit(url).path.rsplit("/", 1)[1]
+        with self.db() as c:
+            row = c.execute("SELECT id FROM grp WHERE job_id = ? AND kind = 'match'",
+                            (job,)).fetchone()
+            if not row:
+                raise NA("no MatchedMembers group stored for job %s" % job)
+            gid = row[0]
+            members = c.execute("SELECT count(*) FROM grp_member WHERE group_id = ?",
+                                (gid,)).fetchone()[0]
+        # The floor: the sqlite3 CLI writing the same members' stored JSON
+        # (all their rows, before the release rules: a superset).
+        floor = os.path.join(self.dir, "floor.ndjson")
+        sql = ("SELECT coalesce(r.p2p_json, r.json) FROM grp_member g"
+               " JOIN resource r ON r.patient = g.patient WHERE g.group_id = '%s';"
+               % gid.replace("'", "''"))
+        t1 = time.time()
+        p = subprocess.run(["sqlite3", "-batch", "-noheader", "-list",
+                            os.path.join(self.data, "p2p.db"), sql],
+                           stdout=open(floor, "w"), stderr=subprocess.PIPE)
+        floor_s = time.time() - t1
+        if p.returncode != 0:
+            raise NA("sqlite3 dump failed: %s" % p.stderr.decode()[:200])
+        floor_rows = sum(1 for _ in open(floor, "rb"))
+        floor_bytes = os.path.getsize(floor)
+        os.unlink(floor)
+        q = "?exportType=" + urllib.parse.quote(EXPORT_TYPE, safe="")
+        t0 = time.time()
+        st, h, data = self.http.req("GET", "/fhir/Group/%s/$davinci-data-export%s"
+                                    % (gid, q), headers={"Prefer": "respond-async"})
+        if st != 202:
+            raise NA("$davinci-data-export answered %d: %s" % (st, data[:200]))
+        dt, rss, man = self.run_job(h["content-location"], t0)
+        count = sum(o.get("count", 0) for o in man.get("output", []))
+        ejob = urllib.parse.urlsplit(h["content-location"]).path.rsplit("/", 1)[1]
+        outdir = os.path.join(self.data, "bulk", ejob)
+        size = sum(os.path.getsize(os.path.join(outdir, x)) for x in os.listdir(outdir)) \
+            if os.path.isdir(outdir) else 0
+        self.f.update(export_members=members, export_count=count, export_s=dt,
+                      export_rps=count / dt, export_mbs=size / 1048576.0 / dt,
+                      export_mb=size / 1048576.0, runner_rss=rss, floor_s=floor_s,
+                      floor_rows=floor_rows, floor_mb=floor_bytes / 1048576.0,
+                      export_floor=dt / floor_s)
+        self.export_job = (gid, q)
+        log("  export of %d members: %d resources, %.1f MiB in %.2f s (%.0f/s); "
+            "sqlite3 dump %d rows in %.2f s; runner peak RSS %.1f MiB"
+            % (members, count, size / 1048576.0, dt, count / dt, floor_rows, floor_s, rss))
+
+    # --- profiles of missed targets --------------------------------------
+    def profiles(self):
+        if not self.b.profile or not self.b.perf_ok:
+            return
+        prof = {}
+        if miss("mm_p99", self.f) or miss("mm_ratio", self.f):
+            pids = pids_of(os.path.join(self.b.build, "cgi-bin", "member-match"))
+            if pids:
+                out = os.path.join(self.dir, "perf-mm.data")
+                rec = subprocess.Popen(["perf", "record", "-q", "-F", "999", "-g", "-o", out,
+                                        "-p", ",".join(map(str, pids))],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                try:
+                    self.wrk(MM_PATH, os.path.join(self.dir, "mm-bodies.ndjson"))
+                except NA:
+                    pass
+                rec.send_signal(signal.SIGINT)
+                rec.wait()
+                prof["$member-match (FastCGI processes under wrk)"] = perf_report(out)
+        if miss("export_rps", self.f) or miss("export_floor", self.f) or miss("runner_rss", self.f):
+            gid, q = self.export_job
+            out = os.path.join(self.dir, "perf-export.data")
+            try:
+                st, h, data = self.http.req("GET", "/fhir/Group/%s/$davinci-data-export%s"
+                                            % (gid, q), headers={"Prefer": "respond-async"})
+                if st == 202:
+                    self.run_job(h["content-location"], time.time(), prof=out)
+                    prof["$davinci-data-export (p2p-runner)"] = perf_report(out)
+            except NA as e:
+                log("  export profile: %s" % e)
+        if miss("everything", self.f):
+            pids = pids_of(os.path.join(self.b.build, "cgi-bin", "everything"))
+            if pids:
+                out = os.path.join(self.dir, "perf-everything.data")
+                rec = subprocess.Popen(["perf", "record", "-q", "-F", "999", "-g", "-o", out,
+                                        "-p", ",".join(map(str, pids))],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                t = time.time()
+                while time.time() - t < 5:
+                    self.http.req("GET", "/fhir/Patient/bench-big/$everything?_count=1000")
+                rec.send_signal(signal.SIGINT)
+                rec.wait()
+                prof["$everything (FastCGI processes)"] = perf_report(out)
+        if miss("load", self.f):
+            prof["p2p-admin load (2,000 members into a fresh database)"] = self.profile_load()
+        self.f["profiles"] = prof
+
+    def profile_load(self):
+        d = os.path.join(self.dir, "prof-load")
+        run([self.b.admin, "init", "--share", os.path.join(self.b.src, "share"), d])
+        src = os.path.join(self.dir, "prof-load.ndjson")
+        run([self.b.admin, "generate", "--members", "2000", "--seed", "3", "--out", src])
+        out = os.path.join(self.dir, "perf-load.data")
+        run(["perf", "record", "-q", "-F", "999", "-g", "-o", out, "--",
+             self.b.admin, "-c", os.path.join(d, "p2p.conf"), "load", src])
+        return perf_report(out)
+
+    def go(self):
+        log("== %d members" % self.n)
+        try:
+            self.setup()
+            self.measure("load", self.load)
+            self.start()
+            self.measure("static_rps", self.ceilings)
+            self.measure("mm_rps", self.member_match)
+            self.measure("everything", self.everything)
+            self.measure("bulk", self.bulk)
+            self.measure("export_rps", self.export)
+            self.profiles()
+        finally:
+            self.stop()
+            if not self.b.keep:
+                shutil.rmtree(self.dir, ignore_errors=True)
+        return self
+
+
+def member_id(k):
+    return "syn-m%06d" % k
+
+
+def consent(pid):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return {
+        "resourceType": "Consent", "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                              "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                  "code": "IDSCL"}]}],
+        "patient": {"reference": "Patient/" + pid},
+        "policy": [{"uri": "http://hl7.org/fhir/us/davinci-hrex/StructureDefinition-hrex-consent.html#regular"}],
+        "provision": {
+            "type": "permit",
+            "period": {"start": (now - datetime.timedelta(days=30)).strftime("%Y-%m-%dT00:00:00Z"),
+                       "end": (now + datetime.timedelta(days=365)).strftime("%Y-%m-%dT00:00:00Z")},
+            "actor": [{"role": {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                "code": "IRCP"}]},
+                # The NPI form: the HRex alternative to Organization/<id>.
+                "reference": {"identifier": {"system": "http://hl7.org/fhir/sid/us-npi",
+                                             "value": PAYER_B_NPI}}}]}}
+
+
+def optout(pid):
+    return {"resourceType": "Consent", "id": "bench-optout-" + pid, "status": "active",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                                  "code": "patient-privacy"}]},
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                      "code": "IDSCL"}]}],
+            "patient": {"reference": "Patient/" + pid},
+            "provision": {"type": "deny"}}
+
+
+# For each target that can be missed: where the time goes (measured) and
+# what would close the gap.  Printed in RESULTS.md only for missed ones.
+CLOSE = {
+    "load": "*Load*: after the tree-free scanner (bench/loadfast.md) parsing is no "
+    "longer the bound; the single SQLite writer thread is (~75% of the CPU), most of it "
     "kernel time writing 4 KiB WAL pages one pwrite each, then copying them again at the "
     "checkpoint. Closing it: fewer, larger page writes (a 16 KiB page size cut the CPU "
     "of a full-history load by a third in a trial, but makes every $member-match write "
