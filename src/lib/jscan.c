@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jscan.h"
+#include "util.h"
 
 void
 jscan_init(struct jscan *j)
@@ -45,24 +46,12 @@ push(struct jscan *j, int t, size_t start)
 	return (uint32_t)j->nnode++;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The 4 hex digits at s (which has them), or -1. */
 static long
 hex4(const unsigned char *s)
 {
-	int	 a = hexval(s[0]), b = hexval(s[1]), c = hexval(s[2]),
-		 d = hexval(s[3]);
+	int	 a = hex_val(s[0]), b = hex_val(s[1]), c = hex_val(s[2]),
+		 d = hex_val(s[3]);
 
 	if ((a | b | c | d) < 0)
 		return -1;

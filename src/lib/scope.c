@@ -183,33 +183,40 @@ find_dos(json_object *res, const char *type, char out[11])
 }
 
 /*
- * Sensitive when meta.security holds confidentiality R or V or one of
+ * True for a meta.security label of confidentiality R or V or one of
  * the sensitivity codes above (spec 2, "Practical rule for #regular").
  */
+static int
+label_sensitive(const char *sys, const char *code)
+{
+	size_t	 i;
+
+	if (sys == NULL || code == NULL)
+		return 0;
+	if (strcmp(sys, SYS_CONF) == 0)
+		return strcmp(code, "R") == 0 || strcmp(code, "V") == 0;
+	if (strcmp(sys, SYS_ACTCODE) != 0)
+		return 0;
+	for (i = 0; i < NELEM(sensitive_codes); i++)
+		if (strcmp(code, sensitive_codes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Sensitive when any meta.security label is (label_sensitive()). */
 static int
 is_sensitive(json_object *res)
 {
 	json_object	*sec, *c;
-	const char	*sys, *code;
-	size_t		 i, j, n;
+	size_t		 i, n;
 
 	sec = fhir_get(fhir_get(res, "meta", json_type_object), "security",
 	    json_type_array);
 	n = sec != NULL ? json_object_array_length(sec) : 0;
 	for (i = 0; i < n; i++) {
 		c = json_object_array_get_idx(sec, i);
-		sys = fhir_str(c, "system");
-		code = fhir_str(c, "code");
-		if (sys == NULL || code == NULL)
-			continue;
-		if (strcmp(sys, SYS_CONF) == 0 &&
-		    (strcmp(code, "R") == 0 || strcmp(code, "V") == 0))
+		if (label_sensitive(fhir_str(c, "system"), fhir_str(c, "code")))
 			return 1;
-		if (strcmp(sys, SYS_ACTCODE) != 0)
-			continue;
-		for (j = 0; j < NELEM(sensitive_codes); j++)
-			if (strcmp(code, sensitive_codes[j]) == 0)
-				return 1;
 	}
 	return 0;
 }
@@ -321,6 +328,49 @@ decision_of(const char *code)
 	return DEC_PENDING;	/* A4 pended, CT, D, NA, unknown */
 }
 
+/* The decided items of a PA, counted by decision. */
+struct pa_tally {
+	int	 any, appr, pend, deny, canc;
+};
+
+/* Counts one item whose last reviewAction code is code (or NULL). */
+static void
+pa_tally_item(struct pa_tally *t, const char *code)
+{
+	switch (decision_of(code)) {
+	case DEC_NONE: return;
+	case DEC_APPROVED: t->appr++; break;
+	case DEC_PENDING: t->pend++; break;
+	case DEC_DENIED: t->deny++; break;
+	case DEC_CANCELLED: t->canc++; break;
+	}
+	t->any++;
+}
+
+/*
+ * The PA's decision from its items' tally; without decided items, from
+ * denial (a denialreason adjudication anywhere) and the outcome.
+ */
+static enum decision
+pa_verdict(const struct pa_tally *t, int denial, const char *outcome)
+{
+	if (t->any > 0) {
+		if (t->appr > 0)
+			return DEC_APPROVED;
+		if (t->pend > 0)
+			return DEC_PENDING;
+		if (t->deny > 0)
+			return DEC_DENIED;
+		return DEC_CANCELLED;
+	}
+	if (denial)
+		return DEC_DENIED;
+	if (outcome != NULL && (strcmp(outcome, "queued") == 0 ||
+	    strcmp(outcome, "partial") == 0))
+		return DEC_PENDING;
+	return DEC_APPROVED;
+}
+
 /* True when an adjudication array has a denialreason entry. */
 static int
 has_denial(json_object *adjs)
@@ -349,9 +399,9 @@ static enum decision
 pa_decision(json_object *res)
 {
 	json_object	*items, *it, *adjs;
-	const char	*code, *c, *outcome;
+	const char	*code, *c;
+	struct pa_tally	 t = { 0, 0, 0, 0, 0 };
 	size_t		 i, j, n, m;
-	int		 any = 0, appr = 0, pend = 0, canc = 0, deny = 0;
 	int		 denial = 0;
 
 	items = fhir_get(res, "item", json_type_array);
@@ -367,32 +417,12 @@ pa_decision(json_object *res)
 			    json_object_array_get_idx(adjs, j), "extension",
 			    json_type_array))) != NULL)
 				code = c;
-		switch (decision_of(code)) {
-		case DEC_NONE: continue;
-		case DEC_APPROVED: appr++; break;
-		case DEC_PENDING: pend++; break;
-		case DEC_DENIED: deny++; break;
-		case DEC_CANCELLED: canc++; break;
-		}
-		any++;
+		pa_tally_item(&t, code);
 	}
-	if (any > 0) {
-		if (appr > 0)
-			return DEC_APPROVED;
-		if (pend > 0)
-			return DEC_PENDING;
-		if (deny > 0)
-			return DEC_DENIED;
-		return DEC_CANCELLED;
-	}
-	if (denial || has_denial(fhir_get(res, "adjudication",
-	    json_type_array)))
-		return DEC_DENIED;
-	outcome = fhir_str(res, "outcome");
-	if (outcome != NULL && (strcmp(outcome, "queued") == 0 ||
-	    strcmp(outcome, "partial") == 0))
-		return DEC_PENDING;
-	return DEC_APPROVED;
+	if (t.any == 0 && !denial)
+		denial = has_denial(fhir_get(res, "adjudication",
+		    json_type_array));
+	return pa_verdict(&t, denial, fhir_str(res, "outcome"));
 }
 
 /*
@@ -845,25 +875,13 @@ static int
 is_sensitive_t(struct jscan *j)
 {
 	uint32_t	 sec, c;
-	const char	*sys, *code;
-	size_t		 k;
 
 	sec = jscan_get_t(j, jscan_get_t(j, 1, "meta", JS_OBJECT), "security",
 	    JS_ARRAY);
-	for (c = jscan_first(j, sec); c != 0; c = jscan_next(j, sec, c)) {
-		sys = jscan_getstr(j, c, "system");
-		code = jscan_getstr(j, c, "code");
-		if (sys == NULL || code == NULL)
-			continue;
-		if (strcmp(sys, SYS_CONF) == 0 &&
-		    (strcmp(code, "R") == 0 || strcmp(code, "V") == 0))
+	for (c = jscan_first(j, sec); c != 0; c = jscan_next(j, sec, c))
+		if (label_sensitive(jscan_getstr(j, c, "system"),
+		    jscan_getstr(j, c, "code")))
 			return 1;
-		if (strcmp(sys, SYS_ACTCODE) != 0)
-			continue;
-		for (k = 0; k < NELEM(sensitive_codes); k++)
-			if (strcmp(code, sensitive_codes[k]) == 0)
-				return 1;
-	}
 	return 0;
 }
 
@@ -941,8 +959,8 @@ static enum decision
 pa_decision_t(struct jscan *j)
 {
 	uint32_t	 items, it, adjs, a;
-	const char	*code, *c, *outcome;
-	int		 any = 0, appr = 0, pend = 0, canc = 0, deny = 0;
+	const char	*code, *c;
+	struct pa_tally	 t = { 0, 0, 0, 0, 0 };
 	int		 denial = 0;
 
 	items = jscan_get_t(j, 1, "item", JS_ARRAY);
@@ -957,32 +975,12 @@ pa_decision_t(struct jscan *j)
 			if ((c = review_code_t(j, jscan_get_t(j, a,
 			    "extension", JS_ARRAY))) != NULL)
 				code = c;
-		switch (decision_of(code)) {
-		case DEC_NONE: continue;
-		case DEC_APPROVED: appr++; break;
-		case DEC_PENDING: pend++; break;
-		case DEC_DENIED: deny++; break;
-		case DEC_CANCELLED: canc++; break;
-		}
-		any++;
+		pa_tally_item(&t, code);
 	}
-	if (any > 0) {
-		if (appr > 0)
-			return DEC_APPROVED;
-		if (pend > 0)
-			return DEC_PENDING;
-		if (deny > 0)
-			return DEC_DENIED;
-		return DEC_CANCELLED;
-	}
-	if (denial || has_denial_t(j, jscan_get_t(j, 1, "adjudication",
-	    JS_ARRAY)))
-		return DEC_DENIED;
-	outcome = jscan_getstr(j, 1, "outcome");
-	if (outcome != NULL && (strcmp(outcome, "queued") == 0 ||
-	    strcmp(outcome, "partial") == 0))
-		return DEC_PENDING;
-	return DEC_APPROVED;
+	if (t.any == 0 && !denial)
+		denial = has_denial_t(j, jscan_get_t(j, 1, "adjudication",
+		    JS_ARRAY));
+	return pa_verdict(&t, denial, jscan_getstr(j, 1, "outcome"));
 }
 
 static int

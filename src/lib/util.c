@@ -317,8 +317,8 @@ time_parse(const char *s, int end, time_t *out)
 	return 0;
 }
 
-static int
-hexval(int c)
+int
+hex_val(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -336,8 +336,8 @@ hex_decode(const char *in, size_t nbytes, unsigned char *out)
 	int	 hi, lo;
 
 	for (i = 0; i < nbytes; i++) {
-		if ((hi = hexval((unsigned char)in[2 * i])) < 0 ||
-		    (lo = hexval((unsigned char)in[2 * i + 1])) < 0)
+		if ((hi = hex_val((unsigned char)in[2 * i])) < 0 ||
+		    (lo = hex_val((unsigned char)in[2 * i + 1])) < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);
 	}
@@ -352,8 +352,8 @@ url_decode(char *s, int plus)
 
 	for (; *s != '\0'; s++) {
 		if (*s == '%') {
-			if ((hi = hexval((unsigned char)s[1])) < 0 ||
-			    (lo = hexval((unsigned char)s[2])) < 0)
+			if ((hi = hex_val((unsigned char)s[1])) < 0 ||
+			    (lo = hex_val((unsigned char)s[2])) < 0)
 				return -1;
 			if (hi == 0 && lo == 0)
 				return -1;

@@ -40,6 +40,8 @@ unsigned char *b64_decode(const char *, size_t, size_t *outlen);
  * Returns 0, or -1 on a non-hex character.
  */
 int	 hex_decode(const char *in, size_t nbytes, unsigned char *out);
+/* The value of hex digit c (either case), or -1. */
+int	 hex_val(int c);
 
 /* Fills out with 2 * nbytes lowercase hex chars of CSPRNG output + NUL. */
 int	 rand_hex(char *out, size_t nbytes);
