@@ -181,12 +181,29 @@ jwk_bn(json_object *k, const char *name, size_t maxlen)
 	return bn;
 }
 
+/* The public key of type ("RSA", "EC") from the parameters in bld. */
+static EVP_PKEY *
+public_key(const char *type, OSSL_PARAM_BLD *bld)
+{
+	OSSL_PARAM	*params;
+	EVP_PKEY_CTX	*pc = NULL;
+	EVP_PKEY	*pkey = NULL;
+
+	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
+		return NULL;
+	if ((pc = EVP_PKEY_CTX_new_from_name(NULL, type, NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(pc) <= 0 ||
+	    EVP_PKEY_fromdata(pc, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		pkey = NULL;
+	EVP_PKEY_CTX_free(pc);
+	OSSL_PARAM_free(params);
+	return pkey;
+}
+
 static EVP_PKEY *
 jwk_rsa(json_object *k)
 {
 	OSSL_PARAM_BLD	*bld = NULL;
-	OSSL_PARAM	*params = NULL;
-	EVP_PKEY_CTX	*pc = NULL;
 	EVP_PKEY	*pkey = NULL;
 	BIGNUM		*n, *e;
 
@@ -194,18 +211,11 @@ jwk_rsa(json_object *k)
 	e = jwk_bn(k, "e", 16);
 	if (n == NULL || e == NULL || BN_num_bits(n) < 2048)
 		goto out;
-	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
-	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
-		goto out;
-	if ((pc = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(pc) <= 0 ||
-	    EVP_PKEY_fromdata(pc, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
-		pkey = NULL;
+	if ((bld = OSSL_PARAM_BLD_new()) != NULL &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+		pkey = public_key("RSA", bld);
 out:
-	EVP_PKEY_CTX_free(pc);
-	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
 	BN_free(n);
 	BN_free(e);
@@ -216,8 +226,6 @@ static EVP_PKEY *
 jwk_ec(json_object *k, const char *group, size_t clen)
 {
 	OSSL_PARAM_BLD	*bld = NULL;
-	OSSL_PARAM	*params = NULL;
-	EVP_PKEY_CTX	*pc = NULL;
 	EVP_PKEY	*pkey = NULL;
 	unsigned char	*x = NULL, *y = NULL, pub[1 + 2 * 66];
 	size_t		 xl = 0, yl = 0;
@@ -232,21 +240,14 @@ jwk_ec(json_object *k, const char *group, size_t clen)
 	pub[0] = 0x04;	/* uncompressed point */
 	memcpy(pub + 1, x, clen);
 	memcpy(pub + 1 + clen, y, clen);
-	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-	    group, 0) ||
-	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
-	    pub, 1 + 2 * clen) ||
-	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
-		goto out;
-	if ((pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(pc) <= 0 ||
-	    EVP_PKEY_fromdata(pc, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
-		pkey = NULL;
 	/* fromdata checks the point is on the curve for EC public keys */
+	if ((bld = OSSL_PARAM_BLD_new()) != NULL &&
+	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+	    group, 0) &&
+	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
+	    pub, 1 + 2 * clen))
+		pkey = public_key("EC", bld);
 out:
-	EVP_PKEY_CTX_free(pc);
-	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
 	free(x);
 	free(y);

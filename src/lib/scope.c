@@ -1143,6 +1143,17 @@ has_dup(struct jscan *j, uint32_t o)
 	return 0;
 }
 
+/* The comma (unless *first) and "key": of object member k. */
+static void
+emit_key(struct emit *e, uint32_t k, int *first)
+{
+	if (!*first)
+		emit_raw(e, ",", 1);
+	*first = 0;
+	emit_string(e, k);
+	emit_raw(e, ":", 1);
+}
+
 /* Any value, unchanged.  0 or EMIT_NEEDTREE. */
 static int
 emit_value(struct emit *e, uint32_t v)
@@ -1189,11 +1200,7 @@ emit_value(struct emit *e, uint32_t v)
 		return EMIT_NEEDTREE;
 	emit_raw(e, "{", 1);
 	for (c = v + 1; c < end; c = e->j->node[c + 1].next) {
-		if (!first)
-			emit_raw(e, ",", 1);
-		first = 0;
-		emit_string(e, c);
-		emit_raw(e, ":", 1);
+		emit_key(e, c, &first);
 		if (emit_value(e, c + 1) == EMIT_NEEDTREE)
 			return EMIT_NEEDTREE;
 	}
@@ -1271,11 +1278,7 @@ emit_adj(struct emit *e, uint32_t adjs, int *changed)
 			if (key_eq(j, k, "amount") || (amount &&
 			    (key_eq(j, k, "reason") || key_eq(j, k, "value"))))
 				continue;
-			if (!first)
-				emit_raw(e, ",", 1);
-			first = 0;
-			emit_string(e, k);
-			emit_raw(e, ":", 1);
+			emit_key(e, k, &first);
 			if (emit_value(e, k + 1) == EMIT_NEEDTREE)
 				return EMIT_NEEDTREE;
 		}
@@ -1338,11 +1341,7 @@ emit_line(struct emit *e, uint32_t el, int depth, int *changed)
 				return EMIT_NEEDTREE;
 			continue;
 		}
-		if (!first)
-			emit_raw(e, ",", 1);
-		first = 0;
-		emit_string(e, k);
-		emit_raw(e, ":", 1);
+		emit_key(e, k, &first);
 		if (depth < 2 && t == JS_ARRAY && (key_eq(j, k, "detail") ||
 		    key_eq(j, k, "subDetail"))) {
 			if (emit_lines(e, k + 1, depth + 1, changed) ==
