@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
+#include "web/http.h"
 #include "unit.h"
 
 static const struct {
