@@ -93,6 +93,13 @@ START_TEST(test_time_format)
 	ck_assert_str_eq(buf, "2026-01-02T03:04:05Z");
 	time_date(1767323045, buf);
 	ck_assert_str_eq(buf, "2026-01-02");
+	/* Regression (fuzz_time, corpus regress-year-20): years before
+	   1000 keep four digits, or _since=0020-01-01T00:00:00Z would be
+	   stored as "20-01-01..." and compare wrongly as text. */
+	time_instant(-61536067200LL, buf);
+	ck_assert_str_eq(buf, "0020-01-01T00:00:00Z");
+	time_date(-61536067200LL, buf);
+	ck_assert_str_eq(buf, "0020-01-01");
 }
 END_TEST
 

@@ -194,8 +194,10 @@ time_instant(time_t t, char out[32])
 {
 	struct tm	 tm;
 
+	/* %Y would write year 999 as "999": four digits always, so that
+	   instants compare as text */
 	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	strftime(out, 32, "%04Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 void
@@ -204,7 +206,7 @@ time_date(time_t t, char out[16])
 	struct tm	 tm;
 
 	gmtime_r(&t, &tm);
-	strftime(out, 16, "%Y-%m-%d", &tm);
+	strftime(out, 16, "%04Y-%m-%d", &tm);	/* as time_instant() */
 }
 
 static int
