@@ -8,59 +8,7 @@
 
 #include "core/util.h"
 #include "json/fhir.h"
-
-/*
- * The string whose opening quote is at s[*pos]: sets *pos after its
- * closing quote (or to len).  Returns NULL, or why it is refused (see
- * lexical_reject_at()) with *pos at the offending byte.
- */
-static const char *
-string_check(const unsigned char *s, size_t len, size_t *pos)
-{
-	unsigned char	 b[2];
-	size_t		 i = *pos + 1, k;
-	unsigned	 u;
-
-	for (;;) {
-		while (i < len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' &&
-		    s[i] != '\\')
-			i++;
-		*pos = i;
-		if (i >= len)
-			return NULL;
-		if (s[i] == '"') {
-			*pos = i + 1;
-			return NULL;
-		}
-		if (s[i] < 0x20)
-			return "control character in a string";
-		if (s[i] >= 0x80) {
-			if ((k = utf8_len(s + i, len - i)) == 0)
-				return "malformed UTF-8";
-			i += k;
-			continue;
-		}
-		/* a backslash: json-c refuses malformed escapes */
-		if (len - i < 6 || s[i + 1] != 'u' ||
-		    hex_decode((const char *)s + i + 2, 2, b) == -1) {
-			i += 2;
-			continue;
-		}
-		u = (unsigned)b[0] << 8 | b[1];
-		if (u == 0)
-			return "escaped NUL in a string";
-		if (u >= 0xdc00 && u <= 0xdfff)
-			return "unpaired surrogate";
-		if (u >= 0xd800 && u <= 0xdbff) {
-			if (len - i < 12 || s[i + 6] != '\\' || s[i + 7] != 'u' ||
-			    hex_decode((const char *)s + i + 8, 2, b) == -1 ||
-			    b[0] < 0xdc || b[0] > 0xdf)
-				return "unpaired surrogate";
-			i += 6;
-		}
-		i += 6;
-	}
-}
+#include "json/jscan.h"
 
 /*
  * The number at s[*pos] (a '-' or a digit): RFC 8259
@@ -139,16 +87,14 @@ number_check(const unsigned char *s, size_t len, size_t *pos)
  *   - a number RFC 8259 does not allow ("00", "-01", "1.", "1.e3"), or
  *     one json-c would change in silence (clamped to the int64 or
  *     uint64 range, or to an infinity or zero);
- *   - a control character (U+0000..U+001F) unescaped in a string
- *     (RFC 8259 section 7);
- *   - malformed UTF-8 in a string: overlong forms, surrogates, code
- *     points above U+10FFFF (RFC 3629; json-c checks the byte pattern
- *     only);
- *   - an escaped NUL (FHIR strings have none, C strings would end
- *     there), or an escaped surrogate without its pair (json-c would
- *     make it U+FFFD in silence).
- * The JSON scanner (jscan.c) refuses the same.  Anything else malformed
- * is left to json-c.  Returns the offset of the first such byte with
+ *   - in a string (jscan_string(), the scanner's own check): a control
+ *     character (U+0000..U+001F) unescaped (RFC 8259 section 7);
+ *     malformed UTF-8: overlong forms, surrogates, code points above
+ *     U+10FFFF (RFC 3629; json-c checks the byte pattern only); an
+ *     escaped NUL (FHIR strings have none, C strings would end there),
+ *     or an escaped surrogate without its pair (json-c would make it
+ *     U+FFFD in silence).
+ * Anything else malformed is left to json-c.  Returns the offset of the first such byte with
  * *why set, or len.
  */
 static size_t
@@ -157,11 +103,12 @@ lexical_reject_at(const char *buf, size_t len, const char **why)
 	const unsigned char	*s = (const unsigned char *)buf;
 	size_t			 i = 0;
 	unsigned char		 c;
+	int			 esc;
 
 	while (i < len) {
 		c = s[i];
 		if (c == '"')
-			*why = string_check(s, len, &i);
+			*why = jscan_string(s, len, &i, &esc);
 		else if (c == '-' || (c >= '0' && c <= '9'))
 			*why = number_check(s, len, &i);
 		else if (c == '\'' || (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') &&
