@@ -26,7 +26,9 @@ CFLAGS := -std=c11 -g -O1 $(SAN) -Wall -Wextra -Wno-unused-parameter \
 	-DSECRET_ITERATIONS=1000 -DFUZZ_SRCDIR='"$(TOP)"' -I$(TOP)/src/lib -I$(TOP)/tests/unit \
 	$(PKG_CFLAGS)
 
-LIB_SRC := $(sort $(wildcard src/lib/*/*.c))
+# (an in-tree automake build leaves its generated schema_sql.c there)
+LIB_SRC := $(filter-out src/lib/store/schema_sql.c,\
+	$(sort $(wildcard src/lib/*/*.c)))
 LIB_OBJ := $(patsubst src/lib/%.c,$(B)/lib/%.o,$(LIB_SRC)) \
 	$(B)/lib/store/schema_sql.o
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))

@@ -51,7 +51,7 @@ for name in "$@"; do
 	rc=0
 	# 1. every committed input, once (regressions stay fixed)
 	if [ -d "$seeds" ] && [ -n "$(ls -A "$seeds")" ]; then
-		nice -n 19 "$bin" -runs=0 -timeout=10 \
+		nice -n 19 "$bin" -runs=0 -timeout=10 -rss_limit_mb=2048 \
 		    -artifact_prefix=$B/artifacts/$name- "$seeds" \
 		    >"$log" 2>&1 || rc=$?
 	fi
