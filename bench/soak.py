@@ -22,11 +22,17 @@ sanitizer or crash report in the server log, or a failed integrity
 check.  Loopback only; bounded by --clients and --seconds.
 
 Usage: bench/soak.py [--clients 100] [--seconds 60] [--members 200]
+                     [--record bench/RESULTS.md]
+--record replaces the "## Concurrency soak" section of that file (or
+appends one) with the figures, the command and the load average before
+and after the run; bench/run.sh keeps the section when it rewrites
+RESULTS.md.
 Environment as the e2e suite: P2P_SRCDIR, P2P_BUILDDIR (default: this
 tree, built), LIGHTTPD.
 """
 import argparse
 import datetime
+import re
 import json
 import os
 import random
@@ -46,6 +52,7 @@ from bench import CLIENT, SECRET, PAYER_B_NPI, consent, member_id  # noqa: E402
 OPS = {"token": 10, "member-match": 35, "everything": 30,
        "bulk-kickoff": 5, "bulk-status": 20}
 BASIC = harness.basic(CLIENT, SECRET)
+SECTION = "## Concurrency soak"
 
 
 class Soak:
@@ -244,6 +251,26 @@ class Soak:
         self.requests = total[0]
         return "\n".join(out)
 
+    def record(self, path, text, argv, load0, load1):
+        """Writes the section SECTION of path (see the docstring)."""
+        section = "\n".join([
+            SECTION, "",
+            "`bench/soak.py %s` on %s UTC: lighttpd on loopback with `lighttpd.conf` as "
+            "shipped, %d generated members (`--history small`), one client id shared by "
+            "all threads (a token, then Bearer), the runner started by each kick-off." % (
+                " ".join(argv), datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+                len(self.pids)), "",
+            "Load average (1, 5, 15 min) before the run: %.2f / %.2f / %.2f; after: "
+            "%.2f / %.2f / %.2f (2 cores shared with other jobs: latencies include "
+            "their load)." % (load0 + load1), "",
+            text.strip(), ""])
+        old = open(path).read() if os.path.exists(path) else ""
+        pat = re.compile(r"^%s\n.*?(?=^## |\Z)" % re.escape(SECTION), re.S | re.M)
+        new = pat.sub(lambda m: section + "\n", old) if pat.search(old) else \
+            old.rstrip("\n") + "\n\n" + section
+        with open(path, "w") as f:
+            f.write(new)
+
     def ok(self):
         return (self.total5xx == 0 and self.integrity == ["ok"] and not self.fk
                 and not self.bad_log and self.requests > 0 and self.pending == 0)
@@ -254,15 +281,27 @@ def main():
     ap.add_argument("--clients", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--members", type=int, default=200)
+    ap.add_argument("--record", metavar="FILE")
     a = ap.parse_args()
+    argv = [x for x in sys.argv[1:]]
+    if a.record:
+        i = argv.index("--record")
+        del argv[i:i + 2]
     if not 1 <= a.clients <= 500 or not 0 < a.seconds <= 3600:
         ap.error("--clients 1..500, --seconds up to 3600")
     s = Soak(a)
     try:
         s.setup()
+        load0 = os.getloadavg()
         s.run()
         s.finish()
-        print(s.report())
+        load1 = os.getloadavg()
+        text = s.report()
+        print(text)
+        print("load average before: %.2f %.2f %.2f, after: %.2f %.2f %.2f"
+              % (load0 + load1))
+        if a.record:
+            s.record(a.record, text, argv, load0, load1)
     finally:
         if s.srv is not None:
             s.srv.cleanup()
