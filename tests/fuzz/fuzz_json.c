@@ -68,9 +68,11 @@ depth_of(json_object *o)
 
 	if (json_object_is_type(o, json_type_array)) {
 		n = json_object_array_length(o);
-		for (i = 0; i < n; i++)
-			if ((d = depth_of(json_object_array_get_idx(o, i))) > max)
+		for (i = 0; i < n; i++) {
+			d = depth_of(json_object_array_get_idx(o, i));
+			if (d > max)
 				max = d;
+		}
 		return max + 1;
 	}
 	if (!json_object_is_type(o, json_type_object))

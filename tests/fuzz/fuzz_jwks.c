@@ -29,10 +29,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	log_quiet(1);
 	fuzz_config(&cfg);
 	for (i = 0; i < NGENUINE; i++)
-		if (jose_jws_parse(&jws[i], genuine[i], why, sizeof(why)) == -1 ||
-		    jose_jws_verify(&jws[i], V_JWKS, why, sizeof(why)) !=
-		    JOSE_OK) {
-			fprintf(stderr, "fuzz fixture: vector %zu: %s\n", i, why);
+		if (jose_jws_parse(&jws[i], genuine[i], why,
+		    sizeof(why)) == -1 || jose_jws_verify(&jws[i], V_JWKS, why,
+		    sizeof(why)) != JOSE_OK) {
+			fprintf(stderr, "fuzz fixture: vector %zu: %s\n", i,
+			    why);
 			exit(2);
 		}
 	return 0;

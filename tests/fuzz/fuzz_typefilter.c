@@ -71,7 +71,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			e = strchr(p, ',');
 			n = e ? (size_t)(e - p) : strlen(p);
 			if (n == 0 || n >= sizeof(t))
-				fuzz_fail("_type accepted an empty or long type");
+				fuzz_fail("_type accepted an empty or long "
+				    "type");
 			memcpy(t, p, n);
 			t[n] = '\0';
 			if (!release_type_ok(&r, t))

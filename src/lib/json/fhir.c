@@ -14,8 +14,9 @@
  * The number at s[*pos] (a '-' or a digit): RFC 8259
  * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, and a value a C
  * number holds: an integer within int64 or uint64, else a double that
- * does not overflow (one too small rounds, as any decimal fraction).  Sets *pos after it; returns NULL
- * or why it is refused, *pos at its start.
+ * does not overflow (one too small rounds, as any decimal fraction).
+ * Sets *pos after it; returns NULL or why it is refused, *pos at its
+ * start.
  */
 static const char *
 number_check(const unsigned char *s, size_t len, size_t *pos)
@@ -94,8 +95,8 @@ number_check(const unsigned char *s, size_t len, size_t *pos)
  *     escaped NUL (FHIR strings have none, C strings would end there),
  *     or an escaped surrogate without its pair (json-c would make it
  *     U+FFFD in silence).
- * Anything else malformed is left to json-c.  Returns the offset of the first such byte with
- * *why set, or len.
+ * Anything else malformed is left to json-c.  Returns the offset of the
+ * first such byte with *why set, or len.
  */
 static size_t
 lexical_reject_at(const char *buf, size_t len, const char **why)
@@ -111,8 +112,8 @@ lexical_reject_at(const char *buf, size_t len, const char **why)
 			*why = jscan_string(s, len, &i, &esc);
 		else if (c == '-' || (c >= '0' && c <= '9'))
 			*why = number_check(s, len, &i);
-		else if (c == '\'' || (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') &&
-		    strchr("truefalsn", c) == NULL))
+		else if (c == '\'' || (((c | 0x20) >= 'a' &&
+		    (c | 0x20) <= 'z') && strchr("truefalsn", c) == NULL))
 			*why = "unexpected character";
 		else {
 			i++;
