@@ -1,5 +1,5 @@
 /* Unit tests for the consent lifecycle (issue #7): history versions,
- * revocation by the submitting client only (ops/consent.c), opt-outs,
+ * revocation by the submitting client only (src/cgi/consent.c), opt-outs,
  * the release check after each, and the AuditEvent mapping (audit.c). */
 #include <check.h>
 #include <stdio.h>

@@ -1,5 +1,6 @@
 /*
- * ops.h - the operation handlers, one per FastCGI executable.  Each is
+ * ops.h - the operation handlers, one per FastCGI executable (src/cgi/
+ * <operation>.c, with its declared op and main()).  Each is
  * called after p2p_parse() and auth_request() succeeded; it fills the
  * response in req and returns 0, or returns -1 with err set.
  */
