@@ -7,11 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "auth/access.h"
+#include "auth/scopes.h"
+#include "member/audit.h"
 #include "member/bulkmatch.h"
 #include "json/fhir.h"
 #include "jobs/job.h"
-#include "web/ops.h"
+#include "web/op.h"
 #include "core/util.h"
 
 /* The job's parameters: requester identity, date, the MemberBundles. */
@@ -33,30 +34,13 @@ job_params(const struct p2p_req *req, json_object *bundles)
 	return p;
 }
 
-int
-bulk_match_handle(struct p2p_ctx *ctx, struct p2p_req *req,
-    struct p2p_err *err)
+static int
+bulk_match(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
 	json_object	*bundles = NULL, *params;
 	char		 id[JOB_ID_LEN + 1], url[700];
 	int		 rc;
 
-	if (req->args.n > 0)
-		return p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
-		    req->args.kv[0].key, "$bulk-member-match takes no URL "
-		    "parameters (%s)", req->args.kv[0].key);
-	/* PDex: the operation SHALL be asynchronous. */
-	if (!p2p_prefer_async(req))
-		return p2p_fail(err, 400, P2P_ISSUE_NOT_SUPPORTED,
-		    "$bulk-member-match is asynchronous only: send "
-		    "'Prefer: respond-async'");
-	/*
-	 * The Groups name the requesting payer (characteristic) and its
-	 * Consent must name it as recipient: the client's NPI must be one
-	 * loaded Organization (fills req->who.org_id), else 403.
-	 */
-	if (auth_require_payer(req, err) == -1)
-		return -1;
 	if (bulk_match_check(req->json, ctx->cfg.bulk_max_members, &bundles,
 	    err) == -1)
 		return -1;
@@ -71,24 +55,34 @@ bulk_match_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 	json_object_put(params);
 	if (rc == -1)
 		return -1;
-	job_accepted(req, id);
+	p2p_accepted(req, id);
 	return 0;
 }
 
+static const struct p2p_route routes[] = {
+	/* PDex: the operation SHALL be asynchronous; its parameters
+	 * travel in the body. */
+	{ "/fhir/Group/$bulk-member-match", P2P_POST, bulk_match, NULL,
+	  P2P_BODY_FHIR, "Parameters", P2P_ASYNC },
+	{ NULL }
+};
+
 const struct p2p_op op_bulk_member_match = {
 	.name = "bulk-member-match",
-	.methods = P2P_POST,
-	.body = P2P_BODY_FHIR,
-	.bulk_body = 1,
+	.routes = routes,
+	.limit = P2P_LIMIT_BULK,
 	.auth = P2P_AUTH_BEARER,
-	.oauth_errors = 0,
 	.scope = P2P_SCOPE_BULK_MATCH,
+	/* The Groups name the requesting payer (characteristic) and each
+	 * Consent must name it as recipient. */
+	.payer = P2P_PAYER_REQUIRED,
+	.audit = AUDIT_MATCH,
 };
 
 #ifndef P2P_NO_MAIN
 int
 main(void)
 {
-	return p2p_main(&op_bulk_member_match, bulk_match_handle, NULL);
+	return p2p_main(&op_bulk_member_match);
 }
 #endif

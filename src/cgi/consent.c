@@ -19,34 +19,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/scopes.h"
 #include "member/audit.h"
 #include "member/consent.h"
 #include "json/fhir.h"
-#include "core/log.h"
-#include "web/ops.h"
+#include "web/op.h"
 
 #define SEARCH_MAX	100	/* consents of one client for one member */
 
 static const char *const sql_search =
     "SELECT id FROM consent WHERE client_id = ?1 AND patient = ?2"
     " ORDER BY cid LIMIT ?3";
-
-/* Audits a refused revocation (keeping err) and returns -1. */
-static int
-refuse(struct p2p_ctx *ctx, struct p2p_req *req, const char *patient,
-    long long cid, const struct p2p_err *err)
-{
-	struct p2p_err	 e2;
-	char		 detail[320];
-
-	p2p_err_init(&e2);
-	snprintf(detail, sizeof(detail), "%d revoke refused: %s", err->status,
-	    err->msg);
-	if (audit_log(&ctx->db, "consent", "failure", req->who.client_id,
-	    patient, cid, detail, &e2) == -1)
-		log_warn("consent refusal not audited: %s", e2.msg);
-	return -1;
-}
 
 static int
 not_found(struct p2p_err *err, const char *id)
@@ -92,20 +75,33 @@ reply_consent(struct p2p_req *req, const struct consent_row *r,
 }
 
 static int
-do_read(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
-    struct p2p_err *err)
+do_read(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
+	const char		*id = req->ids[0];
 	struct consent_row	 r;
 	int			 rc;
 
-	if (req->args.n > 0)
-		return p2p_fail(err, 400, P2P_ISSUE_NOT_SUPPORTED, "read takes"
-		    " no parameters");
 	if (load_own(ctx, req, id, &r, err) == -1)
 		return -1;
 	rc = reply_consent(req, &r, err);
 	consent_row_free(&r);
 	return rc;
+}
+
+/* The member id of a search's patient value (Patient/<id> or <id>). */
+static const char *
+member_id(const char *v)
+{
+	return strncmp(v, "Patient/", 8) == 0 ? v + 8 : v;
+}
+
+static int
+valid_member(const char *name, const char *v, struct p2p_err *err)
+{
+	if (!fhir_valid_id(member_id(v)))
+		return p2p_fail_at(err, 400, P2P_ISSUE_VALUE, name,
+		    "%s is not a member id (Patient/<id> or <id>)", name);
+	return 0;
 }
 
 static int
@@ -114,26 +110,11 @@ do_search(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	sqlite3_stmt		*st;
 	struct consent_row	 r;
 	json_object		*b, *entries, *e, *res, *s, *links, *l;
-	const char		*p;
-	char			 patient[72], url[800];
-	size_t			 i;
+	const char		*patient;
+	char			 url[800];
 	int			 rc, n = 0;
 
-	for (i = 0; i < req->args.n; i++)
-		if (strcmp(req->args.kv[i].key, "patient") != 0)
-			return p2p_fail(err, 400, P2P_ISSUE_NOT_SUPPORTED,
-			    "unsupported search parameter %s (only patient)",
-			    req->args.kv[i].key);
-	if (kv_count(&req->args, "patient") != 1)
-		return p2p_fail(err, 400, P2P_ISSUE_REQUIRED, "search needs"
-		    " exactly one patient parameter (the member id)");
-	p = kv_get(&req->args, "patient");
-	if (strncmp(p, "Patient/", 8) == 0)
-		p += 8;
-	if (!fhir_valid_id(p) ||
-	    snprintf(patient, sizeof(patient), "%s", p) >= (int)sizeof(patient))
-		return p2p_fail(err, 400, P2P_ISSUE_VALUE, "patient is not a"
-		    " valid id");
+	patient = member_id(kv_get(&req->params, "patient"));
 
 	if ((b = fhir_resource_new("Bundle")) == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
@@ -207,21 +188,16 @@ check_if_match(struct p2p_req *req, const struct consent_row *r,
 }
 
 static int
-do_update(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
-    struct p2p_err *err)
+do_update(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
+	const char		*id = req->ids[0];
 	struct consent_row	 r;
-	const char		*t, *bid, *status;
+	const char		*bid, *status;
 	char			 by[160];
 	int			 changed, rc;
 
-	if (req->args.n > 0)
-		return p2p_fail(err, 400, P2P_ISSUE_NOT_SUPPORTED, "update"
-		    " takes no parameters");
-	/* FHIR update: the body is the resource, its id the URL's. */
-	if ((t = fhir_type(req->json)) == NULL || strcmp(t, "Consent") != 0)
-		return p2p_fail_at(err, 400, P2P_ISSUE_INVALID, "resourceType",
-		    "the body must be a Consent");
+	/* FHIR update: the body is the Consent (the route's), its id the
+	 * URL's. */
 	if ((bid = fhir_str(req->json, "id")) == NULL || strcmp(bid, id) != 0)
 		return p2p_fail_at(err, 400, P2P_ISSUE_INVALID, "Consent.id",
 		    "Consent.id must be present and equal the id in the URL");
@@ -233,7 +209,7 @@ do_update(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 		return -1;
 	if (load_own(ctx, req, id, &r, err) == -1) {
 		db_rollback(&ctx->db);
-		return refuse(ctx, req, NULL, 0, err);
+		return -1;
 	}
 	if (check_if_match(req, &r, err) == -1)
 		goto fail;
@@ -262,49 +238,41 @@ do_update(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 	return rc;
 fail:
 	db_rollback(&ctx->db);
-	refuse(ctx, req, r.patient, r.cid, err);
+	p2p_audit_about(req, r.patient, r.cid);
 	consent_row_free(&r);
 	return -1;
 }
 
-int
-consent_handle(struct p2p_ctx *ctx, struct p2p_req *req,
-    struct p2p_err *err)
-{
-	char	 id[72];
+static const struct p2p_param search_params[] = {
+	{ "patient", valid_member, P2P_PARAM_REQUIRED },
+	{ NULL, NULL, 0 }
+};
 
-	if (strcmp(req->path, "/fhir/Consent") == 0) {
-		if (req->method != P2P_GET)
-			return p2p_fail(err, 405, P2P_ISSUE_NOT_SUPPORTED,
-			    "Consent: only search (GET) on the type; consents"
-			    " are submitted with $member-match");
-		return do_search(ctx, req, err);
-	}
-	if (!p2p_path_id(req->path, "/fhir/Consent/", "", id, sizeof(id)))
-		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND, "no such"
-		    " resource");
-	if (req->method == P2P_PUT)
-		return do_update(ctx, req, id, err);
-	if (req->method == P2P_GET)
-		return do_read(ctx, req, id, err);
-	return p2p_fail(err, 405, P2P_ISSUE_NOT_SUPPORTED, "Consent/{id}:"
-	    " GET or PUT");
-}
+/* Consents are submitted with $member-match: no create, no delete. */
+static const struct p2p_route routes[] = {
+	{ "/fhir/Consent", P2P_GET, do_search, search_params,
+	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	{ "/fhir/Consent/{id}", P2P_GET, do_read, NULL,
+	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	{ "/fhir/Consent/{id}", P2P_PUT, do_update, NULL,
+	  P2P_BODY_FHIR, "Consent", P2P_SYNC },
+	{ NULL }
+};
 
 const struct p2p_op op_consent = {
 	.name = "consent",
-	.methods = P2P_GET | P2P_PUT,
-	.body = P2P_BODY_FHIR,
-	.bulk_body = 0,
+	.routes = routes,
+	.limit = P2P_LIMIT_BODY,
 	.auth = P2P_AUTH_BEARER,
-	.oauth_errors = 0,
 	.scope = P2P_SCOPE_CONSENT,
+	.payer = P2P_PAYER_ANY,		/* a consent is its client's own */
+	.audit = AUDIT_CONSENT,
 };
 
 #ifndef P2P_NO_MAIN
 int
 main(void)
 {
-	return p2p_main(&op_consent, consent_handle, NULL);
+	return p2p_main(&op_consent);
 }
 #endif

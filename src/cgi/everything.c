@@ -18,9 +18,10 @@
 
 #include "member/audit.h"
 #include "member/consent.h"
+#include "auth/scopes.h"
 #include "json/fhir.h"
 #include "jobs/job.h"
-#include "web/ops.h"
+#include "web/op.h"
 #include "datascope/release.h"
 #include "datascope/classify.h"
 
@@ -184,6 +185,25 @@ ev_url(struct p2p_buf *b, const struct p2p_config *cfg, const char *id,
 	return 0;
 }
 
+/* Parses "_count": entries per page. */
+static int
+parse_count(const char *v, long long *count, struct p2p_err *err)
+{
+	if (parse_ll(v, 1, EV_COUNT_MAX, count) == -1)
+		return p2p_fail_at(err, 400, P2P_ISSUE_VALUE, "_count",
+		    "_count must be an integer from 1 to %d", EV_COUNT_MAX);
+	return 0;
+}
+
+static int
+valid_count(const char *name, const char *v, struct p2p_err *err)
+{
+	long long	 n;
+
+	(void)name;
+	return parse_count(v, &n, err);
+}
+
 /* Parses "_cursor=Type.rid". */
 static int
 parse_cursor(const char *v, char type[64], long long *rid,
@@ -205,6 +225,16 @@ parse_cursor(const char *v, char type[64], long long *rid,
 bad:
 	return p2p_fail_at(err, 400, P2P_ISSUE_VALUE, "_cursor",
 	    "_cursor is not a cursor from a next link");
+}
+
+static int
+valid_cursor(const char *name, const char *v, struct p2p_err *err)
+{
+	char		 type[64];
+	long long	 rid;
+
+	(void)name;
+	return parse_cursor(v, type, &rid, err);
 }
 
 /*
@@ -484,9 +514,8 @@ everything_sync(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 	pg.count = EV_COUNT_DEFAULT;
 	pg.fhir_base = ctx->cfg.fhir_base;
 	if ((v = kv_get(params, "_count")) != NULL &&
-	    parse_ll(v, 1, EV_COUNT_MAX, &pg.count) == -1)
-		return p2p_fail_at(err, 400, P2P_ISSUE_VALUE, "_count",
-		    "_count must be an integer from 1 to %d", EV_COUNT_MAX);
+	    parse_count(v, &pg.count, err) == -1)
+		return -1;
 	if ((v = kv_get(params, "_cursor")) != NULL &&
 	    parse_cursor(v, ctype, &crid, err) == -1)
 		return -1;
@@ -559,24 +588,10 @@ everything_async(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 {
 	json_object	*jp, *args;
 	char		 jid[JOB_ID_LEN + 1], url[2048];
-	const char	*v;
 	int		 rc;
 
-	if ((v = kv_get(params, "_outputFormat")) != NULL &&
-	    strcmp(v, "application/fhir+ndjson") != 0 &&
-	    strcmp(v, "application/ndjson") != 0 && strcmp(v, "ndjson") != 0)
-		return p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
-		    "_outputFormat", "_outputFormat must be "
-		    "application/fhir+ndjson");
-	if (kv_get(params, "_count") != NULL ||
-	    kv_get(params, "_cursor") != NULL)
-		return p2p_fail(err, 400, P2P_ISSUE_NOT_SUPPORTED,
-		    "_count and _cursor are for synchronous requests");
-	if (snprintf(url, sizeof(url), "%s%s%s%s", ctx->cfg.base_url,
-	    req->path, req->query[0] ? "?" : "", req->query) >=
-	    (int)sizeof(url))
-		return p2p_fail(err, 414, P2P_ISSUE_TOO_LONG,
-		    "request URL too long");
+	if (p2p_request_url(req, url, sizeof(url), err) == -1)
+		return -1;
 	if ((jp = json_object_new_object()) == NULL ||
 	    fhir_add_str(jp, "patient", id) == -1 ||
 	    (args = release_kv_json(params)) == NULL ||
@@ -590,92 +605,83 @@ everything_async(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 	json_object_put(jp);
 	if (rc == -1)
 		return -1;
-	job_accepted(req, jid);
+	p2p_accepted(req, jid);
 	return 0;
 }
 
-int
-everything_handle(struct p2p_ctx *ctx, struct p2p_req *req,
-    struct p2p_err *err)
+static int
+everything(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
 	struct release_rules	*rules = NULL;
-	struct p2p_kvlist	 params;
 	struct p2p_err		 aerr;
-	const char		*k;
-	char			 id[72], summary[480];
+	const char		*id = req->ids[0];
+	char			 summary[480];
 	long long		 cid = 0;
-	int			 sensitive = 0, rc = -1, async, r;
+	int			 sensitive = 0, rc = -1;
 	size_t			 i;
 
-	memset(&params, 0, sizeof(params));
 	p2p_err_init(&aerr);
-	if (!p2p_path_id(req->path, "/fhir/Patient/", "/$everything", id,
-	    sizeof(id)))
-		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND,
-		    "no such Patient");
-	async = p2p_prefer_async(req);
-	if (release_collect(&req->args, req->json, &params, err) == -1)
-		goto out;
-	if ((rules = calloc(1, sizeof(*rules))) == NULL) {
-		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-		goto out;
-	}
-	/* Validate every parameter before anything else: unknown is 400. */
+	p2p_audit_about(req, id, 0);
+	if ((rules = calloc(1, sizeof(*rules))) == NULL)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "out of memory");
+	/* The narrowing parameters (the others are the page's). */
 	release_init(rules, &ctx->cfg, now_sec(), 0);
-	for (i = 0; i < params.n; i++) {
-		k = params.kv[i].key;
-		r = 1;
-		if (strcmp(k, "_typeFilter") != 0 && strcmp(k, "_until") != 0 &&
-		    (r = release_apply(rules, k, params.kv[i].val, err)) == -1)
+	for (i = 0; i < req->params.n; i++)
+		if (release_apply(rules, req->params.kv[i].key,
+		    req->params.kv[i].val, err) == -1)
 			goto out;
-		if (r == 1 && strcmp(k, "_count") != 0 &&
-		    strcmp(k, "_cursor") != 0 &&
-		    !(async && strcmp(k, "_outputFormat") == 0)) {
-			p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
-			    params.kv[i].key, "parameter %.64s is not "
-			    "supported by $everything", params.kv[i].key);
-			goto out;
-		}
-	}
 	/* PDex: the release check for every request. */
-	if (consent_access_cfg(&ctx->db, &ctx->cfg, req->who.client_id, id, now_sec(), &cid,
-	    &sensitive, err) == -1) {
-		snprintf(summary, sizeof(summary), "%d $everything refused: %s",
-		    err->status, err->msg);
-		audit_log(&ctx->db, "release", "failure", req->who.client_id,
-		    id, 0, summary, &aerr);
+	if (consent_access_cfg(&ctx->db, &ctx->cfg, req->who.client_id, id,
+	    now_sec(), &cid, &sensitive, err) == -1)
 		goto out;
-	}
 	rules->sensitive = sensitive != 0;
-	if (async)
-		rc = everything_async(ctx, req, id, &params, err);
+	if (req->async)
+		rc = everything_async(ctx, req, id, &req->params, err);
 	else
-		rc = everything_sync(ctx, req, id, &params, rules, summary,
-		    sizeof(summary), err);
+		rc = everything_sync(ctx, req, id, &req->params, rules,
+		    summary, sizeof(summary), err);
 	/* Issue #7: which resources went out, for the disclosure report. */
 	if (rc == 0)
-		audit_log(&ctx->db, "release", "success", req->who.client_id,
-		    id, cid, async ? "$everything job" : summary, &aerr);
+		audit_log(&ctx->db, AUDIT_RELEASE, "success",
+		    req->who.client_id, id, cid, req->async ?
+		    "$everything job" : summary, &aerr);
 out:
-	kv_free(&params);
 	free(rules);
 	return rc;
 }
 
+static const struct p2p_param params[] = {
+	{ "_type", release_param_valid, P2P_PARAM_MULTI },
+	{ "_since", release_param_valid, 0 },
+	{ "start", release_param_valid, 0 },
+	{ "end", release_param_valid, 0 },
+	{ "_count", valid_count, P2P_PARAM_SYNC },
+	{ "_cursor", valid_cursor, P2P_PARAM_SYNC },
+	{ "_outputFormat", job_format_valid, P2P_PARAM_ASYNC },
+	{ NULL, NULL, 0 }
+};
+
+static const struct p2p_route routes[] = {
+	{ "/fhir/Patient/{id}/$everything", P2P_GET | P2P_POST, everything,
+	  params, P2P_BODY_PARAMETERS, NULL, P2P_SYNC_OR_ASYNC },
+	{ NULL }
+};
+
 const struct p2p_op op_everything = {
 	.name = "everything",
-	.methods = P2P_GET | P2P_POST,
-	.body = P2P_BODY_FHIR,
-	.bulk_body = 0,
+	.routes = routes,
+	.limit = P2P_LIMIT_BODY,
 	.auth = P2P_AUTH_BEARER,
-	.oauth_errors = 0,
 	.scope = P2P_SCOPE_EVERYTHING,
+	.payer = P2P_PAYER_ANY,		/* the match is the client's own */
+	.audit = AUDIT_RELEASE,
 };
 
 #ifndef P2P_NO_MAIN
 int
 main(void)
 {
-	return p2p_main(&op_everything, everything_handle, NULL);
+	return p2p_main(&op_everything);
 }
 #endif

@@ -19,11 +19,12 @@
 
 #include <openssl/crypto.h>
 
+#include "auth/scopes.h"
 #include "member/audit.h"
 #include "member/consent.h"
 #include "json/fhir.h"
 #include "jobs/job.h"
-#include "web/ops.h"
+#include "web/op.h"
 #include "core/util.h"
 
 static const char *const sql_file =
@@ -49,9 +50,9 @@ http_date(time_t t, char *out, size_t sz)
 }
 
 static int
-status_get(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
-    struct p2p_err *err)
+status_get(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
+	const char		*id = req->ids[0];
 	struct job_state	 s;
 	json_object		*body = NULL;
 	char			 date[64];
@@ -93,9 +94,9 @@ status_get(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 }
 
 static int
-status_delete(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
-    struct p2p_err *err)
+status_delete(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
+	const char		*id = req->ids[0];
 	struct job_state	 s;
 	int			 rc;
 
@@ -133,8 +134,8 @@ static int
 check_signature(struct p2p_ctx *ctx, struct p2p_req *req,
     struct p2p_err *err)
 {
-	const char	*exp_s = kv_get(&req->args, "exp");
-	const char	*sig = kv_get(&req->args, "sig");
+	const char	*exp_s = kv_get(&req->params, "exp");
+	const char	*sig = kv_get(&req->params, "sig");
 	char		 want[65];
 	long long	 exp;
 
@@ -162,7 +163,7 @@ check_signature(struct p2p_ctx *ctx, struct p2p_req *req,
  */
 static int
 check_members(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
-    char refused[72], struct p2p_err *err)
+    const char *name, char refused[72], struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
 	struct p2p_err	 e;
@@ -190,8 +191,8 @@ check_members(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 		return -1;
 	if (!ok)
 		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN,
-		    "the file is withdrawn: a member's consent is no longer "
-		    "valid");
+		    "file %s/%s is withdrawn: a member's consent is no longer"
+		    " valid", id, name);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return db_fail(&ctx->db, rc, err, "job members");
 	return 0;
@@ -247,24 +248,15 @@ fail:
 static int
 file_get(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
-	struct p2p_err		 aerr;
-	char			 refused[72], detail[360];
+	char			 refused[72];
 	struct job_state	 s;
 	sqlite3_stmt		*st;
-	char			 id[JOB_ID_LEN + 2], name[100], path[PATH_MAX];
-	const char		*p = req->path + strlen("/bulk/"), *slash;
+	const char		*id = req->ids[0], *name = req->ids[1];
+	char			 path[PATH_MAX];
 	int			 rc, found;
 
-	if (req->method != P2P_GET)
-		return p2p_fail(err, 405, P2P_ISSUE_NOT_SUPPORTED,
-		    "files can only be read");
-	if ((slash = strchr(p, '/')) == NULL ||
-	    (size_t)(slash - p) != JOB_ID_LEN ||
-	    snprintf(name, sizeof(name), "%s", slash + 1) >=
-	    (int)sizeof(name) || !valid_file_name(name))
+	if (strlen(id) != JOB_ID_LEN || !valid_file_name(name))
 		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND, "no such file");
-	memcpy(id, p, JOB_ID_LEN);
-	id[JOB_ID_LEN] = '\0';
 	if (ctx->cfg.signed_urls && check_signature(ctx, req, err) == -1)
 		return -1;
 	if ((rc = job_get(&ctx->db, id, req->who.client_id, now_sec(), &s,
@@ -286,14 +278,8 @@ file_get(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 		return db_fail(&ctx->db, rc, err, "job file");
 	if (rc != SQLITE_ROW)
 		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND, "no such file");
-	if (check_members(ctx, req, id, refused, err) == -1) {
-		if (refused[0] != '\0') {
-			p2p_err_init(&aerr);
-			snprintf(detail, sizeof(detail), "%d file %s/%s refused:"
-			    " %s", err->status, id, name, err->msg);
-			(void)audit_log(&ctx->db, "release", "failure",
-			    req->who.client_id, refused, 0, detail, &aerr);
-		}
+	if (check_members(ctx, req, id, name, refused, err) == -1) {
+		p2p_audit_about(req, refused, 0);
 		return -1;
 	}
 	if (audit_file(ctx, req, id, name, err) == -1)
@@ -309,35 +295,37 @@ file_get(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	return 0;
 }
 
-int
-export_status_handle(struct p2p_ctx *ctx, struct p2p_req *req,
-    struct p2p_err *err)
-{
-	char	 id[JOB_ID_LEN + 2];
+/* exp and sig: checked by file_get() (a bad signature is 403). */
+static const struct p2p_param file_params[] = {
+	{ "exp", NULL, 0 },
+	{ "sig", NULL, 0 },
+	{ NULL, NULL, 0 }
+};
 
-	if (strncmp(req->path, "/bulk/", 6) == 0)
-		return file_get(ctx, req, err);
-	if (!p2p_path_id(req->path, "/fhir/bulkstatus/", "", id, sizeof(id)))
-		return not_found(err);
-	if (req->method == P2P_DELETE)
-		return status_delete(ctx, req, id, err);
-	return status_get(ctx, req, id, err);
-}
+static const struct p2p_route routes[] = {
+	{ "/fhir/bulkstatus/{job}", P2P_GET, status_get, NULL,
+	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	{ "/fhir/bulkstatus/{job}", P2P_DELETE, status_delete, NULL,
+	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	{ "/bulk/{job}/{file}", P2P_GET, file_get, file_params,
+	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	{ NULL }
+};
 
 const struct p2p_op op_export_status = {
 	.name = "export-status",
-	.methods = P2P_GET | P2P_DELETE,
-	.body = P2P_BODY_NONE,
-	.bulk_body = 0,
+	.routes = routes,
+	.limit = P2P_LIMIT_BODY,
 	.auth = P2P_AUTH_BEARER,
-	.oauth_errors = 0,
 	.scope = P2P_SCOPE_EXPORT,
+	.payer = P2P_PAYER_ANY,		/* a job is its client's own */
+	.audit = AUDIT_RELEASE,
 };
 
 #ifndef P2P_NO_MAIN
 int
 main(void)
 {
-	return p2p_main(&op_export_status, export_status_handle, NULL);
+	return p2p_main(&op_export_status);
 }
 #endif

@@ -2,21 +2,22 @@
  * member-match.c - POST /fhir/Patient/$member-match (HRex
  * member-match; also the PDex STU1 form with OldCoverage/NewCoverage).
  *
- * Order: request structure (400), then one write transaction: caller
- * identity (403), consent (422), the reads (match, opt-out), the
+ * After the gates (op_member_match below, enforced by web/serve.c, the
+ * requesting payer resolved among them): the input (400), then one
+ * write transaction: consent (422), the reads (match, opt-out), the
  * probing guard's row (429), the match outcome (422), opt-outs (422),
- * then consent, match record, audit.  Every attempt and its outcome is
- * audited (event "match"), in that same transaction once it is open.
+ * then consent, match record and the success's audit record.  A
+ * refusal keeps the probe row; serve.c records it (event "match").
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "member/audit.h"
-#include "auth/access.h"
+#include "auth/scopes.h"
 #include "member/consent.h"
 #include "json/fhir.h"
 #include "member/match.h"
-#include "web/ops.h"
+#include "web/op.h"
 #include "json/params.h"
 
 #define SYS_HREX_TEMP	"http://hl7.org/fhir/us/davinci-hrex/CodeSystem/hrex-temp"
@@ -41,43 +42,22 @@ static const struct params_spec legacy_spec[HP__MAX] = {
 	{ "Consent", "Consent", 0, 1 },		/* HP_CONSENT */
 };
 
-/* Audits a failure (keeping err as it is) and returns -1. */
-static int
-refuse(struct p2p_ctx *ctx, struct p2p_req *req, const char *patient,
-    const struct p2p_err *err)
-{
-	struct p2p_err	 e2;
-	char		 detail[320];
-
-	p2p_err_init(&e2);
-	snprintf(detail, sizeof(detail), "%d %s", err->status, err->msg);
-	(void)audit_log(&ctx->db, "match", "failure", req->who.client_id,
-	    patient, 0, detail, &e2);
-	return -1;
-}
-
 /*
- * Refuses inside the request's write transaction: audits the failure
- * and commits, so the probe row counts (the attempt itself counts, even
- * when refused).  A refusal for a database failure rolls back instead.
- * Keeps err; returns -1.
+ * Ends a refused request's write transaction: commits, so that the
+ * probe row counts (the attempt itself counts, even when refused), or
+ * rolls back after a database failure.  Names the member, when known,
+ * for the refusal's audit record (serve.c).  Keeps err; returns -1.
  */
 static int
 refuse_tx(struct p2p_ctx *ctx, struct p2p_req *req, const char *patient,
     const struct p2p_err *err)
 {
 	struct p2p_err	 e2;
-	char		 detail[320];
 
 	p2p_err_init(&e2);
-	if (err->status >= 500) {
+	if (err->status >= 500 || db_commit(&ctx->db, &e2) == -1)
 		db_rollback(&ctx->db);
-		return refuse(ctx, req, patient, err);
-	}
-	snprintf(detail, sizeof(detail), "%d %s", err->status, err->msg);
-	if (audit_log(&ctx->db, "match", "failure", req->who.client_id,
-	    patient, 0, detail, &e2) == -1 || db_commit(&ctx->db, &e2) == -1)
-		db_rollback(&ctx->db);
+	p2p_audit_about(req, patient, 0);
 	return -1;
 }
 
@@ -234,8 +214,8 @@ parse_input(json_object *body, struct match_input *in, struct p2p_err *err)
 	return 0;
 }
 
-int
-member_match_handle(struct p2p_ctx *ctx, struct p2p_req *req,
+static int
+member_match(struct p2p_ctx *ctx, struct p2p_req *req,
     struct p2p_err *err)
 {
 	struct p2p_config	*cfg = &ctx->cfg;
@@ -250,15 +230,8 @@ member_match_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 	time_t			 now = now_sec();
 	int			 optout, consentless = 0;
 
-	/* Operation parameters travel in the body only (POST). */
-	if (req->args.n > 0) {
-		p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
-		    req->args.kv[0].key, "$member-match takes no URL "
-		    "parameters (%s)", req->args.kv[0].key);
-		return refuse(ctx, req, NULL, err);
-	}
 	if (parse_input(req->json, &in, err) == -1)
-		return refuse(ctx, req, NULL, err);
+		return -1;
 	/*
 	 * One write transaction per request, from the first read on: the
 	 * organization and match reads, the opt-out check, the probe row,
@@ -270,14 +243,10 @@ member_match_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 	 * throttled caller learns nothing from it.
 	 */
 	if (db_begin(db, err) == -1)
-		return refuse(ctx, req, NULL, err);
-	/* The requesting payer: its NPI resolved to an Organization
-	 * (unless the caller already knows it). */
-	if (req->who.org_id[0] == '\0' && auth_require_payer(req, err) == -1)
-		return refuse_tx(ctx, req, NULL, err);
+		return -1;
 	if (in.consent != NULL) {
-		if (consent_validate(cfg, in.consent, &req->who, now, &terms,
-		    err) == -1)
+		if (consent_validate(cfg, in.consent, req->who.npi,
+		    req->who.org_id, now, &terms, err) == -1)
 			return refuse_tx(ctx, req, NULL, err);
 	} else if (cfg->allow_legacy_consentless) {
 		consentless = 1;	/* only the legacy form gets here */
@@ -326,7 +295,8 @@ member_match_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 	    err) == -1 ||
 	    db_commit(db, err) == -1) {
 		db_rollback(db);
-		return refuse(ctx, req, patient, err);
+		p2p_audit_about(req, patient, 0);
+		return -1;
 	}
 
 	out = in.legacy ? reply_legacy(cfg, in.patient, in.link, patient) :
@@ -337,14 +307,21 @@ member_match_handle(struct p2p_ctx *ctx, struct p2p_req *req,
 	return 0;
 }
 
+static const struct p2p_route routes[] = {
+	/* HRex: the operation's parameters travel in the body only. */
+	{ "/fhir/Patient/$member-match", P2P_POST, member_match, NULL,
+	  P2P_BODY_FHIR, "Parameters", P2P_SYNC },
+	{ NULL }
+};
+
 const struct p2p_op op_member_match = {
 	.name = "member-match",
-	.methods = P2P_POST,
-	.body = P2P_BODY_FHIR,
-	.bulk_body = 0,
+	.routes = routes,
+	.limit = P2P_LIMIT_BODY,
 	.auth = P2P_AUTH_BEARER,
-	.oauth_errors = 0,
 	.scope = P2P_SCOPE_MATCH,
+	.payer = P2P_PAYER_REQUIRED,	/* the Consent names it (HRex) */
+	.audit = AUDIT_MATCH,
 	.db_mmap = 1,		/* one process (lighttpd.conf) */
 };
 
@@ -352,6 +329,6 @@ const struct p2p_op op_member_match = {
 int
 main(void)
 {
-	return p2p_main(&op_member_match, member_match_handle, NULL);
+	return p2p_main(&op_member_match);
 }
 #endif

@@ -10,7 +10,7 @@
 
 #include "json/fhir.h"
 #include "core/log.h"
-#include "web/ops.h"
+#include "web/op.h"
 
 #ifndef P2P_SHAREDIR
 #define P2P_SHAREDIR	"/usr/local/share/p2p"
@@ -78,32 +78,30 @@ load_template(const struct p2p_config *cfg, const char *name)
 	return obj;
 }
 
-int
-metadata_handle(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
+/* The templates, read once per process. */
+static struct meta *
+meta_get(struct p2p_ctx *ctx, struct p2p_err *err)
 {
 	struct meta	*m = ctx->app;
-	json_object	*doc;
-	const char	*ctype;
 
 	if (m == NULL) {
-		if ((m = calloc(1, sizeof(*m))) == NULL)
-			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		if ((m = calloc(1, sizeof(*m))) == NULL) {
+			p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 			    "out of memory");
+			return NULL;
+		}
 		m->capability = load_template(&ctx->cfg,
 		    "capability-statement.json");
 		m->smart = load_template(&ctx->cfg, "smart-configuration.json");
 		ctx->app = m;
 	}
-	if (strcmp(req->path, "/fhir/metadata") == 0) {
-		doc = m->capability;
-		ctype = "application/fhir+json";
-	} else if (strcmp(req->path, "/.well-known/smart-configuration") == 0 ||
-	    strcmp(req->path, "/fhir/.well-known/smart-configuration") == 0) {
-		doc = m->smart;
-		ctype = "application/json";
-	} else
-		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND,
-		    "no resource or operation at %.200s", req->path);
+	return m;
+}
+
+static int
+send_doc(struct p2p_req *req, json_object *doc, const char *ctype,
+    struct p2p_err *err)
+{
 	if (doc == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "server metadata is unavailable");
@@ -111,7 +109,27 @@ metadata_handle(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	return 0;
 }
 
-void
+static int
+capability(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
+{
+	struct meta	*m;
+
+	if ((m = meta_get(ctx, err)) == NULL)
+		return -1;
+	return send_doc(req, m->capability, "application/fhir+json", err);
+}
+
+static int
+smart(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
+{
+	struct meta	*m;
+
+	if ((m = meta_get(ctx, err)) == NULL)
+		return -1;
+	return send_doc(req, m->smart, "application/json", err);
+}
+
+static void
 metadata_free(struct p2p_ctx *ctx)
 {
 	struct meta	*m = ctx->app;
@@ -124,19 +142,39 @@ metadata_free(struct p2p_ctx *ctx)
 	ctx->app = NULL;
 }
 
+/*
+ * Public documents: a parameter changes nothing in them, so clients'
+ * _format, _pretty and the like are ignored rather than refused.
+ */
+static const struct p2p_param any[] = {
+	{ NULL, NULL, P2P_PARAM_OTHERS }
+};
+
+static const struct p2p_route routes[] = {
+	{ "/fhir/metadata", P2P_GET | P2P_HEAD, capability, any,
+	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	{ "/.well-known/smart-configuration", P2P_GET | P2P_HEAD, smart, any,
+	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	{ "/fhir/.well-known/smart-configuration", P2P_GET | P2P_HEAD, smart,
+	  any, P2P_BODY_NONE, NULL, P2P_SYNC },
+	{ NULL }
+};
+
+/* Any other path lighttpd sends here is the route gate's 404. */
 const struct p2p_op op_metadata = {
 	.name = "metadata",
-	.methods = P2P_GET | P2P_HEAD,
-	.body = P2P_BODY_NONE,
-	.bulk_body = 0,
+	.routes = routes,
+	.limit = P2P_LIMIT_BODY,
 	.auth = P2P_AUTH_NONE,
-	.oauth_errors = 0,
+	.payer = P2P_PAYER_ANY,
+	.audit = NULL,			/* public, read-only */
+	.cleanup = metadata_free,
 };
 
 #ifndef P2P_NO_MAIN
 int
 main(void)
 {
-	return p2p_main(&op_metadata, metadata_handle, metadata_free);
+	return p2p_main(&op_metadata);
 }
 #endif

@@ -20,9 +20,8 @@
 #include "auth/client.h"
 #include "auth/jose.h"
 #include "auth/jwks.h"
-#include "core/log.h"
 #include "json/fhir.h"
-#include "web/ops.h"
+#include "web/op.h"
 #include "auth/scopes.h"
 #include "core/util.h"
 
@@ -32,19 +31,6 @@
 static const char *const sql_jti_purge = "DELETE FROM jti WHERE exp < ?1";
 static const char *const sql_jti_add =
     "INSERT INTO jti (client_id, jti, exp) VALUES (?1, ?2, ?3)";
-
-/* One form parameter: absent (NULL) or present once; -1 duplicated. */
-static int
-param(struct p2p_req *req, const char *name, const char **out,
-    struct p2p_err *err)
-{
-	*out = NULL;
-	if (kv_count(&req->form, name) > 1)
-		return p2p_fail_oauth(err, 400, "invalid_request",
-		    "parameter %s repeated", name);
-	*out = kv_get(&req->form, name);
-	return 0;
-}
 
 /* Authenticates by the client assertion; fills c (caller frees). */
 static int
@@ -166,7 +152,7 @@ issue(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err,
     char *who, size_t whosz)
 {
 	struct client_rec	 c;
-	const char		*grant, *atype, *assertion, *scope, *form_id;
+	const char		*atype, *assertion, *scope, *form_id;
 	const unsigned char	*key;
 	char			 granted[1024], why[160], jti[256];
 	char			*tok = NULL;
@@ -177,36 +163,18 @@ issue(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err,
 
 	memset(&c, 0, sizeof(c));
 	jti[0] = '\0';
-	if (param(req, "grant_type", &grant, err) == -1 ||
-	    param(req, "client_assertion_type", &atype, err) == -1 ||
-	    param(req, "client_assertion", &assertion, err) == -1 ||
-	    param(req, "scope", &scope, err) == -1 ||
-	    param(req, "client_id", &form_id, err) == -1)
-		return -1;
-	if (grant == NULL)
-		return p2p_fail_oauth(err, 400, "invalid_request",
-		    "grant_type is required");
-	if (strcmp(grant, "client_credentials") != 0)
-		return p2p_fail_oauth(err, 400, "unsupported_grant_type",
-		    "only client_credentials is supported");
+	atype = kv_get(&req->params, "client_assertion_type");
+	assertion = kv_get(&req->params, "client_assertion");
+	scope = kv_get(&req->params, "scope");
+	form_id = kv_get(&req->params, "client_id");
 	basic = req->authorization != NULL &&
 	    strncasecmp(req->authorization, "Basic ", 6) == 0;
 	if (basic && (atype != NULL || assertion != NULL))
 		return p2p_fail_oauth(err, 400, "invalid_request",
 		    "use one client authentication method");
-	if (!basic) {
-		if (atype == NULL || assertion == NULL)
-			return p2p_fail_oauth(err, 400, "invalid_request",
-			    "client_assertion_type and client_assertion are "
-			    "required");
-		if (strcmp(atype, ASSERTION_TYPE) != 0)
-			return p2p_fail_oauth(err, 400, "invalid_request",
-			    "client_assertion_type must be %s",
-			    ASSERTION_TYPE);
-	}
-	if (scope == NULL || scope[0] == '\0')
+	if (!basic && (atype == NULL || assertion == NULL))
 		return p2p_fail_oauth(err, 400, "invalid_request",
-		    "scope is required");
+		    "client_assertion_type and client_assertion are required");
 	if (basic)
 		rc = by_secret(ctx, req, &c, who, whosz, err);
 	else
@@ -291,28 +259,69 @@ fail:
 	return -1;
 }
 
-int
-token_handle(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
+/*
+ * The token request (SMART Backend Services; RFC 6749 4.4).  Refusals
+ * are recorded by serve.c (event "token") naming the client the
+ * credentials claim, never the secret, assertion or token.
+ */
+static int
+token(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
-	struct p2p_err	 aerr;
-	char		 who[128];
-
-	who[0] = '\0';
-	if (issue(ctx, req, err, who, sizeof(who)) == 0)
-		return 0;
-	p2p_err_init(&aerr);
-	if (audit_log(&ctx->db, "token", "failure", who[0] ? who : NULL, NULL,
-	    0, err->msg, &aerr) == -1)
-		log_warn("token refusal not audited: %s", aerr.msg);
-	return -1;
+	return issue(ctx, req, err, req->audit.client,
+	    sizeof(req->audit.client));
 }
+
+static int
+valid_grant(const char *name, const char *v, struct p2p_err *err)
+{
+	(void)name;
+	if (strcmp(v, "client_credentials") != 0)
+		return p2p_fail_oauth(err, 400, "unsupported_grant_type",
+		    "only client_credentials is supported");
+	return 0;
+}
+
+static int
+valid_assertion_type(const char *name, const char *v, struct p2p_err *err)
+{
+	if (strcmp(v, ASSERTION_TYPE) != 0)
+		return p2p_fail_oauth(err, 400, "invalid_request",
+		    "%s must be %s", name, ASSERTION_TYPE);
+	return 0;
+}
+
+static int
+valid_scope(const char *name, const char *v, struct p2p_err *err)
+{
+	if (v[0] == '\0')
+		return p2p_fail_oauth(err, 400, "invalid_request",
+		    "%s is empty", name);
+	return 0;
+}
+
+/* RFC 6749 3.2: unrecognized parameters are ignored; none repeats. */
+static const struct p2p_param form[] = {
+	{ "grant_type", valid_grant, P2P_PARAM_REQUIRED },
+	{ "scope", valid_scope, P2P_PARAM_REQUIRED },
+	{ "client_assertion_type", valid_assertion_type, 0 },
+	{ "client_assertion", NULL, 0 },
+	{ "client_id", NULL, 0 },
+	{ NULL, NULL, P2P_PARAM_OTHERS }
+};
+
+static const struct p2p_route routes[] = {
+	{ "/auth/token", P2P_POST, token, form, P2P_BODY_FORM, NULL,
+	  P2P_SYNC },
+	{ NULL }
+};
 
 const struct p2p_op op_token = {
 	.name = "token",
-	.methods = P2P_POST,
-	.body = P2P_BODY_FORM,
-	.bulk_body = 0,
-	.auth = P2P_AUTH_NONE,
+	.routes = routes,
+	.limit = P2P_LIMIT_BODY,
+	.auth = P2P_AUTH_NONE,		/* the client authenticates here */
+	.payer = P2P_PAYER_ANY,
+	.audit = AUDIT_TOKEN,
 	.oauth_errors = 1,
 };
 
@@ -320,6 +329,6 @@ const struct p2p_op op_token = {
 int
 main(void)
 {
-	return p2p_main(&op_token, token_handle, NULL);
+	return p2p_main(&op_token);
 }
 #endif

@@ -8,7 +8,7 @@
 #include "json/fhir.h"
 #include "member/match.h"
 #include "member/norm.h"
-#include "web/ops.h"
+#include "web/op.h"
 #include "unit.h"
 
 static struct p2p_db	 db;
@@ -286,13 +286,15 @@ START_TEST(test_query_plans)
 }
 END_TEST
 
-/* The handler, called as serve.c would after auth, on the fixture. */
+extern const struct p2p_op op_member_match;	/* src/cgi/member-match.c */
+
+/* The handler, called as serve.c would after the gates, on the fixture. */
 static int
 handle(const char *body, const char *client, const char *org, int *status,
     json_object **reply)
 {
 	static struct p2p_ctx	 ctx;
-	static struct p2p_op	 op = { .name = "member-match" };
+	static char		 path[] = "/fhir/Patient/$member-match";
 	struct p2p_req		 req;
 	struct p2p_err		 err;
 	int			 rc;
@@ -302,14 +304,17 @@ handle(const char *body, const char *client, const char *org, int *status,
 	config_defaults(&ctx.cfg);
 	ctx.cfg.allow_legacy_consentless = 1;
 	ctx.db = db;		/* borrowed: the fixture's connection */
-	ctx.op = &op;
+	ctx.op = &op_member_match;
 	memset(&req, 0, sizeof(req));
 	req.ctx = &ctx;
+	req.method = P2P_POST;
+	req.path = path;
 	p2p_err_init(&err);
+	ck_assert_int_eq(p2p_route(ctx.op, &req, &err), 0);
 	ck_assert_int_eq(fhir_parse(body, strlen(body), &req.json, &err), 0);
 	snprintf(req.who.client_id, sizeof(req.who.client_id), "%s", client);
 	snprintf(req.who.org_id, sizeof(req.who.org_id), "%s", org);
-	rc = member_match_handle(&ctx, &req, &err);
+	rc = req.route->handler(&ctx, &req, &err);
 	*status = rc == 0 ? req.status : err.status;
 	*reply = req.reply;
 	json_object_put(req.json);

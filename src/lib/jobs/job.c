@@ -168,17 +168,15 @@ job_create(struct p2p_db *db, const struct p2p_config *cfg,
 	return 0;
 }
 
-void
-job_accepted(struct p2p_req *req, const char *id)
+int
+job_format_valid(const char *name, const char *value, struct p2p_err *err)
 {
-	const struct p2p_config	*cfg = &req->ctx->cfg;
-
-	/* FHIR R4 async pattern: 202 and the absolute status URL. */
-	p2p_header(req, "Content-Location", "%s/bulkstatus/%s",
-	    cfg->fhir_base, id);
-	p2p_set_json(req, 202, "application/fhir+json",
-	    fhir_outcome_new3("information", P2P_ISSUE_INFORMATIONAL,
-	    "accepted; poll the Content-Location URL for the result"));
+	if (strcmp(value, "application/fhir+ndjson") != 0 &&
+	    strcmp(value, "application/ndjson") != 0 &&
+	    strcmp(value, "ndjson") != 0)
+		return p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED, name,
+		    "%s must be application/fhir+ndjson", name);
+	return 0;
 }
 
 int

@@ -18,7 +18,6 @@
 #include "core/config.h"
 #include "store/db.h"
 #include "core/err.h"
-#include "web/http.h"
 
 #define JOB_ID_LEN	32	/* hex chars */
 
@@ -45,8 +44,13 @@ int	 job_create(struct p2p_db *, const struct p2p_config *,
 	    const char *client, const char *kind, const char *request,
 	    json_object *params, char id[JOB_ID_LEN + 1], struct p2p_err *);
 
-/* Sets a 202 Accepted response with Content-Location for job id. */
-void	 job_accepted(struct p2p_req *, const char *id);
+/*
+ * A parameter validator (struct p2p_param, web/op.h) for _outputFormat:
+ * the writer makes FHIR ndjson only (Bulk Data 2.0 accepts the three
+ * spellings).  0, or -1 with a 400 not-supported.
+ */
+int	 job_format_valid(const char *name, const char *value,
+	    struct p2p_err *);
 
 /* Per-type ndjson output of a running job (opaque). */
 struct job_out;

@@ -1,6 +1,7 @@
 /*
  * fhir.c - see fhir.h.
  */
+#include <ctype.h>
 #include <string.h>
 
 #include "json/fhir.h"
@@ -120,7 +121,7 @@ fhir_parse_resource(const char *buf, size_t len, const char *want,
 		    "resourceType", "resourceType is missing");
 	}
 	if (want != NULL && strcmp(type, want) != 0) {
-		p2p_fail_at(err, 400, P2P_ISSUE_INVALID, "resourceType",
+		p2p_fail_at(err, 400, P2P_ISSUE_STRUCTURE, "resourceType",
 		    "expected a %s resource, got %.64s", want, type);
 		json_object_put(obj);
 		return -1;
@@ -321,4 +322,16 @@ fhir_json(json_object *obj)
 {
 	return json_object_to_json_string_ext(obj,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+int
+fhir_valid_id(const char *s)
+{
+	size_t	 n = 0;
+
+	for (; s[n] != '\0'; n++)
+		if (!isalnum((unsigned char)s[n]) && s[n] != '-' &&
+		    s[n] != '.')
+			return 0;
+	return n >= 1 && n <= 64;
 }

@@ -33,11 +33,15 @@ int	 fhir_parse_tok(json_tokener *, const char *buf, size_t len,
 	    json_object **out, struct p2p_err *);
 
 /*
- * Like fhir_parse(), also requiring a JSON object whose resourceType is
- * a string; when want is not NULL it must equal want.
+ * Like fhir_parse(), also requiring a JSON object (else 400 structure)
+ * whose resourceType is a string (else 400 required); when want is not
+ * NULL it must equal want (else 400 structure), all at "resourceType".
  */
 int	 fhir_parse_resource(const char *buf, size_t len, const char *want,
 	    json_object **out, struct p2p_err *);
+
+/* 1 when s is a valid FHIR id ([A-Za-z0-9.-]{1,64}, R4 datatypes), else 0. */
+int	 fhir_valid_id(const char *s);
 
 /* resourceType of obj, or NULL when obj is not a resource. */
 const char *fhir_type(json_object *);

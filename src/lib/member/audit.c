@@ -39,6 +39,20 @@ audit_log(struct p2p_db *db, const char *event, const char *outcome,
 	return 0;
 }
 
+int
+audit_refusal(struct p2p_db *db, const char *event, const char *op,
+    const char *client, const char *patient, long long cid,
+    const struct p2p_err *why, struct p2p_err *err)
+{
+	char	 detail[400];
+
+	snprintf(detail, sizeof(detail), "%d %s: %s", why->status, op,
+	    why->msg);
+	return audit_log(db, event, "failure", client != NULL &&
+	    client[0] != '\0' ? client : NULL, patient != NULL &&
+	    patient[0] != '\0' ? patient : NULL, cid, detail, err);
+}
+
 /* --- export as FHIR R4 AuditEvent (issue #7) ---------------------------- */
 
 #define SYS_EVENT_TYPE	"http://terminology.hl7.org/CodeSystem/audit-event-type"

@@ -234,7 +234,7 @@ member_error(struct job_out *o, size_t i, const struct p2p_err *why,
 /* Step 1 for one member: where does it go? */
 static void
 sort_member(struct p2p_db *db, const struct p2p_config *cfg,
-    const struct p2p_principal *who, time_t now, json_object *param,
+    const char *npi, const char *org_id, time_t now, json_object *param,
     size_t i, struct member *m, struct p2p_err *why)
 {
 	enum match_result	 res;
@@ -254,7 +254,7 @@ sort_member(struct p2p_db *db, const struct p2p_config *cfg,
 	}
 	/* Matched: can the Consent be honoured? (HRex, PDex §6.2) */
 	p2p_err_init(&e);
-	if (consent_validate(cfg, m->in.consent, who, now, &m->terms,
+	if (consent_validate(cfg, m->in.consent, npi, org_id, now, &m->terms,
 	    &e) == -1) {
 		if (e.status >= 500) {
 			*why = e;
@@ -677,7 +677,6 @@ int
 bulk_match_run(struct p2p_db *db, const struct p2p_config *cfg,
     const struct job *job, struct job_out *o, struct p2p_err *err)
 {
-	struct p2p_principal	 who;
 	struct member		*ms = NULL;
 	json_object		*bundles, *groups[B_ERROR] = { NULL };
 	const char		*npi, *org, *date;
@@ -694,10 +693,6 @@ bulk_match_run(struct p2p_db *db, const struct p2p_config *cfg,
 	if (bundles == NULL || npi == NULL || date == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "job parameters are incomplete");
-	memset(&who, 0, sizeof(who));
-	snprintf(who.client_id, sizeof(who.client_id), "%s", job->client_id);
-	snprintf(who.npi, sizeof(who.npi), "%s", npi);
-	snprintf(who.org_id, sizeof(who.org_id), "%s", org ? org : "");
 	n = json_object_array_length(bundles);
 	if ((ms = calloc(n ? n : 1, sizeof(*ms))) == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
@@ -709,8 +704,8 @@ bulk_match_run(struct p2p_db *db, const struct p2p_config *cfg,
 		}
 	for (i = 0; i < n; i++) {
 		p2p_err_init(&why);
-		sort_member(db, cfg, &who, now, json_object_array_get_idx(
-		    bundles, i), i, &ms[i], &why);
+		sort_member(db, cfg, npi, org ? org : "", now,
+		    json_object_array_get_idx(bundles, i), i, &ms[i], &why);
 		if (ms[i].b == B_ERROR) {
 			log_warn("job %s: MemberBundle %zu: %s", job->id, i + 1,
 			    why.msg);

@@ -82,23 +82,23 @@ ref_is_org(const char *r, const char *base, const char *org)
  */
 static int
 names_caller(const struct p2p_config *cfg, json_object *ref,
-    const struct p2p_principal *who, char recipient[64])
+    const char *npi, const char *org_id, char recipient[64])
 {
 	json_object	*ident;
 	const char	*r, *sys, *val;
 
-	if ((r = fhir_str(ref, "reference")) != NULL && who->org_id[0] != '\0' &&
-	    (ref_is_org(r, NULL, who->org_id) ||
-	    ref_is_org(r, cfg->fhir_base, who->org_id))) {
-		snprintf(recipient, 64, "Organization/%.48s", who->org_id);
+	if ((r = fhir_str(ref, "reference")) != NULL && org_id[0] != '\0' &&
+	    (ref_is_org(r, NULL, org_id) ||
+	    ref_is_org(r, cfg->fhir_base, org_id))) {
+		snprintf(recipient, 64, "Organization/%.48s", org_id);
 		return 1;
 	}
 	if ((ident = fhir_get(ref, "identifier", json_type_object)) != NULL &&
-	    who->npi[0] != '\0' &&
+	    npi[0] != '\0' &&
 	    (sys = fhir_str(ident, "system")) != NULL &&
 	    (val = fhir_str(ident, "value")) != NULL &&
-	    strcmp(sys, SYS_NPI) == 0 && strcmp(val, who->npi) == 0) {
-		snprintf(recipient, 64, "npi:%.31s", who->npi);
+	    strcmp(sys, SYS_NPI) == 0 && strcmp(val, npi) == 0) {
+		snprintf(recipient, 64, "npi:%.31s", npi);
 		return 1;
 	}
 	return 0;
@@ -106,8 +106,8 @@ names_caller(const struct p2p_config *cfg, json_object *ref,
 
 int
 consent_validate(const struct p2p_config *cfg, json_object *c,
-    const struct p2p_principal *who, time_t now, struct consent_terms *t,
-    struct p2p_err *err)
+    const char *npi, const char *org_id, time_t now,
+    struct consent_terms *t, struct p2p_err *err)
 {
 	json_object	*cat, *pol, *prov, *period, *actors, *a;
 	const char	*s, *start, *end;
@@ -191,7 +191,7 @@ consent_validate(const struct p2p_config *cfg, json_object *c,
 				continue;
 			ircp++;
 			named = names_caller(cfg, fhir_get(a, "reference",
-			    json_type_object), who, t->recipient);
+			    json_type_object), npi, org_id, t->recipient);
 		}
 	}
 	if (ircp == 0)

@@ -14,7 +14,6 @@
 #include "core/config.h"
 #include "store/db.h"
 #include "core/err.h"
-#include "web/http.h"
 
 /* HRex consent policies (value set hrex-consent-policy). */
 #define CONSENT_POLICY_REGULAR \
@@ -32,12 +31,12 @@ struct consent_terms {
 };
 
 /*
- * Validates a submitted HRex Consent for the caller (who) at time now.
- * Returns 0 with terms filled, or -1 with a 422 whose message says which
- * rule failed.
+ * Validates a submitted HRex Consent for the requesting payer (its NPI
+ * and Organization id, either may be "") at time now.  Returns 0 with
+ * terms filled, or -1 with a 422 whose message says which rule failed.
  */
 int	 consent_validate(const struct p2p_config *, json_object *consent,
-	    const struct p2p_principal *who, time_t now,
+	    const char *npi, const char *org_id, time_t now,
 	    struct consent_terms *, struct p2p_err *);
 
 /*
