@@ -14,7 +14,8 @@
  * inactive or rejected (or between those two); every other element keeps
  * its stored value.  The release check (consent_access) refuses at once
  * afterwards: $everything, $davinci-data-export and file downloads for
- * that member under that consent stop.
+ * that member under that consent stop.  The rules are member/consent.c's
+ * (consent_get_own, consent_search, consent_revoke_own).
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,39 +25,6 @@
 #include "member/consent.h"
 #include "json/fhir.h"
 #include "web/op.h"
-
-#define SEARCH_MAX	100	/* consents of one client for one member */
-
-static const char *const sql_search =
-    "SELECT id FROM consent WHERE client_id = ?1 AND patient = ?2"
-    " ORDER BY cid LIMIT ?3";
-
-static int
-not_found(struct p2p_err *err, const char *id)
-{
-	return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND, "Consent/%s is not"
-	    " known", id);
-}
-
-/*
- * Loads consent id for the caller: 0 with r filled, or -1 (404 when it
- * does not exist or is not the caller's).
- */
-static int
-load_own(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
-    struct consent_row *r, struct p2p_err *err)
-{
-	int	 rc;
-
-	if ((rc = consent_get(&ctx->db, id, r, err)) == -1)
-		return -1;
-	if (rc == 1 || strcmp(r->source, "submitted") != 0 ||
-	    strcmp(r->client_id, req->who.client_id) != 0) {
-		consent_row_free(r);
-		return not_found(err, id);
-	}
-	return 0;
-}
 
 /* Sets the reply to the resource of r with its ETag. */
 static int
@@ -77,12 +45,13 @@ reply_consent(struct p2p_req *req, const struct consent_row *r,
 static int
 do_read(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
-	const char		*id = req->ids[0];
 	struct consent_row	 r;
 	int			 rc;
 
-	if (load_own(ctx, req, id, &r, err) == -1)
-		return -1;
+	if ((rc = consent_get_own(&ctx->db, req->ids[0], req->who.client_id,
+	    &r, err)) != 0)
+		return rc == 1 ? p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND,
+		    "Consent/%s is not known", req->ids[0]) : -1;
 	rc = reply_consent(req, &r, err);
 	consent_row_free(&r);
 	return rc;
@@ -107,94 +76,46 @@ valid_member(const char *name, const char *v, struct p2p_err *err)
 static int
 do_search(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
-	sqlite3_stmt		*st;
-	struct consent_row	 r;
-	json_object		*b, *entries, *e, *res, *s, *links, *l;
-	const char		*patient;
-	char			 url[800];
-	int			 rc, n = 0;
+	json_object	*b;
 
-	patient = member_id(kv_get(&req->params, "patient"));
-
-	if ((b = fhir_resource_new("Bundle")) == NULL)
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	snprintf(url, sizeof(url), "%s/Consent?patient=%s",
-	    ctx->cfg.fhir_base, patient);
-	links = json_object_new_array();
-	l = json_object_new_object();
-	entries = json_object_new_array();
-	if (fhir_add_str(b, "type", "searchset") == -1 ||
-	    fhir_add(b, "link", links) == -1 || fhir_push(links, l) == -1 ||
-	    fhir_add_str(l, "relation", "self") == -1 ||
-	    fhir_add_str(l, "url", url) == -1 ||
-	    fhir_add(b, "entry", entries) == -1) {
-		json_object_put(b);
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	}
-	if ((st = db_stmt(&ctx->db, sql_search, err)) == NULL) {
-		json_object_put(b);
+	if ((b = consent_search(&ctx->db, ctx->cfg.fhir_base,
+	    req->who.client_id, member_id(kv_get(&req->params, "patient")),
+	    err)) == NULL)
 		return -1;
-	}
-	db_bind_text(st, 1, req->who.client_id);
-	db_bind_text(st, 2, patient);
-	sqlite3_bind_int(st, 3, SEARCH_MAX);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (consent_get(&ctx->db, db_col_text(st, 0), &r, err) != 0)
-			break;
-		res = consent_resource(&r);
-		snprintf(url, sizeof(url), "%s/Consent/%s", ctx->cfg.fhir_base,
-		    r.id);
-		consent_row_free(&r);
-		e = json_object_new_object();
-		s = json_object_new_object();
-		if (fhir_push(entries, e) == -1 ||
-		    fhir_add_str(e, "fullUrl", url) == -1 ||
-		    fhir_add(e, "resource", res) == -1 ||
-		    fhir_add(e, "search", s) == -1 ||
-		    fhir_add_str(s, "mode", "match") == -1) {
-			json_object_put(s);
-			p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-			break;
-		}
-		n++;
-	}
-	db_done(st);
-	if (err->status == 0 && rc != SQLITE_DONE)
-		db_fail(&ctx->db, rc, err, "consent search");
-	if (err->status != 0 || fhir_add_int(b, "total", n) == -1) {
-		json_object_put(b);
-		return err->status != 0 ? -1 : p2p_fail(err, 500,
-		    P2P_ISSUE_EXCEPTION, "out of memory");
-	}
 	p2p_set_json(req, 200, "application/fhir+json", b);
 	return 0;
 }
 
-/* Checks an If-Match header against the current version (412). */
+/*
+ * The version an If-Match header names (W/"n" or "n"), -1 without the
+ * header, 0 (no version) when it names none.
+ */
 static int
-check_if_match(struct p2p_req *req, const struct consent_row *r,
-    struct p2p_err *err)
+if_match(struct p2p_req *req)
 {
 	const char	*h = p2p_env(req, "HTTP_IF_MATCH");
-	char		 want[24];
+	long long	 v;
+	char		 n[24];
+	size_t		 len;
 
 	if (h == NULL)
+		return -1;
+	if (strncmp(h, "W/", 2) == 0)
+		h += 2;
+	if ((len = strlen(h)) < 3 || len - 2 >= sizeof(n) || h[0] != '"' ||
+	    h[len - 1] != '"')
 		return 0;
-	snprintf(want, sizeof(want), "W/\"%d\"", r->version);
-	if (strcmp(h, want) != 0 && strcmp(h, want + 2) != 0)
-		return p2p_fail(err, 412, P2P_ISSUE_CONFLICT, "If-Match %s"
-		    " does not match the current version %s", h, want);
-	return 0;
+	memcpy(n, h + 1, len - 2);
+	n[len - 2] = '\0';
+	return parse_ll(n, 1, 1 << 30, &v) == 0 ? (int)v : 0;
 }
 
 static int
 do_update(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
-	const char		*id = req->ids[0];
+	const char		*id = req->ids[0], *bid, *status;
 	struct consent_row	 r;
-	const char		*bid, *status;
-	char			 by[160];
-	int			 changed, rc;
+	int			 rc;
 
 	/* FHIR update: the body is the Consent (the route's), its id the
 	 * URL's. */
@@ -204,43 +125,14 @@ do_update(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	if ((status = fhir_str(req->json, "status")) == NULL)
 		return p2p_fail_at(err, 400, P2P_ISSUE_REQUIRED,
 		    "Consent.status", "Consent.status is required");
-
-	if (db_begin(&ctx->db, err) == -1)
-		return -1;
-	if (load_own(ctx, req, id, &r, err) == -1) {
-		db_rollback(&ctx->db);
-		return -1;
-	}
-	if (check_if_match(req, &r, err) == -1)
-		goto fail;
-	if (strcmp(status, r.status) != 0) {
-		if (!consent_revoke_status(status)) {
-			p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
-			    "Consent.status", "%s", strcmp(status, "active") == 0 ?
-			    "a withdrawn consent cannot be reactivated; submit a"
-			    " new consent with $member-match" : "a consent can"
-			    " only be withdrawn: status inactive or rejected");
-			goto fail;
-		}
-		snprintf(by, sizeof(by), "client:%s", req->who.client_id);
-		if (consent_set_status(&ctx->db, &r, status, by, &changed,
-		    err) == -1)
-			goto fail;
-	}
-	if (db_commit(&ctx->db, err) == -1)
-		goto fail;
-	consent_row_free(&r);
-	/* Answer the stored state, as a read would. */
-	if (load_own(ctx, req, id, &r, err) == -1)
-		return -1;
-	rc = reply_consent(req, &r, err);
+	if (consent_revoke_own(&ctx->db, id, req->who.client_id, status,
+	    if_match(req), &r, err) == -1) {
+		p2p_audit_about(req, r.patient, r.cid);
+		rc = -1;
+	} else
+		rc = reply_consent(req, &r, err);
 	consent_row_free(&r);
 	return rc;
-fail:
-	db_rollback(&ctx->db);
-	p2p_audit_about(req, r.patient, r.cid);
-	consent_row_free(&r);
-	return -1;
 }
 
 static const struct p2p_param search_params[] = {
@@ -269,10 +161,4 @@ const struct p2p_op op_consent = {
 	.audit = AUDIT_CONSENT,
 };
 
-#ifndef P2P_NO_MAIN
-int
-main(void)
-{
-	return p2p_main(&op_consent);
-}
-#endif
+P2P_MAIN(op_consent)

@@ -8,30 +8,21 @@
  * job; anything else (unknown, expired, cancelled, another client's)
  * is 404, so job ids cannot be probed.  Files are never served by the
  * web server on its own: this program checks the URL's signature and
- * expiry (signed_urls = 1), the caller's token, and that no consent of
- * a member whose data the file holds was withdrawn since, and only then
- * answers "X-Sendfile: <path>" so that lighttpd streams the file.
+ * expiry (signed_urls = 1; jobs/job.c signs and checks), the caller's
+ * token, and that no consent of a member whose data the file holds was
+ * withdrawn since (jobs/export.c), and only then answers "X-Sendfile:
+ * <path>" so that lighttpd streams the file.
  */
-#include <stdio.h>
-#include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-
 #include "auth/scopes.h"
-#include "member/audit.h"
-#include "member/consent.h"
 #include "json/fhir.h"
+#include "jobs/export.h"
 #include "jobs/job.h"
+#include "member/audit.h"
 #include "web/op.h"
-#include "core/util.h"
-
-static const char *const sql_file =
-    "SELECT count FROM job_file WHERE job_id = ?1 AND name = ?2"
-    " AND kind IN ('output', 'error')";
-static const char *const sql_members =
-    "SELECT patient FROM job_member WHERE job_id = ?1";
 
 static int
 not_found(struct p2p_err *err)
@@ -113,181 +104,32 @@ status_delete(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	return 0;
 }
 
-/* A file name as the writer makes them: [A-Za-z0-9-]+.ndjson. */
-static int
-valid_file_name(const char *s)
-{
-	size_t	 n = strlen(s), i;
-
-	if (n < 8 || n > 95 || strcmp(s + n - 7, ".ndjson") != 0)
-		return 0;
-	for (i = 0; i < n - 7; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-	return 1;
-}
-
-/* Signed URL check: exp not passed, sig the HMAC over path and exp. */
-static int
-check_signature(struct p2p_ctx *ctx, struct p2p_req *req,
-    struct p2p_err *err)
-{
-	const char	*exp_s = kv_get(&req->params, "exp");
-	const char	*sig = kv_get(&req->params, "sig");
-	char		 want[65];
-	long long	 exp;
-
-	if (exp_s == NULL || sig == NULL ||
-	    parse_ll(exp_s, 0, 1LL << 40, &exp) == -1 || strlen(sig) != 64)
-		return p2p_fail(err, 403, P2P_ISSUE_SECURITY,
-		    "the file URL is not signed; take it from the manifest");
-	if (exp < (long long)now_sec())
-		return p2p_fail(err, 403, P2P_ISSUE_EXPIRED,
-		    "the file URL has expired; poll the status URL again "
-		    "for fresh links");
-	if (job_url_sign(&ctx->cfg, req->path, exp, want, err) == -1)
-		return -1;
-	if (CRYPTO_memcmp(want, sig, 64) != 0)
-		return p2p_fail(err, 403, P2P_ISSUE_SECURITY,
-		    "the file URL's signature does not match");
-	return 0;
-}
-
 /*
- * Every member whose data the job's files hold must still be released
- * to this client (consent_access_cfg, the same check as the export
- * itself, so a legacy consent-less match stops with the switch): a
- * withdrawn consent withdraws the files made under it.
+ * A file: the URL's signature and expiry (signed_urls = 1), the job
+ * and the file the client's, then every member it holds still released
+ * to the client, audited; lighttpd sends the file (fastcgi x-sendfile).
  */
-static int
-check_members(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
-    const char *name, char refused[72], struct p2p_err *err)
-{
-	sqlite3_stmt	*st;
-	struct p2p_err	 e;
-	long long	 cid;
-	int		 rc, sensitive, ok = 1;
-	time_t		 now = now_sec();
-
-	refused[0] = '\0';
-	if ((st = db_stmt(&ctx->db, sql_members, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, id);
-	while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		p2p_err_init(&e);
-		if (consent_access_cfg(&ctx->db, &ctx->cfg, req->who.client_id,
-		    db_col_text(st, 0), now, &cid, &sensitive, &e) == -1) {
-			if (e.status >= 500)
-				*err = e;
-			else
-				snprintf(refused, 72, "%s", db_col_text(st, 0));
-			ok = 0;
-		}
-	}
-	db_done(st);
-	if (err->status != 0)
-		return -1;
-	if (!ok)
-		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN,
-		    "file %s/%s is withdrawn: a member's consent is no longer"
-		    " valid", id, name);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return db_fail(&ctx->db, rc, err, "job members");
-	return 0;
-}
-
-/*
- * Issue #7: a download is a release of every member the file holds;
- * one audit record each (client, member, consent, file), in one
- * transaction.  A file that cannot be accounted for is not sent.
- */
-static int
-audit_file(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
-    const char *name, struct p2p_err *err)
-{
-	sqlite3_stmt	*st;
-	struct p2p_err	 e;
-	const char	*patient;
-	char		 detail[200];
-	long long	 cid;
-	int		 rc, sensitive;
-	time_t		 now = now_sec();
-
-	snprintf(detail, sizeof(detail), "file %s/%s", id, name);
-	if (db_begin(&ctx->db, err) == -1)
-		return -1;
-	if ((st = db_stmt(&ctx->db, sql_members, err)) == NULL)
-		goto fail;
-	db_bind_text(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		patient = db_col_text(st, 0);
-		p2p_err_init(&e);
-		cid = 0;
-		(void)consent_access_cfg(&ctx->db, &ctx->cfg, req->who.client_id,
-		    patient, now, &cid, &sensitive, &e);
-		if (audit_log(&ctx->db, "release", "success",
-		    req->who.client_id, patient, cid, detail, err) == -1) {
-			db_done(st);
-			goto fail;
-		}
-	}
-	db_done(st);
-	if (rc != SQLITE_DONE) {
-		db_fail(&ctx->db, rc, err, "job members");
-		goto fail;
-	}
-	if (db_commit(&ctx->db, err) == 0)
-		return 0;
-fail:
-	db_rollback(&ctx->db);
-	return -1;
-}
-
 static int
 file_get(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
-	char			 refused[72];
-	struct job_state	 s;
-	sqlite3_stmt		*st;
-	const char		*id = req->ids[0], *name = req->ids[1];
-	char			 path[PATH_MAX];
-	int			 rc, found;
+	const char	*id = req->ids[0], *name = req->ids[1];
+	char		 path[PATH_MAX], refused[72];
+	time_t		 now = now_sec();
+	int		 rc;
 
-	if (strlen(id) != JOB_ID_LEN || !valid_file_name(name))
-		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND, "no such file");
-	if (ctx->cfg.signed_urls && check_signature(ctx, req, err) == -1)
+	if (ctx->cfg.signed_urls && job_url_check(&ctx->cfg, req->path,
+	    kv_get(&req->params, "exp"), kv_get(&req->params, "sig"), now,
+	    err) == -1)
 		return -1;
-	if ((rc = job_get(&ctx->db, id, req->who.client_id, now_sec(), &s,
-	    err)) != 0)
+	if ((rc = job_file(&ctx->db, &ctx->cfg, id, name, req->who.client_id,
+	    now, path, sizeof(path), err)) != 0)
 		return rc == 1 ? p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND,
 		    "no such file") : -1;
-	found = strcmp(s.status, "complete") == 0;
-	job_state_free(&s);
-	if (!found)
-		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND, "no such file");
-	/* Only files the manifest lists: never a temporary one. */
-	if ((st = db_stmt(&ctx->db, sql_file, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, name);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_fail(&ctx->db, rc, err, "job file");
-	if (rc != SQLITE_ROW)
-		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND, "no such file");
-	if (check_members(ctx, req, id, name, refused, err) == -1) {
+	if (export_file_release(&ctx->db, &ctx->cfg, id, name,
+	    req->who.client_id, now, refused, sizeof(refused), err) == -1) {
 		p2p_audit_about(req, refused, 0);
 		return -1;
 	}
-	if (audit_file(ctx, req, id, name, err) == -1)
-		return -1;
-	if (snprintf(path, sizeof(path), "%s/%s/%s", ctx->cfg.output_dir, id,
-	    name) >= (int)sizeof(path))
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "path too long");
-	/* lighttpd sends the file itself (fastcgi x-sendfile). */
 	p2p_header(req, "X-Sendfile", "%s", path);
 	p2p_header(req, "Cache-Control", "private, no-store");
 	req->status = 200;
@@ -322,10 +164,4 @@ const struct p2p_op op_export_status = {
 	.audit = AUDIT_RELEASE,
 };
 
-#ifndef P2P_NO_MAIN
-int
-main(void)
-{
-	return p2p_main(&op_export_status);
-}
-#endif
+P2P_MAIN(op_export_status)

@@ -4,6 +4,7 @@
  * share/ with this server's absolute URLs filled in; and the
  * OperationOutcome 404 for any other /fhir path nothing else serves.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,23 @@
 #define P2P_SHAREDIR	"/usr/local/share/p2p"
 #endif
 
+enum doc {
+	DOC_CAPABILITY,		/* CapabilityStatement */
+	DOC_SMART,		/* smart-configuration */
+	DOC__MAX
+};
+
+static const struct {
+	const char	*file;		/* template in share_dir */
+	const char	*ctype;		/* served as */
+} docs[DOC__MAX] = {
+	{ "capability-statement.json", "application/fhir+json" }, /* DOC_CAPABILITY */
+	{ "smart-configuration.json", "application/json" },	/* DOC_SMART */
+};
+
+/* The documents, expanded once per process (ctx->app). */
 struct meta {
-	json_object	*capability;	/* CapabilityStatement */
-	json_object	*smart;		/* smart-configuration */
+	json_object	*doc[DOC__MAX];
 };
 
 /* Replaces every {{NAME}} in text with its value; caller frees. */
@@ -78,66 +93,51 @@ load_template(const struct p2p_config *cfg, const char *name)
 	return obj;
 }
 
-/* The templates, read once per process. */
-static struct meta *
-meta_get(struct p2p_ctx *ctx, struct p2p_err *err)
-{
-	struct meta	*m = ctx->app;
-
-	if (m == NULL) {
-		if ((m = calloc(1, sizeof(*m))) == NULL) {
-			p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "out of memory");
-			return NULL;
-		}
-		m->capability = load_template(&ctx->cfg,
-		    "capability-statement.json");
-		m->smart = load_template(&ctx->cfg, "smart-configuration.json");
-		ctx->app = m;
-	}
-	return m;
-}
-
+/* Sends document d, read and expanded at the first request. */
 static int
-send_doc(struct p2p_req *req, json_object *doc, const char *ctype,
+send_doc(struct p2p_ctx *ctx, struct p2p_req *req, enum doc d,
     struct p2p_err *err)
 {
-	if (doc == NULL)
+	struct meta	*m = ctx->app;
+	size_t		 i;
+
+	if (m == NULL) {
+		if ((m = calloc(1, sizeof(*m))) == NULL)
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+		for (i = 0; i < DOC__MAX; i++)
+			m->doc[i] = load_template(&ctx->cfg, docs[i].file);
+		ctx->app = m;
+	}
+	if (m->doc[d] == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "server metadata is unavailable");
-	p2p_set_json(req, 200, ctype, json_object_get(doc));
+	p2p_set_json(req, 200, docs[d].ctype, json_object_get(m->doc[d]));
 	return 0;
 }
 
 static int
 capability(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
-	struct meta	*m;
-
-	if ((m = meta_get(ctx, err)) == NULL)
-		return -1;
-	return send_doc(req, m->capability, "application/fhir+json", err);
+	return send_doc(ctx, req, DOC_CAPABILITY, err);
 }
 
 static int
 smart(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
-	struct meta	*m;
-
-	if ((m = meta_get(ctx, err)) == NULL)
-		return -1;
-	return send_doc(req, m->smart, "application/json", err);
+	return send_doc(ctx, req, DOC_SMART, err);
 }
 
 static void
 metadata_free(struct p2p_ctx *ctx)
 {
 	struct meta	*m = ctx->app;
+	size_t		 i;
 
 	if (m == NULL)
 		return;
-	json_object_put(m->capability);
-	json_object_put(m->smart);
+	for (i = 0; i < DOC__MAX; i++)
+		json_object_put(m->doc[i]);
 	free(m);
 	ctx->app = NULL;
 }
@@ -171,10 +171,4 @@ const struct p2p_op op_metadata = {
 	.cleanup = metadata_free,
 };
 
-#ifndef P2P_NO_MAIN
-int
-main(void)
-{
-	return p2p_main(&op_metadata);
-}
-#endif
+P2P_MAIN(op_metadata)

@@ -4,271 +4,61 @@
  * client_secret_basic fallback.  Every issue and refusal is audited
  * (event "token"), never with the secret, assertion or token.
  *
- * Order: form (invalid_request / unsupported_grant_type), client
- * authentication (invalid_client), grant permission
- * (unauthorized_client), scope (invalid_scope), replay guard, issue.
+ * Order: the form (declared below: invalid_request,
+ * unsupported_grant_type), then auth/grant.c: client authentication
+ * (invalid_client), grant permission (unauthorized_client), scope
+ * (invalid_scope), replay guard, issue.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <openssl/crypto.h>
-
-#include "member/audit.h"
-#include "auth/access.h"
-#include "auth/client.h"
-#include "auth/jose.h"
-#include "auth/jwks.h"
+#include "auth/grant.h"
 #include "json/fhir.h"
+#include "member/audit.h"
 #include "web/op.h"
-#include "auth/scopes.h"
-#include "core/util.h"
-
-#define ASSERTION_TYPE \
-	"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-static const char *const sql_jti_purge = "DELETE FROM jti WHERE exp < ?1";
-static const char *const sql_jti_add =
-    "INSERT INTO jti (client_id, jti, exp) VALUES (?1, ?2, ?3)";
-
-/* Authenticates by the client assertion; fills c (caller frees). */
-static int
-by_assertion(struct p2p_ctx *ctx, struct p2p_req *req, const char *assertion,
-    const char *form_client, struct client_rec *c, char *who, size_t whosz,
-    long long *jti_exp, char *jti, size_t jtisz, struct p2p_err *err)
-{
-	struct jose_jws	 j;
-	char		 why[160], *fetched = NULL;
-	const char	*iss, *keys;
-	int		 rc, v;
-
-	if (jose_jws_parse(&j, assertion, why, sizeof(why)) == -1) {
-		if (j.claims != NULL && (iss = jose_claim_str(&j, "iss")) !=
-		    NULL)
-			snprintf(who, whosz, "%s", iss);	/* for audit */
-		jose_jws_free(&j);
-		return p2p_fail_oauth(err, 400, "invalid_client", "%s", why);
-	}
-	if (jose_check_claims(&j, ctx->cfg.token_url, now_sec(),
-	    ctx->cfg.clock_skew, why, sizeof(why)) == -1) {
-		if ((iss = jose_claim_str(&j, "iss")) != NULL)
-			snprintf(who, whosz, "%s", iss);
-		jose_jws_free(&j);
-		return p2p_fail_oauth(err, 400, "invalid_client", "%s", why);
-	}
-	iss = jose_claim_str(&j, "iss");
-	snprintf(who, whosz, "%s", iss);
-	if (form_client != NULL && strcmp(form_client, iss) != 0) {
-		jose_jws_free(&j);
-		return p2p_fail_oauth(err, 400, "invalid_client",
-		    "client_id does not match the assertion");
-	}
-	if ((rc = client_get(&ctx->db, iss, c, err)) != 0) {
-		jose_jws_free(&j);
-		return rc == -1 ? -1 : p2p_fail_oauth(err, 400,
-		    "invalid_client", "unknown client");
-	}
-	if (!c->active) {
-		jose_jws_free(&j);
-		return p2p_fail_oauth(err, 400, "invalid_client",
-		    "client is disabled");
-	}
-	if (j.jku[0] != '\0' && (c->jwks_url[0] == '\0' ||
-	    strcmp(j.jku, c->jwks_url) != 0)) {
-		jose_jws_free(&j);
-		return p2p_fail_oauth(err, 400, "invalid_client",
-		    "jku is not the registered JWKS URL");
-	}
-	if (c->jwks != NULL)
-		keys = c->jwks;
-	else if (c->jwks_url[0] != '\0') {
-		if (jwks_get(&ctx->db, &ctx->cfg, c->id, c->jwks_url, 0,
-		    &fetched, err) == -1) {
-			jose_jws_free(&j);
-			return -1;
-		}
-		keys = fetched;
-	} else {
-		jose_jws_free(&j);
-		return p2p_fail_oauth(err, 400, "invalid_client",
-		    "client has no registered keys");
-	}
-	v = jose_jws_verify(&j, keys, why, sizeof(why));
-	if (v == JOSE_NOKEY && c->jwks == NULL && c->jwks_url[0] != '\0') {
-		/* unknown kid: the client may have rotated its keys */
-		free(fetched);
-		fetched = NULL;
-		if (jwks_get(&ctx->db, &ctx->cfg, c->id, c->jwks_url, 1,
-		    &fetched, err) == -1) {
-			jose_jws_free(&j);
-			return -1;
-		}
-		v = jose_jws_verify(&j, fetched, why, sizeof(why));
-	}
-	free(fetched);
-	if (v != JOSE_OK) {
-		jose_jws_free(&j);
-		return p2p_fail_oauth(err, 400, "invalid_client", "%s", why);
-	}
-	*jti_exp = jose_claim_exp(&j) + ctx->cfg.clock_skew;
-	snprintf(jti, jtisz, "%s", jose_claim_str(&j, "jti"));
-	jose_jws_free(&j);
-	return 0;
-}
-
-/* Authenticates by client_secret_basic; fills c (caller frees). */
-static int
-by_secret(struct p2p_ctx *ctx, struct p2p_req *req, struct client_rec *c,
-    char *who, size_t whosz, struct p2p_err *err)
-{
-	char	 id[128], secret[256];
-	int	 rc, ok;
-
-	p2p_header(req, "WWW-Authenticate", "Basic realm=\"p2p\"");
-	if (auth_basic_parse(req->authorization, id, sizeof(id), secret,
-	    sizeof(secret)) == -1)
-		return p2p_fail_oauth(err, 401, "invalid_client",
-		    "malformed Basic credentials");
-	snprintf(who, whosz, "%s", id);
-	if ((rc = client_get(&ctx->db, id, c, err)) != 0) {
-		OPENSSL_cleanse(secret, sizeof(secret));
-		return rc == -1 ? -1 : p2p_fail_oauth(err, 401,
-		    "invalid_client", "client authentication failed");
-	}
-	ok = auth_secret_ok(c, secret);
-	OPENSSL_cleanse(secret, sizeof(secret));
-	if (!ok)
-		return p2p_fail_oauth(err, 401, "invalid_client",
-		    "client authentication failed");
-	if (!c->active)
-		return p2p_fail_oauth(err, 401, "invalid_client",
-		    "client is disabled");
-	return 0;
-}
-
-static int
-issue(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err,
-    char *who, size_t whosz)
-{
-	struct client_rec	 c;
-	const char		*atype, *assertion, *scope, *form_id;
-	const unsigned char	*key;
-	char			 granted[1024], why[160], jti[256];
-	char			*tok = NULL;
-	long long		 jti_exp = 0, now;
-	sqlite3_stmt		*st;
-	json_object		*o;
-	int			 rc, basic;
-
-	memset(&c, 0, sizeof(c));
-	jti[0] = '\0';
-	atype = kv_get(&req->params, "client_assertion_type");
-	assertion = kv_get(&req->params, "client_assertion");
-	scope = kv_get(&req->params, "scope");
-	form_id = kv_get(&req->params, "client_id");
-	basic = req->authorization != NULL &&
-	    strncasecmp(req->authorization, "Basic ", 6) == 0;
-	if (basic && (atype != NULL || assertion != NULL))
-		return p2p_fail_oauth(err, 400, "invalid_request",
-		    "use one client authentication method");
-	if (!basic && (atype == NULL || assertion == NULL))
-		return p2p_fail_oauth(err, 400, "invalid_request",
-		    "client_assertion_type and client_assertion are required");
-	if (basic)
-		rc = by_secret(ctx, req, &c, who, whosz, err);
-	else
-		rc = by_assertion(ctx, req, assertion, form_id, &c, who, whosz,
-		    &jti_exp, jti, sizeof(jti), err);
-	if (rc == -1)
-		goto fail;
-	if (!basic && !auth_has_word(c.grant_types, "client_credentials")) {
-		p2p_fail_oauth(err, 400, "unauthorized_client",
-		    "client may not use client_credentials");
-		goto fail;
-	}
-	if (scopes_grant(scope, c.scopes, granted, sizeof(granted), why,
-	    sizeof(why)) == -1) {
-		p2p_fail_oauth(err, 400, "invalid_scope", "%s", why);
-		goto fail;
-	}
-	if (auth_key(&ctx->cfg, &key, err) == -1)
-		goto fail;
-	now = now_sec();
-	if ((tok = auth_token_new(&ctx->cfg, key, c.id, c.npi, granted,
-	    now)) == NULL) {
-		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "cannot make a token");
-		goto fail;
-	}
-	if (db_begin(&ctx->db, err) == -1)
-		goto fail;
-	if (jti[0] != '\0') {
-		if ((st = db_stmt(&ctx->db, sql_jti_purge, err)) == NULL)
-			goto rollback;
-		sqlite3_bind_int64(st, 1, now);
-		rc = sqlite3_step(st);
-		db_done(st);
-		if (rc != SQLITE_DONE) {
-			db_fail(&ctx->db, rc, err, "jti purge");
-			goto rollback;
-		}
-		if ((st = db_stmt(&ctx->db, sql_jti_add, err)) == NULL)
-			goto rollback;
-		db_bind_text(st, 1, c.id);
-		db_bind_text(st, 2, jti);
-		sqlite3_bind_int64(st, 3, jti_exp);
-		rc = sqlite3_step(st);
-		db_done(st);
-		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-			db_rollback(&ctx->db);
-			p2p_fail_oauth(err, 400, "invalid_client",
-			    "jti already used");
-			goto fail;
-		}
-		if (rc != SQLITE_DONE) {
-			db_fail(&ctx->db, rc, err, "jti insert");
-			goto rollback;
-		}
-	}
-	snprintf(why, sizeof(why), "issued: %s", basic ?
-	    "client_secret_basic" : "private_key_jwt");
-	if (audit_log(&ctx->db, "token", "success", c.id, NULL, 0, why,
-	    err) == -1 || db_commit(&ctx->db, err) == -1)
-		goto rollback;
-	o = json_object_new_object();
-	fhir_add_str(o, "access_token", tok);
-	fhir_add_str(o, "token_type", "bearer");
-	json_object_object_add(o, "expires_in",
-	    json_object_new_int64(ctx->cfg.token_ttl));
-	fhir_add_str(o, "scope", granted);
-	p2p_header(req, "Cache-Control", "no-store");
-	p2p_header(req, "Pragma", "no-cache");
-	p2p_set_json(req, 200, "application/json", o);
-	OPENSSL_cleanse(tok, strlen(tok));
-	free(tok);
-	client_rec_free(&c);
-	return 0;
-rollback:
-	db_rollback(&ctx->db);
-fail:
-	if (tok != NULL) {
-		OPENSSL_cleanse(tok, strlen(tok));
-		free(tok);
-	}
-	client_rec_free(&c);
-	return -1;
-}
 
 /*
- * The token request (SMART Backend Services; RFC 6749 4.4).  Refusals
- * are recorded by serve.c (event "token") naming the client the
- * credentials claim, never the secret, assertion or token.
+ * The token request (SMART Backend Services; RFC 6749 4.4): the rules
+ * are auth/grant.c's.  Refusals are recorded by serve.c (event "token")
+ * naming the client the credentials claim, never the secret, assertion
+ * or token.
  */
 static int
 token(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
-	return issue(ctx, req, err, req->audit.client,
-	    sizeof(req->audit.client));
+	struct grant_req	 rq;
+	struct grant		 g;
+	json_object		*o;
+
+	rq.authorization = req->authorization;
+	rq.assertion_type = kv_get(&req->params, "client_assertion_type");
+	rq.assertion = kv_get(&req->params, "client_assertion");
+	rq.scope = kv_get(&req->params, "scope");
+	rq.client_id = kv_get(&req->params, "client_id");
+	if (grant_issue(&ctx->db, &ctx->cfg, &rq, now_sec(), &g, err) == -1) {
+		snprintf(req->audit.client, sizeof(req->audit.client), "%s",
+		    g.client);
+		/* RFC 6749 5.2: 401 names the scheme the client used. */
+		if (g.basic && err->status == 401)
+			p2p_header(req, "WWW-Authenticate",
+			    "Basic realm=\"p2p\"");
+		return -1;
+	}
+	o = json_object_new_object();
+	if (fhir_add_str(o, "access_token", g.token) == -1 ||
+	    fhir_add_str(o, "token_type", "bearer") == -1 ||
+	    fhir_add_int(o, "expires_in", g.expires_in) == -1 ||
+	    fhir_add_str(o, "scope", g.scope) == -1) {
+		json_object_put(o);
+		grant_free(&g);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "out of memory");
+	}
+	grant_free(&g);
+	p2p_header(req, "Cache-Control", "no-store");
+	p2p_header(req, "Pragma", "no-cache");
+	p2p_set_json(req, 200, "application/json", o);
+	return 0;
 }
 
 static int
@@ -284,9 +74,9 @@ valid_grant(const char *name, const char *v, struct p2p_err *err)
 static int
 valid_assertion_type(const char *name, const char *v, struct p2p_err *err)
 {
-	if (strcmp(v, ASSERTION_TYPE) != 0)
+	if (strcmp(v, GRANT_ASSERTION_TYPE) != 0)
 		return p2p_fail_oauth(err, 400, "invalid_request",
-		    "%s must be %s", name, ASSERTION_TYPE);
+		    "%s must be %s", name, GRANT_ASSERTION_TYPE);
 	return 0;
 }
 
@@ -325,10 +115,4 @@ const struct p2p_op op_token = {
 	.oauth_errors = 1,
 };
 
-#ifndef P2P_NO_MAIN
-int
-main(void)
-{
-	return p2p_main(&op_token);
-}
-#endif
+P2P_MAIN(op_token)

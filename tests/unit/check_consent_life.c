@@ -474,10 +474,9 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("consent_life");
-	TCase	*tc = tcase_create("lifecycle");
+	TCase	*tc;
+	Suite	*s = unit_suite("consent_life", &tc, setup, teardown);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_capture_audited);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_revoke_by_owner);
@@ -485,6 +484,5 @@ main(void)
 	tcase_add_test(tc, test_admin_revoke_and_optout);
 	tcase_add_test(tc, test_audit_event_mapping);
 	tcase_add_test(tc, test_export_filters);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -34,6 +34,21 @@ static const char *const clients[] = {
 	"no-npi",	/* NO_NPI: no resolvable requesting payer */
 };
 
+/* Bodies past the limits (max_body 1 KiB, max_bulk_body 4 KiB). */
+static char	 big[2048], huge[8192];
+
+static void
+pad(char *b, size_t n)
+{
+	size_t	 k = strlen("{\"resourceType\":\"Parameters\",\"pad\":\"");
+
+	memcpy(b, "{\"resourceType\":\"Parameters\",\"pad\":\"", k);
+	memset(b + k, 'x', n - k - 3);
+	memcpy(b + n - 3, "\"}", 3);
+}
+#define BIG	big
+#define HUGE	huge
+
 static void
 setup(void)
 {
@@ -51,6 +66,8 @@ setup(void)
 	    src != NULL ? src : ".");
 	cfg.max_body = 1024;
 	cfg.max_bulk_body = 4096;
+	pad(big, sizeof(big));
+	pad(huge, sizeof(huge));
 	unit_key(&cfg);
 	unit_db_open(&db);
 	ck_assert_int_eq(db_exec(&db,
@@ -79,46 +96,12 @@ teardown(void)
 	unlink(cfg.key_file);
 }
 
-static long long
-count(const char *sql)
-{
-	sqlite3_stmt	*st;
-	long long	 n = -1;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
-	    SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
-
 #define FHIR	"application/fhir+json"
 #define FORM	"application/x-www-form-urlencoded"
 #define ASYNC	"respond-async"
 #define PARAMS	"{\"resourceType\":\"Parameters\",\"parameter\":[]}"
 #define PARAM(n, v) "{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"" \
 	n "\",\"valueString\":\"" v "\"}]}"
-#define PAD	"\"pad\":\"" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\""
-#define BIG	"{\"resourceType\":\"Parameters\"," PAD "}"		/* > 1 KiB */
-#define HUGE	"{\"resourceType\":\"Parameters\"," PAD "," PAD "," PAD "," \
-	PAD "," PAD "}"							/* > 4 KiB */
-
 static const struct refusal {
 	const struct p2p_op	*op;
 	const char		*method, *uri, *ctype, *body;
@@ -318,8 +301,8 @@ START_TEST(test_refusal)
 	ctx.cfg = cfg;
 	ctx.db = db;
 	ctx.op = t->op;
-	before = count("SELECT count(*) FROM audit");
-	jobs = count("SELECT count(*) FROM job");
+	before = unit_int(&db, "SELECT count(*) FROM audit");
+	jobs = unit_int(&db, "SELECT count(*) FROM job");
 	unit_request(&ctx, t->method, t->uri, t->ctype, t->body,
 	    bearer[t->who], t->prefer, &r);
 	db = ctx.db;
@@ -331,8 +314,8 @@ START_TEST(test_refusal)
 		ck_assert_msg(strstr(r.head, t->header) != NULL,
 		    "line %d: no %s in %s", t->line, t->header, r.head);
 	/* The refusal wrote nothing but its record. */
-	ck_assert_int_eq(count("SELECT count(*) FROM job"), jobs);
-	ck_assert_msg(count("SELECT count(*) FROM audit") ==
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM job"), jobs);
+	ck_assert_msg(unit_int(&db, "SELECT count(*) FROM audit") ==
 	    before + (t->event != NULL), "line %d: audit records", t->line);
 	if (t->event != NULL) {
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE"
@@ -340,7 +323,7 @@ START_TEST(test_refusal)
 		    " outcome = 'failure' AND detail LIKE '%d %s: %%' AND"
 		    " coalesce(client_id, '') = '%s'", t->event, t->status,
 		    t->op->name, t->named ? clients[t->who] : "");
-		ck_assert_msg(count(sql) == 1, "line %d: audit record",
+		ck_assert_msg(unit_int(&db, sql) == 1, "line %d: audit record",
 		    t->line);
 	}
 	json_object_put(r.body);
@@ -370,7 +353,7 @@ START_TEST(test_accepted)
 	json_object_put(r.body);
 	op_metadata.cleanup(&ctx);
 	db = ctx.db;
-	ck_assert_int_eq(count("SELECT count(*) FROM audit WHERE outcome ="
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM audit WHERE outcome ="
 	    " 'failure'"), 0);
 }
 END_TEST
@@ -378,13 +361,11 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("contract");
-	TCase	*tc = tcase_create("contract");
+	TCase	*tc;
+	Suite	*s = unit_suite("contract", &tc, setup, teardown);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_refusal, 0,
 	    sizeof(refusals) / sizeof(refusals[0]));
 	tcase_add_test(tc, test_accepted);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -248,14 +248,13 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("http");
-	TCase	*tc = tcase_create("http");
+	TCase	*tc;
+	Suite	*s = unit_suite("http", &tc, NULL, NULL);
 
 	tcase_add_loop_test(tc, test_path_match, 0, sizeof(paths) / sizeof(paths[0]));
 	tcase_add_loop_test(tc, test_refusals, 0, sizeof(refusals) / sizeof(refusals[0]));
 	tcase_add_test(tc, test_allow_header);
 	tcase_add_test(tc, test_query_and_prefer);
 	tcase_add_test(tc, test_reason);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

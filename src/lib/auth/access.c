@@ -16,11 +16,19 @@
 #include "auth/scopes.h"
 #include "core/util.h"
 
-static const char *const sql_active =
-    "SELECT active FROM client WHERE id = ?1";
-static const char *const sql_org =
-    "SELECT DISTINCT patient FROM ident WHERE value = ?1 AND kind = 4"
-    " ORDER BY patient LIMIT 2";
+enum stmt {
+	STMT_ACTIVE,		/* is a client active */
+	STMT_ORG,		/* Organizations with an NPI (two at most) */
+	STMT__MAX
+};
+
+static const char *const sql[STMT__MAX] = {
+	/* STMT_ACTIVE */
+	"SELECT active FROM client WHERE id = ?1",
+	/* STMT_ORG */
+	"SELECT DISTINCT patient FROM ident WHERE value = ?1 AND kind = 4"
+	" ORDER BY patient LIMIT 2",
+};
 
 static unsigned char	 server_key[AUTH_KEY_LEN];
 static int		 server_key_loaded;
@@ -265,7 +273,7 @@ client_active(struct p2p_db *db, const char *id, struct p2p_err *err)
 	sqlite3_stmt	*st;
 	int		 rc, active = 0;
 
-	if ((st = db_stmt(db, sql_active, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_ACTIVE], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, id);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -360,7 +368,7 @@ auth_org_by_npi(struct p2p_db *db, const char *npi, char *id, size_t idsz,
 
 	*n = 0;
 	id[0] = '\0';
-	if ((st = db_stmt(db, sql_org, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_ORG], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, npi);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)

@@ -213,4 +213,22 @@ int	 job_cancel(struct p2p_db *, const struct p2p_config *, const char *id,
 int	 job_url_sign(const struct p2p_config *, const char *path,
 	    long long exp, char hex[65], struct p2p_err *);
 
+/*
+ * Checks a file URL's signature: exp (decimal, not passed at now) and
+ * sig (job_url_sign() of path and exp).  0, or -1 with a 403 (security:
+ * unsigned or wrong; expired), or 500 without the signing key.
+ */
+int	 job_url_check(const struct p2p_config *, const char *path,
+	    const char *exp, const char *sig, time_t now, struct p2p_err *);
+
+/*
+ * A file of job id for client: the job is the client's, not expired nor
+ * cancelled, complete, and its manifest lists name (never a temporary
+ * file).  Returns 0 with path (output_dir/id/name), 1 when client has no
+ * such file, -1 with err.
+ */
+int	 job_file(struct p2p_db *, const struct p2p_config *, const char *id,
+	    const char *name, const char *client, time_t now, char *path,
+	    size_t pathsz, struct p2p_err *);
+
 #endif

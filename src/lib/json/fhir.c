@@ -335,3 +335,53 @@ fhir_valid_id(const char *s)
 			return 0;
 	return n >= 1 && n <= 64;
 }
+
+json_object *
+fhir_coding_new(const char *system, const char *code, const char *display)
+{
+	json_object	*c;
+
+	if ((c = json_object_new_object()) == NULL)
+		return NULL;
+	if (fhir_add_str(c, "system", system) == -1 ||
+	    fhir_add_str(c, "code", code) == -1 ||
+	    (display != NULL && fhir_add_str(c, "display", display) == -1)) {
+		json_object_put(c);
+		return NULL;
+	}
+	return c;
+}
+
+json_object *
+fhir_concept_new(const char *system, const char *code, const char *display)
+{
+	json_object	*o, *a;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	a = json_object_new_array();
+	if (fhir_add(o, "coding", a) == -1 ||
+	    fhir_push(a, fhir_coding_new(system, code, display)) == -1) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_object *
+fhir_ident_ref_new(const char *system, const char *value, const char *display)
+{
+	json_object	*o, *id;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	id = json_object_new_object();
+	if (fhir_add(o, "identifier", id) == -1 ||
+	    fhir_add_str(id, "system", system) == -1 ||
+	    fhir_add_str(id, "value", value) == -1 ||
+	    (display != NULL && fhir_add_str(o, "display", display) == -1)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}

@@ -157,6 +157,42 @@ bulk_match_check(json_object *body, long long max, json_object **bundles,
 	return 0;
 }
 
+int
+bulk_match_queue(struct p2p_db *db, const struct p2p_config *cfg,
+    const char *client, const char *npi, const char *org_id,
+    json_object *body, time_t now, char id[JOB_ID_LEN + 1],
+    struct p2p_err *err)
+{
+	json_object	*bundles = NULL, *p;
+	char		 date[16], url[700];
+	int		 rc;
+
+	if (bulk_match_check(body, cfg->bulk_max_members, &bundles,
+	    err) == -1)
+		return -1;
+	/* What bulk_match_run() reads: the requesting payer, the date of
+	 * the request, the MemberBundles. */
+	time_date(now, date);
+	if ((p = json_object_new_object()) == NULL ||
+	    fhir_add_str(p, "npi", npi) == -1 ||
+	    fhir_add_str(p, "org_id", org_id) == -1 ||
+	    fhir_add_str(p, "date", date) == -1) {
+		json_object_put(bundles);
+		bundles = NULL;
+	}
+	/* fhir_add() takes bundles, even when it fails. */
+	if (bundles == NULL || fhir_add(p, "members", bundles) == -1) {
+		json_object_put(p);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "out of memory");
+	}
+	snprintf(url, sizeof(url), "%s/Group/$bulk-member-match",
+	    cfg->fhir_base);
+	rc = job_create(db, cfg, client, JOB_BULK_MATCH, url, p, id, err);
+	json_object_put(p);
+	return rc;
+}
+
 /* --- the runner's work ------------------------------------------------- */
 
 enum bucket {
@@ -310,41 +346,6 @@ contained_patient(json_object *patient, size_t i, json_object *seen,
 	return copy;
 }
 
-static json_object *
-coding(const char *code, const char *display)
-{
-	json_object	*cc, *arr, *c;
-
-	cc = json_object_new_object();
-	arr = json_object_new_array();
-	c = json_object_new_object();
-	if (fhir_add(cc, "coding", arr) == -1 || fhir_push(arr, c) == -1 ||
-	    fhir_add_str(c, "system", BM_RESULT_CS) == -1 ||
-	    fhir_add_str(c, "code", code) == -1 ||
-	    fhir_add_str(c, "display", display) == -1) {
-		json_object_put(cc);
-		return NULL;
-	}
-	return cc;
-}
-
-static json_object *
-npi_ref(const char *npi, const char *display)
-{
-	json_object	*ref, *id;
-
-	ref = json_object_new_object();
-	id = json_object_new_object();
-	if (fhir_add(ref, "identifier", id) == -1 ||
-	    fhir_add_str(id, "system", NPI_SYSTEM) == -1 ||
-	    fhir_add_str(id, "value", npi) == -1 ||
-	    (display != NULL && fhir_add_str(ref, "display", display) == -1)) {
-		json_object_put(ref);
-		return NULL;
-	}
-	return ref;
-}
-
 /* The member.entity of one member (profiles in bulk-member-match.md §5). */
 static json_object *
 member_entry(const struct member *m, enum bucket b, const char *cid)
@@ -400,7 +401,8 @@ build_group(const struct p2p_config *cfg, enum bucket b, const char *gid,
 	    BM_MATCH_PROFILE : BM_NOMATCH_PROFILE)) == -1 ||
 	    fhir_add_str(g, "type", "person") == -1 ||
 	    fhir_add_bool(g, "actual", 1) == -1 ||
-	    fhir_add(g, "code", coding(bucket_code[b], bucket_display[b])) == -1)
+	    fhir_add(g, "code", fhir_concept_new(BM_RESULT_CS,
+	    bucket_code[b], bucket_display[b])) == -1)
 		goto fail;
 	if (b == B_MATCH) {
 		/* The requesting payer and the date of the request. */
@@ -409,15 +411,17 @@ build_group(const struct p2p_config *cfg, enum bucket b, const char *gid,
 		period = json_object_new_object();
 		if (fhir_add(g, "characteristic", chars) == -1 ||
 		    fhir_push(chars, ch) == -1 ||
-		    fhir_add(ch, "code", coding("match", "Matched")) == -1 ||
-		    fhir_add(ch, "valueReference", npi_ref(npi, NULL)) == -1 ||
+		    fhir_add(ch, "code", fhir_concept_new(BM_RESULT_CS, "match",
+		    "Matched")) == -1 ||
+		    fhir_add(ch, "valueReference", fhir_ident_ref_new(
+		    NPI_SYSTEM, npi, NULL)) == -1 ||
 		    fhir_add_bool(ch, "exclude", 0) == -1 ||
 		    fhir_add(ch, "period", period) == -1 ||
 		    fhir_add_str(period, "start", date) == -1)
 			goto fail;
 	}
-	if (fhir_add(g, "managingEntity", npi_ref(cfg->org_npi,
-	    cfg->org_name)) == -1)
+	if (fhir_add(g, "managingEntity", fhir_ident_ref_new(NPI_SYSTEM,
+	    cfg->org_npi, cfg->org_name)) == -1)
 		goto fail;
 	for (i = 0; i < n; i++) {
 		if (ms[i].b != b)

@@ -154,6 +154,16 @@ struct p2p_op {
 int	 p2p_main(const struct p2p_op *);
 
 /*
+ * The program's main(): p2p_main(&op).  A unit test that drives the
+ * operation compiles its file with -DP2P_NO_MAIN.
+ */
+#ifndef P2P_NO_MAIN
+#define P2P_MAIN(op)	int main(void) { return p2p_main(&(op)); }
+#else
+#define P2P_MAIN(op)
+#endif
+
+/*
  * One accepted request: every gate of ctx->op in order, then the
  * route's handler; the reply (or the refusal, audited); not p2p_end().
  */
