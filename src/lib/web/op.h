@@ -8,6 +8,7 @@
  *
  *   1 route    path and method             404 not-found
  *                                          405 not-supported + Allow
+ *                                          (400 invalid: path escapes)
  *   2 size     Content-Length vs the limit 413 too-costly
  *   3 type     Content-Type of the body    415 not-supported
  *                                          (the form body: 400)
@@ -15,7 +16,8 @@
  *                                          wrong resource), required
  *                                          (no resourceType), invalid
  *                                          (form)
- *   5 params   the route's key table       400 not-supported (unknown
+ *   5 params   the route's key table       400 invalid (query syntax),
+ *                                          not-supported (unknown
  *                                          name, or for the other mode),
  *                                          required (missing), value
  *                                          (bad value, repeated)
