@@ -137,6 +137,9 @@ admin_init(const struct admin_init_opts *o, struct p2p_err *err)
 		if (o->demo) {
 			cfg.allow_basic_api = 1;
 			cfg.allow_legacy_consentless = 1;
+			/* The demo runs as whoever starts it, root
+			 * included. */
+			cfg.allow_root = 1;
 		}
 		if (config_write(&cfg, path) == -1)
 			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
