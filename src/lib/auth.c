@@ -398,34 +398,47 @@ auth_request(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 }
 
 int
-auth_require_payer(struct p2p_req *req, struct p2p_err *err)
+auth_payer_org(struct p2p_db *db, const char *npi, char *org_id,
+    size_t idsz, struct p2p_err *err)
 {
-	struct p2p_db	*db = &req->ctx->db;
 	sqlite3_stmt	*st;
 	int		 rc, n = 0;
+
+	org_id[0] = '\0';
+	if ((st = db_stmt(db, sql_org, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, npi);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n++ == 0)
+			snprintf(org_id, idsz, "%s", db_col_text(st, 0) ?
+			    db_col_text(st, 0) : "");
+	}
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "organization lookup");
+	if (n == 1 && org_id[0] == '\0')
+		n = 0;
+	if (n != 1)
+		org_id[0] = '\0';
+	return n;
+}
+
+int
+auth_require_payer(struct p2p_req *req, struct p2p_err *err)
+{
+	int	 n;
 
 	req->who.org_id[0] = '\0';
 	if (req->who.npi[0] == '\0')
 		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN,
 		    "the client has no registered payer NPI");
-	if ((st = db_stmt(db, sql_org, err)) == NULL)
+	if ((n = auth_payer_org(&req->ctx->db, req->who.npi,
+	    req->who.org_id, sizeof(req->who.org_id), err)) == -1)
 		return -1;
-	db_bind_text(st, 1, req->who.npi);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n++ == 0)
-			snprintf(req->who.org_id, sizeof(req->who.org_id),
-			    "%s", db_col_text(st, 0) ? db_col_text(st, 0) :
-			    "");
-	}
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "organization lookup");
-	if (n != 1 || req->who.org_id[0] == '\0') {
-		req->who.org_id[0] = '\0';
+	if (n != 1)
 		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN,
 		    "the requesting payer (NPI %s) is %s", req->who.npi,
 		    n == 0 ? "not a known Organization" :
 		    "ambiguous among Organizations");
-	}
 	return 0;
 }

@@ -34,6 +34,15 @@ int	 auth_request(struct p2p_ctx *, struct p2p_req *, struct p2p_err *);
  */
 int	 auth_require_payer(struct p2p_req *, struct p2p_err *);
 
+/*
+ * The Organization whose identifier is this NPI (ident kind 4): the
+ * one query auth_require_payer() and p2p-admin client add share.
+ * Returns 0 (none), 1 (one: its id in org_id), 2 (more than one), or
+ * -1 with err set.
+ */
+int	 auth_payer_org(struct p2p_db *, const char *npi, char *org_id,
+	    size_t idsz, struct p2p_err *);
+
 /* Reads the server key (hex) once per process.  0 or -1 with err. */
 int	 auth_key(const struct p2p_config *, const unsigned char **key,
 	    struct p2p_err *);

@@ -28,14 +28,22 @@ static const char *const sql_matches =
 static const char *const sql_patient =
     "SELECT 1 FROM resource WHERE type = 'Patient' AND id = ?1";
 
+const char cmd_consent_usage[] =
+    "usage: p2p-admin consent list --patient ID\n"
+    "       p2p-admin consent revoke ID [--status inactive|rejected]\n"
+    "       p2p-admin consent optout --patient ID\n"
+    "       p2p-admin consent matches --patient ID\n"
+    "  list      a member's consents, with status and history\n"
+    "  revoke    ends a consent (default status inactive)\n"
+    "  optout    records the member's opt-out of payer-to-payer "
+    "exchange\n"
+    "  matches   which payers hold a match, and whether data would be "
+    "released now\n";
+
 static int
 consent_usage(void)
 {
-	fprintf(stderr,
-	    "usage: p2p-admin consent list --patient ID\n"
-	    "       p2p-admin consent revoke ID [--status inactive|rejected]\n"
-	    "       p2p-admin consent optout --patient ID\n"
-	    "       p2p-admin consent matches --patient ID\n");
+	fputs(cmd_consent_usage, stderr);
 	return 2;
 }
 
