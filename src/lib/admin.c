@@ -367,16 +367,12 @@ admin_init(const struct admin_init_opts *o, struct p2p_err *err)
 	return 0;
 }
 
-static const char *const sql_org_id =
-    "SELECT 1 FROM resource WHERE type = 'Organization' AND id = ?1";
-
 int
 admin_payer_org(struct p2p_db *db, const char *npi, const char *name,
     char *org_id, size_t idsz, int *created, struct p2p_err *err)
 {
 	struct store_ctx	 ctx;
 	enum store_kind		 kind;
-	sqlite3_stmt		*st;
 	json_object		*org = NULL, *ids, *id;
 	char			 oid[STORE_ID_MAX + 1];
 	int			 n, rc;
@@ -390,17 +386,10 @@ admin_payer_org(struct p2p_db *db, const char *npi, const char *name,
 		return p2p_fail(err, 400, P2P_ISSUE_VALUE,
 		    "NPI %s makes no valid Organization id", npi);
 	/* Never overwrite another Organization that has this id. */
-	if ((st = db_stmt(db, sql_org_id, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, oid);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc == SQLITE_ROW)
-		return p2p_fail(err, 409, P2P_ISSUE_CONFLICT,
+	if ((rc = store_exists(db, "Organization", oid, err)) != 0)
+		return rc == -1 ? -1 : p2p_fail(err, 409, P2P_ISSUE_CONFLICT,
 		    "Organization/%s exists without NPI %s: load the payer's "
 		    "Organization instead", oid, npi);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "organization lookup");
 	/* Each add takes its value even when it fails: one put frees all. */
 	if ((org = fhir_resource_new("Organization")) == NULL ||
 	    fhir_add_str(org, "id", oid) == -1 ||

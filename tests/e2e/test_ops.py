@@ -210,23 +210,30 @@ class Init(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p)
 
 
-class RootRefused(unittest.TestCase):
-    """Without allow_root, the FastCGI programs and the runner refuse to
-    run as root, before they write anything."""
+class DataDirTest(unittest.TestCase):
+    """One data directory made by "p2p-admin init INIT_ARGS" per class,
+    as root (the classes below are about root and other users)."""
+    INIT_ARGS = ()
 
     @classmethod
     def setUpClass(cls):
         if not ROOT:
             raise unittest.SkipTest("needs root")
         cls.tmp = tempfile.mkdtemp(prefix="p2p-ops-")
+        os.chmod(cls.tmp, 0o755)    # for the test user too
         cls.data = os.path.join(cls.tmp, "data")
-        p = admin("init", cls.data)
+        p = admin("init", *cls.INIT_ARGS, cls.data)
         assert p.returncode == 0, p.stderr
         cls.conf = os.path.join(cls.data, "p2p.conf")
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
+
+
+class RootRefused(DataDirTest):
+    """Without allow_root, the FastCGI programs and the runner refuse to
+    run as root, before they write anything."""
 
     def test_programs_refuse_root(self):
         log = os.path.join(self.data, "log", "p2p.log")
@@ -253,29 +260,19 @@ class RootRefused(unittest.TestCase):
         self.assertIn(b"CapabilityStatement", p.stdout)
 
 
-class Unprivileged(unittest.TestCase):
+class Unprivileged(DataDirTest):
     """init --owner; the programs and the runner as that user; p2p-admin
     run as root in that user's directory leaves nothing root's."""
+    INIT_ARGS = ("--owner", USER, "--share", SHARE)
 
     @classmethod
     def setUpClass(cls):
-        if not ROOT:
-            raise unittest.SkipTest("needs root")
-        cls.tmp = tempfile.mkdtemp(prefix="p2p-ops-")
-        os.chmod(cls.tmp, 0o755)
+        super().setUpClass()
         # The programs, where the user can run them whatever the checkout.
         cls.bin = os.path.join(cls.tmp, "bin")
         os.mkdir(cls.bin)
         for f in (os.path.join(harness.BUILD, "cgi-bin", "metadata"), harness.RUNNER):
             shutil.copy(f, cls.bin)
-        cls.data = os.path.join(cls.tmp, "data")
-        p = admin("init", "--owner", USER, "--share", SHARE, cls.data)
-        assert p.returncode == 0, p.stderr
-        cls.conf = os.path.join(cls.data, "p2p.conf")
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_a_owner_and_modes(self):
         self.assertEqual(owners(self.data), [])
@@ -491,6 +488,18 @@ class ClientAdd(harness.ServerTest):
         r = self.post("/fhir/Patient/$member-match", body,
                       headers={"Authorization": "Bearer " + tok.json()["access_token"]})
         self.assertEqual(r.status, 200, r)
+
+
+class ConsentOptout(harness.ServerTest):
+    """consent optout looks the member up (store_exists) first."""
+    load_seed = True
+
+    def test_unknown_member(self):
+        p = self.server.admin("consent", "optout", "--patient", "nobody-here", check=False)
+        self.assertEqual(p.returncode, 1, p)
+        self.assertIn("no member nobody-here", p.stderr)
+        p = self.server.admin("consent", "optout", "--patient", "test-member-001")
+        self.assertEqual(p.returncode, 0, p)
 
 
 class LoadProgress(unittest.TestCase):

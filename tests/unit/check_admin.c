@@ -25,16 +25,10 @@
 
 static char	 top[] = "/tmp/p2p-check-admin-XXXXXX";
 
-/* top/name, in one of four rotating buffers. */
 static const char *
 path_of(const char *name)
 {
-	static char	 p[4][512];
-	static int	 k;
-
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof(p[k]), "%s/%s", top, name);
-	return p[k];
+	return unit_path(top, name);
 }
 
 static int
@@ -51,16 +45,8 @@ static const char *
 slurp(const char *path)
 {
 	static char	 buf[8192];
-	FILE		*f;
-	size_t		 n = 0;
 
-	buf[0] = '\0';
-	if ((f = fopen(path, "r")) != NULL) {
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-	return buf;
+	return unit_slurp(path, buf, sizeof(buf));
 }
 
 static int
@@ -107,7 +93,7 @@ START_TEST(test_init_existing)
 {
 	struct admin_init_opts	 o;
 	struct p2p_err		 err;
-	char			 d[512], key[200], conf[8192];
+	char			 d[512], key[8192], conf[8192];
 	FILE			*f;
 
 	snprintf(d, sizeof(d), "%s", path_of("again"));

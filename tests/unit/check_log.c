@@ -29,27 +29,14 @@ static const char *
 slurp(const char *path)
 {
 	static char	 buf[1 << 20];
-	FILE		*f;
-	size_t		 n;
 
-	buf[0] = '\0';
-	if ((f = fopen(path, "r")) == NULL)
-		return buf;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
+	return unit_slurp(path, buf, sizeof(buf));
 }
 
 static const char *
 in_dir(const char *name)
 {
-	static char	 path[4][256];
-	static int	 k;
-
-	k = (k + 1) % 4;
-	snprintf(path[k], sizeof(path[k]), "%s/%s", dir, name);
-	return path[k];
+	return unit_path(dir, name);
 }
 
 static void

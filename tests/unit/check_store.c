@@ -681,6 +681,18 @@ START_TEST(test_seed)
 }
 END_TEST
 
+START_TEST(test_exists)
+{
+	struct p2p_err	 err;
+
+	load_ok("{\"resourceType\":\"Patient\",\"id\":\"p1\"}\n", LOAD_NDJSON);
+	p2p_err_init(&err);
+	ck_assert_int_eq(store_exists(&db, "Patient", "p1", &err), 1);
+	ck_assert_int_eq(store_exists(&db, "Patient", "p2", &err), 0);
+	ck_assert_int_eq(store_exists(&db, "Organization", "p1", &err), 0);
+}
+END_TEST
+
 static const struct {
 	long long	 done, total;
 	long		 n;
@@ -777,6 +789,7 @@ main(void)
 	tcase_add_loop_test(tc, test_progress_text, 0,
 	    sizeof(prog) / sizeof(prog[0]));
 	tcase_add_test(tc, test_progress_lines);
+	tcase_add_test(tc, test_exists);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
