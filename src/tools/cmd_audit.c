@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "admin_cmds.h"
-#include "audit.h"
-#include "http.h"
-#include "util.h"
+#include "member/audit.h"
+#include "web/http.h"
+#include "core/util.h"
 
 const char cmd_audit_usage[] =
     "usage: p2p-admin audit export [--patient ID] [--since DATE] "

@@ -19,12 +19,11 @@
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 
-#include "admin.h"
 #include "admin_cmds.h"
-#include "client.h"
-#include "jwks.h"
-#include "scopes.h"
-#include "util.h"
+#include "auth/client.h"
+#include "auth/jwks.h"
+#include "auth/scopes.h"
+#include "core/util.h"
 
 #define DEFAULT_SCOPES \
 	"system/*.rs" \
@@ -310,7 +309,7 @@ client_add(const char *conf, int argc, char *argv[])
 	/* The API resolves the caller's NPI to an Organization at every
 	 * payer operation (auth_require_payer): without one, every call
 	 * of this client would be refused (403). */
-	rc = admin_payer_org(&db, npi, org_name, org, sizeof(org), &created,
+	rc = client_payer_org(&db, npi, org_name, org, sizeof(org), &created,
 	    &err);
 	if (rc == 0 || rc == 2) {
 		if (rc == 0)

@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "admin_cmds.h"
-#include "consent.h"
-#include "store.h"
-#include "util.h"
+#include "member/consent.h"
+#include "store/store.h"
+#include "core/util.h"
 
 static const char *const sql_list =
     "SELECT id FROM consent WHERE patient = ?1 ORDER BY cid";

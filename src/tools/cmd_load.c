@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "admin_cmds.h"
-#include "loader.h"
-#include "util.h"
+#include "store/loader.h"
+#include "core/util.h"
 
 const char cmd_load_usage[] =
     "usage: p2p-admin [-c p2p.conf] load [--progress S] FILE...\n"

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "admin.h"
+#include "store/datadir.h"
 #include "admin_cmds.h"
-#include "db.h"
-#include "log.h"
+#include "store/db.h"
+#include "core/log.h"
 
 static const char	*conf_path;	/* -c FILE */
 

@@ -2,7 +2,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "fhir.h"
+#include "json/fhir.h"
 #include "unit.h"
 
 static const struct {

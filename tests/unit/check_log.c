@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "core/log.h"
 #include "unit.h"
 
 static char	 dir[] = "/tmp/p2p-check-log-XXXXXX";

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "release.h"
-#include "scope.h"
-#include "util.h"
+#include "datascope/release.h"
+#include "datascope/classify.h"
+#include "core/util.h"
 
 static struct p2p_db		 db;
 static struct p2p_config	 cfg;

@@ -1,10 +1,10 @@
-/* Unit tests for scope.c: the payer-to-payer data scope at load time. */
+/* Unit tests for datascope/classify.c: the payer-to-payer data scope at load time. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fhir.h"
-#include "scope.h"
+#include "json/fhir.h"
+#include "datascope/classify.h"
 #include "unit.h"
 
 #define SEC(sys, code)	"\"meta\":{\"security\":[{\"system\":\"" sys \

@@ -6,12 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client.h"
-#include "fhir.h"
-#include "loader.h"
-#include "secret.h"
-#include "store.h"
-#include "util.h"
+#include "auth/client.h"
+#include "json/fhir.h"
+#include "store/loader.h"
+#include "auth/secret.h"
+#include "store/store.h"
+#include "core/util.h"
 #include "unit.h"
 
 static struct p2p_db	 db;
