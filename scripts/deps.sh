@@ -6,7 +6,7 @@ set -e
 PKGS="gcc make autoconf automake pkg-config libfcgi-dev libjson-c-dev
 libsqlite3-dev sqlite3 libjwt-dev libssl-dev openssl libcurl4-openssl-dev
 check lighttpd curl python3 python3-jwt python3-cryptography wrk
-mandoc man-db cron logrotate $*"
+clang-14 libclang-rt-14-dev mandoc man-db cron logrotate $*"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

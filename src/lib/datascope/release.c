@@ -207,6 +207,10 @@ release_type_ok(const struct release_rules *r, const char *type)
 
 	if (r->types[0] == '\0')
 		return 1;
+	/* "" or a name with a comma would match across the list's commas
+	   (and "" runs strstr() past its end) */
+	if (n == 0 || strchr(type, ',') != NULL)
+		return 0;
 	for (p = r->types; (p = strstr(p, type)) != NULL; p++)
 		if (p[-1] == ',' && p[n] == ',')
 			return 1;
