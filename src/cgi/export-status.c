@@ -8,10 +8,10 @@
  * job; anything else (unknown, expired, cancelled, another client's)
  * is 404, so job ids cannot be probed.  Files are never served by the
  * web server on its own: this program checks the URL's signature and
- * expiry (signed_urls = 1; jobs/job.c signs and checks), the caller's
- * token, and that no consent of a member whose data the file holds was
- * withdrawn since (jobs/export.c), and only then answers "X-Sendfile:
- * <path>" so that lighttpd streams the file.
+ * expiry (signed_urls = 1; jobs/status.c signs and checks), the
+ * caller's token, and that no consent of a member whose data the file
+ * holds was withdrawn since (jobs/members.c), and only then answers
+ * "X-Sendfile: <path>" so that lighttpd streams the file.
  */
 #include <limits.h>
 #include <string.h>
@@ -19,8 +19,9 @@
 
 #include "auth/scopes.h"
 #include "json/fhir.h"
-#include "jobs/export.h"
-#include "jobs/job.h"
+#include "jobs/members.h"
+#include "jobs/queue.h"
+#include "jobs/status.h"
 #include "member/audit.h"
 #include "web/op.h"
 
@@ -125,7 +126,7 @@ file_get(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	    now, path, sizeof(path), err)) != 0)
 		return rc == 1 ? p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND,
 		    "no such file") : -1;
-	if (export_file_release(&ctx->db, &ctx->cfg, id, name,
+	if (job_members_release(&ctx->db, &ctx->cfg, id, name,
 	    req->who.client_id, now, refused, sizeof(refused), err) == -1) {
 		p2p_audit_about(req, refused, 0);
 		return -1;

@@ -36,7 +36,10 @@
 
 #include "core/config.h"
 #include "store/db.h"
-#include "jobs/job.h"
+#include "jobs/export.h"
+#include "jobs/ndjson.h"
+#include "jobs/queue.h"
+#include "member/bulkmatch.h"
 #include "core/log.h"
 #include "core/util.h"
 

@@ -22,14 +22,13 @@
 #include "member/consent.h"
 #include "json/fhir.h"
 #include "jobs/export.h"
-#include "jobs/job.h"
+#include "jobs/members.h"
 #include "datascope/release.h"
 
 enum stmt {
 	STMT_GROUP,		/* a group's owner and kind */
 	STMT_MEMBERS,		/* its members, keyset */
 	STMT_IS_MEMBER,		/* one member of it? */
-	STMT_JOB_MEMBERS,	/* the members a job's files hold */
 	STMT__MAX
 };
 
@@ -41,8 +40,6 @@ static const char *const sql[STMT__MAX] = {
 	    " ORDER BY patient"),
 	/* STMT_IS_MEMBER */
 	"SELECT 1 FROM grp_member WHERE group_id = ?1 AND patient = ?2",
-	/* STMT_JOB_MEMBERS */
-	"SELECT patient FROM job_member WHERE job_id = ?1",
 };
 
 /* Writes an OperationOutcome (severity, code, text) to the error file. */
@@ -442,63 +439,4 @@ out:
 	free(w->rules);
 	free(w);
 	return rc;
-}
-
-/*
- * One pass in one write transaction: the release check of every member
- * (the same as the export's own, so a legacy consent-less match stops
- * with the switch) and its record.  The first refusal rolls back: no
- * record of a release that does not happen.
- */
-int
-export_file_release(struct p2p_db *db, const struct p2p_config *cfg,
-    const char *id, const char *name, const char *client, time_t now,
-    char *refused, size_t refusedsz, struct p2p_err *err)
-{
-	sqlite3_stmt	*st;
-	struct p2p_err	 e;
-	const char	*patient;
-	char		 detail[200];
-	long long	 cid;
-	int		 rc, sensitive;
-
-	refused[0] = '\0';
-	snprintf(detail, sizeof(detail), "file %s/%s", id, name);
-	if (db_begin(db, err) == -1)
-		return -1;
-	if ((st = db_stmt(db, sql[STMT_JOB_MEMBERS], err)) == NULL)
-		goto fail;
-	db_bind_text(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		patient = db_col_text(st, 0);
-		p2p_err_init(&e);
-		if (consent_access_cfg(db, cfg, client, patient, now, &cid,
-		    &sensitive, &e) == -1) {
-			if (e.status >= 500)
-				*err = e;
-			else {
-				snprintf(refused, refusedsz, "%s", patient);
-				p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN,
-				    "file %s/%s is withdrawn: a member's "
-				    "consent is no longer valid", id, name);
-			}
-			db_done(st);
-			goto fail;
-		}
-		if (audit_log(db, AUDIT_RELEASE, "success", client, patient,
-		    cid, detail, err) == -1) {
-			db_done(st);
-			goto fail;
-		}
-	}
-	db_done(st);
-	if (rc != SQLITE_DONE) {
-		db_fail(db, rc, err, "job members");
-		goto fail;
-	}
-	if (db_commit(db, err) == 0)
-		return 0;
-fail:
-	db_rollback(db);
-	return -1;
 }

@@ -25,7 +25,6 @@
 #include "member/bulkmatch.h"
 #include "member/consent.h"
 #include "json/fhir.h"
-#include "jobs/job.h"
 #include "core/log.h"
 #include "core/util.h"
 

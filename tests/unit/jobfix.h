@@ -1,0 +1,166 @@
+/*
+ * jobfix.h - the fixture the job suites share (check_queue, check_ndjson,
+ * check_status, check_members, check_export, check_bulkmatch,
+ * check_audit): a temporary data directory with an output directory and
+ * a URL signing key, a database with every migration applied, and
+ * helpers to make and inspect jobs.
+ */
+#ifndef P2P_JOBFIX_H
+#define P2P_JOBFIX_H
+
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/util.h"
+#include "jobs/ndjson.h"
+#include "jobs/queue.h"
+#include "json/fhir.h"
+#include "store/db.h"
+
+static struct p2p_db		 db;
+static struct p2p_config	 cfg;
+static char			 tmpl[] = "/tmp/check_jobs.XXXXXX";
+static char			*dir;
+
+static inline void
+jobfix_setup(void)
+{
+	struct p2p_err	 err;
+	char		 path[PATH_MAX + 32];
+	FILE		*fp;
+
+	strcpy(tmpl, "/tmp/check_jobs.XXXXXX");
+	dir = mkdtemp(tmpl);
+	ck_assert_ptr_nonnull(dir);
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", dir);
+	config_defaults(&cfg);
+	cfg.runner[0] = '\0';
+	snprintf(cfg.output_dir, sizeof(cfg.output_dir), "%s/bulk", dir);
+	ck_assert_int_eq(mkdir(cfg.output_dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/keys", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/keys/secdownload.key", dir);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n",
+	    fp);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/p2p.db", dir);
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_open(&db, path, 1, &err), 0);
+	ck_assert_int_eq(db_migrate(&db, &err), 0);
+}
+
+static inline void
+jobfix_teardown(void)
+{
+	char	 cmd[PATH_MAX + 16];
+
+	db_close(&db);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static inline void
+make_job(const char *client, char id[JOB_ID_LEN + 1])
+{
+	struct p2p_err	 err;
+	json_object	*p = json_object_new_object();
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(job_create(&db, &cfg, client, JOB_BULK_MATCH,
+	    "http://x/fhir/Group/$bulk-member-match", p, id, &err), 0);
+	json_object_put(p);
+	ck_assert_uint_eq(strlen(id), JOB_ID_LEN);
+}
+
+static inline long long
+qint(const char *sql, const char *id)
+{
+	sqlite3_stmt	*st;
+	long long	 v;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	if (id != NULL)
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static inline void
+set_sql(const char *sql, const char *id)
+{
+	sqlite3_stmt	*st;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+}
+
+/* Files in the job's directory, and how many of them are temporary. */
+static inline int
+count_files(const char *id, int *tmp)
+{
+	char		 path[PATH_MAX + 64];
+	DIR		*d;
+	struct dirent	*e;
+	int		 n = 0;
+
+	*tmp = 0;
+	snprintf(path, sizeof(path), "%s/%s", cfg.output_dir, id);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' ||
+		    strcmp(e->d_name, "..") == 0))
+			continue;
+		n++;
+		if (e->d_name[0] == '.')
+			(*tmp)++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Claims a job and writes 5 Patients (3 files at 2 per file), 1 error. */
+static inline struct job_out *
+write_some(struct job *job, char id[JOB_ID_LEN + 1])
+{
+	struct p2p_err	 err;
+	struct job_out	*o;
+	json_object	*oo;
+	char		 line[64];
+	int		 i;
+
+	make_job("c1", id);
+	cfg.export_file_max = 2;
+	p2p_err_init(&err);
+	ck_assert_int_eq(job_claim(&db, &cfg, "h:1", 300, job, &err), 1);
+	o = job_out_new(job, &cfg, &err);
+	ck_assert_ptr_nonnull(o);
+	for (i = 0; i < 5; i++) {
+		snprintf(line, sizeof(line),
+		    "{\"resourceType\":\"Patient\",\"id\":\"p%d\"}", i);
+		ck_assert_int_eq(job_out_write(o, "Patient", line,
+		    strlen(line), &err), 0);
+	}
+	oo = fhir_outcome_new3("error", P2P_ISSUE_NOT_FOUND, "x");
+	ck_assert_int_eq(job_out_error(o, oo, &err), 0);
+	json_object_put(oo);
+	ck_assert_int_eq(job_out_member(o, "p1", 7, &err), 0);
+	return o;
+}
+
+#endif
