@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -479,9 +480,39 @@ class Bulk(BulkBase):
 BIG = ["bg-%04d" % i for i in range(600)]   # > 2 batches of 256 members
 
 
+def big_group(server, gid, members, cid0):
+    """A MatchedMembers group of payer-b: each member a Patient with a
+    consent (cids from cid0) and a match, written straight into the store."""
+    today = datetime.date.today()
+    start = str(today - datetime.timedelta(days=30))
+    end = str(today + datetime.timedelta(days=300))
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    db = sqlite3.connect(os.path.join(server.data, "p2p.db"))
+    db.execute("INSERT INTO grp (id, client_id, job_id, kind, created, json)"
+               " VALUES (?, 'payer-b', NULL, 'match', ?, '{}')", (gid, now))
+    for i, pid in enumerate(members):
+        db.execute("INSERT INTO resource (type, id, patient, last_updated, json)"
+                   " VALUES ('Patient', ?, ?, ?, ?)",
+                   (pid, pid, now, json.dumps({"resourceType": "Patient", "id": pid},
+                                              separators=(",", ":"))))
+        db.execute("INSERT INTO consent (cid, id, patient, client_id, source,"
+                   " status, provision, policy, period_start, period_end,"
+                   " recipient, created, updated, json) VALUES (?,?,?,"
+                   "'payer-b','submitted','active','permit','regular',?,?,"
+                   "'1234567893',?,?,'{}')",
+                   (cid0 + i, "c-%s-%d" % (gid, i), pid, start, end, now, now))
+        db.execute("INSERT INTO match (client_id, patient, cid, group_id,"
+                   " consentless, created) VALUES ('payer-b',?,?,?,0,?)",
+                   (pid, cid0 + i, gid, now))
+        db.execute("INSERT INTO grp_member (group_id, patient, cid)"
+                   " VALUES (?, ?, ?)", (gid, pid, cid0 + i))
+    db.commit()
+    db.close()
+
+
 class BigGroup(BulkBase):
     """A group larger than the runner's batches (export.c: the reads of
-    256 members share one read transaction, their audit records one write
+    256 members share one read transaction, their records one write
     transaction).  Runners started by the test only, slowed down at each
     progress report, which now comes between batches."""
     conf = {"runner": ""}
@@ -489,31 +520,7 @@ class BigGroup(BulkBase):
     @classmethod
     def prepare(cls, server):
         super().prepare(server)
-        today = datetime.date.today()
-        start = str(today - datetime.timedelta(days=30))
-        end = str(today + datetime.timedelta(days=300))
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        db = sqlite3.connect(os.path.join(server.data, "p2p.db"))
-        db.execute("INSERT INTO grp (id, client_id, job_id, kind, created, json)"
-                   " VALUES ('g-big', 'payer-b', NULL, 'match', ?, '{}')", (now,))
-        for i, pid in enumerate(BIG):
-            db.execute("INSERT INTO resource (type, id, patient, last_updated, json)"
-                       " VALUES ('Patient', ?, ?, ?, ?)",
-                       (pid, pid, now, json.dumps({"resourceType": "Patient", "id": pid},
-                                                  separators=(",", ":"))))
-            db.execute("INSERT INTO consent (cid, id, patient, client_id, source,"
-                       " status, provision, policy, period_start, period_end,"
-                       " recipient, created, updated, json) VALUES (?,?,?,"
-                       "'payer-b','submitted','active','permit','regular',?,?,"
-                       "'1234567893',?,?,'{}')",
-                       (2000 + i, "c-big-%d" % i, pid, start, end, now, now))
-            db.execute("INSERT INTO match (client_id, patient, cid, group_id,"
-                       " consentless, created) VALUES ('payer-b',?,?,'g-big',0,?)",
-                       (pid, 2000 + i, now))
-            db.execute("INSERT INTO grp_member (group_id, patient, cid)"
-                       " VALUES ('g-big', ?, ?)", (pid, 2000 + i))
-        db.commit()
-        db.close()
+        big_group(server, "g-big", BIG, 2000)
 
     def test_batches_audit_and_revocation_mid_job(self):
         path = self.kickoff(self.export(group="g-big"))
@@ -584,6 +591,139 @@ class BigGroup(BulkBase):
         self.assertEqual(r.json()["resourceType"], "OperationOutcome")
         job = path.rsplit("/", 1)[1]
         self.assertFalse(os.path.exists(os.path.join(self.server.data, "bulk", job)))
+
+
+
+FAULT = ["fl-%04d" % i for i in range(700)]     # 3 batches
+
+
+class Mount:
+    """A tmpfs mounted over path (opts: "size=16k", "ro"), as root; a
+    test that needs one is skipped with the reason when it cannot be."""
+
+    def __init__(self, path, opts):
+        self.path, self.opts = path, opts
+
+    def __enter__(self):
+        if os.geteuid() != 0 or not shutil.which("mount"):
+            raise unittest.SkipTest("needs root to mount a tmpfs over the "
+                                    "output directory")
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", self.opts, "p2p-e2e",
+                            self.path], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise unittest.SkipTest("cannot mount a tmpfs here: " + p.stderr.strip())
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(["umount", self.path], check=True)
+
+
+class ExportFaults(BulkBase):
+    """The runner killed with SIGKILL mid-export, or its output directory
+    full or read-only: the job ends exactly as an uninterrupted one, or
+    fails cleanly; nothing half-written is served; the audit trail
+    records each member once, and only for files that were published."""
+    conf = {"runner": ""}
+
+    @classmethod
+    def prepare(cls, server):
+        super().prepare(server)
+        big_group(server, "g-fault", FAULT, 5000)
+
+    def runner(self, **env):
+        return subprocess.Popen([harness.RUNNER, "-c", os.path.join(
+            self.server.data, "p2p.conf"), "--once"], env=dict(os.environ, **env),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def db(self):
+        return sqlite3.connect(os.path.join(self.server.data, "p2p.db"))
+
+    def released(self, job):
+        """(outcome, patient) of the job's release records."""
+        db = self.db()
+        rows = db.execute("SELECT outcome, patient FROM audit WHERE event ="
+                          " 'release' AND detail LIKE ?", ("%job " + job + ":%",)).fetchall()
+        db.close()
+        return rows
+
+    def pending(self, job):
+        db = self.db()
+        n = db.execute("SELECT count(*) FROM job_member WHERE job_id = ?",
+                       (job,)).fetchone()[0]
+        db.close()
+        return n
+
+    def texts(self, manifest):
+        """{type: file text} of a manifest's output, downloaded."""
+        out = {}
+        for f in manifest["output"]:
+            r = self.get(self.local(f["url"]), headers=self.auth())
+            self.assertEqual(r.status, 200, r)
+            out[f["type"]] = out.get(f["type"], b"") + r.body
+        return out
+
+    def test_sigkill_mid_export_then_recovery(self):
+        # The reference: the same export, uninterrupted.
+        path = self.kickoff(self.export(group="g-fault"))
+        p = self.runner()
+        self.assertEqual(p.wait(120), 0, p.stderr.read())
+        ref = self.texts(self.wait(path))
+        # The same again, the runner killed after its first batch.
+        path = self.kickoff(self.export(group="g-fault"))
+        job = path.rsplit("/", 1)[1]
+        slow = self.runner(P2P_RUNNER_DELAY_MS="30000")
+        try:
+            deadline = time.time() + 60
+            while self.pending(job) == 0:
+                self.assertLess(time.time(), deadline, "no batch recorded")
+                time.sleep(0.05)
+        finally:
+            slow.kill()
+            slow.wait()
+        self.assertEqual(slow.returncode, -signal.SIGKILL)
+        # Killed half way: pending records, none in the audit trail,
+        # nothing listed, no temporary file served.
+        self.assertGreater(self.pending(job), 0)
+        self.assertEqual(self.released(job), [])
+        r = self.get(path, headers=self.auth(Accept="application/json"))
+        self.assertEqual(r.status, 202, r)
+        left = os.listdir(os.path.join(self.server.data, "bulk", job))
+        self.assertTrue(left and all(n.startswith(".") for n in left), left)
+        for name in left + ["Patient-1.ndjson"]:
+            r = self.get("/bulk/%s/%s" % (job, name), headers=self.auth())
+            self.assertIn(r.status, (403, 404), r)
+        # A new runner takes the job back at once (its runner is gone).
+        p = self.runner()
+        self.assertEqual(p.wait(120), 0, p.stderr.read())
+        got = self.texts(self.wait(path))
+        self.assertEqual(got, ref)
+        rel = self.released(job)
+        self.assertEqual(sorted(rel), [("success", m) for m in FAULT])
+
+    def fails_cleanly(self, opts):
+        path = self.kickoff(self.export(group="g-fault"))
+        job = path.rsplit("/", 1)[1]
+        with Mount(os.path.join(self.server.data, "bulk"), opts):
+            p = self.runner()
+            err = p.communicate(timeout=120)[1].decode()
+            self.assertEqual(p.returncode, 1, err)
+            self.assertFalse(os.path.exists(os.path.join(self.server.data,
+                                                         "bulk", job)))
+        r = self.get(path, headers=self.auth(Accept="application/json"))
+        self.assertEqual(r.status, 500, r)
+        self.assertEqual(r.json()["resourceType"], "OperationOutcome")
+        self.assertEqual(self.released(job), [])
+        self.assertEqual(self.pending(job), 0)
+        r = self.get("/bulk/%s/Patient-1.ndjson" % job, headers=self.auth())
+        self.assertIn(r.status, (403, 404), r)
+        return err
+
+    def test_output_directory_full(self):
+        # 700 Patients are ~30 kB of ndjson: the writer fails part way.
+        self.fails_cleanly("size=16k")
+
+    def test_output_directory_read_only(self):
+        self.fails_cleanly("ro,size=64k")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "member/audit.h"
 #include "member/consent.h"
 #include "json/fhir.h"
 #include "jobs/export.h"
@@ -61,8 +60,9 @@ out_note(struct job_out *o, const char *severity, enum p2p_issue issue,
 /*
  * A job's walk over its members.  The reads of up to WALK_MEMBERS
  * members (or WALK_ROWS resources) share one read transaction, and
- * their audit records are written together in one write transaction
- * after it: per member, no lock round trip and no commit.  Each member's
+ * their job_member rows (members.h: pending release records, published
+ * when the job completes) are written together in one statement after
+ * it: per member, no lock round trip and no commit.  Each member's
  * consent is still checked when the member's turn comes, against a
  * snapshot at most one batch old.  The heartbeat (and the cancellation
  * check) runs between batches, outside any transaction.
@@ -70,7 +70,7 @@ out_note(struct job_out *o, const char *severity, enum p2p_issue issue,
 #define WALK_MEMBERS	256
 #define WALK_ROWS	20000
 
-struct walk_audit {		/* one audit record to write */
+struct walk_member {		/* one member of the batch */
 	char		 patient[128];
 	long long	 cid;		/* the consent; 0 refused */
 	long long	 n;		/* resources released */
@@ -88,7 +88,8 @@ struct walk {
 	long long		 rows;		/* resources this batch */
 	int			 reading;	/* in the read transaction */
 	size_t			 na;
-	struct walk_audit	 a[WALK_MEMBERS];
+	struct walk_member	 a[WALK_MEMBERS];
+	struct job_member_row	 rows_out[WALK_MEMBERS];
 };
 
 /* Opens the batch's read transaction when none is open. */
@@ -111,50 +112,31 @@ walk_full(const struct walk *w)
 }
 
 /*
- * Ends the batch: closes the read transaction, writes its audit records
- * (issue #7: which job and how much, for the disclosure report) in one
- * transaction, then reports progress.  A release that cannot be audited
- * fails the job.
+ * Ends the batch: closes the read transaction, records its members
+ * (issue #7: which job and how much, for the disclosure report; pending
+ * until the job completes) in one statement, then reports progress.  A
+ * release that cannot be recorded fails the job.
  */
 static int
 walk_flush(struct walk *w, struct p2p_err *err)
 {
-	struct walk_audit	*a;
-	struct p2p_err		 aerr;
-	char			 text[256];
 	size_t			 i;
 
-	p2p_err_init(&aerr);
 	if (w->reading) {
 		w->reading = 0;
 		if (db_commit(w->db, err) == -1)
 			return -1;
 	}
 	if (w->na > 0) {
-		if (db_begin(w->db, err) == -1)
-			return -1;
 		for (i = 0; i < w->na; i++) {
-			a = &w->a[i];
-			if (a->ok)
-				snprintf(text, sizeof(text), "%s job %s: %lld "
-				    "resources into the job's files",
-				    w->job->kind, w->job->id, a->n);
-			if ((a->ok && job_member_add(w->db, w->job->id,
-			    a->patient, a->cid, &aerr) == -1) ||
-			    audit_log(w->db, "release", a->ok ? "success" :
-			    "failure", w->job->client_id, a->patient,
-			    a->ok ? a->cid : 0, a->ok ? text :
-			    "export: consent no longer valid", &aerr) == -1) {
-				db_rollback(w->db);
-				/* Never a 409: the runner reads that as
-				 * "cancelled" and would leave the job. */
-				return aerr.status == 503 ? p2p_fail(err, 503,
-				    P2P_ISSUE_TRANSIENT, "%s", aerr.msg) :
-				    p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-				    "cannot audit the release");
-			}
+			w->rows_out[i].patient = w->a[i].patient;
+			w->rows_out[i].cid = w->a[i].ok ? w->a[i].cid : 0;
+			w->rows_out[i].n = w->a[i].n;
+			w->rows_out[i].released = w->a[i].ok;
 		}
-		if (db_commit(w->db, err) == -1) {
+		if (db_begin(w->db, err) == -1 ||
+		    job_members_add(w->db, w->job, w->rows_out, w->na,
+		    err) == -1 || db_commit(w->db, err) == -1) {
 			db_rollback(w->db);
 			return -1;
 		}
@@ -180,7 +162,7 @@ static int
 export_member(struct walk *w, const char *patient, struct p2p_err *err)
 {
 	struct release_row	 row;
-	struct walk_audit	*a;
+	struct walk_member	*a;
 	struct p2p_err		 cerr;
 	sqlite3_stmt		*st;
 	char			 text[256];
@@ -409,9 +391,6 @@ export_run(struct p2p_db *db, const struct p2p_config *cfg,
 	w->job = job;
 	w->o = o;
 	w->now = now;
-	/* A run taken over from a dead runner starts its member list anew. */
-	if (job_members_clear(db, job->id, err) == -1)
-		goto out;
 	if (release_kv_parse(fhir_get(job->params, "args", json_type_array),
 	    &args, err) == -1)
 		goto out;

@@ -4,13 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "jobs/members.h"
+#include "json/fhir.h"
 #include "member/audit.h"
 #include "member/consent.h"
 
 enum stmt {
-	STMT_ADD,		/* record a member of the output */
+	STMT_ADD,		/* a member a bulk match names */
+	STMT_ADD_BATCH,		/* an export batch's members, pending */
 	STMT_CLEAR,		/* forget a job's members */
+	STMT_PUBLISH,		/* their release records */
 	STMT_OF_JOB,		/* the members a job's files hold */
 	STMT__MAX
 };
@@ -19,11 +23,84 @@ static const char *const sql[STMT__MAX] = {
 	/* STMT_ADD */
 	"INSERT OR REPLACE INTO job_member (job_id, patient, cid)"
 	" VALUES (?1, ?2, ?3)",
+	/* STMT_ADD_BATCH: ?2 is [[patient, cid, n, released], ...] */
+	"INSERT OR REPLACE INTO job_member (job_id, patient, cid, n, released)"
+	" SELECT ?1, json_extract(value, '$[0]'),"
+	" nullif(json_extract(value, '$[1]'), 0), json_extract(value, '$[2]'),"
+	" json_extract(value, '$[3]') FROM json_each(?2)"
+	" WHERE EXISTS (SELECT 1 FROM job WHERE id = ?1"
+	" AND status = 'running' AND runner = ?3)",
 	/* STMT_CLEAR */
 	"DELETE FROM job_member WHERE job_id = ?1",
+	/* STMT_PUBLISH: an export's members (n set), in member order */
+	"INSERT INTO audit (time, event, outcome, client_id, patient, cid,"
+	" detail) SELECT ?2, ?5,"
+	" CASE WHEN released THEN 'success' ELSE 'failure' END, ?3, patient,"
+	" cid, ?4 || ' job ' || ?1 || ': ' || CASE WHEN released"
+	" THEN n || ' resources into the job''s files'"
+	" ELSE 'left out: no valid consent at execution time' END"
+	" FROM job_member WHERE job_id = ?1 AND n IS NOT NULL ORDER BY patient",
 	/* STMT_OF_JOB */
-	"SELECT patient FROM job_member WHERE job_id = ?1",
+	"SELECT patient FROM job_member WHERE job_id = ?1 AND released",
 };
+
+/*
+ * A release record that cannot be written: 503 when the database is
+ * busy, else 500, never a 409 (a refusing trigger is a CONSTRAINT): the
+ * runner reads 409 as "the job was cancelled or taken over".
+ */
+static int
+record_fail(struct p2p_db *db, int rc, struct p2p_err *err, const char *what)
+{
+	struct p2p_err	 e;
+
+	p2p_err_init(&e);
+	db_fail(db, rc, &e, what);
+	if (e.status == 503)
+		return p2p_fail(err, 503, P2P_ISSUE_TRANSIENT, "%s", e.msg);
+	return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+	    "cannot record the release");
+}
+
+int
+job_members_add(struct p2p_db *db, const struct job *job,
+    const struct job_member_row *m, size_t n, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	struct p2p_buf	 b = { NULL, 0, 0 };
+	size_t		 i;
+	int		 rc, oom = 0;
+
+	if (n == 0)
+		return 0;
+	oom |= buf_add(&b, "[", 1);
+	for (i = 0; i < n; i++) {
+		/* FHIR ids need no escaping in a JSON string. */
+		if (!fhir_valid_id(m[i].patient)) {
+			buf_free(&b);
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "member id is not a FHIR id");
+		}
+		oom |= buf_printf(&b, "%s[\"%s\",%lld,%lld,%d]", i ? "," : "",
+		    m[i].patient, m[i].cid, m[i].n, m[i].released ? 1 : 0);
+	}
+	oom |= buf_add(&b, "]", 1);
+	if (oom) {
+		buf_free(&b);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	}
+	if ((st = db_stmt(db, sql[STMT_ADD_BATCH], err)) == NULL) {
+		buf_free(&b);
+		return -1;
+	}
+	db_bind_text(st, 1, job->id);
+	db_bind_text(st, 2, b.p);
+	db_bind_text(st, 3, job->runner);
+	rc = sqlite3_step(st);
+	db_done(st);
+	buf_free(&b);
+	return rc == SQLITE_DONE ? 0 : record_fail(db, rc, err, "job members");
+}
 
 int
 job_member_add(struct p2p_db *db, const char *job_id, const char *patient,
@@ -55,6 +132,28 @@ job_members_clear(struct p2p_db *db, const char *job_id, struct p2p_err *err)
 	rc = sqlite3_step(st);
 	db_done(st);
 	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "clear job members");
+}
+
+int
+job_members_publish(struct p2p_db *db, const struct job *job,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	char		 ts[32];
+	int		 rc;
+
+	if ((st = db_stmt(db, sql[STMT_PUBLISH], err)) == NULL)
+		return -1;
+	time_instant(now_sec(), ts);
+	db_bind_text(st, 1, job->id);
+	db_bind_text(st, 2, ts);
+	db_bind_text(st, 3, job->client_id);
+	db_bind_text(st, 4, job->kind);
+	db_bind_text(st, 5, AUDIT_RELEASE);
+	rc = sqlite3_step(st);
+	db_done(st);
+	return rc == SQLITE_DONE ? 0 :
+	    record_fail(db, rc, err, "publish release records");
 }
 
 /*

@@ -14,7 +14,6 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "jobs/members.h"
 #include "jobs/ndjson.h"
 #include "json/fhir.h"
 
@@ -81,20 +80,12 @@ struct out_file {
 	int		 done;		/* renamed */
 };
 
-struct out_member {
-	char		*patient;	/* member id */
-	long long	 cid;		/* consent */
-};
-
 struct job_out {
 	char			 dir[PATH_MAX];	/* output_dir/id */
 	char			 id[JOB_ID_LEN + 1];
 	long long		 max;		/* resources per file */
 	struct out_file		*f;		/* every file, in order */
 	size_t			 nf;
-	struct out_member	*m;		/* members in the output */
-	size_t			 nm;
-	size_t			 am;		/* room in m */
 	job_progress_fn		 progress;	/* runner's callback */
 	void			*progress_arg;
 };
@@ -285,28 +276,6 @@ job_out_error(struct job_out *o, json_object *outcome, struct p2p_err *err)
 }
 
 int
-job_out_member(struct job_out *o, const char *patient, long long cid,
-    struct p2p_err *err)
-{
-	struct out_member	*nm;
-	size_t			 am;
-
-	if (o->nm == o->am) {
-		/* Grows by half: no realloc per member. */
-		am = o->am < 64 ? 64 : o->am + o->am / 2;
-		if ((nm = reallocarray(o->m, am, sizeof(*o->m))) == NULL)
-			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "out of memory");
-		o->m = nm;
-		o->am = am;
-	}
-	if ((o->m[o->nm].patient = strdup(patient)) == NULL)
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	o->m[o->nm++].cid = cid;
-	return 0;
-}
-
-int
 job_out_finish(struct job_out *o, struct p2p_db *db, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
@@ -363,10 +332,6 @@ job_out_finish(struct job_out *o, struct p2p_db *db, struct p2p_err *err)
 		if (rc != SQLITE_DONE)
 			return db_fail(db, rc, err, "insert job file");
 	}
-	for (i = 0; i < o->nm; i++)
-		if (job_member_add(db, o->id, o->m[i].patient, o->m[i].cid,
-		    err) == -1)
-			return -1;
 	return 0;
 }
 
@@ -384,9 +349,6 @@ job_out_free(struct job_out *o)
 		    sizeof(tmp)) == 0)
 			unlink(tmp);
 	}
-	for (i = 0; i < o->nm; i++)
-		free(o->m[i].patient);
-	free(o->m);
 	free(o->f);
 	free(o);
 }

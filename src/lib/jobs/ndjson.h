@@ -43,13 +43,6 @@ int	 job_out_write(struct job_out *, const char *type, const char *json,
 int	 job_out_error(struct job_out *, json_object *outcome,
 	    struct p2p_err *);
 /*
- * Notes that the output holds data of patient under consent cid; the
- * job_member rows are written by job_out_finish (for outputs whose
- * member list is bounded, such as a $bulk-member-match request's).
- */
-int	 job_out_member(struct job_out *, const char *patient, long long cid,
-	    struct p2p_err *);
-/*
  * Closes and renames every file and records them (job_file rows) in the
  * caller's transaction.  The job is marked complete by the runner.
  */

@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "jobs/members.h"
 #include "jobs/ndjson.h"
 #include "jobs/queue.h"
 #include "json/fhir.h"
@@ -298,7 +299,12 @@ job_claim(struct p2p_db *db, const struct p2p_config *cfg,
 		db_fail(db, rc, err, "claim job");
 		goto fail;
 	}
-	if (load_job(db, cfg, id, job, err) == -1 || db_commit(db, err) == -1)
+	/* A job taken back starts anew: nothing of the dead run counts. */
+	if (job_members_clear(db, id, err) == -1 ||
+	    load_job(db, cfg, id, job, err) == -1)
+		goto fail;
+	copy(job->runner, sizeof(job->runner), runner);
+	if (db_commit(db, err) == -1)
 		goto fail;
 	return 1;
 fail:
@@ -365,7 +371,10 @@ job_complete(struct p2p_db *db, const struct p2p_config *cfg,
 		job_dir_remove(cfg, job->id);
 		return 1;
 	}
-	if (job_out_finish(o, db, err) == -1 || db_commit(db, err) == -1)
+	/* Files first: the release records say what was published. */
+	if (job_out_finish(o, db, err) == -1 ||
+	    job_members_publish(db, job, err) == -1 ||
+	    db_commit(db, err) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -381,15 +390,16 @@ job_fail(struct p2p_db *db, const struct p2p_config *cfg,
 	sqlite3_stmt	*st;
 	json_object	*oo;
 	time_t		 now = now_sec();
-	int		 rc;
+	int		 rc, ours;
 
-	job_dir_remove(cfg, job->id);
-	if ((oo = fhir_outcome_new(why)) == NULL)
+	if ((oo = fhir_outcome_new(why)) == NULL) {
+		job_dir_remove(cfg, job->id);
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	if ((st = db_stmt(db, sql[STMT_FAIL], err)) == NULL) {
-		json_object_put(oo);
-		return -1;
 	}
+	if (db_begin(db, err) == -1)
+		goto fail;
+	if ((st = db_stmt(db, sql[STMT_FAIL], err)) == NULL)
+		goto fail;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)(now + cfg->job_ttl));
 	db_bind_text(st, 3, fhir_json(oo));
@@ -397,10 +407,26 @@ job_fail(struct p2p_db *db, const struct p2p_config *cfg,
 	db_bind_text(st, 5, runner);
 	rc = sqlite3_step(st);
 	db_done(st);
+	if (rc != SQLITE_DONE) {
+		db_fail(db, rc, err, "fail job");
+		goto fail;
+	}
+	/* Nothing of a failed run was released: no record stays. */
+	if ((ours = sqlite3_changes(db->h) == 1) &&
+	    job_members_clear(db, job->id, err) == -1)
+		goto fail;
+	if (db_commit(db, err) == -1)
+		goto fail;
 	json_object_put(oo);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "fail job");
+	/* A job another runner took back keeps its directory. */
+	if (ours)
+		job_dir_remove(cfg, job->id);
 	return 0;
+fail:
+	db_rollback(db);
+	json_object_put(oo);
+	job_dir_remove(cfg, job->id);
+	return -1;
 }
 
 /* Collects up to 100 ids from a one-column query. */

@@ -38,6 +38,7 @@ struct job {
 	json_object	*params;		/* kind-specific, owned */
 	char		 transaction_time[32];	/* set when claimed */
 	char		 dir[PATH_MAX];		/* output_dir/id */
+	char		 runner[300];		/* who claimed it */
 };
 
 struct job_out;		/* ndjson.h */
@@ -64,7 +65,8 @@ int	 job_wake(const struct p2p_config *);
  * Claims the oldest queued job for runner (an id such as "host:pid"),
  * or takes back a running job whose heartbeat is older than stale
  * seconds or whose runner on this host is gone.  One BEGIN IMMEDIATE
- * transaction, so two runners never claim the same job.  Returns 1 with
+ * transaction, so two runners never claim the same job; a job taken
+ * back starts anew, with no member recorded (members.h).  Returns 1 with
  * *job filled (free with job_free()), 0 when there is nothing to do, -1
  * with err set.
  */
@@ -83,17 +85,18 @@ int	 job_heartbeat(struct p2p_db *, const struct job *, const char *runner,
 	    const char *progress, struct p2p_err *);
 
 /*
- * Completes a job: finishes the output (rename, job_file rows) and
- * marks it complete in one transaction.  Returns 0, 1 when the job is
- * no longer this runner's (its files are removed), -1 with err set.
+ * Completes a job: finishes the output (rename, job_file rows), writes
+ * its release records (job_members_publish()) and marks it complete, in
+ * one transaction.  Returns 0, 1 when the job is no longer this
+ * runner's (its files are removed), -1 with err set.
  */
 int	 job_complete(struct p2p_db *, const struct p2p_config *,
 	    const struct job *, const char *runner, struct job_out *,
 	    struct p2p_err *);
 
 /*
- * Marks a job failed with why as its OperationOutcome and removes its
- * directory.  0 or -1.
+ * Marks a job failed with why as its OperationOutcome, forgets its
+ * members (nothing was released) and removes its directory.  0 or -1.
  */
 int	 job_fail(struct p2p_db *, const struct p2p_config *,
 	    const struct job *, const char *runner, const struct p2p_err *why,

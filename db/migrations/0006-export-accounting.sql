@@ -1,0 +1,17 @@
+-- p2p schema, version 6: the disclosure accounting of jobs.
+--
+-- job_member rows are written by the runner while a job runs, and are
+-- pending until the job completes: the transaction that marks it
+-- complete (and lists its files) turns each export member's row into
+-- its one "release" audit record; a failed job's rows are deleted, and
+-- a job taken back from a dead runner starts with none.  So the audit
+-- trail records each member once per job, and only for files that were
+-- published (jobs/members.c).
+--
+-- n: resources of the member in an export's files (NULL for the
+--    matched members a $bulk-member-match job's Groups name: their
+--    record is the match itself);
+-- released: 0 for a member left out of an export (no valid consent at
+--    execution time): recorded as a refusal, never served.
+ALTER TABLE job_member ADD COLUMN n INTEGER;
+ALTER TABLE job_member ADD COLUMN released INTEGER NOT NULL DEFAULT 1;
