@@ -193,24 +193,6 @@ START_TEST(test_bulk_match_members_not_published)
 }
 END_TEST
 
-/* A consent (and its match) of client for patient, active until end. */
-static void
-consent_of(const char *client, const char *patient, long long cid,
-    const char *end)
-{
-	char	 sql[700];
-
-	snprintf(sql, sizeof(sql), "INSERT INTO consent (cid, id, patient,"
-	    " client_id, source, status, provision, policy, period_start,"
-	    " period_end, created, updated, json) VALUES (%lld, 'c%lld', '%s',"
-	    " '%s', 'submitted', 'active', 'permit', 'regular',"
-	    " '2000-01-01T00:00:00Z', '%s', 'x', 'x', '{}');"
-	    " INSERT INTO match (client_id, patient, cid, consentless, created)"
-	    " VALUES ('%s', '%s', %lld, 0, 'x')", cid, cid, patient, client,
-	    end, client, patient, cid);
-	ck_assert_int_eq(sqlite3_exec(db.h, sql, NULL, NULL, NULL), SQLITE_OK);
-}
-
 /*
  * A download releases every member the file holds again: checked and
  * recorded; one lapsed consent withdraws the file, recording nothing.
@@ -238,9 +220,8 @@ START_TEST(test_download_checks_and_records)
 	ck_assert_int_eq(qint("SELECT count(*) FROM audit WHERE detail ="
 	    " 'file ' || ?1 || '/Patient-1.ndjson'", id), 2);
 	/* m2's consent ends: the file is withdrawn, nothing recorded. */
-	ck_assert_int_eq(sqlite3_exec(db.h, "UPDATE consent SET period_end ="
-	    " '2001-01-01T00:00:00Z' WHERE cid = 12", NULL, NULL, NULL),
-	    SQLITE_OK);
+	exec_sql("UPDATE consent SET period_end = '2001-01-01T00:00:00Z'"
+	    " WHERE cid = 12");
 	before = qint("SELECT count(*) FROM audit", NULL);
 	p2p_err_init(&err);
 	ck_assert_int_eq(job_members_release(&db, &cfg, id, "Patient-1.ndjson",

@@ -22,6 +22,7 @@
 #include "jobs/queue.h"
 #include "json/fhir.h"
 #include "store/db.h"
+#include "store/store.h"
 
 static struct p2p_db		 db;
 static struct p2p_config	 cfg;
@@ -170,6 +171,51 @@ write_some(struct job *job, char id[JOB_ID_LEN + 1])
 	ck_assert_int_eq(job_out_error(o, oo, &err), 0);
 	json_object_put(oo);
 	return o;
+}
+
+/* Loads one resource (JSON text) as p2p-admin load would. */
+static inline void
+put_json(const char *text)
+{
+	struct store_ctx	 ctx;
+	struct p2p_err		 err;
+	enum store_kind		 kind;
+	json_object		*res = json_tokener_parse(text);
+
+	ck_assert_msg(res != NULL, "bad test JSON: %s", text);
+	store_ctx_init(&ctx);
+	p2p_err_init(&err);
+	ck_assert_msg(store_put(&db, res, &ctx, &kind, &err) == 0, "%s: %s",
+	    text, err.msg);
+	json_object_put(res);
+}
+
+/* A consent (and its match) of client for patient, active until end. */
+static inline void
+consent_of(const char *client, const char *patient, long long cid,
+    const char *end)
+{
+	char	 sql[700];
+
+	snprintf(sql, sizeof(sql), "INSERT INTO consent (cid, id, patient,"
+	    " client_id, source, status, provision, policy, period_start,"
+	    " period_end, created, updated, json) VALUES (%lld, 'c%lld', '%s',"
+	    " '%s', 'submitted', 'active', 'permit', 'regular',"
+	    " '2000-01-01T00:00:00Z', '%s', 'x', 'x', '{}');"
+	    " INSERT INTO match (client_id, patient, cid, consentless, created)"
+	    " VALUES ('%s', '%s', %lld, 0, 'x')", cid, cid, patient, client,
+	    end, client, patient, cid);
+	ck_assert_int_eq(sqlite3_exec(db.h, sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
+/* Runs sql (no parameters, several statements allowed). */
+static inline void
+exec_sql(const char *sql)
+{
+	char	*msg = NULL;
+
+	ck_assert_msg(sqlite3_exec(db.h, sql, NULL, NULL, &msg) == SQLITE_OK,
+	    "%s: %s", sql, msg ? msg : "");
 }
 
 #endif
