@@ -15,3 +15,17 @@
 --    execution time): recorded as a refusal, never served.
 ALTER TABLE job_member ADD COLUMN n INTEGER;
 ALTER TABLE job_member ADD COLUMN released INTEGER NOT NULL DEFAULT 1;
+
+-- Nothing looks job_member rows up by member: one b-tree less to write
+-- per member of every export.
+DROP INDEX job_member_patient;
+
+-- The release check reads indexes only, consents included: an export
+-- checks every member of a group (consent.h CONSENT_ACCESS_SQL), and
+-- the consent rows themselves (most of their bytes are the Consent's
+-- JSON) lie in the order the consents were captured, so that reading
+-- them cost a page read per member (bench/exportfast.md).  The index is
+-- replaced, not added: a $member-match writes as many b-trees as before.
+DROP INDEX consent_patient;
+CREATE INDEX consent_patient ON consent (patient, status, provision, cid,
+	policy, period_start, period_end);

@@ -257,12 +257,29 @@ START_TEST(test_probe)
 }
 END_TEST
 
+/*
+ * True when plan scans a table: a "SCAN" of anything but a constant row
+ * or b, the member set of CONSENT_ACCESS_SQL (consent.h), which is
+ * walked to look each member up.
+ */
+static int
+scans_table(const char *plan)
+{
+	const char	*p;
+
+	for (p = plan; (p = strstr(p, "SCAN ")) != NULL; p += 5)
+		if (strncmp(p + 5, "CONSTANT ROW", 12) != 0 &&
+		    strncmp(p + 5, "b;", 2) != 0)
+			return 1;
+	return 0;
+}
+
 /* Every lookup a request runs is an index search, never a scan. */
 START_TEST(test_query_plans)
 {
 	const char	*const *q;
 	sqlite3_stmt	*st;
-	char		 sql[1024], plan[1024];
+	char		 sql[1024], plan[2048];
 	size_t		 n;
 	int		 i;
 
@@ -280,8 +297,8 @@ START_TEST(test_query_plans)
 			fprintf(stderr, "plan: %s\n  -> %s\n", *q, plan);
 			ck_assert_msg(strstr(plan, "USING") != NULL,
 			    "no index: %s: %s", *q, plan);
-			ck_assert_msg(strstr(plan, "SCAN") == NULL,
-			    "scan: %s: %s", *q, plan);
+			ck_assert_msg(!scans_table(plan), "scan: %s: %s", *q,
+			    plan);
 		}
 }
 END_TEST

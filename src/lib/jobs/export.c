@@ -24,9 +24,26 @@
 #include "jobs/members.h"
 #include "datascope/release.h"
 
+/*
+ * A job's walk over its members.  A batch is up to WALK_MEMBERS members
+ * (fewer when they hold more than WALK_ROWS resources): their release
+ * check is one statement (consent.h CONSENT_ACCESS_SQL over a keyset
+ * page of the group), their rows are read in the same read
+ * transaction, and their job_member rows (members.h: pending release
+ * records, published when the job completes) are written together in
+ * one statement after it: per member, no statement of its own but the
+ * release query, no lock round trip and no commit.  Each member's
+ * consent is checked against a snapshot at most one batch old.  The
+ * heartbeat (and the cancellation check) runs between batches, outside
+ * any transaction.
+ */
+#define WALK_MEMBERS	256
+#define WALK_ROWS	20000
+
 enum stmt {
 	STMT_GROUP,		/* a group's owner and kind */
-	STMT_MEMBERS,		/* its members, keyset */
+	STMT_SIZE,		/* how many members it has */
+	STMT_PAGE,		/* a keyset page of them, release-checked */
 	STMT_IS_MEMBER,		/* one member of it? */
 	STMT__MAX
 };
@@ -34,11 +51,30 @@ enum stmt {
 static const char *const sql[STMT__MAX] = {
 	/* STMT_GROUP */
 	"SELECT client_id, kind FROM grp WHERE id = ?1",
-	/* STMT_MEMBERS */
-	("SELECT patient FROM grp_member WHERE group_id = ?1 AND patient > ?2"
-	    " ORDER BY patient"),
+	/* STMT_SIZE */
+	"SELECT count(*) FROM grp_member WHERE group_id = ?1",
+	/* STMT_PAGE */
+	CONSENT_ACCESS_SQL("(SELECT patient FROM grp_member WHERE group_id = ?2"
+	    " AND patient > ?3 ORDER BY patient LIMIT ?4)"),
 	/* STMT_IS_MEMBER */
 	"SELECT 1 FROM grp_member WHERE group_id = ?1 AND patient = ?2",
+};
+
+struct walk {
+	struct p2p_db		*db;
+	const struct p2p_config	*cfg;
+	const struct job	*job;
+	struct job_out		*o;
+	struct release_rules	*rules;
+	time_t			 now;
+	long long		 nres;		/* resources so far */
+	long long		 done;		/* members so far */
+	long long		 total;		/* members in all */
+	long long		 rows;		/* resources this batch */
+	int			 reading;	/* in the read transaction */
+	size_t			 na;		/* members this batch */
+	struct job_member_row	 a[WALK_MEMBERS];	/* their records */
+	struct consent_decision	 d[WALK_MEMBERS];	/* a page's checks */
 };
 
 /* Writes an OperationOutcome (severity, code, text) to the error file. */
@@ -56,41 +92,6 @@ out_note(struct job_out *o, const char *severity, enum p2p_issue issue,
 	json_object_put(oo);
 	return rc;
 }
-
-/*
- * A job's walk over its members.  The reads of up to WALK_MEMBERS
- * members (or WALK_ROWS resources) share one read transaction, and
- * their job_member rows (members.h: pending release records, published
- * when the job completes) are written together in one statement after
- * it: per member, no lock round trip and no commit.  Each member's
- * consent is still checked when the member's turn comes, against a
- * snapshot at most one batch old.  The heartbeat (and the cancellation
- * check) runs between batches, outside any transaction.
- */
-#define WALK_MEMBERS	256
-#define WALK_ROWS	20000
-
-struct walk_member {		/* one member of the batch */
-	char		 patient[128];
-	long long	 cid;		/* the consent; 0 refused */
-	long long	 n;		/* resources released */
-	int		 ok;		/* released (1) or refused (0) */
-};
-
-struct walk {
-	struct p2p_db		*db;
-	const struct p2p_config	*cfg;
-	const struct job	*job;
-	struct job_out		*o;
-	struct release_rules	*rules;
-	time_t			 now;
-	long long		 nres;		/* resources so far */
-	long long		 rows;		/* resources this batch */
-	int			 reading;	/* in the read transaction */
-	size_t			 na;
-	struct walk_member	 a[WALK_MEMBERS];
-	struct job_member_row	 rows_out[WALK_MEMBERS];
-};
 
 /* Opens the batch's read transaction when none is open. */
 static int
@@ -120,31 +121,22 @@ walk_full(const struct walk *w)
 static int
 walk_flush(struct walk *w, struct p2p_err *err)
 {
-	size_t			 i;
-
 	if (w->reading) {
 		w->reading = 0;
 		if (db_commit(w->db, err) == -1)
 			return -1;
 	}
-	if (w->na > 0) {
-		for (i = 0; i < w->na; i++) {
-			w->rows_out[i].patient = w->a[i].patient;
-			w->rows_out[i].cid = w->a[i].ok ? w->a[i].cid : 0;
-			w->rows_out[i].n = w->a[i].n;
-			w->rows_out[i].released = w->a[i].ok;
-		}
-		if (db_begin(w->db, err) == -1 ||
-		    job_members_add(w->db, w->job, w->rows_out, w->na,
-		    err) == -1 || db_commit(w->db, err) == -1) {
-			db_rollback(w->db);
-			return -1;
-		}
+	if (w->na > 0 && (db_begin(w->db, err) == -1 ||
+	    job_members_add(w->db, w->job, w->a, w->na, err) == -1 ||
+	    db_commit(w->db, err) == -1)) {
+		db_rollback(w->db);
+		return -1;
 	}
+	w->done += (long long)w->na;
 	w->na = 0;
 	w->rows = 0;
-	/* Heartbeat and cancellation check (resources so far). */
-	return job_progress(w->o, w->nres, 0, err);
+	/* Heartbeat and cancellation check (members so far). */
+	return job_progress(w->o, w->done, w->total, err);
 }
 
 /* Leaves an unfinished batch (after an error): nothing is written. */
@@ -157,47 +149,40 @@ walk_abort(struct walk *w)
 	w->na = 0;
 }
 
-/* Exports one member's released rows, after the consent check. */
+/*
+ * Exports one member after its release check d: its released rows, or
+ * a note in the error file when it is left out; either way one record
+ * of the batch.  d->patient must outlive the batch.
+ */
 static int
-export_member(struct walk *w, const char *patient, struct p2p_err *err)
+export_decided(struct walk *w, const struct consent_decision *d,
+    struct p2p_err *err)
 {
 	struct release_row	 row;
-	struct walk_member	*a;
-	struct p2p_err		 cerr;
+	struct job_member_row	*a;
 	sqlite3_stmt		*st;
 	char			 text[256];
-	long long		 cid = 0;
 	long long		 before = w->nres;
-	int			 sensitive = 0, rc;
+	int			 rc;
 
 	if (w->na >= WALK_MEMBERS)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "export batch overrun");
-	if (walk_read(w, err) == -1)
-		return -1;
 	a = &w->a[w->na];
-	if (snprintf(a->patient, sizeof(a->patient), "%s", patient) >=
-	    (int)sizeof(a->patient))
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-		    "member id too long");
-	p2p_err_init(&cerr);
-	if (consent_access_cfg(w->db, w->cfg, w->job->client_id, patient,
-	    w->now, &cid, &sensitive, &cerr) == -1) {
-		if (cerr.status >= 500)
-			return p2p_fail(err, cerr.status, cerr.issue, "%s",
-			    cerr.msg);
-		a->ok = 0;
-		a->cid = 0;
-		a->n = 0;
+	a->patient = d->patient;
+	a->cid = d->ok ? d->cid : 0;
+	a->n = 0;
+	a->released = d->ok;
+	if (!d->ok) {
 		w->na++;
 		snprintf(text, sizeof(text), "Patient/%.64s left out of the "
-		    "export: no valid consent for this client (%.100s)", patient,
-		    cerr.msg);
-		return out_note(w->o, "error", cerr.status == 404 ?
+		    "export: no valid consent for this client (%.100s)",
+		    d->patient, d->why.msg);
+		return out_note(w->o, "error", d->why.status == 404 ?
 		    P2P_ISSUE_NOT_FOUND : P2P_ISSUE_FORBIDDEN, text, err);
 	}
-	w->rules->sensitive = sensitive != 0;
-	if ((st = release_open(w->db, w->rules, patient, "", 0, 0,
+	w->rules->sensitive = d->sensitive != 0;
+	if ((st = release_open(w->db, w->rules, d->patient, "", 0, 0,
 	    err)) == NULL)
 		return -1;
 	while ((rc = release_next(w->db, w->rules, st, &row, err)) == 1) {
@@ -211,12 +196,43 @@ export_member(struct walk *w, const char *patient, struct p2p_err *err)
 	db_done(st);
 	if (rc == -1)
 		return -1;
-	a->ok = 1;
-	a->cid = cid;
 	a->n = w->nres - before;
 	w->rows += a->n;
 	w->na++;
 	return 0;
+}
+
+/* Exports one member named on its own (a listed patient, $everything). */
+static int
+export_one(struct walk *w, const char *patient, struct p2p_err *err)
+{
+	struct consent_decision	*d;
+	long long		 cid = 0;
+	int			 sensitive = 0;
+
+	if (w->na >= WALK_MEMBERS)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "export batch overrun");
+	if (walk_read(w, err) == -1)
+		return -1;
+	d = &w->d[w->na];
+	memset(d, 0, sizeof(*d));
+	p2p_err_init(&d->why);
+	if (snprintf(d->patient, sizeof(d->patient), "%s", patient) >=
+	    (int)sizeof(d->patient))
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "member id too long");
+	if (consent_access_cfg(w->db, w->cfg, w->job->client_id, patient,
+	    w->now, &cid, &sensitive, &d->why) == -1) {
+		if (d->why.status >= 500)
+			return p2p_fail(err, d->why.status, d->why.issue, "%s",
+			    d->why.msg);
+	} else {
+		d->ok = 1;
+		d->cid = cid;
+		d->sensitive = sensitive;
+	}
+	return export_decided(w, d, err);
 }
 
 int
@@ -270,42 +286,63 @@ export_queue(struct p2p_db *db, const struct p2p_config *cfg,
 	return rc;
 }
 
-/* Every member of group in order, in batches (see struct walk). */
+/* How many members group has (for the progress reports). */
+static int
+group_size(struct walk *w, const char *group, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = db_stmt(w->db, sql[STMT_SIZE], err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, group);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		w->total = sqlite3_column_int64(st, 0);
+	db_done(st);
+	return rc == SQLITE_ROW ? 0 : db_fail(w->db, rc, err, "group size");
+}
+
+/*
+ * Every member of group in order, a keyset page a batch: the page's
+ * release checks in one statement, then each member's rows.  A batch
+ * that reaches WALK_ROWS resources ends early; the next page starts
+ * after the last member exported.
+ */
 static int
 export_group(struct walk *w, const char *group, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	char		 last[128] = "", pat[128];
-	const char	*p;
-	int		 rc;
+	char		 last[128] = "";
+	size_t		 n, i;
+	int		 rc, r = 0;
 
+	if (group_size(w, group, err) == -1)
+		return -1;
 	for (;;) {
 		if (walk_read(w, err) == -1 ||
-		    (st = db_stmt(w->db, sql[STMT_MEMBERS], err)) == NULL)
+		    (st = db_stmt(w->db, sql[STMT_PAGE], err)) == NULL)
 			return -1;
-		db_bind_text(st, 1, group);
-		db_bind_text(st, 2, last);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			if ((p = db_col_text(st, 0)) == NULL ||
-			    strlen(p) >= sizeof(pat)) {
-				rc = SQLITE_CORRUPT;
-				break;
-			}
-			memcpy(pat, p, strlen(p) + 1);
-			if (export_member(w, pat, err) == -1) {
-				db_done(st);
-				return -1;
-			}
-			memcpy(last, pat, sizeof(last));
-			if (walk_full(w))
-				break;
-		}
+		db_bind_text(st, 1, w->job->client_id);
+		db_bind_text(st, 2, group);
+		db_bind_text(st, 3, last);
+		sqlite3_bind_int(st, 4, WALK_MEMBERS);
+		rc = sqlite3_step(st);
+		n = 0;
+		while (n < WALK_MEMBERS && (r = consent_access_next(w->db, st,
+		    &rc, w->cfg->allow_legacy_consentless != 0, w->now,
+		    &w->d[n], err)) == 1)
+			n++;
 		db_done(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return db_fail(w->db, rc, err, "group members");
+		if (r == -1)
+			return -1;
+		for (i = 0; i < n && !walk_full(w); i++)
+			if (export_decided(w, &w->d[i], err) == -1)
+				return -1;
+		if (i > 0)
+			memcpy(last, w->d[i - 1].patient, sizeof(last));
 		if (walk_flush(w, err) == -1)
 			return -1;
-		if (rc == SQLITE_DONE)
+		if (i == n && n < WALK_MEMBERS)
 			return 0;
 	}
 }
@@ -321,6 +358,7 @@ export_listed(struct walk *w, const char *group,
 	size_t		 i, j;
 	int		 member, dup;
 
+	w->total = (long long)kv_count(args, "patient");
 	for (i = 0; i < args->n; i++) {
 		if (strcmp(args->kv[i].key, "patient") != 0)
 			continue;
@@ -349,7 +387,7 @@ export_listed(struct walk *w, const char *group,
 				return -1;
 			continue;
 		}
-		if (export_member(w, id, err) == -1 ||
+		if (export_one(w, id, err) == -1 ||
 		    (walk_full(w) && walk_flush(w, err) == -1))
 			return -1;
 	}
@@ -403,10 +441,11 @@ export_run(struct p2p_db *db, const struct p2p_config *cfg,
 		if (r == -1)
 			goto out;	/* validated at kick-off: unexpected */
 	}
-	if (everything)
-		rc = export_member(w, target, err) == -1 ? -1 :
+	if (everything) {
+		w->total = 1;
+		rc = export_one(w, target, err) == -1 ? -1 :
 		    walk_flush(w, err);
-	else if (export_group_owned(db, target, job->client_id, err) == -1)
+	} else if (export_group_owned(db, target, job->client_id, err) == -1)
 		rc = -1;
 	else if (listed)
 		rc = export_listed(w, target, &args, err);

@@ -15,7 +15,8 @@ enum stmt {
 	STMT_ADD_BATCH,		/* an export batch's members, pending */
 	STMT_CLEAR,		/* forget a job's members */
 	STMT_PUBLISH,		/* their release records */
-	STMT_OF_JOB,		/* the members a job's files hold */
+	STMT_OF_JOB,		/* the members a job's files hold, checked */
+	STMT_FETCHED,		/* a download's records */
 	STMT__MAX
 };
 
@@ -41,7 +42,12 @@ static const char *const sql[STMT__MAX] = {
 	" ELSE 'left out: no valid consent at execution time' END"
 	" FROM job_member WHERE job_id = ?1 AND n IS NOT NULL ORDER BY patient",
 	/* STMT_OF_JOB */
-	"SELECT patient FROM job_member WHERE job_id = ?1 AND released",
+	CONSENT_ACCESS_SQL("(SELECT patient FROM job_member WHERE job_id = ?2"
+	    " AND released)"),
+	/* STMT_FETCHED: ?4 is [[patient, cid], ...] */
+	"INSERT INTO audit (time, event, outcome, client_id, patient, cid,"
+	" detail) SELECT ?1, ?2, 'success', ?3, json_extract(value, '$[0]'),"
+	" nullif(json_extract(value, '$[1]'), 0), ?5 FROM json_each(?4)",
 };
 
 /*
@@ -156,23 +162,54 @@ job_members_publish(struct p2p_db *db, const struct job *job,
 	    record_fail(db, rc, err, "publish release records");
 }
 
+/* Members of a download recorded by one statement. */
+#define FETCHED_CHUNK	1024
+
+/* Records the download of the members in b (a JSON array, emptied). */
+static int
+fetched(struct p2p_db *db, const char *client, const char *detail,
+    struct p2p_buf *b, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	char		 ts[32];
+	int		 rc;
+
+	if (b->len == 0)
+		return 0;
+	if (buf_add(b, "]", 1) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	if ((st = db_stmt(db, sql[STMT_FETCHED], err)) == NULL)
+		return -1;
+	time_instant(now_sec(), ts);
+	db_bind_text(st, 1, ts);
+	db_bind_text(st, 2, AUDIT_RELEASE);
+	db_bind_text(st, 3, client);
+	db_bind_text(st, 4, b->p);
+	db_bind_text(st, 5, detail);
+	rc = sqlite3_step(st);
+	db_done(st);
+	buf_reset(b);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "audit insert");
+}
+
 /*
  * One pass in one write transaction: the release check of every member
- * (the same as the export's own, so a legacy consent-less match stops
- * with the switch) and its record.  The first refusal rolls back: no
- * record of a release that does not happen.
+ * (one statement, the same check as the export's own, so a legacy
+ * consent-less match stops with the switch) and their records, a chunk
+ * of members a statement.  The first refusal rolls back: no record of a
+ * release that does not happen.
  */
 int
 job_members_release(struct p2p_db *db, const struct p2p_config *cfg,
     const char *id, const char *name, const char *client, time_t now,
     char *refused, size_t refusedsz, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-	struct p2p_err	 e;
-	const char	*patient;
-	char		 detail[200];
-	long long	 cid;
-	int		 rc, sensitive;
+	struct consent_decision	 d;
+	struct p2p_buf		 b = { NULL, 0, 0 };
+	sqlite3_stmt		*st;
+	char			 detail[200];
+	size_t			 n = 0;
+	int			 rc, r;
 
 	refused[0] = '\0';
 	snprintf(detail, sizeof(detail), "file %s/%s", id, name);
@@ -180,37 +217,37 @@ job_members_release(struct p2p_db *db, const struct p2p_config *cfg,
 		return -1;
 	if ((st = db_stmt(db, sql[STMT_OF_JOB], err)) == NULL)
 		goto fail;
-	db_bind_text(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		patient = db_col_text(st, 0);
-		p2p_err_init(&e);
-		if (consent_access_cfg(db, cfg, client, patient, now, &cid,
-		    &sensitive, &e) == -1) {
-			if (e.status >= 500)
-				*err = e;
-			else {
-				snprintf(refused, refusedsz, "%s", patient);
-				p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN,
-				    "file %s/%s is withdrawn: a member's "
-				    "consent is no longer valid", id, name);
-			}
-			db_done(st);
-			goto fail;
+	db_bind_text(st, 1, client);
+	db_bind_text(st, 2, id);
+	rc = sqlite3_step(st);
+	while ((r = consent_access_next(db, st, &rc,
+	    cfg->allow_legacy_consentless != 0, now, &d, err)) == 1) {
+		if (!d.ok) {
+			snprintf(refused, refusedsz, "%s", d.patient);
+			p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN, "file %s/%s is "
+			    "withdrawn: a member's consent is no longer valid",
+			    id, name);
+			break;
 		}
-		if (audit_log(db, AUDIT_RELEASE, "success", client, patient,
-		    cid, detail, err) == -1) {
-			db_done(st);
-			goto fail;
+		/* FHIR ids need no escaping in a JSON string. */
+		if (!fhir_valid_id(d.patient) || buf_printf(&b, "%c[\"%s\",%lld]",
+		    b.len ? ',' : '[', d.patient, d.cid) == -1) {
+			p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "cannot record the download");
+			break;
 		}
+		if (++n % FETCHED_CHUNK == 0 &&
+		    fetched(db, client, detail, &b, err) == -1)
+			break;
 	}
 	db_done(st);
-	if (rc != SQLITE_DONE) {
-		db_fail(db, rc, err, "job members");
+	if (r != 0 || fetched(db, client, detail, &b, err) == -1 ||
+	    db_commit(db, err) == -1)
 		goto fail;
-	}
-	if (db_commit(db, err) == 0)
-		return 0;
+	buf_free(&b);
+	return 0;
 fail:
+	buf_free(&b);
 	db_rollback(db);
 	return -1;
 }
