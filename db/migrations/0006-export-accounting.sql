@@ -29,3 +29,42 @@ DROP INDEX job_member_patient;
 DROP INDEX consent_patient;
 CREATE INDEX consent_patient ON consent (patient, status, provision, cid,
 	policy, period_start, period_end);
+
+-- Provenance loaded from source systems, by the resources it targets
+-- (target.reference as written, "Type/id"): an export includes the
+-- Provenance of what it releases (Bulk Data 2.0: Provenance whose target
+-- is in the patient compartment; PDex: received Provenance is kept and
+-- passed on).  The triggers keep it with the resource rows.
+CREATE TABLE prov_target (
+	target		TEXT NOT NULL,
+	rid		INTEGER NOT NULL,
+	PRIMARY KEY (target, rid)
+) WITHOUT ROWID;
+CREATE INDEX prov_target_rid ON prov_target (rid);
+CREATE TRIGGER prov_target_ins AFTER INSERT ON resource
+	WHEN new.type = 'Provenance'
+BEGIN
+	INSERT OR IGNORE INTO prov_target (target, rid)
+	SELECT json_extract(value, '$.reference'), new.rid
+	FROM json_each(new.json, '$.target')
+	WHERE type = 'object' AND json_extract(value, '$.reference') IS NOT NULL;
+END;
+CREATE TRIGGER prov_target_upd AFTER UPDATE OF json ON resource
+	WHEN new.type = 'Provenance'
+BEGIN
+	DELETE FROM prov_target WHERE rid = old.rid;
+	INSERT OR IGNORE INTO prov_target (target, rid)
+	SELECT json_extract(value, '$.reference'), new.rid
+	FROM json_each(new.json, '$.target')
+	WHERE type = 'object' AND json_extract(value, '$.reference') IS NOT NULL;
+END;
+CREATE TRIGGER prov_target_del AFTER DELETE ON resource
+	WHEN old.type = 'Provenance'
+BEGIN
+	DELETE FROM prov_target WHERE rid = old.rid;
+END;
+INSERT OR IGNORE INTO prov_target (target, rid)
+	SELECT json_extract(t.value, '$.reference'), r.rid
+	FROM resource r, json_each(r.json, '$.target') t
+	WHERE r.type = 'Provenance' AND t.type = 'object'
+	AND json_extract(t.value, '$.reference') IS NOT NULL;

@@ -40,6 +40,10 @@ M1_SENSITIVE = {"obs-m1-sens", "cond-m1-restricted"}
 M1_NEVER = {"enc-m1-old", "eob-m1-old", "pa-m1-pharmacy", "pa-m1-denied",
             "pa-m1-expired"}
 M2 = {"exp-m2", "cov-exp-m2", "obs-exp-m2-new", "eob-exp-m2-claim"}
+# What goes with the members' own resources in an export: Provenance
+# (loaded and ours), and what their resources reference outside them.
+WITH = ("Provenance", "Organization", "Practitioner", "PractitionerRole",
+        "Location", "Medication")
 
 CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME") or
                      os.path.expanduser("~/.cache"), "p2p-e2e", "fhir-schema")
@@ -370,7 +374,29 @@ class BulkBase(ExportBase):
         return out
 
     def ids(self, files):
-        return {r["id"] for rs in files.values() for r in rs}
+        """The members' own resources (without what goes with them)."""
+        return {r["id"] for t, rs in files.items() if t not in WITH
+                for r in rs}
+
+    def check_provenance(self, files):
+        """PDex: every resource of the export is the target of a
+        transmitter Provenance of this payer in the same export."""
+        ours = [p for p in files.get("Provenance", [])
+                if any(a["type"]["coding"][0]["code"] == "transmitter"
+                       for a in p.get("agent", []))]
+        targets = {t["reference"] for p in ours for t in p["target"]}
+        for t, rs in files.items():
+            for r in rs:
+                if r in ours:
+                    continue
+                self.assertIn("%s/%s" % (t, r["id"]), targets)
+        for p in ours:
+            self.assertEqual(p["agent"][0]["who"]["identifier"]["system"],
+                             "http://hl7.org/fhir/sid/us-npi")
+            self.assertTrue(p["entity"][0]["extension"][0]["url"].endswith(
+                "/ProvenanceSourceFrom"))
+            self.assertEqual(p["entity"][0]["role"], "source")
+        return ours
 
     def export(self, group="g-exp", params=None, client="payer-b", query=None):
         h = self.auth(client, Prefer="respond-async", Accept="application/fhir+json")
@@ -391,6 +417,7 @@ class Bulk(BulkBase):
         self.assertEqual(self.ids(files), M1)
         self.assertEqual(m["error"], [])
         self.check_resources([x for rs in files.values() for x in rs])
+        self.assertEqual(len(self.check_provenance(files)), 2)
 
     def test_group_export(self):
         m = self.wait(self.kickoff(self.export()))
@@ -400,6 +427,17 @@ class Bulk(BulkBase):
         self.assertEqual(m["error"], [])
         self.assertIn("transactionTime", m)
         self.check_resources([x for rs in files.values() for x in rs])
+        # What the members' resources reference, once for the export.
+        self.assertEqual([r["id"] for r in files["Organization"]], ["org-exp-1"])
+        self.assertEqual([r["id"] for r in files["Practitioner"]], ["pr-exp-1"])
+        # Provenance: the loaded one of a released Observation, and ours
+        # (one per member, one for the referenced resources).
+        ours = self.check_provenance(files)
+        self.assertEqual(len(ours), 3)
+        self.assertIn("prov-src-1", {p["id"] for p in files["Provenance"]})
+        self.assertEqual({t["reference"] for p in ours for t in p["target"]
+                          if t["reference"].startswith("Provenance/")},
+                         {"Provenance/prov-src-1"})
         # Same data as the synchronous path for the same member.
         b = self.get("/fhir/Patient/exp-m2/$everything", headers=self.auth()).json()
         self.assertEqual({e["resource"]["id"] for e in b["entry"]
@@ -564,8 +602,9 @@ class BigGroup(BulkBase):
                          " AND outcome = 'failure' AND patient = ?", (BIG[-1],)).fetchall()
         db.close()
         self.assertEqual(sorted(p for p, _, _ in ok), BIG[:-1])
+        # Its Patient and the Provenance of it.
         self.assertEqual({(c, d.split(": ", 1)[1]) for p, c, d in ok if p == BIG[0]},
-                         {(2000, "1 resources into the job's files")})
+                         {(2000, "2 resources into the job's files")})
         self.assertTrue(all(c == 2000 + BIG.index(p) for p, c, _ in ok))
         self.assertEqual(bad, [(BIG[-1], None)])
 
@@ -654,12 +693,20 @@ class ExportFaults(BulkBase):
         return n
 
     def texts(self, manifest):
-        """{type: file text} of a manifest's output, downloaded."""
+        """{type: file text} of a manifest's output, downloaded; our
+        Provenance without what differs from job to job (id, recorded)."""
         out = {}
         for f in manifest["output"]:
             r = self.get(self.local(f["url"]), headers=self.auth())
             self.assertEqual(r.status, 200, r)
-            out[f["type"]] = out.get(f["type"], b"") + r.body
+            body = r.body
+            if f["type"] == "Provenance":
+                lines = [json.loads(l) for l in body.decode().split("\n") if l]
+                for p in lines:
+                    p.pop("id")
+                    p.pop("recorded")
+                body = "".join(json.dumps(p) + "\n" for p in lines).encode()
+            out[f["type"]] = out.get(f["type"], b"") + body
         return out
 
     def test_sigkill_mid_export_then_recovery(self):

@@ -110,7 +110,7 @@ run_export(const char *kind, const char *target,
 static const char *
 file_of(const char *id, const char *name)
 {
-	static char	 buf[64 * 1024];
+	static char	 buf[1024 * 1024];
 	char		 path[PATH_MAX + 160];
 
 	snprintf(path, sizeof(path), "%s/%s/%s", cfg.output_dir, id, name);
@@ -177,15 +177,100 @@ START_TEST(test_group_export)
 	ck_assert_str_eq(file_of(job.id, "Condition-1.ndjson"), "");
 	s = file_of(job.id, "OperationOutcome-error-1.ndjson");
 	ck_assert_int_eq(lines_with(s, "Patient/m2 left out"), 1);
+	/* Each member's rows and its Provenance. */
 	ck_assert_int_eq(qint("SELECT n FROM job_member WHERE job_id = ?1 AND"
-	    " patient = 'm1' AND released AND cid = 1", job.id), 3);
+	    " patient = 'm1' AND released AND cid = 1", job.id), 4);
 	ck_assert_int_eq(qint("SELECT n FROM job_member WHERE job_id = ?1 AND"
-	    " patient = 'm3' AND released AND cid = 3", job.id), 1);
+	    " patient = 'm3' AND released AND cid = 3", job.id), 2);
 	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id ="
 	    " ?1 AND patient = 'm2' AND NOT released AND cid IS NULL", job.id),
 	    1);
 	ck_assert_int_eq(qint("SELECT count(*) FROM audit WHERE event ="
 	    " 'release' AND outcome = 'success'", NULL), 2);
+	job_free(&job);
+}
+END_TEST
+
+/*
+ * PDex: a transmitter Provenance per member targets each of its
+ * resources; what they reference outside the record (org-1 by the
+ * Coverage, pr-1 by the Observation) is written once, targeted by a
+ * Provenance of its own.
+ */
+START_TEST(test_provenance_and_references)
+{
+	struct p2p_err	 err;
+	struct job	 job;
+	const char	*s, *m1;
+
+	members();
+	/* m3 references org-1 too: still written once. */
+	put_json("{\"resourceType\":\"Coverage\",\"id\":\"cov-m3\","
+	    "\"status\":\"active\",\"beneficiary\":{\"reference\":"
+	    "\"Patient/m3\"},\"payor\":[{\"reference\":"
+	    "\"Organization/org-1\"}]}");
+	p2p_err_init(&err);
+	ck_assert_int_eq(run_export(JOB_DATA_EXPORT, "g1", NULL, NULL, &job,
+	    &err), 0);
+	s = file_of(job.id, "Organization-1.ndjson");
+	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 1);
+	ck_assert_int_eq(lines_with(s, "\"id\":\"org-1\""), 1);
+	ck_assert_int_eq(lines_with(file_of(job.id, "Practitioner-1.ndjson"),
+	    "\"id\":\"pr-1\""), 1);
+	s = file_of(job.id, "Provenance-1.ndjson");
+	ck_assert_int_eq(lines_with(s, "\"resourceType\":\"Provenance\""), 3);
+	ck_assert_int_eq(lines_with(s, "\"code\":\"transmitter\""), 3);
+	ck_assert_int_eq(lines_with(s, "ProvenanceSourceFrom"), 3);
+	m1 = strstr(s, "{\"reference\":\"Patient/m1\"}");
+	ck_assert_ptr_nonnull(m1);
+	ck_assert_int_eq(lines_with(s, "\"target\":[{\"reference\":"
+	    "\"Coverage/cov-m1\"},{\"reference\":\"Observation/obs-m1\"},"
+	    "{\"reference\":\"Patient/m1\"}]"), 1);
+	ck_assert_int_eq(lines_with(s, "\"target\":[{\"reference\":"
+	    "\"Organization/org-1\"},{\"reference\":\"Practitioner/pr-1\"}]"),
+	    1);
+	/* Recorded at the job's transaction time; no left-out member. */
+	ck_assert_int_eq(lines_with(s, job.transaction_time), 3);
+	ck_assert_int_eq(lines_with(s, "m2"), 0);
+	job_free(&job);
+}
+END_TEST
+
+/*
+ * Provenance loaded from a source system goes with the member when all
+ * it targets is released, and is itself a target of ours.
+ */
+START_TEST(test_loaded_provenance)
+{
+	struct p2p_err	 err;
+	struct job	 job;
+	const char	*s;
+
+	members();
+	put_json("{\"resourceType\":\"Provenance\",\"id\":\"src-1\","
+	    "\"target\":[{\"reference\":\"Observation/obs-m1\"}],"
+	    "\"recorded\":\"2026-01-01T00:00:00Z\",\"agent\":[{\"who\":"
+	    "{\"reference\":\"Organization/org-1\"}}]}");
+	/* Another member's resource among the targets: not released. */
+	put_json("{\"resourceType\":\"Provenance\",\"id\":\"src-2\","
+	    "\"target\":[{\"reference\":\"Observation/obs-m1\"},"
+	    "{\"reference\":\"Observation/obs-m2\"}],\"recorded\":"
+	    "\"2026-01-01T00:00:00Z\",\"agent\":[{\"who\":{\"reference\":"
+	    "\"Organization/org-1\"}}]}");
+	ck_assert_int_eq(qint("SELECT count(*) FROM prov_target", NULL), 3);
+	p2p_err_init(&err);
+	ck_assert_int_eq(run_export(JOB_DATA_EXPORT, "g1", NULL, NULL, &job,
+	    &err), 0);
+	s = file_of(job.id, "Provenance-1.ndjson");
+	ck_assert_int_eq(lines_with(s, "\"id\":\"src-1\""), 1);
+	ck_assert_int_eq(lines_with(s, "\"id\":\"src-2\""), 0);
+	ck_assert_int_eq(lines_with(s, "{\"reference\":\"Provenance/src-1\"}"),
+	    1);
+	ck_assert_int_eq(qint("SELECT n FROM job_member WHERE job_id = ?1 AND"
+	    " patient = 'm1'", job.id), 5);
+	/* Deleting the resource forgets its targets. */
+	exec_sql("DELETE FROM resource WHERE type = 'Provenance'");
+	ck_assert_int_eq(qint("SELECT count(*) FROM prov_target", NULL), 0);
 	job_free(&job);
 }
 END_TEST
@@ -271,7 +356,9 @@ START_TEST(test_batches)
 	ck_assert_int_eq(lines_with(file_of(job.id, "Patient-1.ndjson"),
 	    "\"resourceType\""), 600);
 	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id ="
-	    " ?1 AND released AND n = 1", job.id), 600);
+	    " ?1 AND released AND n = 2", job.id), 600);
+	ck_assert_int_eq(lines_with(file_of(job.id, "Provenance-1.ndjson"),
+	    "\"resourceType\":\"Provenance\""), 600);
 	ck_assert_int_eq(qint("SELECT count(DISTINCT patient) FROM audit WHERE"
 	    " event = 'release' AND outcome = 'success'", NULL), 600);
 	ck_assert_int_eq(qint("SELECT count(*) FROM audit WHERE event ="
@@ -323,6 +410,8 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_group_owned);
 	tcase_add_test(tc, test_group_export);
+	tcase_add_test(tc, test_provenance_and_references);
+	tcase_add_test(tc, test_loaded_provenance);
 	tcase_add_test(tc, test_listed_patients);
 	tcase_add_test(tc, test_everything_job_narrowed);
 	tcase_add_test(tc, test_batches);

@@ -46,6 +46,13 @@ static const struct job_member_row batch[] = {
 	{ "m3", 0, 0, 0 },		/* left out: no valid consent */
 };
 
+/* The job_member rows of job id. */
+static long long
+members_of(const char *id)
+{
+	return qint("SELECT count(*) FROM job_member WHERE job_id = ?1", id);
+}
+
 static long long
 release_rows(const char *outcome, const char *id)
 {
@@ -67,8 +74,7 @@ START_TEST(test_published_with_the_files)
 
 	claim_export("h:1", &job, id);
 	add_batch(&job, batch, 3);
-	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id ="
-	    " ?1", id), 3);
+	ck_assert_int_eq(members_of(id), 3);
 	/* Pending: nothing in the audit trail while the job runs. */
 	ck_assert_int_eq(qint("SELECT count(*) FROM audit", NULL), 0);
 	p2p_err_init(&err);
@@ -88,8 +94,7 @@ START_TEST(test_published_with_the_files)
 	ck_assert_int_eq(qint("SELECT count(*) FROM audit WHERE patient = 'm3'"
 	    " AND cid IS NULL AND detail LIKE '%left out%'", NULL), 1);
 	/* The rows stay: they withdraw the files when a consent lapses. */
-	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id ="
-	    " ?1", id), 3);
+	ck_assert_int_eq(members_of(id), 3);
 	job_free(&job);
 }
 END_TEST
@@ -109,15 +114,13 @@ START_TEST(test_retaken_run_starts_anew)
 	set_sql("UPDATE job SET heartbeat = heartbeat - 301 WHERE id = ?1", id);
 	p2p_err_init(&err);
 	ck_assert_int_eq(job_claim(&db, &cfg, "h:2", 300, &b, &err), 1);
-	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id ="
-	    " ?1", id), 0);
+	ck_assert_int_eq(members_of(id), 0);
 	/* A late batch of the first runner records nothing. */
 	a = b;
 	a.params = NULL;
 	snprintf(a.runner, sizeof(a.runner), "elsewhere.example:1");
 	add_batch(&a, batch, 3);
-	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id ="
-	    " ?1", id), 0);
+	ck_assert_int_eq(members_of(id), 0);
 	add_batch(&b, batch, 3);
 	o = job_out_new(&b, &cfg, &err);
 	ck_assert_ptr_nonnull(o);
@@ -142,8 +145,7 @@ START_TEST(test_failed_job_keeps_no_record)
 	p2p_fail(&why, 500, P2P_ISSUE_EXCEPTION, "cannot write output");
 	p2p_err_init(&err);
 	ck_assert_int_eq(job_fail(&db, &cfg, &job, "h:1", &why, &err), 0);
-	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id ="
-	    " ?1", id), 0);
+	ck_assert_int_eq(members_of(id), 0);
 	ck_assert_int_eq(qint("SELECT count(*) FROM audit", NULL), 0);
 	ck_assert_int_eq(qint("SELECT count(*) FROM job WHERE id = ?1 AND"
 	    " status = 'failed'", id), 1);
@@ -165,8 +167,7 @@ START_TEST(test_fail_of_a_lost_job_keeps_its_rows)
 	p2p_fail(&why, 500, P2P_ISSUE_EXCEPTION, "x");
 	p2p_err_init(&err);
 	ck_assert_int_eq(job_fail(&db, &cfg, &job, "h:1", &why, &err), 0);
-	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id ="
-	    " ?1", id), 3);
+	ck_assert_int_eq(members_of(id), 3);
 	ck_assert_int_eq(qint("SELECT count(*) FROM job WHERE id = ?1 AND"
 	    " status = 'running'", id), 1);
 	job_free(&job);

@@ -516,6 +516,14 @@ kv_count(const struct p2p_kvlist *l, const char *key)
 	return n;
 }
 
+int
+str_copy(char *dst, size_t sz, const char *src)
+{
+	int	 n = snprintf(dst, sz, "%s", src != NULL ? src : "");
+
+	return n < 0 || (size_t)n >= sz ? -1 : 0;
+}
+
 char *
 xstrdup(const char *s)
 {

@@ -105,6 +105,8 @@ size_t	 kv_count(const struct p2p_kvlist *, const char *key);
 
 /* strdup that tolerates NULL. */
 char	*xstrdup(const char *);
+/* Copies src (NULL: "") into dst of size sz: 0, or -1 when cut short. */
+int	 str_copy(char *dst, size_t sz, const char *src);
 
 /*
  * Strict decimal parse of a whole string into [min, max].

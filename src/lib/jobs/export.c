@@ -13,16 +13,28 @@
  * every member at execution time": a member whose consent lapsed is
  * left out and named in the error file.  ATR: patient references that
  * are not in the group are ignored, with an OperationOutcome each.
+ *
+ * What a member's files hold (as the synchronous $everything Bundle):
+ * the member's released rows; the Provenance loaded from source systems
+ * whose every target is among them; and this payer's transmitter
+ * Provenance (PDex, provenance.h) targeting all of those, one per
+ * member.  The resources they reference outside any member's record
+ * (release.h RELEASE_REF_TYPES: Organizations, Practitioners, ...) are
+ * written once per export, after the members, each the target of a
+ * transmitter Provenance too.  _type narrows all of it (no Provenance
+ * file unless Provenance is asked for).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "member/consent.h"
-#include "json/fhir.h"
+#include "core/strset.h"
+#include "datascope/provenance.h"
+#include "datascope/release.h"
 #include "jobs/export.h"
 #include "jobs/members.h"
-#include "datascope/release.h"
+#include "json/fhir.h"
+#include "member/consent.h"
 
 /*
  * A job's walk over its members.  A batch is up to WALK_MEMBERS members
@@ -39,6 +51,8 @@
  */
 #define WALK_MEMBERS	256
 #define WALK_ROWS	20000
+#define REFS_MAX	1000000	/* referenced resources an export includes */
+#define REFS_PER_PROV	1000	/* targets of a Provenance of them */
 
 enum stmt {
 	STMT_GROUP,		/* a group's owner and kind */
@@ -75,6 +89,15 @@ struct walk {
 	size_t			 na;		/* members this batch */
 	struct job_member_row	 a[WALK_MEMBERS];	/* their records */
 	struct consent_decision	 d[WALK_MEMBERS];	/* a page's checks */
+	struct provenance	 pv;		/* transmitter Provenance */
+	int			 prov;		/* Provenance is exported */
+	int			 loaded;	/* Provenance was loaded */
+	struct p2p_buf		 ptxt;		/* a Provenance being built */
+	size_t			 ntargets;	/* its targets */
+	struct p2p_buf		 tlist;		/* the same, a JSON array */
+	struct strset		 refs;		/* referenced, to include */
+	int			 refs_oom;	/* strset_add() failed */
+	int			 refs_full;	/* REFS_MAX reached */
 };
 
 /* Writes an OperationOutcome (severity, code, text) to the error file. */
@@ -149,6 +172,160 @@ walk_abort(struct walk *w)
 	w->na = 0;
 }
 
+/* Starts a transmitter Provenance (targets to follow), seeded id. */
+static int
+prov_begin(struct walk *w, const char *seed, struct p2p_err *err)
+{
+	char	 id[37];
+
+	buf_reset(&w->ptxt);
+	buf_reset(&w->tlist);
+	w->ntargets = 0;
+	if (provenance_uuid(seed, id) == -1 ||
+	    provenance_begin(&w->ptxt, id) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "cannot start a Provenance");
+	return 0;
+}
+
+/* Adds a target to the Provenance being built (and to its list). */
+static int
+prov_target(struct walk *w, const char *type, const char *id,
+    struct p2p_err *err)
+{
+	if (provenance_target(&w->ptxt, w->ntargets == 0, type, id) == -1 ||
+	    (w->loaded && buf_printf(&w->tlist, "%c\"%s/%s\"",
+	    w->ntargets == 0 ? '[' : ',', type, id) == -1))
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	w->ntargets++;
+	return 0;
+}
+
+/* Writes the Provenance being built, when it has a target. */
+static int
+prov_write(struct walk *w, struct p2p_err *err)
+{
+	if (w->ntargets == 0)
+		return 0;
+	if (provenance_end(&w->pv, &w->ptxt) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	w->ntargets = 0;
+	w->nres++;
+	return job_out_write(w->o, "Provenance", w->ptxt.p, w->ptxt.len, err);
+}
+
+/* release_refs() callback: a resource to include, when _type allows. */
+static int
+ref_add(void *arg, const char *type, const char *id)
+{
+	struct walk	*w = arg;
+	char		 ref[160];
+	int		 r;
+
+	if (!release_type_ok(w->rules, type))
+		return 0;
+	snprintf(ref, sizeof(ref), "%s/%s", type, id);
+	if ((r = strset_add(&w->refs, ref)) == -1) {
+		w->refs_oom = 1;
+		return -1;
+	}
+	if (r == 2)
+		w->refs_full = 1;
+	return 0;
+}
+
+/*
+ * Writes one released row: to its file, as a target of the member's
+ * Provenance, and what it references to be included.
+ */
+static int
+put_row(struct walk *w, const struct release_row *row, struct p2p_err *err)
+{
+	if (job_out_write(w->o, row->type, row->json, row->len, err) == -1 ||
+	    (w->prov && prov_target(w, row->type, row->id, err) == -1))
+		return -1;
+	if (release_refs(row->json, row->len, ref_add, w) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	w->nres++;
+	return 0;
+}
+
+/* Writes every row of st (release_open() or the like; NULL: failed). */
+static int
+put_rows(struct walk *w, sqlite3_stmt *st, struct p2p_err *err)
+{
+	struct release_row	 row;
+	int			 rc;
+
+	if (st == NULL)
+		return -1;
+	while ((rc = release_next(w->db, w->rules, st, &row, err)) == 1)
+		if (put_row(w, &row, err) == -1) {
+			rc = -1;
+			break;
+		}
+	db_done(st);
+	return rc;
+}
+
+/* The loaded Provenance of the member's rows (the targets so far). */
+static int
+put_loaded_provenance(struct walk *w, struct p2p_err *err)
+{
+	if (!w->loaded || !w->prov || w->ntargets == 0)
+		return 0;
+	if (buf_add(&w->tlist, "]", 1) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	return put_rows(w, release_provenance_open(w->db, w->rules,
+	    w->tlist.p, err), err);
+}
+
+/*
+ * The resources the members' rows reference, once each, and the
+ * Provenance of them (REFS_PER_PROV targets a Provenance).
+ */
+static int
+put_refs(struct walk *w, struct p2p_err *err)
+{
+	struct p2p_buf	 txt = { NULL, 0, 0 };
+	char		 type[64], seed[128];
+	const char	*ref;
+	size_t		 i, tl, k = 0;
+	int		 rc = 0;
+
+	if (w->refs_full && (rc = out_note(w->o, "warning",
+	    P2P_ISSUE_TOO_COSTLY, "more referenced resources than one export "
+	    "includes: some Organizations, Practitioners, ... are left out",
+	    err)) == -1)
+		return -1;
+	if (walk_read(w, err) == -1)
+		return -1;
+	for (i = 0; i < w->refs.n && rc != -1; i++) {
+		ref = w->refs.v[i];
+		tl = strcspn(ref, "/");
+		snprintf(type, sizeof(type), "%.*s", (int)tl, ref);
+		if ((rc = release_ref(w->db, w->rules, type, ref + tl + 1, &txt,
+		    err)) != 1)
+			continue;
+		if (w->prov && w->ntargets == 0) {
+			snprintf(seed, sizeof(seed), "%s/included/%zu",
+			    w->job->id, k++);
+			if ((rc = prov_begin(w, seed, err)) == -1)
+				break;
+		}
+		w->nres++;
+		if ((rc = job_out_write(w->o, type, txt.p, txt.len, err)) == -1 ||
+		    (w->prov && ((rc = prov_target(w, type, ref + tl + 1,
+		    err)) == -1 || (w->ntargets == REFS_PER_PROV &&
+		    (rc = prov_write(w, err)) == -1))))
+			break;
+	}
+	buf_free(&txt);
+	if (rc == -1 || prov_write(w, err) == -1)
+		return -1;
+	return walk_flush(w, err);
+}
+
 /*
  * Exports one member after its release check d: its released rows, or
  * a note in the error file when it is left out; either way one record
@@ -158,12 +335,9 @@ static int
 export_decided(struct walk *w, const struct consent_decision *d,
     struct p2p_err *err)
 {
-	struct release_row	 row;
 	struct job_member_row	*a;
-	sqlite3_stmt		*st;
-	char			 text[256];
+	char			 text[256], seed[200];
 	long long		 before = w->nres;
-	int			 rc;
 
 	if (w->na >= WALK_MEMBERS)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
@@ -182,19 +356,12 @@ export_decided(struct walk *w, const struct consent_decision *d,
 		    P2P_ISSUE_NOT_FOUND : P2P_ISSUE_FORBIDDEN, text, err);
 	}
 	w->rules->sensitive = d->sensitive != 0;
-	if ((st = release_open(w->db, w->rules, d->patient, "", 0, 0,
-	    err)) == NULL)
+	snprintf(seed, sizeof(seed), "%s/%s", w->job->id, d->patient);
+	if (w->prov && prov_begin(w, seed, err) == -1)
 		return -1;
-	while ((rc = release_next(w->db, w->rules, st, &row, err)) == 1) {
-		if (job_out_write(w->o, row.type, row.json, row.len,
-		    err) == -1) {
-			rc = -1;
-			break;
-		}
-		w->nres++;
-	}
-	db_done(st);
-	if (rc == -1)
+	if (put_rows(w, release_open(w->db, w->rules, d->patient, "", 0, 0,
+	    err), err) == -1 || put_loaded_provenance(w, err) == -1 ||
+	    (w->prov && prov_write(w, err) == -1))
 		return -1;
 	a->n = w->nres - before;
 	w->rows += a->n;
@@ -441,6 +608,13 @@ export_run(struct p2p_db *db, const struct p2p_config *cfg,
 		if (r == -1)
 			goto out;	/* validated at kick-off: unexpected */
 	}
+	strset_init(&w->refs, REFS_MAX);
+	w->prov = release_type_ok(w->rules, "Provenance");
+	/* Recorded at the export's transaction time: a job run again
+	 * writes the same Provenance. */
+	if (provenance_init(&w->pv, db, cfg, now, err) == -1 ||
+	    release_provenance_any(db, &w->loaded, err) == -1)
+		goto out;
 	if (everything) {
 		w->total = 1;
 		rc = export_one(w, target, err) == -1 ? -1 :
@@ -451,9 +625,17 @@ export_run(struct p2p_db *db, const struct p2p_config *cfg,
 		rc = export_listed(w, target, &args, err);
 	else
 		rc = export_group(w, target, err);
+	if (rc == 0)
+		rc = put_refs(w, err);
+	if (rc == 0 && w->refs_oom)
+		rc = p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 out:
 	walk_abort(w);
 	kv_free(&args);
+	provenance_free(&w->pv);
+	buf_free(&w->ptxt);
+	buf_free(&w->tlist);
+	strset_free(&w->refs);
 	free(w->rules);
 	free(w);
 	return rc;

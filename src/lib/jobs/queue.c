@@ -71,15 +71,6 @@ static const char *const sql[STMT__MAX] = {
 	" WHERE id = ?1 AND client_id = ?2 AND status != 'cancelled'",
 };
 
-/* Copies src into a fixed buffer; -1 when it does not fit. */
-static int
-copy(char *dst, size_t sz, const char *src)
-{
-	int	 n = snprintf(dst, sz, "%s", src ? src : "");
-
-	return n < 0 || (size_t)n >= sz ? -1 : 0;
-}
-
 int
 job_id_valid(const char *id)
 {
@@ -219,12 +210,12 @@ load_job(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
 		return db_fail(db, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err,
 		    "load job");
 	}
-	copy(job->id, sizeof(job->id), id);
-	copy(job->client_id, sizeof(job->client_id), db_col_text(st, 0));
-	copy(job->kind, sizeof(job->kind), db_col_text(st, 1));
-	copy(job->request, sizeof(job->request), db_col_text(st, 2));
+	str_copy(job->id, sizeof(job->id), id);
+	str_copy(job->client_id, sizeof(job->client_id), db_col_text(st, 0));
+	str_copy(job->kind, sizeof(job->kind), db_col_text(st, 1));
+	str_copy(job->request, sizeof(job->request), db_col_text(st, 2));
 	params = db_col_text(st, 3);
-	copy(job->transaction_time, sizeof(job->transaction_time),
+	str_copy(job->transaction_time, sizeof(job->transaction_time),
 	    db_col_text(st, 4));
 	p2p_err_init(&perr);
 	rc = fhir_parse(params ? params : "", params ? strlen(params) : 0,
@@ -256,7 +247,7 @@ job_claim(struct p2p_db *db, const struct p2p_config *cfg,
 	if ((st = db_stmt(db, sql[STMT_QUEUED], err)) == NULL)
 		goto fail;
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		copy(id, sizeof(id), db_col_text(st, 0));
+		str_copy(id, sizeof(id), db_col_text(st, 0));
 	db_done(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		db_fail(db, rc, err, "find queued job");
@@ -272,7 +263,7 @@ job_claim(struct p2p_db *db, const struct p2p_config *cfg,
 				log_info("job %s: taking over from %s",
 				    db_col_text(st, 0), db_col_text(st, 1) ?
 				    db_col_text(st, 1) : "-");
-				copy(id, sizeof(id), db_col_text(st, 0));
+				str_copy(id, sizeof(id), db_col_text(st, 0));
 				break;
 			}
 		}
@@ -303,7 +294,7 @@ job_claim(struct p2p_db *db, const struct p2p_config *cfg,
 	if (job_members_clear(db, id, err) == -1 ||
 	    load_job(db, cfg, id, job, err) == -1)
 		goto fail;
-	copy(job->runner, sizeof(job->runner), runner);
+	str_copy(job->runner, sizeof(job->runner), runner);
 	if (db_commit(db, err) == -1)
 		goto fail;
 	return 1;
@@ -443,7 +434,7 @@ collect_ids(struct p2p_db *db, enum stmt which, time_t now,
 	if (which == STMT_EXPIRED)
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < 100)
-		if (copy(ids[*n], JOB_ID_LEN + 1, db_col_text(st, 0)) == 0)
+		if (str_copy(ids[*n], JOB_ID_LEN + 1, db_col_text(st, 0)) == 0)
 			(*n)++;
 	db_done(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)

@@ -34,15 +34,6 @@ static const char *const sql[STMT__MAX] = {
 	" AND kind IN ('output', 'error')",
 };
 
-/* Copies src into a fixed buffer; -1 when it does not fit. */
-static int
-copy(char *dst, size_t sz, const char *src)
-{
-	int	 n = snprintf(dst, sz, "%s", src ? src : "");
-
-	return n < 0 || (size_t)n >= sz ? -1 : 0;
-}
-
 int
 job_get(struct p2p_db *db, const char *id, const char *client, time_t now,
     struct job_state *s, struct p2p_err *err)
@@ -59,11 +50,11 @@ job_get(struct p2p_db *db, const char *id, const char *client, time_t now,
 	db_bind_text(st, 2, client);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		copy(s->kind, sizeof(s->kind), db_col_text(st, 0));
-		copy(s->status, sizeof(s->status), db_col_text(st, 1));
-		copy(s->request, sizeof(s->request), db_col_text(st, 2));
-		copy(s->progress, sizeof(s->progress), db_col_text(st, 3));
-		copy(s->transaction_time, sizeof(s->transaction_time),
+		str_copy(s->kind, sizeof(s->kind), db_col_text(st, 0));
+		str_copy(s->status, sizeof(s->status), db_col_text(st, 1));
+		str_copy(s->request, sizeof(s->request), db_col_text(st, 2));
+		str_copy(s->progress, sizeof(s->progress), db_col_text(st, 3));
+		str_copy(s->transaction_time, sizeof(s->transaction_time),
 		    db_col_text(st, 4));
 		s->error = xstrdup(db_col_text(st, 5));
 		s->expires = sqlite3_column_int64(st, 6);
