@@ -68,3 +68,17 @@ INSERT OR IGNORE INTO prov_target (target, rid)
 	FROM resource r, json_each(r.json, '$.target') t
 	WHERE r.type = 'Provenance' AND t.type = 'object'
 	AND json_extract(t.value, '$.reference') IS NOT NULL;
+
+-- A job's progress as numbers, for the Retry-After its status answers
+-- (jobs/status.c): when the runner took it (ms), the members (or
+-- MemberBundles) done of the total at its last report (ms).  And what
+-- the status URL last told a client while the job ran: when to come
+-- back (ms), the Retry-After given, and how many polls in a row came
+-- before half of it (three answer 429).
+ALTER TABLE job ADD COLUMN started_ms INTEGER;
+ALTER TABLE job ADD COLUMN beat_ms INTEGER;
+ALTER TABLE job ADD COLUMN done INTEGER;
+ALTER TABLE job ADD COLUMN total INTEGER;
+ALTER TABLE job ADD COLUMN poll_due INTEGER;
+ALTER TABLE job ADD COLUMN poll_ra INTEGER;
+ALTER TABLE job ADD COLUMN poll_early INTEGER NOT NULL DEFAULT 0;

@@ -49,17 +49,43 @@ status_get(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	json_object		*body = NULL;
 	char			 date[64];
 	time_t			 now = now_sec();
-	int			 rc;
+	int			 rc, ra = 0, ra2, wait;
 
 	if ((rc = job_get(&ctx->db, id, req->who.client_id, now, &s,
 	    err)) != 0)
 		return rc == 1 ? not_found(err) : -1;
-	if (strcmp(s.status, "queued") == 0 ||
-	    strcmp(s.status, "running") == 0) {
-		/* In progress: 202, X-Progress (< 100 chars), Retry-After. */
+	if (job_in_progress(&s)) {
+		/* Bulk Data 2.0 §3.1: too many requests, when it keeps
+		 * polling sooner than it was asked to. */
+		ra = job_retry_after(&s, now_ms());
+		if (job_poll(&ctx->db, id, req->who.client_id, now_ms(), ra,
+		    &wait, err) != 0) {
+			job_state_free(&s);
+			if (wait == 0)
+				return -1;
+			p2p_fail(err, 429, P2P_ISSUE_THROTTLED, "polled sooner "
+			    "than Retry-After asked, again and again");
+			err->retry_after = wait;
+			return -1;
+		}
+		/* About to finish: wait for it (bounded; jobs/status.h). */
+		if ((rc = job_wait(&ctx->db, &ctx->cfg, id, req->who.client_id,
+		    &s, err)) != 0)
+			return rc == 1 ? not_found(err) : -1;
+		now = now_sec();
+	}
+	if (job_in_progress(&s)) {
+		/* In progress: 202, X-Progress (< 100 chars), Retry-After
+		 * from the job's pace (jobs/status.h). */
+		ra2 = job_retry_after(&s, now_ms());
+		if (ra2 != ra && job_advise(&ctx->db, id, req->who.client_id,
+		    now_ms(), ra2, err) == -1) {
+			job_state_free(&s);
+			return -1;
+		}
 		p2p_header(req, "X-Progress", "%s", s.progress[0] ?
 		    s.progress : s.status);
-		p2p_header(req, "Retry-After", "%d", 2);
+		p2p_header(req, "Retry-After", "%d", ra2);
 		req->status = 202;
 		job_state_free(&s);
 		return 0;

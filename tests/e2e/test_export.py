@@ -350,9 +350,13 @@ class BulkBase(ExportBase):
         deadline = time.time() + 120
         while time.time() < deadline:
             r = self.get(poll, headers=self.auth(client, Accept="application/json"))
+            if r.status == 429:         # polled too often: as it says
+                time.sleep(int(r.header("retry-after")))
+                continue
             if r.status != 202:
                 self.assertEqual(r.status, 200, r)
                 return r.json()
+            self.assertGreaterEqual(int(r.header("retry-after")), 1)
             time.sleep(0.2)
         self.fail("the runner did not finish the job within 120 s")
 
@@ -409,6 +413,18 @@ class BulkBase(ExportBase):
                          headers=h)
 
 class Bulk(BulkBase):
+    conf = {"status_wait_ms": 10000}
+
+    def test_first_poll_gets_the_manifest(self):
+        """A quick job: the status request waits for it (bounded by
+        status_wait_ms) and answers with the manifest at once."""
+        r = self.get("/fhir/Patient/exp-m2/$everything",
+                     headers=self.auth(Prefer="respond-async"))
+        path = self.kickoff(r)
+        r = self.get(path, headers=self.auth(Accept="application/json"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.ids(self.files(r.json())), M2)
+
     def test_everything_async(self):
         r = self.get("/fhir/Patient/exp-m1/$everything",
                      headers=self.auth(Prefer="respond-async"))
@@ -607,6 +623,46 @@ class BigGroup(BulkBase):
                          {(2000, "2 resources into the job's files")})
         self.assertTrue(all(c == 2000 + BIG.index(p) for p, c, _ in ok))
         self.assertEqual(bad, [(BIG[-1], None)])
+
+    def test_retry_after_follows_the_job_and_429(self):
+        path = self.kickoff(self.export(group="g-big"))
+        # Queued, no runner woken (conf runner ""): answered at once.
+        t0 = time.time()
+        r = self.get(path, headers=self.auth(Accept="application/json"))
+        self.assertEqual((r.status, r.header("retry-after")), (202, "1"), r)
+        self.assertLess(time.time() - t0, 1.5)
+        # 3 s a batch of 256: the first report says ~4 s are left.
+        slow = subprocess.Popen([harness.RUNNER, "-c", os.path.join(self.server.data,
+                                 "p2p.conf"), "--once"],
+                                env=dict(os.environ, P2P_RUNNER_DELAY_MS="3000"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 60
+            while True:
+                r = self.get(path, headers=self.auth(Accept="application/json"))
+                self.assertEqual(r.status, 202, r)
+                if "% complete" in (r.header("x-progress") or ""):
+                    break
+                self.assertLess(time.time(), deadline, "runner never reported progress")
+                time.sleep(0.05)
+            ra = int(r.header("retry-after"))
+            self.assertGreaterEqual(ra, 3, r.headers)
+            # Polling on regardless: the third early poll in a row is 429.
+            got = [self.get(path, headers=self.auth()) for _ in range(3)]
+            self.assertEqual([g.status for g in got], [202, 202, 429], got)
+            self.assertOutcome(got[2], 429, "throttled")
+            self.assertGreaterEqual(int(got[2].header("retry-after")), 1)
+        finally:
+            slow.kill()
+            slow.wait()
+        p = subprocess.run([harness.RUNNER, "-c", os.path.join(self.server.data,
+                            "p2p.conf"), "--once"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # Complete: never 429, the manifest (a member whose consent an
+        # earlier test revoked is in the error file).
+        m = self.wait(path)
+        self.assertEqual(len(self.files(m)["Patient"]) +
+                         sum(f["count"] for f in m["error"]), len(BIG))
 
     def test_unauditable_release_fails_the_job(self):
         # A release that cannot be audited is not made: the job fails

@@ -33,8 +33,8 @@ START_TEST(test_claim_each_once)
 	    "NULL", NULL), 2);
 	ck_assert_int_eq(db.in_tx, 0);		/* transaction closed */
 	/* Heartbeat only for the runner that holds it. */
-	ck_assert_int_eq(job_heartbeat(&db, &a, "h:1", "50%", &err), 0);
-	ck_assert_int_eq(job_heartbeat(&db, &a, "h:2", "50%", &err), 1);
+	ck_assert_int_eq(job_heartbeat(&db, &a, "h:1", "50%", 5, 10, &err), 0);
+	ck_assert_int_eq(job_heartbeat(&db, &a, "h:2", "50%", 5, 10, &err), 1);
 	job_free(&a);
 	job_free(&b);
 }
@@ -56,10 +56,10 @@ START_TEST(test_stale_takeover)
 	set_sql("UPDATE job SET heartbeat = heartbeat - 301 WHERE id = ?1", id);
 	ck_assert_int_eq(job_claim(&db, &cfg, "h:2", 300, &b, &err), 1);
 	ck_assert_str_eq(b.id, id);
-	ck_assert_int_eq(job_heartbeat(&db, &b, "h:2", NULL, &err), 0);
+	ck_assert_int_eq(job_heartbeat(&db, &b, "h:2", NULL, 0, 0, &err), 0);
 	/* The old runner has lost it. */
 	ck_assert_int_eq(job_heartbeat(&db, &b, "elsewhere.example:1", NULL,
-	    &err), 1);
+	    0, 0, &err), 1);
 	job_free(&b);
 }
 END_TEST

@@ -28,6 +28,7 @@ static struct p2p_db		 db;
 static struct p2p_config	 cfg;
 static char			 tmpl[] = "/tmp/check_jobs.XXXXXX";
 static char			*dir;
+static char			 db_path[PATH_MAX + 32];	/* the database */
 
 static inline void
 jobfix_setup(void)
@@ -53,9 +54,9 @@ jobfix_setup(void)
 	fputs("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n",
 	    fp);
 	fclose(fp);
-	snprintf(path, sizeof(path), "%s/p2p.db", dir);
+	snprintf(db_path, sizeof(db_path), "%s/p2p.db", dir);
 	p2p_err_init(&err);
-	ck_assert_int_eq(db_open(&db, path, 1, &err), 0);
+	ck_assert_int_eq(db_open(&db, db_path, 1, &err), 0);
 	ck_assert_int_eq(db_migrate(&db, &err), 0);
 }
 

@@ -46,12 +46,15 @@ static const char *const sql[STMT__MAX] = {
 	" ORDER BY created",
 	/* STMT_TAKE */
 	"UPDATE job SET status = 'running', runner = ?1, heartbeat = ?2,"
-	" started = ?2, transaction_time = ?3, progress = NULL WHERE id = ?4",
+	" started = ?2, transaction_time = ?3, progress = NULL,"
+	" started_ms = ?5, beat_ms = NULL, done = NULL, total = NULL"
+	" WHERE id = ?4",
 	/* STMT_LOAD */
 	"SELECT client_id, kind, request, params, transaction_time FROM job"
 	" WHERE id = ?1",
 	/* STMT_BEAT */
-	"UPDATE job SET heartbeat = ?1, progress = coalesce(?2, progress)"
+	"UPDATE job SET heartbeat = ?1, progress = coalesce(?2, progress),"
+	" done = ?5, total = ?6, beat_ms = ?7"
 	" WHERE id = ?3 AND status = 'running' AND runner = ?4",
 	/* STMT_COMPLETE */
 	"UPDATE job SET status = 'complete', finished = ?1, expires = ?2,"
@@ -284,6 +287,7 @@ job_claim(struct p2p_db *db, const struct p2p_config *cfg,
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
 	db_bind_text(st, 3, tt);
 	db_bind_text(st, 4, id);
+	sqlite3_bind_int64(st, 5, now_ms());
 	rc = sqlite3_step(st);
 	db_done(st);
 	if (rc != SQLITE_DONE) {
@@ -315,7 +319,8 @@ job_free(struct job *job)
 
 int
 job_heartbeat(struct p2p_db *db, const struct job *job, const char *runner,
-    const char *progress, struct p2p_err *err)
+    const char *progress, long long done, long long total,
+    struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
 	int		 rc;
@@ -326,6 +331,11 @@ job_heartbeat(struct p2p_db *db, const struct job *job, const char *runner,
 	db_bind_text(st, 2, progress);
 	db_bind_text(st, 3, job->id);
 	db_bind_text(st, 4, runner);
+	if (total > 0) {
+		sqlite3_bind_int64(st, 5, done);
+		sqlite3_bind_int64(st, 6, total);
+		sqlite3_bind_int64(st, 7, now_ms());
+	}
 	rc = sqlite3_step(st);
 	db_done(st);
 	if (rc != SQLITE_DONE)

@@ -77,12 +77,15 @@ int	 job_claim(struct p2p_db *, const struct p2p_config *,
 void	 job_free(struct job *);
 
 /*
- * Refreshes the heartbeat (and progress text, may be NULL).  Returns 0,
- * 1 when the job is no longer this runner's (cancelled, taken over), or
- * -1 with err set.
+ * Refreshes the heartbeat, the progress text (may be NULL) and, when
+ * total > 0, the progress in numbers (done of total, now: what the
+ * status URL's Retry-After is reckoned from).  Returns 0, 1 when the
+ * job is no longer this runner's (cancelled, taken over), or -1 with
+ * err set.
  */
 int	 job_heartbeat(struct p2p_db *, const struct job *, const char *runner,
-	    const char *progress, struct p2p_err *);
+	    const char *progress, long long done, long long total,
+	    struct p2p_err *);
 
 /*
  * Completes a job: finishes the output (rename, job_file rows), writes

@@ -2,14 +2,20 @@
  * status.c - a client's view of its jobs (see status.h): status,
  * manifest, and the signed URLs of the files, signed and checked here.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "core/log.h"
 #include "core/util.h"
 #include "jobs/queue.h"
 #include "jobs/status.h"
@@ -19,19 +25,37 @@ enum stmt {
 	STMT_GET,		/* a client's job */
 	STMT_FILES,		/* a job's files, for the manifest */
 	STMT_FILE,		/* one listed file of a job */
+	STMT_POLL,		/* a poll of a job in progress */
+	STMT_ADVICE,		/* its Retry-After, given after a wait */
 	STMT__MAX
 };
 
 static const char *const sql[STMT__MAX] = {
 	/* STMT_GET */
 	"SELECT kind, status, request, progress, transaction_time, error,"
-	" expires FROM job WHERE id = ?1 AND client_id = ?2",
+	" expires, started_ms, beat_ms, done, total FROM job"
+	" WHERE id = ?1 AND client_id = ?2",
 	/* STMT_FILES */
 	"SELECT kind, type, name, count FROM job_file WHERE job_id = ?1"
 	" ORDER BY seq",
 	/* STMT_FILE */
 	"SELECT count FROM job_file WHERE job_id = ?1 AND name = ?2"
 	" AND kind IN ('output', 'error')",
+	/* STMT_POLL: ?3 now (ms), ?4 the Retry-After to give (s), ?5
+	 * JOB_POLL_MIN_RA, ?6 JOB_POLL_STRIKES - 1: a poll before half a
+	 * Retry-After of ?5 s or more is early; while they come in a row,
+	 * the last advice stands */
+	"UPDATE job SET"
+	" poll_early = CASE WHEN poll_ra >= ?5 AND ?3 < poll_due - poll_ra * 500"
+	" THEN poll_early + 1 ELSE 0 END,"
+	" poll_due = CASE WHEN poll_ra >= ?5 AND ?3 < poll_due - poll_ra * 500"
+	" AND poll_early >= ?6 THEN poll_due ELSE ?3 + ?4 * 1000 END,"
+	" poll_ra = CASE WHEN poll_ra >= ?5 AND ?3 < poll_due - poll_ra * 500"
+	" AND poll_early >= ?6 THEN poll_ra ELSE ?4 END"
+	" WHERE id = ?1 AND client_id = ?2 RETURNING poll_early, poll_due",
+	/* STMT_ADVICE */
+	"UPDATE job SET poll_due = ?3 + ?4 * 1000, poll_ra = ?4"
+	" WHERE id = ?1 AND client_id = ?2",
 };
 
 int
@@ -58,6 +82,10 @@ job_get(struct p2p_db *db, const char *id, const char *client, time_t now,
 		    db_col_text(st, 4));
 		s->error = xstrdup(db_col_text(st, 5));
 		s->expires = sqlite3_column_int64(st, 6);
+		s->started_ms = sqlite3_column_int64(st, 7);
+		s->beat_ms = sqlite3_column_int64(st, 8);
+		s->done = sqlite3_column_int64(st, 9);
+		s->total = sqlite3_column_int64(st, 10);
 		found = 1;
 	}
 	db_done(st);
@@ -75,6 +103,148 @@ job_state_free(struct job_state *s)
 {
 	free(s->error);
 	s->error = NULL;
+}
+
+int
+job_in_progress(const struct job_state *s)
+{
+	return strcmp(s->status, "queued") == 0 ||
+	    strcmp(s->status, "running") == 0;
+}
+
+long long
+job_eta_ms(const struct job_state *s, int64_t now)
+{
+	long long	 spent, left;
+
+	if (strcmp(s->status, "running") != 0 || s->done <= 0 ||
+	    s->total <= 0 || s->beat_ms <= s->started_ms)
+		return -1;
+	/* At the pace so far, from the last report. */
+	spent = s->beat_ms - s->started_ms;
+	left = (s->total - s->done) * spent / s->done - (now - s->beat_ms);
+	return left < 0 ? 0 : left;
+}
+
+int
+job_retry_after(const struct job_state *s, int64_t now)
+{
+	long long	 eta = job_eta_ms(s, now);
+
+	if (eta < 0)
+		return 1;
+	eta = (eta + 999) / 1000;
+	return eta < 1 ? 1 : eta > JOB_RETRY_MAX ? JOB_RETRY_MAX : (int)eta;
+}
+
+/*
+ * One of cfg->status_waiters slots, a lock on run/status-wait.<k> that
+ * dies with the process: the descriptor to close, or -1 when all are
+ * taken (or cannot be had).
+ */
+static int
+wait_slot(const struct p2p_config *cfg)
+{
+	char	 path[PATH_MAX];
+	int	 fd;
+	long long k;
+
+	for (k = 0; k < cfg->status_waiters; k++) {
+		if (snprintf(path, sizeof(path), "%s/run/status-wait.%lld",
+		    cfg->data_dir, k) >= (int)sizeof(path))
+			return -1;
+		if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+			log_warn("open %s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+int
+job_wait(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
+    const char *client, struct job_state *s, struct p2p_err *err)
+{
+	struct timespec	 tick = { 0, JOB_WAIT_TICK_MS * 1000000L };
+	int64_t		 now = now_ms(), deadline;
+	long long	 eta;
+	int		 fd, rc = 0;
+
+	if (cfg->status_wait_ms <= 0 || !job_in_progress(s) ||
+	    /* Queued with no runner woken: it waits for cron. */
+	    (strcmp(s->status, "queued") == 0 && cfg->runner[0] == '\0') ||
+	    (eta = job_eta_ms(s, now)) > cfg->status_wait_ms)
+		return 0;
+	if ((fd = wait_slot(cfg)) == -1)
+		return 0;
+	deadline = now + cfg->status_wait_ms;
+	while (now < deadline) {
+		nanosleep(&tick, NULL);
+		job_state_free(s);
+		if ((rc = job_get(db, id, client, now_sec(), s, err)) != 0)
+			break;
+		now = now_ms();
+		/* Ended, or its pace says it will not end in time. */
+		if (!job_in_progress(s) ||
+		    (eta = job_eta_ms(s, now)) > deadline - now)
+			break;
+	}
+	close(fd);
+	return rc;
+}
+
+int
+job_poll(struct p2p_db *db, const char *id, const char *client,
+    int64_t now, int ra, int *wait, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	long long	 early = 0, due = 0;
+	int		 rc;
+
+	*wait = 0;
+	if ((st = db_stmt(db, sql[STMT_POLL], err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, client);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int(st, 4, ra);
+	sqlite3_bind_int(st, 5, JOB_POLL_MIN_RA);
+	sqlite3_bind_int(st, 6, JOB_POLL_STRIKES - 1);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		early = sqlite3_column_int64(st, 0);
+		due = sqlite3_column_int64(st, 1);
+		rc = sqlite3_step(st);
+	}
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "job poll");
+	if (early < JOB_POLL_STRIKES)
+		return 0;
+	*wait = (int)((due - now + 999) / 1000);
+	if (*wait < 1)
+		*wait = 1;
+	return 1;
+}
+
+int
+job_advise(struct p2p_db *db, const char *id, const char *client,
+    int64_t now, int ra, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = db_stmt(db, sql[STMT_ADVICE], err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, client);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int(st, 4, ra);
+	rc = sqlite3_step(st);
+	db_done(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "job poll");
 }
 
 int
