@@ -151,6 +151,32 @@ START_TEST(test_rules)
 }
 END_TEST
 
+/*
+ * Regression, issue 15 harness: release_type_ok(r, "") read past the
+ * type list (the rules on the heap, so that ASan sees it).
+ */
+START_TEST(test_type_ok)
+{
+	struct release_rules	*r = malloc(sizeof(*r));
+	struct p2p_err		 err;
+
+	ck_assert_ptr_nonnull(r);
+	p2p_err_init(&err);
+	release_init(r, &cfg, now, 0);
+	ck_assert_int_eq(release_type_ok(r, ""), 0);
+	ck_assert_int_eq(release_type_ok(r, "Observation"), 1);
+	ck_assert_int_eq(release_add_types(r, "Observation,Patient", &err), 0);
+	ck_assert_int_eq(release_type_ok(r, ""), 0);
+	ck_assert_int_eq(release_type_ok(r, "Observation"), 1);
+	ck_assert_int_eq(release_type_ok(r, "Patient"), 1);
+	ck_assert_int_eq(release_type_ok(r, "Observ"), 0);
+	ck_assert_int_eq(release_type_ok(r, "atient"), 0);
+	ck_assert_int_eq(release_type_ok(r, "Observation,Patient"), 0);
+	ck_assert_int_eq(release_type_ok(r, "Coverage"), 0);
+	free(r);
+}
+END_TEST
+
 START_TEST(test_p2p_json)
 {
 	struct p2p_err		 err;
@@ -371,6 +397,7 @@ main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_rules);
+	tcase_add_test(tc, test_type_ok);
 	tcase_add_test(tc, test_p2p_json);
 	tcase_add_test(tc, test_narrowing);
 	tcase_add_test(tc, test_typefilter);

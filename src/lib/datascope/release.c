@@ -202,13 +202,16 @@ release_add_types(struct release_rules *r, const char *list,
 int
 release_type_ok(const struct release_rules *r, const char *type)
 {
-	const char	*p;
+	const char	*p, *e;
 	size_t		 n = strlen(type);
 
+	if (n == 0)
+		return 0;	/* no type is no type of the list */
 	if (r->types[0] == '\0')
 		return 1;
-	for (p = r->types; (p = strstr(p, type)) != NULL; p++)
-		if (p[-1] == ',' && p[n] == ',')
+	/* ",A,B,": each name between two commas */
+	for (p = r->types + 1; (e = strchr(p, ',')) != NULL; p = e + 1)
+		if ((size_t)(e - p) == n && memcmp(p, type, n) == 0)
 			return 1;
 	return 0;
 }
