@@ -301,6 +301,8 @@ time_parse_prec(const char *s, int end, time_t *out)
 	}
 	if (*s != '\0')
 		return -1;
+	if (out == NULL)	/* only checking */
+		return prec;
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;

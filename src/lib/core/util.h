@@ -75,7 +75,7 @@ int	 time_parse(const char *, int end, time_t *out);
 /*
  * time_parse() that returns the precision given (enum time_prec)
  * instead of 0: a FHIR date is TIME_DAY or less, an instant exactly
- * TIME_SECOND.
+ * TIME_SECOND.  out may be NULL: the text is only checked.
  */
 int	 time_parse_prec(const char *, int end, time_t *out);
 

@@ -459,18 +459,6 @@ p2p_prefer_async(const struct p2p_req *req)
 }
 
 int
-fhir_valid_id(const char *s)
-{
-	size_t	 n = 0;
-
-	for (; s[n] != '\0'; n++)
-		if (!isalnum((unsigned char)s[n]) && s[n] != '-' &&
-		    s[n] != '.')
-			return 0;
-	return n >= 1 && n <= 64;
-}
-
-int
 p2p_path_id(const char *path, const char *prefix, const char *suffix,
     char *id, size_t idsz)
 {

@@ -28,6 +28,7 @@
 #include <json-c/json.h>
 
 #include "core/config.h"
+#include "json/valid.h"	/* fhir_valid_id() */
 #include "store/db.h"
 #include "core/err.h"
 #include "core/util.h"
@@ -186,9 +187,6 @@ int	 p2p_prefer_async(const struct p2p_req *);
  */
 int	 p2p_path_id(const char *path, const char *prefix, const char *suffix,
 	    char *id, size_t idsz);
-
-/* True when s is a valid FHIR id. */
-int	 fhir_valid_id(const char *s);
 
 /* Reason phrase for a status code. */
 const char *http_reason(int status);
