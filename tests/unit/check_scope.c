@@ -297,35 +297,39 @@ END_TEST
  * from that load-time stamp.  An approved PA whose period ended 14
  * months before the stamp stays closed with that end as its change.
  */
+#define STAMPED_PA "{\"resourceType\":\"ExplanationOfBenefit\"," \
+	"\"use\":\"preauthorization\",\"status\":\"active\",\"created\":" \
+	"\"2024-10-20T10:00:00Z\",\"outcome\":\"complete\",\"meta\":{" \
+	"\"lastUpdated\":\"2026-05-01T08:00:00Z\"},\"preAuthRefPeriod\":[{" \
+	"\"start\":\"2024-11-01\",\"end\":\"2025-03-01\"}]}"
+#define STAMPED_CANCELLED "{\"resourceType\":\"ExplanationOfBenefit\"," \
+	"\"use\":\"preauthorization\",\"status\":\"cancelled\",\"created\":" \
+	"\"2024-02-03T04:05:06Z\",\"meta\":{\"lastUpdated\":" \
+	"\"2026-05-01T08:00:00Z\"}}"
+
+static const struct {
+	const char	*json;
+	int		 lu_source;
+	const char	*changed;
+	int		 line;
+} stamped[] = {
+	/* the source's own lastUpdated is the decision time */
+	{ STAMPED_PA, 1, "2026-05-01T08:00:00Z", __LINE__ },
+	/* stamped: created, then the end of the authorization */
+	{ STAMPED_PA, 0, "2025-03-01T23:59:59Z", __LINE__ },
+	{ STAMPED_CANCELLED, 1, "2026-05-01T08:00:00Z", __LINE__ },
+	{ STAMPED_CANCELLED, 0, "2024-02-03T04:05:06Z", __LINE__ },
+};
+
 START_TEST(test_stamped_pa)
 {
-	static const char	*pa = "{\"resourceType\":\"ExplanationOfBenefit\","
-	    "\"use\":\"preauthorization\",\"status\":\"active\",\"created\":"
-	    "\"2024-10-20T10:00:00Z\",\"outcome\":\"complete\",\"meta\":{"
-	    "\"lastUpdated\":\"2026-05-01T08:00:00Z\"},\"preAuthRefPeriod\":[{"
-	    "\"start\":\"2024-11-01\",\"end\":\"2025-03-01\"}]}";
-	static const char	*cancelled = "{\"resourceType\":"
-	    "\"ExplanationOfBenefit\",\"use\":\"preauthorization\","
-	    "\"status\":\"cancelled\",\"created\":\"2024-02-03T04:05:06Z\","
-	    "\"meta\":{\"lastUpdated\":\"2026-05-01T08:00:00Z\"}}";
 	struct scope_info	 info;
 
-	/* the source's own lastUpdated is the decision time */
-	same_both_ways(pa, 1, &info, __LINE__);
+	same_both_ways(stamped[_i].json, stamped[_i].lu_source, &info,
+	    stamped[_i].line);
 	ck_assert_uint_eq(info.flags, SCOPE_PA | SCOPE_PA_CLOSED);
-	ck_assert_str_eq(info.changed, "2026-05-01T08:00:00Z");
-	scope_info_free(&info);
-	/* stamped: created, then the end of the authorization */
-	same_both_ways(pa, 0, &info, __LINE__);
-	ck_assert_uint_eq(info.flags, SCOPE_PA | SCOPE_PA_CLOSED);
-	ck_assert_str_eq(info.changed, "2025-03-01T23:59:59Z");
-	scope_info_free(&info);
-	same_both_ways(cancelled, 1, &info, __LINE__);
-	ck_assert_str_eq(info.changed, "2026-05-01T08:00:00Z");
-	scope_info_free(&info);
-	same_both_ways(cancelled, 0, &info, __LINE__);
-	ck_assert_uint_eq(info.flags, SCOPE_PA | SCOPE_PA_CLOSED);
-	ck_assert_str_eq(info.changed, "2024-02-03T04:05:06Z");
+	ck_assert_msg(strcmp(info.changed, stamped[_i].changed) == 0,
+	    "line %d: %s", stamped[_i].line, info.changed);
 	scope_info_free(&info);
 }
 END_TEST
@@ -546,7 +550,8 @@ main(void)
 	    sizeof(cases) / sizeof(cases[0]));
 	tcase_add_loop_test(tc, test_drug_codes, 0,
 	    sizeof(drugs) / sizeof(drugs[0]));
-	tcase_add_test(tc, test_stamped_pa);
+	tcase_add_loop_test(tc, test_stamped_pa, 0,
+	    sizeof(stamped) / sizeof(stamped[0]));
 	tcase_add_test(tc, test_basis);
 	tcase_add_loop_test(tc, test_profiles, 0,
 	    sizeof(profiles) / sizeof(profiles[0]));
