@@ -165,10 +165,6 @@ p2p_accept(struct p2p_ctx *ctx, struct p2p_req *req)
 
 	memset(req, 0, sizeof(*req));
 	req->ctx = ctx;
-	/* The last response's memory: a large body (a $everything page)
-	 * is written without fresh pages to fault in every time. */
-	req->out = ctx->spare;
-	memset(&ctx->spare, 0, sizeof(ctx->spare));
 	if (ctx->cgi) {
 		if (ctx->turns > 0)
 			return -1;
@@ -176,6 +172,11 @@ p2p_accept(struct p2p_ctx *ctx, struct p2p_req *req)
 		if (stopping || FCGX_Accept_r(&ctx->fcgx) < 0)
 			return -1;
 	}
+	/* The last response's memory: a large body (a $everything page)
+	 * is written without fresh pages to fault in every time.  Taken
+	 * only for a request: at the end p2p_close() frees it. */
+	req->out = ctx->spare;
+	memset(&ctx->spare, 0, sizeof(ctx->spare));
 	ctx->turns++;
 	req->t0 = now_ms();
 	if (rand_hex(req->id, 8) == -1)
