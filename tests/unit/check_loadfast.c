@@ -121,8 +121,8 @@ END_TEST
  */
 START_TEST(test_written)
 {
-	static const char *const nums = "[1.5e3,1E400,-2.5E-3,"
-	    "12345678901234567890,99999999999999999999,-0,-0.0]";
+	static const char *const nums = "[1.5e3,1E300,-2.5E-3,"
+	    "12345678901234567890,-9223372036854775808,-0,-0.0]";
 	struct jscan	 j;
 	struct p2p_err	 err;
 	json_object	*o;

@@ -177,32 +177,6 @@ START_TEST(test_drug_pa)
 }
 END_TEST
 
-/*
- * Regression, issue 15 harness: release_type_ok(r, "") read past the
- * type list (the rules on the heap, so that ASan sees it).
- */
-START_TEST(test_type_ok)
-{
-	struct release_rules	*r = malloc(sizeof(*r));
-	struct p2p_err		 err;
-
-	ck_assert_ptr_nonnull(r);
-	p2p_err_init(&err);
-	release_init(r, &cfg, now, 0);
-	ck_assert_int_eq(release_type_ok(r, ""), 0);
-	ck_assert_int_eq(release_type_ok(r, "Observation"), 1);
-	ck_assert_int_eq(release_add_types(r, "Observation,Patient", &err), 0);
-	ck_assert_int_eq(release_type_ok(r, ""), 0);
-	ck_assert_int_eq(release_type_ok(r, "Observation"), 1);
-	ck_assert_int_eq(release_type_ok(r, "Patient"), 1);
-	ck_assert_int_eq(release_type_ok(r, "Observ"), 0);
-	ck_assert_int_eq(release_type_ok(r, "atient"), 0);
-	ck_assert_int_eq(release_type_ok(r, "Observation,Patient"), 0);
-	ck_assert_int_eq(release_type_ok(r, "Coverage"), 0);
-	free(r);
-}
-END_TEST
-
 START_TEST(test_p2p_json)
 {
 	struct p2p_err		 err;
@@ -249,6 +223,31 @@ START_TEST(test_narrowing)
 	released("p1", ids, sizeof(ids));
 	ck_assert_str_eq(ids, " c1 pa-closed-new o-in p1 ");
 	ck_assert_int_eq(release_apply(&rules, "bogus", "1", &err), 1);
+}
+END_TEST
+
+/*
+ * Regression (fuzz_typefilter, corpus regress-type-empty): under a _type
+ * list, "" read past the end of the list and "," before its start; a
+ * type names one entry of the list or none.
+ */
+START_TEST(test_type_ok)
+{
+	struct p2p_err	 err;
+
+	p2p_err_init(&err);
+	ck_assert(release_type_ok(&rules, ""));		/* no narrowing */
+	ck_assert_int_eq(release_add_types(&rules, "Patient,Coverage", &err),
+	    0);
+	ck_assert(release_type_ok(&rules, "Patient"));
+	ck_assert(release_type_ok(&rules, "Coverage"));
+	ck_assert(!release_type_ok(&rules, ""));
+	ck_assert(!release_type_ok(&rules, ","));
+	ck_assert(!release_type_ok(&rules, "Patient,Coverage"));
+	ck_assert(!release_type_ok(&rules, "Pat"));
+	ck_assert(!release_type_ok(&rules, "atient"));
+	ck_assert_int_eq(release_add_types(&rules, "", &err), -1);
+	ck_assert_int_eq(err.status, 400);
 }
 END_TEST
 

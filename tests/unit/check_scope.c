@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "json/fhir.h"
+#include "json/jscan.h"
 #include "datascope/classify.h"
 #include "unit.h"
 
@@ -512,7 +513,9 @@ END_TEST
  * Shapes a claim's text can have that json-c writes differently: a
  * duplicate key makes the text as read unusable (1: the loader then
  * classifies the text json-c writes); other odd shapes are kept as
- * they are, the same both ways.
+ * they are, the same both ways.  Regression (fuzz_prepare, corpus
+ * regress-eob-no-meta): a claim without a meta object, or with one that
+ * is not an object, gets meta with the Basis profile either way.
  */
 START_TEST(test_odd_claims)
 {
@@ -524,6 +527,8 @@ START_TEST(test_odd_claims)
 		"\"n\":-0,\"m\":-0.0}",
 		"{\"resourceType\":\"ExplanationOfBenefit\",\"meta\":7,"
 		TYPE("oral") "\"x\":\"a\\/b\\u00e9\"}",
+		"{\"resourceType\":\"ExplanationOfBenefit\",\"use\":\"claim\","
+		"\"meta\":\"x\"," TYPE("oral") "\"status\":\"active\"}",
 	};
 	struct scope_info	 info;
 	size_t			 i;

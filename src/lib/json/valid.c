@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json/fhir.h"
 #include "json/jscan.h"
 #include "json/valid.h"
 #include "core/util.h"
@@ -98,14 +99,6 @@ id_len(const char *s)
 		    (s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '.'))
 			return 0;
 	return n <= 64 ? n : 0;
-}
-
-int
-fhir_valid_id(const char *s)
-{
-	size_t	 n;
-
-	return s != NULL && (n = id_len(s)) > 0 && s[n] == '\0';
 }
 
 /* 8-4-4-4-12 hex digits (RFC 4122 text form). */

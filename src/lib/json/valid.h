@@ -4,9 +4,10 @@
  * dateTimes, instants and references, and the right JSON shape for the
  * elements the data-scope rules, the release and member matching read.
  *
- * This is no StructureDefinition engine: elements outside the tables in
- * valid.c are checked only by name (a "reference" string anywhere; date
- * and time elements by their names, see README.md "Loading data").
+ * (fhir_valid_id() is in json/fhir.h.)  This is no StructureDefinition
+ * engine: elements outside the tables in valid.c are checked only by
+ * name (a "reference" string anywhere; date and time elements by their
+ * names, see README.md "Administration", load).
  * The checks read a resource through the tape of json/jscan.h, so the
  * loader refuses the same things whichever way it parsed the line.
  */
@@ -19,9 +20,6 @@
 
 /* True when type is a FHIR R4 (4.0.1) resource type. */
 int	 fhir_type_known(const char *type);
-
-/* True when s is a valid FHIR id: [A-Za-z0-9\-\.]{1,64}. */
-int	 fhir_valid_id(const char *s);
 
 /*
  * True when s is a Reference.reference p2p can store: a relative
