@@ -842,18 +842,21 @@ CLOSE = {
     "server's CPU is ~6 ms for ~1,000 resources; the rest is lighttpd copying the ~1 MB "
     "Bundle and the scheduling of a loaded 2-core machine.",
     "export_rps": "*Export*: the runner's cost is partly per member and partly per "
-    "resource. Per member: the consent re-check PDex requires at execution time, and one "
-    "audit row and one job_member row. With two resources a member (--history members) "
-    "that dominates; with a claims history (--history small, ~15 resources a member "
-    "released; bench/RESULTS-small.md) the runner keeps pace with the sqlite3 dump of the "
-    "same rows, and the dump itself is the bound: on this machine it writes fewer than "
-    "200,000 rows/s. Closing it for small members: the release check for a whole batch in "
-    "one set-based query, and audit rows per batch instead of per member (a schema and "
-    "disclosure-report change); beyond the dump's floor, only faster storage.",
+    "resource (bench/exportpipe.md). Per member, besides its release query: the consent "
+    "re-check PDex requires at execution time (one statement a batch of 256, index "
+    "pages only), one pending job_member row (one statement a batch) that becomes one "
+    "audit row when the job completes (the disclosure record), and the member's PDex "
+    "Provenance, a resource the dump does not write (+50% resources with two a member). "
+    "With a claims history (--history small, ~15 resources a member released) the "
+    "runner keeps pace with the sqlite3 dump of the same rows, and the dump itself is "
+    "the bound: on this machine it writes fewer than 200,000 rows/s. Beyond that floor, "
+    "only faster storage and cheaper syscalls (a write of the output, a pread of the "
+    "database: pvm_irq_enable is ~13% of the runner's profile).",
     "export_floor": "*Export vs the sqlite3 dump*: the dump reads rows; the runner also "
-    "re-checks consent per member, applies the release rules and writes an audit row and "
-    "a job_member row per member, which is what the ratio shows when members have two "
-    "resources each (see export).",
+    "re-checks consent per member, applies the release rules, writes a Provenance per "
+    "member and two records per member (pending job_member, then audit), and fsyncs "
+    "its files before it lists them, which is what the ratio shows when members have "
+    "two resources each (see export).",
 }
 
 

@@ -90,9 +90,13 @@ START_TEST(test_eta_and_retry_after)
 	snprintf(s.status, sizeof(s.status), "running");
 	ck_assert_int_eq(job_eta_ms(&s, 5000), -1);	/* no report yet */
 	s.started_ms = 10000;
+	s.beat_ms = 10500;
+	s.done = 50;
+	s.total = 1000;
+	/* Half a second of progress tells no pace yet. */
+	ck_assert_int_eq(job_eta_ms(&s, 10500), -1);
 	s.beat_ms = 11000;
 	s.done = 100;
-	s.total = 1000;
 	/* 100 a second: 9 s left at the report, 5 s four seconds later. */
 	ck_assert_int_eq(job_eta_ms(&s, 11000), 9000);
 	ck_assert_int_eq(job_retry_after(&s, 11000), 9);

@@ -117,8 +117,10 @@ job_eta_ms(const struct job_state *s, int64_t now)
 {
 	long long	 spent, left;
 
+	/* A pace needs some time to tell: the first batch also pays for
+	 * the runner's start (a cold cache, statements to prepare). */
 	if (strcmp(s->status, "running") != 0 || s->done <= 0 ||
-	    s->total <= 0 || s->beat_ms <= s->started_ms)
+	    s->total <= 0 || s->beat_ms - s->started_ms < JOB_PACE_MIN_MS)
 		return -1;
 	/* At the pace so far, from the last report. */
 	spent = s->beat_ms - s->started_ms;

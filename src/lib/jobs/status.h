@@ -41,6 +41,7 @@ int	 job_get(struct p2p_db *, const char *id, const char *client,
 void	 job_state_free(struct job_state *);
 
 #define JOB_RETRY_MAX	120	/* longest Retry-After, seconds */
+#define JOB_PACE_MIN_MS	1000	/* a pace measured over less is none */
 #define JOB_WAIT_TICK_MS 20	/* how often a waiting status looks */
 #define JOB_POLL_STRIKES 3	/* early polls in a row that get 429 */
 #define JOB_POLL_MIN_RA	3	/* only after a Retry-After this long */
@@ -51,7 +52,8 @@ int	 job_in_progress(const struct job_state *);
 /*
  * Milliseconds until job s ends at now, reckoned from its progress (the
  * pace from its start to its last report, from that report on), or -1
- * when that cannot be told (queued, no report yet).
+ * when that cannot be told (queued, no report JOB_PACE_MIN_MS after the
+ * start yet).
  */
 long long job_eta_ms(const struct job_state *, int64_t now);
 
