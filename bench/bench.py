@@ -860,6 +860,10 @@ CLOSE = {
 }
 
 
+KEEP_SECTIONS = ("## Concurrency soak",
+                 "## Export as a receiving payer, before and after")
+
+
 def miss(name, f):
     v = f.get(name)
     if not isinstance(v, (int, float)):
@@ -1153,10 +1157,14 @@ def main():
     print(text)
     out = a.out or (os.path.join(b.work, "quick.md") if a.quick
                     else os.path.join(HERE, "RESULTS.md"))
-    # bench/soak.py records its section in RESULTS.md: keep it
-    if os.path.exists(out) and "\n## Concurrency soak\n" in open(out).read():
-        text = text.rstrip("\n") + "\n\n## Concurrency soak\n" + \
-            open(out).read().split("\n## Concurrency soak\n", 1)[1].split("\n## ", 1)[0]
+    # Sections recorded by other runs (bench/soak.py --record, the export
+    # before/after study of bench/exportpipe.md): keep them.
+    old = open(out).read() if os.path.exists(out) else ""
+    for title in KEEP_SECTIONS:
+        mark = "\n" + title + "\n"
+        if mark in old:
+            text = text.rstrip("\n") + "\n\n" + title + "\n" + \
+                old.split(mark, 1)[1].split("\n## ", 1)[0]
     with open(out, "w") as f:
         f.write(text)
     log("written: %s" % out)
