@@ -75,7 +75,8 @@ static const struct p2p_param params[] = {
 
 static const struct p2p_route routes[] = {
 	{ "/fhir/Group/{id}/$davinci-data-export", P2P_GET | P2P_POST,
-	  data_export, params, P2P_BODY_PARAMETERS, NULL, P2P_ASYNC },
+	  data_export, params, P2P_BODY_PARAMETERS, NULL, P2P_ASYNC,
+	  P2P_MEDIA_FHIR },
 	{ NULL }
 };
 

@@ -144,7 +144,8 @@ metadata_free(struct p2p_ctx *ctx)
 
 /*
  * Public documents: a parameter changes nothing in them, so clients'
- * _format, _pretty and the like are ignored rather than refused.
+ * _pretty and the like are ignored rather than refused (_format is the
+ * gate's: JSON, or 406).
  */
 static const struct p2p_param any[] = {
 	{ NULL, NULL, P2P_PARAM_OTHERS }
@@ -152,11 +153,12 @@ static const struct p2p_param any[] = {
 
 static const struct p2p_route routes[] = {
 	{ "/fhir/metadata", P2P_GET | P2P_HEAD, capability, any,
-	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	  P2P_BODY_NONE, NULL, P2P_SYNC, P2P_MEDIA_FHIR },
+	/* SMART App Launch 2: application/json whatever Accept says. */
 	{ "/.well-known/smart-configuration", P2P_GET | P2P_HEAD, smart, any,
-	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	  P2P_BODY_NONE, NULL, P2P_SYNC, P2P_MEDIA_ANY },
 	{ "/fhir/.well-known/smart-configuration", P2P_GET | P2P_HEAD, smart,
-	  any, P2P_BODY_NONE, NULL, P2P_SYNC },
+	  any, P2P_BODY_NONE, NULL, P2P_SYNC, P2P_MEDIA_ANY },
 	{ NULL }
 };
 

@@ -116,7 +116,7 @@ static const struct p2p_param form[] = {
 
 static const struct p2p_route routes[] = {
 	{ "/auth/token", P2P_POST, token, form, P2P_BODY_FORM, NULL,
-	  P2P_SYNC },
+	  P2P_SYNC, P2P_MEDIA_FHIR },
 	{ NULL }
 };
 

@@ -248,6 +248,24 @@ release_instant(const char *v, char out[32], const char *what,
 	return 0;
 }
 
+/*
+ * _since: an instant, not in the future (it would select nothing, and
+ * a client that sends one has a clock or a bookkeeping problem).
+ */
+static int
+release_since(const char *v, char out[32], struct p2p_err *err)
+{
+	char	 now[32];
+
+	if (release_instant(v, out, "_since", err) == -1)
+		return -1;
+	time_instant(now_sec(), now);
+	if (strcmp(out, now) > 0)
+		return p2p_fail_at(err, 400, P2P_ISSUE_VALUE, "_since",
+		    "_since %.40s is in the future", v);
+	return 0;
+}
+
 static int
 valid_code(const char *s)
 {
@@ -661,7 +679,7 @@ release_apply(struct release_rules *r, const char *key, const char *value,
 	if (strcmp(key, "_typeFilter") == 0)
 		return release_add_typefilter(r, value, err);
 	if (strcmp(key, "_since") == 0)
-		return release_instant(value, r->since, key, err);
+		return release_since(value, r->since, err);
 	if (strcmp(key, "_until") == 0)
 		return release_instant(value, r->until, key, err);
 	if (strcmp(key, "start") == 0)
