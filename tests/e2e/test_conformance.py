@@ -173,3 +173,27 @@ class Negotiation(BulkBase):
         self.assertOutcome(self.get(url, headers=self.auth(Accept="application/fhir+xml")),
                            406)
         self.assertOutcome(self.get(url + "&_format=json", headers=self.auth()), 406)
+
+
+class Metadata(BulkBase):
+    def test_capability_statement_says_what_is_served(self):
+        r = self.get("/fhir/metadata")
+        self.assertEqual(r.status, 200, r)
+        cs = r.json()
+        res = {x["type"]: x for x in cs["rest"][0]["resource"]}
+        group = res["Group"]
+        self.assertEqual({i["code"] for i in group["interaction"]}, {"read", "search-type"})
+        self.assertEqual({p["name"] for p in group["searchParam"]},
+                         {"_id", "identifier", "code", "characteristic",
+                          "characteristic-value", "_lastUpdated"})
+        self.assertEqual({o["name"] for o in group["operation"]},
+                         {"bulk-member-match", "davinci-data-export", "export"})
+        self.assertIn("export", {o["name"] for o in res["Patient"]["operation"]})
+        sec = cs["rest"][0]["security"]["description"]
+        for m in ("private_key_jwt", "client_secret_basic", "client_secret_post"):
+            self.assertIn(m, sec)
+        # (the schema package knows fhirVersion up to 4.0.0, R4's ballot)
+        self.check_resources([dict(cs, fhirVersion="4.0.0")])
+        sc = self.get("/.well-known/smart-configuration").json()
+        self.assertEqual(set(sc["token_endpoint_auth_methods_supported"]),
+                         {"private_key_jwt", "client_secret_basic", "client_secret_post"})
