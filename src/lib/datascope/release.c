@@ -9,6 +9,7 @@
 
 #include "json/fhir.h"
 #include "datascope/release.h"
+#include "json/fhir_types.h"
 #include "datascope/classify.h"
 #include "core/util.h"
 
@@ -39,56 +40,6 @@ static const char *const sql_rows =
 	RELEASE_WHERE " ORDER BY type, rid LIMIT ?12";
 static const char *const sql_count =
 	"SELECT count(*)" RELEASE_WHERE " AND ?12 IS NOT NULL";
-
-/* FHIR R4 resource types (for _type and _typeFilter). */
-static const char *const r4_types[] = {
-	"Account", "ActivityDefinition", "AdverseEvent",
-	"AllergyIntolerance", "Appointment", "AppointmentResponse",
-	"AuditEvent", "Basic", "Binary", "BiologicallyDerivedProduct",
-	"BodyStructure", "Bundle", "CapabilityStatement", "CarePlan",
-	"CareTeam", "CatalogEntry", "ChargeItem", "ChargeItemDefinition",
-	"Claim", "ClaimResponse", "ClinicalImpression", "CodeSystem",
-	"Communication", "CommunicationRequest", "CompartmentDefinition",
-	"Composition", "ConceptMap", "Condition", "Consent", "Contract",
-	"Coverage", "CoverageEligibilityRequest",
-	"CoverageEligibilityResponse", "DetectedIssue", "Device",
-	"DeviceDefinition", "DeviceMetric", "DeviceRequest",
-	"DeviceUseStatement", "DiagnosticReport", "DocumentManifest",
-	"DocumentReference", "EffectEvidenceSynthesis", "Encounter",
-	"Endpoint", "EnrollmentRequest", "EnrollmentResponse",
-	"EpisodeOfCare", "EventDefinition", "Evidence", "EvidenceVariable",
-	"ExampleScenario", "ExplanationOfBenefit", "FamilyMemberHistory",
-	"Flag", "Goal", "GraphDefinition", "Group", "GuidanceResponse",
-	"HealthcareService", "ImagingStudy", "Immunization",
-	"ImmunizationEvaluation", "ImmunizationRecommendation",
-	"ImplementationGuide", "InsurancePlan", "Invoice", "Library",
-	"Linkage", "List", "Location", "Measure", "MeasureReport", "Media",
-	"Medication", "MedicationAdministration", "MedicationDispense",
-	"MedicationKnowledge", "MedicationRequest", "MedicationStatement",
-	"MedicinalProduct", "MedicinalProductAuthorization",
-	"MedicinalProductContraindication", "MedicinalProductIndication",
-	"MedicinalProductIngredient", "MedicinalProductInteraction",
-	"MedicinalProductManufactured", "MedicinalProductPackaged",
-	"MedicinalProductPharmaceutical",
-	"MedicinalProductUndesirableEffect", "MessageDefinition",
-	"MessageHeader", "MolecularSequence", "NamingSystem",
-	"NutritionOrder", "Observation", "ObservationDefinition",
-	"OperationDefinition", "OperationOutcome", "Organization",
-	"OrganizationAffiliation", "Parameters", "Patient",
-	"PaymentNotice", "PaymentReconciliation", "Person", "PlanDefinition",
-	"Practitioner", "PractitionerRole", "Procedure", "Provenance",
-	"Questionnaire", "QuestionnaireResponse", "RelatedPerson",
-	"RequestGroup", "ResearchDefinition", "ResearchElementDefinition",
-	"ResearchStudy", "ResearchSubject", "RiskAssessment",
-	"RiskEvidenceSynthesis", "Schedule", "SearchParameter",
-	"ServiceRequest", "Slot", "Specimen", "SpecimenDefinition",
-	"StructureDefinition", "StructureMap", "Subscription", "Substance",
-	"SubstanceNucleicAcid", "SubstancePolymer", "SubstanceProtein",
-	"SubstanceReferenceInformation", "SubstanceSourceMaterial",
-	"SubstanceSpecification", "SupplyDelivery", "SupplyRequest", "Task",
-	"TerminologyCapabilities", "TestReport", "TestScript", "ValueSet",
-	"VerificationResult", "VisionPrescription",
-};
 
 /*
  * _typeFilter search parameters supported per type.  Date parameters
@@ -150,17 +101,6 @@ release_init(struct release_rules *r, const struct p2p_config *cfg,
 	r->sensitive = sensitive != 0;
 }
 
-static int
-known_type(const char *t)
-{
-	size_t	 i;
-
-	for (i = 0; i < sizeof(r4_types) / sizeof(r4_types[0]); i++)
-		if (strcmp(r4_types[i], t) == 0)
-			return 1;
-	return 0;
-}
-
 int
 release_add_types(struct release_rules *r, const char *list,
     struct p2p_err *err)
@@ -178,7 +118,7 @@ release_add_types(struct release_rules *r, const char *list,
 			    "resource types");
 		memcpy(t, p, n);
 		t[n] = '\0';
-		if (!known_type(t))
+		if (!fhir_r4_type_known(t))
 			return p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
 			    "_type", "_type: unknown resource type %.64s", t);
 		if (!release_type_ok(r, t) || r->types[0] == '\0') {
@@ -382,7 +322,7 @@ tf_query(struct release_rules *r, char *q, struct p2p_err *err)
 		    "Type?param=value");
 	*qm = '\0';
 	snprintf(tf->type, sizeof(tf->type), "%s", q);
-	if (!known_type(tf->type))
+	if (!fhir_r4_type_known(tf->type))
 		return p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
 		    "_typeFilter", "_typeFilter: unknown resource type %.64s",
 		    tf->type);
