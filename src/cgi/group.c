@@ -49,17 +49,6 @@ do_search(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	return 0;
 }
 
-static int
-valid_count(const char *name, const char *v, struct p2p_err *err)
-{
-	long long	 n;
-
-	if (parse_ll(v, 1, GROUP_COUNT_MAX, &n) == -1)
-		return p2p_fail_at(err, 400, P2P_ISSUE_VALUE, name,
-		    "_count must be an integer from 1 to %d", GROUP_COUNT_MAX);
-	return 0;
-}
-
 /* Every search parameter may repeat (all must hold); member/group.h. */
 static const struct p2p_param search_params[] = {
 	{ "_id", group_param_valid, P2P_PARAM_MULTI },
@@ -68,7 +57,7 @@ static const struct p2p_param search_params[] = {
 	{ "characteristic", group_param_valid, P2P_PARAM_MULTI },
 	{ "characteristic-value", group_param_valid, P2P_PARAM_MULTI },
 	{ "_lastUpdated", group_param_valid, P2P_PARAM_MULTI },
-	{ "_count", valid_count, 0 },
+	{ "_count", group_param_valid, 0 },
 	{ "_cursor", group_param_valid, 0 },
 	{ NULL, NULL, 0 }
 };

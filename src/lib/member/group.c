@@ -72,7 +72,9 @@ enum stmt {
 	STMT__MAX
 };
 
-static const char *const sql[STMT__MAX] = {
+/* The statements, in enum stmt order (group_queries: for the query
+   plan test). */
+const char *const group_queries[STMT__MAX + 1] = {
 	/* STMT_READ */
 	"SELECT json FROM grp WHERE id = ?1 AND client_id = ?2",
 	/* STMT_GROUPS (index grp_client_id) */
@@ -89,6 +91,7 @@ static const char *const sql[STMT__MAX] = {
 	    " AND (?2 IS NULL OR c.value = ?2) AND (?3 IS NULL OR c.system = ?3)"
 	    " AND (?4 IS NULL OR v.value = ?4) AND (?5 IS NULL OR v.system = ?5)"
 	    " LIMIT 1"),
+	NULL
 };
 
 int
@@ -100,7 +103,7 @@ group_read(struct p2p_db *db, const char *id, const char *client,
 	int		 rc;
 
 	*json = NULL;
-	if ((st = db_stmt(db, sql[STMT_READ], err)) == NULL)
+	if ((st = db_stmt(db, group_queries[STMT_READ], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, id);
 	db_bind_text(st, 2, client);
@@ -297,8 +300,8 @@ cond_holds(struct p2p_db *db, const char *gid, const char *created,
 				return 1;
 			continue;
 		}
-		if ((st = db_stmt(db, sql[c->kind == C_TOKEN ? STMT_TOKEN :
-		    STMT_PAIR], err)) == NULL)
+		if ((st = db_stmt(db, group_queries[c->kind == C_TOKEN ?
+		    STMT_TOKEN : STMT_PAIR], err)) == NULL)
 			return -1;
 		db_bind_text(st, 1, gid);
 		if (c->kind == C_TOKEN) {
@@ -418,7 +421,7 @@ walk(struct p2p_db *db, const char *client, const struct query *q,
 	*npage = 0;
 	*total = 0;
 	*more = 0;
-	if ((st = db_stmt(db, sql[STMT_GROUPS], err)) == NULL)
+	if ((st = db_stmt(db, group_queries[STMT_GROUPS], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, client);
 	db_bind_text(st, 2, "");

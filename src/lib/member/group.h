@@ -33,6 +33,9 @@
 #include "core/util.h"
 #include "store/db.h"
 
+/* Every statement of group.c, NULL-terminated (query plan tests). */
+extern const char *const group_queries[];
+
 #define GROUP_COUNT_DEFAULT	20	/* groups per page */
 #define GROUP_COUNT_MAX		100
 
@@ -44,9 +47,9 @@ int	 group_read(struct p2p_db *, const char *id, const char *client,
 	    char **json, struct p2p_err *);
 
 /*
- * Validator of one search parameter value (struct p2p_param, web/op.h):
- * 0, or -1 with a 400 (value; not-supported for a modifier or prefix
- * not offered).
+ * Validator of one search parameter value, _count and _cursor too
+ * (struct p2p_param, web/op.h): 0, or -1 with a 400 (value;
+ * not-supported for a prefix not offered).
  */
 int	 group_param_valid(const char *name, const char *value,
 	    struct p2p_err *);
