@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "auth/scopes.h"
-#include "json/fhir_types.h"
+#include "json/valid.h"
 
 static int
 valid_type(const char *s, size_t n)
@@ -213,7 +213,7 @@ grant_one(const char *word, void *arg)
 	/* RFC 6749 5.2 invalid_scope: "unknown" includes a resource type
 	   that FHIR R4 does not define. */
 	if (n.smart && strcmp(n.type, "*") != 0 &&
-	    !fhir_r4_type_known(n.type)) {
+	    !fhir_type_known(n.type)) {
 		snprintf(a->why, a->whysz, "scope %.64s names no FHIR R4 "
 		    "resource type", word);
 		return -1;
