@@ -1,5 +1,6 @@
 /*
- * metadata - FastCGI executable: GET /fhir/metadata, GET /.well-known/smart-configuration, 404 for other /fhir paths.
+ * metadata - FastCGI executable: GET /fhir/metadata, GET /.well-known/smart-configuration,
+ * GET /.well-known/jwks.json (our signing keys), 404 for other /fhir paths.
  */
 #include "web/http.h"
 #include "web/ops.h"

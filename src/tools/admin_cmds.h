@@ -18,5 +18,6 @@ int	 cmd_generate(const char *conf, int argc, char *argv[]); /* cmd_generate.c *
 int	 cmd_client(const char *conf, int argc, char *argv[]);	/* cmd_client.c */
 int	 cmd_consent(const char *conf, int argc, char *argv[]); /* cmd_consent.c */
 int	 cmd_audit(const char *conf, int argc, char *argv[]);	/* cmd_audit.c */
+int	 cmd_peer(const char *conf, int argc, char *argv[]);	/* cmd_peer.c */
 
 #endif

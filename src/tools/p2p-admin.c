@@ -179,6 +179,12 @@ cmd_audit_(int argc, char *argv[])
 	return cmd_audit(conf_path, argc, argv);
 }
 
+static int
+cmd_peer_(int argc, char *argv[])
+{
+	return cmd_peer(conf_path, argc, argv);
+}
+
 static const struct {
 	const char	*name;
 	int		(*fn)(int, char *[]);
@@ -192,6 +198,7 @@ static const struct {
 	{ "consent", cmd_consent_ },
 	{ "audit", cmd_audit_ },
 	{ "checkpoint", cmd_checkpoint },
+	{ "peer", cmd_peer_ },
 };
 
 int

@@ -1,8 +1,11 @@
 /*
  * metadata.c - GET /fhir/metadata (CapabilityStatement) and
  * GET [/fhir]/.well-known/smart-configuration, from the templates in
- * share/ with this server's absolute URLs filled in; and the
- * OperationOutcome 404 for any other /fhir path nothing else serves.
+ * share/ with this server's absolute URLs filled in; GET
+ * /.well-known/jwks.json, the public keys our client assertions are
+ * signed with (peer/keys.h), so that a previous payer can register us
+ * by URL; and the OperationOutcome 404 for any other /fhir path nothing
+ * else serves.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +13,7 @@
 
 #include "json/fhir.h"
 #include "core/log.h"
+#include "peer/keys.h"
 #include "web/ops.h"
 
 #ifndef P2P_SHAREDIR
@@ -78,6 +82,28 @@ load_template(const struct p2p_config *cfg, const char *name)
 	return obj;
 }
 
+/* Our published key set, read at each request (keys rotate). */
+static int
+jwks_reply(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
+{
+	char	*jwks;
+
+	if (keys_jwks(&ctx->db, &jwks, err) == -1)
+		return -1;
+	buf_reset(&req->out);
+	if (buf_puts(&req->out, jwks) == -1) {
+		free(jwks);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	}
+	free(jwks);
+	/* Peers may cache it this long; a rotation publishes the next key
+	 * twice as long before it signs (KEYS_AHEAD). */
+	p2p_header(req, "Cache-Control", "public, max-age=%d", KEYS_MAX_AGE);
+	req->status = 200;
+	req->ctype = "application/json";
+	return 0;
+}
+
 int
 metadata_handle(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
@@ -94,6 +120,8 @@ metadata_handle(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 		m->smart = load_template(&ctx->cfg, "smart-configuration.json");
 		ctx->app = m;
 	}
+	if (strcmp(req->path, "/.well-known/jwks.json") == 0)
+		return jwks_reply(ctx, req, err);
 	if (strcmp(req->path, "/fhir/metadata") == 0) {
 		doc = m->capability;
 		ctype = "application/fhir+json";

@@ -1,0 +1,291 @@
+"""Both halves of Payer-to-Payer: two p2p instances on loopback.
+
+Payer A (the previous plan) answers; payer B (the new plan) requests its
+new members' history with p2p-request and stores it.  B registers with A
+by its JWKS URL (/.well-known/jwks.json, jwks_allow_http = 1 on loopback);
+A knows B as a client with B's NPI and B's Organization.
+
+Members of B (their data at A comes from p2p-admin generate, seed 5):
+  m1 (A's syn-m000001)  opted in, named A: p2p-request member -> fetched
+  m2, m3                opted in, named A: p2p-request bulk -> fetched
+  m4 (syn-m000004)      opted in at B, opted out at A -> consent-constrained
+  m5 (a stranger)       opted in, named A, unknown there -> not matched
+  m6 (syn-m000005)      declared the old coverage but gave no consent:
+                        never requested
+"""
+import json
+import os
+import sqlite3
+import subprocess
+import time
+import unittest
+
+import harness
+
+REQUEST = os.path.join(harness.BUILD, "src", "tools", "p2p-request")
+NPI_A = "1111111111"
+NPI_B = "1234567893"
+NPI_SYS = "http://hl7.org/fhir/sid/us-npi"
+HREX_POLICY = "http://hl7.org/fhir/us/davinci-hrex/StructureDefinition-hrex-consent.html#sensitive"
+
+
+def today(offset_days=0):
+    return time.strftime("%Y-%m-%d", time.gmtime(time.time() + offset_days * 86400))
+
+
+def consent(cid, patient, source_npi=NPI_A, status="active", end_days=90,
+            recipient={"reference": "Organization/org-payer-b"}):
+    """An HRex opt-in as the enrolment system would load it at B."""
+    return {
+        "resourceType": "Consent", "id": cid, "status": status,
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                              "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                  "code": "IDSCL"}]}],
+        "patient": {"reference": "Patient/" + patient},
+        "performer": [{"reference": "Patient/" + patient}],
+        "dateTime": today(-1),
+        "policy": [{"uri": HREX_POLICY}],
+        "provision": {
+            "type": "permit",
+            "period": {"start": today(-2), "end": today(end_days)},
+            "actor": [
+                {"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                                      "code": "performer"}]},
+                 "reference": {"identifier": {"system": NPI_SYS, "value": source_npi},
+                               "display": "Payer A"}},
+                {"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                                      "code": "IRCP"}]},
+                 "reference": recipient}],
+            "action": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentaction",
+                                    "code": "disclose"}]}]}}
+
+
+def enrolment(local, a_patient, a_coverage, opt_in=True, coverage_start=None):
+    """What B's enrolment loads for a new member: Patient, our Coverage,
+    the coverage declared with A (the card), and the opt-in."""
+    pat = {"resourceType": "Patient", "id": local,
+           "identifier": [{"system": "http://payer-b.example/member", "value": "B-" + local}],
+           "name": a_patient["name"], "gender": a_patient["gender"],
+           "birthDate": a_patient["birthDate"]}
+    ours = {"resourceType": "Coverage", "id": local + "-cov", "status": "active",
+            "subscriberId": "B-" + local, "beneficiary": {"reference": "Patient/" + local},
+            "relationship": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/subscriber-relationship",
+                                         "code": "self"}]},
+            "period": {"start": coverage_start or today(-3)},
+            "payor": [{"reference": "Organization/org-payer-b"}]}
+    old = {"resourceType": "Coverage", "id": local + "-prev", "status": "cancelled",
+           "identifier": a_coverage.get("identifier", []),
+           "subscriberId": a_coverage.get("subscriberId"),
+           "beneficiary": {"reference": "Patient/" + local},
+           "relationship": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/subscriber-relationship",
+                                        "code": "self"}]},
+           "period": {"start": "2019-01-01", "end": today(-4)},
+           "payor": [{"reference": "Organization/org-payer-a"}]}
+    out = [pat, ours, old]
+    if opt_in:
+        out.append(consent("optin-" + local, local))
+    return out
+
+
+ORGS_B = [{"resourceType": "Organization", "id": "org-payer-a", "name": "Payer A",
+           "identifier": [{"system": NPI_SYS, "value": NPI_A}]},
+          {"resourceType": "Organization", "id": "org-payer-b", "name": "Payer B",
+           "identifier": [{"system": NPI_SYS, "value": NPI_B}]}]
+
+
+def ndjson(path, resources):
+    with open(path, "w") as f:
+        for r in resources:
+            f.write(json.dumps(r) + "\n")
+
+
+class TwoPayers(unittest.TestCase):
+    """A and B running, B registered at A by JWKS URL, A holding
+    generated history, B's new members enrolled."""
+    members = 6
+
+    @classmethod
+    def setUpClass(cls):
+        cls.a = harness.Server(conf={"jwks_allow_http": "1", "org_npi": NPI_A,
+                                     "org_name": "Payer A"})
+        cls.b = harness.Server(conf={"jwks_allow_http": "1", "org_npi": NPI_B,
+                                     "org_name": "Payer B"})
+        try:
+            cls.prepare()
+            cls.a.start()
+            cls.b.start()
+            cls.register()
+        except Exception:
+            cls.a.cleanup()
+            cls.b.cleanup()
+            raise
+
+    @classmethod
+    def prepare(cls):
+        a, b = cls.a, cls.b
+        gen = os.path.join(a.dir, "history.ndjson")
+        a.admin("generate", "--members", str(cls.members), "--seed", "5",
+                "--anchor", today(), "--years", "3", "--history", "small",
+                "--out", gen)
+        a.admin("load", gen)
+        res = [json.loads(l) for l in open(gen)]
+        cls.a_pat = {r["id"]: r for r in res if r["resourceType"] == "Patient"}
+        cls.a_cov = {r["beneficiary"]["reference"][8:]: r for r in res
+                     if r["resourceType"] == "Coverage"}
+        cls.a_count = {}
+        for r in res:
+            for k in ("patient", "subject", "beneficiary"):
+                ref = (r.get(k) or {}).get("reference", "") if isinstance(r.get(k), dict) else ""
+                if ref.startswith("Patient/"):
+                    cls.a_count[ref[8:]] = cls.a_count.get(ref[8:], 0) + 1
+                    break
+        # B's Organization at A: the requesting payer, by NPI.
+        orgs = os.path.join(a.dir, "orgs.ndjson")
+        ndjson(orgs, [{"resourceType": "Organization", "id": "payer-b-org", "name": "Payer B",
+                       "identifier": [{"system": NPI_SYS, "value": NPI_B}]}])
+        a.admin("load", orgs)
+        # m4 opted out at A.
+        a.admin("consent", "optout", "--patient", "syn-m000004")
+        # B's enrolment.
+        stranger = {"name": [{"family": "Nobody", "given": ["Known"]}], "gender": "male",
+                    "birthDate": "1901-01-01"}
+        rows = list(ORGS_B)
+        plan = [("m1", "syn-m000001", True), ("m2", "syn-m000002", True),
+                ("m3", "syn-m000003", True), ("m4", "syn-m000004", True),
+                ("m6", "syn-m000005", False)]
+        for local, remote, opt in plan:
+            rows += enrolment(local, cls.a_pat[remote], cls.a_cov[remote], opt_in=opt)
+        rows += enrolment("m5", stranger, {"subscriberId": "NOPE-5",
+                                           "identifier": [{"value": "NOPE-5"}]})
+        enr = os.path.join(b.dir, "enrolment.ndjson")
+        ndjson(enr, rows)
+        b.admin("load", enr)
+
+    @classmethod
+    def register(cls):
+        # B: the peer, with a shared signing key made on the way.
+        cls.b.admin("peer", "add", "--name", "payer-a", "--base-url", cls.a.base + "/fhir",
+                    "--client-id", "payer-b", "--npi", NPI_A)
+        # A: B as a client, by the JWKS URL B publishes.
+        cls.a.admin("client", "add", "--id", "payer-b", "--jwks-url",
+                    cls.b.base + "/.well-known/jwks.json", "--npi", NPI_B)
+
+    @classmethod
+    def tearDownClass(cls):
+        bad = []
+        for s in (cls.a, cls.b):
+            s.stop()
+            bad += s.bad_log_lines()
+            s.cleanup()
+        if bad:
+            raise AssertionError("sanitizer or crash reports:\n" + "\n".join(bad[:20]))
+
+    # helpers
+    def request(self, *args, env=None, check=None, timeout=120):
+        cmd = [REQUEST, "-c", os.path.join(self.b.data, "p2p.conf")] + list(args)
+        e = dict(os.environ)
+        e.update(env or {})
+        p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout)
+        if check is not None and p.returncode != check:
+            raise AssertionError("p2p-request %s: exit %d\nstdout:\n%s\nstderr:\n%s" %
+                                 (" ".join(args), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def bdb(self, sql, *args):
+        c = sqlite3.connect(os.path.join(self.b.data, "p2p.db"))
+        try:
+            return c.execute(sql, args).fetchall()
+        finally:
+            c.close()
+
+    def adb(self, sql, *args):
+        c = sqlite3.connect(os.path.join(self.a.data, "p2p.db"))
+        try:
+            return c.execute(sql, args).fetchall()
+        finally:
+            c.close()
+
+    def state(self, member):
+        rows = self.bdb("SELECT state, coalesce(reason, '') FROM inbound"
+                        " WHERE patient = ? AND peer = 'payer-a'", member)
+        return rows[0] if rows else (None, None)
+
+    def received(self, member):
+        """B's rows under member that came from A (mapped ids)."""
+        return self.bdb("SELECT type, id, json FROM resource WHERE patient = ?"
+                        " AND (id GLOB 'r[0-9a-f]*' OR id GLOB 'p[0-9a-f]*')"
+                        " ORDER BY type, id", member)
+
+    def a_audit(self):
+        p = self.a.admin("audit", "export")
+        return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+
+
+class PayerToPayer(TwoPayers):
+    def test_1_jwks_published(self):
+        r = self.b.request("GET", "/.well-known/jwks.json")
+        self.assertEqual(r.status, 200, r)
+        keys = r.json()["keys"]
+        self.assertEqual(len(keys), 1)
+        self.assertEqual(keys[0]["kty"], "EC")
+        self.assertEqual(keys[0]["alg"], "ES384")
+        self.assertNotIn("d", keys[0])         # public only
+        self.assertIn("max-age", r.header("cache-control"))
+        key = self.bdb("SELECT file FROM sign_key")[0][0]
+        st = os.stat(os.path.join(self.b.data, key))
+        self.assertEqual(st.st_mode & 0o777, 0o600)
+
+    def test_2_member_fetched(self):
+        p = self.request("member", "m1", "--from", "payer-a", check=0)
+        self.assertIn("member m1: matched at payer-a as Patient/syn-m000001", p.stdout)
+        self.assertEqual(self.state("m1")[0], "fetched", p.stdout)
+        got = self.received("m1")
+        self.assertGreater(len(got), 5, p.stdout)
+        types = {t for t, _, _ in got}
+        self.assertIn("Provenance", types)
+        self.assertNotIn("Patient", types)    # theirs is not stored
+        # every reference to their Patient now names ours
+        for t, i, j in got:
+            self.assertNotIn("syn-m000001\"", j, (t, i))
+        prov = [json.loads(j) for t, _, j in got if t == "Provenance"]
+        # one per received file, each naming the sender and the time
+        files = self.bdb("SELECT count(*) FROM pull_file f JOIN pull p USING (pid)"
+                         " WHERE p.kind = 'everything' AND f.kind = 'output'"
+                         " AND f.type NOT IN ('Patient') AND f.lines > 0")[0][0]
+        self.assertEqual(len(prov), files)
+        agents = {a["type"]["coding"][0]["code"]: a["who"]["identifier"]["value"]
+                  for a in prov[0]["agent"]}
+        self.assertEqual(agents["transmitter"], NPI_A)
+        self.assertEqual(agents["custodian"], NPI_B)
+        targets = {t["reference"] for p_ in prov for t in p_["target"]}
+        stored = {"%s/%s" % (t, i) for t, i, _ in got if t != "Provenance"}
+        self.assertEqual(targets, stored)
+        for p_ in prov:
+            self.assertEqual(p_["entity"][0]["extension"][0]["valueCodeableConcept"]
+                             ["coding"][0]["code"], "hl7fhirr4")
+            self.assertTrue(p_["recorded"].startswith(today()))
+
+    def test_3_bulk(self):
+        p = self.request("bulk", "--from", "payer-a", check=0)
+        out = p.stdout
+        self.assertEqual(self.state("m2")[0], "fetched", out)
+        self.assertEqual(self.state("m3")[0], "fetched", out)
+        st, why = self.state("m4")
+        self.assertEqual(st, "consent", out)
+        self.assertIn("ConsentConstrainedMembers", why)
+        st, why = self.state("m5")
+        self.assertEqual(st, "nomatch", out)
+        self.assertIn("NonMatchedMembers", why)
+        self.assertEqual(self.state("m6")[0], None)   # no opt-in: never due
+        self.assertEqual(self.state("m1")[0], "fetched")
+        # m1 was fetched before: not asked again
+        self.assertNotIn("member m1", out)
+        for m in ("m2", "m3"):
+            self.assertGreater(len(self.received(m)), 3, m)
+        self.assertEqual(self.received("m4"), [])
+        self.assertEqual(self.received("m5"), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
