@@ -29,6 +29,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "peer/due.h"
 #include "peer/flow.h"
 #include "peer/httpc.h"
 #include "peer/report.h"
@@ -263,6 +264,7 @@ cmd_status(int argc, char *argv[])
 	struct p2p_err		 err;
 	struct report_opts	 o;
 	struct report_sum	 sum;
+	struct due_stats	 ds;
 	int			 c, rc;
 
 	memset(&o, 0, sizeof(o));
@@ -286,7 +288,10 @@ cmd_status(int argc, char *argv[])
 	if (open_all(&cfg, &db) == -1)
 		return 3;
 	p2p_err_init(&err);
-	rc = report_status(&db, &cfg, &o, stdout, &sum, &err);
+	/* What was loaded since the last run is due now: show it. */
+	rc = due_sync(&db, &cfg, o.member, &ds, stdout, &err);
+	if (rc == 0)
+		rc = report_status(&db, &cfg, &o, stdout, &sum, &err);
 	db_close(&db);
 	if (rc == -1) {
 		fprintf(stderr, "p2p-request: status: %s\n", err.msg);

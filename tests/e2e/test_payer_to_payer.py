@@ -107,8 +107,9 @@ class TwoPayers(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        # jwks_cooldown 0: A fetches B's key set at once after a rotation.
         cls.a = harness.Server(conf={"jwks_allow_http": "1", "org_npi": NPI_A,
-                                     "org_name": "Payer A"})
+                                     "org_name": "Payer A", "jwks_cooldown": "0"})
         cls.b = harness.Server(conf={"jwks_allow_http": "1", "org_npi": NPI_B,
                                      "org_name": "Payer B"})
         try:
@@ -223,7 +224,7 @@ class TwoPayers(unittest.TestCase):
 
 
 class PayerToPayer(TwoPayers):
-    def test_1_jwks_published(self):
+    def test_01_jwks_published(self):
         r = self.b.request("GET", "/.well-known/jwks.json")
         self.assertEqual(r.status, 200, r)
         keys = r.json()["keys"]
@@ -236,7 +237,7 @@ class PayerToPayer(TwoPayers):
         st = os.stat(os.path.join(self.b.data, key))
         self.assertEqual(st.st_mode & 0o777, 0o600)
 
-    def test_2_member_fetched(self):
+    def test_02_member_fetched(self):
         p = self.request("member", "m1", "--from", "payer-a", check=0)
         self.assertIn("member m1: matched at payer-a as Patient/syn-m000001", p.stdout)
         self.assertEqual(self.state("m1")[0], "fetched", p.stdout)
@@ -266,7 +267,7 @@ class PayerToPayer(TwoPayers):
                              ["coding"][0]["code"], "hl7fhirr4")
             self.assertTrue(p_["recorded"].startswith(today()))
 
-    def test_3_bulk(self):
+    def test_03_bulk(self):
         p = self.request("bulk", "--from", "payer-a", check=0)
         out = p.stdout
         self.assertEqual(self.state("m2")[0], "fetched", out)
@@ -285,6 +286,173 @@ class PayerToPayer(TwoPayers):
             self.assertGreater(len(self.received(m)), 3, m)
         self.assertEqual(self.received("m4"), [])
         self.assertEqual(self.received("m5"), [])
+
+
+    def test_04_no_consent_never_asked(self):
+        p = self.request("member", "m6", "--from", "payer-a", check=1)
+        self.assertIn("no active opt-in Consent of Patient/m6", p.stderr)
+        self.assertEqual(self.state("m6")[0], None)
+        # A never heard of the person B holds no consent for
+        self.assertFalse([e for e in self.a_audit()
+                          if any(x.get("what", {}).get("reference") == "Patient/syn-m000005"
+                                 for x in e.get("entity", []))])
+
+    def test_05_rerun_stores_nothing_twice(self):
+        before = self.bdb("SELECT count(*) FROM resource")[0][0]
+        p = self.request("bulk", "--from", "payer-a", check=0)
+        self.assertIn("bulk payer-a: 0 requested", p.stdout)
+        # a full fetch again lands on the same rows: nothing new, not
+        # even a Provenance
+        p = self.request("member", "m1", "--from", "payer-a", "--full", check=0)
+        self.assertIn("member m1: fetched: 0 resources stored", p.stdout)
+        self.assertEqual(self.bdb("SELECT count(*) FROM resource")[0][0], before)
+
+    def test_06_second_run_fetches_what_is_new(self):
+        # A learns something new about m2's person
+        obs = {"resourceType": "Observation", "id": "new-obs-1", "status": "final",
+               "code": {"text": "new since the first fetch"},
+               "subject": {"reference": "Patient/syn-m000002"},
+               "effectiveDateTime": today()}
+        path = os.path.join(self.a.dir, "new.ndjson")
+        time.sleep(1.1)         # after every earlier transactionTime
+        ndjson(path, [obs])
+        self.a.admin("load", path)
+        m2 = len(self.received("m2"))
+        m3 = len(self.received("m3"))
+        since = dict(self.bdb("SELECT patient, since FROM inbound"))
+        p = self.request("bulk", "--from", "payer-a", "--refresh", check=0)
+        # _since = the last transactionTime, per member group
+        sent = {r[0] for r in self.bdb("SELECT since FROM pull WHERE kind = 'export'"
+                                       " AND since IS NOT NULL")}
+        self.assertIn(since["m2"], sent, p.stdout)
+        # only the new Observation (and its Provenance) arrived for m2
+        self.assertEqual(len(self.received("m2")), m2 + 2, p.stdout)
+        self.assertEqual(len(self.received("m3")), m3, p.stdout)
+        got = [json.loads(j) for t, _, j in self.received("m2") if t == "Observation"]
+        self.assertIn("new since the first fetch", [o.get("code", {}).get("text") for o in got])
+        # m4 and m5 were not asked again (not --retry)
+        self.assertNotIn("member m4", p.stdout)
+        self.assertNotIn("member m5", p.stdout)
+
+    def test_07_interrupted_download_resumes(self):
+        enr = os.path.join(self.b.dir, "enrolment-m7.ndjson")
+        ndjson(enr, enrolment("m7", self.a_pat["syn-m000006"], self.a_cov["syn-m000006"]))
+        self.b.admin("load", enr)
+        p = self.request("bulk", "--from", "payer-a", env={"P2P_REQUEST_STOP_AFTER_FILES": "4"},
+                         check=4)
+        self.assertIn("interrupted", p.stdout)
+        st = self.bdb("SELECT p.pid, p.state, sum(f.state = 'done'), count(*) FROM pull p"
+                      " JOIN pull_file f USING (pid) WHERE p.kind = 'export'"
+                      " AND p.state NOT IN ('done', 'failed') GROUP BY p.pid")
+        self.assertEqual(len(st), 1, p.stdout)
+        pid, state, done, total = st[0]
+        self.assertEqual(state, "downloading")
+        self.assertGreaterEqual(done, 2)      # transfers run in parallel
+        self.assertLess(done, total)
+        self.assertEqual(self.state("m7")[0], "matched")
+        self.assertEqual(self.received("m7"), [])          # nothing half stored
+        s = self.request("status", check=0)
+        self.assertIn("pull %d  payer-a  export  downloading" % pid, s.stdout)
+        self.assertIn("files %d/%d" % (done, total), s.stdout)
+        kept = self.bdb("SELECT seq FROM pull_file WHERE pid = ? AND state = 'done'", pid)
+        p = self.request("bulk", "--from", "payer-a", check=0)
+        self.assertIn("pull %d: resuming" % pid, p.stdout)
+        # what was on disk was not asked for again
+        for (seq,) in kept:
+            self.assertEqual(self.bdb("SELECT attempts FROM pull_file WHERE pid = ?"
+                                      " AND seq = ?", pid, seq), [(1,)])
+        self.assertEqual(self.state("m7")[0], "fetched", p.stdout)
+        self.assertGreater(len(self.received("m7")), 3)
+
+    def test_08_a_audit_is_what_b_received(self):
+        # A: every file release, per member
+        a = {}
+        for e in self.a_audit():
+            if e["subtype"][0]["code"] != "release" or e["outcome"] != "0":
+                continue
+            detail = [d.get("valueString", "") for x in e.get("entity", [])
+                      for d in x.get("detail", [])]
+            who = [x["what"]["reference"] for x in e.get("entity", [])
+                   if x.get("what", {}).get("reference", "").startswith("Patient/")]
+            for v in detail:
+                if v.startswith("file "):
+                    key = (v[5:], who[0])
+                    a[key] = a.get(key, 0) + 1
+        # B: every request it made for a file (resumed or retried
+        # transfers count each time), for the members of that transfer
+        b = {}
+        for url, tries, pid in self.bdb(
+                "SELECT f.url, f.attempts, f.pid FROM pull_file f"):
+            path = url.split("?")[0].split("/bulk/", 1)[1]
+            for (remote,) in self.bdb("SELECT remote_id FROM pull_member"
+                                      " WHERE pid = ? AND remote_id IS NOT NULL", pid):
+                if tries > 0:
+                    b[(path, "Patient/" + remote)] = tries
+        self.assertEqual(a, b)
+        self.assertGreater(len(a), 10)
+        # released members: exactly those B fetched; never m4's or m5's
+        released = {k[1] for k in a}
+        fetched = {r[0] for r in self.bdb("SELECT 'Patient/' || remote_id FROM inbound"
+                                          " WHERE state = 'fetched'")}
+        self.assertEqual(released, fetched)
+        self.assertNotIn("Patient/syn-m000004", released)
+
+    def test_09_withdrawn_opt_in(self):
+        path = os.path.join(self.b.dir, "withdraw.ndjson")
+        ndjson(path, [consent("optin-m3", "m3", status="inactive")])
+        self.b.admin("load", path)
+        s = self.request("status", "--member", "m3", check=0)
+        self.assertIn("withdrawn", s.stdout)
+        self.assertEqual(self.state("m3")[0], "withdrawn")
+        p = self.request("bulk", "--from", "payer-a", "--refresh", check=0)
+        self.assertNotIn("member m3", p.stdout)
+        p = self.request("member", "m3", "--from", "payer-a", check=1)
+
+    def test_10_key_rotation_without_outage(self):
+        old = self.bdb("SELECT kid FROM sign_key")[0][0]
+        p = self.b.admin("peer", "key", "rotate")
+        self.assertIn("published now, signs from", p.stdout)
+        keys = self.b.request("GET", "/.well-known/jwks.json").json()["keys"]
+        self.assertEqual(len(keys), 2)         # both during the rollover
+        new = [k["kid"] for k in keys if k["kid"] != old][0]
+        # not signing yet: the old one cannot be retired
+        r = self.b.admin("peer", "key", "retire", old, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("signs now", r.stderr)
+        # the next key signs (from now, for the test), A accepts it
+        self.bdb_exec("UPDATE sign_key SET not_before = (SELECT not_before + 1"
+                      " FROM sign_key WHERE kid = ?) WHERE kid = ?", old, new)
+        p = self.request("member", "m2", "--from", "payer-a", check=0)
+        self.assertIn("member m2: fetched", p.stdout)
+        self.b.admin("peer", "key", "retire", old)
+        keys = self.b.request("GET", "/.well-known/jwks.json").json()["keys"]
+        self.assertEqual([k["kid"] for k in keys], [new])
+        p = self.request("member", "m2", "--from", "payer-a", check=0)
+
+    def test_11_status_and_deadline(self):
+        enr = os.path.join(self.b.dir, "enrolment-late.ndjson")
+        rows = enrolment("m8", {"name": [{"family": "Late", "given": ["Lou"]}],
+                                "gender": "female", "birthDate": "1990-01-01"},
+                         {"subscriberId": "LATE-8"}, coverage_start=today(-30))
+        rows[3]["dateTime"] = today(-30)
+        ndjson(enr, rows)
+        self.b.admin("load", enr)
+        s = self.request("status", check=0)
+        self.assertRegex(s.stdout, r"m8 +payer-a +due .*OVERDUE: not requested, 2[23] days")
+        for word in ("fetched", "consent-constrained", "not matched", "withdrawn"):
+            self.assertIn(word, s.stdout)
+        self.assertIn("the peer put the member in ConsentConstrainedMembers", s.stdout)
+        o = self.request("status", "--overdue", check=1)
+        self.assertIn("m8", o.stdout)
+        self.assertNotIn(" m1 ", o.stdout)
+
+    def bdb_exec(self, sql, *args):
+        c = sqlite3.connect(os.path.join(self.b.data, "p2p.db"))
+        try:
+            c.execute(sql, args)
+            c.commit()
+        finally:
+            c.close()
 
 
 if __name__ == "__main__":

@@ -330,12 +330,17 @@ START_TEST(ingest_stores_once)
 	ck_assert_int_eq(g.m[0].stored, 2);
 	ck_assert_int_eq(q("SELECT count(*) FROM audit WHERE event ="
 	    " 'receive' AND patient = 'm1'"), 1);
-	/* again: the same rows, nothing twice */
+	/* again, even from another transfer: nothing twice, and nothing
+	 * counted as received anew */
 	p2p_err_init(&err);
-	ck_assert_int_eq(ingest_file(&g, path, "/bulk/j/x.ndjson", &err), 0);
+	ck_assert_int_eq(ingest_file(&g, path, "/bulk/k/x.ndjson", &err), 0);
 	ck_assert_int_eq(q("SELECT count(*) FROM resource"), 6);
 	ck_assert_int_eq(q("SELECT count(*) FROM resource WHERE type ="
 	    " 'Provenance'"), 1);
+	ck_assert_int_eq(g.unchanged, 3);
+	ck_assert_int_eq(g.m[0].stored, 2);
+	ck_assert_int_eq(q("SELECT count(*) FROM audit WHERE event ="
+	    " 'receive'"), 1);
 	ingest_free(&g);
 	unlink(path);
 }

@@ -361,19 +361,31 @@ show(struct run *ru, long long done_before, int force)
 	    force);
 }
 
-/* Stops every transfer (partial files stay for the next run). */
-static void
-abort_all(struct run *ru, CURLM *m)
+/*
+ * Stops every transfer.  Partial files stay for the next run, and each
+ * item is reported (bytes so far, the tries made: each was a request
+ * the peer may have counted as a disclosure).  0, or -1 when reporting
+ * failed.
+ */
+static int
+abort_all(struct run *ru, CURLM *m, struct p2p_err *err)
 {
-	size_t	 i;
+	struct dl_item	*it;
+	size_t		 i;
+	int		 rc = 0;
 
 	for (i = 0; i < ru->n; i++) {
 		if (ru->active[i] == NULL)
 			continue;
+		it = ru->active[i]->it;
 		curl_multi_remove_handle(m, ru->active[i]->c);
 		xfer_free(ru->active[i]);
 		ru->active[i] = NULL;
+		if (rc == 0 && ru->o->on_file != NULL &&
+		    ru->o->on_file(ru->o->arg, it, err) == -1)
+			rc = -1;
 	}
+	return rc;
 }
 
 int
@@ -410,10 +422,15 @@ dl_run(struct smart *s, struct dl_item *items, size_t n,
 	}
 	done_before = o->progress != NULL ? o->progress->files_done : 0;
 	for (;;) {
-		if ((o->stop != NULL && *o->stop) ||
-		    (o->stop_after > 0 && ru.ok >= o->stop_after)) {
-			abort_all(&ru, m);
-			rc = 2;
+		for (i = 0, left = 0; i < n; i++)
+			left += items[i].outcome == DL_PENDING;
+		if (left == 0)
+			break;
+		if ((o->stop != NULL && *o->stop) || (o->stop_after > 0 &&
+		    ru.ok + (o->done ? *o->done : 0) >= o->stop_after)) {
+			if (o->done != NULL)
+				*o->done += ru.ok;
+			rc = abort_all(&ru, m, err) == -1 ? -1 : 2;
 			goto out;
 		}
 		/* Start what may start. */
@@ -421,10 +438,9 @@ dl_run(struct smart *s, struct dl_item *items, size_t n,
 		wait = 1000;
 		for (nactive = 0, i = 0; i < n; i++)
 			nactive += ru.active[i] != NULL;
-		for (i = 0, left = 0; i < n; i++) {
+		for (i = 0; i < n; i++) {
 			if (items[i].outcome != DL_PENDING)
 				continue;
-			left++;
 			if (ru.active[i] != NULL)
 				continue;
 			if (ru.next_at[i] > now) {
@@ -435,17 +451,15 @@ dl_run(struct smart *s, struct dl_item *items, size_t n,
 			if ((int)nactive >= par)
 				continue;
 			if (start(&ru, m, i, err) == -1) {
-				abort_all(&ru, m);
+				(void)abort_all(&ru, m, err);
 				goto out;
 			}
 			nactive++;
 		}
-		if (left == 0)
-			break;
 		if (curl_multi_perform(m, &running) != CURLM_OK) {
 			p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 			    "download engine failed");
-			abort_all(&ru, m);
+			(void)abort_all(&ru, m, err);
 			goto out;
 		}
 		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
@@ -457,9 +471,12 @@ dl_run(struct smart *s, struct dl_item *items, size_t n,
 			if ((x = (struct xfer *)pv) == NULL)
 				continue;
 			if (finish(&ru, m, x, msg->data.result, err) == -1) {
-				abort_all(&ru, m);
+				(void)abort_all(&ru, m, err);
 				goto out;
 			}
+			if (o->stop_after > 0 && ru.ok + (o->done ? *o->done :
+			    0) >= o->stop_after)
+				break;
 		}
 		show(&ru, done_before, 0);
 		if (wait < 10)
@@ -468,6 +485,8 @@ dl_run(struct smart *s, struct dl_item *items, size_t n,
 		    NULL);
 	}
 	show(&ru, done_before, 1);
+	if (o->done != NULL)
+		*o->done += ru.ok;
 	rc = 0;
 	for (i = 0; i < n; i++)
 		if (items[i].outcome != DL_OK)

@@ -53,8 +53,11 @@ struct dl_opts {
 	int		 parallel;	/* 0: DL_PARALLEL */
 	int		 max_attempts;	/* 0: DL_ATTEMPTS */
 	long		 stall;		/* 0: DL_STALL */
-	long long	 stop_after;	/* test hook: stop after this many
-					   files (0: never) */
+	long long	 stop_after;	/* test hook: stop once this many
+					   files are done and more are
+					   left (0: never) */
+	long long	*done;		/* files done, counted across runs
+					   (with stop_after), or NULL */
 	volatile sig_atomic_t *stop;	/* set by a signal: stop now */
 	struct progress	*progress;	/* or NULL */
 	/* After each file finishes (OK, FAILED or STALE): persist it. */

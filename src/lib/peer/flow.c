@@ -41,6 +41,7 @@ struct flow {
 	struct smart		 s;
 	time_t			 until;		/* end of the wait budget */
 	int			 lockfd;
+	long long		 files;		/* downloaded in this run */
 };
 
 /* A member of an exchange, as pull_members() lists them. */
@@ -413,7 +414,9 @@ on_file(void *arg, struct dl_item *it, struct p2p_err *err)
 		return 0;
 	pf->bytes = it->bytes;
 	pf->lines = it->lines;
+	/* Every try was a request the peer may count as a disclosure. */
 	pf->attempts += it->attempts;
+	it->attempts = 0;
 	snprintf(pf->reason, sizeof(pf->reason), "%s", it->reason);
 	pf->state = it->outcome == DL_OK ? PF_DONE : it->outcome == DL_FAILED ?
 	    PF_FAILED : PF_PENDING;
@@ -461,6 +464,7 @@ download(struct flow *f, struct pull *p, struct fmembers *ms,
 	o.parallel = f->o->parallel;
 	o.stall = f->o->timeout;
 	o.stop_after = f->o->stop_after;
+	o.done = &f->files;
 	o.stop = f->o->stop;
 	o.on_file = on_file;
 	c.f = f;
@@ -1393,6 +1397,11 @@ flow_member(struct p2p_db *db, const struct p2p_config *cfg,
 		ret = rc == -1 ? -1 : 0;
 		goto out;
 	}
+	if (row.patient[0] != '\0' && row.state == INB_WITHDRAWN) {
+		p2p_fail(err, 422, P2P_ISSUE_BUSINESS_RULE, "member %s withdrew"
+		    " the opt-in", member);
+		goto out;
+	}
 	/* Build first: its reason is the clearest when nothing is due. */
 	rc = matchreq_build(db, cfg, f.peer.npi, member, now_sec(), &mr, why,
 	    sizeof(why), err);
@@ -1407,11 +1416,6 @@ flow_member(struct p2p_db *db, const struct p2p_config *cfg,
 		p2p_fail(err, 422, P2P_ISSUE_BUSINESS_RULE, "member %s cannot "
 		    "be requested from %s: %s", member, peer, why[0] ? why :
 		    "no opt-in naming that payer");
-		goto out;
-	}
-	if (row.state == INB_WITHDRAWN) {
-		p2p_fail(err, 422, P2P_ISSUE_BUSINESS_RULE, "member %s withdrew"
-		    " the opt-in", member);
 		goto out;
 	}
 	snprintf(since, sizeof(since), "%s", o->since ? o->since : o->full ?

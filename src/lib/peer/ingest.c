@@ -24,13 +24,15 @@ static const char *const sql_alias_put =
     "INSERT INTO peer_alias (npi, type, remote_id, local_id)"
     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (npi, type, remote_id)"
     " DO UPDATE SET local_id = excluded.local_id";
+static const char *const sql_current =
+    "SELECT json, last_updated FROM resource WHERE type = ?1 AND id = ?2";
 static const char *const sql_org_by_npi =
     "SELECT patient FROM ident WHERE value = ?1 AND kind = 4"
     " AND system = '" SYS_NPI "' ORDER BY rid LIMIT 1";
 
 /* The lookups per received resource, for the query-plan test. */
 const char *const ingest_queries[] = { sql_alias_get, sql_org_by_npi,
-	NULL };
+	sql_current, NULL };
 
 void
 ingest_init(struct ingest *g, struct p2p_db *db, const struct p2p_config *cfg,
@@ -216,6 +218,50 @@ target_add(struct ingest_member *m, const char *type, const char *id)
 	return 0;
 }
 
+/*
+ * The stored text of res (after idmap) in *old (malloc'd) or NULL when
+ * it is new.  A version received without meta.lastUpdated takes the
+ * stored one, so that the same content compares equal.  0 or -1.
+ */
+static int
+stored_version(struct ingest *g, json_object *res, char **old,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	json_object	*meta;
+	const char	*lu;
+	int		 rc;
+
+	*old = NULL;
+	if ((st = db_stmt(g->db, sql_current, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, fhir_type(res));
+	db_bind_text(st, 2, fhir_id(res));
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*old = xstrdup(db_col_text(st, 0));
+		lu = db_col_text(st, 1);
+		meta = fhir_get(res, "meta", json_type_object);
+		if (lu != NULL && (meta == NULL || fhir_str(meta,
+		    "lastUpdated") == NULL)) {
+			if (meta == NULL && fhir_add(res, "meta", meta =
+			    json_object_new_object()) == -1)
+				rc = SQLITE_NOMEM;
+			else if (fhir_add_str(meta, "lastUpdated", lu) == -1)
+				rc = SQLITE_NOMEM;
+		}
+	}
+	db_done(st);
+	if (rc == SQLITE_ROW && *old != NULL)
+		return 0;
+	free(*old);
+	*old = NULL;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return rc == SQLITE_NOMEM || rc == SQLITE_ROW ? p2p_fail(err, 500,
+	    P2P_ISSUE_EXCEPTION, "out of memory") :
+	    db_fail(g->db, rc, err, "received resource");
+}
+
 /* Stores one received resource (takes res).  0 or -1. */
 static int
 take(struct ingest *g, json_object *res, const struct store_ctx *sctx,
@@ -225,7 +271,7 @@ take(struct ingest *g, json_object *res, const struct store_ctx *sctx,
 	struct store_row	 row;
 	struct ingest_member	*m;
 	const char		*type = fhir_type(res), *id = fhir_id(res);
-	char			 remote[STORE_ID_MAX + 1];
+	char			 remote[STORE_ID_MAX + 1], *old = NULL;
 	int			 rc;
 
 	if (type == NULL || !store_type_valid(type) || !store_id_valid(id)) {
@@ -260,8 +306,23 @@ take(struct ingest *g, json_object *res, const struct store_ctx *sctx,
 		json_object_put(res);
 		return -1;
 	}
-	if (store_prepare(res, sctx, &row, err) == -1)
+	if (stored_version(g, res, &old, err) == -1) {
+		json_object_put(res);
 		return -1;
+	}
+	if (store_prepare(res, sctx, &row, err) == -1) {
+		free(old);
+		return -1;
+	}
+	/* The same resource again (a repeated or resumed request): it is
+	 * stored already, and it is not received anew. */
+	if (old != NULL && strcmp(old, row.json) == 0) {
+		free(old);
+		store_row_free(&row);
+		g->unchanged++;
+		return 0;
+	}
+	free(old);
 	if (row.has_patient && (m = by_local(g, row.patient)) == NULL) {
 		p2p_fail(err, 422, P2P_ISSUE_BUSINESS_RULE, "%s/%s belongs to "
 		    "%s, who is none of the members of this exchange", type,

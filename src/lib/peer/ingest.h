@@ -13,8 +13,10 @@
  *     refuses the whole file: the peer sent what we did not ask for;
  *   - per member and file, a PDex Provenance (provenance.h) naming the
  *     sending payer and the time received, in the member's compartment;
- *   - one transaction per file (or Bundle): all of it or nothing, and
- *     the same file stored again changes nothing (same ids);
+ *   - one transaction per file (or Bundle): all of it or nothing; a
+ *     resource received again unchanged is not written again and not
+ *     counted as received (a repeated or resumed request stores
+ *     nothing twice, not even a Provenance);
  *   - an audit record "receive" per member and file.
  */
 #ifndef P2P_PEER_INGEST_H
@@ -46,6 +48,7 @@ struct ingest {
 	char			 recorded[32];	/* instant received */
 	long long		 aliased;	/* Organizations we had */
 	long long		 skipped;	/* the peer's Patients */
+	long long		 unchanged;	/* received again, the same */
 };
 
 void	 ingest_init(struct ingest *, struct p2p_db *,

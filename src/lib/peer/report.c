@@ -221,13 +221,9 @@ report_status(struct p2p_db *db, const struct p2p_config *cfg,
 		if (show_pull(db, pids[i], out, s, err) == -1)
 			return -1;
 	fprintf(out, "summary:");
-	for (k = 0; k < INB__MAX; k++) {
+	for (k = 0; k < INB__MAX; k++)
 		fprintf(out, "%s %s %ld", k ? "," : "", label[k], s->n[k]);
-		if (k == INB_DUE && (s->overdue > 0))
-			fprintf(out, " (%ld overdue)", s->overdue);
-	}
-	if (s->late > 0)
-		fprintf(out, "; %ld requested late", s->late);
+	fprintf(out, "; %ld overdue, %ld requested late", s->overdue, s->late);
 	fprintf(out, "; %ld transfers under way\n", s->open);
 	return 0;
 }
