@@ -233,7 +233,7 @@ retry(struct run *ru, size_t i, long long delay, const char *fmt, ...)
 	snprintf(it->reason, sizeof(it->reason), "%s", why);
 	if (delay < 1) {
 		delay = 1;
-		while (delay < DL_BACKOFF_MAX && delay < (1LL << it->attempts))
+		while (delay < DL_BACKOFF_MAX && delay < (1LL << (it->attempts - 1)))
 			delay *= 2;
 	}
 	if (delay > 5 * DL_BACKOFF_MAX)

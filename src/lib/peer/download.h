@@ -25,7 +25,7 @@
 #include "peer/smart.h"
 
 #define DL_PARALLEL	4	/* transfers at a time, by default */
-#define DL_ATTEMPTS	5	/* tries per file per run */
+#define DL_ATTEMPTS	4	/* tries per file per run */
 #define DL_STALL	60	/* seconds without a byte */
 #define DL_BACKOFF_MAX	60	/* seconds between tries */
 

@@ -1073,9 +1073,9 @@ run_pull(struct flow *f, long long pid, struct p2p_err *err)
 					    INB_EV_RETRY, err->msg, 0, err);
 					goto out;
 				}
-				p.next_poll = (long long)now_sec() +
-				    (err->retry_after > 0 ? err->retry_after :
-				    inb_backoff(p.attempts) / 10);
+				p.next_poll = pull_after(err->retry_after > 0 ?
+				    err->retry_after : inb_backoff(p.attempts) /
+				    10);
 				say(f, "pull %lld (%s): %s; polling again in "
 				    "%lld s", pid, pull_kind_name(p.kind),
 				    err->msg, p.next_poll - (long long)now_sec());

@@ -421,6 +421,12 @@ pull_kickoff(struct smart *s, const char *method, const char *url,
 	return 0;
 }
 
+long long
+pull_after(long long s)
+{
+	return (now_ms() + s * 1000 + 999) / 1000;
+}
+
 int
 pull_poll(struct smart *s, struct pull *p, struct manifest *m,
     struct p2p_err *err)
@@ -456,7 +462,7 @@ pull_poll(struct smart *s, struct pull *p, struct manifest *m,
 			wait = PULL_POLL_MAX;
 		if (wait < 1)
 			wait = 1;
-		p->next_poll = (long long)now_sec() + wait;
+		p->next_poll = pull_after(wait);
 		snprintf(p->progress, sizeof(p->progress), "%s",
 		    r.status == 429 ? "throttled (429)" : r.progress[0] ?
 		    r.progress : "in progress");

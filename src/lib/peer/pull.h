@@ -122,6 +122,12 @@ int	 pull_kickoff(struct smart *, const char *method, const char *url,
 int	 pull_poll(struct smart *, struct pull *, struct manifest *m,
 	    struct p2p_err *);
 
+/*
+ * The epoch second from which s seconds have passed (rounded up: a
+ * Retry-After of 1 is never a wait of 0.1 s).
+ */
+long long pull_after(long long s);
+
 /* Tells the peer we are done (DELETE on the status URL); best effort. */
 void	 pull_release(struct smart *, const struct pull *);
 
