@@ -31,7 +31,9 @@ usage(void)
 	    "  consent list|optout|matches --patient ID, consent revoke ID\n"
 	    "  audit export [--patient ID] [--since DATE] [--until DATE]"
 	    " [--out FILE]\n"
-	    "  checkpoint [--truncate]  copy the WAL into the database\n");
+	    "  checkpoint [--truncate]  copy the WAL into the database\n"
+	    "  peer add|list|disable|enable|remove|key|jwks ...  previous payers"
+	    " (p2p-request)\n");
 	return 2;
 }
 

@@ -236,10 +236,10 @@ cmd_run(int argc, char *argv[], int bulk)
 		fprintf(stderr, "p2p-request: %s\n", err.msg);
 		return err.status == 422 ? 1 : 3;
 	}
-	printf("%s %s: %ld requested, %ld matched, %ld not matched, %ld "
+	printf("%s from %s: %ld requested, %ld matched, %ld not matched, %ld "
 	    "consent-constrained, %ld fetched (%lld resources), %ld failed, "
 	    "%ld to retry, %ld transfers still running at the peer%s\n",
-	    bulk ? "bulk" : "member", peer, res.requested, res.matched,
+	    bulk ? "bulk" : member, peer, res.requested, res.matched,
 	    res.nomatch, res.consent, res.fetched, res.resources, res.failed,
 	    res.deferred, res.running, res.stopped ? "; interrupted: run again "
 	    "to resume" : "");
@@ -291,7 +291,7 @@ cmd_status(int argc, char *argv[])
 	/* What was loaded since the last run is due now: show it. */
 	rc = due_sync(&db, &cfg, o.member, &ds, stdout, &err);
 	if (rc == 0)
-		rc = report_status(&db, &cfg, &o, stdout, &sum, &err);
+		rc = report_status(&db, &o, stdout, &sum, &err);
 	db_close(&db);
 	if (rc == -1) {
 		fprintf(stderr, "p2p-request: status: %s\n", err.msg);

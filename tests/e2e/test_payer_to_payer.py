@@ -300,7 +300,7 @@ class PayerToPayer(TwoPayers):
     def test_05_rerun_stores_nothing_twice(self):
         before = self.bdb("SELECT count(*) FROM resource")[0][0]
         p = self.request("bulk", "--from", "payer-a", check=0)
-        self.assertIn("bulk payer-a: 0 requested", p.stdout)
+        self.assertIn("bulk from payer-a: 0 requested", p.stdout)
         # a full fetch again lands on the same rows: nothing new, not
         # even a Provenance
         p = self.request("member", "m1", "--from", "payer-a", "--full", check=0)
@@ -445,6 +445,13 @@ class PayerToPayer(TwoPayers):
         o = self.request("status", "--overdue", check=1)
         self.assertIn("m8", o.stdout)
         self.assertNotIn(" m1 ", o.stdout)
+
+    def test_12_the_shipped_enrolment_example(self):
+        self.b.admin("load", os.path.join(harness.SRC, "share", "examples",
+                                          "p2p-enrolment.ndjson"))
+        s = self.request("status", "--member", "new-member-1", check=0)
+        # coverage 2027-01-01, opt-in 2027-01-02: the week runs from the opt-in
+        self.assertRegex(s.stdout, r"new-member-1 +payer-a +due +2027-01-02 2027-01-01 2027-01-09")
 
     def bdb_exec(self, sql, *args):
         c = sqlite3.connect(os.path.join(self.b.data, "p2p.db"))

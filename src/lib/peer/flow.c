@@ -1378,7 +1378,7 @@ flow_member(struct p2p_db *db, const struct p2p_config *cfg,
 	struct httpc_req	 q;
 	struct httpc_resp	 r;
 	json_object		*body = NULL, *ans = NULL;
-	char			 why[600], remote[72], since[40];
+	char			 why[600], remote[72], since[40], url[700];
 	struct p2p_err		 pe;
 	enum inb_event		 ev;
 	int			 rc, ret = -1;
@@ -1427,24 +1427,17 @@ flow_member(struct p2p_db *db, const struct p2p_config *cfg,
 	if (outcome(&f, member, INB_EV_REQUEST, NULL, 0, err) == -1)
 		goto out;
 	res->requested++;
+	snprintf(url, sizeof(url), "%s/Patient/$member-match", f.peer.base_url);
 	memset(&q, 0, sizeof(q));
 	q.method = "POST";
-	q.url = NULL;
-	{
-		char	 url[700];
-
-		snprintf(url, sizeof(url), "%s/Patient/$member-match",
-		    f.peer.base_url);
-		q.url = url;
-		q.ctype = "application/fhir+json";
-		q.accept = "application/fhir+json";
-		q.body = fhir_json(body);
-		q.body_len = strlen(q.body);
-		q.timeout = f.s.timeout;
-		p2p_err_init(&pe);
-		rc = smart_call(&f.s, &q, &r, &pe);
-	}
-	if (rc == -1) {
+	q.url = url;
+	q.ctype = "application/fhir+json";
+	q.accept = "application/fhir+json";
+	q.body = fhir_json(body);
+	q.body_len = strlen(q.body);
+	q.timeout = f.s.timeout;
+	p2p_err_init(&pe);
+	if (smart_call(&f.s, &q, &r, &pe) == -1) {
 		struct fmember	 m1;
 		struct fmembers	 one = { &m1, 1 };
 

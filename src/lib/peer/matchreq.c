@@ -317,8 +317,8 @@ fail:
 
 /* A Coverage to send: card and plan elements only (HRex hrex-coverage). */
 static json_object *
-portable_coverage(struct p2p_db *db, json_object *cov, const char *id,
-    const char *member, const char *payor_npi, struct p2p_err *err)
+portable_coverage(json_object *cov, const char *id, const char *member,
+    const char *payor_npi, struct p2p_err *err)
 {
 	static const char *const keys[] = { "status", "type", "identifier",
 	    "subscriberId", "dependent", "relationship", "period", "class" };
@@ -353,7 +353,6 @@ portable_coverage(struct p2p_db *db, json_object *cov, const char *id,
 	if (fhir_add(c, "payor", arr = json_object_new_array()) == -1 ||
 	    fhir_push(arr, npi_ref(payor_npi)) == -1)
 		goto oom;
-	(void)db;
 	return c;
 oom:
 	json_object_put(c);
@@ -529,9 +528,9 @@ matchreq_build(struct p2p_db *db, const struct p2p_config *cfg,
 	    err)) == -1)
 		goto out;
 	if ((m->patient = member_patient(pat, member)) == NULL ||
-	    (m->coverage = portable_coverage(db, old, m->coverage_id, member,
+	    (m->coverage = portable_coverage(old, m->coverage_id, member,
 	    peer_npi, err)) == NULL ||
-	    (ours != NULL && (m->link = portable_coverage(db, ours, ourid,
+	    (ours != NULL && (m->link = portable_coverage(ours, ourid,
 	    member, cfg->org_npi, err)) == NULL) ||
 	    (m->consent = portable_consent(db, consent, member, err)) == NULL) {
 		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");

@@ -21,6 +21,7 @@ progress_init(struct progress *p, FILE *out, int interval, const char *label,
 	p->files_done = p->files_start = files_done;
 	p->bytes_done = p->bytes_start = bytes_done;
 	p->bytes_total = -1;
+	p->shown_files = p->shown_bytes = -1;
 	p->t0 = p->last = now_ms();
 }
 
@@ -108,7 +109,9 @@ progress_update(struct progress *p, long long files_done, long long bytes_done,
 	p->files_done = files_done;
 	p->bytes_done = bytes_done;
 	p->bytes_total = bytes_total;
-	if (p->out == NULL)
+	/* Nothing to show, or the same figures again. */
+	if (p->out == NULL || p->files_total == 0 || (force &&
+	    files_done == p->shown_files && bytes_done == p->shown_bytes))
 		return;
 	if (p->tty) {
 		if (!force && now - p->last < 200)
@@ -124,6 +127,8 @@ progress_update(struct progress *p, long long files_done, long long bytes_done,
 	}
 	fflush(p->out);
 	p->last = now;
+	p->shown_files = files_done;
+	p->shown_bytes = bytes_done;
 }
 
 void

@@ -24,6 +24,8 @@ struct progress {
 	int64_t		 t0;		/* ms */
 	int64_t		 last;		/* ms of the last line */
 	int		 drawn;		/* a tty line is on screen */
+	long long	 shown_files;	/* figures of the last line */
+	long long	 shown_bytes;
 };
 
 /* Starts a display; files_done and bytes_done count earlier runs. */

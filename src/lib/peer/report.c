@@ -120,9 +120,8 @@ show_pull(struct p2p_db *db, long long pid, FILE *out, struct report_sum *s,
 }
 
 int
-report_status(struct p2p_db *db, const struct p2p_config *cfg,
-    const struct report_opts *o, FILE *out, struct report_sum *s,
-    struct p2p_err *err)
+report_status(struct p2p_db *db, const struct report_opts *o, FILE *out,
+    struct report_sum *s, struct p2p_err *err)
 {
 	static const char *const label[INB__MAX] = {
 		"due",			/* INB_DUE */
@@ -144,7 +143,6 @@ report_status(struct p2p_db *db, const struct p2p_config *cfg,
 	long		 days;
 	int		 rc, k, rows = 0;
 
-	(void)cfg;
 	memset(s, 0, sizeof(*s));
 	memset(&ps, 0, sizeof(ps));
 	ps.out = out;

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "core/config.h"
 #include "core/err.h"
 #include "peer/state.h"
 #include "store/db.h"
@@ -39,8 +38,7 @@ struct report_sum {
 int	 report_late(const struct inbound *, time_t now, long *days);
 
 /* Writes the view to out and fills sum.  0 or -1. */
-int	 report_status(struct p2p_db *, const struct p2p_config *,
-	    const struct report_opts *, FILE *out, struct report_sum *,
-	    struct p2p_err *);
+int	 report_status(struct p2p_db *, const struct report_opts *,
+	    FILE *out, struct report_sum *, struct p2p_err *);
 
 #endif
