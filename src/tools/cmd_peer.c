@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "admin_cmds.h"
+#include "auth/client.h"
 #include "core/util.h"
 #include "peer/httpc.h"
 #include "peer/keys.h"
@@ -160,7 +161,7 @@ cmd_add(const struct p2p_config *cfg, struct p2p_db *db, int argc,
 		    "-\n", PEER_NAME_MAX);
 		return 2;
 	}
-	if (!peer_npi_valid(p.npi)) {
+	if (!client_npi_valid(p.npi)) {
 		fprintf(stderr, "p2p-admin: --npi: ten digits\n");
 		return 2;
 	}

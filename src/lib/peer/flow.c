@@ -55,7 +55,7 @@ struct fmember {
 
 struct fmembers {
 	struct fmember	*v;
-	size_t		 n;
+	size_t		 n, cap;
 };
 
 static void say(struct flow *, const char *, ...)
@@ -289,9 +289,8 @@ collect_member(void *arg, const char *patient, long long seq,
 	struct fmembers	*ms = arg;
 	struct fmember	*nv;
 
-	if ((nv = realloc(ms->v, (ms->n + 1) * sizeof(*nv))) == NULL)
+	if (array_grow(&ms->v, ms->n, &ms->cap, sizeof(*nv), 16) == -1)
 		return -1;
-	ms->v = nv;
 	nv = &ms->v[ms->n++];
 	memset(nv, 0, sizeof(*nv));
 	snprintf(nv->local, sizeof(nv->local), "%s", patient);
@@ -857,7 +856,7 @@ export_matched(struct flow *f, struct pull *mp, struct fmembers *ms,
 {
 	struct httpc_resp	 r;
 	json_object		*body;
-	struct fmembers		 matched = { NULL, 0 };
+	struct fmembers		 matched = { NULL, 0, 0 };
 	char			 url[1200], status[1024], why[500];
 	long long		 pid;
 	size_t			 i;
@@ -1005,7 +1004,7 @@ run_pull(struct flow *f, long long pid, struct p2p_err *err)
 {
 	struct pull	 p;
 	struct manifest	 m;
-	struct fmembers	 ms = { NULL, 0 };
+	struct fmembers	 ms = { NULL, 0, 0 };
 	time_t		 last_note = 0;
 	int		 rc, repolled = 0, ret = -1;
 
@@ -1439,7 +1438,7 @@ flow_member(struct p2p_db *db, const struct p2p_config *cfg,
 	p2p_err_init(&pe);
 	if (smart_call(&f.s, &q, &r, &pe) == -1) {
 		struct fmember	 m1;
-		struct fmembers	 one = { &m1, 1 };
+		struct fmembers	 one = { &m1, 1, 1 };
 
 		memset(&m1, 0, sizeof(m1));
 		snprintf(m1.local, sizeof(m1.local), "%s", member);
@@ -1502,7 +1501,7 @@ static int
 candidates(struct flow *f, struct cand **out, size_t *n, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	struct cand	*v = NULL, *nv;
+	struct cand	*v = NULL;
 	size_t		 cap = 0;
 	int		 rc;
 
@@ -1515,15 +1514,12 @@ candidates(struct flow *f, struct cand **out, size_t *n, struct p2p_err *err)
 	sqlite3_bind_int(st, 3, f->o->refresh != 0);
 	sqlite3_bind_int(st, 4, f->o->retry != 0);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 64;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				db_done(st);
-				free(v);
-				return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-				    "out of memory");
-			}
-			v = nv;
+		if (array_grow(&v, *n, &cap, sizeof(*v), 64) == -1) {
+			db_done(st);
+			free(v);
+			*n = 0;
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
 		}
 		snprintf(v[*n].patient, sizeof(v[*n].patient), "%s",
 		    db_col_text(st, 0));
@@ -1548,7 +1544,7 @@ bulk_batch(struct flow *f, struct cand *c, size_t n, struct p2p_err *err)
 	struct matchreq		 mr;
 	struct httpc_resp	 r;
 	json_object		*body, *list, *mb;
-	struct fmembers		 sent = { NULL, 0 };
+	struct fmembers		 sent = { NULL, 0, 0 };
 	char			 why[600], url[700], status[1024];
 	long long		 pid;
 	size_t			 i;

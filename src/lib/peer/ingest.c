@@ -66,7 +66,7 @@ ingest_free(struct ingest *g)
 	}
 	free(g->m);
 	g->m = NULL;
-	g->nm = 0;
+	g->nm = g->cap = 0;
 }
 
 int
@@ -75,11 +75,9 @@ ingest_member(struct ingest *g, const char *local, const char *remote)
 	struct ingest_member	*nm;
 
 	if (strlen(local) >= sizeof(nm->local) ||
-	    strlen(remote) >= sizeof(nm->remote))
+	    strlen(remote) >= sizeof(nm->remote) ||
+	    array_grow(&g->m, g->nm, &g->cap, sizeof(*nm), 16) == -1)
 		return -1;
-	if ((nm = realloc(g->m, (g->nm + 1) * sizeof(*nm))) == NULL)
-		return -1;
-	g->m = nm;
 	nm = &g->m[g->nm++];
 	memset(nm, 0, sizeof(*nm));
 	snprintf(nm->local, sizeof(nm->local), "%s", local);
@@ -201,17 +199,11 @@ org_alias(struct ingest *g, json_object *org, const char *remote_id,
 static int
 target_add(struct ingest_member *m, const char *type, const char *id)
 {
-	char	**nt, *t;
+	char	*t;
 	size_t	 len = strlen(type) + strlen(id) + 2;
 
-	if (m->ntargets == m->cap) {
-		if ((nt = realloc(m->targets, (m->cap ? 2 * m->cap : 64) *
-		    sizeof(*nt))) == NULL)
-			return -1;
-		m->targets = nt;
-		m->cap = m->cap ? 2 * m->cap : 64;
-	}
-	if ((t = malloc(len)) == NULL)
+	if (array_grow(&m->targets, m->ntargets, &m->cap, sizeof(*m->targets),
+	    64) == -1 || (t = malloc(len)) == NULL)
 		return -1;
 	snprintf(t, len, "%s/%s", type, id);
 	m->targets[m->ntargets++] = t;

@@ -44,7 +44,7 @@ struct ingest {
 	const struct p2p_config	*cfg;
 	const struct peer	*peer;
 	struct ingest_member	*m;
-	size_t			 nm;
+	size_t			 nm, cap;
 	char			 recorded[32];	/* instant received */
 	long long		 aliased;	/* Organizations we had */
 	long long		 skipped;	/* the peer's Patients */

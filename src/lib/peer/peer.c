@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/client.h"
 #include "core/util.h"
 #include "peer/peer.h"
 
@@ -45,29 +46,7 @@ static const char *const cap_names[] = {
 int
 peer_name_valid(const char *s)
 {
-	size_t	 i, n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > PEER_NAME_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' &&
-		    s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '.' || s[i] == '-' || s[i] == '_'))
-			return 0;
-	return 1;
-}
-
-int
-peer_npi_valid(const char *s)
-{
-	size_t	 i;
-
-	if (s == NULL || strlen(s) != 10)
-		return 0;
-	for (i = 0; i < 10; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
+	return client_name_valid(s, PEER_NAME_MAX);
 }
 
 void

@@ -43,8 +43,6 @@ struct peer {
 
 /* 1 when s is a usable peer name ([A-Za-z0-9._-]{1,64}). */
 int	 peer_name_valid(const char *);
-/* 1 when s is ten digits (an NPI). */
-int	 peer_npi_valid(const char *);
 
 /*
  * Records p (created is set here).  An existing name is 409 unless

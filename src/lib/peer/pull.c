@@ -256,7 +256,7 @@ pull_files(struct p2p_db *db, long long pid, struct pull_file **out,
     size_t *n, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	struct pull_file *v = NULL, *nv, *f;
+	struct pull_file *v = NULL, *f;
 	size_t		 cap = 0;
 	int		 rc, k;
 
@@ -266,15 +266,12 @@ pull_files(struct p2p_db *db, long long pid, struct pull_file **out,
 		return -1;
 	sqlite3_bind_int64(st, 1, pid);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				db_done(st);
-				free(v);
-				return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-				    "out of memory");
-			}
-			v = nv;
+		if (array_grow(&v, *n, &cap, sizeof(*v), 16) == -1) {
+			db_done(st);
+			free(v);
+			*n = 0;
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
 		}
 		f = &v[(*n)++];
 		memset(f, 0, sizeof(*f));
