@@ -59,6 +59,9 @@ class Stub:
         self.everything_pages = None  # [[resources], ...] sync $everything
         self.slow = {}                # file name -> (chunk bytes, pause s)
         self.exports = []             # $davinci-data-export bodies
+        self.file_base = None         # files on another server, or None
+        self.requires_token = True    # the manifest's requiresAccessToken
+        self.open_files = False       # files served without a token
 
     def stop(self):
         self.httpd.shutdown()
@@ -73,7 +76,8 @@ class Stub:
             out.append({"type": "Group", "url": self.base + "/files/group.ndjson", "count": 1})
         else:
             for i, (t, lines, count) in enumerate(self.export_files):
-                e = {"type": t, "url": "%s/files/%s-%d.ndjson?exp=9&sig=ab" % (self.base, t, i)}
+                e = {"type": t, "url": "%s/files/%s-%d.ndjson?exp=9&sig=ab" %
+                     (self.file_base or self.base, t, i)}
                 if count is not None:
                     e["count"] = count
                 out.append(e)
@@ -81,7 +85,7 @@ class Stub:
                 err.append({"type": "OperationOutcome", "url": self.base + "/files/errors.ndjson",
                             "count": len(self.export_errors)})
         return {"transactionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "request": self.fhir + "/x", "requiresAccessToken": True,
+                "request": self.fhir + "/x", "requiresAccessToken": self.requires_token,
                 "output": out, "error": err}
 
     def group(self):
@@ -173,6 +177,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                        {"type": t, "operation": o} for t, o in res.items()]}]})
         if self.scripted(path):
             return
+        if s.open_files and path.startswith("/files/"):
+            return self.file(path[7:])
         if not self.authorized():
             return
         if path.startswith("/fhir/status/"):

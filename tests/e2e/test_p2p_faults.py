@@ -293,6 +293,32 @@ class Faults(unittest.TestCase):
         self.assertIn("belongs to Patient/r-stranger, who is none of the members", why)
         self.assertEqual(self.stored("fm1"), [])
 
+    def test_token_stays_with_the_peer(self):
+        """Files on another server: our token goes there only if the
+        manifest needs none (then not at all); if it needs one, the
+        manifest is refused."""
+        cdn = stub_peer.Stub(self.b.base + "/.well-known/jwks.json")
+        try:
+            cdn.open_files = True
+            cdn.export_files = self.stub.export_files = [("Observation", self.obs("r-fo1", 2), 2)]
+            self.stub.file_base = cdn.base
+            self.stub.requires_token = False
+            name = self.peer(["fo1"])
+            self.run_request("bulk", "--from", name, check=0)
+            self.assertEqual(self.state("fo1")[0], "fetched")
+            got = cdn.hits("GET", "/files/")
+            self.assertEqual(len(got), 1)
+            self.assertNotIn("Authorization", got[0][3])
+            # the same with requiresAccessToken: refused, nothing fetched
+            self.stub.requires_token = True
+            name = self.peer(["fo2"])
+            p = self.run_request("bulk", "--from", name, "--wait", "1", check=0)
+            self.assertIn("not on the peer's origin", p.stdout)
+            self.assertEqual(len(cdn.hits("GET", "/files/")), 1)
+            self.assertEqual(self.stored("fo2"), [])
+        finally:
+            cdn.stop()
+
     def test_killed_mid_file_resumes_with_range(self):
         name = self.peer(["fn1"])
         lines = self.obs("r-fn1", 400)

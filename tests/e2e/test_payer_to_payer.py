@@ -453,6 +453,46 @@ class PayerToPayer(TwoPayers):
         # coverage 2027-01-01, opt-in 2027-01-02: the week runs from the opt-in
         self.assertRegex(s.stdout, r"new-member-1 +payer-a +due +2027-01-02 2027-01-01 2027-01-09")
 
+    def test_13_refusals(self):
+        """Every command line mistake is named, nothing is asked."""
+        before = len(self.a_audit())
+        for args, code, words in [
+                (("bulk",), 2, "usage"),
+                (("member", "--from", "payer-a"), 2, "usage"),
+                (("bulk", "--from", "payer-a", "--batch", "0"), 2, "--batch must be"),
+                (("bulk", "--from", "payer-a", "--since", "yesterday"), 2, "not a FHIR instant"),
+                (("member", "m1", "--from", "payer-a", "--refresh"), 2, "usage"),
+                (("status", "--state", "bogus"), 2, "usage"),
+                (("frobnicate",), 2, "unknown command"),
+                (("member", "m1", "--from", "nosuchpeer"), 3, "no peer nosuchpeer")]:
+            p = self.request(*args, check=code)
+            self.assertIn(words, p.stdout + p.stderr, args)
+        self.b.admin("peer", "disable", "payer-a")
+        p = self.request("bulk", "--from", "payer-a", check=3)
+        self.assertIn("peer payer-a is disabled", p.stderr)
+        self.b.admin("peer", "enable", "payer-a")
+        for args, words in [
+                (("--name", "x", "--base-url", "https://x.example/fhir", "--client-id", "c",
+                  "--npi", "12345"), "ten digits"),
+                (("--name", "bad name", "--base-url", "https://x.example/fhir",
+                  "--client-id", "c", "--npi", "1234567890"), "--name"),
+                (("--name", "x", "--base-url", "http://x.example/fhir", "--client-id", "c",
+                  "--npi", "1234567890"), "https://"),
+                (("--name", "payer-a", "--base-url", "https://x.example/fhir",
+                  "--client-id", "c", "--npi", "1234567890"), "--replace"),
+                (("--name", "x", "--base-url", "https://x.example/fhir", "--client-id", "c",
+                  "--npi", "1234567890", "--key", "/nonexistent.pem"), "/nonexistent.pem"),
+                (("--name", "x", "--base-url", "https://x.example/fhir", "--client-id", "c",
+                  "--npi", "1234567890", "--alg", "HS256"), "usage")]:
+            p = self.b.admin("peer", "add", *args, check=False)
+            self.assertNotEqual(p.returncode, 0, args)
+            self.assertIn(words, p.stderr, args)
+        p = self.b.admin("peer", "key", "retire", "no-such-kid", check=False)
+        self.assertEqual(p.returncode, 1)
+        p = self.b.admin("peer", "remove", "no-such-peer", check=False)
+        self.assertIn("no peer no-such-peer", p.stderr)
+        self.assertEqual(len(self.a_audit()), before)   # A heard nothing
+
     def bdb_exec(self, sql, *args):
         c = sqlite3.connect(os.path.join(self.b.data, "p2p.db"))
         try:

@@ -170,15 +170,19 @@ start(struct run *ru, CURLM *m, size_t i, struct p2p_err *err)
 		xfer_free(x);
 		return -1;
 	}
-	if (buf_printf(&hv, "Authorization: Bearer %s", ru->s->token) == -1 ||
-	    (x->h = curl_slist_append(x->h, hv.p)) == NULL ||
+	/* Our token goes to the peer's own origin only (manifest.c refuses
+	 * other origins when the manifest requires it). */
+	if ((httpc_same_origin(it->url, ru->s->peer.base_url) &&
+	    (buf_printf(&hv, "Authorization: Bearer %s", ru->s->token) == -1 ||
+	    (x->h = curl_slist_append(x->h, hv.p)) == NULL)) ||
 	    (x->h = curl_slist_append(x->h,
 	    "Accept: application/fhir+ndjson")) == NULL) {
 		buf_free(&hv);
 		xfer_free(x);
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	}
-	memset(hv.p, 0, hv.len);
+	if (hv.p != NULL)
+		memset(hv.p, 0, hv.len);
 	buf_reset(&hv);
 	if (x->offset > 0 && (buf_printf(&hv, "Range: bytes=%lld-",
 	    x->offset) == -1 || (x->h = curl_slist_append(x->h, hv.p)) ==

@@ -30,6 +30,7 @@
 #define PDEX_P2P_EXPORT	"hl7.fhir.us.davinci-pdex#payertopayer"
 #define FLOW_OPEN_MAX	64	/* unfinished exchanges resumed per run */
 #define FLOW_PAGES_MAX	10000	/* pages of a synchronous $everything */
+#define FLOW_SYNC_MAX	(256L * 1024 * 1024) /* its bytes, all pages */
 #define FLOW_POLL_FAULTS 8	/* transient polling faults per exchange */
 
 struct flow {
@@ -1146,10 +1147,18 @@ everything_sync(struct flow *f, struct httpc_resp *first, json_object *all,
 	json_object		*b = NULL, *es, *links, *l;
 	const char		*next;
 	char			 url[MANIFEST_URL_MAX];
-	size_t			 i, n, pages = 0;
+	size_t			 i, n, pages = 0, bytes = 0;
 	int			 rc = -1, own = 0;
 
 	for (;;) {
+		/* All pages go into one transaction: bounded like a
+		 * Bundle file the loader takes. */
+		if ((bytes += r.body.len) > FLOW_SYNC_MAX) {
+			p2p_fail(err, 502, P2P_ISSUE_TOO_COSTLY, "$everything: "
+			    "more than %ld bytes; ask for it asynchronously",
+			    FLOW_SYNC_MAX);
+			goto out;
+		}
 		if (fhir_parse(r.body.p ? r.body.p : "", r.body.len, &b,
 		    err) == -1 || fhir_type(b) == NULL ||
 		    strcmp(fhir_type(b), "Bundle") != 0) {
