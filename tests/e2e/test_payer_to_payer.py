@@ -236,6 +236,10 @@ class PayerToPayer(TwoPayers):
         key = self.bdb("SELECT file FROM sign_key")[0][0]
         st = os.stat(os.path.join(self.b.data, key))
         self.assertEqual(st.st_mode & 0o777, 0o600)
+        self.assertFalse(self.bdb("SELECT 1 FROM sign_key WHERE jwk LIKE '%\"d\"%'"))
+        # a payer that asks nobody publishes an empty set
+        r = self.a.request("GET", "/.well-known/jwks.json")
+        self.assertEqual((r.status, r.json()), (200, {"keys": []}))
 
     def test_02_member_fetched(self):
         p = self.request("member", "m1", "--from", "payer-a", check=0)

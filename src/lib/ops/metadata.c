@@ -111,6 +111,8 @@ metadata_handle(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	json_object	*doc;
 	const char	*ctype;
 
+	if (strcmp(req->path, "/.well-known/jwks.json") == 0)
+		return jwks_reply(ctx, req, err);
 	if (m == NULL) {
 		if ((m = calloc(1, sizeof(*m))) == NULL)
 			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
@@ -120,8 +122,6 @@ metadata_handle(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 		m->smart = load_template(&ctx->cfg, "smart-configuration.json");
 		ctx->app = m;
 	}
-	if (strcmp(req->path, "/.well-known/jwks.json") == 0)
-		return jwks_reply(ctx, req, err);
 	if (strcmp(req->path, "/fhir/metadata") == 0) {
 		doc = m->capability;
 		ctype = "application/fhir+json";
