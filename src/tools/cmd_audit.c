@@ -15,7 +15,7 @@
 
 #include "admin_cmds.h"
 #include "member/audit.h"
-#include "web/http.h"
+#include "json/fhir.h"
 #include "core/util.h"
 
 static int

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "admin_cmds.h"
+#include "json/fhir.h"
 #include "member/consent.h"
 #include "core/util.h"
 

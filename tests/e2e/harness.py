@@ -14,6 +14,7 @@ tests that need the admin tool are then skipped.
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -35,6 +36,12 @@ SEED = os.path.join(SRC, "share", "seed", "test-dataset.json")
 # Lines in lighttpd's error log that mean a sanitizer or a crash spoke.
 BAD_LOG = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
            "SUMMARY: UndefinedBehaviorSanitizer", "terminated by signal")
+# A sanitizer report runs from its first line ("==PID==ERROR: ...",
+# "==PID==WARNING: ..." or UBSan's "file:line:col: runtime error: ...")
+# to its "SUMMARY: ..." line; the FastCGI programs' stderr is the log.
+REPORT_START = re.compile(r"^==\d+==(ERROR|WARNING): |: runtime error: ")
+REPORT_LINES = 150      # lines kept of one report
+REPORTS_LINES = 400     # lines kept of all the reports of a server
 
 
 def free_port():
@@ -70,6 +77,7 @@ class Server:
         self.port = free_port()
         self.base = "http://127.0.0.1:%d" % self.port
         self.proc = None
+        self.stuck = []     # programs that ignored SIGTERM at stop
         args = ["init", "--base-url", self.base,
                 "--share", os.path.join(SRC, "share")]
         if demo:
@@ -129,9 +137,34 @@ class Server:
                 time.sleep(0.05)
         raise AssertionError("lighttpd did not listen on %d" % self.port)
 
+    def children(self):
+        """Pids of the processes lighttpd started (the FastCGI programs)."""
+        pids = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                stat = open("/proc/%s/stat" % d).read()
+            except OSError:
+                continue
+            # "pid (comm) state ppid ...": comm may hold spaces.
+            fields = stat[stat.rfind(")") + 2:].split()
+            if len(fields) > 1 and fields[1] == str(self.proc.pid):
+                pids.append(int(d))
+        return pids
+
+    @staticmethod
+    def running(pid):
+        try:
+            stat = open("/proc/%d/stat" % pid).read()
+        except OSError:
+            return False
+        return stat[stat.rfind(")") + 2:][:1] not in ("Z", "X")
+
     def stop(self):
         if self.proc is None:
             return
+        kids = self.children()
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(10)
@@ -139,9 +172,21 @@ class Server:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
-        # FastCGI children get SIGTERM too; give them a moment to exit
-        # and write what the sanitizers have to say.
-        time.sleep(0.2)
+        # FastCGI children get SIGTERM too: wait until they have exited,
+        # so that what the sanitizers have to say at exit (a leak check
+        # and its symbolised stacks take a while) is in the log whole.
+        deadline = time.time() + 20
+        while any(self.running(p) for p in kids) and time.time() < deadline:
+            time.sleep(0.05)
+        for p in kids:
+            try:
+                if self.running(p):
+                    name = os.path.basename(os.readlink("/proc/%d/exe" % p))
+                    os.kill(p, signal.SIGKILL)
+                    self.stuck.append("pid %d (%s) did not exit within 20 s of SIGTERM"
+                                      % (p, name))
+            except OSError:
+                pass        # it exited just now
 
     def log(self):
         out = ""
@@ -152,7 +197,9 @@ class Server:
         return out
 
     def bad_log_lines(self):
-        return [l for l in self.log().splitlines() if any(b in l for b in BAD_LOG)]
+        """What the sanitizers and crashes left in the log: each report
+        whole (first line through SUMMARY), bounded; [] when none."""
+        return bad_reports(self.log().splitlines()) + self.stuck
 
     def cleanup(self):
         self.stop()
@@ -173,6 +220,37 @@ class Server:
         resp = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
         c.close()
         return resp
+
+
+def bad_reports(lines):
+    """The sanitizer reports (and crash lines) among lines, each from
+    its first line through its "SUMMARY:" line (at most REPORT_LINES
+    lines, its head and its end; REPORTS_LINES in all); a WARNING
+    report that names no error is left out."""
+    out, cur = [], None
+
+    def close():
+        if cur and any(b in l for l in cur for b in BAD_LOG):
+            if len(cur) > REPORT_LINES:     # its head and its SUMMARY
+                cur[REPORT_LINES - 11:-10] = ["... (%d lines of this report left out)" %
+                                              (len(cur) - REPORT_LINES + 1)]
+            out.extend(cur)
+
+    for line in lines:
+        if REPORT_START.search(line):
+            close()
+            cur = [line]
+        elif cur is not None:
+            cur.append(line)
+        elif any(b in line for b in BAD_LOG):
+            out.append(line)
+        if cur is not None and line.startswith("SUMMARY: "):
+            close()
+            cur = None
+    close()
+    if len(out) > REPORTS_LINES:
+        out[REPORTS_LINES:] = ["... (%d more lines)" % (len(out) - REPORTS_LINES)]
+    return out
 
 
 def basic(client_id, secret):
@@ -212,7 +290,7 @@ class ServerTest(unittest.TestCase):
         srv.cleanup()
         if bad:
             raise AssertionError("sanitizer or crash reports in the server log:\n" +
-                                 "\n".join(bad[:20]))
+                                 "\n".join(bad))
 
     def request(self, *a, **kw):
         return self.server.request(*a, **kw)

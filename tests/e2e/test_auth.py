@@ -371,7 +371,9 @@ class TokenEndpoint(AuthBase):
     def test_zz_audit(self):
         rows = self.audit()
         self.assertTrue(any(o == "success" for o, _, _ in rows))
-        self.assertTrue(any(o == "failure" and d == "jti already used" for o, _, d in rows), rows)
+        # A refusal's record: "<status> <operation>: <reason>".
+        self.assertTrue(any(o == "failure" and d == "400 token: jti already used"
+                            for o, _, d in rows), rows)
         text = json.dumps(rows)
         self.assertNotIn(SECRET, text)
         self.assertNotIn("eyJ", text)

@@ -212,19 +212,15 @@ END_TEST
 
 START_TEST(test_payer)
 {
-	static const struct p2p_op	 op = { .name = "t" };
-	struct p2p_ctx			 ctx;
-	struct p2p_req			 req;
-	struct p2p_err			 err;
+	struct p2p_db		 db;
+	struct p2p_principal	 who;
+	struct p2p_err		 err;
 
-	memset(&ctx, 0, sizeof(ctx));
-	memset(&req, 0, sizeof(req));
+	memset(&who, 0, sizeof(who));
 	p2p_err_init(&err);
-	ctx.op = &op;
-	req.ctx = &ctx;
-	ck_assert_int_eq(db_open(&ctx.db, ":memory:", 1, &err), 0);
-	ck_assert_int_eq(db_migrate(&ctx.db, &err), 0);
-	ck_assert_int_eq(db_exec(&ctx.db,
+	ck_assert_int_eq(db_open(&db, ":memory:", 1, &err), 0);
+	ck_assert_int_eq(db_migrate(&db, &err), 0);
+	ck_assert_int_eq(db_exec(&db,
 	    "INSERT INTO resource (rid, type, id, last_updated, json) VALUES"
 	    " (1, 'Organization', 'org-b', 'x', '{}'),"
 	    " (2, 'Organization', 'org-c', 'x', '{}'),"
@@ -236,26 +232,26 @@ START_TEST(test_payer)
 	    " (3, 4, 'http://hl7.org/fhir/sid/us-npi', '9999999991', 'org-d'),"
 	    " (3, 1, 'urn:member', '5555555555', 'org-d');", &err), 0);
 	/* resolved */
-	snprintf(req.who.npi, sizeof(req.who.npi), "1234567893");
-	ck_assert_int_eq(auth_require_payer(&req, &err), 0);
-	ck_assert_str_eq(req.who.org_id, "org-b");
+	snprintf(who.npi, sizeof(who.npi), "1234567893");
+	ck_assert_int_eq(auth_payer(&db, &who, &err), 0);
+	ck_assert_str_eq(who.org_id, "org-b");
 	/* no NPI */
-	req.who.npi[0] = '\0';
-	ck_assert_int_eq(auth_require_payer(&req, &err), -1);
+	who.npi[0] = '\0';
+	ck_assert_int_eq(auth_payer(&db, &who, &err), -1);
 	ck_assert_int_eq(err.status, 403);
 	/* unknown NPI; NPI only known with another kind */
 	p2p_err_init(&err);
-	snprintf(req.who.npi, sizeof(req.who.npi), "5555555555");
-	ck_assert_int_eq(auth_require_payer(&req, &err), -1);
+	snprintf(who.npi, sizeof(who.npi), "5555555555");
+	ck_assert_int_eq(auth_payer(&db, &who, &err), -1);
 	ck_assert_int_eq(err.status, 403);
-	ck_assert_str_eq(req.who.org_id, "");
+	ck_assert_str_eq(who.org_id, "");
 	/* ambiguous */
 	p2p_err_init(&err);
-	snprintf(req.who.npi, sizeof(req.who.npi), "9999999991");
-	ck_assert_int_eq(auth_require_payer(&req, &err), -1);
+	snprintf(who.npi, sizeof(who.npi), "9999999991");
+	ck_assert_int_eq(auth_payer(&db, &who, &err), -1);
 	ck_assert_int_eq(err.status, 403);
 	ck_assert_ptr_nonnull(strstr(err.msg, "ambiguous"));
-	db_close(&ctx.db);
+	db_close(&db);
 }
 END_TEST
 

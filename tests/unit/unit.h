@@ -22,6 +22,38 @@ unit_run(Suite *s)
 	return nf == 0 ? 0 : 1;
 }
 
+/*
+ * A suite of one test case, both named name, with the fixture setup
+ * and teardown (NULL for none); *tc gets the case for the tests.
+ */
+static inline Suite *
+unit_suite(const char *name, TCase **tc, void (*setup)(void),
+    void (*teardown)(void))
+{
+	Suite	*s = suite_create(name);
+
+	*tc = tcase_create(name);
+	if (setup != NULL || teardown != NULL)
+		tcase_add_checked_fixture(*tc, setup, teardown);
+	suite_add_tcase(s, *tc);
+	return s;
+}
+
+/* The one integer a query returns (-1 without a row). */
+static inline long long
+unit_int(struct p2p_db *db, const char *sql)
+{
+	sqlite3_stmt	*st;
+	long long	 v = -1;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
 /* Opens a fresh in-memory database with every migration applied. */
 static inline void
 unit_db_open(struct p2p_db *db)

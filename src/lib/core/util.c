@@ -194,8 +194,10 @@ time_instant(time_t t, char out[32])
 {
 	struct tm	 tm;
 
+	/* %Y would write year 999 as "999": four digits always, so that
+	   instants compare as text */
 	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	strftime(out, 32, "%04Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 void
@@ -204,7 +206,7 @@ time_date(time_t t, char out[16])
 	struct tm	 tm;
 
 	gmtime_r(&t, &tm);
-	strftime(out, 16, "%Y-%m-%d", &tm);
+	strftime(out, 16, "%04Y-%m-%d", &tm);	/* as time_instant() */
 }
 
 static int
@@ -329,6 +331,34 @@ hex_val(int c)
 	return -1;
 }
 
+size_t
+utf8_len(const unsigned char *s, size_t avail)
+{
+	unsigned char	 c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return avail >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if (avail < 3 || (s[1] & 0xc0) != 0x80 ||
+		    (s[2] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (avail < 4 || (s[1] & 0xc0) != 0x80 ||
+		    (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
 int
 hex_decode(const char *in, size_t nbytes, unsigned char *out)
 {
@@ -440,6 +470,28 @@ kv_free(struct p2p_kvlist *l)
 	free(l->kv);
 	l->kv = NULL;
 	l->n = 0;
+}
+
+int
+kv_add(struct p2p_kvlist *l, const char *key, const char *val)
+{
+	struct p2p_kv	*kv;
+	char		*k, *v;
+
+	if ((kv = realloc(l->kv, (l->n + 1) * sizeof(*kv))) == NULL)
+		return -1;
+	l->kv = kv;
+	k = strdup(key);
+	v = strdup(val);
+	if (k == NULL || v == NULL) {
+		free(k);
+		free(v);
+		return -1;
+	}
+	kv[l->n].key = k;
+	kv[l->n].val = v;
+	l->n++;
+	return 0;
 }
 
 const char *

@@ -43,6 +43,14 @@ int	 hex_decode(const char *in, size_t nbytes, unsigned char *out);
 /* The value of hex digit c (either case), or -1. */
 int	 hex_val(int c);
 
+/*
+ * Length of the well-formed UTF-8 sequence starting at s, of which avail
+ * (> 0) bytes may be read: 1 for ASCII, 2 to 4, or 0 when s does not
+ * start one (RFC 3629: no overlong form, no surrogate, nothing above
+ * U+10FFFF).
+ */
+size_t	 utf8_len(const unsigned char *s, size_t avail);
+
 /* Fills out with 2 * nbytes lowercase hex chars of CSPRNG output + NUL. */
 int	 rand_hex(char *out, size_t nbytes);
 
@@ -88,6 +96,8 @@ struct p2p_kvlist {
 int	 kv_parse(struct p2p_kvlist *, const char *, size_t len, int plus,
 	    size_t max);
 void	 kv_free(struct p2p_kvlist *);
+/* Appends a copy of (key, val).  0, or -1 when out of memory. */
+int	 kv_add(struct p2p_kvlist *, const char *key, const char *val);
 /* The value of the first pair named key, or NULL. */
 const char *kv_get(const struct p2p_kvlist *, const char *key);
 /* How many pairs are named key. */

@@ -1509,7 +1509,13 @@ eob_basis_t(struct jscan *j, int pa, int *fin, char **out)
 	e.j = j;
 	if (!pa && (basis = basis_profile_t(j, &bad)) == NULL && bad)
 		return EMIT_NEEDTREE;
-	/* meta must be an object: store_prepare_scan() saw lastUpdated */
+	/*
+	 * A claim without a meta object gets one from set_profile(): the
+	 * tree writes it (store_prepare_scan() always sees meta, but other
+	 * callers need not).
+	 */
+	if (basis != NULL && jscan_get_t(j, 1, "meta", JS_OBJECT) == 0)
+		return EMIT_NEEDTREE;
 	if (has_dup(j, 1))
 		return EMIT_NEEDTREE;
 	emit_raw(&e, "{", 1);

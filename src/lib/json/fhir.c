@@ -1,42 +1,126 @@
 /*
  * fhir.c - see fhir.h.
  */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "json/fhir.h"
+#include "json/jscan.h"
 
 /*
- * json-c 0.16 accepts single-quoted strings even in strict mode; RFC 8259
- * has no such thing, so a quote outside a string is refused here; so is
- * an escaped NUL inside one (FHIR strings have none, C strings would end
- * there).  Returns the offset of the first such byte, or len.
+ * The number at s[*pos] (a '-' or a digit): RFC 8259
+ * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, and a value a C
+ * number holds: an integer within int64 or uint64, else a double that
+ * does not overflow (one too small rounds, as any decimal fraction).
+ * Sets *pos after it; returns NULL or why it is refused, *pos at its
+ * start.
+ */
+static const char *
+number_check(const unsigned char *s, size_t len, size_t *pos)
+{
+	char		 tmp[64], *copy, *end;
+	size_t		 i = *pos, n;
+	int		 integer = 1, ok;
+
+#define DIGIT(k)	((k) < len && s[k] >= '0' && s[k] <= '9')
+	if (s[i] == '-')
+		i++;
+	if (i < len && s[i] == '0')
+		i++;
+	else if (DIGIT(i))
+		while (DIGIT(i))
+			i++;
+	else
+		return "malformed number";
+	if (i < len && s[i] == '.') {
+		integer = 0;
+		if (!DIGIT(i + 1))
+			return "malformed number";
+		for (i++; DIGIT(i); i++)
+			;
+	}
+	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+		integer = 0;
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (!DIGIT(i))
+			return "malformed number";
+		while (DIGIT(i))
+			i++;
+	}
+	if (i < len && (DIGIT(i) || s[i] == '.' || s[i] == '-' ||
+	    s[i] == '+'))
+		return "malformed number";	/* "01", "1.2.3", "1-" */
+#undef DIGIT
+	n = i - *pos;
+	copy = n < sizeof(tmp) ? tmp : malloc(n + 1);
+	if (copy == NULL)
+		return "number too long";
+	memcpy(copy, s + *pos, n);
+	copy[n] = '\0';
+	errno = 0;
+	if (!integer)
+		ok = !isinf(strtod(copy, &end));
+	else {
+		if (copy[0] == '-')
+			(void)strtoll(copy, &end, 10);
+		else
+			(void)strtoull(copy, &end, 10);
+		ok = errno == 0;
+	}
+	if (copy != tmp)
+		free(copy);
+	if (!ok)
+		return "number out of range";
+	*pos = i;
+	return NULL;
+}
+
+/*
+ * What json-c 0.16 lets through even with JSON_TOKENER_STRICT |
+ * JSON_TOKENER_VALIDATE_UTF8 is refused here, before it parses:
+ *   - a single-quoted string (a ' outside a string), NaN, Infinity
+ *     (a letter outside a string that no literal has);
+ *   - a number RFC 8259 does not allow ("00", "-01", "1.", "1.e3"), or
+ *     one json-c would change in silence (clamped to the int64 or
+ *     uint64 range, or to an infinity or zero);
+ *   - in a string (jscan_string(), the scanner's own check): a control
+ *     character (U+0000..U+001F) unescaped (RFC 8259 section 7);
+ *     malformed UTF-8: overlong forms, surrogates, code points above
+ *     U+10FFFF (RFC 3629; json-c checks the byte pattern only); an
+ *     escaped NUL (FHIR strings have none, C strings would end there),
+ *     or an escaped surrogate without its pair (json-c would make it
+ *     U+FFFD in silence).
+ * Anything else malformed is left to json-c.  Returns the offset of the
+ * first such byte with *why set, or len.
  */
 static size_t
-lexical_reject_at(const char *buf, size_t len)
+lexical_reject_at(const char *buf, size_t len, const char **why)
 {
-	size_t	 i;
-	int	 in_str = 0;
+	const unsigned char	*s = (const unsigned char *)buf;
+	size_t			 i = 0;
+	unsigned char		 c;
+	int			 esc;
 
-	/*
-	 * Most documents have neither a ' nor an escaped NUL: two
-	 * memchr/memmem passes are many times faster than the scan below.
-	 */
-	if (memchr(buf, '\'', len) == NULL &&
-	    memmem(buf, len, "\\u0000", 6) == NULL)
-		return len;
-	for (i = 0; i < len; i++) {
-		if (in_str) {
-			/* \u0000 would cut C strings short: refused */
-			if (buf[i] == '\\' && len - i > 5 &&
-			    memcmp(buf + i + 1, "u0000", 5) == 0)
-				return i;
-			if (buf[i] == '\\')
-				i++;
-			else if (buf[i] == '"')
-				in_str = 0;
-		} else if (buf[i] == '"')
-			in_str = 1;
-		else if (buf[i] == '\'')
+	while (i < len) {
+		c = s[i];
+		if (c == '"')
+			*why = jscan_string(s, len, &i, &esc);
+		else if (c == '-' || (c >= '0' && c <= '9'))
+			*why = number_check(s, len, &i);
+		else if (c == '\'' || (((c | 0x20) >= 'a' &&
+		    (c | 0x20) <= 'z') && strchr("truefalsn", c) == NULL))
+			*why = "unexpected character";
+		else {
+			i++;
+			continue;
+		}
+		if (*why != NULL)
 			return i;
 	}
 	return len;
@@ -63,6 +147,7 @@ fhir_parse_tok(json_tokener *tok, const char *buf, size_t len,
 {
 	json_object		*obj;
 	enum json_tokener_error	 jerr;
+	const char		*why;
 	size_t			 used;
 
 	*out = NULL;
@@ -72,9 +157,9 @@ fhir_parse_tok(json_tokener *tok, const char *buf, size_t len,
 	if (len > (size_t)INT32_MAX)
 		return p2p_fail(err, 413, P2P_ISSUE_TOO_COSTLY,
 		    "request body too large");
-	if ((used = lexical_reject_at(buf, len)) < len)
+	if ((used = lexical_reject_at(buf, len, &why)) < len)
 		return p2p_fail(err, 400, P2P_ISSUE_STRUCTURE,
-		    "invalid JSON at byte %zu: unexpected character", used);
+		    "invalid JSON at byte %zu: %s", used, why);
 	json_tokener_reset(tok);
 	json_tokener_set_flags(tok,
 	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
@@ -90,7 +175,7 @@ fhir_parse_tok(json_tokener *tok, const char *buf, size_t len,
 		return -1;
 	}
 	for (; used < len; used++)
-		if (strchr(" \t\r\n", buf[used]) == NULL) {
+		if (memchr(" \t\r\n", buf[used], 4) == NULL) {
 			json_object_put(obj);
 			return p2p_fail(err, 400, P2P_ISSUE_STRUCTURE,
 			    "invalid JSON: unexpected data after the "
@@ -120,7 +205,7 @@ fhir_parse_resource(const char *buf, size_t len, const char *want,
 		    "resourceType", "resourceType is missing");
 	}
 	if (want != NULL && strcmp(type, want) != 0) {
-		p2p_fail_at(err, 400, P2P_ISSUE_INVALID, "resourceType",
+		p2p_fail_at(err, 400, P2P_ISSUE_STRUCTURE, "resourceType",
 		    "expected a %s resource, got %.64s", want, type);
 		json_object_put(obj);
 		return -1;
@@ -321,4 +406,66 @@ fhir_json(json_object *obj)
 {
 	return json_object_to_json_string_ext(obj,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+int
+fhir_valid_id(const char *s)
+{
+	size_t	 n = 0;
+
+	for (; s[n] != '\0'; n++)
+		if (!isalnum((unsigned char)s[n]) && s[n] != '-' &&
+		    s[n] != '.')
+			return 0;
+	return n >= 1 && n <= 64;
+}
+
+json_object *
+fhir_coding_new(const char *system, const char *code, const char *display)
+{
+	json_object	*c;
+
+	if ((c = json_object_new_object()) == NULL)
+		return NULL;
+	if (fhir_add_str(c, "system", system) == -1 ||
+	    fhir_add_str(c, "code", code) == -1 ||
+	    (display != NULL && fhir_add_str(c, "display", display) == -1)) {
+		json_object_put(c);
+		return NULL;
+	}
+	return c;
+}
+
+json_object *
+fhir_concept_new(const char *system, const char *code, const char *display)
+{
+	json_object	*o, *a;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	a = json_object_new_array();
+	if (fhir_add(o, "coding", a) == -1 ||
+	    fhir_push(a, fhir_coding_new(system, code, display)) == -1) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_object *
+fhir_ident_ref_new(const char *system, const char *value, const char *display)
+{
+	json_object	*o, *id;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	id = json_object_new_object();
+	if (fhir_add(o, "identifier", id) == -1 ||
+	    fhir_add_str(id, "system", system) == -1 ||
+	    fhir_add_str(id, "value", value) == -1 ||
+	    (display != NULL && fhir_add_str(o, "display", display) == -1)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
 }

@@ -58,67 +58,35 @@ hex4(const unsigned char *s)
 	return (long)((a << 12) | (b << 8) | (c << 4) | d);
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
- * form, no surrogate, at most U+10FFFF), or 0.
- */
-static size_t
-utf8_len(const unsigned char *s, size_t avail)
-{
-	unsigned char	 c = s[0];
-
-	if (c >= 0xc2 && c <= 0xdf)
-		return avail >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (avail < 3 || (s[1] & 0xc0) != 0x80 ||
-		    (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (avail < 4 || (s[1] & 0xc0) != 0x80 ||
-		    (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-/* Scans the string whose opening quote is at *pos.  0 or -1. */
-static int
-scan_string(struct jscan *j, const unsigned char *s, size_t len, size_t *pos)
+const char *
+jscan_string(const unsigned char *s, size_t len, size_t *pos, int *esc)
 {
 	size_t		 i = *pos + 1, k;
-	uint32_t	 n;
 	long		 u, lo;
 
-	if ((n = push(j, JS_STRING, i)) == 0)
-		return -1;
+	*esc = 0;
 	for (;;) {
 		/* the common case: plain printable ASCII */
 		while (i < len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' &&
 		    s[i] != '\\')
 			i++;
+		*pos = i;
 		if (i >= len)
-			goto bad;
+			return "unterminated string";
 		if (s[i] == '"')
 			break;
 		if (s[i] < 0x20)
-			goto bad;
+			return "control character in a string";
 		if (s[i] >= 0x80) {
 			if ((k = utf8_len(s + i, len - i)) == 0)
-				goto bad;
+				return "malformed UTF-8";
 			i += k;
 			continue;
 		}
 		/* a backslash */
-		j->node[n].esc = 1;
+		*esc = 1;
 		if (i + 1 >= len)
-			goto bad;
+			return "unterminated string";
 		switch (s[i + 1]) {
 		case '"': case '\\': case '/': case 'b': case 'f': case 'n':
 		case 'r': case 't':
@@ -127,27 +95,42 @@ scan_string(struct jscan *j, const unsigned char *s, size_t len, size_t *pos)
 		case 'u':
 			break;
 		default:
-			goto bad;
+			return "invalid escape";
 		}
-		if (len - i < 6 || (u = hex4(s + i + 2)) == -1 || u == 0)
-			goto bad;	/* an escaped NUL is refused */
-		i += 6;
+		if (len - i < 6 || (u = hex4(s + i + 2)) == -1)
+			return "invalid escape";
+		if (u == 0)
+			return "escaped NUL in a string";
 		if (u >= 0xdc00 && u <= 0xdfff)
-			goto bad;	/* a lone low surrogate */
-		if (u >= 0xd800 && u <= 0xdbff) {
-			if (len - i < 6 || s[i] != '\\' || s[i + 1] != 'u' ||
-			    (lo = hex4(s + i + 2)) == -1 ||
-			    lo < 0xdc00 || lo > 0xdfff)
-				goto bad;
-			i += 6;
-		}
+			return "unpaired surrogate";	/* a lone low one */
+		if (u >= 0xd800 && u <= 0xdbff &&
+		    (len - i < 12 || s[i + 6] != '\\' || s[i + 7] != 'u' ||
+		    (lo = hex4(s + i + 8)) == -1 || lo < 0xdc00 || lo > 0xdfff))
+			return "unpaired surrogate";
+		i += u >= 0xd800 && u <= 0xdbff ? 12 : 6;
 	}
-	j->node[n].len = (uint32_t)(i - *pos - 1);
 	*pos = i + 1;
+	return NULL;
+}
+
+/* Scans the string whose opening quote is at *pos.  0 or -1. */
+static int
+scan_string(struct jscan *j, const unsigned char *s, size_t len, size_t *pos)
+{
+	size_t		 i = *pos;
+	uint32_t	 n;
+	int		 esc;
+
+	if ((n = push(j, JS_STRING, i + 1)) == 0)
+		return -1;
+	if (jscan_string(s, len, &i, &esc) != NULL) {
+		j->where = i;
+		return -1;
+	}
+	j->node[n].esc = (uint8_t)esc;
+	j->node[n].len = (uint32_t)(i - *pos - 2);
+	*pos = i;
 	return 0;
-bad:
-	j->where = i;
-	return -1;
 }
 
 /* Numbers: -?(0|[1-9][0-9]{0,17})(\.[0-9]+)?; exponents are refused. */

@@ -55,6 +55,16 @@ void	 jscan_free(struct jscan *);
  */
 int	 jscan_parse(struct jscan *, const char *text, size_t len);
 
+/*
+ * The JSON string whose opening quote is at s[*pos], checked as the
+ * scanner checks every string (RFC 8259; UTF-8 by RFC 3629; no escaped
+ * NUL, no unpaired surrogate): returns NULL with *pos after its closing
+ * quote and *esc set when it holds an escape, or why it is refused with
+ * *pos at the offending byte.  fhir_parse() checks strings with it too.
+ */
+const char *jscan_string(const unsigned char *s, size_t len, size_t *pos,
+	    int *esc);
+
 /* The value of key in object node obj (the last one), or 0 for none. */
 uint32_t jscan_get(struct jscan *, uint32_t obj, const char *key);
 /* Like jscan_get() but only a value of type t. */

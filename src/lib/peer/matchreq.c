@@ -206,14 +206,12 @@ int
 matchreq_consent_ok(struct p2p_db *db, const struct p2p_config *cfg,
     json_object *consent, time_t now, struct p2p_err *err)
 {
-	struct p2p_principal	 us;
 	struct consent_terms	 t;
+	char			 org[128];
 
-	memset(&us, 0, sizeof(us));
-	snprintf(us.npi, sizeof(us.npi), "%s", cfg->org_npi);
-	if (our_org(db, cfg, us.org_id, err) == -1)
+	if (our_org(db, cfg, org, err) == -1)
 		return -1;
-	return consent_validate(cfg, consent, &us, now, &t, err);
+	return consent_validate(cfg, consent, cfg->org_npi, org, now, &t, err);
 }
 
 /* {"identifier":{"system":NPI,"value":npi}} (new), or NULL. */

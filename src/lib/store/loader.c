@@ -290,9 +290,9 @@ take_line(struct pipeline *p, struct line_item **out, unsigned long *seq)
 			p->stop = 1;
 		} else {
 			/* stored as read, unless store_prepare() changes it */
-			while (len > 0 && strchr(" \t\r", line[len - 1]) != NULL)
+			while (len > 0 && memchr(" \t\r", line[len - 1], 3) != NULL)
 				len--;
-			while (len > 0 && strchr(" \t", line[0]) != NULL) {
+			while (len > 0 && memchr(" \t", line[0], 2) != NULL) {
 				line++;
 				len--;
 			}
