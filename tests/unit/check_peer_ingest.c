@@ -250,20 +250,6 @@ teardown(void)
 	db_close(&db);
 }
 
-static long long
-q(const char *sql)
-{
-	sqlite3_stmt	*st;
-	long long	 v = -1;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
-	    SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 /* Writes text to a temporary file; returns its path (static). */
 static const char *
 file_of(const char *text)
@@ -304,18 +290,18 @@ START_TEST(ingest_stores_once)
 	ck_assert_msg(ingest_file(&g, path, "/bulk/j/x.ndjson", &err) == 0,
 	    "%s", err.msg);
 	/* their Patient is not stored; our member keeps one Patient */
-	ck_assert_int_eq(q("SELECT count(*) FROM resource WHERE type ="
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
 	    " 'Patient'"), 1);
 	/* their payer Organization is ours (same NPI): an alias */
-	ck_assert_int_eq(q("SELECT count(*) FROM resource WHERE type ="
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
 	    " 'Organization'"), 1);
-	ck_assert_int_eq(q("SELECT count(*) FROM peer_alias WHERE local_id ="
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM peer_alias WHERE local_id ="
 	    " 'org-payer-a' AND remote_id = 'payer'"), 1);
-	ck_assert_int_eq(q("SELECT count(*) FROM resource WHERE patient = 'm1'"
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE patient = 'm1'"
 	    " AND type IN ('Coverage', 'Condition')"), 2);
-	ck_assert_int_eq(q("SELECT count(*) FROM resource WHERE patient IS NULL"
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE patient IS NULL"
 	    " AND type = 'Practitioner'"), 1);
-	ck_assert_int_eq(q("SELECT count(*) FROM resource WHERE type ="
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
 	    " 'Coverage' AND json LIKE '%Organization/org-payer-a%'"
 	    " AND json LIKE '%Patient/m1%'"), 1);
 	/* classified like our own: the Condition's date of service */
@@ -323,23 +309,23 @@ START_TEST(ingest_stores_once)
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM resource WHERE id ="
 	    " '%s' AND dos = '2024-01-01' AND last_updated ="
 	    " '2024-01-01T00:00:00Z'", cid);
-	ck_assert_int_eq(q(sql), 1);
+	ck_assert_int_eq(unit_int(&db, sql), 1);
 	/* one Provenance, in the member's compartment, over both */
-	ck_assert_int_eq(q("SELECT count(*) FROM resource WHERE type ="
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
 	    " 'Provenance' AND patient = 'm1'"), 1);
 	ck_assert_int_eq(g.m[0].stored, 2);
-	ck_assert_int_eq(q("SELECT count(*) FROM audit WHERE event ="
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM audit WHERE event ="
 	    " 'receive' AND patient = 'm1'"), 1);
 	/* again, even from another transfer: nothing twice, and nothing
 	 * counted as received anew */
 	p2p_err_init(&err);
 	ck_assert_int_eq(ingest_file(&g, path, "/bulk/k/x.ndjson", &err), 0);
-	ck_assert_int_eq(q("SELECT count(*) FROM resource"), 6);
-	ck_assert_int_eq(q("SELECT count(*) FROM resource WHERE type ="
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource"), 6);
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
 	    " 'Provenance'"), 1);
 	ck_assert_int_eq(g.unchanged, 3);
 	ck_assert_int_eq(g.m[0].stored, 2);
-	ck_assert_int_eq(q("SELECT count(*) FROM audit WHERE event ="
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM audit WHERE event ="
 	    " 'receive'"), 1);
 	ingest_free(&g);
 	unlink(path);
@@ -375,7 +361,7 @@ START_TEST(ingest_refuses_whole_file)
 	struct ingest	 g;
 	struct p2p_err	 err;
 	const char	*path = file_of(refused[_i].text);
-	long long	 before = q("SELECT count(*) FROM resource");
+	long long	 before = unit_int(&db, "SELECT count(*) FROM resource");
 
 	ingest_init(&g, &db, &cfg, &peer);
 	ck_assert_int_eq(ingest_member(&g, "m1", "p42"), 0);
@@ -386,8 +372,8 @@ START_TEST(ingest_refuses_whole_file)
 	    "line %d: \"%s\" lacks \"%s\"", refused[_i].line, err.msg,
 	    refused[_i].want);
 	/* nothing half stored, no count left behind */
-	ck_assert_int_eq(q("SELECT count(*) FROM resource"), before);
-	ck_assert_int_eq(q("SELECT count(*) FROM audit WHERE event ="
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource"), before);
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM audit WHERE event ="
 	    " 'receive'"), 0);
 	ck_assert_int_eq(g.m[0].stored, 0);
 	ingest_free(&g);
@@ -415,12 +401,12 @@ START_TEST(ingest_bundle_entries)
 	ck_assert_int_eq(ingest_member(&g, "m1", "p42"), 0);
 	ck_assert_msg(ingest_entries(&g, entries, "Patient/p42/$everything",
 	    &err) == 0, "%s", err.msg);
-	ck_assert_int_eq(q("SELECT count(*) FROM resource WHERE patient = 'm1'"
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE patient = 'm1'"
 	    " AND type = 'Observation'"), 1);
 	/* the Bundle's own Provenance targets nothing we keep; ours does */
-	ck_assert_int_eq(q("SELECT count(*) FROM resource WHERE type ="
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
 	    " 'Provenance'"), 1);
-	ck_assert_int_eq(q("SELECT count(*) FROM resource WHERE type ="
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
 	    " 'Provenance' AND json LIKE '%$everything%'"), 1);
 	ingest_free(&g);
 	json_object_put(entries);
