@@ -23,28 +23,31 @@
 #include "peer/keys.h"
 #include "peer/peer.h"
 
+const char cmd_peer_usage[] =
+    "usage: p2p-admin peer add --name NAME --base-url URL --client-id ID"
+    " --npi NPI\n"
+    "           [--key PRIVATE_KEY.pem [--alg ES384|RS384] [--kid KID]]\n"
+    "           [--scope \"...\"] [--replace]\n"
+    "       p2p-admin peer list\n"
+    "       p2p-admin peer disable|enable|remove NAME\n"
+    "       p2p-admin peer key list\n"
+    "       p2p-admin peer key rotate [--alg ES384|RS384]"
+    " [--activate-in SECONDS]\n"
+    "       p2p-admin peer key retire KID\n"
+    "       p2p-admin peer jwks\n"
+    "A peer is a previous payer p2p-request asks for a new member's\n"
+    "history: its FHIR base URL, its NPI (how members' opt-in Consents\n"
+    "and old Coverages name it), the client id it issued to us.  We sign\n"
+    "with the shared key (made on the first peer add; rotate publishes\n"
+    "the next one ahead of its use, retire unpublishes the old one) or\n"
+    "with --key, a key of our own for this peer.  Register us at the\n"
+    "peer by our JWKS URL, <base_url>/.well-known/jwks.json.  See\n"
+    "p2p-request(8).\n";
+
 static int
 peer_usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: p2p-admin peer add --name NAME --base-url URL --client-id ID"
-	    " --npi NPI\n"
-	    "           [--key PRIVATE_KEY.pem [--alg ES384|RS384] [--kid KID]]\n"
-	    "           [--scope \"...\"] [--replace]\n"
-	    "       p2p-admin peer list\n"
-	    "       p2p-admin peer disable|enable|remove NAME\n"
-	    "       p2p-admin peer key list\n"
-	    "       p2p-admin peer key rotate [--alg ES384|RS384]"
-	    " [--activate-in SECONDS]\n"
-	    "       p2p-admin peer key retire KID\n"
-	    "       p2p-admin peer jwks\n"
-	    "A peer is a previous payer p2p-request asks for a new member's\n"
-	    "history: its FHIR base URL, its NPI (how members' opt-in Consents\n"
-	    "and old Coverages name it), the client id it issued to us.  We sign\n"
-	    "with the shared key (made on the first peer add; rotate publishes\n"
-	    "the next one %d s before it signs) or with --key, a key of our own\n"
-	    "for this peer.  Register us at the peer by our JWKS URL,\n"
-	    "<base_url>/.well-known/jwks.json.\n", KEYS_AHEAD);
+	fputs(cmd_peer_usage, f);
 	return f == stdout ? 0 : 2;
 }
 

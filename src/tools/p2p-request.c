@@ -95,6 +95,25 @@ usage_status(FILE *f)
 	return f == stdout ? 0 : 2;
 }
 
+/* The usage of the command named in argv (all when none is). */
+static int
+help(int argc, char *argv[])
+{
+	int	 i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "member") == 0)
+			return usage_member(stdout);
+		if (strcmp(argv[i], "bulk") == 0)
+			return usage_bulk(stdout);
+		if (strcmp(argv[i], "status") == 0)
+			return usage_status(stdout);
+	}
+	usage_member(stdout);
+	usage_bulk(stdout);
+	return usage_status(stdout);
+}
+
 static int
 usage(void)
 {
@@ -110,6 +129,12 @@ open_all(struct p2p_config *cfg, struct p2p_db *db)
 
 	p2p_err_init(&err);
 	if (config_load(cfg, conf_path, &err) == -1) {
+		fprintf(stderr, "p2p-request: %s\n", err.msg);
+		return -1;
+	}
+	/* Files it makes (keys read, downloads, locks) must stay the data
+	 * directory owner's: refuse root as the runner does. */
+	if (config_check_user(cfg, &err) == -1) {
 		fprintf(stderr, "p2p-request: %s\n", err.msg);
 		return -1;
 	}
@@ -307,12 +332,12 @@ main(int argc, char *argv[])
 	int			 c, verbose = 0;
 
 	log_init("p2p-request");
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		usage_member(stdout);
-		usage_bulk(stdout);
-		return usage_status(stdout);
-	}
+	/* --help anywhere: the usage, without reading any configuration. */
+	for (c = 1; c < argc && strcmp(argv[c], "--") != 0; c++)
+		if (strcmp(argv[c], "--help") == 0 ||
+		    strcmp(argv[c], "-h") == 0 || (c == 1 &&
+		    strcmp(argv[c], "help") == 0))
+			return help(argc, argv);
 	while ((c = getopt(argc, argv, "+c:v")) != -1) {
 		if (c == 'c')
 			conf_path = optarg;
@@ -341,11 +366,7 @@ main(int argc, char *argv[])
 		c = cmd_run(argc, argv, 1);
 	else if (strcmp(argv[0], "status") == 0)
 		c = cmd_status(argc, argv);
-	else if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0) {
-		usage_member(stdout);
-		usage_bulk(stdout);
-		c = usage_status(stdout);
-	} else {
+	else {
 		fprintf(stderr, "p2p-request: unknown command \"%s\"\n",
 		    argv[0]);
 		c = usage();

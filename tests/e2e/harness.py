@@ -85,6 +85,10 @@ class Server:
         if os.path.exists(RUNNER):
             args += ["--runner", RUNNER]
         self.admin(*args, self.data)
+        conf = dict(conf or {})
+        if not demo and os.geteuid() == 0:
+            # The programs refuse root unless allowed (--demo allows it).
+            conf.setdefault("allow_root", 1)
         if conf:
             self.set_conf(**conf)
         for d in ("log", "www"):
@@ -190,11 +194,30 @@ class Server:
 
     def log(self):
         out = ""
-        for name in ("error.log", "stderr.log"):
+        for name in ("error.log", "stderr.log", "p2p.log"):
             p = os.path.join(self.data, "log", name)
             if os.path.exists(p):
                 out += open(p, errors="replace").read()
         return out
+
+    def log_path(self):
+        """The programs' and the runner's log (p2p.conf log_file)."""
+        return os.path.join(self.data, "log", "p2p.log")
+
+    def log_offset(self):
+        try:
+            return os.path.getsize(self.log_path())
+        except OSError:
+            return 0
+
+    def log_since(self, offset):
+        """What was appended to log_path() after offset."""
+        try:
+            with open(self.log_path(), errors="replace") as f:
+                f.seek(offset)
+                return f.read()
+        except OSError:
+            return ""
 
     def bad_log_lines(self):
         """What the sanitizers and crashes left in the log: each report

@@ -124,7 +124,8 @@ class ExportBase(harness.ServerTest):
             raise unittest.SkipTest("loader not available: " + p.stderr[:200])
         for c in ("payer-b", "payer-c", "payer-s", "payer-l"):
             p = server.admin("client", "add", "--id", c, "--secret-stdin",
-                             "--npi", "1234567893", "--grant", "basic",
+                             "--npi", "1234567893", "--org-name", "Payer B",
+                             "--grant", "basic",
                              "--scopes", "system/*.rs", input=SECRET + "\n",
                              check=False)
             if p.returncode != 0:

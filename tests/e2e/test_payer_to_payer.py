@@ -15,6 +15,7 @@ Members of B (their data at A comes from p2p-admin generate, seed 5):
 """
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import time
@@ -496,6 +497,27 @@ class PayerToPayer(TwoPayers):
         p = self.b.admin("peer", "remove", "no-such-peer", check=False)
         self.assertIn("no peer no-such-peer", p.stderr)
         self.assertEqual(len(self.a_audit()), before)   # A heard nothing
+
+    def test_14_help_and_root(self):
+        for args in (["--help"], ["-h"], ["help"], ["member", "--help"], ["bulk", "--help"],
+                     ["status", "--help"], ["-c", "/nonexistent/p2p.conf", "bulk", "-h"]):
+            p = subprocess.run([REQUEST] + args, capture_output=True, text=True)
+            self.assertEqual((p.returncode, p.stderr), (0, ""), args)
+            self.assertTrue(p.stdout.startswith("usage: p2p-request"), p.stdout)
+        p = self.b.admin("peer", "--help")
+        self.assertTrue(p.stdout.startswith("usage: p2p-admin peer add"), p.stdout)
+        if os.geteuid() != 0:
+            return
+        # as root without allow_root: refused before anything is read
+        conf = os.path.join(self.b.dir, "no-root.conf")
+        text = open(os.path.join(self.b.data, "p2p.conf")).read()
+        text = re.sub(r"(?m)^allow_root.*$", "allow_root = 0", text)
+        text = re.sub(r"(?m)^database\s*=.*$", "database = " +
+                      os.path.join(self.b.data, "p2p.db"), text)
+        open(conf, "w").write(text)
+        p = subprocess.run([REQUEST, "-c", conf, "status"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 3, p)
+        self.assertIn("root", p.stderr)
 
     def bdb_exec(self, sql, *args):
         c = sqlite3.connect(os.path.join(self.b.data, "p2p.db"))

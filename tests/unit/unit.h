@@ -6,6 +6,7 @@
 #define P2P_UNIT_H
 
 #include <check.h>
+#include <stdio.h>
 
 #include "store/db.h"
 
@@ -63,6 +64,33 @@ unit_db_open(struct p2p_db *db)
 	p2p_err_init(&err);
 	ck_assert_int_eq(db_open(db, ":memory:", 1, &err), 0);
 	ck_assert_int_eq(db_migrate(db, &err), 0);
+}
+
+/* The text of path (at most size - 1 bytes) in buf; "" when missing. */
+static inline const char *
+unit_slurp(const char *path, char *buf, size_t size)
+{
+	FILE	*f;
+	size_t	 n = 0;
+
+	if ((f = fopen(path, "r")) != NULL) {
+		n = fread(buf, 1, size - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* dir/name in one of four rotating buffers (several in one call). */
+static inline const char *
+unit_path(const char *dir, const char *name)
+{
+	static char	 p[4][512];
+	static int	 k;
+
+	k = (k + 1) % 4;
+	snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
+	return p[k];
 }
 
 #endif

@@ -76,6 +76,13 @@ p2p_open(struct p2p_ctx *ctx, const struct p2p_op *op)
 		log_err("configuration: %s", err.msg);
 		return -1;
 	}
+	/* Before the log file is opened: root would leave it root's. */
+	if (config_check_user(&ctx->cfg, &err) == -1) {
+		log_err("%s", err.msg);
+		return -1;
+	}
+	if (log_open(ctx->cfg.log_file, &err) == -1)
+		log_warn("%s; logging to stderr", err.msg);
 	if (db_open(&ctx->db, ctx->cfg.database, 0, &err) == -1)
 		return -1;
 	if (db_cache(&ctx->db, ctx->cfg.db_cache_mib, &err) == -1) {
@@ -125,6 +132,7 @@ p2p_close(struct p2p_ctx *ctx)
 	buf_free(&ctx->spare);
 	if (!ctx->cgi)
 		FCGX_Free(&ctx->fcgx, 1);
+	log_close();
 }
 
 static const char *
