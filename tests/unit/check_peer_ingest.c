@@ -57,7 +57,7 @@ START_TEST(idmap_ids)
 	ck_assert_str_ne(a, c);			/* payers never collide */
 	idmap_id(NPI_A, "Condition", "123", c);
 	ck_assert_str_ne(a, c);			/* nor types */
-	ck_assert_int_eq(store_id_valid(a), 1);
+	ck_assert_int_eq(fhir_valid_id(a), 1);
 }
 END_TEST
 

@@ -231,7 +231,7 @@ patient_id_of(const char *ref, char *out, size_t sz)
 	if ((h = strstr(buf, "/_history/")) != NULL)
 		*h = '\0';
 	if ((p = strrchr(buf, '/')) == NULL || p - buf < 7 ||
-	    strncmp(p - 7, "Patient", 7) != 0 || !store_id_valid(p + 1) ||
+	    strncmp(p - 7, "Patient", 7) != 0 || !fhir_valid_id(p + 1) ||
 	    strlen(p + 1) >= sz)
 		return 0;
 	snprintf(out, sz, "%s", p + 1);
@@ -258,7 +258,7 @@ member_id_of(json_object *p, char *out, size_t sz)
 		return 1;
 	if ((e = params_find(list, "MemberIdentifier", NULL)) != NULL &&
 	    (v = fhir_path_str(e, "valueIdentifier.value")) != NULL &&
-	    store_id_valid(v) && strlen(v) < sz) {
+	    fhir_valid_id(v) && strlen(v) < sz) {
 		snprintf(out, sz, "%s", v);
 		return 1;
 	}
@@ -272,7 +272,7 @@ member_id_of(json_object *p, char *out, size_t sz)
 			    json_type_object), NULL, "UMB"))
 				continue;
 			if ((v = fhir_str(id, "value")) != NULL &&
-			    store_id_valid(v) && strlen(v) < sz) {
+			    fhir_valid_id(v) && strlen(v) < sz) {
 				snprintf(out, sz, "%s", v);
 				return 1;
 			}
@@ -685,7 +685,7 @@ result_group(struct flow *f, json_object *g, struct fmembers *ms,
 	if (code == NULL)
 		return 0;
 	if (strcmp(code, "match") == 0 && fhir_id(g) != NULL &&
-	    store_id_valid(fhir_id(g)))
+	    fhir_valid_id(fhir_id(g)))
 		snprintf(gid, 72, "%s", fhir_id(g));
 	if ((mem = fhir_get(g, "member", json_type_array)) == NULL)
 		return 0;

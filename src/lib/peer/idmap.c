@@ -59,7 +59,7 @@ idmap_ref(struct idmap *m, const char *ref, char *out, size_t outsz)
 	type[tl] = '\0';
 	memcpy(id, slash + 1, il);
 	id[il] = '\0';
-	if (!store_type_valid(type) || !store_id_valid(id))
+	if (!store_type_valid(type) || !fhir_valid_id(id))
 		return 0;
 	if (strcmp(type, "Patient") == 0) {
 		if (m->member != NULL && m->member(m->arg, id, local,
@@ -128,7 +128,7 @@ idmap_rewrite(struct idmap *m, json_object *res, struct p2p_err *err)
 	const char	*type = fhir_type(res), *id = fhir_id(res);
 	char		 mapped[IDMAP_ID_MAX];
 
-	if (type == NULL || !store_type_valid(type) || !store_id_valid(id))
+	if (type == NULL || !store_type_valid(type) || !fhir_valid_id(id))
 		return p2p_fail(err, 422, P2P_ISSUE_STRUCTURE, "a resource "
 		    "without a valid resourceType and id");
 	idmap_id(m->npi, type, id, mapped);

@@ -42,6 +42,7 @@ ingest_init(struct ingest *g, struct p2p_db *db, const struct p2p_config *cfg,
 	g->db = db;
 	g->cfg = cfg;
 	g->peer = peer;
+	jscan_init(&g->js);
 	time_instant(now_sec(), g->recorded);
 }
 
@@ -67,6 +68,7 @@ ingest_free(struct ingest *g)
 	free(g->m);
 	g->m = NULL;
 	g->nm = g->cap = 0;
+	jscan_free(&g->js);
 }
 
 int
@@ -266,7 +268,7 @@ take(struct ingest *g, json_object *res, const struct store_ctx *sctx,
 	char			 remote[STORE_ID_MAX + 1], *old = NULL;
 	int			 rc;
 
-	if (type == NULL || !store_type_valid(type) || !store_id_valid(id)) {
+	if (type == NULL || !store_type_valid(type) || !fhir_valid_id(id)) {
 		json_object_put(res);
 		return p2p_fail(err, 422, P2P_ISSUE_STRUCTURE, "a resource "
 		    "without a valid resourceType and id");
@@ -302,7 +304,7 @@ take(struct ingest *g, json_object *res, const struct store_ctx *sctx,
 		json_object_put(res);
 		return -1;
 	}
-	if (store_prepare(res, sctx, &row, err) == -1) {
+	if (store_prepare(res, sctx, &g->js, &row, err) == -1) {
 		free(old);
 		return -1;
 	}
@@ -362,7 +364,7 @@ finish(struct ingest *g, const struct store_ctx *sctx, const char *source,
 		pi.targets = g->m[i].targets;
 		pi.ntargets = g->m[i].ntargets;
 		if ((p = prov_new(&pi, err)) == NULL ||
-		    store_prepare(p, sctx, &row, err) == -1)
+		    store_prepare(p, sctx, &g->js, &row, err) == -1)
 			return -1;
 		/* R4 Patient compartment: a Provenance is the member's
 		 * through its targets; the store looks at patient-like

@@ -28,6 +28,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "json/jscan.h"
 #include "peer/peer.h"
 #include "store/db.h"
 
@@ -49,8 +50,10 @@ struct ingest {
 	long long		 aliased;	/* Organizations we had */
 	long long		 skipped;	/* the peer's Patients */
 	long long		 unchanged;	/* received again, the same */
+	struct jscan		 js;		/* store_prepare()'s scratch */
 };
 
+/* Starts a load (free with ingest_free(), whatever happens). */
 void	 ingest_init(struct ingest *, struct p2p_db *,
 	    const struct p2p_config *, const struct peer *);
 void	 ingest_free(struct ingest *);

@@ -77,7 +77,7 @@ matchreq_ref_npi(struct p2p_db *db, json_object *ref, char npi[16],
 		return 1;
 	}
 	if ((r = fhir_str(ref, "reference")) == NULL ||
-	    strncmp(r, "Organization/", 13) != 0 || !store_id_valid(r + 13))
+	    strncmp(r, "Organization/", 13) != 0 || !fhir_valid_id(r + 13))
 		return 0;
 	if ((st = db_stmt(db, sql_org_npi, err)) == NULL)
 		return -1;
