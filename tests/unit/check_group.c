@@ -1,5 +1,5 @@
 /* Unit tests for member/group.c and the grp_token trigger of migration
- * 0008: the tokens a stored Group gets, read, search, query plans. */
+ * 0005: the tokens a stored Group gets, read, search, query plans. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +92,7 @@ START_TEST(test_tokens)
 	    NULL, NULL, NULL), SQLITE_OK);
 	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM grp_token WHERE"
 	    " group_id = 'g1'"), 0);
-	/* migration 0008: Groups stored before it get their tokens */
+	/* migration 0005: Groups stored before it get their tokens */
 	ck_assert_int_eq(sqlite3_exec(db.h, "DELETE FROM grp_token;"
 	    " UPDATE grp SET json = json", NULL, NULL, NULL), SQLITE_OK);
 	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM grp_token WHERE"

@@ -3,7 +3,7 @@
  *
  * The search walks the caller's Groups by id (index grp_client_id) and
  * tests each condition against the Group's tokens (table grp_token,
- * kept by the database from the stored JSON: db/migrations/0008), never
+ * kept by the database from the stored JSON: db/migrations/0005), never
  * parsing a Group that does not match.  Only the page's Groups are read
  * whole.
  */
