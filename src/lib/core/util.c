@@ -534,6 +534,24 @@ str_copy(char *dst, size_t sz, const char *src)
 	return n < 0 || (size_t)n >= sz ? -1 : 0;
 }
 
+int
+array_grow(void *pp, size_t n, size_t *cap, size_t size, size_t first)
+{
+	void	**v = pp, *nv;
+	size_t	 want;
+
+	if (n < *cap)
+		return 0;
+	want = *cap ? *cap * 2 : (first ? first : 1);
+	if (want < n + 1 || want > SIZE_MAX / size)
+		return -1;
+	if ((nv = realloc(*v, want * size)) == NULL)
+		return -1;
+	*v = nv;
+	*cap = want;
+	return 0;
+}
+
 char *
 xstrdup(const char *s)
 {

@@ -1,7 +1,8 @@
 /*
  * export.c - the runner side of member data export: jobs of kind
- * JOB_EVERYTHING (Patient/$everything with Prefer: respond-async) and
- * JOB_DATA_EXPORT (Group/$davinci-data-export).
+ * JOB_EVERYTHING (Patient/$everything with Prefer: respond-async),
+ * JOB_DATA_EXPORT (Group/$davinci-data-export, Group/$export) and
+ * JOB_PATIENT_EXPORT (Patient/$export: every member the client matched).
  *
  * Memory stays flat whatever the size of the group: members are walked
  * by keyset over grp_member in batches (struct walk below), and each
@@ -59,6 +60,8 @@ enum stmt {
 	STMT_SIZE,		/* how many members it has */
 	STMT_PAGE,		/* a keyset page of them, release-checked */
 	STMT_IS_MEMBER,		/* one member of it? */
+	STMT_MATCHED_SIZE,	/* how many members a client matched */
+	STMT_MATCHED_PAGE,	/* a keyset page of them, release-checked */
 	STMT__MAX
 };
 
@@ -72,6 +75,12 @@ static const char *const sql[STMT__MAX] = {
 	    " AND patient > ?3 ORDER BY patient LIMIT ?4)"),
 	/* STMT_IS_MEMBER */
 	"SELECT 1 FROM grp_member WHERE group_id = ?1 AND patient = ?2",
+	/* STMT_MATCHED_SIZE (index match_client_patient) */
+	"SELECT count(DISTINCT patient) FROM match WHERE client_id = ?1",
+	/* STMT_MATCHED_PAGE: ?2 is the client too */
+	CONSENT_ACCESS_SQL("(SELECT DISTINCT patient FROM match"
+	    " WHERE client_id = ?2 AND patient > ?3 ORDER BY patient"
+	    " LIMIT ?4)"),
 };
 
 struct walk {
@@ -429,6 +438,17 @@ export_group_owned(struct p2p_db *db, const char *group, const char *client,
 	return 0;
 }
 
+/* Where a job kind's params hold its target. */
+static const char *
+target_key(const char *kind)
+{
+	if (strcmp(kind, JOB_EVERYTHING) == 0)
+		return "patient";
+	if (strcmp(kind, JOB_PATIENT_EXPORT) == 0)
+		return "client";
+	return "group";
+}
+
 int
 export_queue(struct p2p_db *db, const struct p2p_config *cfg,
     const char *client, const char *kind, const char *target,
@@ -438,10 +458,10 @@ export_queue(struct p2p_db *db, const struct p2p_config *cfg,
 	json_object	*jp, *a;
 	int		 rc;
 
-	/* What export_run() reads: the member or group, the parameters. */
+	/* What export_run() reads: the member, group or client, the
+	   parameters. */
 	if ((jp = json_object_new_object()) == NULL ||
-	    fhir_add_str(jp, strcmp(kind, JOB_EVERYTHING) == 0 ? "patient" :
-	    "group", target) == -1 ||
+	    fhir_add_str(jp, target_key(kind), target) == -1 ||
 	    (a = release_kv_json(args)) == NULL ||
 	    fhir_add(jp, "args", a) == -1) {
 		json_object_put(jp);
@@ -453,16 +473,17 @@ export_queue(struct p2p_db *db, const struct p2p_config *cfg,
 	return rc;
 }
 
-/* How many members group has (for the progress reports). */
+/* How many members the statement size counts for key (progress). */
 static int
-group_size(struct walk *w, const char *group, struct p2p_err *err)
+group_size(struct walk *w, enum stmt size, const char *key,
+    struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	if ((st = db_stmt(w->db, sql[STMT_SIZE], err)) == NULL)
+	if ((st = db_stmt(w->db, sql[size], err)) == NULL)
 		return -1;
-	db_bind_text(st, 1, group);
+	db_bind_text(st, 1, key);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		w->total = sqlite3_column_int64(st, 0);
 	db_done(st);
@@ -470,27 +491,30 @@ group_size(struct walk *w, const char *group, struct p2p_err *err)
 }
 
 /*
- * Every member of group in order, a keyset page a batch: the page's
- * release checks in one statement, then each member's rows.  A batch
- * that reaches WALK_ROWS resources ends early; the next page starts
- * after the last member exported.
+ * Every member of a set in order, a keyset page a batch: the page's
+ * release checks in one statement (page: STMT_PAGE for a group, key
+ * the group; STMT_MATCHED_PAGE for the members the client matched, key
+ * the client), then each member's rows.  A batch that reaches WALK_ROWS
+ * resources ends early; the next page starts after the last member
+ * exported.
  */
 static int
-export_group(struct walk *w, const char *group, struct p2p_err *err)
+export_set(struct walk *w, enum stmt size, enum stmt page, const char *key,
+    struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
 	char		 last[128] = "";
 	size_t		 n, i;
 	int		 rc, r = 0;
 
-	if (group_size(w, group, err) == -1)
+	if (group_size(w, size, key, err) == -1)
 		return -1;
 	for (;;) {
 		if (walk_read(w, err) == -1 ||
-		    (st = db_stmt(w->db, sql[STMT_PAGE], err)) == NULL)
+		    (st = db_stmt(w->db, sql[page], err)) == NULL)
 			return -1;
 		db_bind_text(st, 1, w->job->client_id);
-		db_bind_text(st, 2, group);
+		db_bind_text(st, 2, key);
 		db_bind_text(st, 3, last);
 		sqlite3_bind_int(st, 4, WALK_MEMBERS);
 		rc = sqlite3_step(st);
@@ -570,18 +594,20 @@ export_run(struct p2p_db *db, const struct p2p_config *cfg,
 	const char		*k, *target;
 	time_t			 now;
 	size_t			 i;
-	int			 rc = -1, everything, listed = 0, r;
+	int			 rc = -1, everything, matched, listed = 0, r;
 
 	memset(&args, 0, sizeof(args));
 	everything = strcmp(job->kind, JOB_EVERYTHING) == 0;
-	if (!everything && strcmp(job->kind, JOB_DATA_EXPORT) != 0)
+	matched = strcmp(job->kind, JOB_PATIENT_EXPORT) == 0;
+	if (!everything && !matched &&
+	    strcmp(job->kind, JOB_DATA_EXPORT) != 0)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "export_run: job kind %s", job->kind);
 	/* The window is relative to the export's transaction time. */
 	if (job->transaction_time[0] == '\0' ||
 	    time_parse(job->transaction_time, 0, &now) == -1)
 		now = now_sec();
-	target = fhir_str(job->params, everything ? "patient" : "group");
+	target = fhir_str(job->params, target_key(job->kind));
 	if (target == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "malformed job parameters");
@@ -619,12 +645,18 @@ export_run(struct p2p_db *db, const struct p2p_config *cfg,
 		w->total = 1;
 		rc = export_one(w, target, err) == -1 ? -1 :
 		    walk_flush(w, err);
-	} else if (export_group_owned(db, target, job->client_id, err) == -1)
+	} else if (matched)
+		/* Each member's consent is checked as its page comes. */
+		rc = strcmp(target, job->client_id) != 0 ? p2p_fail(err, 500,
+		    P2P_ISSUE_EXCEPTION, "malformed job parameters") :
+		    export_set(w, STMT_MATCHED_SIZE, STMT_MATCHED_PAGE, target,
+		    err);
+	else if (export_group_owned(db, target, job->client_id, err) == -1)
 		rc = -1;
 	else if (listed)
 		rc = export_listed(w, target, &args, err);
 	else
-		rc = export_group(w, target, err);
+		rc = export_set(w, STMT_SIZE, STMT_PAGE, target, err);
 	if (rc == 0)
 		rc = put_refs(w, err);
 	if (rc == 0 && w->refs_oom)
