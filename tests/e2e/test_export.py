@@ -16,6 +16,7 @@ npm cannot install it the check falls back to a structural one (printed).
 import datetime
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -30,6 +31,9 @@ import harness
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
                     "export-members.ndjson")
 SECRET = "export-client-secret-0123456789"
+# This payer (the harness's org_npi) and its Organization in DATA.
+OUR_NPI = "1111111111"
+OUR_ORG = "org-exp-payer"
 P2P_EXPORT = "hl7.fhir.us.davinci-pdex#payertopayer"
 REGULAR = "regular"
 SENSITIVE = "sensitive"
@@ -395,12 +399,29 @@ class BulkBase(ExportBase):
                     continue
                 self.assertIn("%s/%s" % (t, r["id"]), targets)
         for p in ours:
-            self.assertEqual(p["agent"][0]["who"]["identifier"]["system"],
-                             "http://hl7.org/fhir/sid/us-npi")
+            # the transmitter is this payer's Organization (org_npi)
+            who = p["agent"][0]["who"]
+            self.assertEqual(who["identifier"], {
+                "system": "http://hl7.org/fhir/sid/us-npi", "value": OUR_NPI})
+            self.assertEqual(who["reference"], "Organization/" + OUR_ORG)
             self.assertTrue(p["entity"][0]["extension"][0]["url"].endswith(
                 "/ProvenanceSourceFrom"))
             self.assertEqual(p["entity"][0]["role"], "source")
+        self.check_closed(files)
         return ours
+
+    def check_closed(self, files):
+        """Every Organization and Practitioner an exported resource
+        refers to (this payer's, the transmitter, included) is in the
+        export, exactly once."""
+        have = [(t, r["id"]) for t, rs in files.items() for r in rs]
+        self.assertEqual(len(have), len(set(have)), "a resource twice")
+        for t, rs in files.items():
+            for r in rs:
+                for ref in re.findall(r'"reference": "((?:Organization|'
+                                      r'Practitioner)/[^"]+)"', json.dumps(r)):
+                    self.assertIn(tuple(ref.split("/", 1)), have,
+                                  "%s/%s refers to %s" % (t, r["id"], ref))
 
     def export(self, group="g-exp", params=None, client="payer-b", query=None):
         h = self.auth(client, Prefer="respond-async", Accept="application/fhir+json")
@@ -444,7 +465,8 @@ class Bulk(BulkBase):
         self.assertIn("transactionTime", m)
         self.check_resources([x for rs in files.values() for x in rs])
         # What the members' resources reference, once for the export.
-        self.assertEqual([r["id"] for r in files["Organization"]], ["org-exp-1"])
+        self.assertEqual(sorted(r["id"] for r in files["Organization"]),
+                         ["org-exp-1", OUR_ORG])
         self.assertEqual([r["id"] for r in files["Practitioner"]], ["pr-exp-1"])
         # Provenance: the loaded one of a released Observation, and ours
         # (one per member, one for the referenced resources).

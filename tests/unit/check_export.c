@@ -237,6 +237,96 @@ START_TEST(test_provenance_and_references)
 END_TEST
 
 /*
+ * This payer's Organization (cfg.org_npi), once loaded, is the
+ * transmitter every Provenance of ours refers to: it is exported once,
+ * like what the members reference, and is a target of ours too; left
+ * out with Provenance when _type leaves Provenance out.
+ */
+START_TEST(test_transmitter_organization)
+{
+	struct p2p_err		 err;
+	struct job		 job;
+	struct p2p_kvlist	 args = { NULL, 0 };
+	char			 org[200];
+	const char		*s;
+
+	members();
+	snprintf(org, sizeof(org), "{\"resourceType\":\"Organization\","
+	    "\"id\":\"org-us\",\"identifier\":[{\"system\":"
+	    "\"http://hl7.org/fhir/sid/us-npi\",\"value\":\"%s\"}]}",
+	    cfg.org_npi);
+	put_json(org);
+	p2p_err_init(&err);
+	ck_assert_int_eq(run_export(JOB_DATA_EXPORT, "g1", NULL, NULL, &job,
+	    &err), 0);
+	s = file_of(job.id, "Organization-1.ndjson");
+	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 2);
+	ck_assert_int_eq(lines_with(s, "\"id\":\"org-us\""), 1);
+	ck_assert_int_eq(lines_with(s, "\"id\":\"org-1\""), 1);
+	s = file_of(job.id, "Provenance-1.ndjson");
+	ck_assert_int_eq(lines_with(s, "\"code\":\"transmitter\""), 3);
+	/* a target of the Provenance of included ones */
+	ck_assert_int_eq(lines_with(s, "{\"reference\":"
+	    "\"Organization/org-us\"}"), 1);
+	ck_assert_int_eq(lines_with(s, "\"who\":{\"identifier\""), 3);
+	ck_assert_int_eq(lines_with(s, "\"reference\":\"Organization/org-us\""),
+	    3);		/* every transmitter names it */
+	job_free(&job);
+	/* Without Provenance nothing names it: not included. */
+	ck_assert_int_eq(kv_add(&args, "_type", "Patient,Coverage,Organization"),
+	    0);
+	ck_assert_int_eq(run_export(JOB_DATA_EXPORT, "g1", &args, NULL, &job,
+	    &err), 0);
+	s = file_of(job.id, "Organization-1.ndjson");
+	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 1);
+	ck_assert_int_eq(lines_with(s, "org-us"), 0);
+	ck_assert_str_eq(file_of(job.id, "Provenance-1.ndjson"), "");
+	kv_free(&args);
+	job_free(&job);
+}
+END_TEST
+
+/*
+ * Patient/$export: every member the client matched, each once however
+ * many matches it has, consent re-checked (m2 lapsed: left out).
+ */
+START_TEST(test_matched_members)
+{
+	struct p2p_err	 err;
+	struct job	 job;
+	const char	*s;
+
+	members();
+	/* m1 matched twice by c1, m4 by another client only. */
+	exec_sql("INSERT INTO match (client_id, patient, cid, consentless,"
+	    " created) VALUES ('c1', 'm1', 1, 0, 'y')");
+	put_json("{\"resourceType\":\"Patient\",\"id\":\"m4\"}");
+	consent_of("c2", "m4", 4, LIVE);
+	p2p_err_init(&err);
+	ck_assert_int_eq(run_export(JOB_PATIENT_EXPORT, "c1", NULL, NULL, &job,
+	    &err), 0);
+	s = file_of(job.id, "Patient-1.ndjson");
+	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 2);
+	ck_assert_int_eq(lines_with(s, "\"id\":\"m1\""), 1);
+	ck_assert_int_eq(lines_with(s, "\"id\":\"m3\""), 1);
+	s = file_of(job.id, "OperationOutcome-error-1.ndjson");
+	ck_assert_int_eq(lines_with(s, "Patient/m2 left out"), 1);
+	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id ="
+	    " ?1", job.id), 3);
+	ck_assert_int_eq(qint("SELECT count(*) FROM audit WHERE event ="
+	    " 'release' AND outcome = 'success'", NULL), 2);
+	ck_assert_int_eq(lines_with(file_of(job.id, "Provenance-1.ndjson"),
+	    "\"code\":\"transmitter\""), 3);
+	job_free(&job);
+	/* A job whose target is another client is refused. */
+	ck_assert_int_eq(run_export(JOB_PATIENT_EXPORT, "c2", NULL, NULL, &job,
+	    &err), -1);
+	ck_assert_int_eq(err.status, 500);
+	job_free(&job);
+}
+END_TEST
+
+/*
  * Provenance loaded from a source system goes with the member when all
  * it targets is released, and is itself a target of ours.
  */
@@ -411,6 +501,8 @@ main(void)
 	tcase_add_test(tc, test_group_owned);
 	tcase_add_test(tc, test_group_export);
 	tcase_add_test(tc, test_provenance_and_references);
+	tcase_add_test(tc, test_transmitter_organization);
+	tcase_add_test(tc, test_matched_members);
 	tcase_add_test(tc, test_loaded_provenance);
 	tcase_add_test(tc, test_listed_patients);
 	tcase_add_test(tc, test_everything_job_narrowed);

@@ -18,23 +18,27 @@
 #define EXT_SOURCE_FROM	"http://hl7.org/fhir/us/davinci-pdex/" \
 	"StructureDefinition/ProvenanceSourceFrom"
 
-/* {recorded, agent: transmitter = this payer, entity: source, R4}. */
+/*
+ * {recorded, agent: transmitter = this payer, entity: source, R4}; org
+ * is set to the id of this payer's Organization when it is referred to.
+ */
 static json_object *
 tail_new(struct p2p_db *db, const struct p2p_config *cfg, time_t t,
-    struct p2p_err *err)
+    char org[72], struct p2p_err *err)
 {
 	json_object	*p, *o, *a, *x;
-	char		 when[32], ref[100], org[72];
+	char		 when[32], ref[100];
 	int		 n;
 
 	time_instant(t, when);
 	/* This payer's Organization, when it is loaded (and only one). */
-	if (auth_org_by_npi(db, cfg->org_npi, org, sizeof(org), &n,
-	    err) == -1)
+	if (auth_org_by_npi(db, cfg->org_npi, org, 72, &n, err) == -1)
 		return NULL;
 	ref[0] = '\0';
 	if (n == 1 && fhir_valid_id(org))
 		snprintf(ref, sizeof(ref), "Organization/%s", org);
+	else
+		org[0] = '\0';
 	if ((p = json_object_new_object()) == NULL ||
 	    fhir_add_str(p, "recorded", when) == -1)
 		goto oom;
@@ -76,7 +80,7 @@ provenance_init(struct provenance *pv, struct p2p_db *db,
 	int		 rc = -1;
 
 	memset(pv, 0, sizeof(*pv));
-	if ((p = tail_new(db, cfg, t, err)) == NULL)
+	if ((p = tail_new(db, cfg, t, pv->org, err)) == NULL)
 		return -1;
 	/* "{...}" closes the target array and continues the object. */
 	if ((s = fhir_json(p)) != NULL && s[0] == '{' &&

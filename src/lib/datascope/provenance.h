@@ -25,6 +25,8 @@
 
 struct provenance {
 	struct p2p_buf	 tail;	/* "],"recorded":...,"entity":[...]}" */
+	char		 org[72];	/* id of this payer's Organization
+					   the transmitter refers to, or "" */
 };
 
 /*

@@ -22,8 +22,9 @@
  * member.  The resources they reference outside any member's record
  * (release.h RELEASE_REF_TYPES: Organizations, Practitioners, ...) are
  * written once per export, after the members, each the target of a
- * transmitter Provenance too.  _type narrows all of it (no Provenance
- * file unless Provenance is asked for).
+ * transmitter Provenance too; so is this payer's Organization, which
+ * every transmitter Provenance names.  _type narrows all of it (no
+ * Provenance file unless Provenance is asked for).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -641,6 +642,12 @@ export_run(struct p2p_db *db, const struct p2p_config *cfg,
 	if (provenance_init(&w->pv, db, cfg, now, err) == -1 ||
 	    release_provenance_any(db, &w->loaded, err) == -1)
 		goto out;
+	/* The transmitter every Provenance of ours names: included too. */
+	if (w->prov && w->pv.org[0] != '\0' &&
+	    ref_add(w, "Organization", w->pv.org) == -1) {
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		goto out;
+	}
 	if (everything) {
 		w->total = 1;
 		rc = export_one(w, target, err) == -1 ? -1 :
