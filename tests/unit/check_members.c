@@ -132,6 +132,38 @@ START_TEST(test_retaken_run_starts_anew)
 }
 END_TEST
 
+/*
+ * A job cancelled while it runs (DELETE on its status URL) is never
+ * published: its pending rows never reach the audit trail.
+ */
+START_TEST(test_cancelled_job_keeps_no_record)
+{
+	struct p2p_err	 err;
+	struct job	 job;
+	struct job_out	*o;
+	char		 id[JOB_ID_LEN + 1];
+
+	claim_export("h:1", &job, id);
+	add_batch(&job, batch, 3);
+	p2p_err_init(&err);
+	o = job_out_new(&job, &cfg, &err);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(job_out_write(o, "Patient", "{\"id\":\"m1\"}", 11,
+	    &err), 0);
+	ck_assert_int_eq(job_cancel(&db, &cfg, id, "c1", &err), 0);
+	/* The runner's completion finds it cancelled: nothing listed. */
+	ck_assert_int_eq(job_complete(&db, &cfg, &job, "h:1", o, &err), 1);
+	job_out_free(o);
+	ck_assert_int_eq(release_rows("success", id), 0);
+	ck_assert_int_eq(release_rows("failure", id), 0);
+	ck_assert_int_eq(qint("SELECT count(*) FROM audit WHERE event ="
+	    " 'release'", NULL), 0);
+	ck_assert_int_eq(qint("SELECT count(*) FROM job_file WHERE job_id = ?1",
+	    id), 0);
+	job_free(&job);
+}
+END_TEST
+
 /* Regression (disk full): a failed job leaves no release record. */
 START_TEST(test_failed_job_keeps_no_record)
 {
@@ -242,6 +274,7 @@ main(void)
 
 	tcase_add_test(tc, test_published_with_the_files);
 	tcase_add_test(tc, test_retaken_run_starts_anew);
+	tcase_add_test(tc, test_cancelled_job_keeps_no_record);
 	tcase_add_test(tc, test_failed_job_keeps_no_record);
 	tcase_add_test(tc, test_fail_of_a_lost_job_keeps_its_rows);
 	tcase_add_test(tc, test_bulk_match_members_not_published);
