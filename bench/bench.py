@@ -763,13 +763,19 @@ class Scale:
             self.setup()
             self.measure("load", self.load)
             self.start()
-            self.measure("static_rps", self.ceilings)
-            self.measure("mm_rps", self.member_match)
-            self.measure("everything", self.everything)
-            self.measure("bulk", self.bulk)
-            self.measure("export_rps", self.export)
-            self.profiles()
-            self.measure("e2e_big", self.payer)
+            for phase, name, fn in (("ceilings", "static_rps", self.ceilings),
+                                    ("member-match", "mm_rps", self.member_match),
+                                    ("everything", "everything", self.everything),
+                                    ("bulk", "bulk", self.bulk),
+                                    ("export", "export_rps", self.export),
+                                    ("profiles", None, self.profiles),
+                                    ("payer", "e2e_big", self.payer)):
+                if phase not in self.b.phases:
+                    continue
+                if name is None:
+                    fn()
+                else:
+                    self.measure(name, fn)
         finally:
             self.stop()
             if not self.b.keep:
@@ -860,6 +866,10 @@ CLOSE = {
 }
 
 
+PHASES = ("ceilings", "member-match", "everything", "bulk", "export", "profiles",
+          "payer", "token")
+
+
 KEEP_SECTIONS = ("## Concurrency soak",
                  "## Export as a receiving payer, before and after")
 
@@ -914,6 +924,12 @@ class Bench:
             self.duration, self.conns, self.bodies = a.duration, 16, 2000
             self.everything_reps, self.bulk_n, self.export_n = 20, 1000, 10000
             self.e2e_runs = 3
+        # What to measure after the load (--phases; default all).
+        self.phases = set(a.phases.split(",")) if a.phases else set(PHASES)
+        unknown = self.phases - set(PHASES)
+        if unknown:
+            sys.exit("bench.py: unknown phase %s (of %s)" % (", ".join(sorted(unknown)),
+                                                          ",".join(PHASES)))
         self.load_start = os.getloadavg()
         self.perf_ok = False
         if self.profile and shutil.which("perf"):
@@ -931,6 +947,8 @@ class Bench:
     def token(self):
         if self.quick:
             return "n/a: skipped in --quick"
+        if "token" not in self.phases:
+            return "n/a: not in --phases"
         env = dict(os.environ, P2P_SRCDIR=self.src, P2P_BUILDDIR=self.build, LIGHTTPD=LIGHTTPD)
         p = run(["/usr/bin/python3", os.path.join(HERE, "token_bench.py"), "2000", "4"], env=env)
         m = re.search(r"([0-9.]+) tokens/s \((\d+) refused\)", p.stdout)
@@ -1141,6 +1159,9 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the data directories")
     ap.add_argument("--out")
     ap.add_argument("--work", default=os.path.join(HERE, "out"))
+    ap.add_argument("--phases", help="comma list of what to measure after the load "
+                    "(%s; default all)" % ",".join(PHASES))
+    ap.add_argument("--json", help="also write every scale's figures to this file")
     argv = sys.argv[1:]
     a = ap.parse_args()
     a.members_given = "--members" in argv
@@ -1155,6 +1176,12 @@ def main():
     scales = [Scale(b, n).go() for n in b.scales]
     text = report(b, info, scales, token, shown)
     print(text)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"machine": info, "load_start": b.load_start,
+                       "load_end": os.getloadavg(),
+                       "scales": {str(sc.n): dict(sc.f, notes=sc.notes) for sc in scales}},
+                      f, indent=1, default=str)
     out = a.out or (os.path.join(b.work, "quick.md") if a.quick
                     else os.path.join(HERE, "RESULTS.md"))
     # Sections recorded by other runs (bench/soak.py --record, the export
