@@ -231,7 +231,7 @@ class ReviewData(tb.BulkBase):
         self.assertEqual(n, 1)
 
     def test_other_active_consent_still_releases(self):
-        """Revocation is per consent (README, Consent and audit)."""
+        """Revocation is per consent (docs/consent.md)."""
         self.match(mb(7))
         self.match(mb(7))
         active = [c["id"] for c in self.consents(7) if c["status"] == "active"]
