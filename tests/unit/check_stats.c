@@ -12,19 +12,8 @@
 #include "store/store.h"
 #include "unit.h"
 
-static struct p2p_db	 db;
-
-static void
-setup(void)
-{
-	unit_db_open(&db);
-}
-
-static void
-teardown(void)
-{
-	db_close(&db);
-}
+/* The suite's database: unit_db_setup() opens it for every test. */
+#define db unit_db
 
 static void
 put(const char *text)
@@ -144,7 +133,7 @@ int
 main(void)
 {
 	TCase	*tc;
-	Suite	*s = unit_suite("stats", &tc, setup, teardown);
+	Suite	*s = unit_suite("stats", &tc, unit_db_setup, unit_db_teardown);
 
 	tcase_add_test(tc, test_counts);
 	tcase_add_test(tc, test_client_list_has_no_secret);
