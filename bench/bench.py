@@ -848,7 +848,7 @@ CLOSE = {
     "server's CPU is ~6 ms for ~1,000 resources; the rest is lighttpd copying the ~1 MB "
     "Bundle and the scheduling of a loaded 2-core machine.",
     "export_rps": "*Export*: the runner's cost is partly per member and partly per "
-    "resource (bench/exportpipe.md). Per member, besides its release query: the consent "
+    "resource. Per member, besides its release query: the consent "
     "re-check PDex requires at execution time (one statement a batch of 256, index "
     "pages only), one pending job_member row (one statement a batch) that becomes one "
     "audit row when the job completes (the disclosure record), and the member's PDex "
@@ -1185,7 +1185,7 @@ def main():
     out = a.out or (os.path.join(b.work, "quick.md") if a.quick
                     else os.path.join(HERE, "RESULTS.md"))
     # Sections recorded by other runs (bench/soak.py --record, the export
-    # before/after study of bench/exportpipe.md): keep them.
+    # before/after study of bench/exportpipe.py): keep them.
     old = open(out).read() if os.path.exists(out) else ""
     for title in KEEP_SECTIONS:
         mark = "\n" + title + "\n"
