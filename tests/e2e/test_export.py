@@ -598,25 +598,34 @@ class BigGroup(BulkBase):
         super().prepare(server)
         big_group(server, "g-big", BIG, 2000)
 
+    def slow_runner(self, stderr):
+        """A runner that sleeps 3 s at each progress report (after each
+        batch)."""
+        return subprocess.Popen([harness.RUNNER, "-c", os.path.join(self.server.data,
+                                 "p2p.conf"), "--once"],
+                                env=dict(os.environ, P2P_RUNNER_DELAY_MS="3000"),
+                                stdout=subprocess.DEVNULL, stderr=stderr)
+
+    def first_progress(self, path):
+        """Polls path until the job reports progress; that answer (202)."""
+        deadline = time.time() + 60
+        while True:
+            r = self.get(path, headers=self.auth(Accept="application/json"))
+            self.assertEqual(r.status, 202, r)
+            if "% complete" in (r.header("x-progress") or ""):
+                return r
+            self.assertLess(time.time(), deadline, "runner never reported progress")
+            time.sleep(0.05)
+
     def test_batches_audit_and_revocation_mid_job(self):
         path = self.kickoff(self.export(group="g-big"))
         job = path.rsplit("/", 1)[1]
         # 3 s at each report (after each batch): the revocation below
         # lands after the first batch and before the third, which holds
         # the last member.
-        slow = subprocess.Popen([harness.RUNNER, "-c", os.path.join(self.server.data,
-                                 "p2p.conf"), "--once"],
-                                env=dict(os.environ, P2P_RUNNER_DELAY_MS="3000"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        slow = self.slow_runner(subprocess.PIPE)
         try:
-            deadline = time.time() + 60
-            while True:
-                r = self.get(path, headers=self.auth(Accept="application/json"))
-                self.assertEqual(r.status, 202, r)
-                if "% complete" in (r.header("x-progress") or ""):
-                    break
-                self.assertLess(time.time(), deadline, "runner never reported progress")
-                time.sleep(0.05)
+            self.first_progress(path)
             db = sqlite3.connect(os.path.join(self.server.data, "p2p.db"))
             db.execute("UPDATE consent SET status = 'inactive' WHERE patient = ?",
                        (BIG[-1],))
@@ -654,19 +663,9 @@ class BigGroup(BulkBase):
         self.assertEqual((r.status, r.header("retry-after")), (202, "1"), r)
         self.assertLess(time.time() - t0, 1.5)
         # 3 s a batch of 256: the first report says ~4 s are left.
-        slow = subprocess.Popen([harness.RUNNER, "-c", os.path.join(self.server.data,
-                                 "p2p.conf"), "--once"],
-                                env=dict(os.environ, P2P_RUNNER_DELAY_MS="3000"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        slow = self.slow_runner(subprocess.DEVNULL)
         try:
-            deadline = time.time() + 60
-            while True:
-                r = self.get(path, headers=self.auth(Accept="application/json"))
-                self.assertEqual(r.status, 202, r)
-                if "% complete" in (r.header("x-progress") or ""):
-                    break
-                self.assertLess(time.time(), deadline, "runner never reported progress")
-                time.sleep(0.05)
+            r = self.first_progress(path)
             ra = int(r.header("retry-after"))
             self.assertGreaterEqual(ra, 3, r.headers)
             # Polling on regardless: the third early poll in a row is 429.

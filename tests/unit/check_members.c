@@ -164,19 +164,27 @@ START_TEST(test_cancelled_job_keeps_no_record)
 }
 END_TEST
 
+/* Fails job as runner ("cannot write output"): job_fail()'s result. */
+static int
+fail_as(struct job *job, const char *runner)
+{
+	struct p2p_err	 err, why;
+
+	p2p_err_init(&why);
+	p2p_fail(&why, 500, P2P_ISSUE_EXCEPTION, "cannot write output");
+	p2p_err_init(&err);
+	return job_fail(&db, &cfg, job, runner, &why, &err);
+}
+
 /* Regression (disk full): a failed job leaves no release record. */
 START_TEST(test_failed_job_keeps_no_record)
 {
-	struct p2p_err	 err, why;
 	struct job	 job;
 	char		 id[JOB_ID_LEN + 1];
 
 	claim_export("h:1", &job, id);
 	add_batch(&job, batch, 3);
-	p2p_err_init(&why);
-	p2p_fail(&why, 500, P2P_ISSUE_EXCEPTION, "cannot write output");
-	p2p_err_init(&err);
-	ck_assert_int_eq(job_fail(&db, &cfg, &job, "h:1", &why, &err), 0);
+	ck_assert_int_eq(fail_as(&job, "h:1"), 0);
 	ck_assert_int_eq(members_of(id), 0);
 	ck_assert_int_eq(qint("SELECT count(*) FROM audit", NULL), 0);
 	ck_assert_int_eq(qint("SELECT count(*) FROM job WHERE id = ?1 AND"
@@ -188,17 +196,13 @@ END_TEST
 /* A job another runner holds: its failure is not this runner's to keep. */
 START_TEST(test_fail_of_a_lost_job_keeps_its_rows)
 {
-	struct p2p_err	 err, why;
 	struct job	 job;
 	char		 id[JOB_ID_LEN + 1];
 
 	claim_export("h:1", &job, id);
 	add_batch(&job, batch, 3);
 	set_sql("UPDATE job SET runner = 'h:9' WHERE id = ?1", id);
-	p2p_err_init(&why);
-	p2p_fail(&why, 500, P2P_ISSUE_EXCEPTION, "x");
-	p2p_err_init(&err);
-	ck_assert_int_eq(job_fail(&db, &cfg, &job, "h:1", &why, &err), 0);
+	ck_assert_int_eq(fail_as(&job, "h:1"), 0);
 	ck_assert_int_eq(members_of(id), 3);
 	ck_assert_int_eq(qint("SELECT count(*) FROM job WHERE id = ?1 AND"
 	    " status = 'running'", id), 1);
