@@ -491,6 +491,13 @@ START_TEST(test_group_gone)
 }
 END_TEST
 
+/* Every statement of the walk over members is an index search. */
+START_TEST(test_query_plans)
+{
+	unit_plans_indexed(&db, export_queries);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -509,5 +516,6 @@ main(void)
 	tcase_add_test(tc, test_batches);
 	tcase_add_test(tc, test_stops_when_told);
 	tcase_add_test(tc, test_group_gone);
+	tcase_add_test(tc, test_query_plans);
 	return unit_run(s);
 }

@@ -66,7 +66,8 @@ enum stmt {
 	STMT__MAX
 };
 
-static const char *const sql[STMT__MAX] = {
+/* Also the query-plan test's list (NULL-terminated). */
+const char *const export_queries[STMT__MAX + 1] = {
 	/* STMT_GROUP */
 	"SELECT client_id, kind FROM grp WHERE id = ?1",
 	/* STMT_SIZE */
@@ -82,6 +83,7 @@ static const char *const sql[STMT__MAX] = {
 	CONSENT_ACCESS_SQL("(SELECT DISTINCT patient FROM match"
 	    " WHERE client_id = ?2 AND patient > ?3 ORDER BY patient"
 	    " LIMIT ?4)"),
+	NULL
 };
 
 struct walk {
@@ -420,7 +422,7 @@ export_group_owned(struct p2p_db *db, const char *group, const char *client,
 	const char	*owner, *kind;
 	int		 ok = 0, rc;
 
-	if ((st = db_stmt(db, sql[STMT_GROUP], err)) == NULL)
+	if ((st = db_stmt(db, export_queries[STMT_GROUP], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, group);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -482,7 +484,7 @@ group_size(struct walk *w, enum stmt size, const char *key,
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	if ((st = db_stmt(w->db, sql[size], err)) == NULL)
+	if ((st = db_stmt(w->db, export_queries[size], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, key);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -512,7 +514,7 @@ export_set(struct walk *w, enum stmt size, enum stmt page, const char *key,
 		return -1;
 	for (;;) {
 		if (walk_read(w, err) == -1 ||
-		    (st = db_stmt(w->db, sql[page], err)) == NULL)
+		    (st = db_stmt(w->db, export_queries[page], err)) == NULL)
 			return -1;
 		db_bind_text(st, 1, w->job->client_id);
 		db_bind_text(st, 2, key);
@@ -564,7 +566,8 @@ export_listed(struct walk *w, const char *group,
 		member = 0;
 		if (fhir_valid_id(id)) {
 			if (walk_read(w, err) == -1 ||
-			    (st = db_stmt(w->db, sql[STMT_IS_MEMBER], err)) == NULL)
+			    (st = db_stmt(w->db, export_queries[STMT_IS_MEMBER],
+			    err)) == NULL)
 				return -1;
 			db_bind_text(st, 1, group);
 			db_bind_text(st, 2, id);

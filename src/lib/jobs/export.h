@@ -37,10 +37,14 @@ int	 export_queue(struct p2p_db *, const struct p2p_config *,
 	    char id[JOB_ID_LEN + 1], struct p2p_err *);
 
 /*
- * The runner's work for a job of kind JOB_EVERYTHING or JOB_DATA_EXPORT:
- * reads job->params, writes output to o.  0, or -1 with err.
+ * The runner's work for a job of kind JOB_EVERYTHING, JOB_DATA_EXPORT or
+ * JOB_PATIENT_EXPORT: reads job->params, writes output to o.  0, or -1
+ * with err.
  */
 int	 export_run(struct p2p_db *, const struct p2p_config *,
 	    const struct job *, struct job_out *, struct p2p_err *);
+
+/* The statements of the walk over members (NULL-terminated), for EXPLAIN. */
+extern const char *const export_queries[];
 
 #endif
