@@ -19,20 +19,23 @@
 	"StructureDefinition/ProvenanceSourceFrom"
 
 /*
- * {recorded, agent: transmitter = this payer, entity: source, R4}; org
- * is set to the id of this payer's Organization when it is referred to.
+ * {recorded, agent: transmitter = this payer, entity: source, R4};
+ * pv->org is set to the id of this payer's Organization when it is
+ * referred to.
  */
 static json_object *
-tail_new(struct p2p_db *db, const struct p2p_config *cfg, time_t t,
-    char org[72], struct p2p_err *err)
+tail_new(struct provenance *pv, struct p2p_db *db,
+    const struct p2p_config *cfg, time_t t, struct p2p_err *err)
 {
+	char		*org = pv->org;
 	json_object	*p, *o, *a, *x;
 	char		 when[32], ref[100];
 	int		 n;
 
 	time_instant(t, when);
 	/* This payer's Organization, when it is loaded (and only one). */
-	if (auth_org_by_npi(db, cfg->org_npi, org, 72, &n, err) == -1)
+	if (auth_org_by_npi(db, cfg->org_npi, org, sizeof(pv->org), &n,
+	    err) == -1)
 		return NULL;
 	ref[0] = '\0';
 	if (n == 1 && fhir_valid_id(org))
@@ -80,7 +83,7 @@ provenance_init(struct provenance *pv, struct p2p_db *db,
 	int		 rc = -1;
 
 	memset(pv, 0, sizeof(*pv));
-	if ((p = tail_new(db, cfg, t, pv->org, err)) == NULL)
+	if ((p = tail_new(pv, db, cfg, t, err)) == NULL)
 		return -1;
 	/* "{...}" closes the target array and continues the object. */
 	if ((s = fhir_json(p)) != NULL && s[0] == '{' &&
