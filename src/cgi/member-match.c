@@ -17,12 +17,13 @@ static int
 member_match(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
 	struct match_input	 in;
+	struct match_key	 key;
 	json_object		*out;
 	char			 patient[72];
 
-	if (match_parse(req->json, &in, err) == -1)
+	if (match_parse(req->json, &in, &key, err) == -1)
 		return -1;
-	if (match_member(&ctx->db, &ctx->cfg, &in, req->who.client_id,
+	if (match_member(&ctx->db, &ctx->cfg, &in, &key, req->who.client_id,
 	    req->who.npi, req->who.org_id, now_sec(), patient,
 	    sizeof(patient), err) == -1) {
 		p2p_audit_about(req, patient, 0);

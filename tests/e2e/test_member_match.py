@@ -86,7 +86,9 @@ def guide_example01():
             "payor": [{"reference": "#payer"}]}}]}
 
 
-class MemberMatch(harness.ServerTest):
+class MatchBase(harness.ServerTest):
+    """A server with the seed and the fixtures; self.match() posts as a
+    seed client."""
     load_seed = False
     conf = {"probe_limit": "5"}
 
@@ -134,6 +136,9 @@ class MemberMatch(harness.ServerTest):
             h["Content-Type"] = "application/fhir+json"
             return self.post(MM, raw, headers=h)
         return self.post(MM, body, headers=h)
+
+
+class MemberMatch(MatchBase):
 
     # --- successes --------------------------------------------------------
 
@@ -259,6 +264,45 @@ class MemberMatch(harness.ServerTest):
                 if expr:
                     self.assertEqual(oo["issue"][0]["expression"], [expr])
 
+    def test_demographics_matching_would_ignore_are_refused(self):
+        """Issue 15.3: every element matching reads is used or refused
+        with 400 naming it.  A birthDate of 16 characters or more used to
+        be dropped from matching, so member 001's card matched with a
+        wrong birth date."""
+        pat = "Parameters.parameter[0].resource."
+        cases = [  # (change to MemberPatient, issue code, element)
+            ({"birthDate": "1999-01-01T00:00:00Z"}, "value", "birthDate"),
+            ({"birthDate": "0000-00-00T00:00:00"}, "value", "birthDate"),
+            ({"birthDate": "1952-02-30"}, "value", "birthDate"),
+            ({"birthDate": 19520725}, "structure", "birthDate"),
+            ({"name": [{"family": ["Johnson"], "given": ["Robert"]}]}, "structure",
+             "name[0].family"),
+            ({"name": [{"family": "Johnson"}, {"family": ["Johnson"]}]}, "structure",
+             "name[1].family"),
+            ({"name": [{"family": "Johnson", "given": "Robert"}]}, "structure",
+             "name[0].given"),
+            ({"gender": "M"}, "value", "gender"),
+            ({"identifier": [{"value": 12345}]}, "structure", "identifier[0].value"),
+        ]
+        for change, code, expr in cases:
+            with self.subTest(change=change):
+                body = example()
+                param(body, "MemberPatient").update(change)
+                oo = self.assertOutcome(self.match(body), 400, code)
+                self.assertEqual(oo["issue"][0]["expression"], [pat + expr])
+        body = example()
+        param(body, "CoverageToMatch")["subscriberId"] = ["SUB-001"]
+        oo = self.assertOutcome(self.match(body), 400, "structure")
+        self.assertEqual(oo["issue"][0]["expression"],
+                         ["Parameters.parameter[1].resource.subscriberId"])
+
+    def test_partial_birth_date_compares_exactly(self):
+        """A partial date is valid FHIR, and matches only a birth date
+        stored to the same precision: member 001 is 1952-07-25."""
+        body = example()
+        param(body, "MemberPatient")["birthDate"] = "1952-07"
+        self.assertOutcome(self.match(body), 422, "not-found")
+
     def test_invalid_json(self):
         self.assertOutcome(self.match(None, raw="{\"resourceType\": "), 400)
 
@@ -300,6 +344,58 @@ class MemberMatch(harness.ServerTest):
         self.assertEqual(mine.status, 200, mine)
         theirs = self.get(path, headers={"Authorization": other})
         self.assertIn(theirs.status, (403, 404), theirs)
+
+
+class ProbingGuard(MatchBase):
+    """The probing guard counts the person matching reaches (issue
+    15.2): its own server, so that the throttled people do not disturb
+    the other tests."""
+
+    def johnson(self, sub, given=("Robert",), identifier=None):
+        body = example()
+        pat = param(body, "MemberPatient")
+        pat["name"] = [{"family": "Johnson", "given": list(given)}]
+        if identifier is not None:
+            pat["identifier"] = [{"system": "http://example.org/member-id",
+                                  "value": identifier}]
+        if sub is None:
+            del param(body, "CoverageToMatch")["subscriberId"]
+        else:
+            param(body, "CoverageToMatch")["subscriberId"] = sub
+        return body
+
+    def test_given_name_variants_stay_throttled(self):
+        """7 wrong subscriber ids answer 5 x 422, then 429; the same
+        person with given ["Robert", "X<n>"] (matching reads the first
+        given name) used to get 8 more guesses and then the match."""
+        statuses = [self.match(self.johnson("WRONG-%d" % i)).status for i in range(7)]
+        self.assertEqual(statuses, [422] * 5 + [429] * 2)
+        for n in range(8):
+            r = self.match(self.johnson("WRONG-X%d" % n, given=("Robert", "X%d" % n)))
+            self.assertOutcome(r, 429, "throttled")
+        for given in (("Robert", "X9"), ("Rob", "ert"), ()):
+            r = self.match(self.johnson("SUB-001", given=given))
+            self.assertOutcome(r, 429, "throttled")
+        self.assertNotIn("test-member-001", r.body.decode())
+
+    def test_patient_identifier_guesses_counted(self):
+        """Card data on MemberPatient.identifier counts like a subscriber
+        id: guessing the member id with the Coverage unchanged is
+        throttled too.  (Another person than the test above.)"""
+        def sarah(ident):
+            body = example()
+            pat = param(body, "MemberPatient")
+            pat.update({"name": [{"family": "Williams", "given": ["Sarah"]}],
+                        "gender": "female", "birthDate": "1985-03-12",
+                        "identifier": [{"system": "http://example.org/member-id",
+                                        "value": ident}]})
+            del param(body, "CoverageToMatch")["subscriberId"]
+            return body
+        statuses = [self.match(sarah("M0000%d" % i)).status for i in range(6)]
+        self.assertEqual(statuses, [422] * 5 + [429])
+        # The right member id: throttled, not "opted out" (which would
+        # tell the guess was right).
+        self.assertOutcome(self.match(sarah("M67890")), 429, "throttled")
 
 
 if __name__ == "__main__":

@@ -438,7 +438,8 @@ END_TEST
  * naming the index; one merely missing a required part is accepted (the
  * runner fails that member alone) but bulk_match_parts() refuses it.
  */
-#define MB_PAT	"{\"name\":\"MemberPatient\",\"resource\":{\"resourceType\":\"Patient\"}}"
+#define MB_PAT	"{\"name\":\"MemberPatient\",\"resource\":{\"resourceType\":\"Patient\"," \
+		"\"name\":[{\"family\":\"Doe\"}],\"birthDate\":\"1980-02-03\"}}"
 #define MB_COV	"{\"name\":\"CoverageToMatch\",\"resource\":{\"resourceType\":\"Coverage\"}}"
 #define MB_CON	"{\"name\":\"Consent\",\"resource\":{\"resourceType\":\"Consent\"}}"
 #define MB(parts) "{\"name\":\"MemberBundle\",\"part\":[" parts "]}"
@@ -475,8 +476,15 @@ START_TEST(test_bulk_match_check)
 		    0 },
 		{ __LINE__, PARAMS(MB(MB_PAT) "," MB(MB_PAT) "," MB(MB_PAT)), 413,
 		    "limit", 0 },
+		/* What matching reads, checked as for $member-match. */
+		{ __LINE__, PARAMS(MB(MB_COV ",{\"name\":\"MemberPatient\","
+		    "\"resource\":{\"resourceType\":\"Patient\",\"name\":[{"
+		    "\"family\":\"Doe\"}]}}")), 400,
+		    "MemberBundle 1: Parameters.parameter[0].part[1].resource"
+		    ".birthDate is required", 0 },
 	};
 	struct match_input	 in;
+	struct match_key	 k;
 	struct p2p_err		 err;
 	json_object		*body, *bundles, *arr;
 	size_t			 i;
@@ -493,7 +501,8 @@ START_TEST(test_bulk_match_check)
 			arr = bundles;
 			p2p_err_init(&err);
 			rc = bulk_match_parts(json_object_array_get_idx(arr,
-			    json_object_array_length(arr) - 1), 0, &in, &err);
+			    json_object_array_length(arr) - 1), 0, &in, &k,
+			    &err);
 			ck_assert_msg(rc == (t[i].parts_ok ? 0 : -1),
 			    "line %d: parts %d", t[i].line, rc);
 			if (!t[i].parts_ok)
