@@ -330,6 +330,18 @@ class MemberMatch(MatchBase):
                 {"role": IRCP, "reference": {"reference": "Organization/test-provider-001"}}]
             self.assertEqual(self.match(body, "test-provider-client").status, 422)
 
+    def test_body_in_another_charset_415(self):
+        """Issue 15.8: the body is read as UTF-8; a request saying it is
+        something else is refused before it is read."""
+        for ct in ("application/fhir+json; charset=utf-16",
+                   "application/fhir+json;charset=\"ISO-8859-1\""):
+            with self.subTest(ct=ct):
+                r = self.post(MM, json.dumps(example()).encode("utf-16")
+                              if "16" in ct else json.dumps(example()),
+                              headers={"Authorization": self.auth["test-payer-client"],
+                                       "Content-Type": ct})
+                self.assertOutcome(r, 415, "not-supported")
+
     # --- a match belongs to its client --------------------------------------
 
     def test_second_client_cannot_use_first_clients_match(self):

@@ -51,13 +51,15 @@ END_TEST
 
 /* Signs claims with libjwt (HS256 or none) for the refusal cases. */
 static char *
-forge(const unsigned char *k, jwt_alg_t alg, const char *iss, const char *aud,
-    long exp)
+forge_iat(const unsigned char *k, jwt_alg_t alg, const char *iss,
+    const char *aud, long exp, long iat)
 {
 	jwt_t	*j;
 	char	*t;
 
 	jwt_new(&j);
+	if (iat)
+		jwt_add_grant_int(j, "iat", iat);
 	if (iss)
 		jwt_add_grant(j, "iss", iss);
 	jwt_add_grant(j, "sub", "payer-b");
@@ -71,6 +73,13 @@ forge(const unsigned char *k, jwt_alg_t alg, const char *iss, const char *aud,
 	t = jwt_encode_str(j);
 	jwt_free(j);
 	return t;
+}
+
+static char *
+forge(const unsigned char *k, jwt_alg_t alg, const char *iss, const char *aud,
+    long exp)
+{
+	return forge_iat(k, alg, iss, aud, exp, NOW);
 }
 
 static const struct {
@@ -88,6 +97,12 @@ static const struct {
 	{ "no usable", __LINE__ },	/* empty */
 	{ "no usable", __LINE__ },	/* too long */
 	{ "algorithm", __LINE__ },	/* HS512, right key */
+	/* Issue 15.8: a lifetime beyond token_ttl, even signed with our
+	 * key, is refused; so is a token without an issue time, or issued
+	 * in the future. */
+	{ "lifetime", __LINE__ },
+	{ "issue time", __LINE__ },
+	{ "issue time", __LINE__ },
 };
 
 START_TEST(test_refusals)
@@ -133,6 +148,12 @@ START_TEST(test_refusals)
 		tok = jwt_encode_str(j);
 		jwt_free(j);
 		break;
+	case 11: tok = forge_iat(key, JWT_ALG_HS256, cfg.base_url,
+	    cfg.fhir_base, NOW + 301, NOW); break;
+	case 12: tok = forge_iat(key, JWT_ALG_HS256, cfg.base_url,
+	    cfg.fhir_base, NOW + 60, 0); break;
+	case 13: tok = forge_iat(key, JWT_ALG_HS256, cfg.base_url,
+	    cfg.fhir_base, NOW + 600, NOW + 400); break;
 	}
 	ck_assert_ptr_nonnull(tok);
 	why[0] = '\0';

@@ -112,7 +112,7 @@ auth_token_check(const struct p2p_config *cfg, const unsigned char *key,
 {
 	jwt_t		*jwt = NULL;
 	const char	*s, *sub, *scope, *npi;
-	long		 exp;
+	long		 exp, iat;
 	int		 rc = -1;
 
 	memset(who, 0, sizeof(*who));
@@ -146,6 +146,19 @@ auth_token_check(const struct p2p_config *cfg, const unsigned char *key,
 	}
 	if (exp <= now) {
 		why_is(why, whysz, "access token expired");
+		goto out;
+	}
+	/* Defence in depth: a token (even one signed with our key) lives
+	 * no longer than token_ttl from its issue, which is not ahead of
+	 * now. */
+	errno = 0;
+	iat = jwt_get_grant_int(jwt, "iat");
+	if (errno != 0 || iat <= 0 || iat > now + cfg->clock_skew) {
+		why_is(why, whysz, "access token without a valid issue time");
+		goto out;
+	}
+	if (exp - iat > cfg->token_ttl) {
+		why_is(why, whysz, "access token lifetime exceeds token_ttl");
 		goto out;
 	}
 	sub = jwt_get_grant(jwt, "sub");
