@@ -51,6 +51,7 @@ const struct p2p_op op_member_match = {
 	.payer = P2P_PAYER_REQUIRED,	/* the Consent names it (HRex) */
 	.audit = AUDIT_MATCH,
 	.db_mmap = 1,		/* one process (lighttpd.conf) */
+	.batch = 32,		/* group commit (web/batch.c) */
 };
 
 P2P_MAIN(op_member_match)

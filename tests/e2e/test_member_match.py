@@ -342,6 +342,59 @@ class MemberMatch(MatchBase):
                                        "Content-Type": ct})
                 self.assertOutcome(r, 415, "not-supported")
 
+    # --- group commit ---------------------------------------------------------
+
+    def test_concurrent_requests_each_answered_and_stored(self):
+        """member-match serves the requests waiting together in one
+        transaction (web/batch.c): 24 at once, matching and not, each
+        gets its own answer, and each 200 is a stored match and consent
+        with its audit record."""
+        import sqlite3
+        import threading
+        db = os.path.join(self.server.data, "p2p.db")
+
+        def counts():
+            c = sqlite3.connect(db)
+            try:
+                return [c.execute(q).fetchone()[0] for q in (
+                    "SELECT count(*) FROM match WHERE patient = 'test-member-001'",
+                    "SELECT count(*) FROM consent WHERE patient = 'test-member-001'",
+                    "SELECT count(*) FROM audit WHERE event = 'match' AND"
+                    " outcome = 'success' AND patient = 'test-member-001'",
+                    "SELECT count(*) FROM audit WHERE event = 'match' AND"
+                    " outcome = 'failure' AND detail LIKE '422 member-match:%'")]
+            finally:
+                c.close()
+
+        before = counts()
+        bodies = []
+        for i in range(24):
+            body = example()
+            if i % 3 == 2:      # an unknown person: 422, nothing stored
+                param(body, "MemberPatient")["name"] = [{"family": "Nobody%d" % i}]
+            bodies.append(body)
+        out = [None] * len(bodies)
+
+        def one(i):
+            out[i] = self.match(bodies[i])
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for i, r in enumerate(out):
+            if i % 3 == 2:
+                self.assertOutcome(r, 422, "not-found")
+            else:
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.json()["parameter"][1]["valueReference"]["reference"],
+                                 "Patient/test-member-001")
+        after = counts()
+        self.assertEqual([a - b for a, b in zip(after, before)], [16, 16, 16, 8])
+        # Each answer is its own request's.
+        ids = {r.header("x-request-id") for r in out}
+        self.assertEqual(len(ids), len(out))
+
     # --- a match belongs to its client --------------------------------------
 
     def test_second_client_cannot_use_first_clients_match(self):

@@ -177,6 +177,58 @@ q1s(struct p2p_db *d, const char *sql, char *out, size_t outsz)
 	return out;
 }
 
+/*
+ * Group commit (web/batch.c): inside a batch, a request's transaction
+ * is a savepoint, so one request undoes its own writes only, and the
+ * batch's one commit keeps the others; a failed commit keeps nothing.
+ */
+START_TEST(test_batch)
+{
+	struct p2p_err	 err;
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_batch_begin(&db, &err), 0);
+	ck_assert_int_eq(db_begin(&db, &err), 0);		/* request 1 */
+	ck_assert_int_eq(db_exec(&db, "INSERT INTO client (id, created)"
+	    " VALUES ('a', 't')", &err), 0);
+	ck_assert_int_eq(db_commit(&db, &err), 0);
+	ck_assert_int_eq(db.in_tx, 0);
+	ck_assert_int_eq(db_begin(&db, &err), 0);		/* request 2 */
+	ck_assert_int_eq(db_exec(&db, "INSERT INTO client (id, created)"
+	    " VALUES ('b', 't')", &err), 0);
+	db_rollback(&db);					/* refused */
+	ck_assert_int_eq(db_batch_lost(&db), 0);
+	/* A statement outside any request transaction (the refusal's audit
+	 * record) is the batch's too. */
+	ck_assert_int_eq(db_exec(&db, "INSERT INTO client (id, created)"
+	    " VALUES ('c', 't')", &err), 0);
+	ck_assert_int_eq(sqlite3_get_autocommit(db.h), 0);
+	ck_assert_int_eq(db_batch_end(&db, &err), 0);
+	ck_assert_int_eq(db.batch, 0);
+	ck_assert_int_eq(q1(&db, "SELECT count(*) FROM client WHERE id IN"
+	    " ('a', 'c')"), 2);
+	ck_assert_int_eq(q1(&db, "SELECT count(*) FROM client WHERE id = 'b'"),
+	    0);
+	/* Outside a batch, db_begin() is a transaction of its own again. */
+	ck_assert_int_eq(db_begin(&db, &err), 0);
+	ck_assert_int_eq(db_commit(&db, &err), 0);
+
+	/* A commit that fails (a deferred foreign key here) keeps nothing
+	 * of the batch, and says so. */
+	ck_assert_int_eq(db_batch_begin(&db, &err), 0);
+	ck_assert_int_eq(db_exec(&db, "PRAGMA defer_foreign_keys = ON;"
+	    "INSERT INTO client (id, created) VALUES ('d', 't');"
+	    "INSERT INTO match (client_id, patient, cid, created)"
+	    " VALUES ('d', 'p', 999, 't')", &err), 0);
+	ck_assert_int_eq(db_batch_end(&db, &err), -1);
+	ck_assert_int_ge(err.status, 400);
+	ck_assert_int_eq(db.batch, 0);
+	ck_assert_int_eq(sqlite3_get_autocommit(db.h), 1);
+	ck_assert_int_eq(q1(&db, "SELECT count(*) FROM client WHERE id = 'd'"),
+	    0);
+}
+END_TEST
+
 /* A version-1 database (0001 only) with rows in the tables 0002 rebuilds. */
 static void
 open_v1(struct p2p_db *d)
@@ -345,6 +397,7 @@ main(void)
 	tcase_add_test(tc, test_transaction_rollback);
 	tcase_add_test(tc, test_constraint_maps_to_409);
 	tcase_add_test(tc, test_upgrade_0002);
+	tcase_add_test(tc, test_batch);
 	tcase_add_test(tc, test_history_keeps_document);
 	tcase_add_loop_test(tc, test_query_plans, 0, sizeof(plans) / sizeof(plans[0]));
 	suite_add_tcase(s, tc);

@@ -397,10 +397,13 @@ p2p_main(const struct p2p_op *op)
 
 	if (p2p_open(&ctx, op) == -1)
 		return 1;
-	while (p2p_accept(&ctx, &req) == 0) {
-		p2p_serve(&ctx, &req);
-		p2p_end(&req);
-	}
+	if (op->batch > 1 && !ctx.cgi)
+		(void)p2p_serve_batch(&ctx);
+	else
+		while (p2p_accept(&ctx, &req) == 0) {
+			p2p_serve(&ctx, &req);
+			p2p_end(&req);
+		}
 	if (op->cleanup != NULL)
 		op->cleanup(&ctx);
 	p2p_close(&ctx);
