@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jwt.h>
 
@@ -233,6 +234,75 @@ START_TEST(test_words)
 }
 END_TEST
 
+/*
+ * A token verified once is not verified again while it lasts (the
+ * memo), yet everything else still holds: its expiry, a disabled client,
+ * and any other token string, even one differing by a character.
+ */
+START_TEST(test_identify_memo)
+{
+	struct p2p_db		 db;
+	struct p2p_principal	 who;
+	struct p2p_err		 err;
+	char			 path[] = "/tmp/p2p-check-auth-XXXXXX", claimed[128];
+	char			*tok, *h, *dot, c;
+	int			 fd;
+
+	setup();
+	ck_assert_int_ne(fd = mkstemp(path), -1);
+	ck_assert_int_eq(write(fd, "0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef\n", 65), 65);
+	close(fd);
+	snprintf(cfg.key_file, sizeof(cfg.key_file), "%s", path);
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_open(&db, ":memory:", 1, &err), 0);
+	ck_assert_int_eq(db_migrate(&db, &err), 0);
+	ck_assert_int_eq(db_exec(&db, "INSERT INTO client (id, created)"
+	    " VALUES ('payer-b', 't')", &err), 0);
+	{
+		const unsigned char	*k;
+
+		ck_assert_int_eq(auth_key(&cfg, &k, &err), 0);
+		tok = auth_token_new(&cfg, k, "payer-b", "1234567893",
+		    "system/*.rs", NOW);
+	}
+	ck_assert_ptr_nonnull(h = malloc(strlen(tok) + 8));
+	snprintf(h, strlen(tok) + 8, "Bearer %s", tok);
+	ck_assert_int_eq(auth_identify(&db, &cfg, h, NOW + 1, &who, claimed,
+	    sizeof(claimed), &err), 0);
+	ck_assert_int_eq(auth_identify(&db, &cfg, h, NOW + 2, &who, claimed,
+	    sizeof(claimed), &err), 0);		/* from the memo */
+	ck_assert_str_eq(who.client_id, "payer-b");
+	ck_assert_str_eq(who.npi, "1234567893");
+	ck_assert_int_eq(who.exp, NOW + 300);
+	/* Expired: the memo does not serve it. */
+	ck_assert_int_eq(auth_identify(&db, &cfg, h, NOW + 300, &who, claimed,
+	    sizeof(claimed), &err), -1);
+	ck_assert_int_eq(err.status, 401);
+	ck_assert_ptr_nonnull(strstr(err.msg, "expired"));
+	/* One character changed in the signature: verified, refused. */
+	p2p_err_init(&err);
+	dot = strrchr(h, '.');
+	c = dot[3];
+	dot[3] = c == 'A' ? 'B' : 'A';
+	ck_assert_int_eq(auth_identify(&db, &cfg, h, NOW + 3, &who, claimed,
+	    sizeof(claimed), &err), -1);
+	ck_assert_int_eq(err.status, 401);
+	dot[3] = c;
+	/* The client disabled: refused though the token is remembered. */
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_exec(&db, "UPDATE client SET active = 0", &err), 0);
+	ck_assert_int_eq(auth_identify(&db, &cfg, h, NOW + 4, &who, claimed,
+	    sizeof(claimed), &err), -1);
+	ck_assert_int_eq(err.status, 401);
+	ck_assert_ptr_nonnull(strstr(err.msg, "disabled"));
+	db_close(&db);
+	free(h);
+	free(tok);
+	unlink(path);
+}
+END_TEST
+
 START_TEST(test_payer)
 {
 	struct p2p_db		 db;
@@ -364,6 +434,7 @@ main(void)
 	tcase_add_loop_test(tc, test_basic, 0, N(basic));
 	tcase_add_test(tc, test_secret_memo);
 	tcase_add_test(tc, test_words);
+	tcase_add_test(tc, test_identify_memo);
 	tcase_add_test(tc, test_payer);
 	tcase_add_test(tc, test_payer_org);
 	suite_add_tcase(s, tc);
