@@ -493,6 +493,21 @@ class RunnerTest(BulkBase):
             self.assertEqual(self.get(path, headers={"Authorization": PAYER}).status, 200)
         db.close()
 
+    def test_runner_expires_probe_rows(self):
+        """The probing guard's rows older than probe_window go at every
+        pass of the runner; those in the window stay."""
+        now = int(time.time())
+        db = sqlite3.connect(os.path.join(self.server.data, "p2p.db"))
+        db.executemany("INSERT INTO probe (client_id, person, time, card) VALUES (?, ?, ?, ?)",
+                       [("c", "old", now - 700 - i, "k%d" % i) for i in range(20)]
+                       + [("c", "new", now - 10, "k")])
+        db.commit()
+        p = self.runner("--once")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rows = db.execute("SELECT person FROM probe WHERE client_id = 'c'").fetchall()
+        db.close()
+        self.assertEqual(rows, [("new",)])
+
     def test_runner_usage_exit_code(self):
         self.assertEqual(self.runner().returncode, 2)
         self.assertEqual(self.runner("--once", "--interval", "x").returncode, 2)

@@ -320,6 +320,8 @@ START_TEST(test_upgrade_0007)
 	ck_assert_int_ge(db_version(&d), 7);
 	ck_assert_int_eq(q1(&d, "SELECT count(*) FROM sqlite_schema WHERE name"
 	    " IN ('consent_client', 'match_patient', 'consent_patient')"), 0);
+	ck_assert_int_eq(q1(&d, "SELECT count(*) FROM sqlite_schema WHERE name"
+	    " IN ('consent_loaded', 'probe_time')"), 2);
 	/* The partial index holds the loaded consent alone. */
 	ck_assert_int_eq(q1(&d, "SELECT count(*) FROM consent INDEXED BY"
 	    " consent_loaded WHERE patient = 'p1' AND source = 'loaded'"), 1);
@@ -414,8 +416,11 @@ static const struct {
 	/* 0002: the keys of the WITHOUT ROWID tables serve these. */
 	{ "SELECT COUNT(DISTINCT card) FROM probe WHERE client_id = ?1"
 	  " AND person = ?2 AND time >= ?3", "PRIMARY KEY", __LINE__ },
-	{ "DELETE FROM probe WHERE client_id = ?1 AND person = ?2"
-	  " AND time < ?3", "PRIMARY KEY", __LINE__ },
+	/* 0007: the runner's expiry of the guard's rows. */
+	{ "DELETE FROM probe WHERE (client_id, person, time, card) IN"
+	  " (SELECT client_id, person, time, card FROM probe WHERE time < ?1"
+	  " ORDER BY time LIMIT 5000)", "COVERING INDEX probe_time (time<?)",
+	  __LINE__ },
 	{ "SELECT version FROM consent_history WHERE cid = ?1 ORDER BY version",
 	  "PRIMARY KEY", __LINE__ },
 	{ "SELECT MAX(version) FROM consent_history WHERE cid = ?1",

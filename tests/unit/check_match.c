@@ -382,6 +382,30 @@ START_TEST(test_probe)
 }
 END_TEST
 
+/* The runner's expiry: every row older than the window, however many. */
+START_TEST(test_probe_expire)
+{
+	struct p2p_err	 err;
+	long long	 n;
+
+	p2p_err_init(&err);
+	/* 12,000 old rows (three statements' worth), 2 in the window. */
+	ck_assert_int_eq(db_exec(&db, "WITH RECURSIVE i(x) AS (SELECT 1"
+	    " UNION ALL SELECT x + 1 FROM i WHERE x < 12000)"
+	    " INSERT INTO probe (client_id, person, time, card)"
+	    " SELECT 'c', 'p' || (x % 7), 100 + x % 50, 'k' || x FROM i;"
+	    "INSERT INTO probe (client_id, person, time, card) VALUES"
+	    " ('c', 'p1', 1000, 'new1'), ('d', 'p2', 1400, 'new2');", &err), 0);
+	ck_assert_int_eq(match_probe_expire(&db, 600, 1600, &n, &err), 0);
+	ck_assert_int_eq(n, 12000);
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM probe"), 2);
+	ck_assert_int_eq(match_probe_expire(&db, 600, 1700, &n, &err), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM probe WHERE"
+	    " card = 'new2'"), 1);
+}
+END_TEST
+
 /*
  * Issue 15.2: the guard counts the person matching reaches, whatever
  * else varies.  Each variant below could match the same stored Johnson
@@ -581,6 +605,7 @@ main(void)
 	    sizeof(refused) / sizeof(refused[0]));
 	tcase_add_test(tc, test_probe);
 	tcase_add_test(tc, test_probe_same_person);
+	tcase_add_test(tc, test_probe_expire);
 	tcase_add_test(tc, test_query_plans);
 	tcase_add_test(tc, test_member_match);
 	return unit_run(s);

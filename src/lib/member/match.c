@@ -45,8 +45,14 @@ static const char sql_demog_patient[] =
 static const char sql_demog_lookup[] =
     "SELECT patient, given, gender FROM demog"
     " WHERE birth_date = ?1 AND family = ?2";
-static const char sql_probe_prune[] =
-    "DELETE FROM probe WHERE client_id = ?1 AND person = ?2 AND time < ?3";
+/* At most PROBE_EXPIRE_MAX rows a statement: short write transactions. */
+#define PROBE_EXPIRE_MAX	5000
+#define STR_(x)			#x
+#define STR(x)			STR_(x)
+static const char sql_probe_expire[] =
+    "DELETE FROM probe WHERE (client_id, person, time, card) IN"
+    " (SELECT client_id, person, time, card FROM probe WHERE time < ?1"
+    " ORDER BY time LIMIT " STR(PROBE_EXPIRE_MAX) ")";
 static const char sql_probe_add[] =
     "INSERT OR IGNORE INTO probe (client_id, person, card, time) VALUES (?1, ?2, ?3, ?4)";
 static const char sql_probe_count[] =
@@ -55,8 +61,8 @@ static const char sql_probe_count[] =
 
 /* Every query a request runs, for the query-plan test. */
 const char *const match_queries[] = {
-	sql_ident, sql_demog_patient, sql_demog_lookup, sql_probe_prune,
-	sql_probe_count, NULL
+	sql_ident, sql_demog_patient, sql_demog_lookup, sql_probe_count,
+	sql_probe_expire, NULL
 };
 
 struct cands {
@@ -558,15 +564,8 @@ match_probe(struct p2p_db *db, const char *client, const struct match_key *k,
 	/* Only hashes are kept: the probe table holds no demographics. */
 	if (match_probe_keys(k, person, card) == -1)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	if ((st = db_stmt(db, sql_probe_prune, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, client);
-	db_bind_text(st, 2, person);
-	sqlite3_bind_int64(st, 3, (long long)now - window);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "probe prune");
+	/* Older rows are the runner's to delete (match_probe_expire());
+	 * the count reads the window only. */
 	if ((st = db_stmt(db, sql_probe_add, err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, client);
@@ -594,6 +593,28 @@ match_probe(struct p2p_db *db, const char *client, const struct match_key *k,
 		err->retry_after = (int)window;
 		return -1;
 	}
+	return 0;
+}
+
+int
+match_probe_expire(struct p2p_db *db, long long window, time_t now,
+    long long *n, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc, k;
+
+	*n = 0;
+	do {
+		if ((st = db_stmt(db, sql_probe_expire, err)) == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, (long long)now - window);
+		rc = sqlite3_step(st);
+		db_done(st);
+		if (rc != SQLITE_DONE)
+			return db_fail(db, rc, err, "probe expire");
+		k = sqlite3_changes(db->h);
+		*n += k;
+	} while (k == PROBE_EXPIRE_MAX);
 	return 0;
 }
 

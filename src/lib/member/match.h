@@ -122,6 +122,15 @@ int	 match_probe(struct p2p_db *, const char *client,
 	    const struct match_key *k, long long limit, long long window,
 	    time_t now, struct p2p_err *);
 
+/*
+ * Deletes the guard's rows older than window seconds before now, a few
+ * thousand per statement (each its own transaction, so that a large
+ * backlog never holds the write lock long); sets *n to how many.  The
+ * runner calls it on every pass.  0, or -1 with err.
+ */
+int	 match_probe_expire(struct p2p_db *, long long window, time_t now,
+	    long long *n, struct p2p_err *);
+
 /* --- $member-match (HRex) ------------------------------------------- */
 
 /*
