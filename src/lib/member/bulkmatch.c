@@ -181,8 +181,11 @@ bulk_match_check(json_object *body, long long max, json_object **bundles,
 	return 0;
 }
 
+#define GUARD_CHUNK	256	/* MemberBundles per guard transaction */
+
 /*
- * The probing guard of the kick-off, in one transaction: each complete
+ * The probing guard of the kick-off, GUARD_CHUNK MemberBundles a
+ * transaction (the attempts recorded stay recorded): each complete
  * MemberBundle is an attempt of client, in order (one guard with
  * $member-match: match_probe()).  Sets *throttled to the indexes of
  * those over the limit (a new array), each audited as refused; the
@@ -210,6 +213,11 @@ guard(struct p2p_db *db, const struct p2p_config *cfg, const char *client,
 	if (db_begin(db, err) == -1)
 		goto fail;
 	for (i = 0; i < n; i++) {
+		/* A few hundred at a time: $member-match waits for the
+		 * write lock meanwhile. */
+		if (i > 0 && i % GUARD_CHUNK == 0 && (db_commit(db, err) == -1 ||
+		    db_begin(db, err) == -1))
+			goto fail;
 		p2p_err_init(&e);
 		/* An incomplete one fails alone in the runner, unmatched. */
 		if (parts_scan(json_object_array_get_idx(bundles, i), i, 1,
