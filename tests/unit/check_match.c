@@ -342,8 +342,8 @@ END_TEST
 
 /* One probe through the guard: 0 or the HTTP status. */
 static int
-probe(const char *client, const char *patient, const char *coverage,
-    time_t now)
+probe_rec(const char *client, const char *patient, const char *coverage,
+    time_t now, int record)
 {
 	struct match_key	 k;
 	struct p2p_err		 err;
@@ -354,12 +354,19 @@ probe(const char *client, const char *patient, const char *coverage,
 	ck_assert_int_eq(fhir_parse(patient, strlen(patient), &p, &err), 0);
 	ck_assert_int_eq(fhir_parse(coverage, strlen(coverage), &c, &err), 0);
 	ck_assert_int_eq(match_key_of(p, c, "P", "C", &k, &err), 0);
-	rc = match_probe(&db, client, &k, 3, 600, now, &err);
+	rc = match_probe(&db, client, &k, 3, 600, now, record, &err);
 	if (rc == -1)
 		ck_assert_int_eq(err.retry_after, 600);
 	json_object_put(p);
 	json_object_put(c);
 	return rc == 0 ? 0 : err.status;
+}
+
+static int
+probe(const char *client, const char *patient, const char *coverage,
+    time_t now)
+{
+	return probe_rec(client, patient, coverage, now, 1);
 }
 
 START_TEST(test_probe)
@@ -379,6 +386,24 @@ START_TEST(test_probe)
 	    1010), 0);
 	ck_assert_int_eq(probe("a", PAT(J B), COV(",\"subscriberId\":\"CARD-9\""),
 	    1700), 0);
+	/* Not recorded ($member-match before it knows the outcome): the
+	 * attempt counts all the same, and only a refused one stays. */
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM probe WHERE"
+	    " client_id = 'z'"), 0);
+	ck_assert_int_eq(probe("z", PAT(J B), COV(",\"subscriberId\":\"Z1\""),
+	    2000), 0);
+	ck_assert_int_eq(probe("z", PAT(J B), COV(",\"subscriberId\":\"Z2\""),
+	    2000), 0);
+	ck_assert_int_eq(probe("z", PAT(J B), COV(",\"subscriberId\":\"Z3\""),
+	    2000), 0);
+	ck_assert_int_eq(probe_rec("z", PAT(J B),
+	    COV(",\"subscriberId\":\"Z1\""), 2001, 0), 0);	/* seen */
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM probe WHERE"
+	    " client_id = 'z'"), 3);
+	ck_assert_int_eq(probe_rec("z", PAT(J B),
+	    COV(",\"subscriberId\":\"Z4\""), 2001, 0), 429);	/* 4th */
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM probe WHERE"
+	    " client_id = 'z'"), 4);
 }
 END_TEST
 
@@ -577,11 +602,14 @@ START_TEST(test_member_match)
 	p2p_err_init(&err);
 	ck_assert_int_eq(consent_access(&db, "c", "m1", now_sec(), &cid, &sens,
 	    &err), 0);
+	/* A success is on record as the match, not as a guess; a refused
+	 * attempt counts for the probing guard. */
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM probe WHERE"
+	    " client_id = 'a'"), 0);
 	ck_assert_int_eq(handle(nobody, "a", "org-a", &st, &r), -1);
 	ck_assert_int_eq(st, 422);
-	/* A refused attempt still counts for the probing guard. */
-	ck_assert_int_ge(unit_int(&db, "SELECT count(*) FROM probe WHERE"
-	    " client_id = 'a'"), 2);
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM probe WHERE"
+	    " client_id = 'a'"), 1);
 	ck_assert_int_eq(handle(many, "a", "org-a", &st, &r), -1);
 	ck_assert_int_eq(st, 422);
 	/* Opt-out on file for m2. */

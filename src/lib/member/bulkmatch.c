@@ -224,7 +224,7 @@ guard(struct p2p_db *db, const struct p2p_config *cfg, const char *client,
 		    &in, k, &e) == -1)
 			continue;
 		if (match_probe(db, client, k, cfg->probe_limit,
-		    cfg->probe_window, now, &e) == 0)
+		    cfg->probe_window, now, 1, &e) == 0)
 			continue;
 		if (e.status != 429) {
 			*err = e;

@@ -56,7 +56,7 @@ static const char sql_probe_expire[] =
 static const char sql_probe_add[] =
     "INSERT OR IGNORE INTO probe (client_id, person, card, time) VALUES (?1, ?2, ?3, ?4)";
 static const char sql_probe_count[] =
-    "SELECT COUNT(DISTINCT card) FROM probe"
+    "SELECT COUNT(DISTINCT card), COALESCE(MAX(card = ?4), 0) FROM probe"
     " WHERE client_id = ?1 AND person = ?2 AND time >= ?3";
 
 /* Every query a request runs, for the query-plan test. */
@@ -552,20 +552,14 @@ out:
 	return rc;
 }
 
-int
-match_probe(struct p2p_db *db, const char *client, const struct match_key *k,
-    long long limit, long long window, time_t now, struct p2p_err *err)
+/* Records one attempt (person, card hashes) of client at now. */
+static int
+probe_add(struct p2p_db *db, const char *client, const char *person,
+    const char *card, time_t now, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	char		 person[65], card[65];
-	long long	 distinct = 0;
 	int		 rc;
 
-	/* Only hashes are kept: the probe table holds no demographics. */
-	if (match_probe_keys(k, person, card) == -1)
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	/* Older rows are the runner's to delete (match_probe_expire());
-	 * the count reads the window only. */
 	if ((st = db_stmt(db, sql_probe_add, err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, client);
@@ -574,18 +568,43 @@ match_probe(struct p2p_db *db, const char *client, const struct match_key *k,
 	sqlite3_bind_int64(st, 4, (long long)now);
 	rc = sqlite3_step(st);
 	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "probe insert");
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "probe insert");
+}
+
+int
+match_probe(struct p2p_db *db, const char *client, const struct match_key *k,
+    long long limit, long long window, time_t now, int record,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	char		 person[65], card[65];
+	long long	 distinct = 0;
+	int		 rc, seen = 0;
+
+	/* Only hashes are kept: the probe table holds no demographics. */
+	if (match_probe_keys(k, person, card) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	/* The window only: older rows are the runner's to delete
+	 * (match_probe_expire()). */
 	if ((st = db_stmt(db, sql_probe_count, err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, client);
 	db_bind_text(st, 2, person);
 	sqlite3_bind_int64(st, 3, (long long)now - window);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	db_bind_text(st, 4, card);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		distinct = sqlite3_column_int64(st, 0);
+		seen = sqlite3_column_int(st, 1);
+	}
 	db_done(st);
 	if (rc != SQLITE_ROW)
 		return db_fail(db, rc, err, "probe count");
+	/* This attempt counts, whether it will be recorded or not. */
+	if (!seen)
+		distinct++;
+	if ((record || distinct > limit) &&
+	    probe_add(db, client, person, card, now, err) == -1)
+		return -1;
 	if (distinct > limit) {
 		p2p_fail(err, 429, P2P_ISSUE_THROTTLED, "too many member-match"
 		    " attempts for the same person (family name and birth"
@@ -594,6 +613,17 @@ match_probe(struct p2p_db *db, const char *client, const struct match_key *k,
 		return -1;
 	}
 	return 0;
+}
+
+int
+match_probe_record(struct p2p_db *db, const char *client,
+    const struct match_key *k, time_t now, struct p2p_err *err)
+{
+	char	 person[65], card[65];
+
+	if (match_probe_keys(k, person, card) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	return probe_add(db, client, person, card, now, err);
 }
 
 int
@@ -804,7 +834,12 @@ match_member(struct p2p_db *db, const struct p2p_config *cfg,
 	    (res == MATCH_ONE && consent_optout(db, patient, &optout,
 	    err) == -1) ||
 	    match_probe(db, client, k, cfg->probe_limit, cfg->probe_window,
-	    now, err) == -1)
+	    now, 0, err) == -1)
+		goto refused;
+	/* An attempt that does not end in the member's data counts for the
+	 * guard; a success is on record as the match itself. */
+	if ((res != MATCH_ONE || optout) &&
+	    match_probe_record(db, client, k, now, err) == -1)
 		goto refused;
 	if (res == MATCH_NONE) {
 		/* Wording of the government guide's Example 03. */

@@ -110,17 +110,24 @@ int	 match_probe_keys(const struct match_key *k, char person[65],
 
 /*
  * The brute-force guard (HRex: "same demographics resubmitted with
- * varying card data"), one for both match operations.  Records this
- * attempt of client in table probe and fails with 429 (Retry-After =
- * window) when the client sent more than limit distinct cards for the
- * same person within window seconds (match_probe_keys()).  Returns 0 or
- * -1 with err set.  Runs in the caller's write transaction
- * (db_begin()), which the caller commits even on the 429: the attempt
- * itself counts.
+ * varying card data"), one for both match operations.  Fails with 429
+ * (Retry-After = window) when client's recorded attempts for the same
+ * person within window seconds, with this one, hold more than limit
+ * distinct cards (match_probe_keys()); a refused attempt is recorded in
+ * table probe.  With record, the attempt is recorded either way (the
+ * bulk kick-off: decided before the match); without, the caller records
+ * it with match_probe_record() unless it succeeds ($member-match: a
+ * success is on record as the match).  Returns 0 or -1 with err set.
+ * Runs in the caller's write transaction (db_begin()), which the caller
+ * commits even on the 429: the attempt itself counts.
  */
 int	 match_probe(struct p2p_db *, const char *client,
 	    const struct match_key *k, long long limit, long long window,
-	    time_t now, struct p2p_err *);
+	    time_t now, int record, struct p2p_err *);
+
+/* Records an attempt of client for the guard.  0 or -1 with err. */
+int	 match_probe_record(struct p2p_db *, const char *client,
+	    const struct match_key *k, time_t now, struct p2p_err *);
 
 /*
  * Deletes the guard's rows older than window seconds before now, a few
