@@ -138,6 +138,21 @@ is_object(json_object *o)
 	return json_object_is_type(o, json_type_object);
 }
 
+/* Entry i of array arr (what), which must be an object; NULL with a 400. */
+static json_object *
+object_at(json_object *arr, size_t i, const char *base, const char *what,
+    struct p2p_err *err)
+{
+	json_object	*o = json_object_array_get_idx(arr, i);
+	char		 w[160];
+
+	if (is_object(o))
+		return o;
+	snprintf(w, sizeof(w), "%s[%zu]", what, i);
+	refuse(err, P2P_ISSUE_STRUCTURE, base, w, "must be an object");
+	return NULL;
+}
+
 /* A CodeableConcept fhir_has_coding() reads: coding[].system, .code. */
 static int
 check_concept(json_object *cc, const char *base, const char *what,
@@ -157,11 +172,9 @@ check_concept(json_object *cc, const char *base, const char *what,
 		return -1;
 	for (i = 0; codings != NULL &&
 	    i < json_object_array_length(codings); i++) {
-		c = json_object_array_get_idx(codings, i);
-		snprintf(w, sizeof(w), "%s.coding[%zu]", what, i);
-		if (!is_object(c))
-			return refuse(err, P2P_ISSUE_STRUCTURE, base, w,
-			    "must be an object");
+		snprintf(w, sizeof(w), "%s.coding", what);
+		if ((c = object_at(codings, i, base, w, err)) == NULL)
+			return -1;
 		snprintf(w, sizeof(w), "%s.coding[%zu].system", what, i);
 		if (read_string(c, "system", MATCH_VALUE_MAX, base, w, &s,
 		    err) == -1)
@@ -208,11 +221,8 @@ read_identifiers(json_object *res, const char *base, int kind,
 	    &ids, err) == -1)
 		return -1;
 	for (i = 0; ids != NULL && i < json_object_array_length(ids); i++) {
-		id = json_object_array_get_idx(ids, i);
-		snprintf(w, sizeof(w), "identifier[%zu]", i);
-		if (!is_object(id))
-			return refuse(err, P2P_ISSUE_STRUCTURE, base, w,
-			    "must be an object");
+		if ((id = object_at(ids, i, base, "identifier", err)) == NULL)
+			return -1;
 		snprintf(w, sizeof(w), "identifier[%zu].type", i);
 		type = NULL;
 		if (json_object_object_get_ex(id, "type", &type) &&
@@ -249,11 +259,8 @@ read_names(json_object *p, const char *base, struct match_key *k,
 		return -1;
 	for (i = 0; names != NULL && i < json_object_array_length(names);
 	    i++) {
-		nm = json_object_array_get_idx(names, i);
-		snprintf(w, sizeof(w), "name[%zu]", i);
-		if (!is_object(nm))
-			return refuse(err, P2P_ISSUE_STRUCTURE, base, w,
-			    "must be an object");
+		if ((nm = object_at(names, i, base, "name", err)) == NULL)
+			return -1;
 		snprintf(w, sizeof(w), "name[%zu].family", i);
 		if (read_string(nm, "family", MATCH_NAME_MAX, base, w, &family,
 		    err) == -1)
