@@ -152,7 +152,7 @@ client_payer_org(struct p2p_db *db, const char *npi, const char *name,
 	    name == NULL)
 		return n;
 	snprintf(oid, sizeof(oid), "payer-%s", npi);
-	if (!store_id_valid(oid))
+	if (!fhir_valid_id(oid))
 		return p2p_fail(err, 400, P2P_ISSUE_VALUE,
 		    "NPI %s makes no valid Organization id", npi);
 	/* Never overwrite another Organization that has this id. */
@@ -179,4 +179,32 @@ client_payer_org(struct p2p_db *db, const char *npi, const char *name,
 		return -1;
 	*created = 1;
 	return payer_org(db, npi, org_id, idsz, err);
+}
+
+int
+client_name_valid(const char *s, size_t max)
+{
+	size_t	 i, n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > max)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' &&
+		    s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '.' || s[i] == '-' || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+int
+client_npi_valid(const char *s)
+{
+	size_t	 i;
+
+	if (s == NULL || strlen(s) != 10)
+		return 0;
+	for (i = 0; i < 10; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
 }

@@ -61,13 +61,31 @@ int64_t	 now_ms(void);
 void	 time_instant(time_t, char out[32]);
 /* Formats t as a FHIR date "2026-01-02" (11 bytes). */
 void	 time_date(time_t, char out[16]);
+/* How much of a date and time a FHIR value gives (time_parse()). */
+enum time_prec {
+	TIME_YEAR,		/* YYYY */
+	TIME_MONTH,		/* YYYY-MM */
+	TIME_DAY,		/* YYYY-MM-DD: a FHIR date */
+	TIME_SECOND,		/* YYYY-MM-DDThh:mm:ss[.f](Z|+hh:mm) */
+};
+
 /*
- * Parses a FHIR date, dateTime or instant (YYYY, YYYY-MM, YYYY-MM-DD,
- * YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm)).  Partial dates resolve to their
- * first moment, or with end != 0 to their last second.  Returns 0 and
- * sets *out (UTC seconds), or -1 when the text is not such a value.
+ * The one parser of FHIR R4 date, dateTime and instant values (FHIR R4
+ * datatypes, regexes of date, dateTime and instant): YYYY, YYYY-MM,
+ * YYYY-MM-DD, or YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm|-hh:mm); year 0001
+ * and later, real days of the month, seconds up to 60 (a leap second),
+ * and a time zone offset from -14:00 to +14:00 with minutes below 60.
+ * Partial dates resolve to their first moment, or with end != 0 to
+ * their last second.  Returns 0 and sets *out (UTC seconds), or -1 when
+ * the text is not such a value.
  */
 int	 time_parse(const char *, int end, time_t *out);
+/*
+ * time_parse() that returns the precision given (enum time_prec)
+ * instead of 0: a FHIR date is TIME_DAY or less, an instant exactly
+ * TIME_SECOND.  out may be NULL: the text is only checked.
+ */
+int	 time_parse_prec(const char *, int end, time_t *out);
 
 /*
  * Checks a FHIR R4 date (YYYY, YYYY-MM or YYYY-MM-DD: year 0001-9999, a
@@ -109,6 +127,14 @@ int	 kv_add(struct p2p_kvlist *, const char *key, const char *val);
 const char *kv_get(const struct p2p_kvlist *, const char *key);
 /* How many pairs are named key. */
 size_t	 kv_count(const struct p2p_kvlist *, const char *key);
+
+/*
+ * Room for element n of the array *pp (each size bytes, *cap of them
+ * allocated): grows it to first, then doubling, when n == *cap.  0, or
+ * -1 when out of memory (*pp and *cap unchanged).
+ */
+int	 array_grow(void *pp, size_t n, size_t *cap, size_t size,
+	    size_t first);
 
 /* strdup that tolerates NULL. */
 char	*xstrdup(const char *);

@@ -9,7 +9,9 @@
  * classify.h): no JSON is parsed per released resource.
  *   - data window: dos >= transaction time - data_years (rows without a
  *     date of service are kept);
- *   - SCOPE_EXCLUDED rows never (drug PAs, denied PAs, ...);
+ *   - SCOPE_EXCLUDED rows never (denied PAs);
+ *   - SCOPE_DRUG rows (drug PAs) only with release_drug_pa = 1 (p2p.conf:
+ *     applied here, so that switching it needs no reload);
  *   - SCOPE_PA_CLOSED rows only when changed within pa_change_months
  *     (compared by day);
  *   - SCOPE_SENSITIVE rows only under a #sensitive consent;
@@ -53,6 +55,18 @@ struct release_cond {
 	char			 codes[256];	/* status: ",a,b," */
 };
 
+/*
+ * Parses a date search value with its prefix (eq ne ge gt le lt; none
+ * is eq) into c->cmp, c->first, c->last: a date covers its whole
+ * period; with instant, a value longer than a date is that instant.
+ * 0, or -1 with a 400 naming what (not-supported for another prefix).
+ */
+int	 release_cond_parse(const char *value, int instant,
+	    struct release_cond *c, const char *what, struct p2p_err *);
+
+/* 1 when the stored date or instant v (none: no) satisfies c. */
+int	 release_cond_holds(const struct release_cond *c, const char *v);
+
 struct release_tf {
 	char			 type[64];	/* resource type */
 	struct release_cond	 cond[RELEASE_COND_MAX]; /* all must hold */
@@ -64,6 +78,7 @@ struct release_rules {
 	char		 dos_min[16];	/* window floor YYYY-MM-DD */
 	char		 pa_min[16];	/* closed PAs: changed >= this day */
 	int		 sensitive;	/* consent policy #sensitive */
+	int		 drug_pa;	/* release drug PAs (release_drug_pa) */
 	char		 types[RELEASE_TYPES_MAX]; /* ",A,B," or "" = all */
 	char		 since[32];	/* last_updated > since, or "" */
 	char		 until[32];	/* last_updated <= until, or "" */
@@ -83,8 +98,9 @@ struct release_row {
 };
 
 /*
- * Sets the rules for transaction time now and the consent policy
- * (sensitive != 0 for #sensitive), with no narrowing.
+ * Sets the rules for transaction time now, the configuration (data_years,
+ * pa_change_months, release_drug_pa) and the consent policy (sensitive
+ * != 0 for #sensitive), with no narrowing.
  */
 void	 release_init(struct release_rules *, const struct p2p_config *,
 	    time_t now, int sensitive);
