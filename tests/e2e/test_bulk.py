@@ -420,6 +420,26 @@ class BulkProbingGuard(BulkBase):
                          ["#sub-2"])
         self.assertNotIn("consentconstraint", groups)
 
+    def test_member_match_guesses_count_for_bulk(self):
+        """The other way round: 5 wrong subscriber ids for member 001 sent
+        by $member-match (422 each), then a bulk request with her right
+        card: the MemberBundle goes to NonMatchedMembers, audited 429."""
+        def mm(sub):
+            body = {"resourceType": "Parameters", "parameter": [
+                {"name": n, "resource": copy.deepcopy(CLEAN["part"][i]["resource"])}
+                for i, n in enumerate(("MemberPatient", "CoverageToMatch", "Consent"))]}
+            body["parameter"][1]["resource"]["subscriberId"] = sub
+            return self.post("/fhir/Patient/$member-match", body,
+                             headers={"Authorization": PAYER})
+        for i in range(5):
+            self.assertOutcome(mm("WRONG-MM-%d" % i), 422, "not-found")
+        before = self.refusals()
+        groups = self.groups(params(CLEAN))
+        self.assertNotIn("member", groups["match"])
+        self.assertEqual([x["entity"]["reference"] for x in groups["nomatch"]["member"]],
+                         ["#sub-1"])
+        self.assertEqual(self.refusals() - before, 1)
+
 
 class RunnerTest(BulkBase):
     """Runners started by the test only (no wake-up at kick-off)."""
