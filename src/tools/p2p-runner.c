@@ -1,7 +1,7 @@
 /*
  * p2p-runner - the export runner: completes queued asynchronous jobs
  * ($bulk-member-match, Patient/$everything async, $davinci-data-export)
- * and removes expired ones.  See README.md ("Export runner").
+ * and removes expired ones.  See docs/operations.md ("Export runner").
  *
  *   p2p-runner [-c p2p.conf] [--stale S] --once
  *   p2p-runner [-c p2p.conf] [--stale S] --loop [--interval S]

@@ -491,7 +491,15 @@ class TokenEndpoint(AuthBase):
         self.assert401(self.api(harness.basic("secret-only", SECRET)))
         self.assert401(self.api(harness.basic("basic-client", "wrong-secret-0123456789")))
 
-    def test_zz_audit(self):
+    def test_token_audit_has_no_secrets(self):
+        """A grant and a refusal are audited, in words, without the
+        secret or any token, whatever ran before."""
+        a = self.assertion(self.ec_pem, "ec1", "ES384")
+        self.assertEqual(self.token_request(a).status, 200)
+        self.refused(a, "jti already used")
+        r = self.post("/auth/token", "grant_type=client_credentials&scope=system/*.rs",
+                      headers=dict(FORM, Authorization=harness.basic("basic-client", SECRET)))
+        self.assertEqual(r.status, 200, r)
         rows = self.audit()
         self.assertTrue(any(o == "success" for o, _, _ in rows))
         # A refusal's record: "<status> <operation>: <reason>".

@@ -1,5 +1,5 @@
 /*
- * match.c - see match.h; the rules are in README.md ("Matching").
+ * match.c - see match.h; the rules are in docs/matching.md.
  *
  * HRex $member-match leaves the algorithm to the server.  Ours is
  * deterministic and cheap:
@@ -536,9 +536,9 @@ match_probe_keys(const struct match_key *k, char person[65], char card[65])
 
 	/*
 	 * The person: the two demographics every match requires and
-	 * compares exactly (README "Probing guard").  Every request that
-	 * can reach a member carries that member's folded family name and
-	 * birth date, whatever else it varies.
+	 * compares exactly (docs/matching.md, "Probing guard").  Every
+	 * request that can reach a member carries that member's folded
+	 * family name and birth date, whatever else it varies.
 	 */
 	oom |= buf_printf(&b, "%s\x1f%s", k->family, k->birth);
 	if (oom || sha256_hex(&b, person) == -1)

@@ -1,7 +1,7 @@
 /*
  * match.h - finding the one member a request describes (HRex
  * $member-match rules, also used for each MemberBundle of PDex
- * $bulk-member-match).  See README.md ("Matching") for the rules.
+ * $bulk-member-match).  See docs/matching.md for the rules.
  */
 #ifndef P2P_MATCH_H
 #define P2P_MATCH_H
