@@ -870,10 +870,6 @@ PHASES = ("ceilings", "member-match", "everything", "bulk", "export", "profiles"
           "payer", "token")
 
 
-KEEP_SECTIONS = ("## Concurrency soak",
-                 "## Export as a receiving payer, before and after")
-
-
 def miss(name, f):
     v = f.get(name)
     if not isinstance(v, (int, float)):
@@ -1145,6 +1141,11 @@ def report(b, info, scales, token, argv):
     return "\n".join(lines)
 
 
+# Sections of RESULTS.md that a run of this script keeps as they are.
+KEPT_SECTIONS = ("$member-match: group commit, before and after", "Concurrency soak",
+                 "Export as a receiving payer, before and after")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--src", required=True)
@@ -1184,13 +1185,13 @@ def main():
                       f, indent=1, default=str)
     out = a.out or (os.path.join(b.work, "quick.md") if a.quick
                     else os.path.join(HERE, "RESULTS.md"))
-    # Sections recorded by other runs (bench/soak.py --record, the export
-    # before/after study of bench/exportpipe.py): keep them.
+    # sections recorded by other tools (bench/soak.py, bench/exportpipe.py)
+    # or by hand from studies of their own: keep them
     old = open(out).read() if os.path.exists(out) else ""
-    for title in KEEP_SECTIONS:
-        mark = "\n" + title + "\n"
+    for head in KEPT_SECTIONS:
+        mark = "\n## %s\n" % head
         if mark in old:
-            text = text.rstrip("\n") + "\n\n" + title + "\n" + \
+            text = text.rstrip("\n") + "\n" + mark + \
                 old.split(mark, 1)[1].split("\n## ", 1)[0]
     with open(out, "w") as f:
         f.write(text)

@@ -42,6 +42,7 @@
 #include "member/bulkmatch.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "member/match.h"
 
 static volatile sig_atomic_t	 stopping;
 
@@ -211,6 +212,7 @@ pass(struct runner *r)
 {
 	struct job	 job;
 	struct p2p_err	 err;
+	long long	 gone;
 	int		 n, rc, status = 0, jobs = 0;
 
 	p2p_err_init(&err);
@@ -220,6 +222,11 @@ pass(struct runner *r)
 	}
 	if (n > 0)
 		log_info("removed %d expired or cancelled jobs", n);
+	if (match_probe_expire(&r->db, r->cfg.probe_window, now_sec(), &gone,
+	    &err) == -1) {
+		log_err("probe expire: %s", err.msg);
+		return 3;
+	}
 	while (!stopping) {
 		p2p_err_init(&err);
 		rc = job_claim(&r->db, &r->cfg, r->id, r->stale, &job, &err);

@@ -86,17 +86,19 @@ extern const char *const consent_queries[];
  * the client.  One row per match the client holds for a member (one
  * row with NULL match columns when it holds none), a member's newest
  * match first, members in patient order.  Every index read is covering
- * (0006-export-accounting.sql).  Step it with consent_access_next(),
+ * (0006-export-accounting.sql: consent_release; 0007-match-writes.sql:
+ * consent_loaded, the opt-outs).  Step it with consent_access_next(),
  * which decides as consent_access() does.
  */
 #define CONSENT_ACCESS_SQL(src) \
 	"SELECT b.patient, m.mid, m.cid, m.consentless, c.status, c.policy," \
 	" c.period_start, c.period_end, m.mid IS NOT NULL AND EXISTS" \
 	" (SELECT 1 FROM consent o WHERE o.patient = b.patient" \
-	" AND o.status = 'active' AND o.provision = 'deny')" \
+	" AND o.source = 'loaded' AND o.status = 'active'" \
+	" AND o.provision = 'deny')" \
 	" FROM " src " b LEFT JOIN match m ON m.client_id = ?1" \
-	" AND m.patient = b.patient LEFT JOIN consent c" \
-	" ON c.patient = m.patient AND +c.cid = m.cid" \
+	" AND m.patient = b.patient LEFT JOIN consent c INDEXED BY" \
+	" consent_release ON c.cid = m.cid" \
 	" ORDER BY b.patient, m.mid DESC"
 
 /* One member's release check (consent_access_next()). */
