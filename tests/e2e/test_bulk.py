@@ -205,7 +205,7 @@ class BulkMemberMatchTest(BulkBase):
 
     def test_malformed_names_bundle_and_part(self):
         # (A MemberBundle merely missing its Consent is accepted and fails
-        # alone in the runner: test_review_data.)
+        # alone in the runner: test_bulk_consent_and_urls.)
         twice = copy.deepcopy(OPTOUT)
         twice["part"].append(copy.deepcopy(twice["part"][2]))
         wrong_type = copy.deepcopy(OPTOUT)

@@ -2,7 +2,7 @@
  * bulkmatch.h - PDex $bulk-member-match: the request's MemberBundles
  * (checked at kick-off) and the runner's work (bulk_match_run() in
  * job.h) that sorts each member into MatchedMembers, NonMatchedMembers
- * or ConsentConstrainedMembers.  See README.md ("$bulk-member-match").
+ * or ConsentConstrainedMembers.  See docs/matching.md.
  */
 #ifndef P2P_BULKMATCH_H
 #define P2P_BULKMATCH_H

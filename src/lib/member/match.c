@@ -1,5 +1,5 @@
 /*
- * match.c - see match.h; the rules are in README.md ("Matching").
+ * match.c - see match.h; the rules are in docs/matching.md.
  *
  * HRex $member-match leaves the algorithm to the server.  Ours is
  * deterministic and cheap:

@@ -1,7 +1,7 @@
 /*
  * match.h - finding the one member a request describes (HRex
  * $member-match rules, also used for each MemberBundle of PDex
- * $bulk-member-match).  See README.md ("Matching") for the rules.
+ * $bulk-member-match).  See docs/matching.md for the rules.
  */
 #ifndef P2P_MATCH_H
 #define P2P_MATCH_H
@@ -42,7 +42,7 @@ int	 match_find(struct p2p_db *, const struct match_input *,
 /* The lookup statements (NULL-terminated), for EXPLAIN QUERY PLAN. */
 extern const char *const match_queries[];
 
-/* Folded demographics of one MemberPatient (see README "Matching"). */
+/* Folded demographics of one MemberPatient (see docs/matching.md). */
 struct match_demog {
 	char		 family[128];	/* norm_name(name.family), "" if none */
 	char		 given[128];	/* norm_name(first given), "" if none */
