@@ -224,22 +224,36 @@ teardown(void)
 	db_close(&db2);
 }
 
+/* Loads text as fmt; nofirst sets P2P_LOAD_NOFIRST for the load. */
+static int
+load_as(struct p2p_db *d, const char *text, enum load_format fmt,
+    int nofirst, struct load_stats *st, struct p2p_err *err)
+{
+	FILE	*f;
+	int	 rc;
+
+	if (nofirst)
+		setenv("P2P_LOAD_NOFIRST", "1", 1);
+	p2p_err_init(err);
+	f = fmemopen((void *)text, strlen(text), "r");
+	ck_assert_ptr_nonnull(f);
+	rc = load_stream(d, f, "test", fmt, 0, st, err);
+	fclose(f);
+	unsetenv("P2P_LOAD_NOFIRST");
+	return rc;
+}
+
 static int
 load_text(struct p2p_db *d, const char *text, int tree,
     struct load_stats *st, struct p2p_err *err)
 {
-	FILE	*f;
 	int	 rc;
 
 	if (tree)
 		setenv("P2P_LOAD_TREE", "1", 1);
 	else
 		unsetenv("P2P_LOAD_TREE");
-	p2p_err_init(err);
-	f = fmemopen((void *)text, strlen(text), "r");
-	ck_assert_ptr_nonnull(f);
-	rc = load_stream(d, f, "test", LOAD_NDJSON, 0, st, err);
-	fclose(f);
+	rc = load_as(d, text, LOAD_NDJSON, 0, st, err);
 	unsetenv("P2P_LOAD_TREE");
 	return rc;
 }
@@ -820,25 +834,6 @@ repeated(const char *text, int n)
 	memcpy(out + len, text, head);
 	out[len + head] = '\0';
 	return out;
-}
-
-/* Loads text as fmt; nofirst sets P2P_LOAD_NOFIRST for the load. */
-static int
-load_as(struct p2p_db *d, const char *text, enum load_format fmt,
-    int nofirst, struct load_stats *st, struct p2p_err *err)
-{
-	FILE	*f;
-	int	 rc;
-
-	if (nofirst)
-		setenv("P2P_LOAD_NOFIRST", "1", 1);
-	p2p_err_init(err);
-	f = fmemopen((void *)text, strlen(text), "r");
-	ck_assert_ptr_nonnull(f);
-	rc = load_stream(d, f, "test", fmt, 0, st, err);
-	fclose(f);
-	unsetenv("P2P_LOAD_NOFIRST");
-	return rc;
 }
 
 /* Every schema object (the indexes' CREATE text included), in order. */
