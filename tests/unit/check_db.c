@@ -8,19 +8,8 @@
 #include "store/db.h"
 #include "unit.h"
 
-static struct p2p_db	 db;
-
-static void
-setup(void)
-{
-	unit_db_open(&db);
-}
-
-static void
-teardown(void)
-{
-	db_close(&db);
-}
+/* The suite's database: unit_db_setup() opens it for every test. */
+#define db unit_db
 
 START_TEST(test_migrated)
 {
@@ -336,7 +325,7 @@ main(void)
 	Suite	*s = suite_create("db");
 	TCase	*tc = tcase_create("db");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, unit_db_setup, unit_db_teardown);
 	tcase_add_test(tc, test_migrated);
 	tcase_add_test(tc, test_stmt_cache);
 	tcase_add_test(tc, test_cache_size);
