@@ -2,8 +2,9 @@
  * firstload.h - a first load into empty tables: the rows first, then the
  * secondary indexes, each built once by a sort (issue #16).
  *
- * Inserting a row costs one b-tree insert per index of its table; on
- * a first load most of the writer's time went there.  firstload_begin(),
+ * Inserting a row costs one b-tree insert per index of its table, at a
+ * random place of an ever larger b-tree; a sort of the finished table
+ * builds each index once, in order.  firstload_begin(),
  * inside the load's write transaction and only when the tables the
  * loader writes (resource, ident, demog) are empty, drops their
  * secondary indexes, remembering each one's CREATE INDEX text as
