@@ -39,6 +39,7 @@
 #include "jobs/job.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "member/match.h"
 
 static volatile sig_atomic_t	 stopping;
 
@@ -207,6 +208,7 @@ pass(struct runner *r)
 {
 	struct job	 job;
 	struct p2p_err	 err;
+	long long	 gone;
 	int		 n, rc, status = 0, jobs = 0;
 
 	p2p_err_init(&err);
@@ -216,6 +218,11 @@ pass(struct runner *r)
 	}
 	if (n > 0)
 		log_info("removed %d expired or cancelled jobs", n);
+	if (match_probe_expire(&r->db, r->cfg.probe_window, now_sec(), &gone,
+	    &err) == -1) {
+		log_err("probe expire: %s", err.msg);
+		return 3;
+	}
 	while (!stopping) {
 		p2p_err_init(&err);
 		rc = job_claim(&r->db, &r->cfg, r->id, r->stale, &job, &err);
