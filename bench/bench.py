@@ -1007,7 +1007,8 @@ def report(b, info, scales, token, argv):
 
 
 # Sections of RESULTS.md that a run of this script keeps as they are.
-KEPT_SECTIONS = ("$member-match: group commit, before and after", "Concurrency soak")
+KEPT_SECTIONS = ("$member-match: group commit, before and after", "Concurrency soak",
+                 "First load into an empty database, before/after (issue #16)")
 
 
 def main():
