@@ -174,6 +174,36 @@ db_defer_checkpoints(struct p2p_db *db)
 }
 
 int
+db_journal(struct p2p_db *db, const char *mode, int wait, char *out,
+    size_t outsz, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	char		 sql[48];
+	const char	*got;
+	int		 rc;
+
+	if (mode != NULL)
+		snprintf(sql, sizeof(sql), "PRAGMA journal_mode = %s", mode);
+	else
+		snprintf(sql, sizeof(sql), "PRAGMA journal_mode");
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, sqlite3_errcode(db->h), err, "journal_mode");
+	if (!wait)
+		sqlite3_busy_handler(db->h, NULL, NULL);
+	rc = sqlite3_step(st);
+	if (!wait)
+		sqlite3_busy_handler(db->h, busy_wait, NULL);
+	if (rc == SQLITE_ROW && (got = db_col_text(st, 0)) != NULL)
+		snprintf(out, outsz, "%s", got);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (!wait && (rc & 0xff) == SQLITE_BUSY)
+		return 1;
+	return db_fail(db, rc, err, "journal_mode");
+}
+
+int
 db_checkpoint(struct p2p_db *db, int truncate, struct p2p_err *err)
 {
 	int	 rc, log = -1, done = -1;
