@@ -1091,6 +1091,36 @@ START_TEST(test_first_journal)
 }
 END_TEST
 
+/*
+ * A database a dead load left in rollback-journal mode is put back in
+ * WAL by the next process that opens it (a server's db_open()); not
+ * while another connection keeps it busy.
+ */
+START_TEST(test_open_restores_wal)
+{
+	struct p2p_err	 err;
+	struct p2p_db	 server, other;
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_exec(&fdb, "PRAGMA journal_mode = DELETE", &err),
+	    0);
+	ck_assert_str_eq(journal_mode(&fdb), "delete");
+	/* busy: a write transaction of the "load" holds the database */
+	ck_assert_int_eq(db_exec(&fdb, "BEGIN IMMEDIATE", &err), 0);
+	ck_assert_int_eq(db_open(&other, unit_path(fdir, "p2p.db"), 0, &err),
+	    0);
+	ck_assert_str_eq(journal_mode(&other), "delete");
+	db_close(&other);
+	db_rollback(&fdb);
+	db_close(&fdb);
+	ck_assert_int_eq(db_open(&server, unit_path(fdir, "p2p.db"), 0, &err),
+	    0);
+	ck_assert_str_eq(journal_mode(&server), "wal");
+	db_close(&server);
+	ck_assert_int_eq(db_open(&fdb, unit_path(fdir, "p2p.db"), 0, &err), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1119,6 +1149,7 @@ main(void)
 	tcase_add_loop_test(first, test_first_failed, 0, 4);
 	tcase_add_test(first, test_first_once);
 	tcase_add_test(first, test_first_journal);
+	tcase_add_test(first, test_open_restores_wal);
 	suite_add_tcase(s, first);
 	return unit_run(s);
 }

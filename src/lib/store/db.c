@@ -72,6 +72,28 @@ busy_wait(void *arg, int n)
 }
 
 /* Opens path; with create, makes it (page_size: 0 for SQLite's). */
+/*
+ * A first load that died while it wrote without WAL (store/firstload.c)
+ * leaves the database in rollback-journal mode, where readers and the
+ * writer block each other: the next process to open it puts WAL back.
+ * Never waits: while a load still runs, it stays as it is (the load
+ * restores WAL when it commits).
+ */
+static void
+wal_back(struct p2p_db *db, const char *path)
+{
+	struct p2p_err	 err;
+	char		 mode[16] = "";
+
+	p2p_err_init(&err);
+	if (db_journal(db, NULL, 0, mode, sizeof(mode), &err) != 0 ||
+	    strcmp(mode, "wal") == 0)
+		return;
+	if (db_journal(db, "WAL", 0, mode, sizeof(mode), &err) == 0 &&
+	    strcmp(mode, "wal") == 0)
+		log_info("sqlite: %s: journal mode WAL again", path);
+}
+
 static int
 open_db(struct p2p_db *db, const char *path, int create, long long page_size,
     struct p2p_err *err)
@@ -107,6 +129,8 @@ open_db(struct p2p_db *db, const char *path, int create, long long page_size,
 		db_close(db);
 		return -1;
 	}
+	if (!create && strcmp(path, ":memory:") != 0)
+		wal_back(db, path);
 	return 0;
 }
 
