@@ -67,11 +67,14 @@ everything(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 		req->status = 200;
 		req->ctype = "application/fhir+json";
 	}
-	/* Issue #7: which resources went out, for the disclosure report. */
-	if (rc == 0)
+	/*
+	 * Issue #7: which resources went out, for the disclosure report.
+	 * A job releases nothing yet: its record is written when its files
+	 * are published (jobs/members.h).
+	 */
+	if (rc == 0 && !req->async)
 		audit_log(&ctx->db, AUDIT_RELEASE, "success",
-		    req->who.client_id, id, cid, req->async ?
-		    "$everything job" : summary, &aerr);
+		    req->who.client_id, id, cid, summary, &aerr);
 out:
 	free(rules);
 	return rc;

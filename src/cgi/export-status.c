@@ -8,10 +8,10 @@
  * job; anything else (unknown, expired, cancelled, another client's)
  * is 404, so job ids cannot be probed.  Files are never served by the
  * web server on its own: this program checks the URL's signature and
- * expiry (signed_urls = 1; jobs/job.c signs and checks), the caller's
- * token, and that no consent of a member whose data the file holds was
- * withdrawn since (jobs/export.c), and only then answers "X-Sendfile:
- * <path>" so that lighttpd streams the file.
+ * expiry (signed_urls = 1; jobs/status.c signs and checks), the
+ * caller's token, and that no consent of a member whose data the file
+ * holds was withdrawn since (jobs/members.c), and only then answers
+ * "X-Sendfile: <path>" so that lighttpd streams the file.
  */
 #include <limits.h>
 #include <string.h>
@@ -19,8 +19,9 @@
 
 #include "auth/scopes.h"
 #include "json/fhir.h"
-#include "jobs/export.h"
-#include "jobs/job.h"
+#include "jobs/members.h"
+#include "jobs/queue.h"
+#include "jobs/status.h"
 #include "member/audit.h"
 #include "web/op.h"
 
@@ -48,17 +49,43 @@ status_get(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	json_object		*body = NULL;
 	char			 date[64];
 	time_t			 now = now_sec();
-	int			 rc;
+	int			 rc, ra = 0, ra2, wait;
 
 	if ((rc = job_get(&ctx->db, id, req->who.client_id, now, &s,
 	    err)) != 0)
 		return rc == 1 ? not_found(err) : -1;
-	if (strcmp(s.status, "queued") == 0 ||
-	    strcmp(s.status, "running") == 0) {
-		/* In progress: 202, X-Progress (< 100 chars), Retry-After. */
+	if (job_in_progress(&s)) {
+		/* Bulk Data 2.0 §3.1: too many requests, when it keeps
+		 * polling sooner than it was asked to. */
+		ra = job_retry_after(&s, now_ms());
+		if (job_poll(&ctx->db, id, req->who.client_id, now_ms(), ra,
+		    &wait, err) != 0) {
+			job_state_free(&s);
+			if (wait == 0)
+				return -1;
+			p2p_fail(err, 429, P2P_ISSUE_THROTTLED, "polled sooner "
+			    "than Retry-After asked, again and again");
+			err->retry_after = wait;
+			return -1;
+		}
+		/* About to finish: wait for it (bounded; jobs/status.h). */
+		if ((rc = job_wait(&ctx->db, &ctx->cfg, id, req->who.client_id,
+		    &s, err)) != 0)
+			return rc == 1 ? not_found(err) : -1;
+		now = now_sec();
+	}
+	if (job_in_progress(&s)) {
+		/* In progress: 202, X-Progress (< 100 chars), Retry-After
+		 * from the job's pace (jobs/status.h). */
+		ra2 = job_retry_after(&s, now_ms());
+		if (ra2 != ra && job_advise(&ctx->db, id, req->who.client_id,
+		    now_ms(), ra2, err) == -1) {
+			job_state_free(&s);
+			return -1;
+		}
 		p2p_header(req, "X-Progress", "%s", s.progress[0] ?
 		    s.progress : s.status);
-		p2p_header(req, "Retry-After", "%d", 2);
+		p2p_header(req, "Retry-After", "%d", ra2);
 		req->status = 202;
 		job_state_free(&s);
 		return 0;
@@ -125,7 +152,7 @@ file_get(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	    now, path, sizeof(path), err)) != 0)
 		return rc == 1 ? p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND,
 		    "no such file") : -1;
-	if (export_file_release(&ctx->db, &ctx->cfg, id, name,
+	if (job_members_release(&ctx->db, &ctx->cfg, id, name,
 	    req->who.client_id, now, refused, sizeof(refused), err) == -1) {
 		p2p_audit_about(req, refused, 0);
 		return -1;

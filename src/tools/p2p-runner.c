@@ -36,7 +36,10 @@
 
 #include "core/config.h"
 #include "store/db.h"
-#include "jobs/job.h"
+#include "jobs/export.h"
+#include "jobs/ndjson.h"
+#include "jobs/queue.h"
+#include "member/bulkmatch.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "member/match.h"
@@ -109,7 +112,8 @@ progress(void *arg, long long done, long long total, struct p2p_err *err)
 	if (now == r->last_beat && r->delay_ms == 0 && done != total)
 		return 0;
 	r->last_beat = now;
-	if ((rc = job_heartbeat(&r->db, r->job, r->id, text, err)) == -1)
+	if ((rc = job_heartbeat(&r->db, r->job, r->id, text, done, total,
+	    err)) == -1)
 		return -1;
 	if (rc == 1)
 		return p2p_fail(err, 409, P2P_ISSUE_CONFLICT,

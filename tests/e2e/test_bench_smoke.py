@@ -29,7 +29,8 @@ class BenchSmoke(unittest.TestCase):
                           "trivial FastCGI responder (req/s)",
                           "ratio $member-match / trivial",
                           "$everything", "$bulk-member-match",
-                          "runner peak RSS", "cores (nproc)"):
+                          "runner peak RSS", "cores (nproc)",
+                          "export as a receiving payer"):
                 self.assertIn(label, p.stdout)
             # Every figure is a number or says what is missing.
             rows = [l for l in p.stdout.splitlines()

@@ -29,6 +29,8 @@ class GenericExport(BulkBase):
         self.assertEqual(m["error"], [])
         self.assertTrue(m["request"].endswith("/fhir/Group/g-exp/$export"), m)
         self.check_resources([x for rs in files.values() for x in rs])
+        # PDex Provenance and what the members' resources reference
+        self.assertEqual(len(self.check_provenance(files)), 3)
         # the same export as $davinci-data-export
         dde = self.wait(self.kickoff(self.export()))
         self.assertEqual(self.ids(self.files(dde)), self.ids(files))
@@ -59,6 +61,11 @@ class GenericExport(BulkBase):
         self.assertEqual(self.ids(files), M1 | M2)
         self.assertEqual(m["error"], [])
         self.check_resources([x for rs in files.values() for x in rs])
+        # one transmitter Provenance a member, one for what they reference
+        self.assertEqual(len(self.check_provenance(files)), 3)
+        self.assertEqual(sorted(r["id"] for r in files["Organization"]),
+                         ["org-exp-1", "org-exp-payer"])
+        self.assertEqual([r["id"] for r in files["Practitioner"]], ["pr-exp-1"])
         # only what the caller matched
         m = self.wait(self.kickoff(self.kick("/fhir/Patient/$export", "payer-c")),
                       client="payer-c")

@@ -16,7 +16,9 @@ npm cannot install it the check falls back to a structural one (printed).
 import datetime
 import json
 import os
+import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +31,9 @@ import harness
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
                     "export-members.ndjson")
 SECRET = "export-client-secret-0123456789"
+# This payer (the harness's org_npi) and its Organization in DATA.
+OUR_NPI = "1111111111"
+OUR_ORG = "org-exp-payer"
 P2P_EXPORT = "hl7.fhir.us.davinci-pdex#payertopayer"
 REGULAR = "regular"
 SENSITIVE = "sensitive"
@@ -39,6 +44,10 @@ M1_SENSITIVE = {"obs-m1-sens", "cond-m1-restricted"}
 M1_NEVER = {"enc-m1-old", "eob-m1-old", "pa-m1-pharmacy", "pa-m1-denied",
             "pa-m1-expired"}
 M2 = {"exp-m2", "cov-exp-m2", "obs-exp-m2-new", "eob-exp-m2-claim"}
+# What goes with the members' own resources in an export: Provenance
+# (loaded and ours), and what their resources reference outside them.
+WITH = ("Provenance", "Organization", "Practitioner", "PractitionerRole",
+        "Location", "Medication")
 
 CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME") or
                      os.path.expanduser("~/.cache"), "p2p-e2e", "fhir-schema")
@@ -345,9 +354,13 @@ class BulkBase(ExportBase):
         deadline = time.time() + 120
         while time.time() < deadline:
             r = self.get(poll, headers=self.auth(client, Accept="application/json"))
+            if r.status == 429:         # polled too often: as it says
+                time.sleep(int(r.header("retry-after")))
+                continue
             if r.status != 202:
                 self.assertEqual(r.status, 200, r)
                 return r.json()
+            self.assertGreaterEqual(int(r.header("retry-after")), 1)
             time.sleep(0.2)
         self.fail("the runner did not finish the job within 120 s")
 
@@ -369,7 +382,46 @@ class BulkBase(ExportBase):
         return out
 
     def ids(self, files):
-        return {r["id"] for rs in files.values() for r in rs}
+        """The members' own resources (without what goes with them)."""
+        return {r["id"] for t, rs in files.items() if t not in WITH
+                for r in rs}
+
+    def check_provenance(self, files):
+        """PDex: every resource of the export is the target of a
+        transmitter Provenance of this payer in the same export."""
+        ours = [p for p in files.get("Provenance", [])
+                if any(a["type"]["coding"][0]["code"] == "transmitter"
+                       for a in p.get("agent", []))]
+        targets = {t["reference"] for p in ours for t in p["target"]}
+        for t, rs in files.items():
+            for r in rs:
+                if r in ours:
+                    continue
+                self.assertIn("%s/%s" % (t, r["id"]), targets)
+        for p in ours:
+            # the transmitter is this payer's Organization (org_npi)
+            who = p["agent"][0]["who"]
+            self.assertEqual(who["identifier"], {
+                "system": "http://hl7.org/fhir/sid/us-npi", "value": OUR_NPI})
+            self.assertEqual(who["reference"], "Organization/" + OUR_ORG)
+            self.assertTrue(p["entity"][0]["extension"][0]["url"].endswith(
+                "/ProvenanceSourceFrom"))
+            self.assertEqual(p["entity"][0]["role"], "source")
+        self.check_closed(files)
+        return ours
+
+    def check_closed(self, files):
+        """Every Organization and Practitioner an exported resource
+        refers to (this payer's, the transmitter, included) is in the
+        export, exactly once."""
+        have = [(t, r["id"]) for t, rs in files.items() for r in rs]
+        self.assertEqual(len(have), len(set(have)), "a resource twice")
+        for t, rs in files.items():
+            for r in rs:
+                for ref in re.findall(r'"reference": "((?:Organization|'
+                                      r'Practitioner)/[^"]+)"', json.dumps(r)):
+                    self.assertIn(tuple(ref.split("/", 1)), have,
+                                  "%s/%s refers to %s" % (t, r["id"], ref))
 
     def export(self, group="g-exp", params=None, client="payer-b", query=None):
         h = self.auth(client, Prefer="respond-async", Accept="application/fhir+json")
@@ -382,6 +434,18 @@ class BulkBase(ExportBase):
                          headers=h)
 
 class Bulk(BulkBase):
+    conf = {"status_wait_ms": 10000}
+
+    def test_first_poll_gets_the_manifest(self):
+        """A quick job: the status request waits for it (bounded by
+        status_wait_ms) and answers with the manifest at once."""
+        r = self.get("/fhir/Patient/exp-m2/$everything",
+                     headers=self.auth(Prefer="respond-async"))
+        path = self.kickoff(r)
+        r = self.get(path, headers=self.auth(Accept="application/json"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.ids(self.files(r.json())), M2)
+
     def test_everything_async(self):
         r = self.get("/fhir/Patient/exp-m1/$everything",
                      headers=self.auth(Prefer="respond-async"))
@@ -390,6 +454,7 @@ class Bulk(BulkBase):
         self.assertEqual(self.ids(files), M1)
         self.assertEqual(m["error"], [])
         self.check_resources([x for rs in files.values() for x in rs])
+        self.assertEqual(len(self.check_provenance(files)), 2)
 
     def test_group_export(self):
         m = self.wait(self.kickoff(self.export()))
@@ -399,6 +464,18 @@ class Bulk(BulkBase):
         self.assertEqual(m["error"], [])
         self.assertIn("transactionTime", m)
         self.check_resources([x for rs in files.values() for x in rs])
+        # What the members' resources reference, once for the export.
+        self.assertEqual(sorted(r["id"] for r in files["Organization"]),
+                         ["org-exp-1", OUR_ORG])
+        self.assertEqual([r["id"] for r in files["Practitioner"]], ["pr-exp-1"])
+        # Provenance: the loaded one of a released Observation, and ours
+        # (one per member, one for the referenced resources).
+        ours = self.check_provenance(files)
+        self.assertEqual(len(ours), 3)
+        self.assertIn("prov-src-1", {p["id"] for p in files["Provenance"]})
+        self.assertEqual({t["reference"] for p in ours for t in p["target"]
+                          if t["reference"].startswith("Provenance/")},
+                         {"Provenance/prov-src-1"})
         # Same data as the synchronous path for the same member.
         b = self.get("/fhir/Patient/exp-m2/$everything", headers=self.auth()).json()
         self.assertEqual({e["resource"]["id"] for e in b["entry"]
@@ -479,9 +556,39 @@ class Bulk(BulkBase):
 BIG = ["bg-%04d" % i for i in range(600)]   # > 2 batches of 256 members
 
 
+def big_group(server, gid, members, cid0):
+    """A MatchedMembers group of payer-b: each member a Patient with a
+    consent (cids from cid0) and a match, written straight into the store."""
+    today = datetime.date.today()
+    start = str(today - datetime.timedelta(days=30))
+    end = str(today + datetime.timedelta(days=300))
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    db = sqlite3.connect(os.path.join(server.data, "p2p.db"))
+    db.execute("INSERT INTO grp (id, client_id, job_id, kind, created, json)"
+               " VALUES (?, 'payer-b', NULL, 'match', ?, '{}')", (gid, now))
+    for i, pid in enumerate(members):
+        db.execute("INSERT INTO resource (type, id, patient, last_updated, json)"
+                   " VALUES ('Patient', ?, ?, ?, ?)",
+                   (pid, pid, now, json.dumps({"resourceType": "Patient", "id": pid},
+                                              separators=(",", ":"))))
+        db.execute("INSERT INTO consent (cid, id, patient, client_id, source,"
+                   " status, provision, policy, period_start, period_end,"
+                   " recipient, created, updated, json) VALUES (?,?,?,"
+                   "'payer-b','submitted','active','permit','regular',?,?,"
+                   "'1234567893',?,?,'{}')",
+                   (cid0 + i, "c-%s-%d" % (gid, i), pid, start, end, now, now))
+        db.execute("INSERT INTO match (client_id, patient, cid, group_id,"
+                   " consentless, created) VALUES ('payer-b',?,?,?,0,?)",
+                   (pid, cid0 + i, gid, now))
+        db.execute("INSERT INTO grp_member (group_id, patient, cid)"
+                   " VALUES (?, ?, ?)", (gid, pid, cid0 + i))
+    db.commit()
+    db.close()
+
+
 class BigGroup(BulkBase):
     """A group larger than the runner's batches (export.c: the reads of
-    256 members share one read transaction, their audit records one write
+    256 members share one read transaction, their records one write
     transaction).  Runners started by the test only, slowed down at each
     progress report, which now comes between batches."""
     conf = {"runner": ""}
@@ -489,31 +596,26 @@ class BigGroup(BulkBase):
     @classmethod
     def prepare(cls, server):
         super().prepare(server)
-        today = datetime.date.today()
-        start = str(today - datetime.timedelta(days=30))
-        end = str(today + datetime.timedelta(days=300))
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        db = sqlite3.connect(os.path.join(server.data, "p2p.db"))
-        db.execute("INSERT INTO grp (id, client_id, job_id, kind, created, json)"
-                   " VALUES ('g-big', 'payer-b', NULL, 'match', ?, '{}')", (now,))
-        for i, pid in enumerate(BIG):
-            db.execute("INSERT INTO resource (type, id, patient, last_updated, json)"
-                       " VALUES ('Patient', ?, ?, ?, ?)",
-                       (pid, pid, now, json.dumps({"resourceType": "Patient", "id": pid},
-                                                  separators=(",", ":"))))
-            db.execute("INSERT INTO consent (cid, id, patient, client_id, source,"
-                       " status, provision, policy, period_start, period_end,"
-                       " recipient, created, updated, json) VALUES (?,?,?,"
-                       "'payer-b','submitted','active','permit','regular',?,?,"
-                       "'1234567893',?,?,'{}')",
-                       (2000 + i, "c-big-%d" % i, pid, start, end, now, now))
-            db.execute("INSERT INTO match (client_id, patient, cid, group_id,"
-                       " consentless, created) VALUES ('payer-b',?,?,'g-big',0,?)",
-                       (pid, 2000 + i, now))
-            db.execute("INSERT INTO grp_member (group_id, patient, cid)"
-                       " VALUES ('g-big', ?, ?)", (pid, 2000 + i))
-        db.commit()
-        db.close()
+        big_group(server, "g-big", BIG, 2000)
+
+    def slow_runner(self, stderr):
+        """A runner that sleeps 3 s at each progress report (after each
+        batch)."""
+        return subprocess.Popen([harness.RUNNER, "-c", os.path.join(self.server.data,
+                                 "p2p.conf"), "--once"],
+                                env=dict(os.environ, P2P_RUNNER_DELAY_MS="3000"),
+                                stdout=subprocess.DEVNULL, stderr=stderr)
+
+    def first_progress(self, path):
+        """Polls path until the job reports progress; that answer (202)."""
+        deadline = time.time() + 60
+        while True:
+            r = self.get(path, headers=self.auth(Accept="application/json"))
+            self.assertEqual(r.status, 202, r)
+            if "% complete" in (r.header("x-progress") or ""):
+                return r
+            self.assertLess(time.time(), deadline, "runner never reported progress")
+            time.sleep(0.05)
 
     def test_batches_audit_and_revocation_mid_job(self):
         path = self.kickoff(self.export(group="g-big"))
@@ -521,19 +623,9 @@ class BigGroup(BulkBase):
         # 3 s at each report (after each batch): the revocation below
         # lands after the first batch and before the third, which holds
         # the last member.
-        slow = subprocess.Popen([harness.RUNNER, "-c", os.path.join(self.server.data,
-                                 "p2p.conf"), "--once"],
-                                env=dict(os.environ, P2P_RUNNER_DELAY_MS="3000"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        slow = self.slow_runner(subprocess.PIPE)
         try:
-            deadline = time.time() + 60
-            while True:
-                r = self.get(path, headers=self.auth(Accept="application/json"))
-                self.assertEqual(r.status, 202, r)
-                if "done" in (r.header("x-progress") or ""):
-                    break
-                self.assertLess(time.time(), deadline, "runner never reported progress")
-                time.sleep(0.05)
+            self.first_progress(path)
             db = sqlite3.connect(os.path.join(self.server.data, "p2p.db"))
             db.execute("UPDATE consent SET status = 'inactive' WHERE patient = ?",
                        (BIG[-1],))
@@ -557,10 +649,41 @@ class BigGroup(BulkBase):
                          " AND outcome = 'failure' AND patient = ?", (BIG[-1],)).fetchall()
         db.close()
         self.assertEqual(sorted(p for p, _, _ in ok), BIG[:-1])
+        # Its Patient and the Provenance of it.
         self.assertEqual({(c, d.split(": ", 1)[1]) for p, c, d in ok if p == BIG[0]},
-                         {(2000, "1 resources into the job's files")})
+                         {(2000, "2 resources into the job's files")})
         self.assertTrue(all(c == 2000 + BIG.index(p) for p, c, _ in ok))
         self.assertEqual(bad, [(BIG[-1], None)])
+
+    def test_retry_after_follows_the_job_and_429(self):
+        path = self.kickoff(self.export(group="g-big"))
+        # Queued, no runner woken (conf runner ""): answered at once.
+        t0 = time.time()
+        r = self.get(path, headers=self.auth(Accept="application/json"))
+        self.assertEqual((r.status, r.header("retry-after")), (202, "1"), r)
+        self.assertLess(time.time() - t0, 1.5)
+        # 3 s a batch of 256: the first report says ~4 s are left.
+        slow = self.slow_runner(subprocess.DEVNULL)
+        try:
+            r = self.first_progress(path)
+            ra = int(r.header("retry-after"))
+            self.assertGreaterEqual(ra, 3, r.headers)
+            # Polling on regardless: the third early poll in a row is 429.
+            got = [self.get(path, headers=self.auth()) for _ in range(3)]
+            self.assertEqual([g.status for g in got], [202, 202, 429], got)
+            self.assertOutcome(got[2], 429, "throttled")
+            self.assertGreaterEqual(int(got[2].header("retry-after")), 1)
+        finally:
+            slow.kill()
+            slow.wait()
+        p = subprocess.run([harness.RUNNER, "-c", os.path.join(self.server.data,
+                            "p2p.conf"), "--once"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # Complete: never 429, the manifest (a member whose consent an
+        # earlier test revoked is in the error file).
+        m = self.wait(path)
+        self.assertEqual(len(self.files(m)["Patient"]) +
+                         sum(f["count"] for f in m["error"]), len(BIG))
 
     def test_unauditable_release_fails_the_job(self):
         # A release that cannot be audited is not made: the job fails
@@ -584,6 +707,147 @@ class BigGroup(BulkBase):
         self.assertEqual(r.json()["resourceType"], "OperationOutcome")
         job = path.rsplit("/", 1)[1]
         self.assertFalse(os.path.exists(os.path.join(self.server.data, "bulk", job)))
+
+
+
+FAULT = ["fl-%04d" % i for i in range(700)]     # 3 batches
+
+
+class Mount:
+    """A tmpfs mounted over path (opts: "size=16k", "ro"), as root; a
+    test that needs one is skipped with the reason when it cannot be."""
+
+    def __init__(self, path, opts):
+        self.path, self.opts = path, opts
+
+    def __enter__(self):
+        if os.geteuid() != 0 or not shutil.which("mount"):
+            raise unittest.SkipTest("needs root to mount a tmpfs over the "
+                                    "output directory")
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", self.opts, "p2p-e2e",
+                            self.path], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise unittest.SkipTest("cannot mount a tmpfs here: " + p.stderr.strip())
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(["umount", self.path], check=True)
+
+
+class ExportFaults(BulkBase):
+    """The runner killed with SIGKILL mid-export, or its output directory
+    full or read-only: the job ends exactly as an uninterrupted one, or
+    fails cleanly; nothing half-written is served; the audit trail
+    records each member once, and only for files that were published."""
+    conf = {"runner": ""}
+
+    @classmethod
+    def prepare(cls, server):
+        super().prepare(server)
+        big_group(server, "g-fault", FAULT, 5000)
+
+    def runner(self, **env):
+        return subprocess.Popen([harness.RUNNER, "-c", os.path.join(
+            self.server.data, "p2p.conf"), "--once"], env=dict(os.environ, **env),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def db(self):
+        return sqlite3.connect(os.path.join(self.server.data, "p2p.db"))
+
+    def released(self, job):
+        """(outcome, patient) of the job's release records."""
+        db = self.db()
+        rows = db.execute("SELECT outcome, patient FROM audit WHERE event ="
+                          " 'release' AND detail LIKE ?", ("%job " + job + ":%",)).fetchall()
+        db.close()
+        return rows
+
+    def pending(self, job):
+        db = self.db()
+        n = db.execute("SELECT count(*) FROM job_member WHERE job_id = ?",
+                       (job,)).fetchone()[0]
+        db.close()
+        return n
+
+    def texts(self, manifest):
+        """{type: file text} of a manifest's output, downloaded; our
+        Provenance without what differs from job to job (id, recorded)."""
+        out = {}
+        for f in manifest["output"]:
+            r = self.get(self.local(f["url"]), headers=self.auth())
+            self.assertEqual(r.status, 200, r)
+            body = r.body
+            if f["type"] == "Provenance":
+                lines = [json.loads(l) for l in body.decode().split("\n") if l]
+                for p in lines:
+                    p.pop("id")
+                    p.pop("recorded")
+                body = "".join(json.dumps(p) + "\n" for p in lines).encode()
+            out[f["type"]] = out.get(f["type"], b"") + body
+        return out
+
+    def test_sigkill_mid_export_then_recovery(self):
+        # The reference: the same export, uninterrupted.
+        path = self.kickoff(self.export(group="g-fault"))
+        p = self.runner()
+        self.assertEqual(p.wait(120), 0, p.stderr.read())
+        ref = self.texts(self.wait(path))
+        # The same again, the runner killed after its first batch.
+        path = self.kickoff(self.export(group="g-fault"))
+        job = path.rsplit("/", 1)[1]
+        slow = self.runner(P2P_RUNNER_DELAY_MS="30000")
+        try:
+            deadline = time.time() + 60
+            while self.pending(job) == 0:
+                self.assertLess(time.time(), deadline, "no batch recorded")
+                time.sleep(0.05)
+        finally:
+            slow.kill()
+            slow.wait()
+        self.assertEqual(slow.returncode, -signal.SIGKILL)
+        # Killed half way: pending records, none in the audit trail,
+        # nothing listed, no temporary file served.
+        self.assertGreater(self.pending(job), 0)
+        self.assertEqual(self.released(job), [])
+        r = self.get(path, headers=self.auth(Accept="application/json"))
+        self.assertEqual(r.status, 202, r)
+        left = os.listdir(os.path.join(self.server.data, "bulk", job))
+        self.assertTrue(left and all(n.startswith(".") for n in left), left)
+        for name in left + ["Patient-1.ndjson"]:
+            r = self.get("/bulk/%s/%s" % (job, name), headers=self.auth())
+            self.assertIn(r.status, (403, 404), r)
+        # A new runner takes the job back at once (its runner is gone).
+        p = self.runner()
+        self.assertEqual(p.wait(120), 0, p.stderr.read())
+        got = self.texts(self.wait(path))
+        self.assertEqual(got, ref)
+        rel = self.released(job)
+        self.assertEqual(sorted(rel), [("success", m) for m in FAULT])
+
+    def fails_cleanly(self, opts):
+        path = self.kickoff(self.export(group="g-fault"))
+        job = path.rsplit("/", 1)[1]
+        with Mount(os.path.join(self.server.data, "bulk"), opts):
+            p = self.runner()
+            err = p.communicate(timeout=120)[1].decode()
+            self.assertEqual(p.returncode, 1, err)
+            self.assertFalse(os.path.exists(os.path.join(self.server.data,
+                                                         "bulk", job)))
+        r = self.get(path, headers=self.auth(Accept="application/json"))
+        self.assertEqual(r.status, 500, r)
+        self.assertEqual(r.json()["resourceType"], "OperationOutcome")
+        self.assertEqual(self.released(job), [])
+        self.assertEqual(self.pending(job), 0)
+        r = self.get("/bulk/%s/Patient-1.ndjson" % job, headers=self.auth())
+        self.assertIn(r.status, (403, 404), r)
+        return err
+
+    def test_output_directory_full(self):
+        # 700 Patients are ~30 kB of ndjson: the writer fails part way.
+        self.fails_cleanly("size=16k")
+
+    def test_output_directory_read_only(self):
+        self.fails_cleanly("ro,size=64k")
 
 
 if __name__ == "__main__":

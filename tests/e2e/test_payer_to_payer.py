@@ -255,11 +255,24 @@ class PayerToPayer(TwoPayers):
         for t, i, j in got:
             self.assertNotIn("syn-m000001\"", j, (t, i))
         prov = [json.loads(j) for t, _, j in got if t == "Provenance"]
-        # one per received file, each naming the sender and the time
+        # one per received file of the member's resources, each naming
+        # the sender and the time (A's export also carries what they
+        # reference, stored outside any member's record, and A's own
+        # transmitter Provenance, which ours replaces)
         files = self.bdb("SELECT count(*) FROM pull_file f JOIN pull p USING (pid)"
                          " WHERE p.kind = 'everything' AND f.kind = 'output'"
-                         " AND f.type NOT IN ('Patient') AND f.lines > 0")[0][0]
+                         " AND f.type NOT IN ('Patient', 'Provenance', 'Organization',"
+                         " 'Practitioner', 'PractitionerRole', 'Location', 'Medication')"
+                         " AND f.lines > 0")[0][0]
         self.assertEqual(len(prov), files)
+        self.assertTrue(self.bdb("SELECT 1 FROM pull_file f JOIN pull p USING (pid)"
+                                 " WHERE p.kind = 'everything' AND f.type = 'Provenance'"
+                                 " AND f.lines > 0"), "A sent no Provenance")
+        # all of them ours (B custodian): none of A's transmitter records
+        for p_ in prov:
+            self.assertIn(("custodian", NPI_B),
+                          [(a["type"]["coding"][0]["code"], a["who"]["identifier"]["value"])
+                           for a in p_["agent"]])
         agents = {a["type"]["coding"][0]["code"]: a["who"]["identifier"]["value"]
                   for a in prov[0]["agent"]}
         self.assertEqual(agents["transmitter"], NPI_A)

@@ -332,6 +332,68 @@ START_TEST(ingest_stores_once)
 }
 END_TEST
 
+/*
+ * What a PDex sender (p2p included) adds to an export: its transmitter
+ * Provenance per member, new at every transmission (id and recorded
+ * differ), is not kept: ours says the same.  A source system's
+ * Provenance (an author), and a transmitter that is not the peer, are.
+ */
+START_TEST(ingest_drops_the_peers_transmission)
+{
+	static const char fmt[] =
+	    "{\"resourceType\":\"Patient\",\"id\":\"p42\"}\n"
+	    "{\"resourceType\":\"Condition\",\"id\":\"c1\",\"subject\":"
+	    "{\"reference\":\"Patient/p42\"},\"recordedDate\":\"2024-01-01\"}\n"
+	    "{\"resourceType\":\"Provenance\",\"id\":\"tx-%s\",\"target\":"
+	    "[{\"reference\":\"Condition/c1\"},{\"reference\":\"Patient/p42\"}],"
+	    "\"recorded\":\"2025-06-0%sT00:00:00Z\",\"agent\":[{\"type\":"
+	    "{\"coding\":[{\"code\":\"transmitter\"}]},\"who\":{\"identifier\":"
+	    "{\"system\":\"http://hl7.org/fhir/sid/us-npi\",\"value\":\""
+	    NPI_A "\"}}}]}\n"
+	    "{\"resourceType\":\"Provenance\",\"id\":\"src\",\"target\":"
+	    "[{\"reference\":\"Condition/c1\"}],\"recorded\":"
+	    "\"2024-01-01T00:00:00Z\",\"agent\":[{\"type\":{\"coding\":[{"
+	    "\"code\":\"author\"}]},\"who\":{\"identifier\":{\"system\":"
+	    "\"http://hl7.org/fhir/sid/us-npi\",\"value\":\"1999999984\"}}}]}\n"
+	    "{\"resourceType\":\"Provenance\",\"id\":\"other\",\"target\":"
+	    "[{\"reference\":\"Condition/c1\"}],\"recorded\":"
+	    "\"2024-01-01T00:00:00Z\",\"agent\":[{\"type\":{\"coding\":[{"
+	    "\"code\":\"transmitter\"}]},\"who\":{\"identifier\":{\"system\":"
+	    "\"http://hl7.org/fhir/sid/us-npi\",\"value\":\"1999999984\"}}}]}\n";
+	struct ingest		 g;
+	struct p2p_err		 err;
+	char			 text[2048], path[64];
+	long long		 n;
+	int			 i;
+
+	ingest_init(&g, &db, &cfg, &peer);
+	ck_assert_int_eq(ingest_member(&g, "m1", "p42"), 0);
+	for (i = 1; i <= 2; i++) {
+		snprintf(text, sizeof(text), fmt, i == 1 ? "a" : "b",
+		    i == 1 ? "1" : "2");
+		snprintf(path, sizeof(path), "%s", file_of(text));
+		p2p_err_init(&err);
+		ck_assert_msg(ingest_file(&g, path, "/bulk/j/x.ndjson", &err) ==
+		    0, "%s", err.msg);
+		unlink(path);
+		ck_assert_int_eq(g.transmissions, i);
+		/* theirs of sending: none; ours: one, once */
+		ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource"
+		    " WHERE type = 'Provenance' AND json LIKE '%\"recorded\":"
+		    "\"2025-06-0%'"), 0);
+		ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource"
+		    " WHERE type = 'Provenance' AND patient = 'm1'"), 1);
+		/* the author's and another transmitter's are kept, once */
+		ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource"
+		    " WHERE type = 'Provenance' AND patient IS NULL"), 2);
+	}
+	/* the second transmission stored nothing */
+	n = unit_int(&db, "SELECT count(*) FROM resource");
+	ck_assert_int_eq(n, 2 + 1 + 1 + 2);
+	ingest_free(&g);
+}
+END_TEST
+
 /* Files that must be refused whole: content, message, line. */
 static const struct {
 	const char	*text;
@@ -428,6 +490,7 @@ main(void)
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(ti, setup, teardown);
 	tcase_add_test(ti, ingest_stores_once);
+	tcase_add_test(ti, ingest_drops_the_peers_transmission);
 	tcase_add_loop_test(ti, ingest_refuses_whole_file, 0,
 	    sizeof(refused) / sizeof(refused[0]));
 	tcase_add_test(ti, ingest_bundle_entries);

@@ -47,6 +47,8 @@ struct p2p_config {
 	long long export_file_max;	/* resources per ndjson file */
 	long long signed_urls;		/* file URLs signed (mod_secdownload) */
 	long long url_ttl;		/* signed URL lifetime, seconds */
+	long long status_wait_ms;	/* a status request may wait, ms */
+	long long status_waiters;	/* status requests waiting at once */
 	long long probe_limit;		/* distinct card data per demographics */
 	long long probe_window;		/* seconds the probe limit spans */
 	long long jwks_cooldown;	/* seconds between JWKS re-fetches */

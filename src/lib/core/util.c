@@ -547,6 +547,14 @@ kv_count(const struct p2p_kvlist *l, const char *key)
 }
 
 int
+str_copy(char *dst, size_t sz, const char *src)
+{
+	int	 n = snprintf(dst, sz, "%s", src != NULL ? src : "");
+
+	return n < 0 || (size_t)n >= sz ? -1 : 0;
+}
+
+int
 array_grow(void *pp, size_t n, size_t *cap, size_t size, size_t first)
 {
 	void	**v = pp, *nv;

@@ -138,6 +138,8 @@ int	 array_grow(void *pp, size_t n, size_t *cap, size_t size,
 
 /* strdup that tolerates NULL. */
 char	*xstrdup(const char *);
+/* Copies src (NULL: "") into dst of size sz: 0, or -1 when cut short. */
+int	 str_copy(char *dst, size_t sz, const char *src);
 
 /*
  * Strict decimal parse of a whole string into [min, max].

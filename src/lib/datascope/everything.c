@@ -12,33 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/access.h"
-#include "datascope/classify.h"
 #include "datascope/everything.h"
+#include "datascope/provenance.h"
 #include "json/fhir.h"
 
 #define EV_COUNT_DEFAULT	EVERYTHING_COUNT_DEFAULT
 #define EV_COUNT_MAX		EVERYTHING_COUNT_MAX
 #define EV_REFS_MAX		1000	/* referenced resources per page */
-
-#define SYS_NPI		"http://hl7.org/fhir/sid/us-npi"
-#define SYS_PARTICIPANT	"http://hl7.org/fhir/us/core/CodeSystem/" \
-	"us-core-provenance-participant-type"
-#define SYS_DATA_SOURCE	"http://hl7.org/fhir/us/davinci-pdex/CodeSystem/" \
-	"ProvenancePayerDataSource"
-#define EXT_SOURCE_FROM	"http://hl7.org/fhir/us/davinci-pdex/" \
-	"StructureDefinition/ProvenanceSourceFrom"
-
-enum stmt {
-	STMT_REF,		/* a referenced resource */
-	STMT__MAX
-};
-
-static const char *const sql[STMT__MAX] = {
-	/* STMT_REF */
-	"SELECT coalesce(p2p_json, json), flags FROM resource"
-	" WHERE type = ?1 AND id = ?2",
-};
 
 struct ev_refs {
 	char	(*ref)[80];	/* "Type/id", distinct */
@@ -59,81 +39,6 @@ ref_add(void *arg, const char *type, const char *id)
 	if (r->n >= EV_REFS_MAX)
 		return 0;
 	memcpy(r->ref[r->n++], s, sizeof(s));
-	return 0;
-}
-
-/*
- * The PDex Provenance of the transmission (guide Example 05): this
- * payer as transmitter, source format FHIR R4, target the Bundle.
- */
-static json_object *
-provenance_new(struct p2p_db *db, const struct p2p_config *cfg,
-    const char *bundle_id, const char *uuid, struct p2p_err *err)
-{
-	json_object		*p, *o, *a, *x;
-	char			 now[32], ref[100], target[100], org[72];
-	int			 n;
-
-	time_instant(now_sec(), now);
-	/* This payer's Organization, when it is loaded (and only one). */
-	if (auth_org_by_npi(db, cfg->org_npi, org, sizeof(org), &n,
-	    err) == -1)
-		return NULL;
-	ref[0] = '\0';
-	if (n == 1 && fhir_valid_id(org))
-		snprintf(ref, sizeof(ref), "Organization/%s", org);
-	p = fhir_resource_new("Provenance");
-	if (p == NULL || fhir_add_str(p, "id", uuid) == -1)
-		goto oom;
-	/* target */
-	if ((a = json_object_new_array()) == NULL || fhir_add(p, "target", a) ||
-	    (o = json_object_new_object()) == NULL || fhir_push(a, o))
-		goto oom;
-	snprintf(target, sizeof(target), "Bundle/%s", bundle_id);
-	if (fhir_add_str(o, "reference", target) == -1 ||
-	    fhir_add_str(p, "recorded", now) == -1)
-		goto oom;
-	/* agent: transmitter = this payer */
-	if ((a = json_object_new_array()) == NULL || fhir_add(p, "agent", a) ||
-	    (o = json_object_new_object()) == NULL || fhir_push(a, o) ||
-	    fhir_add(o, "type", fhir_concept_new(SYS_PARTICIPANT, "transmitter",
-	    "Transmitter")) ||
-	    (x = fhir_ident_ref_new(SYS_NPI, cfg->org_npi, cfg->org_name)) ==
-	    NULL || fhir_add(o, "who", x) ||
-	    (ref[0] != '\0' && fhir_add_str(x, "reference", ref) == -1))
-		goto oom;
-	/* entity: source, with ProvenanceSourceFrom */
-	if ((a = json_object_new_array()) == NULL || fhir_add(p, "entity", a) ||
-	    (o = json_object_new_object()) == NULL || fhir_push(a, o) ||
-	    (a = json_object_new_array()) == NULL ||
-	    fhir_add(o, "extension", a) ||
-	    (x = json_object_new_object()) == NULL || fhir_push(a, x) ||
-	    fhir_add_str(x, "url", EXT_SOURCE_FROM) ||
-	    fhir_add(x, "valueCodeableConcept", fhir_concept_new(SYS_DATA_SOURCE,
-	    "hl7fhirr4", "FHIR R4")) ||
-	    fhir_add_str(o, "role", "source") ||
-	    (x = json_object_new_object()) == NULL || fhir_add(o, "what", x) ||
-	    fhir_add_str(x, "display", "No reference available"))
-		goto oom;
-	return p;
-oom:
-	json_object_put(p);
-	p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	return NULL;
-}
-
-/* A random UUID (version 4 layout) as text. */
-static int
-uuid_new(char out[37])
-{
-	char	 h[33];
-
-	if (rand_hex(h, 16) == -1)
-		return -1;
-	h[12] = '4';
-	h[16] = "89ab"[(h[16] - '0') & 3];
-	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12,
-	    h + 16, h + 20);
 	return 0;
 }
 
@@ -396,64 +301,58 @@ page_rows(struct p2p_db *db, const struct release_rules *rules,
 	return r == -1 ? -1 : 0;
 }
 
-/* Adds the referenced Organizations and Practitioners as includes. */
+/* Adds the resources the rows reference (release_ref()) as includes. */
 static int
 add_refs(struct p2p_db *db, const struct release_rules *rules,
     struct ev_page *pg, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-	const char	*txt;
-	char		 type[16];
+	struct p2p_buf	 txt = { NULL, 0, 0 };
+	char		 type[32];
 	size_t		 i, tl;
-	int		 flags, rc;
+	int		 rc = 0;
 
-	for (i = 0; i < pg->refs.n; i++) {
-		if ((st = db_stmt(db, sql[STMT_REF], err)) == NULL)
-			return -1;
+	for (i = 0; i < pg->refs.n && rc != -1; i++) {
 		tl = strcspn(pg->refs.ref[i], "/");
 		snprintf(type, sizeof(type), "%.*s", (int)tl, pg->refs.ref[i]);
-		db_bind_text(st, 1, type);
-		db_bind_text(st, 2, pg->refs.ref[i] + tl + 1);
-		rc = 0;
-		if (sqlite3_step(st) == SQLITE_ROW &&
-		    (txt = db_col_text(st, 0)) != NULL) {
-			flags = sqlite3_column_int(st, 1);
-			if (!(flags & SCOPE_EXCLUDED) &&
-			    (!(flags & SCOPE_SENSITIVE) || rules->sensitive))
-				rc = put_entry(pg, type, pg->refs.ref[i] +
-				    tl + 1, NULL, txt,
-				    (size_t)sqlite3_column_bytes(st, 0),
-				    "include", err);
-		}
-		db_done(st);
-		if (rc == -1)
-			return -1;
+		if ((rc = release_ref(db, rules, type, pg->refs.ref[i] + tl + 1,
+		    &txt, err)) == 1)
+			rc = put_entry(pg, type, pg->refs.ref[i] + tl + 1, NULL,
+			    txt.p, txt.len, "include", err);
 	}
-	return 0;
+	buf_free(&txt);
+	return rc == -1 ? -1 : 0;
 }
 
-/* Adds the PDex transmitter Provenance of the Bundle bid. */
+/*
+ * Adds the PDex transmitter Provenance of the Bundle bid (provenance.h;
+ * the guide's Example 05), recorded now.
+ */
 static int
 add_provenance(struct p2p_db *db, const struct p2p_config *cfg,
     const char *bid, struct ev_page *pg, struct p2p_err *err)
 {
-	json_object	*p;
-	const char	*txt;
-	char		 uuid[37], urn[50];
-	int		 rc;
+	struct provenance	 pv;
+	struct p2p_buf		 txt = { NULL, 0, 0 };
+	char			 uuid[37], urn[50];
+	int			 rc = -1;
 
-	if (uuid_new(uuid) == -1)
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-		    "no randomness");
-	if ((p = provenance_new(db, cfg, bid, uuid, err)) == NULL)
-		return -1;
+	if (provenance_init(&pv, db, cfg, now_sec(), err) == -1)
+		goto out;
+	if (provenance_uuid(NULL, uuid) == -1) {
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "no randomness");
+		goto out;
+	}
+	if (provenance_begin(&txt, uuid) == -1 ||
+	    provenance_target(&txt, 1, "Bundle", bid) == -1 ||
+	    provenance_end(&pv, &txt) == -1) {
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		goto out;
+	}
 	snprintf(urn, sizeof(urn), "urn:uuid:%s", uuid);
-	if ((txt = fhir_json(p)) == NULL)
-		rc = p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	else
-		rc = put_entry(pg, NULL, NULL, urn, txt, strlen(txt),
-		    "include", err);
-	json_object_put(p);
+	rc = put_entry(pg, NULL, NULL, urn, txt.p, txt.len, "include", err);
+out:
+	provenance_free(&pv);
+	buf_free(&txt);
 	return rc;
 }
 

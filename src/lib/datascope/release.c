@@ -24,15 +24,17 @@
  *   ?13 SCOPE_EXCLUDED  ?14 SCOPE_PA_CLOSED  ?15 SCOPE_SENSITIVE
  *   ?16 SCOPE_DRUG  ?17 release drug PAs (0/1, release_drug_pa)
  */
+/* Never SCOPE_EXCLUDED (e), SCOPE_SENSITIVE (s) only when ok. */
+#define RELEASE_FLAGS(e, s, ok) \
+	" AND (flags & " e ") = 0 AND ((flags & " s ") = 0 OR " ok ")"
 #define RELEASE_WHERE \
 	" FROM resource WHERE patient = ?1" \
 	" AND (?2 IS NULL OR instr(?2, ',' || type || ',') > 0)" \
 	" AND (type, rid) > (?3, ?4)" \
 	" AND (dos IS NULL OR dos = '' OR (dos >= ?5" \
 	"  AND (?6 IS NULL OR dos >= ?6) AND (?7 IS NULL OR dos <= ?7)))" \
-	" AND (flags & ?13) = 0" \
+	RELEASE_FLAGS("?13", "?15", "?9") \
 	" AND ((flags & ?14) = 0 OR changed >= ?8)" \
-	" AND ((flags & ?15) = 0 OR ?9)" \
 	" AND ((flags & ?16) = 0 OR ?17)" \
 	" AND (?10 IS NULL OR last_updated > ?10)" \
 	" AND (?11 IS NULL OR last_updated <= ?11)"
@@ -42,6 +44,28 @@ static const char *const sql_rows =
 	RELEASE_WHERE " ORDER BY type, rid LIMIT ?12";
 static const char *const sql_count =
 	"SELECT count(*)" RELEASE_WHERE " AND ?12 IS NOT NULL";
+/* A referenced resource: ?3 SCOPE_EXCLUDED, ?4 SCOPE_SENSITIVE, ?5 ok. */
+static const char *const sql_ref =
+	"SELECT coalesce(p2p_json, json) FROM resource WHERE type = ?1"
+	" AND id = ?2 AND patient IS NULL" RELEASE_FLAGS("?3", "?4", "?5");
+/*
+ * Loaded Provenance whose every target is in ?1 (a JSON array of
+ * "Type/id"): ?2 SCOPE_EXCLUDED, ?3 SCOPE_SENSITIVE, ?4 ok, ?5/?6
+ * _since/_until.  The columns of sql_rows, for release_next().
+ */
+static const char *const sql_provenance =
+	"SELECT rid, type, id, dos, last_updated, coalesce(p2p_json, json)"
+	" FROM resource WHERE rid IN (SELECT t.rid FROM prov_target t"
+	" WHERE t.target IN (SELECT value FROM json_each(?1)))"
+	" AND type = 'Provenance' AND patient IS NULL"
+	" AND NOT EXISTS (SELECT 1 FROM prov_target u WHERE u.rid = resource.rid"
+	" AND u.target NOT IN (SELECT value FROM json_each(?1)))"
+	RELEASE_FLAGS("?2", "?3", "?4")
+	" AND (?5 IS NULL OR last_updated > ?5)"
+	" AND (?6 IS NULL OR last_updated <= ?6) ORDER BY rid";
+/* Is any Provenance loaded? */
+static const char *const sql_any_provenance =
+	"SELECT EXISTS (SELECT 1 FROM prov_target)";
 
 /*
  * _typeFilter search parameters supported per type.  Date parameters
@@ -582,7 +606,8 @@ release_refs(const char *s, size_t len,
     int (*fn)(void *, const char *, const char *), void *arg)
 {
 	static const char	 needle[] = "\"reference\"";
-	static const char *const types[] = { "Organization", "Practitioner" };
+	static const char *const types[] = { "Organization", "Practitioner",
+	    "PractitionerRole", "Location", "Medication" };
 	const char		*p = s, *end = s + len, *v;
 	char			 val[160], id[72];
 	size_t			 n, t, tl;
@@ -605,7 +630,7 @@ release_refs(const char *s, size_t len,
 		}
 		val[n] = '\0';
 		p = v;
-		for (t = 0; t < 2; t++) {
+		for (t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
 			tl = strlen(types[t]);
 			if (strncmp(val, types[t], tl) != 0 || val[tl] != '/')
 				continue;
@@ -617,6 +642,70 @@ release_refs(const char *s, size_t len,
 		}
 	}
 	return 0;
+}
+
+int
+release_provenance_any(struct p2p_db *db, int *any, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*any = 0;
+	if ((st = db_stmt(db, sql_any_provenance, err)) == NULL)
+		return -1;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*any = sqlite3_column_int(st, 0);
+	db_done(st);
+	return rc == SQLITE_ROW ? 0 : db_fail(db, rc, err, "provenance");
+}
+
+sqlite3_stmt *
+release_provenance_open(struct p2p_db *db, const struct release_rules *r,
+    const char *targets, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = db_stmt(db, sql_provenance, err)) == NULL)
+		return NULL;
+	db_bind_text(st, 1, targets);
+	sqlite3_bind_int(st, 2, SCOPE_EXCLUDED);
+	sqlite3_bind_int(st, 3, SCOPE_SENSITIVE);
+	sqlite3_bind_int(st, 4, r->sensitive);
+	db_bind_text(st, 5, r->since[0] ? r->since : NULL);
+	db_bind_text(st, 6, r->until[0] ? r->until : NULL);
+	return st;
+}
+
+int
+release_ref(struct p2p_db *db, const struct release_rules *r,
+    const char *type, const char *id, struct p2p_buf *out,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	const char	*txt;
+	int		 rc, found = 0;
+
+	buf_reset(out);
+	if ((st = db_stmt(db, sql_ref, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, type);
+	db_bind_text(st, 2, id);
+	sqlite3_bind_int(st, 3, SCOPE_EXCLUDED);
+	sqlite3_bind_int(st, 4, SCOPE_SENSITIVE);
+	sqlite3_bind_int(st, 5, r->sensitive);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    (txt = db_col_text(st, 0)) != NULL) {
+		if (buf_add(out, txt, (size_t)sqlite3_column_bytes(st, 0)) == -1) {
+			db_done(st);
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+		}
+		found = 1;
+	}
+	db_done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "referenced resource");
+	return found;
 }
 
 int

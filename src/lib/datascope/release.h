@@ -173,6 +173,19 @@ sqlite3_stmt *release_open(struct p2p_db *, const struct release_rules *,
 int	 release_next(struct p2p_db *, const struct release_rules *,
 	    sqlite3_stmt *, struct release_row *, struct p2p_err *);
 
+/*
+ * Provenance loaded from source systems (not in any member's record)
+ * whose every target is among targets (a JSON array of "Type/id", the
+ * rows released of one member), released by the same flags and
+ * _since/_until: step with release_next(), db_done() after use.  NULL
+ * with err.  release_provenance_any() sets *any when some Provenance is
+ * loaded at all (else there is nothing to look for).  0 or -1.
+ */
+sqlite3_stmt *release_provenance_open(struct p2p_db *,
+	    const struct release_rules *, const char *targets,
+	    struct p2p_err *);
+int	 release_provenance_any(struct p2p_db *, int *any, struct p2p_err *);
+
 /* Counts the released rows of patient (all pages).  0 or -1. */
 int	 release_count(struct p2p_db *, const struct release_rules *,
 	    const char *patient, long long *n, struct p2p_err *);
@@ -186,12 +199,24 @@ int	 release_top_str(const char *json, size_t len, const char *key,
 	    char *out, size_t outsz);
 
 /*
- * Calls fn for every "reference":"Organization/x" and
- * "reference":"Practitioner/x" in a JSON text (a light scan, no parse;
- * "\/" is read as "/").  type is "Organization" or "Practitioner".
- * Stops and returns -1 when fn does.
+ * Calls fn for every reference in a JSON text to a resource outside any
+ * member's record that a record names (RELEASE_REF_TYPES:
+ * "reference":"Organization/x", "Practitioner/x", ...; a light scan, no
+ * parse; "\/" is read as "/").  Stops and returns -1 when fn does.
  */
+#define RELEASE_REF_TYPES	"Organization, Practitioner, PractitionerRole, " \
+	"Location, Medication"
 int	 release_refs(const char *json, size_t len,
 	    int (*fn)(void *, const char *type, const char *id), void *arg);
+
+/*
+ * The released text of a resource release_refs() found (type, id): when
+ * it is stored outside any member's record, not excluded, and not
+ * sensitive unless rules allow.  Returns 1 with its text in out (reset
+ * first), 0 when it is not released, -1 with err.
+ */
+int	 release_ref(struct p2p_db *, const struct release_rules *,
+	    const char *type, const char *id, struct p2p_buf *out,
+	    struct p2p_err *);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * export.h - member data export as jobs: the kick-offs of
  * Patient/$everything (Prefer: respond-async) and
- * Group/$davinci-data-export queue a job here; export_run() (job.h) is
- * the runner's side.
+ * Group/$davinci-data-export queue a job here; export_run() is the
+ * runner's side.
  */
 #ifndef P2P_EXPORT_H
 #define P2P_EXPORT_H
@@ -12,7 +12,8 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/util.h"
-#include "jobs/job.h"
+#include "jobs/ndjson.h"
+#include "jobs/queue.h"
 #include "store/db.h"
 
 /*
@@ -36,16 +37,14 @@ int	 export_queue(struct p2p_db *, const struct p2p_config *,
 	    char id[JOB_ID_LEN + 1], struct p2p_err *);
 
 /*
- * A download of file name of job id by client at now is a release of
- * every member the file holds (issue #7): each must still be released
- * to the client (consent_access_cfg(): a withdrawn consent withdraws the
- * files made under it) and each gets a "release" audit record (client,
- * member, consent, "file <id>/<name>"), all in one transaction.  0; or
- * -1 with err: 403 with refused set to the member refused and nothing
- * recorded, or a database failure.
+ * The runner's work for a job of kind JOB_EVERYTHING, JOB_DATA_EXPORT or
+ * JOB_PATIENT_EXPORT: reads job->params, writes output to o.  0, or -1
+ * with err.
  */
-int	 export_file_release(struct p2p_db *, const struct p2p_config *,
-	    const char *id, const char *name, const char *client, time_t now,
-	    char *refused, size_t refusedsz, struct p2p_err *);
+int	 export_run(struct p2p_db *, const struct p2p_config *,
+	    const struct job *, struct job_out *, struct p2p_err *);
+
+/* The statements of the walk over members (NULL-terminated), for EXPLAIN. */
+extern const char *const export_queries[];
 
 #endif

@@ -13,19 +13,20 @@
  *      (a Consent that cannot be stored moves its member to
  *      ConsentConstrainedMembers), insert the Groups;
  *   3. write the Group ndjson (PDex 2.2) and the Parameters ndjson
- *      holding the same Groups (PDex 2.1); the matched members are the
- *      job's members (job_member), so a revoked consent withdraws the
- *      files like any export file.
+ *      holding the same Groups (PDex 2.1).
+ * The matched members are the job's members (job_member, stored in
+ * step 2), so a revoked consent withdraws the files like any export
+ * file; a job that fails after step 2 keeps no member.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobs/members.h"
 #include "member/audit.h"
 #include "member/bulkmatch.h"
 #include "member/consent.h"
 #include "json/fhir.h"
-#include "jobs/job.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -681,6 +682,13 @@ store_member(struct p2p_db *db, const struct job *job, const char *gid,
 	db_done(st);
 	if (rc != SQLITE_DONE)
 		return db_fail(db, rc, err, "insert group member");
+	/*
+	 * The files name the member with our Patient id: they are a release
+	 * to the client, withdrawn like any export file when the member's
+	 * consent is revoked or an opt-out is recorded (issue #7).
+	 */
+	if (job_member_add(db, job->id, m->patient, m->cid, err) == -1)
+		return -1;
 	if (again)	/* audited by the attempt that stored it */
 		return 0;
 	return audit_log(db, "match", "success", job->client_id, m->patient,
@@ -877,15 +885,6 @@ bulk_match_run(struct p2p_db *db, const struct p2p_config *cfg,
 	if (store(db, cfg, job, ms, n, gids, npi, date, groups, err) == -1 ||
 	    write_output(o, groups, err) == -1)
 		goto out;
-	/*
-	 * The files name each matched member with our Patient id: they are
-	 * a release to the client, withdrawn like any export file when the
-	 * member's consent is revoked or an opt-out is recorded (issue #7).
-	 */
-	for (i = 0; i < n; i++)
-		if (ms[i].b == B_MATCH && job_out_member(o, ms[i].patient,
-		    ms[i].cid, err) == -1)
-			goto out;
 	rc = 0;
 out:
 	for (b = 0; b < B_ERROR; b++)

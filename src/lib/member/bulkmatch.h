@@ -1,8 +1,8 @@
 /*
  * bulkmatch.h - PDex $bulk-member-match: the request's MemberBundles
- * (checked at kick-off) and the runner's work (bulk_match_run() in
- * job.h) that sorts each member into MatchedMembers, NonMatchedMembers
- * or ConsentConstrainedMembers.  See docs/matching.md.
+ * (checked at kick-off) and the runner's work (bulk_match_run()) that
+ * sorts each member into MatchedMembers, NonMatchedMembers or
+ * ConsentConstrainedMembers.  See docs/matching.md.
  */
 #ifndef P2P_BULKMATCH_H
 #define P2P_BULKMATCH_H
@@ -11,7 +11,8 @@
 
 #include "core/config.h"
 #include "core/err.h"
-#include "jobs/job.h"
+#include "jobs/ndjson.h"
+#include "jobs/queue.h"
 #include "member/match.h"
 
 /* PDex result code system and the Group profiles (bulk-member-match.md §4-5). */
@@ -61,5 +62,13 @@ int	 bulk_match_queue(struct p2p_db *, const struct p2p_config *,
 	    const char *client, const char *npi, const char *org_id,
 	    json_object *body, time_t now, char id[JOB_ID_LEN + 1],
 	    struct p2p_err *);
+
+/*
+ * The runner's work for a JOB_BULK_MATCH job: sorts every MemberBundle
+ * of job->params, stores the Groups, writes them to o.  0, or -1 with
+ * err.
+ */
+int	 bulk_match_run(struct p2p_db *, const struct p2p_config *,
+	    const struct job *, struct job_out *, struct p2p_err *);
 
 #endif

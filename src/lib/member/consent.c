@@ -44,10 +44,7 @@ static const struct {
 #define SQL_OPTOUT \
 	"SELECT cid FROM consent WHERE patient = ?1 AND source = 'loaded'" \
 	" AND status = 'active' AND provision = 'deny' LIMIT 1"
-#define SQL_ACCESS \
-	"SELECT m.cid, m.consentless, c.status, c.policy, c.period_start," \
-	" c.period_end FROM match m LEFT JOIN consent c ON c.cid = m.cid" \
-	" WHERE m.client_id = ?1 AND m.patient = ?2 ORDER BY m.mid DESC"
+#define SQL_ACCESS	CONSENT_ACCESS_SQL("(SELECT ?2 AS patient)")
 
 enum stmt {
 	STMT_OPTOUT,		/* an active opt-out of a member */
@@ -355,15 +352,86 @@ consent_record_match(struct p2p_db *db, const char *client,
 	return 0;
 }
 
+/* Does the match of st's current row release the member at now? */
+static int
+row_releases(sqlite3_stmt *st, int allow_consentless, time_t now)
+{
+	const char	*status, *ps, *pe;
+	time_t		 t0, t1;
+
+	if (sqlite3_column_int(st, 3))		/* consent-less legacy */
+		return allow_consentless;
+	status = db_col_text(st, 4);
+	ps = db_col_text(st, 6);
+	pe = db_col_text(st, 7);
+	return status != NULL && strcmp(status, "active") == 0 &&
+	    ps != NULL && pe != NULL && time_parse(ps, 0, &t0) == 0 &&
+	    time_parse(pe, 1, &t1) == 0 && now >= t0 && now <= t1;
+}
+
+int
+consent_access_next(struct p2p_db *db, sqlite3_stmt *st, int *rc,
+    int allow_consentless, time_t now, struct consent_decision *d,
+    struct p2p_err *err)
+{
+	const char	*p, *policy;
+	int		 rows = 0, optout = 0;
+
+	memset(d, 0, sizeof(*d));
+	p2p_err_init(&d->why);
+	if (*rc != SQLITE_ROW)
+		return *rc == SQLITE_DONE ? 0 :
+		    db_fail(db, *rc, err, "release check");
+	if ((p = db_col_text(st, 0)) == NULL ||
+	    strlen(p) >= sizeof(d->patient))
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "member id too long");
+	memcpy(d->patient, p, strlen(p) + 1);
+	/* The member's matches, newest first: the first that releases. */
+	do {
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+			rows++;
+			if (!d->ok && row_releases(st, allow_consentless,
+			    now)) {
+				d->ok = 1;
+				d->cid = sqlite3_column_int64(st, 2);
+				policy = db_col_text(st, 5);
+				d->sensitive = !sqlite3_column_int(st, 3) &&
+				    policy != NULL &&
+				    strcmp(policy, "sensitive") == 0;
+				optout = sqlite3_column_int(st, 8);
+			}
+		}
+		*rc = sqlite3_step(st);
+	} while (*rc == SQLITE_ROW && (p = db_col_text(st, 0)) != NULL &&
+	    strcmp(p, d->patient) == 0);
+	if (*rc != SQLITE_ROW && *rc != SQLITE_DONE)
+		return db_fail(db, *rc, err, "release check");
+	if (rows == 0)
+		p2p_fail(&d->why, 404, P2P_ISSUE_NOT_FOUND, "no member"
+		    " matched by this client with that id");
+	else if (!d->ok)
+		p2p_fail(&d->why, 403, P2P_ISSUE_FORBIDDEN, "the consent for"
+		    " this member is no longer valid (expired or revoked)");
+	else if (optout)
+		p2p_fail(&d->why, 403, P2P_ISSUE_FORBIDDEN, "the member has"
+		    " opted out of payer-to-payer exchange");
+	if (d->why.status != 0) {
+		d->ok = 0;
+		d->cid = 0;
+		d->sensitive = 0;
+	}
+	return 1;
+}
+
 static int
 access_check(struct p2p_db *db, int allow_consentless, const char *client,
     const char *patient, time_t now, long long *cid, int *sensitive,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-	const char	*status, *policy, *ps, *pe;
-	time_t		 t0, t1;
-	int		 rc = SQLITE_DONE, rows = 0, ok = 0, optout;
+	struct consent_decision	 d;
+	sqlite3_stmt		*st;
+	int			 rc, r;
 
 	*cid = 0;
 	*sensitive = 0;
@@ -371,47 +439,18 @@ access_check(struct p2p_db *db, int allow_consentless, const char *client,
 		return -1;
 	db_bind_text(st, 1, client);
 	db_bind_text(st, 2, patient);
-	while (!ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rows++;
-		if (sqlite3_column_int(st, 1)) {	/* consent-less legacy */
-			ok = allow_consentless;
-			continue;
-		}
-		status = db_col_text(st, 2);
-		policy = db_col_text(st, 3);
-		ps = db_col_text(st, 4);
-		pe = db_col_text(st, 5);
-		if (status == NULL || strcmp(status, "active") != 0 ||
-		    ps == NULL || pe == NULL ||
-		    time_parse(ps, 0, &t0) == -1 ||
-		    time_parse(pe, 1, &t1) == -1 || now < t0 || now > t1)
-			continue;
-		*cid = sqlite3_column_int64(st, 0);
-		*sensitive = policy != NULL && strcmp(policy, "sensitive") == 0;
-		ok = 1;
-	}
-	if (ok)
-		rc = SQLITE_DONE;
+	rc = sqlite3_step(st);
+	r = consent_access_next(db, st, &rc, allow_consentless, now, &d, err);
 	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "match lookup");
-	if (rows == 0)
-		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND, "no member"
-		    " matched by this client with that id");
-	if (!ok) {
-		*cid = 0;
-		*sensitive = 0;
-		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN, "the consent for"
-		    " this member is no longer valid (expired or revoked)");
-	}
-	if (consent_optout(db, patient, &optout, err) == -1)
+	if (r == -1)
 		return -1;
-	if (optout) {
-		*cid = 0;
-		*sensitive = 0;
-		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN, "the member has"
-		    " opted out of payer-to-payer exchange");
-	}
+	if (r == 0)
+		return db_fail(db, SQLITE_ERROR, err, "release check");
+	if (!d.ok)
+		return p2p_fail(err, d.why.status, d.why.issue, "%s",
+		    d.why.msg);
+	*cid = d.cid;
+	*sensitive = d.sensitive;
 	return 0;
 }
 

@@ -80,6 +80,49 @@ int	 consent_access(struct p2p_db *, const char *client,
 extern const char *const consent_queries[];
 
 /*
+ * The release check of a set of members in one statement (an export
+ * batch, the members of a file): src is a subquery with a column
+ * "patient" naming them, whose parameters are numbered from ?2; ?1 is
+ * the client.  One row per match the client holds for a member (one
+ * row with NULL match columns when it holds none), a member's newest
+ * match first, members in patient order.  Every index read is covering
+ * (0006-export-accounting.sql: consent_release; 0007-match-writes.sql:
+ * consent_loaded, the opt-outs).  Step it with consent_access_next(),
+ * which decides as consent_access() does.
+ */
+#define CONSENT_ACCESS_SQL(src) \
+	"SELECT b.patient, m.mid, m.cid, m.consentless, c.status, c.policy," \
+	" c.period_start, c.period_end, m.mid IS NOT NULL AND EXISTS" \
+	" (SELECT 1 FROM consent o WHERE o.patient = b.patient" \
+	" AND o.source = 'loaded' AND o.status = 'active'" \
+	" AND o.provision = 'deny')" \
+	" FROM " src " b LEFT JOIN match m ON m.client_id = ?1" \
+	" AND m.patient = b.patient LEFT JOIN consent c INDEXED BY" \
+	" consent_release ON c.cid = m.cid" \
+	" ORDER BY b.patient, m.mid DESC"
+
+/* One member's release check (consent_access_next()). */
+struct consent_decision {
+	char		 patient[128];	/* the member */
+	long long	 cid;		/* consent released under (0: none,
+					   or a consent-less legacy match) */
+	int		 sensitive;	/* its policy is #sensitive */
+	int		 ok;		/* released; else why says why */
+	struct p2p_err	 why;		/* 404 no match, 403 lapsed/opt-out */
+};
+
+/*
+ * The next member of st, a CONSENT_ACCESS_SQL statement bound and
+ * stepped once by the caller (*rc holds that sqlite3_step() result and
+ * is kept up to date): 1 with d filled, 0 after the last member, -1 with
+ * err on a database failure.  allow_consentless and now as in
+ * consent_access_cfg().
+ */
+int	 consent_access_next(struct p2p_db *, sqlite3_stmt *st, int *rc,
+	    int allow_consentless, time_t now, struct consent_decision *d,
+	    struct p2p_err *);
+
+/*
  * consent_access() honours consent-less legacy matches (they exist only
  * when allow_legacy_consentless was on at match time).  This variant
  * honours them only while cfg->allow_legacy_consentless is still on;

@@ -256,6 +256,38 @@ stored_version(struct ingest *g, json_object *res, char **old,
 	    db_fail(g->db, rc, err, "received resource");
 }
 
+/*
+ * True when res, a Provenance, is the peer's own record of sending it:
+ * an agent of type transmitter that is the peer (its NPI).  PDex senders
+ * (p2p included) add one per member to what they send; it is new at
+ * every transmission, and finish() records the same fact as ours.
+ */
+static int
+peer_transmission(const struct ingest *g, json_object *res)
+{
+	json_object	*agents, *a, *who;
+	size_t		 i, n;
+
+	if ((agents = fhir_get(res, "agent", json_type_array)) == NULL)
+		return 0;
+	n = json_object_array_length(agents);
+	for (i = 0; i < n; i++) {
+		a = json_object_array_get_idx(agents, i);
+		if (!fhir_has_coding(fhir_get(a, "type", json_type_object),
+		    NULL, "transmitter") ||
+		    (who = fhir_get(a, "who", json_type_object)) == NULL)
+			continue;
+		if (fhir_path_str(who, "identifier.value") != NULL &&
+		    strcmp(fhir_path_str(who, "identifier.value"),
+		    g->peer->npi) == 0 &&
+		    (fhir_path_str(who, "identifier.system") == NULL ||
+		    strcmp(fhir_path_str(who, "identifier.system"),
+		    SYS_NPI) == 0))
+			return 1;
+	}
+	return 0;
+}
+
 /* Stores one received resource (takes res).  0 or -1. */
 static int
 take(struct ingest *g, json_object *res, const struct store_ctx *sctx,
@@ -282,6 +314,12 @@ take(struct ingest *g, json_object *res, const struct store_ctx *sctx,
 			    "Patient/%s is none of the members of this "
 			    "exchange", remote);
 		g->skipped++;
+		return 0;
+	}
+	if (strcmp(type, "Provenance") == 0 && peer_transmission(g, res)) {
+		/* Not kept: ours of this transmission replaces it. */
+		json_object_put(res);
+		g->transmissions++;
 		return 0;
 	}
 	if (strcmp(type, "Organization") == 0) {

@@ -13,6 +13,10 @@
  *     refuses the whole file: the peer sent what we did not ask for;
  *   - per member and file, a PDex Provenance (provenance.h) naming the
  *     sending payer and the time received, in the member's compartment;
+ *     the sender's own transmitter Provenance (an agent transmitter
+ *     with the peer's NPI, new at every transmission) is not kept, as
+ *     the Bundle's Provenance of a $everything page is not: ours says
+ *     the same; Provenance from source systems is kept;
  *   - one transaction per file (or Bundle): all of it or nothing; a
  *     resource received again unchanged is not written again and not
  *     counted as received (a repeated or resumed request stores
@@ -49,6 +53,8 @@ struct ingest {
 	char			 recorded[32];	/* instant received */
 	long long		 aliased;	/* Organizations we had */
 	long long		 skipped;	/* the peer's Patients */
+	long long		 transmissions;	/* the peer's Provenance of
+						   sending (not kept) */
 	long long		 unchanged;	/* received again, the same */
 	struct jscan		 js;		/* store_prepare()'s scratch */
 };
