@@ -31,7 +31,11 @@ FIGURES = [
     ("bulk", "$bulk-member-match of 1,000", "s", "cost"),
     ("export_rps", "export runner", "resources/s", "rate"),
     ("export_floor", "export time / sqlite3 dump", "ratio", "cost"),
-    ("e2e_export_s", "export as a client waits: kick-off to last byte", "s", "cost"),
+    ("e2e_small", "export as a receiving payer, 100 members: kick-off to last byte",
+     "s", "cost"),
+    ("e2e_big", "export as a receiving payer, 10,000 members: kick-off to last byte",
+     "s", "cost"),
+    ("token", "token issuance, ES384", "tokens/s", "rate"),
     ("runner_rss", "runner peak RSS", "MiB", "cost"),
 ]
 

@@ -10,13 +10,16 @@
 #
 # Usage: bench/run.sh [--members N] [--scale N,N,...] [--quick]
 #                     [--history small|full|members] [--duration S] [--no-profile]
-#                     [--prebuilt BUILDDIR] [--out FILE]
+#                     [--prebuilt BUILDDIR] [--baseline REV] [--out FILE]
 #   --members N    members to generate (default 10000)
 #   --scale LIST   one run per member count, plus a growth table
 #                  (the full run: --scale 10000,100000,1000000)
 #   --quick        a tiny run (smoke test; writes bench/out/quick.md
 #                  unless --out is given, never RESULTS.md)
 #   --prebuilt DIR use the programs already built in DIR (no -O2 build)
+#   --baseline REV also build git revision REV the same way and measure
+#                  it first: every table shows before (REV) and after
+#                  (this tree) side by side, and the pictures both
 # The concurrency soak is its own command (bench/soak.py: N clients
 # mixing token, $member-match, $everything and bulk kick-off/status for
 # T seconds, then PRAGMA integrity_check), against the programs of the
@@ -47,11 +50,24 @@ if [ -n "$missing" ]; then
 fi
 
 prebuilt=""
+baseline=""
 prev=""
 for a in "$@"; do
 	[ "$prev" = "--prebuilt" ] && prebuilt=$a
+	[ "$prev" = "--baseline" ] && baseline=$a
 	prev=$a
 done
+if [ -n "$baseline" ]; then
+	# bench.py does not take --baseline: drop it and its revision
+	n=$#
+	prev=""
+	for a in "$@"; do
+		[ "$a" = "--baseline" ] || [ "$prev" = "--baseline" ] ||
+		    set -- "$@" "$a"
+		prev=$a
+	done
+	shift "$n"
+fi
 
 mkdir -p bench/build
 if [ -z "$prebuilt" ]; then
@@ -77,5 +93,29 @@ if [ -z "$prebuilt" ]; then
 	set -- --prebuilt "$prebuilt" "$@"
 fi
 cc -O2 -Wall -Wextra -Werror -o bench/build/trivial bench/trivial.c -lfcgi
+if [ -n "$baseline" ]; then
+	# The baseline: the sources of that revision, built the same way,
+	# measured first with the same options; its figures go into this
+	# run's report as "before".
+	rev=$(git rev-parse --short "$baseline")
+	base=$top/bench/build/base-$rev/src
+	if [ ! -x "$base/src/tools/p2p-admin" ]; then
+		mkdir -p "$base"
+		git archive "$rev" | tar -C "$base" -xf -
+		(
+			cd "$base"
+			mkdir -p m4
+			autoreconf -fi >/dev/null 2>&1
+			./configure -q CFLAGS="-O2 -g"
+			echo "building $baseline ($rev, -O2) in $base"
+			make -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+		)
+	fi
+	mkdir -p bench/out
+	/usr/bin/python3 "$top/bench/bench.py" --trivial "$top/bench/build/trivial" \
+	    "$@" --src "$base" --prebuilt "$base" --json "$top/bench/out/before.json" \
+	    --out "$top/bench/out/before.md" --plots "$top/bench/out/before-plots"
+	set -- "$@" --compare "$top/bench/out/before.json" --compare-name "$baseline ($rev)"
+fi
 exec /usr/bin/python3 "$top/bench/bench.py" --src "$top" \
     --trivial "$top/bench/build/trivial" "$@"
