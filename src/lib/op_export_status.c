@@ -2,7 +2,7 @@
  * op_export_status.c - the export-status executable:
  *   GET    /fhir/bulkstatus/{job}   status or manifest (Bulk Data 2.0 §3.1)
  *   DELETE /fhir/bulkstatus/{job}   cancel, remove files (§3.2)
- *   GET    /bulk/{job}/{file}       a file, handed to lighttpd to send
+ *   GET    /bulk/{job}/{file}       a file, handed to the web server to send
  *
  * Every job and file is visible only to the client that started the
  * job; anything else (unknown, expired, cancelled, another client's)
@@ -10,7 +10,8 @@
  * web server on its own: this program checks the URL's signature and
  * expiry (signed_urls = 1), the caller's token, and that no consent of
  * a member whose data the file holds was withdrawn since, and only then
- * answers "X-Sendfile: <path>" so that lighttpd streams the file.
+ * answers "X-Sendfile: <path>" so that the web server streams the file
+ * (lighttpd x-sendfile, Apache mod_xsendfile; P2P_SENDFILE says so).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,6 +259,16 @@ file_get(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	if (req->method != P2P_GET)
 		return p2p_fail(err, 405, P2P_ISSUE_NOT_SUPPORTED,
 		    "files can only be read");
+	/* A file's path goes only to a web server that sends the file
+	 * itself, as the shipped configurations declare with P2P_SENDFILE
+	 * (per request, or in the program's environment): anywhere else
+	 * the X-Sendfile header would go out, naming the file, with an
+	 * empty 200. */
+	if (p2p_env(req, "P2P_SENDFILE") == NULL &&
+	    getenv("P2P_SENDFILE") == NULL)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "the web server does not send bulk files (X-Sendfile) "
+		    "for this program: see the shipped configurations");
 	if ((slash = strchr(p, '/')) == NULL ||
 	    (size_t)(slash - p) != JOB_ID_LEN ||
 	    snprintf(name, sizeof(name), "%s", slash + 1) >=
@@ -301,7 +312,7 @@ file_get(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	if (snprintf(path, sizeof(path), "%s/%s/%s", ctx->cfg.output_dir, id,
 	    name) >= (int)sizeof(path))
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "path too long");
-	/* lighttpd sends the file itself (fastcgi x-sendfile). */
+	/* The web server sends the file itself. */
 	p2p_header(req, "X-Sendfile", "%s", path);
 	p2p_header(req, "Cache-Control", "private, no-store");
 	req->status = 200;
