@@ -394,8 +394,6 @@ class Server:
                  "Listen 127.0.0.1:%d" % self.port, "LogLevel warn",
                  "TypesConfig /etc/mime.types"]
         lines += ["LoadModule %s_module %s/mod_%s.so" % (m, APACHE_MODULES, m) for m in mods]
-        if SERVER == "apache-fcgid":
-            lines += ["FcgidIPCDir %s/fcgid" % d, "FcgidProcessTableFile %s/fcgid.shm" % d]
         if SERVER == "apache-cgi":
             lines += ["ScriptSock %s/cgid.sock" % d]
         for v in SANITIZER_ENV:
@@ -478,7 +476,12 @@ class Server:
             h.setdefault("Content-Type", "application/fhir+json")
         elif isinstance(body, str):
             body = body.encode()
-        c.request(method, path, body=body, headers=h)
+        try:
+            c.request(method, path, body=body, headers=h)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError):
+            # The server answered before the whole body was sent (413 on
+            # its Content-Length) and closed; the answer is still there.
+            pass
         r = c.getresponse()
         resp = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
         c.close()
