@@ -59,8 +59,9 @@ SEED = os.path.join(SRC, "share", "seed", "test-dataset.json")
 
 SERVERS = ("lighttpd", "lighttpd-cgi", "apache-fcgid", "apache-proxy-fcgi", "apache-cgi")
 
-# p2p.conf keys set when the suite runs as root (the programs may then
-# run as root too).
+# p2p.conf keys set when the suite runs as root, for the programs it then
+# runs as root (lighttpd without P2P_E2E_USER, p2p-admin, p2p-runner):
+# {"allow_root": "1"} once p2p.conf has that key.
 ROOT_CONF = {}
 
 # Lines in the server's logs that mean a sanitizer or a crash spoke.
