@@ -1023,6 +1023,10 @@ def main():
     print(text)
     out = a.out or (os.path.join(b.work, "quick.md") if a.quick
                     else os.path.join(HERE, "RESULTS.md"))
+    # bench/soak.py records its section in RESULTS.md: keep it
+    if os.path.exists(out) and "\n## Concurrency soak\n" in open(out).read():
+        text = text.rstrip("\n") + "\n\n## Concurrency soak\n" + \
+            open(out).read().split("\n## Concurrency soak\n", 1)[1].split("\n## ", 1)[0]
     with open(out, "w") as f:
         f.write(text)
     log("written: %s" % out)

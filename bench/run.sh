@@ -17,6 +17,10 @@
 #   --quick        a tiny run (smoke test; writes bench/out/quick.md
 #                  unless --out is given, never RESULTS.md)
 #   --prebuilt DIR use the programs already built in DIR (no -O2 build)
+# The concurrency soak is its own command (bench/soak.py: N clients
+# mixing token, $member-match, $everything and bulk kick-off/status for
+# T seconds, then PRAGMA integrity_check), against the programs of the
+# tree: make && bench/soak.py --clients 100 --seconds 60
 # Needs root (or sudo) the first time: installs wrk (and perf when
 # available) besides the packages of scripts/deps.sh.
 set -e

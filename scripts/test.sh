@@ -85,7 +85,11 @@ for t in tests/unit/*.log tests/e2e/*.log; do
 		echo "$line  ($(basename "$t" .log))"
 		passed=$((passed + $(echo "$line" | sed -E 's/e2e: ([0-9]+) passed.*/\1/')))
 		failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
-		grep -E '^(FAIL|ERROR):' "$t" || true
+		# Each failure whole: unittest's "=====" blocks (FAIL:/ERROR:
+		# line, traceback, assertion text with any sanitizer report)
+		# up to its "Ran N tests" line; bounded.
+		awk '/^==========+$/ { p = 1 } /^Ran [0-9]+ tests? in / { p = 0 } p' "$t" |
+		    sed -e '$ { /^-*$/d; }' | head -n 1500
 	else
 		echo "no result line in $t"
 		failed=$((failed + 1))

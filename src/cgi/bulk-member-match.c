@@ -1,8 +1,8 @@
 /*
  * bulk-member-match - FastCGI executable: POST /fhir/Group/$bulk-member-match (asynchronous).
  */
-#include "http.h"
-#include "ops.h"
+#include "web/http.h"
+#include "web/ops.h"
 
 static const struct p2p_op op = {
 	.name = "bulk-member-match",

@@ -3,8 +3,8 @@
  * GET|PUT /fhir/Consent/{id} (a receiving payer's own consents; PUT
  * with status inactive or rejected revokes).
  */
-#include "http.h"
-#include "ops.h"
+#include "web/http.h"
+#include "web/ops.h"
 
 static const struct p2p_op op = {
 	.name = "consent",

@@ -1,8 +1,8 @@
 /*
  * data-export - FastCGI executable: GET|POST /fhir/Group/{id}/$davinci-data-export.
  */
-#include "http.h"
-#include "ops.h"
+#include "web/http.h"
+#include "web/ops.h"
 
 static const struct p2p_op op = {
 	.name = "data-export",

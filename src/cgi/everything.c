@@ -1,8 +1,8 @@
 /*
  * everything - FastCGI executable: GET|POST /fhir/Patient/{id}/$everything.
  */
-#include "http.h"
-#include "ops.h"
+#include "web/http.h"
+#include "web/ops.h"
 
 static const struct p2p_op op = {
 	.name = "everything",

@@ -1,8 +1,8 @@
 /*
  * export-status - FastCGI executable: GET|DELETE /fhir/bulkstatus/{job} (bulk job status, manifest, cancel).
  */
-#include "http.h"
-#include "ops.h"
+#include "web/http.h"
+#include "web/ops.h"
 
 static const struct p2p_op op = {
 	.name = "export-status",

@@ -1,8 +1,8 @@
 /*
  * member-match - FastCGI executable: POST /fhir/Patient/$member-match.
  */
-#include "http.h"
-#include "ops.h"
+#include "web/http.h"
+#include "web/ops.h"
 
 static const struct p2p_op op = {
 	.name = "member-match",

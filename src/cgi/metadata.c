@@ -1,8 +1,8 @@
 /*
  * metadata - FastCGI executable: GET /fhir/metadata, GET /.well-known/smart-configuration, 404 for other /fhir paths.
  */
-#include "http.h"
-#include "ops.h"
+#include "web/http.h"
+#include "web/ops.h"
 
 static const struct p2p_op op = {
 	.name = "metadata",

@@ -1,8 +1,8 @@
 /*
  * token - FastCGI executable: POST /auth/token (SMART Backend Services).
  */
-#include "http.h"
-#include "ops.h"
+#include "web/http.h"
+#include "web/ops.h"
 
 static const struct p2p_op op = {
 	.name = "token",

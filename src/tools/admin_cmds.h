@@ -6,8 +6,8 @@
 #ifndef P2P_ADMIN_CMDS_H
 #define P2P_ADMIN_CMDS_H
 
-#include "config.h"
-#include "db.h"
+#include "core/config.h"
+#include "store/db.h"
 
 /* Loads the configuration and opens the database; -1 after a message. */
 int	 admin_open(const char *conf, struct p2p_config *, struct p2p_db *);

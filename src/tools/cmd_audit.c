@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "admin_cmds.h"
-#include "audit.h"
-#include "http.h"
-#include "util.h"
+#include "member/audit.h"
+#include "web/http.h"
+#include "core/util.h"
 
 static int
 audit_usage(void)

@@ -16,10 +16,10 @@
 #include <openssl/crypto.h>
 
 #include "admin_cmds.h"
-#include "client.h"
-#include "jwks.h"
-#include "scopes.h"
-#include "util.h"
+#include "auth/client.h"
+#include "auth/jwks.h"
+#include "auth/scopes.h"
+#include "core/util.h"
 
 #define DEFAULT_SCOPES \
 	"system/*.rs" \

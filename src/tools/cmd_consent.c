@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "admin_cmds.h"
-#include "consent.h"
-#include "util.h"
+#include "member/consent.h"
+#include "core/util.h"
 
 static const char *const sql_list =
     "SELECT id FROM consent WHERE patient = ?1 ORDER BY cid";

@@ -20,7 +20,7 @@
 
 #include "admin_cmds.h"
 #include "gen.h"
-#include "util.h"
+#include "core/util.h"
 
 #define MAX_MEMBERS	100000000LL
 

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "admin_cmds.h"
-#include "loader.h"
-#include "util.h"
+#include "store/loader.h"
+#include "core/util.h"
 
 int
 cmd_load(const char *conf, int argc, char *argv[])

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin.h"
+#include "store/datadir.h"
 #include "admin_cmds.h"
-#include "db.h"
-#include "log.h"
+#include "store/db.h"
+#include "core/log.h"
 
 static const char	*conf_path;	/* -c FILE */
 

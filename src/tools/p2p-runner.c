@@ -30,11 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "db.h"
-#include "job.h"
-#include "log.h"
-#include "util.h"
+#include "core/config.h"
+#include "store/db.h"
+#include "jobs/job.h"
+#include "core/log.h"
+#include "core/util.h"
 
 static volatile sig_atomic_t	 stopping;
 

@@ -35,6 +35,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -67,6 +68,12 @@ ROOT_CONF = {}
 # Lines in the server's logs that mean a sanitizer or a crash spoke.
 BAD_LOG = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
            "SUMMARY: UndefinedBehaviorSanitizer", "terminated by signal")
+# A sanitizer report runs from its first line ("==PID==ERROR: ...",
+# "==PID==WARNING: ..." or UBSan's "file:line:col: runtime error: ...")
+# to its "SUMMARY: ..." line; the programs' stderr is in the logs.
+REPORT_START = re.compile(r"^==\d+==(ERROR|WARNING): |: runtime error: ")
+REPORT_LINES = 150      # lines kept of one report
+REPORTS_LINES = 400     # lines kept of all the reports of a server
 SANITIZER_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
 
 
@@ -271,6 +278,7 @@ class Server:
         self.base = "%s://127.0.0.1:%d" % (self.scheme, self.port)
         self.proc = None
         self.programs = []          # spawn-fcgi processes (apache-proxy-fcgi)
+        self.stuck = []             # programs that ignored SIGTERM at stop
         self.runner = self.layout.runner
         if RUN_AS is not None and os.path.exists(self.runner):
             self.runner = _runner_wrapper(self.runner)
@@ -417,22 +425,69 @@ class Server:
             f.write("\n".join(lines) + "\n")
         return path
 
+    def descendants(self):
+        """Pids of the processes the server and spawn-fcgi started, at
+        any depth (Apache's programs are its children's children)."""
+        parent = {}
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                stat = open("/proc/%s/stat" % d).read()
+            except OSError:
+                continue
+            # "pid (comm) state ppid ...": comm may hold spaces.
+            fields = stat[stat.rfind(")") + 2:].split()
+            if len(fields) > 1:
+                parent[int(d)] = int(fields[1])
+        found = set(p.pid for p in ([self.proc] if self.proc else []) + self.programs)
+        more = True
+        while more:
+            more = False
+            for pid, ppid in parent.items():
+                if ppid in found and pid not in found:
+                    found.add(pid)
+                    more = True
+        return sorted(found)
+
+    @staticmethod
+    def running(pid):
+        try:
+            stat = open("/proc/%d/stat" % pid).read()
+        except OSError:
+            return False
+        return stat[stat.rfind(")") + 2:][:1] not in ("Z", "X")
+
     def stop(self):
-        for p in ([self.proc] if self.proc else []) + self.programs:
+        procs = ([self.proc] if self.proc else []) + self.programs
+        if not procs:
+            return
+        kids = self.descendants()
+        for p in procs:
             p.send_signal(signal.SIGTERM)
-        for p in ([self.proc] if self.proc else []) + self.programs:
+        for p in procs:
             try:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        if self.proc is None and not self.programs:
-            return
         self.proc = None
         self.programs = []
-        # FastCGI children get SIGTERM too; give them a moment to exit
-        # and write what the sanitizers have to say.
-        time.sleep(0.2)
+        # The programs get SIGTERM too: wait until they have exited, so
+        # that what the sanitizers have to say at exit (a leak check and
+        # its symbolised stacks take a while) is in the log whole.
+        deadline = time.time() + 20
+        while any(self.running(p) for p in kids) and time.time() < deadline:
+            time.sleep(0.05)
+        for p in kids:
+            try:
+                if self.running(p):
+                    name = os.path.basename(os.readlink("/proc/%d/exe" % p))
+                    os.kill(p, signal.SIGKILL)
+                    self.stuck.append("pid %d (%s) did not exit within 20 s of SIGTERM"
+                                      % (p, name))
+            except OSError:
+                pass        # it exited just now
 
     def log(self):
         """Everything the server and the programs logged: <data>/log/*
@@ -447,7 +502,9 @@ class Server:
         return out
 
     def bad_log_lines(self):
-        return [l for l in self.log().splitlines() if any(b in l for b in BAD_LOG)]
+        """What the sanitizers and crashes left in the logs: each report
+        whole (first line through SUMMARY), bounded; [] when none."""
+        return bad_reports(self.log().splitlines()) + self.stuck
 
     def cleanup(self):
         self.stop()
@@ -489,6 +546,37 @@ class Server:
         return resp
 
 
+def bad_reports(lines):
+    """The sanitizer reports (and crash lines) among lines, each from
+    its first line through its "SUMMARY:" line (at most REPORT_LINES
+    lines, its head and its end; REPORTS_LINES in all); a WARNING
+    report that names no error is left out."""
+    out, cur = [], None
+
+    def close():
+        if cur and any(b in l for l in cur for b in BAD_LOG):
+            if len(cur) > REPORT_LINES:     # its head and its SUMMARY
+                cur[REPORT_LINES - 11:-10] = ["... (%d lines of this report left out)" %
+                                              (len(cur) - REPORT_LINES + 1)]
+            out.extend(cur)
+
+    for line in lines:
+        if REPORT_START.search(line):
+            close()
+            cur = [line]
+        elif cur is not None:
+            cur.append(line)
+        elif any(b in line for b in BAD_LOG):
+            out.append(line)
+        if cur is not None and line.startswith("SUMMARY: "):
+            close()
+            cur = None
+    close()
+    if len(out) > REPORTS_LINES:
+        out[REPORTS_LINES:] = ["... (%d more lines)" % (len(out) - REPORTS_LINES)]
+    return out
+
+
 def basic(client_id, secret):
     raw = ("%s:%s" % (client_id, secret)).encode()
     return "Basic " + base64.b64encode(raw).decode()
@@ -526,7 +614,7 @@ class ServerTest(unittest.TestCase):
         srv.cleanup()
         if bad:
             raise AssertionError("sanitizer or crash reports in the server log:\n" +
-                                 "\n".join(bad[:20]))
+                                 "\n".join(bad))
 
     def request(self, *a, **kw):
         return self.server.request(*a, **kw)

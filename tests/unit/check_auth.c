@@ -1,5 +1,5 @@
 /*
- * Unit tests for auth.c: access tokens (one test per refusal reason),
+ * Unit tests for auth/access.c: access tokens (one test per refusal reason),
  * Basic credentials, requesting-payer resolution, the scope gate.
  */
 #include <check.h>
@@ -9,8 +9,8 @@
 
 #include <jwt.h>
 
-#include "auth.h"
-#include "util.h"
+#include "auth/access.h"
+#include "core/util.h"
 #include "unit.h"
 
 static const unsigned char	 key[AUTH_KEY_LEN] = "0123456789abcdef0123456789abcde";

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "bq.h"
+#include "core/bq.h"
 
 #define N	3000	/* items per ordering run */
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "core/config.h"
 
 static char	 dir[] = "/tmp/p2p-check-config-XXXXXX";
 

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "consent.h"
-#include "fhir.h"
+#include "member/consent.h"
+#include "json/fhir.h"
 #include "unit.h"
 
 #define ST	"\"active\""

@@ -1,15 +1,15 @@
 /* Unit tests for the consent lifecycle (issue #7): history versions,
- * revocation by the submitting client only (op_consent.c), opt-outs,
+ * revocation by the submitting client only (ops/consent.c), opt-outs,
  * the release check after each, and the AuditEvent mapping (audit.c). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
-#include "consent.h"
-#include "fhir.h"
-#include "ops.h"
+#include "member/audit.h"
+#include "member/consent.h"
+#include "json/fhir.h"
+#include "web/ops.h"
 #include "unit.h"
 
 #define CONSENT_JSON "{\"resourceType\":\"Consent\",\"id\":\"theirs\"," \

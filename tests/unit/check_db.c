@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "db.h"
+#include "store/db.h"
 #include "unit.h"
 
 static struct p2p_db	 db;

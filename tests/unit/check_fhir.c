@@ -2,7 +2,8 @@
 #include <check.h>
 #include <string.h>
 
-#include "fhir.h"
+#include "json/fhir.h"
+#include "json/jscan.h"
 #include "unit.h"
 
 static const struct {
@@ -46,6 +47,102 @@ START_TEST(test_parse_table)
 		ck_assert_msg(strstr(err.msg, docs[_i].want) != NULL,
 		    "line %d: %s", docs[_i].line, err.msg);
 	}
+}
+END_TEST
+
+/*
+ * What json-c accepts in strict mode and fhir_parse() refuses, each
+ * found by tests/fuzz/fuzz_json.c (corpus files regress-*): RFC 8259
+ * and RFC 3629 say no, or json-c would change the value in silence.
+ * The loader's scanner (jscan.c) refuses every one of them too.
+ */
+static const struct {
+	const char	*in;
+	size_t		 len;		/* 0: strlen(in) */
+	const char	*want;		/* substring of the message */
+	int		 line;
+} strict[] = {
+	/* overlong forms, surrogates, beyond U+10FFFF (issue #15, point 8) */
+	{ "{\"a\":\"\xc0\xaf\"}", 0, "byte 6: malformed UTF-8", __LINE__ },
+	{ "{\"a\":\"\xc1\xbf\"}", 0, "malformed UTF-8", __LINE__ },
+	{ "{\"a\":\"\xe0\x80\xaf\"}", 0, "malformed UTF-8", __LINE__ },
+	{ "{\"a\":\"\xf0\x80\x80\xaf\"}", 0, "malformed UTF-8", __LINE__ },
+	{ "{\"\xc0\x80\":1}", 0, "malformed UTF-8", __LINE__ },	/* a key */
+	{ "{\"a\":\"\xed\xa0\x80\"}", 0, "malformed UTF-8", __LINE__ },
+	{ "{\"a\":\"\xf4\x90\x80\x80\"}", 0, "malformed UTF-8", __LINE__ },
+	{ "{\"a\":\"\xf5\x80\x80\x80\"}", 0, "malformed UTF-8", __LINE__ },
+	{ "{\"a\":\"\xc3\"}", 0, "malformed UTF-8", __LINE__ },	/* cut */
+	/* escaped surrogates without their pair (json-c: U+FFFD) */
+	{ "{\"a\":\"\\ud800\"}", 0, "unpaired surrogate", __LINE__ },
+	{ "{\"a\":\"\\udc00\\ud800\"}", 0, "unpaired surrogate", __LINE__ },
+	{ "{\"a\":\"\\ud800\\u0041\"}", 0, "unpaired surrogate", __LINE__ },
+	/* control characters must be escaped in strings */
+	{ "{\"a\":\"x\x16y\"}", 0, "control character", __LINE__ },
+	{ "{\"a\":\"\t\"}", 0, "control character", __LINE__ },
+	/* numbers RFC 8259 has not, or json-c would change */
+	{ "{\"a\":00}", 0, "malformed number", __LINE__ },
+	{ "{\"a\":-01}", 0, "malformed number", __LINE__ },
+	{ "{\"a\":1.}", 0, "malformed number", __LINE__ },
+	{ "{\"a\":1.e3}", 0, "malformed number", __LINE__ },
+	{ "{\"a\":NaN}", 0, "unexpected character", __LINE__ },
+	{ "{\"a\":-Infinity}", 0, "malformed number", __LINE__ },
+	{ "{\"a\":Infinity}", 0, "unexpected character", __LINE__ },
+	{ "{\"a\":1e999}", 0, "number out of range", __LINE__ },
+	{ "{\"a\":18446744073709551616}", 0, "out of range", __LINE__ },
+	{ "{\"a\":-9223372036854775809}", 0, "out of range", __LINE__ },
+	/* NUL bytes after the document are not white space */
+	{ "{}\0\0", 4, "after the document", __LINE__ },
+	{ "0\0", 2, "after the document", __LINE__ },
+};
+
+START_TEST(test_strict)
+{
+	json_object	*o = NULL;
+	struct p2p_err	 err;
+	struct jscan	 js;
+	size_t		 len = strict[_i].len ? strict[_i].len :
+			    strlen(strict[_i].in);
+
+	p2p_err_init(&err);
+	ck_assert_msg(fhir_parse(strict[_i].in, len, &o, &err) == -1,
+	    "line %d: accepted", strict[_i].line);
+	ck_assert_ptr_null(o);
+	ck_assert_int_eq(err.status, 400);
+	ck_assert_msg(strstr(err.msg, strict[_i].want) != NULL,
+	    "line %d: %s", strict[_i].line, err.msg);
+	jscan_init(&js);
+	ck_assert_msg(jscan_parse(&js, strict[_i].in, len) == -1,
+	    "line %d: jscan accepts", strict[_i].line);
+	jscan_free(&js);
+}
+END_TEST
+
+/* What RFC 8259 allows stays accepted, with its value. */
+START_TEST(test_strict_ok)
+{
+	static const char *const ok[] = {
+		"{\"a\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\"}",
+		"{\"a\":\"\\ud83d\\ude00\"}",
+		"{\"a\":[0,-0,1.5,-0.25,1e5,1E+2,2e-3,9223372036854775807]}",
+		"{\"a\":18446744073709551615}",
+		"{\"a\":1e-400}",		/* rounds to 0, as 0.1 rounds */
+		"{\"it's\":\"x\\u0001\"}\r\n\t ",
+		"[true,false,null]",
+	};
+	json_object	*o = NULL;
+	struct p2p_err	 err;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		p2p_err_init(&err);
+		ck_assert_msg(fhir_parse(ok[i], strlen(ok[i]), &o, &err) == 0,
+		    "%zu: %s", i, err.msg);
+		json_object_put(o);
+	}
+	/* the pair decodes to U+1F600 */
+	ck_assert_int_eq(fhir_parse(ok[1], strlen(ok[1]), &o, &err), 0);
+	ck_assert_str_eq(fhir_str(o, "a"), "\xf0\x9f\x98\x80");
+	json_object_put(o);
 }
 END_TEST
 
@@ -157,6 +254,8 @@ main(void)
 	TCase	*tc = tcase_create("fhir");
 
 	tcase_add_loop_test(tc, test_parse_table, 0, sizeof(docs) / sizeof(docs[0]));
+	tcase_add_loop_test(tc, test_strict, 0, sizeof(strict) / sizeof(strict[0]));
+	tcase_add_test(tc, test_strict_ok);
 	tcase_add_test(tc, test_depth_limit);
 	tcase_add_test(tc, test_parse_resource);
 	tcase_add_test(tc, test_path_and_coding);

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fhir.h"
+#include "json/fhir.h"
 #include "gen.h"
-#include "scope.h"
+#include "datascope/classify.h"
 #include "unit.h"
 
 #define MEMBERS	12

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
+#include "web/http.h"
 #include "unit.h"
 
 static const struct {
@@ -132,6 +132,34 @@ START_TEST(test_query_and_prefer)
 }
 END_TEST
 
+/*
+ * Regression: the response memory kept between requests (ctx->spare)
+ * was handed to the next request before the accept, so when the accept
+ * ended the loop (SIGTERM at stop, the one CGI turn done) nothing owned
+ * it any more: a $everything process leaked its last page at exit.
+ */
+START_TEST(test_spare_kept_when_loop_ends)
+{
+	struct p2p_req	 req;
+	struct p2p_err	 err;
+	void		*kept;
+
+	op.methods = P2P_GET;
+	ck_assert_int_eq(run("GET", "/x", NULL, NULL, &req, &err), 0);
+	ck_assert_int_eq(buf_puts(&req.out, "{\"resourceType\":\"Bundle\"}"), 0);
+	kept = req.out.p;
+	finish(&req);
+	ck_assert_ptr_eq(ctx.spare.p, kept);
+	/* The CGI loop's second turn: no request, the loop ends. */
+	ck_assert_int_eq(p2p_accept(&ctx, &req), -1);
+	ck_assert_ptr_null(req.out.p);
+	ck_assert_ptr_eq(ctx.spare.p, kept);
+	p2p_close(&ctx);		/* frees it (LeakSanitizer checks) */
+	ck_assert_ptr_null(ctx.spare.p);
+	op.methods = P2P_POST;
+}
+END_TEST
+
 START_TEST(test_reason)
 {
 	ck_assert_str_eq(http_reason(422), "Unprocessable Content");
@@ -150,6 +178,7 @@ main(void)
 	tcase_add_loop_test(tc, test_refusals, 0, sizeof(refusals) / sizeof(refusals[0]));
 	tcase_add_test(tc, test_allow_header);
 	tcase_add_test(tc, test_query_and_prefer);
+	tcase_add_test(tc, test_spare_kept_when_loop_ends);
 	tcase_add_test(tc, test_reason);
 	suite_add_tcase(s, tc);
 	return unit_run(s);

@@ -8,10 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bulkmatch.h"
-#include "fhir.h"
-#include "job.h"
-#include "util.h"
+#include "member/bulkmatch.h"
+#include "json/fhir.h"
+#include "jobs/job.h"
+#include "core/util.h"
 #include "unit.h"
 
 static struct p2p_db		 db;

@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "gen.h"
-#include "jscan.h"
-#include "loader.h"
-#include "util.h"
+#include "json/jscan.h"
+#include "store/loader.h"
+#include "core/util.h"
 #include "unit.h"
 
 /* --- the scanner ----------------------------------------------------- */

@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "consent.h"
-#include "fhir.h"
-#include "match.h"
-#include "norm.h"
-#include "ops.h"
+#include "member/consent.h"
+#include "json/fhir.h"
+#include "member/match.h"
+#include "member/norm.h"
+#include "web/ops.h"
 #include "unit.h"
 
 static struct p2p_db	 db;

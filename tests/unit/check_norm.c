@@ -2,8 +2,8 @@
 #include <check.h>
 #include <string.h>
 
-#include "norm.h"
-#include "secret.h"
+#include "member/norm.h"
+#include "auth/secret.h"
 #include "unit.h"
 
 static const struct {

@@ -2,8 +2,8 @@
 #include <check.h>
 #include <string.h>
 
-#include "fhir.h"
-#include "params.h"
+#include "json/fhir.h"
+#include "json/params.h"
 #include "unit.h"
 
 static const struct params_spec spec[] = {

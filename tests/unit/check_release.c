@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "release.h"
-#include "scope.h"
-#include "util.h"
+#include "datascope/release.h"
+#include "datascope/classify.h"
+#include "core/util.h"
 
 static struct p2p_db		 db;
 static struct p2p_config	 cfg;
@@ -200,6 +200,31 @@ START_TEST(test_narrowing)
 }
 END_TEST
 
+/*
+ * Regression (fuzz_typefilter, corpus regress-type-empty): under a _type
+ * list, "" read past the end of the list and "," before its start; a
+ * type names one entry of the list or none.
+ */
+START_TEST(test_type_ok)
+{
+	struct p2p_err	 err;
+
+	p2p_err_init(&err);
+	ck_assert(release_type_ok(&rules, ""));		/* no narrowing */
+	ck_assert_int_eq(release_add_types(&rules, "Patient,Coverage", &err),
+	    0);
+	ck_assert(release_type_ok(&rules, "Patient"));
+	ck_assert(release_type_ok(&rules, "Coverage"));
+	ck_assert(!release_type_ok(&rules, ""));
+	ck_assert(!release_type_ok(&rules, ","));
+	ck_assert(!release_type_ok(&rules, "Patient,Coverage"));
+	ck_assert(!release_type_ok(&rules, "Pat"));
+	ck_assert(!release_type_ok(&rules, "atient"));
+	ck_assert_int_eq(release_add_types(&rules, "", &err), -1);
+	ck_assert_int_eq(err.status, 400);
+}
+END_TEST
+
 START_TEST(test_typefilter)
 {
 	struct p2p_err	 err;
@@ -373,6 +398,7 @@ main(void)
 	tcase_add_test(tc, test_rules);
 	tcase_add_test(tc, test_p2p_json);
 	tcase_add_test(tc, test_narrowing);
+	tcase_add_test(tc, test_type_ok);
 	tcase_add_test(tc, test_typefilter);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_paging);

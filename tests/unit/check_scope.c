@@ -1,10 +1,11 @@
-/* Unit tests for scope.c: the payer-to-payer data scope at load time. */
+/* Unit tests for datascope/classify.c: the payer-to-payer data scope at load time. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fhir.h"
-#include "scope.h"
+#include "json/fhir.h"
+#include "json/jscan.h"
+#include "datascope/classify.h"
 #include "unit.h"
 
 #define SEC(sys, code)	"\"meta\":{\"security\":[{\"system\":\"" sys \
@@ -356,6 +357,49 @@ START_TEST(test_profiles)
 }
 END_TEST
 
+/*
+ * Regression (fuzz_prepare, corpus regress-eob-no-meta): the scanner's
+ * classifier said "no released form" for a claim without a meta object,
+ * where the tree's writes one with the Basis profile.  On every
+ * profiles[] case (most have no meta) and on a meta that is not an
+ * object, the scan either defers to the tree (1) or agrees with it.
+ */
+START_TEST(test_scan_agrees)
+{
+	static const char nonobj[] = "{\"resourceType\":"
+	    "\"ExplanationOfBenefit\",\"use\":\"claim\",\"meta\":\"x\","
+	    TYPE("oral") "\"status\":\"active\"}";
+	struct scope_info	 a, b;
+	struct p2p_err		 err;
+	struct jscan		 js;
+	json_object		*o;
+	const char		*s = _i < (int)(sizeof(profiles) /
+				    sizeof(profiles[0])) ? profiles[_i].json :
+				    nonobj;
+	int			 rc;
+
+	p2p_err_init(&err);
+	jscan_init(&js);
+	ck_assert_int_eq(jscan_parse(&js, s, strlen(s)), 0);
+	ck_assert_int_eq(fhir_parse(s, strlen(s), &o, &err), 0);
+	ck_assert_int_eq(scope_classify(o, &b, &err), 0);
+	rc = scope_classify_scan(&js, fhir_type(o), &a);
+	ck_assert_int_ne(rc, -1);
+	if (rc == 0) {
+		ck_assert_uint_eq(a.flags, b.flags);
+		ck_assert_str_eq(a.dos, b.dos);
+		ck_assert_str_eq(a.changed, b.changed);
+		ck_assert_msg((a.p2p_json == NULL) == (b.p2p_json == NULL) &&
+		    (a.p2p_json == NULL || strcmp(a.p2p_json, b.p2p_json) == 0),
+		    "case %d: scan %s, tree %s", _i, a.p2p_json, b.p2p_json);
+		scope_info_free(&a);
+	}
+	scope_info_free(&b);
+	json_object_put(o);
+	jscan_free(&js);
+}
+END_TEST
+
 START_TEST(test_not_resource)
 {
 	struct scope_info	 info;
@@ -382,6 +426,8 @@ main(void)
 	tcase_add_test(tc, test_basis);
 	tcase_add_loop_test(tc, test_profiles, 0,
 	    sizeof(profiles) / sizeof(profiles[0]));
+	tcase_add_loop_test(tc, test_scan_agrees, 0,
+	    sizeof(profiles) / sizeof(profiles[0]) + 1);
 	tcase_add_test(tc, test_not_resource);
 	suite_add_tcase(s, tc);
 	return unit_run(s);

@@ -2,8 +2,8 @@
 #include <check.h>
 #include <string.h>
 
-#include "http.h"
-#include "scopes.h"
+#include "web/http.h"
+#include "auth/scopes.h"
 #include "unit.h"
 
 static const struct {

@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
-#include "fhir.h"
-#include "loader.h"
-#include "secret.h"
-#include "store.h"
-#include "util.h"
+#include "auth/client.h"
+#include "json/fhir.h"
+#include "store/loader.h"
+#include "auth/secret.h"
+#include "store/store.h"
+#include "core/util.h"
 #include "unit.h"
 
 static struct p2p_db	 db;
@@ -481,6 +481,37 @@ START_TEST(test_bad_files)
 }
 END_TEST
 
+/*
+ * Regression: NUL bytes at the end of an ndjson line were trimmed as
+ * white space (strchr() finds the terminator) and the line loaded; and
+ * the strict JSON rules (overlong UTF-8) hold for loaded lines too.
+ */
+START_TEST(test_nul_and_utf8)
+{
+	static const char nul[] = "{\"resourceType\":\"Patient\",\"id\":\"ok1\"}\n"
+	    "{\"resourceType\":\"Patient\",\"id\":\"ok2\"}\0\0\n";
+	static const char overlong[] = "{\"resourceType\":\"Patient\","
+	    "\"id\":\"ok1\"}\n{\"resourceType\":\"Patient\",\"id\":\"ok2\","
+	    "\"name\":[{\"family\":\"\xc0\xaf\"}]}\n";
+	struct load_stats	 st;
+	struct p2p_err		 err;
+	FILE			*f;
+
+	p2p_err_init(&err);
+	f = fmemopen((void *)nul, sizeof(nul) - 1, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(load_stream(&db, f, "t", LOAD_NDJSON, 0, &st, &err),
+	    -1);
+	fclose(f);
+	ck_assert_msg(strstr(err.msg, "line 2: invalid JSON") != NULL, "%s",
+	    err.msg);
+	ck_assert_int_eq(load_text(overlong, LOAD_NDJSON, &st, &err), -1);
+	ck_assert_msg(strstr(err.msg, "line 2: invalid JSON at byte 56: "
+	    "malformed UTF-8") != NULL, "%s", err.msg);
+	ck_assert_int_eq(q("SELECT count(*) FROM resource"), 0);
+}
+END_TEST
+
 START_TEST(test_long_line)
 {
 	struct load_stats	 st;
@@ -697,6 +728,7 @@ main(void)
 	tcase_add_test(tc, test_consent);
 	tcase_add_test(tc, test_bundle_urn_and_delete);
 	tcase_add_loop_test(tc, test_bad_files, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, test_nul_and_utf8);
 	tcase_add_test(tc, test_long_line);
 	tcase_add_test(tc, test_ndjson_threads);
 	tcase_add_test(tc, test_fresh_and_replace);

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "core/util.h"
 #include "unit.h"
 
 START_TEST(test_buf)
@@ -93,6 +93,37 @@ START_TEST(test_time_format)
 	ck_assert_str_eq(buf, "2026-01-02T03:04:05Z");
 	time_date(1767323045, buf);
 	ck_assert_str_eq(buf, "2026-01-02");
+	/* Regression (fuzz_time, corpus regress-year-20): years before
+	   1000 keep four digits, or _since=0020-01-01T00:00:00Z would be
+	   stored as "20-01-01..." and compare wrongly as text. */
+	time_instant(-61536067200LL, buf);
+	ck_assert_str_eq(buf, "0020-01-01T00:00:00Z");
+	time_date(-61536067200LL, buf);
+	ck_assert_str_eq(buf, "0020-01-01");
+}
+END_TEST
+
+/* RFC 3629, shared by fhir_parse() and the JSON scanner. */
+START_TEST(test_utf8_len)
+{
+	static const struct {
+		const char	*s;
+		size_t		 want;
+	} t[] = {
+		{ "a", 1 }, { "\xc3\xa9", 2 }, { "\xe2\x82\xac", 3 },
+		{ "\xf0\x9f\x98\x80", 4 }, { "\xf4\x8f\xbf\xbf", 4 },
+		{ "\xc0\xaf", 0 }, { "\xc1\xbf", 0 },	/* overlong */
+		{ "\xe0\x80\xaf", 0 }, { "\xf0\x80\x80\xaf", 0 },
+		{ "\xed\xa0\x80", 0 }, { "\xed\xbf\xbf", 0 },	/* surrogates */
+		{ "\xf4\x90\x80\x80", 0 }, { "\xf5\x80\x80\x80", 0 },
+		{ "\x80", 0 }, { "\xff", 0 }, { "\xc3", 0 }, { "\xe2\x82", 0 },
+		{ "\xc3(", 0 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		ck_assert_msg(utf8_len((const unsigned char *)t[i].s,
+		    strlen(t[i].s)) == t[i].want, "case %zu", i);
 }
 END_TEST
 
@@ -176,6 +207,7 @@ main(void)
 	tcase_add_loop_test(tc, test_time_parse, 0,
 	    sizeof(times) / sizeof(times[0]));
 	tcase_add_test(tc, test_time_format);
+	tcase_add_test(tc, test_utf8_len);
 	tcase_add_test(tc, test_kv_parse);
 	tcase_add_test(tc, test_parse_ll);
 	tcase_add_test(tc, test_rand_hex);

@@ -7,7 +7,7 @@
 
 #include <check.h>
 
-#include "db.h"
+#include "store/db.h"
 
 /* Runs the suite; returns main()'s exit status (0 when all passed). */
 static inline int

@@ -1,0 +1,431 @@
+/*
+ * auth/access.c - see access.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jwt.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "member/audit.h"
+#include "auth/access.h"
+#include "core/log.h"
+#include "auth/scopes.h"
+#include "core/util.h"
+
+static const char *const sql_active =
+    "SELECT active FROM client WHERE id = ?1";
+static const char *const sql_org =
+    "SELECT DISTINCT patient FROM ident WHERE value = ?1 AND kind = 4"
+    " ORDER BY patient LIMIT 2";
+
+static unsigned char	 server_key[AUTH_KEY_LEN];
+static int		 server_key_loaded;
+
+int
+auth_key(const struct p2p_config *cfg, const unsigned char **key,
+    struct p2p_err *err)
+{
+	FILE	*f;
+	char	 hex[2 * AUTH_KEY_LEN + 8];
+	size_t	 n;
+
+	if (server_key_loaded) {
+		*key = server_key;
+		return 0;
+	}
+	if ((f = fopen(cfg->key_file, "r")) == NULL) {
+		log_err("server key %s: %s", cfg->key_file, strerror(errno));
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "server key unavailable");
+	}
+	n = fread(hex, 1, sizeof(hex) - 1, f);
+	fclose(f);
+	while (n > 0 && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
+		n--;
+	if (n != 2 * AUTH_KEY_LEN) {
+		OPENSSL_cleanse(hex, sizeof(hex));
+		log_err("server key %s: not %d hex digits", cfg->key_file,
+		    2 * AUTH_KEY_LEN);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "server key unavailable");
+	}
+	if (hex_decode(hex, AUTH_KEY_LEN, server_key) == -1) {
+		OPENSSL_cleanse(hex, sizeof(hex));
+		OPENSSL_cleanse(server_key, sizeof(server_key));
+		log_err("server key %s: not hex", cfg->key_file);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "server key unavailable");
+	}
+	OPENSSL_cleanse(hex, sizeof(hex));
+	server_key_loaded = 1;
+	*key = server_key;
+	return 0;
+}
+
+char *
+auth_token_new(const struct p2p_config *cfg, const unsigned char *key,
+    const char *client_id, const char *npi, const char *scopes,
+    long long now)
+{
+	jwt_t	*jwt = NULL;
+	char	 jti[33], *tok = NULL;
+
+	if (rand_hex(jti, 16) == -1 || jwt_new(&jwt) != 0)
+		return NULL;
+	if (jwt_add_grant(jwt, "iss", cfg->base_url) == 0 &&
+	    jwt_add_grant(jwt, "sub", client_id) == 0 &&
+	    jwt_add_grant(jwt, "aud", cfg->fhir_base) == 0 &&
+	    jwt_add_grant_int(jwt, "iat", (long)now) == 0 &&
+	    jwt_add_grant_int(jwt, "exp", (long)(now + cfg->token_ttl)) == 0 &&
+	    jwt_add_grant(jwt, "jti", jti) == 0 &&
+	    jwt_add_grant(jwt, "scope", scopes) == 0 &&
+	    jwt_add_grant(jwt, "npi", npi ? npi : "") == 0 &&
+	    jwt_set_alg(jwt, JWT_ALG_HS256, key, AUTH_KEY_LEN) == 0)
+		tok = jwt_encode_str(jwt);
+	jwt_free(jwt);
+	return tok;
+}
+
+static int
+why_is(char *why, size_t whysz, const char *s)
+{
+	snprintf(why, whysz, "%s", s);
+	return -1;
+}
+
+int
+auth_token_check(const struct p2p_config *cfg, const unsigned char *key,
+    const char *token, long long now, struct p2p_principal *who, char *why,
+    size_t whysz)
+{
+	jwt_t		*jwt = NULL;
+	const char	*s, *sub, *scope, *npi;
+	long		 exp;
+	int		 rc = -1;
+
+	memset(who, 0, sizeof(*who));
+	if (token == NULL || token[0] == '\0' ||
+	    strlen(token) > AUTH_TOKEN_MAX)
+		return why_is(why, whysz, "no usable access token");
+	/* header must say HS256 before libjwt looks at anything else */
+	if (strncmp(token, "eyJ", 3) != 0 || strchr(token, '.') == NULL)
+		return why_is(why, whysz, "malformed access token");
+	if (jwt_decode(&jwt, token, key, AUTH_KEY_LEN) != 0 || jwt == NULL)
+		return why_is(why, whysz, "access token signature invalid");
+	if (jwt_get_alg(jwt) != JWT_ALG_HS256) {
+		why_is(why, whysz, "access token algorithm not accepted");
+		goto out;
+	}
+	if ((s = jwt_get_grant(jwt, "iss")) == NULL ||
+	    strcmp(s, cfg->base_url) != 0) {
+		why_is(why, whysz, "access token from another issuer");
+		goto out;
+	}
+	if ((s = jwt_get_grant(jwt, "aud")) == NULL ||
+	    strcmp(s, cfg->fhir_base) != 0) {
+		why_is(why, whysz, "access token for another audience");
+		goto out;
+	}
+	errno = 0;
+	exp = jwt_get_grant_int(jwt, "exp");
+	if (errno != 0 || exp <= 0) {
+		why_is(why, whysz, "access token without expiry");
+		goto out;
+	}
+	if (exp <= now) {
+		why_is(why, whysz, "access token expired");
+		goto out;
+	}
+	sub = jwt_get_grant(jwt, "sub");
+	scope = jwt_get_grant(jwt, "scope");
+	npi = jwt_get_grant(jwt, "npi");
+	if (sub == NULL || sub[0] == '\0' || strlen(sub) >=
+	    sizeof(who->client_id) || scope == NULL || strlen(scope) >=
+	    sizeof(who->scopes) || (npi != NULL && strlen(npi) >=
+	    sizeof(who->npi))) {
+		why_is(why, whysz, "access token claims malformed");
+		goto out;
+	}
+	snprintf(who->client_id, sizeof(who->client_id), "%s", sub);
+	snprintf(who->scopes, sizeof(who->scopes), "%s", scope);
+	snprintf(who->npi, sizeof(who->npi), "%s", npi ? npi : "");
+	who->exp = exp;
+	rc = 0;
+out:
+	jwt_free(jwt);
+	if (rc == -1)
+		memset(who, 0, sizeof(*who));
+	return rc;
+}
+
+int
+auth_basic_parse(const char *h, char *id, size_t idsz, char *secret,
+    size_t secretsz)
+{
+	unsigned char	*raw;
+	char		*colon;
+	size_t		 len;
+	int		 rc = -1;
+
+	if (h == NULL || strncasecmp(h, "Basic ", 6) != 0)
+		return -1;
+	h += 6;
+	while (*h == ' ')
+		h++;
+	if (strlen(h) > 1024 || (raw = b64_decode(h, strlen(h), &len)) ==
+	    NULL)
+		return -1;
+	if (memchr(raw, '\0', len) != NULL) {
+		free(raw);
+		return -1;
+	}
+	raw[len] = '\0';	/* b64_decode leaves room for a NUL */
+	if ((colon = strchr((char *)raw, ':')) != NULL) {
+		*colon = '\0';
+		if (strlen((char *)raw) < idsz && strlen(colon + 1) <
+		    secretsz && raw[0] != '\0' && colon[1] != '\0') {
+			snprintf(id, idsz, "%s", (char *)raw);
+			snprintf(secret, secretsz, "%s", colon + 1);
+			/* RFC 6749 2.3.1: both form-urlencoded */
+			if (url_decode(id, 1) == -1)
+				snprintf(id, idsz, "%s", (char *)raw);
+			if (url_decode(secret, 1) == -1)
+				snprintf(secret, secretsz, "%s", colon + 1);
+			rc = 0;
+		}
+	}
+	OPENSSL_cleanse(raw, len);
+	free(raw);
+	return rc;
+}
+
+/* Verified (client, secret) pairs, so that Basic API calls stay cheap. */
+struct secret_memo {
+	char		 client[128];
+	unsigned char	 digest[SHA256_DIGEST_LENGTH];	/* of the secret */
+	unsigned char	 stored[SHA256_DIGEST_LENGTH];	/* of the hash */
+	long long	 until;
+};
+static struct secret_memo	 memo[8];
+
+int
+auth_secret_ok(const struct client_rec *c, const char *secret)
+{
+	unsigned char	 d[SHA256_DIGEST_LENGTH], sd[SHA256_DIGEST_LENGTH];
+	long long	 now = now_sec();
+	size_t		 i, slot = 0;
+
+	if (c->secret_hash[0] == '\0' || secret == NULL)
+		return 0;
+	SHA256((const unsigned char *)secret, strlen(secret), d);
+	SHA256((const unsigned char *)c->secret_hash, strlen(c->secret_hash),
+	    sd);
+	for (i = 0; i < sizeof(memo) / sizeof(memo[0]); i++) {
+		if (memo[i].until > now && strcmp(memo[i].client, c->id) == 0 &&
+		    CRYPTO_memcmp(memo[i].digest, d, sizeof(d)) == 0 &&
+		    CRYPTO_memcmp(memo[i].stored, sd, sizeof(sd)) == 0)
+			return 1;
+		if (memo[i].until < memo[slot].until)
+			slot = i;
+	}
+	if (!secret_verify(secret, c->secret_hash))
+		return 0;
+	snprintf(memo[slot].client, sizeof(memo[slot].client), "%s", c->id);
+	memcpy(memo[slot].digest, d, sizeof(d));
+	memcpy(memo[slot].stored, sd, sizeof(sd));
+	memo[slot].until = now + AUTH_SECRET_TTL;
+	return 1;
+}
+
+int
+auth_has_word(const char *list, const char *word)
+{
+	size_t		 n = strlen(word);
+	const char	*p = list;
+
+	if (list == NULL || n == 0)
+		return 0;
+	while ((p = strstr(p, word)) != NULL) {
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' ||
+		    p[n] == '\0'))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* 1 active, 0 disabled or unknown, -1 database failure. */
+static int
+client_active(struct p2p_db *db, const char *id, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc, active = 0;
+
+	if ((st = db_stmt(db, sql_active, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		active = sqlite3_column_int(st, 0) != 0;
+	db_done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "client active");
+	return active;
+}
+
+static int
+deny(struct p2p_req *req, struct p2p_err *err, int basic, const char *why)
+{
+	if (basic)
+		p2p_header(req, "WWW-Authenticate", "Basic realm=\"p2p\"");
+	p2p_header(req, "WWW-Authenticate",
+	    "Bearer realm=\"p2p\", error=\"invalid_token\"");
+	return p2p_fail(err, 401, P2P_ISSUE_LOGIN, "%s", why);
+}
+
+/* Basic credentials on an API call (allow_basic_api = 1). */
+static int
+auth_basic_api(struct p2p_ctx *ctx, struct p2p_req *req, char *client,
+    size_t clientsz, struct p2p_err *err)
+{
+	struct client_rec	 c;
+	char			 id[128], secret[256];
+	int			 rc, ok;
+
+	if (auth_basic_parse(req->authorization, id, sizeof(id), secret,
+	    sizeof(secret)) == -1)
+		return deny(req, err, 1, "malformed Basic credentials");
+	snprintf(client, clientsz, "%s", id);	/* as claimed, for audit */
+	rc = client_get(&ctx->db, id, &c, err);
+	if (rc == -1) {
+		OPENSSL_cleanse(secret, sizeof(secret));
+		return -1;
+	}
+	ok = rc == 0 && c.active && auth_has_word(c.grant_types, "basic") &&
+	    auth_secret_ok(&c, secret);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	if (ok) {
+		snprintf(req->who.client_id, sizeof(req->who.client_id), "%s",
+		    c.id);
+		snprintf(req->who.npi, sizeof(req->who.npi), "%s", c.npi);
+		snprintf(req->who.scopes, sizeof(req->who.scopes), "%s",
+		    c.scopes);
+		req->who.exp = 0;
+	}
+	if (rc == 0)
+		client_rec_free(&c);
+	if (!ok)
+		return deny(req, err, 1, "Basic credentials not accepted");
+	return 0;
+}
+
+/*
+ * Authenticates and checks the operation's scope; on refusal, *client
+ * names the client when it is known (Basic id, or a valid token's).
+ */
+static int
+authorize(struct p2p_ctx *ctx, struct p2p_req *req, char *client,
+    size_t clientsz, struct p2p_err *err)
+{
+	const struct p2p_op	*op = req->ctx->op;
+	const unsigned char	*key;
+	const char		*h = req->authorization;
+	char			 why[128];
+	int			 act;
+
+	if (h == NULL || h[0] == '\0')
+		return deny(req, err, 0, "a valid access token is required");
+	if (strncasecmp(h, "Basic ", 6) == 0 && ctx->cfg.allow_basic_api) {
+		if (auth_basic_api(ctx, req, client, clientsz, err) == -1)
+			return -1;
+	} else {
+		if (strncasecmp(h, "Bearer ", 7) != 0)
+			return deny(req, err, 0,
+			    "a valid access token is required");
+		if (auth_key(&ctx->cfg, &key, err) == -1)
+			return -1;
+		h += 7;
+		while (*h == ' ')
+			h++;
+		if (auth_token_check(&ctx->cfg, key, h, now_sec(), &req->who,
+		    why, sizeof(why)) == -1)
+			return deny(req, err, 0, why);
+		if ((act = client_active(&ctx->db, req->who.client_id,
+		    err)) == -1)
+			return -1;
+		if (act == 0) {
+			snprintf(client, clientsz, "%s", req->who.client_id);
+			memset(&req->who, 0, sizeof(req->who));
+			return deny(req, err, 0, "client is disabled");
+		}
+	}
+	if (op->scope != NULL && !scopes_permit(req->who.scopes, op->scope)) {
+		snprintf(client, clientsz, "%s", req->who.client_id);
+		p2p_header(req, "WWW-Authenticate", "Bearer realm=\"p2p\", "
+		    "error=\"insufficient_scope\"");
+		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN,
+		    "the access token lacks a scope for %s", op->name);
+	}
+	return 0;
+}
+
+int
+auth_request(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
+{
+	struct p2p_err	 aerr;
+	char		 client[128], detail[320];
+
+	memset(&req->who, 0, sizeof(req->who));
+	if (req->ctx->op->auth == P2P_AUTH_NONE)
+		return 0;
+	client[0] = '\0';
+	if (authorize(ctx, req, client, sizeof(client), err) == 0)
+		return 0;
+	/* Every refusal is audited: reason, never the credentials. */
+	if (err->status == 401 || err->status == 403) {
+		p2p_err_init(&aerr);
+		snprintf(detail, sizeof(detail), "%d %s: %s", err->status,
+		    req->ctx->op->name, err->msg);
+		if (audit_log(&ctx->db, "auth", "failure", client[0] ? client :
+		    NULL, NULL, 0, detail, &aerr) == -1)
+			log_warn("refusal not audited: %s", aerr.msg);
+	}
+	return -1;
+}
+
+int
+auth_require_payer(struct p2p_req *req, struct p2p_err *err)
+{
+	struct p2p_db	*db = &req->ctx->db;
+	sqlite3_stmt	*st;
+	int		 rc, n = 0;
+
+	req->who.org_id[0] = '\0';
+	if (req->who.npi[0] == '\0')
+		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN,
+		    "the client has no registered payer NPI");
+	if ((st = db_stmt(db, sql_org, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, req->who.npi);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n++ == 0)
+			snprintf(req->who.org_id, sizeof(req->who.org_id),
+			    "%s", db_col_text(st, 0) ? db_col_text(st, 0) :
+			    "");
+	}
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "organization lookup");
+	if (n != 1 || req->who.org_id[0] == '\0') {
+		req->who.org_id[0] = '\0';
+		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN,
+		    "the requesting payer (NPI %s) is %s", req->who.npi,
+		    n == 0 ? "not a known Organization" :
+		    "ambiguous among Organizations");
+	}
+	return 0;
+}

@@ -1,0 +1,123 @@
+/*
+ * client.c - see client.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "auth/client.h"
+#include "core/util.h"
+
+static const char *const sql_put =
+    "INSERT INTO client (id, secret_hash, npi, scopes, grant_types, jwks,"
+    " jwks_url, active, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    " ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash,"
+    " npi = excluded.npi, scopes = excluded.scopes,"
+    " grant_types = excluded.grant_types, jwks = excluded.jwks,"
+    " jwks_url = excluded.jwks_url, active = excluded.active";
+static const char *const sql_get =
+    "SELECT secret_hash, npi, scopes, grant_types, jwks, jwks_url, active"
+    " FROM client WHERE id = ?1";
+static const char *const sql_active =
+    "UPDATE client SET active = ?2 WHERE id = ?1";
+
+int
+client_put(struct p2p_db *db, const struct client_rec *rec,
+    const char *secret, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	char		 hash[SECRET_HASH_MAX], ts[32];
+	int		 rc;
+
+	if (secret != NULL) {
+		if (secret_hash(secret, hash) == -1)
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "cannot hash the client secret");
+	} else
+		snprintf(hash, sizeof(hash), "%s", rec->secret_hash);
+	if ((st = db_stmt(db, sql_put, err)) == NULL)
+		return -1;
+	time_instant(now_sec(), ts);
+	db_bind_text(st, 1, rec->id);
+	db_bind_text(st, 2, hash[0] ? hash : NULL);
+	db_bind_text(st, 3, rec->npi[0] ? rec->npi : NULL);
+	db_bind_text(st, 4, rec->scopes);
+	db_bind_text(st, 5, rec->grant_types[0] ? rec->grant_types :
+	    "client_credentials");
+	db_bind_text(st, 6, rec->jwks);
+	db_bind_text(st, 7, rec->jwks_url[0] ? rec->jwks_url : NULL);
+	sqlite3_bind_int(st, 8, rec->active);
+	db_bind_text(st, 9, ts);
+	rc = sqlite3_step(st);
+	db_done(st);
+	OPENSSL_cleanse(hash, sizeof(hash));
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "client insert");
+	return 0;
+}
+
+static void
+copy(char *dst, size_t sz, const char *src)
+{
+	snprintf(dst, sz, "%s", src ? src : "");
+}
+
+int
+client_get(struct p2p_db *db, const char *id, struct client_rec *rec,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	memset(rec, 0, sizeof(*rec));
+	if ((st = db_stmt(db, sql_get, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		copy(rec->id, sizeof(rec->id), id);
+		copy(rec->secret_hash, sizeof(rec->secret_hash),
+		    db_col_text(st, 0));
+		copy(rec->npi, sizeof(rec->npi), db_col_text(st, 1));
+		copy(rec->scopes, sizeof(rec->scopes), db_col_text(st, 2));
+		copy(rec->grant_types, sizeof(rec->grant_types),
+		    db_col_text(st, 3));
+		rec->jwks = xstrdup(db_col_text(st, 4));
+		copy(rec->jwks_url, sizeof(rec->jwks_url), db_col_text(st, 5));
+		rec->active = sqlite3_column_int(st, 6);
+	}
+	db_done(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return 1;
+	return db_fail(db, rc, err, "client select");
+}
+
+void
+client_rec_free(struct client_rec *rec)
+{
+	free(rec->jwks);
+	rec->jwks = NULL;
+	OPENSSL_cleanse(rec->secret_hash, sizeof(rec->secret_hash));
+}
+
+int
+client_set_active(struct p2p_db *db, const char *id, int active,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = db_stmt(db, sql_active, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, id);
+	sqlite3_bind_int(st, 2, active);
+	rc = sqlite3_step(st);
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "client update");
+	return sqlite3_changes(db->h) == 0 ? 1 : 0;
+}

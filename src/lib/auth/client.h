@@ -1,0 +1,42 @@
+/*
+ * client.h - OAuth clients (receiving payers) in table client.
+ */
+#ifndef P2P_CLIENT_H
+#define P2P_CLIENT_H
+
+#include "store/db.h"
+#include "core/err.h"
+#include "auth/secret.h"
+
+struct client_rec {
+	char	 id[128];		/* client_id */
+	char	 secret_hash[SECRET_HASH_MAX]; /* "" when none */
+	char	 npi[32];		/* requesting payer's NPI */
+	char	 scopes[1024];		/* allowed scopes, space separated */
+	char	 grant_types[128];	/* e.g. "client_credentials basic" */
+	char	*jwks;			/* inline JWKS JSON, malloc'd, or NULL */
+	char	 jwks_url[512];		/* JWKS URL, or "" */
+	int	 active;		/* 0 when disabled */
+};
+
+/*
+ * Inserts or replaces a client.  When secret is not NULL it is hashed
+ * (rec->secret_hash is ignored then).  Runs in the caller's
+ * transaction, if any.
+ */
+int	 client_put(struct p2p_db *, const struct client_rec *,
+	    const char *secret, struct p2p_err *);
+
+/*
+ * Reads a client.  Returns 0 when found (free with client_rec_free()),
+ * 1 when there is no such client, -1 with err set on failure.
+ */
+int	 client_get(struct p2p_db *, const char *id, struct client_rec *,
+	    struct p2p_err *);
+void	 client_rec_free(struct client_rec *);
+
+/* Enables or disables a client; 1 when there is no such client. */
+int	 client_set_active(struct p2p_db *, const char *id, int active,
+	    struct p2p_err *);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * util.h - small helpers shared by every concern: a growable byte
+ * buffer, base64url, random identifiers, time stamps, percent-decoding
+ * and key=value list parsing (query strings and form bodies).
+ */
+#ifndef P2P_UTIL_H
+#define P2P_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct p2p_buf {
+	char	*p;	/* NUL-terminated contents, or NULL when empty */
+	size_t	 len;	/* bytes used, not counting the NUL */
+	size_t	 cap;	/* bytes allocated */
+};
+
+/* Appends; returns 0 or -1 when out of memory. */
+int	 buf_add(struct p2p_buf *, const void *, size_t);
+int	 buf_puts(struct p2p_buf *, const char *);
+int	 buf_printf(struct p2p_buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Empties the buffer, keeping its memory for reuse. */
+void	 buf_reset(struct p2p_buf *);
+/* Releases the memory. */
+void	 buf_free(struct p2p_buf *);
+
+/*
+ * base64url without padding (RFC 7515 appendix C).  The encoder writes
+ * a NUL-terminated string into out (size >= 4 * ceil(n / 3) + 1).
+ * The decoder accepts padded or unpadded input in either alphabet and
+ * returns a malloc'd buffer (caller frees) or NULL on bad input.
+ */
+void	 b64url_encode(const unsigned char *, size_t, char *out);
+unsigned char *b64_decode(const char *, size_t, size_t *outlen);
+
+/*
+ * Decodes 2 * nbytes hex digits (either case) from in into out.
+ * Returns 0, or -1 on a non-hex character.
+ */
+int	 hex_decode(const char *in, size_t nbytes, unsigned char *out);
+/* The value of hex digit c (either case), or -1. */
+int	 hex_val(int c);
+
+/*
+ * Length of the well-formed UTF-8 sequence starting at s, of which avail
+ * (> 0) bytes may be read: 1 for ASCII, 2 to 4, or 0 when s does not
+ * start one (RFC 3629: no overlong form, no surrogate, nothing above
+ * U+10FFFF).
+ */
+size_t	 utf8_len(const unsigned char *s, size_t avail);
+
+/* Fills out with 2 * nbytes lowercase hex chars of CSPRNG output + NUL. */
+int	 rand_hex(char *out, size_t nbytes);
+
+/* Wall-clock time in seconds / milliseconds. */
+time_t	 now_sec(void);
+int64_t	 now_ms(void);
+/* Formats t as an RFC 3339 instant "2026-01-02T03:04:05Z" (21 bytes). */
+void	 time_instant(time_t, char out[32]);
+/* Formats t as a FHIR date "2026-01-02" (11 bytes). */
+void	 time_date(time_t, char out[16]);
+/*
+ * Parses a FHIR date, dateTime or instant (YYYY, YYYY-MM, YYYY-MM-DD,
+ * YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm)).  Partial dates resolve to their
+ * first moment, or with end != 0 to their last second.  Returns 0 and
+ * sets *out (UTC seconds), or -1 when the text is not such a value.
+ */
+int	 time_parse(const char *, int end, time_t *out);
+
+/*
+ * Percent-decodes s in place ('+' becomes a space when plus != 0).
+ * Returns -1 on a malformed escape or an embedded NUL.
+ */
+int	 url_decode(char *s, int plus);
+
+/* Percent-encodes s for use in a URL query component. */
+int	 url_encode(struct p2p_buf *, const char *s);
+
+struct p2p_kv {
+	char	*key;
+	char	*val;
+};
+
+struct p2p_kvlist {
+	struct p2p_kv	*kv;
+	size_t		 n;
+};
+
+/*
+ * Parses "a=1&b=2" (query strings, form bodies) into a list of decoded
+ * pairs.  At most max pairs; returns -1 on malformed input or too many
+ * pairs.  Free with kv_free().
+ */
+int	 kv_parse(struct p2p_kvlist *, const char *, size_t len, int plus,
+	    size_t max);
+void	 kv_free(struct p2p_kvlist *);
+/* The value of the first pair named key, or NULL. */
+const char *kv_get(const struct p2p_kvlist *, const char *key);
+/* How many pairs are named key. */
+size_t	 kv_count(const struct p2p_kvlist *, const char *key);
+
+/* strdup that tolerates NULL. */
+char	*xstrdup(const char *);
+
+/*
+ * Strict decimal parse of a whole string into [min, max].
+ * Returns 0 or -1.
+ */
+int	 parse_ll(const char *, long long min, long long max, long long *out);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * bulkmatch.h - PDex $bulk-member-match: the request's MemberBundles
+ * (checked at kick-off) and the runner's work (bulk_match_run() in
+ * job.h) that sorts each member into MatchedMembers, NonMatchedMembers
+ * or ConsentConstrainedMembers.  See README.md ("$bulk-member-match").
+ */
+#ifndef P2P_BULKMATCH_H
+#define P2P_BULKMATCH_H
+
+#include <json-c/json.h>
+
+#include "core/err.h"
+#include "member/match.h"
+
+/* PDex result code system and the Group profiles (bulk-member-match.md §4-5). */
+#define BM_RESULT_CS	"http://hl7.org/fhir/us/davinci-pdex/CodeSystem/PdexMultiMemberMatchResultCS"
+#define BM_MATCH_PROFILE \
+	"http://hl7.org/fhir/us/davinci-pdex/StructureDefinition/pdex-member-match-group"
+#define BM_NOMATCH_PROFILE \
+	"http://hl7.org/fhir/us/davinci-pdex/StructureDefinition/pdex-member-no-match-group"
+#define BM_MATCH_EXT \
+	"http://hl7.org/fhir/us/davinci-pdex/StructureDefinition/base-ext-match-parameters"
+#define NPI_SYSTEM	"http://hl7.org/fhir/sid/us-npi"
+
+/*
+ * Reads the parts of one MemberBundle parameter into in (pointers
+ * borrowed from param).  Returns 0, or -1 with a 400 naming the part
+ * (index is the MemberBundle's position, for the message).
+ */
+int	 bulk_match_parts(json_object *param, size_t index,
+	    struct match_input *in, struct p2p_err *);
+
+/*
+ * Checks a $bulk-member-match Parameters body: only MemberBundle
+ * parameters, at least one and at most max, each well formed (a
+ * missing required part is left to the runner, which reports that
+ * MemberBundle alone in the error file).  Sets
+ * *bundles to the array of MemberBundle parameters (a new reference,
+ * caller puts).  Returns 0, or -1 with 400 (naming the MemberBundle
+ * index and part) or 413.
+ */
+int	 bulk_match_check(json_object *body, long long max,
+	    json_object **bundles, struct p2p_err *);
+
+#endif

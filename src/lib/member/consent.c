@@ -1,0 +1,657 @@
+/*
+ * consent.c - see consent.h.
+ *
+ * Validation follows the HRex Consent profile (hrex-consent, the same
+ * in HRex 1.0.0-1.2.0) strictly where it protects the member (status,
+ * scope, category, policy, provision type and period, recipient) and
+ * tolerates what the published examples leave out (sourceReference,
+ * the performer/source actor, provision.action, Consent.patient
+ * pointing at a server-side id).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "member/audit.h"
+#include "member/consent.h"
+#include "json/fhir.h"
+#include "core/util.h"
+
+#define SYS_SCOPE	"http://terminology.hl7.org/CodeSystem/consentscope"
+#define SYS_ACTCODE	"http://terminology.hl7.org/CodeSystem/v3-ActCode"
+#define SYS_PARTTYPE	"http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+#define SYS_NPI		"http://hl7.org/fhir/sid/us-npi"
+
+/*
+ * Policy URIs accepted: the value set's canonical form (with
+ * "StructureDefinition-hrex-consent.html#", as in the HRex value set and
+ * the seeds) and the "StructureDefinition/hrex-consent#" spelling some
+ * clients derive from the profile canonical.
+ */
+static const struct {
+	const char	*uri;
+	int		 sensitive;
+} policies[] = {
+	{ CONSENT_POLICY_REGULAR, 0 },
+	{ CONSENT_POLICY_SENSITIVE, 1 },
+	{ "http://hl7.org/fhir/us/davinci-hrex/StructureDefinition/hrex-consent#regular", 0 },
+	{ "http://hl7.org/fhir/us/davinci-hrex/StructureDefinition/hrex-consent#sensitive", 1 },
+};
+
+static const char sql_optout[] =
+    "SELECT cid FROM consent WHERE patient = ?1 AND status = 'active'"
+    " AND provision = 'deny' LIMIT 1";
+static const char sql_store[] =
+    "INSERT INTO consent (id, patient, client_id, source, status, provision,"
+    " policy, period_start, period_end, recipient, created, updated, json)"
+    " VALUES (?1, ?2, ?3, 'submitted', 'active', 'permit', ?4, ?5, ?6, ?7,"
+    " ?8, ?8, ?9)";
+/* json NULL: version 1 is consent.json (0002-narrow-writes.sql). */
+static const char sql_history[] =
+    "INSERT INTO consent_history (cid, version, status, changed_by, time, json)"
+    " VALUES (?1, 1, 'active', ?2, ?3, NULL)";
+static const char sql_match[] =
+    "INSERT INTO match (client_id, patient, cid, group_id, consentless,"
+    " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char sql_access[] =
+    "SELECT m.cid, m.consentless, c.status, c.policy, c.period_start,"
+    " c.period_end FROM match m LEFT JOIN consent c ON c.cid = m.cid"
+    " WHERE m.client_id = ?1 AND m.patient = ?2 ORDER BY m.mid DESC";
+
+/* The queries the release check runs, for the query-plan test. */
+const char *const consent_queries[] = { sql_optout, sql_access, NULL };
+
+/* Is r "Organization/<org>", optionally behind base + "/"? */
+static int
+ref_is_org(const char *r, const char *base, const char *org)
+{
+	size_t	 bl;
+
+	if (base != NULL) {
+		bl = strlen(base);
+		if (strncmp(r, base, bl) != 0 || r[bl] != '/')
+			return 0;
+		r += bl + 1;
+	}
+	return strncmp(r, "Organization/", 13) == 0 && strcmp(r + 13, org) == 0;
+}
+
+/*
+ * Does this IRCP actor's reference name the caller: a reference to its
+ * Organization, or an NPI identifier equal to its NPI?
+ */
+static int
+names_caller(const struct p2p_config *cfg, json_object *ref,
+    const struct p2p_principal *who, char recipient[64])
+{
+	json_object	*ident;
+	const char	*r, *sys, *val;
+
+	if ((r = fhir_str(ref, "reference")) != NULL && who->org_id[0] != '\0' &&
+	    (ref_is_org(r, NULL, who->org_id) ||
+	    ref_is_org(r, cfg->fhir_base, who->org_id))) {
+		snprintf(recipient, 64, "Organization/%.48s", who->org_id);
+		return 1;
+	}
+	if ((ident = fhir_get(ref, "identifier", json_type_object)) != NULL &&
+	    who->npi[0] != '\0' &&
+	    (sys = fhir_str(ident, "system")) != NULL &&
+	    (val = fhir_str(ident, "value")) != NULL &&
+	    strcmp(sys, SYS_NPI) == 0 && strcmp(val, who->npi) == 0) {
+		snprintf(recipient, 64, "npi:%.31s", who->npi);
+		return 1;
+	}
+	return 0;
+}
+
+int
+consent_validate(const struct p2p_config *cfg, json_object *c,
+    const struct p2p_principal *who, time_t now, struct consent_terms *t,
+    struct p2p_err *err)
+{
+	json_object	*cat, *pol, *prov, *period, *actors, *a;
+	const char	*s, *start, *end;
+	time_t		 t0, t1;
+	size_t		 i, j, n;
+	int		 found = 0, ircp = 0, named = 0;
+
+	memset(t, 0, sizeof(*t));
+	if ((s = fhir_type(c)) == NULL || strcmp(s, "Consent") != 0)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE, "Consent",
+		    "Consent: not a Consent resource");
+	if ((s = fhir_str(c, "status")) == NULL || strcmp(s, "active") != 0)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.status", "Consent.status must be active");
+	if (!fhir_has_coding(fhir_get(c, "scope", json_type_object),
+	    SYS_SCOPE, "patient-privacy"))
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.scope", "Consent.scope must be consentscope"
+		    "#patient-privacy");
+	if ((cat = fhir_get(c, "category", json_type_array)) != NULL)
+		for (i = 0; i < json_object_array_length(cat) && !found; i++)
+			found = fhir_has_coding(json_object_array_get_idx(cat, i),
+			    SYS_ACTCODE, "IDSCL");
+	if (!found)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.category", "Consent.category must include"
+		    " v3-ActCode#IDSCL");
+
+	/* HRex 1.1 (FHIR-42737): exactly one HRex policy. */
+	found = 0;
+	if ((pol = fhir_get(c, "policy", json_type_array)) != NULL)
+		for (i = 0; i < json_object_array_length(pol); i++) {
+			s = fhir_str(json_object_array_get_idx(pol, i), "uri");
+			for (j = 0; s != NULL &&
+			    j < sizeof(policies) / sizeof(policies[0]); j++)
+				if (strcmp(s, policies[j].uri) == 0) {
+					found++;
+					t->sensitive = policies[j].sensitive;
+				}
+		}
+	if (found != 1)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.policy", "Consent.policy must carry exactly one"
+		    " HRex policy uri (#regular or #sensitive), found %d", found);
+
+	if ((prov = fhir_get(c, "provision", json_type_object)) == NULL ||
+	    (s = fhir_str(prov, "type")) == NULL || strcmp(s, "permit") != 0)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.provision.type", "Consent.provision.type must be"
+		    " permit");
+	if ((period = fhir_get(prov, "period", json_type_object)) == NULL ||
+	    (start = fhir_str(period, "start")) == NULL ||
+	    (end = fhir_str(period, "end")) == NULL)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.provision.period", "Consent.provision.period needs"
+		    " both start and end");
+	if (time_parse(start, 0, &t0) == -1 || time_parse(end, 1, &t1) == -1 ||
+	    t1 < t0)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.provision.period", "Consent.provision.period is"
+		    " not a valid period");
+	if (now < t0)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.provision.period.start", "the consent is not in"
+		    " effect yet (provision.period.start)");
+	if (now > t1)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.provision.period.end", "the consent has expired"
+		    " (provision.period.end)");
+	time_instant(t0, t->start);
+	time_instant(t1, t->end);
+
+	/* The recipient (IRCP) must be the caller: HRex "SHALL include the
+	 * requester". */
+	if ((actors = fhir_get(prov, "actor", json_type_array)) != NULL) {
+		n = json_object_array_length(actors);
+		for (i = 0; i < n && !named; i++) {
+			a = json_object_array_get_idx(actors, i);
+			if (!fhir_has_coding(fhir_get(a, "role",
+			    json_type_object), SYS_PARTTYPE, "IRCP"))
+				continue;
+			ircp++;
+			named = names_caller(cfg, fhir_get(a, "reference",
+			    json_type_object), who, t->recipient);
+		}
+	}
+	if (ircp == 0)
+		return p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Consent.provision.actor", "the consent has no recipient"
+		    " actor (role v3-ParticipationType#IRCP)");
+	if (!named)
+		return p2p_fail_at(err, 422, P2P_ISSUE_FORBIDDEN,
+		    "Consent.provision.actor", "the consent's recipient (IRCP)"
+		    " is not the requesting payer");
+	return 0;
+}
+
+int
+consent_optout(struct p2p_db *db, const char *patient, int *optout,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*optout = 0;
+	if ((st = db_stmt(db, sql_optout, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, patient);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*optout = 1;
+	db_done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "opt-out lookup");
+	return 0;
+}
+
+int
+consent_store(struct p2p_db *db, json_object *consent,
+    const struct consent_terms *t, const char *patient, const char *client,
+    long long *cid, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	const char	*json;
+	char		 id[40], ts[32];
+	int		 rc;
+
+	*cid = 0;
+	id[0] = 'c';
+	if (rand_hex(id + 1, 16) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "no randomness");
+	time_instant(now_sec(), ts);
+	json = fhir_json(consent);
+	if ((st = db_stmt(db, sql_store, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, patient);
+	db_bind_text(st, 3, client);
+	db_bind_text(st, 4, t->sensitive ? "sensitive" : "regular");
+	db_bind_text(st, 5, t->start);
+	db_bind_text(st, 6, t->end);
+	db_bind_text(st, 7, t->recipient);
+	db_bind_text(st, 8, ts);
+	db_bind_text(st, 9, json);
+	rc = sqlite3_step(st);
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "consent insert");
+	*cid = sqlite3_last_insert_rowid(db->h);
+
+	if ((st = db_stmt(db, sql_history, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, *cid);
+	db_bind_text(st, 2, client);
+	db_bind_text(st, 3, ts);
+	rc = sqlite3_step(st);
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "consent history insert");
+	/* Issue #7: every consent captured is in the audit trail. */
+	return audit_log(db, "consent", "success", client, patient, *cid,
+	    "captured (submitted, version 1)", err);
+}
+
+int
+consent_record_match(struct p2p_db *db, const char *client,
+    const char *patient, long long cid, const char *group_id,
+    int consentless, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	char		 ts[32];
+	int		 rc;
+
+	if (cid <= 0 && !consentless)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "a match needs a consent");
+	time_instant(now_sec(), ts);
+	if ((st = db_stmt(db, sql_match, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, client);
+	db_bind_text(st, 2, patient);
+	if (cid > 0)
+		sqlite3_bind_int64(st, 3, cid);
+	db_bind_text(st, 4, group_id);
+	sqlite3_bind_int(st, 5, consentless ? 1 : 0);
+	db_bind_text(st, 6, ts);
+	rc = sqlite3_step(st);
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "match insert");
+	return 0;
+}
+
+static int
+access_check(struct p2p_db *db, int allow_consentless, const char *client,
+    const char *patient, time_t now, long long *cid, int *sensitive,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	const char	*status, *policy, *ps, *pe;
+	time_t		 t0, t1;
+	int		 rc = SQLITE_DONE, rows = 0, ok = 0, optout;
+
+	*cid = 0;
+	*sensitive = 0;
+	if ((st = db_stmt(db, sql_access, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, client);
+	db_bind_text(st, 2, patient);
+	while (!ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rows++;
+		if (sqlite3_column_int(st, 1)) {	/* consent-less legacy */
+			ok = allow_consentless;
+			continue;
+		}
+		status = db_col_text(st, 2);
+		policy = db_col_text(st, 3);
+		ps = db_col_text(st, 4);
+		pe = db_col_text(st, 5);
+		if (status == NULL || strcmp(status, "active") != 0 ||
+		    ps == NULL || pe == NULL ||
+		    time_parse(ps, 0, &t0) == -1 ||
+		    time_parse(pe, 1, &t1) == -1 || now < t0 || now > t1)
+			continue;
+		*cid = sqlite3_column_int64(st, 0);
+		*sensitive = policy != NULL && strcmp(policy, "sensitive") == 0;
+		ok = 1;
+	}
+	if (ok)
+		rc = SQLITE_DONE;
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "match lookup");
+	if (rows == 0)
+		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND, "no member"
+		    " matched by this client with that id");
+	if (!ok) {
+		*cid = 0;
+		*sensitive = 0;
+		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN, "the consent for"
+		    " this member is no longer valid (expired or revoked)");
+	}
+	if (consent_optout(db, patient, &optout, err) == -1)
+		return -1;
+	if (optout) {
+		*cid = 0;
+		*sensitive = 0;
+		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN, "the member has"
+		    " opted out of payer-to-payer exchange");
+	}
+	return 0;
+}
+
+int
+consent_access(struct p2p_db *db, const char *client, const char *patient,
+    time_t now, long long *cid, int *sensitive, struct p2p_err *err)
+{
+	return access_check(db, 1, client, patient, now, cid, sensitive, err);
+}
+
+int
+consent_access_cfg(struct p2p_db *db, const struct p2p_config *cfg,
+    const char *client, const char *patient, time_t now, long long *cid,
+    int *sensitive, struct p2p_err *err)
+{
+	return access_check(db, cfg->allow_legacy_consentless != 0, client,
+	    patient, now, cid, sensitive, err);
+}
+
+/* --- lifecycle (issue #7) ---------------------------------------------- */
+
+static const char sql_get[] =
+    "SELECT c.cid, c.id, c.patient, c.client_id, c.source, c.status,"
+    " c.provision, c.policy, c.period_start, c.period_end, c.updated,"
+    " c.json, (SELECT COALESCE(MAX(h.version), 0) FROM consent_history h"
+    " WHERE h.cid = c.cid) FROM consent c WHERE c.id = ?1";
+static const char sql_set_status[] =
+    "UPDATE consent SET status = ?2, updated = ?3, json = ?4 WHERE cid = ?1";
+static const char sql_history_next[] =
+    "INSERT INTO consent_history (cid, version, status, changed_by, time,"
+    " json) VALUES (?1, (SELECT COALESCE(MAX(version), 0) + 1"
+    " FROM consent_history WHERE cid = ?1), ?2, ?3, ?4, ?5)";
+static const char sql_optout_store[] =
+    "INSERT INTO consent (id, patient, client_id, source, status, provision,"
+    " policy, period_start, period_end, recipient, created, updated, json)"
+    " VALUES (?1, ?2, NULL, 'loaded', 'active', 'deny', NULL, NULL, NULL,"
+    " NULL, ?3, ?3, ?4)";
+
+void
+consent_row_free(struct consent_row *r)
+{
+	if (r == NULL)
+		return;
+	free(r->json);
+	r->json = NULL;
+}
+
+/* Copies column i of st into dst (size n), "" for NULL. */
+static void
+col_copy(sqlite3_stmt *st, int i, char *dst, size_t n)
+{
+	const char	*v = db_col_text(st, i);
+
+	snprintf(dst, n, "%s", v != NULL ? v : "");
+}
+
+int
+consent_get(struct p2p_db *db, const char *id, struct consent_row *r,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((st = db_stmt(db, sql_get, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		r->cid = sqlite3_column_int64(st, 0);
+		col_copy(st, 1, r->id, sizeof(r->id));
+		col_copy(st, 2, r->patient, sizeof(r->patient));
+		col_copy(st, 3, r->client_id, sizeof(r->client_id));
+		col_copy(st, 4, r->source, sizeof(r->source));
+		col_copy(st, 5, r->status, sizeof(r->status));
+		col_copy(st, 6, r->provision, sizeof(r->provision));
+		col_copy(st, 7, r->policy, sizeof(r->policy));
+		col_copy(st, 8, r->period_start, sizeof(r->period_start));
+		col_copy(st, 9, r->period_end, sizeof(r->period_end));
+		col_copy(st, 10, r->updated, sizeof(r->updated));
+		r->json = xstrdup(db_col_text(st, 11) != NULL ?
+		    db_col_text(st, 11) : "{}");
+		r->version = sqlite3_column_int(st, 12);
+	}
+	db_done(st);
+	if (rc == SQLITE_DONE)
+		return 1;
+	if (rc != SQLITE_ROW)
+		return db_fail(db, rc, err, "consent lookup");
+	if (r->json == NULL)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	return 0;
+}
+
+int
+consent_revoke_status(const char *status)
+{
+	return status != NULL && (strcmp(status, "inactive") == 0 ||
+	    strcmp(status, "rejected") == 0);
+}
+
+/* Appends the next consent_history version of cid. */
+static int
+history_add(struct p2p_db *db, long long cid, const char *status,
+    const char *by, const char *ts, const char *json, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = db_stmt(db, sql_history_next, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, cid);
+	db_bind_text(st, 2, status);
+	db_bind_text(st, 3, by);
+	db_bind_text(st, 4, ts);
+	db_bind_text(st, 5, json);
+	rc = sqlite3_step(st);
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "consent history insert");
+	return 0;
+}
+
+int
+consent_set_status(struct p2p_db *db, const struct consent_row *r,
+    const char *status, const char *by, int *changed, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	json_object	*o = NULL, *v;
+	const char	*json, *client;
+	char		 ts[32], detail[160];
+	int		 rc, ret = -1;
+
+	if (changed != NULL)
+		*changed = 0;
+	if (strcmp(r->status, status) == 0)
+		return 0;
+	/* The stored JSON is ours (validated at capture or load). */
+	o = json_tokener_parse(r->json);
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "stored consent %s is"
+		    " not readable", r->id);
+		goto out;
+	}
+	v = json_object_new_string(status);
+	if (fhir_add(o, "status", v) == -1 ||
+	    (json = fhir_json(o)) == NULL) {
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		goto out;
+	}
+	time_instant(now_sec(), ts);
+	if ((st = db_stmt(db, sql_set_status, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, r->cid);
+	db_bind_text(st, 2, status);
+	db_bind_text(st, 3, ts);
+	db_bind_text(st, 4, json);
+	rc = sqlite3_step(st);
+	db_done(st);
+	if (rc != SQLITE_DONE) {
+		db_fail(db, rc, err, "consent update");
+		goto out;
+	}
+	if (history_add(db, r->cid, status, by, ts, json, err) == -1)
+		goto out;
+	snprintf(detail, sizeof(detail), "%s: %s -> %s by %s",
+	    consent_revoke_status(status) ? "revoked" : "status changed",
+	    r->status, status, by);
+	/* The agent is the client that acted; an administrator is none. */
+	client = strncmp(by, "client:", 7) == 0 ? by + 7 : NULL;
+	if (audit_log(db, "consent", "success", client, r->patient, r->cid,
+	    detail, err) == -1)
+		goto out;
+	if (changed != NULL)
+		*changed = 1;
+	ret = 0;
+out:
+	json_object_put(o);
+	return ret;
+}
+
+/* A minimal FHIR Consent recording the member's opt-out. */
+static json_object *
+optout_resource(const char *id, const char *patient, const char *date)
+{
+	json_object	*c, *o, *a, *cc;
+	char		 ref[96];
+
+	if ((c = fhir_resource_new("Consent")) == NULL)
+		return NULL;
+	snprintf(ref, sizeof(ref), "Patient/%s", patient);
+	if (fhir_add_str(c, "id", id) == -1 ||
+	    fhir_add_str(c, "status", "active") == -1)
+		goto fail;
+	o = json_object_new_object();
+	a = json_object_new_array();
+	cc = json_object_new_object();
+	if (fhir_add(c, "scope", o) == -1 || fhir_add(o, "coding", a) == -1 ||
+	    fhir_push(a, cc) == -1 || fhir_add_str(cc, "system", SYS_SCOPE) == -1 ||
+	    fhir_add_str(cc, "code", "patient-privacy") == -1)
+		goto fail;
+	a = json_object_new_array();
+	o = json_object_new_object();
+	if (fhir_add(c, "category", a) == -1 || fhir_push(a, o) == -1)
+		goto fail;
+	a = json_object_new_array();
+	cc = json_object_new_object();
+	if (fhir_add(o, "coding", a) == -1 || fhir_push(a, cc) == -1 ||
+	    fhir_add_str(cc, "system", SYS_ACTCODE) == -1 ||
+	    fhir_add_str(cc, "code", "IDSCL") == -1)
+		goto fail;
+	o = json_object_new_object();
+	if (fhir_add(c, "patient", o) == -1 ||
+	    fhir_add_str(o, "reference", ref) == -1 ||
+	    fhir_add_str(c, "dateTime", date) == -1)
+		goto fail;
+	o = json_object_new_object();
+	if (fhir_add(c, "provision", o) == -1 ||
+	    fhir_add_str(o, "type", "deny") == -1)
+		goto fail;
+	return c;
+fail:
+	json_object_put(c);
+	return NULL;
+}
+
+int
+consent_record_optout(struct p2p_db *db, const char *patient,
+    const char *by, char *id, size_t idsz, long long *cid,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	json_object	*c;
+	const char	*json;
+	char		 ts[32];
+	int		 rc, ret = -1;
+
+	*cid = 0;
+	if (idsz < 40)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "id too small");
+	id[0] = 'o';
+	if (rand_hex(id + 1, 16) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "no randomness");
+	time_instant(now_sec(), ts);
+	if ((c = optout_resource(id, patient, ts)) == NULL ||
+	    (json = fhir_json(c)) == NULL) {
+		json_object_put(c);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	}
+	if ((st = db_stmt(db, sql_optout_store, err)) == NULL)
+		goto out;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, patient);
+	db_bind_text(st, 3, ts);
+	db_bind_text(st, 4, json);
+	rc = sqlite3_step(st);
+	db_done(st);
+	if (rc != SQLITE_DONE) {
+		db_fail(db, rc, err, "opt-out insert");
+		goto out;
+	}
+	*cid = sqlite3_last_insert_rowid(db->h);
+	if (history_add(db, *cid, "active", by, ts, json, err) == -1 ||
+	    audit_log(db, "consent", "success", NULL, patient, *cid,
+	    "opt-out recorded (deny, version 1)", err) == -1)
+		goto out;
+	ret = 0;
+out:
+	json_object_put(c);
+	return ret;
+}
+
+json_object *
+consent_resource(const struct consent_row *r)
+{
+	json_object	*o, *meta;
+	char		 v[16];
+
+	o = json_tokener_parse(r->json);
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return NULL;
+	}
+	/* Replace whatever id/meta the submitter sent: the server's. */
+	json_object_object_del(o, "meta");
+	snprintf(v, sizeof(v), "%d", r->version > 0 ? r->version : 1);
+	meta = json_object_new_object();
+	if (fhir_add_str(o, "id", r->id) == -1 ||
+	    fhir_add(o, "meta", meta) == -1 ||
+	    fhir_add_str(meta, "versionId", v) == -1 ||
+	    fhir_add_str(meta, "lastUpdated", r->updated) == -1 ||
+	    fhir_add_str(o, "status", r->status) == -1) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}

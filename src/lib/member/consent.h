@@ -1,0 +1,157 @@
+/*
+ * consent.h - HRex Consent validation, storage, opt-outs, and the
+ * release check every data path runs: a client gets a member's data only
+ * while it holds a match for that member under a consent that is still
+ * valid, and no opt-out or revocation is on file.
+ */
+#ifndef P2P_CONSENT_H
+#define P2P_CONSENT_H
+
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "core/config.h"
+#include "store/db.h"
+#include "core/err.h"
+#include "web/http.h"
+
+/* HRex consent policies (value set hrex-consent-policy). */
+#define CONSENT_POLICY_REGULAR \
+	"http://hl7.org/fhir/us/davinci-hrex/StructureDefinition-hrex-consent.html#regular"
+#define CONSENT_POLICY_SENSITIVE \
+	"http://hl7.org/fhir/us/davinci-hrex/StructureDefinition-hrex-consent.html#sensitive"
+
+/* What a validated consent allows (kept in table consent). */
+struct consent_terms {
+	int	 sensitive;		/* policy #sensitive (else #regular) */
+	char	 start[32];		/* provision.period.start (UTC instant) */
+	char	 end[32];		/* provision.period.end (UTC instant,
+					   last second of a partial date) */
+	char	 recipient[64];		/* the IRCP actor's NPI or reference */
+};
+
+/*
+ * Validates a submitted HRex Consent for the caller (who) at time now.
+ * Returns 0 with terms filled, or -1 with a 422 whose message says which
+ * rule failed.
+ */
+int	 consent_validate(const struct p2p_config *, json_object *consent,
+	    const struct p2p_principal *who, time_t now,
+	    struct consent_terms *, struct p2p_err *);
+
+/*
+ * Sets *optout when the member has an active opt-out on file: a consent
+ * row for the patient with provision 'deny' and status 'active' (loaded
+ * by the payer, or recorded when a member revokes).  A revoked permit
+ * (status no longer 'active') stops access under that consent only, in
+ * consent_access().  0 or -1.
+ */
+int	 consent_optout(struct p2p_db *, const char *patient, int *optout,
+	    struct p2p_err *);
+
+/*
+ * Stores a submitted consent for patient by client and sets *cid.
+ * Runs in the caller's transaction.
+ */
+int	 consent_store(struct p2p_db *, json_object *consent,
+	    const struct consent_terms *, const char *patient,
+	    const char *client, long long *cid, struct p2p_err *);
+
+/*
+ * Records that client matched patient under consent cid (0 with
+ * consentless for the configured legacy form), for group_id (NULL for a
+ * single $member-match).  Runs in the caller's transaction.
+ */
+int	 consent_record_match(struct p2p_db *, const char *client,
+	    const char *patient, long long cid, const char *group_id,
+	    int consentless, struct p2p_err *);
+
+/*
+ * The release check.  Returns 0 when client may have patient's data now
+ * (setting *cid and *sensitive, the consent policy), or -1 with err:
+ * 404 when the client holds no match for the member, 403 when it did
+ * but the consent lapsed, was revoked, or an opt-out is on file.
+ */
+int	 consent_access(struct p2p_db *, const char *client,
+	    const char *patient, time_t now, long long *cid, int *sensitive,
+	    struct p2p_err *);
+
+/* The release-check statements (NULL-terminated), for EXPLAIN. */
+extern const char *const consent_queries[];
+
+/*
+ * consent_access() honours consent-less legacy matches (they exist only
+ * when allow_legacy_consentless was on at match time).  This variant
+ * honours them only while cfg->allow_legacy_consentless is still on;
+ * otherwise identical.
+ */
+int	 consent_access_cfg(struct p2p_db *, const struct p2p_config *,
+	    const char *client, const char *patient, time_t now,
+	    long long *cid, int *sensitive, struct p2p_err *);
+
+/*
+ * Consent lifecycle (issue #7): a consent's current row, its versions,
+ * status changes (revocation) and opt-outs recorded by the payer.
+ */
+
+/* One row of table consent, with its latest version number. */
+struct consent_row {
+	long long	 cid;			/* internal key */
+	char		 id[72];		/* server id (Consent.id) */
+	char		 patient[72];		/* member (Patient id) */
+	char		 client_id[128];	/* submitter, "" when loaded */
+	char		 source[16];		/* submitted | loaded */
+	char		 status[24];		/* FHIR Consent.status */
+	char		 provision[16];		/* permit | deny | "" */
+	char		 policy[160];		/* regular | sensitive | uri */
+	char		 period_start[40];	/* or "" */
+	char		 period_end[40];	/* or "" */
+	char		 updated[32];		/* last change (UTC instant) */
+	int		 version;		/* latest consent_history version */
+	char		*json;			/* current JSON, caller frees
+						   (consent_row_free) */
+};
+
+/* Frees what a consent_row owns (NULL fine). */
+void	 consent_row_free(struct consent_row *);
+
+/*
+ * Looks up consent id.  Returns 0 with row filled (caller frees with
+ * consent_row_free), 1 when there is no such consent, -1 on error.
+ */
+int	 consent_get(struct p2p_db *, const char *id, struct consent_row *,
+	    struct p2p_err *);
+
+/* True for the statuses a revocation may set: inactive, rejected. */
+int	 consent_revoke_status(const char *status);
+
+/*
+ * Sets consent cid to status (a FHIR Consent.status code) on behalf of
+ * by ("client:<id>", "admin"), recording a new consent_history version
+ * and an audit "consent" event.  No change when the status is already
+ * that (returns 0, *changed 0).  Runs in the caller's transaction.
+ * changed may be NULL.
+ */
+int	 consent_set_status(struct p2p_db *, const struct consent_row *,
+	    const char *status, const char *by, int *changed,
+	    struct p2p_err *);
+
+/*
+ * Records an opt-out for patient as the payer: a Consent with
+ * provision deny, source 'loaded', status active, version 1, audited.
+ * Sets id (at least 40 bytes) and *cid.  Runs in the caller's
+ * transaction.
+ */
+int	 consent_record_optout(struct p2p_db *, const char *patient,
+	    const char *by, char *id, size_t idsz, long long *cid,
+	    struct p2p_err *);
+
+/*
+ * The FHIR Consent to serve for row: its stored JSON with id,
+ * meta.versionId, meta.lastUpdated and status set.  Caller puts it;
+ * NULL when out of memory or the stored JSON is unreadable.
+ */
+json_object *consent_resource(const struct consent_row *);
+
+#endif

@@ -1,0 +1,663 @@
+/*
+ * ops/everything.c - GET|POST /fhir/Patient/{id}/$everything (FHIR R4
+ * operation-patient-everything; PDex payer-to-payer single member).
+ *
+ * Synchronous: a searchset Bundle of the member's released rows
+ * (release.c: the same rules as the bulk export), the Organizations and
+ * Practitioners they reference, and a PDex transmitter Provenance.
+ * Pages are keyset pages in (type, rid) order: the next link carries
+ * _cursor=Type.rid of the last row sent, so a page never repeats a row
+ * and the page after the last is empty.
+ *
+ * With Prefer: respond-async: a JOB_EVERYTHING job (export.c writes one
+ * ndjson file per type), 202 + Content-Location.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "member/audit.h"
+#include "member/consent.h"
+#include "json/fhir.h"
+#include "jobs/job.h"
+#include "web/ops.h"
+#include "datascope/release.h"
+#include "datascope/classify.h"
+
+#define EV_COUNT_DEFAULT	500	/* rows per page without _count */
+#define EV_COUNT_MAX		1000
+#define EV_REFS_MAX		1000	/* referenced resources per page */
+
+static const char *const sql_ref =
+	"SELECT coalesce(p2p_json, json), flags FROM resource"
+	" WHERE type = ?1 AND id = ?2";
+static const char *const sql_org =
+	"SELECT patient FROM ident WHERE value = ?1 AND kind = 4 LIMIT 1";
+
+struct ev_refs {
+	char	(*ref)[80];	/* "Type/id", distinct */
+	size_t	 n;
+};
+
+static int
+ref_add(void *arg, const char *type, const char *id)
+{
+	struct ev_refs	*r = arg;
+	char		 s[80];
+	size_t		 i;
+
+	snprintf(s, sizeof(s), "%s/%s", type, id);
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->ref[i], s) == 0)
+			return 0;
+	if (r->n >= EV_REFS_MAX)
+		return 0;
+	memcpy(r->ref[r->n++], s, sizeof(s));
+	return 0;
+}
+
+/*
+ * The PDex Provenance of the transmission (guide Example 05): this
+ * payer as transmitter, source format FHIR R4, target the Bundle.
+ */
+static json_object *
+provenance_new(struct p2p_ctx *ctx, const char *bundle_id, const char *uuid,
+    struct p2p_err *err)
+{
+	const struct p2p_config	*cfg = &ctx->cfg;
+	json_object		*p, *o, *a, *x;
+	sqlite3_stmt		*st;
+	char			 now[32], ref[100], target[100];
+	const char		*org = NULL;
+
+	time_instant(now_sec(), now);
+	if ((st = db_stmt(&ctx->db, sql_org, err)) == NULL)
+		return NULL;
+	db_bind_text(st, 1, cfg->org_npi);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		org = db_col_text(st, 0);
+	ref[0] = '\0';
+	if (org != NULL && fhir_valid_id(org))
+		snprintf(ref, sizeof(ref), "Organization/%s", org);
+	db_done(st);
+	p = fhir_resource_new("Provenance");
+	if (p == NULL || fhir_add_str(p, "id", uuid) == -1)
+		goto oom;
+	/* target */
+	if ((a = json_object_new_array()) == NULL || fhir_add(p, "target", a) ||
+	    (o = json_object_new_object()) == NULL || fhir_push(a, o))
+		goto oom;
+	snprintf(target, sizeof(target), "Bundle/%s", bundle_id);
+	if (fhir_add_str(o, "reference", target) == -1 ||
+	    fhir_add_str(p, "recorded", now) == -1)
+		goto oom;
+	/* agent: transmitter = this payer */
+	if ((a = json_object_new_array()) == NULL || fhir_add(p, "agent", a) ||
+	    (o = json_object_new_object()) == NULL || fhir_push(a, o) ||
+	    (x = json_object_new_object()) == NULL || fhir_add(o, "type", x))
+		goto oom;
+	if ((a = json_object_new_array()) == NULL || fhir_add(x, "coding", a) ||
+	    (x = json_object_new_object()) == NULL || fhir_push(a, x) ||
+	    fhir_add_str(x, "system", "http://hl7.org/fhir/us/core/"
+	    "CodeSystem/us-core-provenance-participant-type") ||
+	    fhir_add_str(x, "code", "transmitter") ||
+	    fhir_add_str(x, "display", "Transmitter"))
+		goto oom;
+	if ((x = json_object_new_object()) == NULL || fhir_add(o, "who", x))
+		goto oom;
+	if (ref[0] != '\0' && fhir_add_str(x, "reference", ref) == -1)
+		goto oom;
+	if ((o = json_object_new_object()) == NULL ||
+	    fhir_add(x, "identifier", o) ||
+	    fhir_add_str(o, "system", "http://hl7.org/fhir/sid/us-npi") ||
+	    fhir_add_str(o, "value", cfg->org_npi) ||
+	    fhir_add_str(x, "display", cfg->org_name))
+		goto oom;
+	/* entity: source, with ProvenanceSourceFrom */
+	if ((a = json_object_new_array()) == NULL || fhir_add(p, "entity", a) ||
+	    (o = json_object_new_object()) == NULL || fhir_push(a, o) ||
+	    (a = json_object_new_array()) == NULL ||
+	    fhir_add(o, "extension", a) ||
+	    (x = json_object_new_object()) == NULL || fhir_push(a, x) ||
+	    fhir_add_str(x, "url", "http://hl7.org/fhir/us/davinci-pdex/"
+	    "StructureDefinition/ProvenanceSourceFrom"))
+		goto oom;
+	if ((a = json_object_new_object()) == NULL ||
+	    fhir_add(x, "valueCodeableConcept", a) ||
+	    (x = json_object_new_array()) == NULL || fhir_add(a, "coding", x) ||
+	    (a = json_object_new_object()) == NULL || fhir_push(x, a) ||
+	    fhir_add_str(a, "system", "http://hl7.org/fhir/us/davinci-pdex/"
+	    "CodeSystem/ProvenancePayerDataSource") ||
+	    fhir_add_str(a, "code", "hl7fhirr4") ||
+	    fhir_add_str(a, "display", "FHIR R4") ||
+	    fhir_add_str(o, "role", "source") ||
+	    (x = json_object_new_object()) == NULL || fhir_add(o, "what", x) ||
+	    fhir_add_str(x, "display", "No reference available"))
+		goto oom;
+	return p;
+oom:
+	json_object_put(p);
+	p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	return NULL;
+}
+
+/* A random UUID (version 4 layout) as text. */
+static int
+uuid_new(char out[37])
+{
+	char	 h[33];
+
+	if (rand_hex(h, 16) == -1)
+		return -1;
+	h[12] = '4';
+	h[16] = "89ab"[(h[16] - '0') & 3];
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12,
+	    h + 16, h + 20);
+	return 0;
+}
+
+/* URL of this operation with the narrowing parameters of params. */
+static int
+ev_url(struct p2p_buf *b, const struct p2p_config *cfg, const char *id,
+    const struct p2p_kvlist *params, long long count, const char *ctype,
+    long long crid)
+{
+	size_t	 i;
+	char	 c[100];
+
+	if (buf_printf(b, "%s/Patient/%s/$everything?_count=%lld",
+	    cfg->fhir_base, id, count) == -1)
+		return -1;
+	for (i = 0; i < params->n; i++) {
+		if (strcmp(params->kv[i].key, "_count") == 0 ||
+		    strcmp(params->kv[i].key, "_cursor") == 0)
+			continue;
+		if (buf_printf(b, "&%s=", params->kv[i].key) == -1 ||
+		    url_encode(b, params->kv[i].val) == -1)
+			return -1;
+	}
+	if (ctype != NULL) {
+		snprintf(c, sizeof(c), "%s.%lld", ctype, crid);
+		if (buf_puts(b, "&_cursor=") == -1 || url_encode(b, c) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Parses "_cursor=Type.rid". */
+static int
+parse_cursor(const char *v, char type[64], long long *rid,
+    struct p2p_err *err)
+{
+	const char	*dot = strrchr(v, '.');
+	size_t		 n, i;
+
+	if (dot == NULL || (n = (size_t)(dot - v)) == 0 || n >= 64 ||
+	    parse_ll(dot + 1, 0, 1LL << 62, rid) == -1)
+		goto bad;
+	for (i = 0; i < n; i++)
+		if (!((v[i] >= 'A' && v[i] <= 'Z') ||
+		    (v[i] >= 'a' && v[i] <= 'z')))
+			goto bad;
+	memcpy(type, v, n);
+	type[n] = '\0';
+	return 0;
+bad:
+	return p2p_fail_at(err, 400, P2P_ISSUE_VALUE, "_cursor",
+	    "_cursor is not a cursor from a next link");
+}
+
+/*
+ * The page is written as text.  Every stored row is valid FHIR JSON
+ * (checked when it was loaded), so it goes into the Bundle as it is,
+ * "resource":<stored text>, never parsed nor serialised again: a page
+ * of a thousand resources costs a copy, not a thousand json-c trees.
+ * Strings from configuration or the request (URLs) are serialised by
+ * json-c, and so is the one small Provenance.
+ */
+/*
+ * The entries of the page being built, kept between requests of this
+ * process: a page of a thousand resources is about a megabyte, and
+ * reusing the memory spares faulting fresh pages in every time.
+ */
+#define EV_KEEP_MAX	(16 * 1024 * 1024)
+#define EV_TALLY	12	/* resource types named in the audit */
+static struct p2p_buf	 ev_ents;
+
+struct ev_page {
+	struct p2p_buf	*ents;		/* entries, comma separated */
+	struct p2p_buf	 base;		/* "fhir_base as JSON text, no
+					   closing quote */
+	const char	*fhir_base;	/* the same, as configured */
+	struct ev_refs	 refs;		/* distinct references of the rows */
+	long long	 count;		/* entries per page (_count) */
+	long long	 n;		/* match entries so far */
+	int		 more;		/* a row is left after the page */
+	char		 last_type[64];	/* keyset of the last entry */
+	long long	 last_rid;
+	char		 types[EV_TALLY][64];	/* entries per type, for */
+	int		 counts[EV_TALLY];	/* the audit trail */
+	size_t		 ntypes;
+};
+
+/* Counts an entry of type (the first EV_TALLY types). */
+static void
+tally(struct ev_page *pg, const char *type)
+{
+	size_t	 i;
+
+	for (i = 0; i < pg->ntypes && strcmp(pg->types[i], type) != 0; i++)
+		;
+	if (i == pg->ntypes) {
+		if (i == EV_TALLY)
+			return;
+		snprintf(pg->types[i], sizeof(pg->types[i]), "%s", type);
+		pg->counts[pg->ntypes++] = 0;
+	}
+	pg->counts[i]++;
+}
+
+/*
+ * "$everything: Patient x1, Coverage x2, ..." (issue #7: which
+ * resources went out, for the disclosure report).
+ */
+static void
+page_summary(const struct ev_page *pg, char *out, size_t n)
+{
+	size_t	 i, len;
+
+	snprintf(out, n, "$everything:");
+	for (i = 0; i < pg->ntypes; i++) {
+		len = strlen(out);
+		if (len + 1 >= n)
+			break;
+		snprintf(out + len, n - len, "%s %s x%d", i ? "," : "",
+		    pg->types[i], pg->counts[i]);
+	}
+	if (pg->ntypes == 0 && strlen(out) + 8 < n)
+		strcat(out, " none");
+}
+
+/* Appends s as a JSON string (quoted and escaped by json-c). */
+static int
+put_jstr(struct p2p_buf *b, const char *s)
+{
+	json_object	*o;
+	const char	*t;
+	int		 rc = -1;
+
+	if ((o = json_object_new_string(s)) != NULL &&
+	    (t = fhir_json(o)) != NULL)
+		rc = buf_puts(b, t);
+	json_object_put(o);
+	return rc;
+}
+
+/* True when s is a resource type name (letters only). */
+static int
+plain_type(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
+			return 0;
+	return 1;
+}
+
+/*
+ * Appends one entry {fullUrl, resource, search.mode}; json is the
+ * resource's stored text.  The fullUrl is fhir_base/type/id, or urn
+ * when type is NULL.  0, or -1 with err.
+ */
+static int
+put_entry(struct ev_page *pg, const char *type, const char *id,
+    const char *urn, const char *json, size_t len, const char *mode,
+    struct p2p_err *err)
+{
+	struct p2p_buf	*b = pg->ents;
+	char		 full[800];
+	int		 oom = 0;
+
+	if (len == 0 || json[0] != '{')
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "stored resource text is not a JSON object");
+	if (b->len > 0)
+		oom |= buf_add(b, ",", 1);
+	oom |= buf_puts(b, "{\"fullUrl\":");
+	if (urn != NULL)
+		oom |= put_jstr(b, urn);
+	else if (plain_type(type) && fhir_valid_id(id)) {
+		/* Nothing to escape in a type or an id: the common case. */
+		oom |= buf_add(b, pg->base.p, pg->base.len);
+		oom |= buf_add(b, "/", 1);
+		oom |= buf_puts(b, type);
+		oom |= buf_add(b, "/", 1);
+		oom |= buf_puts(b, id);
+		oom |= buf_add(b, "\"", 1);
+	} else {
+		snprintf(full, sizeof(full), "%s/%s/%s", pg->fhir_base, type,
+		    id);
+		oom |= put_jstr(b, full);
+	}
+	oom |= buf_puts(b, ",\"resource\":");
+	oom |= buf_add(b, json, len);
+	oom |= buf_puts(b, ",\"search\":{\"mode\":\"");
+	oom |= buf_puts(b, mode);
+	oom |= buf_puts(b, "\"}}");
+	tally(pg, type != NULL ? type : "Provenance");
+	return oom ? p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory") :
+	    0;
+}
+
+/*
+ * Adds the released rows of one keyset run after (after_type,
+ * after_rid) to the page.  With patient_only, the member's Patient rows
+ * (the run ends at the first other type); else every row but those.
+ * Stops when the page is full, setting pg->more when a row is left.
+ * 0 or -1 with err.
+ */
+static int
+page_rows(struct p2p_ctx *ctx, const struct release_rules *rules,
+    const char *id, const char *after_type, long long after_rid,
+    int patient_only, struct ev_page *pg, struct p2p_err *err)
+{
+	struct release_row	 row;
+	sqlite3_stmt		*st;
+	int			 r, is_patient;
+
+	if ((st = release_open(&ctx->db, rules, id, after_type, after_rid, 0,
+	    err)) == NULL)
+		return -1;
+	while ((r = release_next(&ctx->db, rules, st, &row, err)) == 1) {
+		is_patient = strcmp(row.type, "Patient") == 0;
+		if (patient_only && !is_patient)
+			break;
+		if (!patient_only && is_patient)
+			continue;
+		if (pg->n == pg->count) {
+			pg->more = 1;
+			break;
+		}
+		if (put_entry(pg, row.type, row.id, NULL, row.json, row.len,
+		    "match", err) == -1) {
+			r = -1;
+			break;
+		}
+		/* Light scan for references (no parse; release.h). */
+		release_refs(row.json, row.len, ref_add, &pg->refs);
+		snprintf(pg->last_type, sizeof(pg->last_type), "%s", row.type);
+		pg->last_rid = row.rid;
+		pg->n++;
+	}
+	db_done(st);
+	return r == -1 ? -1 : 0;
+}
+
+/* Adds the referenced Organizations and Practitioners as includes. */
+static int
+add_refs(struct p2p_ctx *ctx, const struct release_rules *rules,
+    struct ev_page *pg, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	const char	*txt;
+	char		 type[16];
+	size_t		 i, tl;
+	int		 flags, rc;
+
+	for (i = 0; i < pg->refs.n; i++) {
+		if ((st = db_stmt(&ctx->db, sql_ref, err)) == NULL)
+			return -1;
+		tl = strcspn(pg->refs.ref[i], "/");
+		snprintf(type, sizeof(type), "%.*s", (int)tl, pg->refs.ref[i]);
+		db_bind_text(st, 1, type);
+		db_bind_text(st, 2, pg->refs.ref[i] + tl + 1);
+		rc = 0;
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    (txt = db_col_text(st, 0)) != NULL) {
+			flags = sqlite3_column_int(st, 1);
+			if (!(flags & SCOPE_EXCLUDED) &&
+			    (!(flags & SCOPE_SENSITIVE) || rules->sensitive))
+				rc = put_entry(pg, type, pg->refs.ref[i] +
+				    tl + 1, NULL, txt,
+				    (size_t)sqlite3_column_bytes(st, 0),
+				    "include", err);
+		}
+		db_done(st);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Adds the PDex transmitter Provenance of the Bundle bid. */
+static int
+add_provenance(struct p2p_ctx *ctx, const char *bid, struct ev_page *pg,
+    struct p2p_err *err)
+{
+	json_object	*p;
+	const char	*txt;
+	char		 uuid[37], urn[50];
+	int		 rc;
+
+	if (uuid_new(uuid) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "no randomness");
+	if ((p = provenance_new(ctx, bid, uuid, err)) == NULL)
+		return -1;
+	snprintf(urn, sizeof(urn), "urn:uuid:%s", uuid);
+	if ((txt = fhir_json(p)) == NULL)
+		rc = p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	else
+		rc = put_entry(pg, NULL, NULL, urn, txt, strlen(txt),
+		    "include", err);
+	json_object_put(p);
+	return rc;
+}
+
+/* Appends a link {relation, url} (first: no leading comma). */
+static int
+put_link(struct p2p_buf *b, int first, const char *rel, const char *url)
+{
+	return buf_puts(b, first ? "{\"relation\":\"" : ",{\"relation\":\"") ||
+	    buf_puts(b, rel) || buf_puts(b, "\",\"url\":") ||
+	    put_jstr(b, url) || buf_puts(b, "}") ? -1 : 0;
+}
+
+/* Sets the page as req's body and what it holds in audit[n]. */
+static int
+everything_sync(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
+    const struct p2p_kvlist *params, struct release_rules *rules,
+    char *audit, size_t n, struct p2p_err *err)
+{
+	struct ev_page		 pg;
+	struct p2p_buf		 url = { NULL, 0, 0 };
+	struct p2p_buf		*out = &req->out;
+	const char		*v;
+	char			 ctype[64] = "", bid[33];
+	long long		 crid = 0, total;
+	int			 rc = -1, oom = 0;
+
+	memset(&pg, 0, sizeof(pg));
+	pg.ents = &ev_ents;
+	buf_reset(pg.ents);
+	pg.count = EV_COUNT_DEFAULT;
+	pg.fhir_base = ctx->cfg.fhir_base;
+	if ((v = kv_get(params, "_count")) != NULL &&
+	    parse_ll(v, 1, EV_COUNT_MAX, &pg.count) == -1)
+		return p2p_fail_at(err, 400, P2P_ISSUE_VALUE, "_count",
+		    "_count must be an integer from 1 to %d", EV_COUNT_MAX);
+	if ((v = kv_get(params, "_cursor")) != NULL &&
+	    parse_cursor(v, ctype, &crid, err) == -1)
+		return -1;
+	if (release_count(&ctx->db, rules, id, &total, err) == -1)
+		return -1;
+	if (rand_hex(bid, 16) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "no randomness");
+	if ((pg.refs.ref = calloc(EV_REFS_MAX, sizeof(*pg.refs.ref))) ==
+	    NULL || put_jstr(&pg.base, ctx->cfg.fhir_base) == -1) {
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		goto out;
+	}
+	pg.base.p[--pg.base.len] = '\0';	/* drop the closing quote */
+	/*
+	 * The Patient first (FHIR convention): its rows are a keyset run
+	 * of their own ahead of the others, so a cursor in it ("Patient.
+	 * rid") goes on with the rest of that run, then every other row.
+	 */
+	if (ctype[0] == '\0' || strcmp(ctype, "Patient") == 0) {
+		if (page_rows(ctx, rules, id, "Patient", ctype[0] ? crid : 0,
+		    1, &pg, err) == -1 || (!pg.more && page_rows(ctx, rules,
+		    id, "", 0, 0, &pg, err) == -1))
+			goto out;
+	} else if (page_rows(ctx, rules, id, ctype, crid, 0, &pg, err) == -1)
+		goto out;
+	if (add_refs(ctx, rules, &pg, err) == -1 ||
+	    (pg.n > 0 && add_provenance(ctx, bid, &pg, err) == -1))
+		goto out;
+
+	/* The Bundle around the entries (searchset, FHIR R4 Bundle). */
+	buf_reset(out);
+	oom |= buf_puts(out, "{\"resourceType\":\"Bundle\",\"id\":\"");
+	oom |= buf_puts(out, bid);
+	oom |= buf_printf(out, "\",\"type\":\"searchset\",\"total\":%lld,"
+	    "\"link\":[", total);
+	oom |= ev_url(&url, &ctx->cfg, id, params, pg.count,
+	    ctype[0] ? ctype : NULL, crid);
+	oom |= put_link(out, 1, "self", url.p);
+	if (pg.more) {
+		buf_reset(&url);
+		oom |= ev_url(&url, &ctx->cfg, id, params, pg.count,
+		    pg.last_type, pg.last_rid);
+		oom |= put_link(out, 0, "next", url.p);
+	}
+	oom |= buf_puts(out, "],\"entry\":[");
+	oom |= buf_add(out, pg.ents->p, pg.ents->len);
+	oom |= buf_puts(out, "]}");
+	if (oom) {
+		buf_reset(out);
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		goto out;
+	}
+	req->status = 200;
+	req->ctype = "application/fhir+json";
+	page_summary(&pg, audit, n);
+	rc = 0;
+out:
+	if (pg.ents->cap > EV_KEEP_MAX)
+		buf_free(pg.ents);
+	buf_free(&pg.base);
+	buf_free(&url);
+	free(pg.refs.ref);
+	return rc;
+}
+
+static int
+everything_async(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
+    const struct p2p_kvlist *params, struct p2p_err *err)
+{
+	json_object	*jp, *args;
+	char		 jid[JOB_ID_LEN + 1], url[2048];
+	const char	*v;
+	int		 rc;
+
+	if ((v = kv_get(params, "_outputFormat")) != NULL &&
+	    strcmp(v, "application/fhir+ndjson") != 0 &&
+	    strcmp(v, "application/ndjson") != 0 && strcmp(v, "ndjson") != 0)
+		return p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
+		    "_outputFormat", "_outputFormat must be "
+		    "application/fhir+ndjson");
+	if (kv_get(params, "_count") != NULL ||
+	    kv_get(params, "_cursor") != NULL)
+		return p2p_fail(err, 400, P2P_ISSUE_NOT_SUPPORTED,
+		    "_count and _cursor are for synchronous requests");
+	if (snprintf(url, sizeof(url), "%s%s%s%s", ctx->cfg.base_url,
+	    req->path, req->query[0] ? "?" : "", req->query) >=
+	    (int)sizeof(url))
+		return p2p_fail(err, 414, P2P_ISSUE_TOO_LONG,
+		    "request URL too long");
+	if ((jp = json_object_new_object()) == NULL ||
+	    fhir_add_str(jp, "patient", id) == -1 ||
+	    (args = release_kv_json(params)) == NULL ||
+	    fhir_add(jp, "args", args) == -1) {
+		json_object_put(jp);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "out of memory");
+	}
+	rc = job_create(&ctx->db, &ctx->cfg, req->who.client_id,
+	    JOB_EVERYTHING, url, jp, jid, err);
+	json_object_put(jp);
+	if (rc == -1)
+		return -1;
+	job_accepted(req, jid);
+	return 0;
+}
+
+int
+everything_handle(struct p2p_ctx *ctx, struct p2p_req *req,
+    struct p2p_err *err)
+{
+	struct release_rules	*rules = NULL;
+	struct p2p_kvlist	 params;
+	struct p2p_err		 aerr;
+	const char		*k;
+	char			 id[72], summary[480];
+	long long		 cid = 0;
+	int			 sensitive = 0, rc = -1, async, r;
+	size_t			 i;
+
+	memset(&params, 0, sizeof(params));
+	p2p_err_init(&aerr);
+	if (!p2p_path_id(req->path, "/fhir/Patient/", "/$everything", id,
+	    sizeof(id)))
+		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND,
+		    "no such Patient");
+	async = p2p_prefer_async(req);
+	if (release_collect(&req->args, req->json, &params, err) == -1)
+		goto out;
+	if ((rules = calloc(1, sizeof(*rules))) == NULL) {
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		goto out;
+	}
+	/* Validate every parameter before anything else: unknown is 400. */
+	release_init(rules, &ctx->cfg, now_sec(), 0);
+	for (i = 0; i < params.n; i++) {
+		k = params.kv[i].key;
+		r = 1;
+		if (strcmp(k, "_typeFilter") != 0 && strcmp(k, "_until") != 0 &&
+		    (r = release_apply(rules, k, params.kv[i].val, err)) == -1)
+			goto out;
+		if (r == 1 && strcmp(k, "_count") != 0 &&
+		    strcmp(k, "_cursor") != 0 &&
+		    !(async && strcmp(k, "_outputFormat") == 0)) {
+			p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
+			    params.kv[i].key, "parameter %.64s is not "
+			    "supported by $everything", params.kv[i].key);
+			goto out;
+		}
+	}
+	/* PDex: the release check for every request. */
+	if (consent_access_cfg(&ctx->db, &ctx->cfg, req->who.client_id, id, now_sec(), &cid,
+	    &sensitive, err) == -1) {
+		snprintf(summary, sizeof(summary), "%d $everything refused: %s",
+		    err->status, err->msg);
+		audit_log(&ctx->db, "release", "failure", req->who.client_id,
+		    id, 0, summary, &aerr);
+		goto out;
+	}
+	rules->sensitive = sensitive != 0;
+	if (async)
+		rc = everything_async(ctx, req, id, &params, err);
+	else
+		rc = everything_sync(ctx, req, id, &params, rules, summary,
+		    sizeof(summary), err);
+	/* Issue #7: which resources went out, for the disclosure report. */
+	if (rc == 0)
+		audit_log(&ctx->db, "release", "success", req->who.client_id,
+		    id, cid, async ? "$everything job" : summary, &aerr);
+out:
+	kv_free(&params);
+	free(rules);
+	return rc;
+}

@@ -1,0 +1,337 @@
+/*
+ * db.c - see db.h.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/db.h"
+#include "core/log.h"
+
+int
+db_fail(struct p2p_db *db, int rc, struct p2p_err *err, const char *what)
+{
+	const char	*msg = db != NULL && db->h != NULL ?
+	    sqlite3_errmsg(db->h) : sqlite3_errstr(rc);
+
+	log_err("sqlite: %s: %s (%d)", what, msg, rc);
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		if (err != NULL && err->status == 0)
+			err->retry_after = 2;
+		return p2p_fail(err, 503, P2P_ISSUE_TRANSIENT,
+		    "the database is busy; retry shortly");
+	case SQLITE_CONSTRAINT:
+		return p2p_fail(err, 409, P2P_ISSUE_CONFLICT,
+		    "conflicting change: %s", what);
+	default:
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "internal database error");
+	}
+}
+
+int
+db_exec(struct p2p_db *db, const char *sql, struct p2p_err *err)
+{
+	char	*msg = NULL;
+	int	 rc;
+
+	rc = sqlite3_exec(db->h, sql, NULL, NULL, &msg);
+	sqlite3_free(msg);
+	if (rc != SQLITE_OK)
+		return db_fail(db, rc, err, "exec");
+	return 0;
+}
+
+/*
+ * Waits for a lock held by another process: short sleeps growing from
+ * 50 us to 2 ms, about DB_BUSY_MS in all.  SQLite's own handler
+ * (sqlite3_busy_timeout) sleeps 1, 2, 5, 10 ... 100 ms: with FastCGI
+ * processes taking turns at write transactions that last well under a
+ * millisecond, a waiter would sleep far longer than the lock is held,
+ * and the waits pile up into the tail latency.
+ */
+#define DB_BUSY_MS	5000
+
+static int
+busy_wait(void *arg, int n)
+{
+	struct timespec	 ts;
+	long		 us;
+
+	(void)arg;
+	/* 50 + 100 + ... + 1600 us, then 2 ms a try. */
+	if (n >= 6 + DB_BUSY_MS / 2)
+		return 0;
+	us = n < 6 ? 50L << n : 2000;
+	ts.tv_sec = 0;
+	ts.tv_nsec = us * 1000;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+/* Opens path; with create, makes it (page_size: 0 for SQLite's). */
+static int
+open_db(struct p2p_db *db, const char *path, int create, long long page_size,
+    struct p2p_err *err)
+{
+	char	 sql[48];
+	int	 rc, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+
+	memset(db, 0, sizeof(*db));
+	if (create)
+		flags |= SQLITE_OPEN_CREATE;
+	rc = sqlite3_open_v2(path, &db->h, flags, NULL);
+	if (rc != SQLITE_OK) {
+		log_err("sqlite: open %s: %s", path,
+		    db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
+		sqlite3_close(db->h);
+		db->h = NULL;
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "cannot open the database");
+	}
+	sqlite3_busy_handler(db->h, busy_wait, NULL);
+	sqlite3_extended_result_codes(db->h, 1);
+	if (db_exec(db, "PRAGMA foreign_keys = ON;"
+	    "PRAGMA synchronous = NORMAL;"
+	    "PRAGMA temp_store = MEMORY;", err) == -1) {
+		db_close(db);
+		return -1;
+	}
+	/* The page size holds only if set before the first table and
+	 * before WAL mode; an existing database keeps its own. */
+	snprintf(sql, sizeof(sql), "PRAGMA page_size = %lld;", page_size);
+	if (create && ((page_size > 0 && db_exec(db, sql, err) == -1) ||
+	    db_exec(db, "PRAGMA journal_mode = WAL;", err) == -1)) {
+		db_close(db);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_open(struct p2p_db *db, const char *path, int create, struct p2p_err *err)
+{
+	return open_db(db, path, create, 0, err);
+}
+
+int
+db_create(struct p2p_db *db, const char *path, long long page_size,
+    struct p2p_err *err)
+{
+	return open_db(db, path, 1, page_size, err);
+}
+
+int
+db_cache(struct p2p_db *db, long long mib, struct p2p_err *err)
+{
+	char	 sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%lld;", mib * 1024);
+	return db_exec(db, sql, err);
+}
+
+/*
+ * Request processes leave WAL checkpoints to the export runner (every
+ * pass of --once and --loop) and to p2p-admin: a checkpoint copies the
+ * WAL into the database and syncs it, which took ~17% of $member-match
+ * and all of its tail latency when it ran inside whichever request
+ * crossed SQLite's 1,000-page mark.  The safety valve: when no runner
+ * runs, a request process checkpoints (PASSIVE: it never waits for
+ * other connections) once the WAL holds DB_WAL_VALVE pages, and again
+ * every DB_WAL_VALVE_STEP pages while it cannot be emptied, so the WAL
+ * cannot grow without bound.
+ */
+#define DB_WAL_VALVE		10000	/* pages: 10x SQLite's default */
+#define DB_WAL_VALVE_STEP	1000
+
+static int
+wal_valve(void *arg, sqlite3 *h, const char *name, int pages)
+{
+	struct p2p_db	*db = arg;
+	int		 log = 0, done = 0;
+
+	if (pages < DB_WAL_VALVE) {
+		db->wal_next = DB_WAL_VALVE;
+		return SQLITE_OK;
+	}
+	if (pages < db->wal_next)
+		return SQLITE_OK;
+	(void)sqlite3_wal_checkpoint_v2(h, name, SQLITE_CHECKPOINT_PASSIVE,
+	    &log, &done);
+	db->wal_next = pages + DB_WAL_VALVE_STEP;
+	db->wal_valve_runs++;
+	return SQLITE_OK;
+}
+
+void
+db_defer_checkpoints(struct p2p_db *db)
+{
+	db->wal_next = DB_WAL_VALVE;
+	/* Replaces SQLite's own auto-checkpoint hook. */
+	sqlite3_wal_hook(db->h, wal_valve, db);
+}
+
+int
+db_checkpoint(struct p2p_db *db, int truncate, struct p2p_err *err)
+{
+	int	 rc, log = -1, done = -1;
+
+	rc = sqlite3_wal_checkpoint_v2(db->h, NULL, truncate ?
+	    SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE, &log,
+	    &done);
+	if ((rc & 0xff) == SQLITE_BUSY)
+		return 0;
+	if (rc != SQLITE_OK)
+		return db_fail(db, rc, err, "checkpoint");
+	return log >= 0 && done == log ? 1 : 0;
+}
+
+void
+db_close(struct p2p_db *db)
+{
+	int	 i;
+
+	if (db->h == NULL)
+		return;
+	for (i = 0; i < db->nstmt; i++)
+		sqlite3_finalize(db->stmt[i]);
+	db->nstmt = 0;
+	sqlite3_close(db->h);
+	db->h = NULL;
+}
+
+int
+db_version(struct p2p_db *db)
+{
+	sqlite3_stmt	*st;
+	int		 v = -1;
+
+	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int
+db_latest_version(void)
+{
+	const struct db_migration	*m;
+	int				 v = 0;
+
+	for (m = db_migrations; m->name != NULL; m++)
+		v = m->version;
+	return v;
+}
+
+int
+db_migrate(struct p2p_db *db, struct p2p_err *err)
+{
+	const struct db_migration	*m;
+	char				 pragma[64];
+	int				 cur;
+
+	if ((cur = db_version(db)) < 0)
+		return db_fail(db, sqlite3_errcode(db->h), err, "user_version");
+	if (cur > db_latest_version())
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "database schema version %d is newer than this build "
+		    "(%d)", cur, db_latest_version());
+	for (m = db_migrations; m->name != NULL; m++) {
+		if (m->version <= cur)
+			continue;
+		if (db_begin(db, err) == -1)
+			return -1;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d;",
+		    m->version);
+		if (db_exec(db, m->sql, err) == -1 ||
+		    db_exec(db, pragma, err) == -1 ||
+		    db_commit(db, err) == -1) {
+			db_rollback(db);
+			log_err("migration %s failed", m->name);
+			return -1;
+		}
+		log_info("applied migration %s", m->name);
+	}
+	return 0;
+}
+
+sqlite3_stmt *
+db_stmt(struct p2p_db *db, const char *sql, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 i, rc;
+
+	for (i = 0; i < db->nstmt; i++)
+		if (db->key[i] == sql)
+			return db->stmt[i];
+	if (db->nstmt == DB_STMT_MAX) {
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "statement cache full");
+		return NULL;
+	}
+	rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &st, NULL);
+	if (rc != SQLITE_OK) {
+		log_err("sqlite: prepare: %s: %.200s", sqlite3_errmsg(db->h),
+		    sql);
+		db_fail(db, rc, err, "prepare");
+		return NULL;
+	}
+	db->key[db->nstmt] = sql;
+	db->stmt[db->nstmt++] = st;
+	return st;
+}
+
+void
+db_done(sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+int
+db_begin(struct p2p_db *db, struct p2p_err *err)
+{
+	if (db_exec(db, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	db->in_tx = 1;
+	return 0;
+}
+
+int
+db_commit(struct p2p_db *db, struct p2p_err *err)
+{
+	if (db_exec(db, "COMMIT", err) == -1)
+		return -1;
+	db->in_tx = 0;
+	return 0;
+}
+
+void
+db_rollback(struct p2p_db *db)
+{
+	if (sqlite3_get_autocommit(db->h) == 0)
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	db->in_tx = 0;
+}
+
+int
+db_bind_text(sqlite3_stmt *st, int idx, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(st, idx);
+	return sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+}
+
+const char *
+db_col_text(sqlite3_stmt *st, int idx)
+{
+	return (const char *)sqlite3_column_text(st, idx);
+}

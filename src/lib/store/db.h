@@ -1,0 +1,115 @@
+/*
+ * db.h - the SQLite store: one connection per process, opened before
+ * the request loop; prepared statements kept for the life of the
+ * process; writes in BEGIN IMMEDIATE transactions; schema migrations
+ * tracked by PRAGMA user_version.
+ *
+ * Statements: each module keeps its own closed set of SQL strings
+ * (static const char *const sql[FOO__MAX]) and asks db_stmt() for the
+ * prepared statement, which is prepared once (SQLITE_PREPARE_PERSISTENT)
+ * and cached by the address of its SQL text.  After use, db_done()
+ * resets it, so no read snapshot stays open between requests.
+ */
+#ifndef P2P_DB_H
+#define P2P_DB_H
+
+#include <sqlite3.h>
+
+#include "core/err.h"
+
+#define DB_STMT_MAX	192	/* statements one process may cache */
+
+struct db_migration {
+	int		 version;	/* NNNN of db/migrations/NNNN-x.sql */
+	const char	*name;		/* file name without .sql */
+	const char	*sql;		/* the whole file */
+};
+
+/* Terminated by an entry with name NULL (generated: schema_sql.c). */
+extern const struct db_migration db_migrations[];
+
+struct p2p_db {
+	sqlite3		*h;			/* the connection */
+	const char	*key[DB_STMT_MAX];	/* SQL text addresses */
+	sqlite3_stmt	*stmt[DB_STMT_MAX];	/* prepared statements */
+	int		 nstmt;			/* slots used */
+	int		 in_tx;			/* inside db_begin() */
+	int		 wal_next;		/* see db_defer_checkpoints */
+	int		 wal_valve_runs;	/* checkpoints the valve ran */
+};
+
+/*
+ * Opens path with busy_timeout, foreign_keys=ON, synchronous=NORMAL.
+ * With create != 0 the file may be created and is switched to WAL.
+ * Returns 0, or -1 with err set (the reason is logged).
+ */
+/*
+ * Sets the connection's page cache to mib MiB.  SQLite's default (2 MiB)
+ * is smaller than one large member's rows: $everything of ~1,000
+ * resources then reads every page again on every request.
+ */
+int	 db_cache(struct p2p_db *, long long mib, struct p2p_err *);
+
+int	 db_open(struct p2p_db *, const char *path, int create,
+	    struct p2p_err *);
+/*
+ * db_open() with create, giving a new database page_size-byte pages
+ * (0: SQLite's default).  An existing database keeps its page size.
+ */
+int	 db_create(struct p2p_db *, const char *path, long long page_size,
+	    struct p2p_err *);
+/*
+ * For request processes: no automatic checkpoint after commits (the
+ * runner and p2p-admin checkpoint), except the safety valve, a PASSIVE
+ * checkpoint once the WAL holds 10,000 pages (~40 MB), so that it
+ * cannot grow without bound when no runner runs.
+ */
+void	 db_defer_checkpoints(struct p2p_db *);
+/*
+ * Copies the WAL into the database: PASSIVE (never waits; what other
+ * connections still read stays), or with truncate != 0 TRUNCATE (waits
+ * for writers and readers through the busy handler, then empties the
+ * WAL file).  A busy database is not an error.  1 when the whole WAL
+ * was copied, 0 when some of it could not be yet, -1 with err set.
+ */
+int	 db_checkpoint(struct p2p_db *, int truncate, struct p2p_err *);
+/* Finalises cached statements and closes; accepts a closed db. */
+void	 db_close(struct p2p_db *);
+
+/* Applies pending migrations, each in its own transaction. */
+int	 db_migrate(struct p2p_db *, struct p2p_err *);
+/* The schema version of the open database, or -1. */
+int	 db_version(struct p2p_db *);
+/* The newest schema version this build knows. */
+int	 db_latest_version(void);
+
+/*
+ * The cached statement for sql (a string with static storage: the
+ * cache is keyed by its address), reset and with no bindings.  NULL
+ * with err set when it does not prepare.
+ */
+sqlite3_stmt *db_stmt(struct p2p_db *, const char *sql, struct p2p_err *);
+/* Resets a statement from db_stmt() and clears its bindings. */
+void	 db_done(sqlite3_stmt *);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK.  0 or -1 with err set. */
+int	 db_begin(struct p2p_db *, struct p2p_err *);
+int	 db_commit(struct p2p_db *, struct p2p_err *);
+void	 db_rollback(struct p2p_db *);
+
+/* Runs SQL without results (one or more statements). */
+int	 db_exec(struct p2p_db *, const char *sql, struct p2p_err *);
+
+/*
+ * Maps a SQLite result code to an error: BUSY/LOCKED -> 503 with
+ * Retry-After, CONSTRAINT -> 409, anything else 500.  The SQLite
+ * message is logged, never shown to the caller.  Returns -1.
+ */
+int	 db_fail(struct p2p_db *, int rc, struct p2p_err *, const char *what);
+
+/* Binds text (NULL binds SQL NULL); SQLITE_TRANSIENT copy. */
+int	 db_bind_text(sqlite3_stmt *, int idx, const char *);
+/* Column text or NULL. */
+const char *db_col_text(sqlite3_stmt *, int idx);
+
+#endif
