@@ -31,6 +31,17 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PAYER_B_NPI = "1245319599"      # requesting payer (valid NPI check digit)
+
+
+def payer_b_org():
+    return {"resourceType": "Organization", "id": "bench-payer-b", "active": True,
+            "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi",
+                            "value": PAYER_B_NPI}],
+            "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type",
+                                  "code": "pay"}]}],
+            "name": "Bench Payer B"}
+
+
 CLIENT, SECRET = "bench-payer-b", "bench-secret-not-for-production"
 MM_PATH = "/fhir/Patient/$member-match"
 EXPORT_TYPE = "hl7.fhir.us.davinci-pdex#payertopayer"
@@ -192,12 +203,17 @@ class Scale:
         # non-matching bodies repeat, so raise it; long tokens; big bulk.
         self.set_conf(probe_limit=1000, token_ttl=3600, bulk_max_members=1000000,
                       max_bulk_body=1 << 28)
+        if os.geteuid() == 0:
+            # the programs refuse root unless allowed
+            self.set_conf(allow_root=1)
         for d in ("log", "www", "run"):
             os.makedirs(os.path.join(self.data, d), exist_ok=True)
         with open(os.path.join(self.data, "www", "static.json"), "w") as f:
             f.write('{"ok":true}\n')
         self.have_gen = b.implemented("generate")
         self.have_load = b.implemented("load")
+        # client add wants the requesting payer's Organization loaded
+        self.load_extra(os.path.join(self.dir, "payer-b.ndjson"), [payer_b_org()])
         self.admin("client", "add", "--id", CLIENT, "--secret-stdin", "--npi",
                    PAYER_B_NPI, "--scopes", "system/*.rs", input=SECRET + "\n")
 
@@ -242,12 +258,7 @@ class Scale:
         log("  loaded %d resources in %.1f s (%.0f/s), database %.0f MiB"
             % (nres, dt, nres / dt, size / 1048576.0))
         # Requesting payer, opt-outs (every 50th member), the big member.
-        extra = [{"resourceType": "Organization", "id": "bench-payer-b", "active": True,
-                  "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi",
-                                  "value": PAYER_B_NPI}],
-                  "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type",
-                                        "code": "pay"}]}],
-                  "name": "Bench Payer B"}]
+        extra = [payer_b_org()]
         for k in range(7, self.n + 1, 50):
             extra.append(optout(member_id(k)))
         self.load_extra(os.path.join(self.dir, "extra.ndjson"), extra)

@@ -32,7 +32,8 @@ try:
     key, pem = make_key(tmp, "P-384")
     path = os.path.join(tmp, "jwks.json")
     json.dump({"keys": [jwk(key, "k1")]}, open(path, "w"))
-    srv.admin("client", "add", "--id", "bench", "--jwks", path, "--npi", "1234567893")
+    srv.admin("client", "add", "--id", "bench", "--jwks", path, "--npi", "1234567893",
+              "--org-name", "Bench Payer")
     srv.start()
     aud = srv.base + "/auth/token"
     exp = int(time.time()) + 290

@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages p2p needs to build, test and serve, when
-# any is missing.  Needs root (or sudo).  Usage: scripts/deps.sh
+# any is missing.  Needs root (or sudo).  Usage: scripts/deps.sh [PKG...]
+# (extra packages, e.g. tests/package/build.sh's debhelper lintian ...)
 set -e
 PKGS="gcc make autoconf automake pkg-config libfcgi-dev libjson-c-dev
 libsqlite3-dev sqlite3 libjwt-dev libssl-dev openssl libcurl4-openssl-dev
 check lighttpd lighttpd-mod-openssl curl python3 python3-jwt python3-cryptography wrk
 apache2 libapache2-mod-fcgid libapache2-mod-xsendfile spawn-fcgi
-clang-14 libclang-rt-14-dev"
+clang-14 libclang-rt-14-dev mandoc man-db cron logrotate $*"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -33,6 +33,12 @@ if [ ! -f "$conf" ]; then
 	"$admin" -c "$conf" stats
 fi
 mkdir -p "$data/log" "$data/www"
+# A demo directory from before allow_root existed: the programs and the
+# runner refuse root without it.
+if [ "$(id -u)" -eq 0 ] && ! grep -q '^allow_root *= *1' "$conf"; then
+	echo "note: adding allow_root = 1 to $conf (the demo runs as root)" >&2
+	echo 'allow_root = 1' >> "$conf"
+fi
 
 base="http://127.0.0.1:$port"
 cur=$(sed -n 's/^base_url *= *//p' "$conf")

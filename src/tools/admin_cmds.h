@@ -19,4 +19,12 @@ int	 cmd_client(const char *conf, int argc, char *argv[]);	/* cmd_client.c */
 int	 cmd_consent(const char *conf, int argc, char *argv[]); /* cmd_consent.c */
 int	 cmd_audit(const char *conf, int argc, char *argv[]);	/* cmd_audit.c */
 
+/* Each command's usage and options, for its errors and --help. */
+extern const char cmd_load_usage[];
+extern const char cmd_stats_usage[];
+extern const char cmd_generate_usage[];
+extern const char cmd_client_usage[];
+extern const char cmd_consent_usage[];
+extern const char cmd_audit_usage[];
+
 #endif

@@ -15,14 +15,22 @@
 
 #include "admin_cmds.h"
 #include "member/audit.h"
-#include "web/http.h"
+#include "json/fhir.h"
 #include "core/util.h"
+
+const char cmd_audit_usage[] =
+    "usage: p2p-admin audit export [--patient ID] [--since DATE] "
+    "[--until DATE] [--out FILE]\n"
+    "Writes the accounting of disclosures as ndjson FHIR AuditEvents, "
+    "oldest first\n"
+    "(DATE: a FHIR date or instant; --until includes the whole of a "
+    "partial date;\n"
+    "default output: stdout).\n";
 
 static int
 audit_usage(void)
 {
-	fprintf(stderr, "usage: p2p-admin audit export [--patient ID]"
-	    " [--since DATE] [--until DATE] [--out FILE]\n");
+	fputs(cmd_audit_usage, stderr);
 	return 2;
 }
 

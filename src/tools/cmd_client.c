@@ -2,9 +2,13 @@
  * cmd_client.c - p2p-admin client: register receiving payers.
  *
  *   client add --id ID [--secret S | --secret-stdin] [--jwks FILE]
- *       [--jwks-url URL] --npi NPI [--scopes "..."] [--grant basic] [--replace]
+ *       [--jwks-url URL] --npi NPI [--org-name NAME] [--scopes "..."]
+ *       [--grant basic] [--replace]
  *   client list		(never prints secrets)
  *   client disable ID / client enable ID
+ *
+ * The NPI must be an Organization's (the API resolves it at every call)
+ * unless --org-name creates one.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -31,15 +35,31 @@ static const char *const sql_list =
     "SELECT id, npi, scopes, grant_types, jwks IS NOT NULL, jwks_url,"
     " secret_hash IS NOT NULL, active FROM client ORDER BY id";
 
+const char cmd_client_usage[] =
+    "usage: p2p-admin client add --id ID [--secret S | --secret-stdin]\n"
+    "           [--jwks FILE] [--jwks-url URL] --npi NPI [--org-name NAME]\n"
+    "           [--scopes \"...\"] [--grant basic] [--replace]\n"
+    "       p2p-admin client list\n"
+    "       p2p-admin client disable|enable ID\n"
+    "add registers a receiving payer's client:\n"
+    "  --jwks FILE, --jwks-url URL   its public keys (SMART Backend "
+    "Services)\n"
+    "  --secret S, --secret-stdin    or a secret (client_secret_basic), "
+    "16+ characters\n"
+    "  --npi NPI       the payer's NPI: an Organization with it must be "
+    "loaded,\n"
+    "  --org-name NAME or this creates one (Organization payer-NPI)\n"
+    "  --scopes \"...\"  pre-authorised scopes (default system/*.rs and "
+    "the match operations)\n"
+    "  --grant basic   also Basic credentials on API calls (with "
+    "allow_basic_api = 1)\n"
+    "  --replace       register an existing id anew\n"
+    "list never shows secrets; disable stops a client's tokens at once.\n";
+
 static int
 client_usage(void)
 {
-	fprintf(stderr,
-	    "usage: p2p-admin client add --id ID [--secret S | --secret-stdin]\n"
-	    "           [--jwks FILE] [--jwks-url URL] --npi NPI"
-	    " [--scopes \"...\"] [--grant basic] [--replace]\n"
-	    "       p2p-admin client list\n"
-	    "       p2p-admin client disable|enable ID\n");
+	fputs(cmd_client_usage, stderr);
 	return 2;
 }
 
@@ -161,6 +181,7 @@ client_add(const char *conf, int argc, char *argv[])
 		{ "scopes", required_argument, NULL, 'c' },
 		{ "grant", required_argument, NULL, 'g' },
 		{ "replace", no_argument, NULL, 'r' },
+		{ "org-name", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct client_rec	 rec;
@@ -169,9 +190,11 @@ client_add(const char *conf, int argc, char *argv[])
 	struct p2p_err		 err;
 	const char		*id = NULL, *jwks_file = NULL, *url = NULL;
 	const char		*npi = NULL, *scopes = DEFAULT_SCOPES;
-	char			 secret[256], *sec = NULL;
+	const char		*org_name = NULL;
+	char			 secret[256], *sec = NULL, org[128];
 	struct client_rec	 old;
 	int			 c, from_stdin = 0, basic = 0, replace = 0, rc;
+	int			 created = 0;
 	size_t			 n;
 
 	memset(&rec, 0, sizeof(rec));
@@ -189,6 +212,7 @@ client_add(const char *conf, int argc, char *argv[])
 		case 'u': url = optarg; break;
 		case 'n': npi = optarg; break;
 		case 'c': scopes = optarg; break;
+		case 'o': org_name = optarg; break;
 		case 'g':
 			if (strcmp(optarg, "basic") != 0)
 				return client_usage();
@@ -216,6 +240,12 @@ client_add(const char *conf, int argc, char *argv[])
 	}
 	if (!valid_npi(npi)) {
 		fprintf(stderr, "p2p-admin: NPI must be 10 digits\n");
+		return 1;
+	}
+	if (org_name != NULL && (org_name[0] == '\0' ||
+	    strlen(org_name) > 200)) {
+		fprintf(stderr, "p2p-admin: --org-name must be 1-200 "
+		    "characters\n");
 		return 1;
 	}
 	if (sec != NULL && strlen(sec) < 16) {
@@ -260,28 +290,58 @@ client_add(const char *conf, int argc, char *argv[])
 		    "(https only; http only on loopback with "
 		    "jwks_allow_http = 1)\n", url);
 	p2p_err_init(&err);
+	/* One transaction: the Organization made for --org-name and the
+	 * client land together or not at all. */
+	if ((rc = db_begin(&db, &err)) == -1)
+		goto out;
 	/* Re-registering replaces keys, secret and scopes: only on purpose. */
 	if ((rc = client_get(&db, id, &old, &err)) == 0) {
 		client_rec_free(&old);
 		if (!replace) {
 			fprintf(stderr, "p2p-admin: client %s exists; add "
 			    "--replace to register it anew\n", id);
-			OPENSSL_cleanse(secret, sizeof(secret));
-			client_rec_free(&rec);
-			db_close(&db);
-			return 1;
+			rc = 1;
+			goto out;
 		}
 	}
-	rc = rc == -1 ? -1 : client_put(&db, &rec, sec, &err);
+	if (rc == -1)
+		goto out;
+	/* The API resolves the caller's NPI to an Organization at every
+	 * payer operation (auth_require_payer): without one, every call
+	 * of this client would be refused (403). */
+	rc = client_payer_org(&db, npi, org_name, org, sizeof(org), &created,
+	    &err);
+	if (rc == 0 || rc == 2) {
+		if (rc == 0)
+			fprintf(stderr, "p2p-admin: no Organization with NPI %s "
+			    "is loaded, so every call of this client would be "
+			    "refused (403): load the payer's Organization "
+			    "first, or give --org-name NAME to create one\n",
+			    npi);
+		else
+			fprintf(stderr, "p2p-admin: more than one "
+			    "Organization has NPI %s, so the payer is "
+			    "ambiguous: correct the loaded Organizations\n",
+			    npi);
+		rc = 1;
+		goto out;
+	}
+	if (rc == -1 || (rc = client_put(&db, &rec, sec, &err)) == -1 ||
+	    (rc = db_commit(&db, &err)) == -1)
+		goto out;
+	if (created)
+		printf("Organization/%s created (NPI %s, \"%s\")\n", org, npi,
+		    org_name);
+	printf("client %s registered (payer Organization/%s)\n", id, org);
+out:
 	OPENSSL_cleanse(secret, sizeof(secret));
 	client_rec_free(&rec);
+	if (rc != 0)
+		db_rollback(&db);
 	db_close(&db);
-	if (rc == -1) {
+	if (rc == -1)
 		fprintf(stderr, "p2p-admin: client add: %s\n", err.msg);
-		return 1;
-	}
-	printf("client %s registered\n", id);
-	return 0;
+	return rc == 0 ? 0 : 1;
 }
 
 static int

@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "admin_cmds.h"
+#include "json/fhir.h"
 #include "member/consent.h"
+#include "store/store.h"
 #include "core/util.h"
 
 static const char *const sql_list =
@@ -25,17 +27,23 @@ static const char *const sql_matches =
     "SELECT m.client_id, k.id, m.group_id, m.consentless, m.created"
     " FROM match m LEFT JOIN consent k ON k.cid = m.cid"
     " WHERE m.patient = ?1 ORDER BY m.mid";
-static const char *const sql_patient =
-    "SELECT 1 FROM resource WHERE type = 'Patient' AND id = ?1";
+
+const char cmd_consent_usage[] =
+    "usage: p2p-admin consent list --patient ID\n"
+    "       p2p-admin consent revoke ID [--status inactive|rejected]\n"
+    "       p2p-admin consent optout --patient ID\n"
+    "       p2p-admin consent matches --patient ID\n"
+    "  list      a member's consents, with status and history\n"
+    "  revoke    ends a consent (default status inactive)\n"
+    "  optout    records the member's opt-out of payer-to-payer "
+    "exchange\n"
+    "  matches   which payers hold a match, and whether data would be "
+    "released now\n";
 
 static int
 consent_usage(void)
 {
-	fprintf(stderr,
-	    "usage: p2p-admin consent list --patient ID\n"
-	    "       p2p-admin consent revoke ID [--status inactive|rejected]\n"
-	    "       p2p-admin consent optout --patient ID\n"
-	    "       p2p-admin consent matches --patient ID\n");
+	fputs(cmd_consent_usage, stderr);
 	return 2;
 }
 
@@ -150,21 +158,13 @@ do_revoke(struct p2p_db *db, const char *id, const char *status,
 static int
 do_optout(struct p2p_db *db, const char *patient, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
 	char		 id[48];
 	long long	 cid;
 	int		 rc;
 
-	if ((st = db_stmt(db, sql_patient, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, patient);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc == SQLITE_DONE)
-		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND, "no member %s",
-		    patient);
-	if (rc != SQLITE_ROW)
-		return db_fail(db, rc, err, "member lookup");
+	if ((rc = store_exists(db, "Patient", patient, err)) != 1)
+		return rc == -1 ? -1 : p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND,
+		    "no member %s", patient);
 	if (db_begin(db, err) == -1)
 		return -1;
 	if (consent_record_optout(db, patient, "admin", id, sizeof(id), &cid,

@@ -24,12 +24,25 @@
 
 #define MAX_MEMBERS	100000000LL
 
+const char cmd_generate_usage[] =
+    "usage: p2p-admin [-c p2p.conf] generate --members N [--seed S] "
+    "[--years Y]\n"
+    "           [--anchor YYYY-MM-DD] [--history small|full|members] "
+    "--out FILE\n"
+    "Writes deterministic synthetic members as ndjson for load "
+    "(--out - : stdout).\n"
+    "  --members N    members to write         --seed S     stream seed "
+    "(default 1)\n"
+    "  --years Y      years of history         --anchor D   the \"today\" "
+    "of the data\n"
+    "  --history H    small, full (default) or members (Patients and "
+    "Coverage only)\n"
+    "With -c, the payer Organization carries org_npi and org_name.\n";
+
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: p2p-admin [-c p2p.conf] generate --members N "
-	    "[--seed S] [--years Y] [--anchor YYYY-MM-DD]\n"
-	    "       [--history small|full|members] --out FILE\n");
+	fputs(cmd_generate_usage, stderr);
 	return 2;
 }
 

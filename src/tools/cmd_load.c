@@ -3,10 +3,14 @@
  *
  * load: each file loads on its own, all or nothing (loader.h).  One
  * summary line per file on stdout; a failed file is named on stderr
- * with the entry or line at fault.  Exit 0 when every file loaded,
+ * with the entry or line at fault.  Progress on stderr: redrawn on a
+ * terminal, else a plain line every --progress seconds (default 5).  Exit 0 when every file loaded,
  * 1 when any failed (the others are still loaded), 2 on usage.
  */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,26 +18,75 @@
 #include "store/loader.h"
 #include "core/util.h"
 
+const char cmd_load_usage[] =
+    "usage: p2p-admin [-c p2p.conf] load [--progress S] FILE...\n"
+    "Loads FHIR R4 JSON: a Bundle (transaction, batch or collection) or "
+    "ndjson.\n"
+    "Each file loads all or nothing; one summary line per file on "
+    "stdout.\n"
+    "  --progress S   seconds between progress lines (percentage, ETA) "
+    "on stderr when\n"
+    "                 it is not a terminal (default 5; 0: none); a "
+    "terminal gets one\n"
+    "                 line redrawn in place\n";
+
+const char cmd_stats_usage[] =
+    "usage: p2p-admin [-c p2p.conf] stats\n"
+    "Counts: resources by type, members, clients, consents, matches, "
+    "jobs, database size.\n";
+
+/* Seconds as milliseconds: 0 to a day, decimals allowed; -1 if bad. */
+static long long
+seconds_ms(const char *s)
+{
+	char	*end;
+	double	 v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end != '\0' || errno != 0 || !(v >= 0) || v > 86400)
+		return -1;
+	return (long long)(v * 1000.0 + 0.5);
+}
+
 int
 cmd_load(const char *conf, int argc, char *argv[])
 {
+	static const struct option longopts[] = {
+		{ "progress", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct p2p_config	 cfg;
 	struct p2p_db		 db;
 	struct p2p_err		 err;
 	struct load_stats	 st;
 	struct p2p_buf		 b;
-	int			 i, failed = 0, tty = isatty(STDERR_FILENO);
+	long long		 every = 5000;
+	int			 i, c, failed = 0, progress;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: p2p-admin load FILE...\n");
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'p' || (every = seconds_ms(optarg)) == -1) {
+			fputs(cmd_load_usage, stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fputs(cmd_load_usage, stderr);
 		return 2;
 	}
+	/* A terminal gets a line redrawn in place; a log file or a pipe
+	 * plain lines now and then (0: none). */
+	if (isatty(STDERR_FILENO))
+		progress = LOAD_PROGRESS_TTY;
+	else
+		progress = every > 0x7fffffff ? 0x7fffffff : (int)every;
 	if (admin_open(conf, &cfg, &db) == -1)
 		return 1;
 	memset(&b, 0, sizeof(b));
-	for (i = 1; i < argc; i++) {
+	for (i = optind; i < argc; i++) {
 		p2p_err_init(&err);
-		if (load_file(&db, argv[i], tty, &st, &err) == -1) {
+		if (load_file(&db, argv[i], progress, &st, &err) == -1) {
 			fprintf(stderr, "p2p-admin: load %s: %s (nothing "
 			    "from this file was kept)\n", argv[i], err.msg);
 			failed = 1;
@@ -124,7 +177,7 @@ cmd_stats(const char *conf, int argc, char *argv[])
 
 	(void)argv;
 	if (argc != 1) {
-		fprintf(stderr, "usage: p2p-admin stats\n");
+		fputs(cmd_stats_usage, stderr);
 		return 2;
 	}
 	if (admin_open(conf, &cfg, &db) == -1)

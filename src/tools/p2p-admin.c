@@ -1,13 +1,17 @@
 /*
  * p2p-admin - administration: data directory, data loading, clients,
- * statistics, synthetic data.  See README.md ("Administration").
+ * statistics, synthetic data.  See p2p-admin(8) and README.md
+ * ("Administration").
  *
  * Exit status: 0 success, 1 failure (the reason on stderr), 2 usage.
+ * --help anywhere after a command prints that command's usage on
+ * stdout and exits 0 without reading any configuration.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/datadir.h"
 #include "admin_cmds.h"
@@ -16,23 +20,63 @@
 
 static const char	*conf_path;	/* -c FILE */
 
+static const char init_usage[] =
+    "usage: p2p-admin init [--demo] [--base-url URL] [--share DIR] "
+    "[--runner PATH]\n"
+    "           [--owner USER[:GROUP]] [--update] DATADIR\n"
+    "       p2p-admin [-c p2p.conf] init [--owner USER[:GROUP]] [--update]\n"
+    "Creates a data directory: p2p.conf, keys/, the database, bulk/, log/, "
+    "run/, www/,\n"
+    "errors/.  The second form makes the one an existing p2p.conf names "
+    "(its data_dir).\n"
+    "  --demo          demo settings: Basic credentials on API calls, "
+    "consent-less\n"
+    "                  $member-match, running as root (never in "
+    "production)\n"
+    "  --base-url URL  public origin (default http://127.0.0.1:8080)\n"
+    "  --share DIR     CapabilityStatement and SMART templates "
+    "(default: installed)\n"
+    "  --runner PATH   export runner started at each bulk kick-off\n"
+    "  --owner U[:G]   give the directory and its files to this user "
+    "(as root), e.g. p2p\n"
+    "  --update        the directory is initialised already: create what "
+    "is missing and\n"
+    "                  apply migrations; configuration and keys are kept\n"
+    "An initialised directory (p2p.conf or the database there) is refused "
+    "without --update.\n";
+
+static const char migrate_usage[] =
+    "usage: p2p-admin [-c p2p.conf] migrate\n"
+    "Applies pending schema migrations (with the server stopped).\n";
+
+static const char checkpoint_usage[] =
+    "usage: p2p-admin [-c p2p.conf] checkpoint [--truncate]\n"
+    "Copies the WAL into the database (--truncate: waits for readers, "
+    "then empties it).\n";
+
 static int
-usage(void)
+usage(FILE *to, int status)
 {
-	fprintf(stderr,
+	fprintf(to,
 	    "usage: p2p-admin [-c p2p.conf] command [args]\n"
+	    "       p2p-admin command --help\n"
 	    "commands:\n"
-	    "  init [--demo] [--base-url URL] [--share DIR] [--runner PATH] DATADIR\n"
-	    "  migrate\n"
-	    "  load FILE...            FHIR Bundles (JSON) or ndjson\n"
-	    "  stats\n"
+	    "  init [--demo] [--base-url URL] [--owner USER] [--update] "
+	    "[DATADIR]\n"
+	    "  migrate                 apply schema migrations\n"
+	    "  load [--progress S] FILE...  FHIR Bundles (JSON) or ndjson\n"
+	    "  stats                   what is loaded\n"
 	    "  generate --members N [--seed S] --out FILE\n"
 	    "  client add|list|disable|enable ...\n"
 	    "  consent list|optout|matches --patient ID, consent revoke ID\n"
 	    "  audit export [--patient ID] [--since DATE] [--until DATE]"
 	    " [--out FILE]\n"
-	    "  checkpoint [--truncate]  copy the WAL into the database\n");
-	return 2;
+	    "  checkpoint [--truncate]  copy the WAL into the database\n"
+	    "-c FILE: the configuration; default $P2P_CONF, else "
+	    "$P2P_DATA/p2p.conf,\n"
+	    "else %s.  See p2p-admin(8), p2p.conf(5).\n",
+	    config_default_path());
+	return status;
 }
 
 static int
@@ -43,6 +87,8 @@ cmd_init(int argc, char *argv[])
 		{ "base-url", required_argument, NULL, 'b' },
 		{ "share", required_argument, NULL, 's' },
 		{ "runner", required_argument, NULL, 'r' },
+		{ "owner", required_argument, NULL, 'o' },
+		{ "update", no_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct admin_init_opts	 o;
@@ -57,18 +103,35 @@ cmd_init(int argc, char *argv[])
 		case 'b': o.base_url = optarg; break;
 		case 's': o.share_dir = optarg; break;
 		case 'r': o.runner = optarg; break;
-		default: return usage();
+		case 'o': o.owner = optarg; break;
+		case 'u': o.update = 1; break;
+		default:
+			fputs(init_usage, stderr);
+			return 2;
 		}
 	}
-	if (optind + 1 != argc)
-		return usage();
-	o.data_dir = argv[optind];
+	/* DATADIR, or the data directory of the configuration -c names
+	 * (-c or $P2P_CONF: never both). */
+	if (optind + 1 == argc && conf_path == NULL)
+		o.data_dir = argv[optind];
+	else if (optind == argc && (conf_path != NULL ||
+	    getenv("P2P_CONF") != NULL))
+		o.conf = conf_path;
+	else {
+		fputs(init_usage, stderr);
+		return 2;
+	}
 	p2p_err_init(&err);
 	if (admin_init(&o, &err) == -1) {
 		fprintf(stderr, "p2p-admin: init: %s\n", err.msg);
 		return 1;
 	}
-	printf("initialised %s\n", o.data_dir);
+	printf("%s %s\n", o.update ? "updated" : "initialised",
+	    o.data_dir ? o.data_dir : "the data directory");
+	if (geteuid() == 0 && o.owner == NULL && !o.demo)
+		fprintf(stderr, "p2p-admin: note: the server programs and the "
+		    "runner refuse to run as root: give the directory to their "
+		    "user (--owner p2p --update)\n");
 	return 0;
 }
 
@@ -98,8 +161,10 @@ cmd_migrate(int argc, char *argv[])
 	int			 rc;
 
 	(void)argv;
-	if (argc != 1)
-		return usage();
+	if (argc != 1) {
+		fputs(migrate_usage, stderr);
+		return 2;
+	}
 	if (admin_open(conf_path, &cfg, &db) == -1)
 		return 1;
 	p2p_err_init(&err);
@@ -127,8 +192,10 @@ cmd_checkpoint(int argc, char *argv[])
 
 	if (argc == 2 && strcmp(argv[1], "--truncate") == 0)
 		truncate = 1;
-	else if (argc != 1)
-		return usage();
+	else if (argc != 1) {
+		fputs(checkpoint_usage, stderr);
+		return 2;
+	}
 	if (admin_open(conf_path, &cfg, &db) == -1)
 		return 1;
 	p2p_err_init(&err);
@@ -182,23 +249,42 @@ cmd_audit_(int argc, char *argv[])
 static const struct {
 	const char	*name;
 	int		(*fn)(int, char *[]);
+	const char	*usage;		/* --help */
 } cmds[] = {
-	{ "init", cmd_init },
-	{ "migrate", cmd_migrate },
-	{ "load", cmd_load_ },
-	{ "stats", cmd_stats_ },
-	{ "generate", cmd_generate_ },
-	{ "client", cmd_client_ },
-	{ "consent", cmd_consent_ },
-	{ "audit", cmd_audit_ },
-	{ "checkpoint", cmd_checkpoint },
+	{ "init", cmd_init, init_usage },
+	{ "migrate", cmd_migrate, migrate_usage },
+	{ "load", cmd_load_, cmd_load_usage },
+	{ "stats", cmd_stats_, cmd_stats_usage },
+	{ "generate", cmd_generate_, cmd_generate_usage },
+	{ "client", cmd_client_, cmd_client_usage },
+	{ "consent", cmd_consent_, cmd_consent_usage },
+	{ "audit", cmd_audit_, cmd_audit_usage },
+	{ "checkpoint", cmd_checkpoint, checkpoint_usage },
 };
+
+/* 1 when --help (or -h) is among the command's arguments. */
+static int
+wants_help(int argc, char *argv[])
+{
+	int	 i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
 
 int
 main(int argc, char *argv[])
 {
-	size_t	 i;
-	int	 c;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char	*name;
+	size_t		 i;
+	int		 c, help;
 
 	/*
 	 * No allocation statistics (nothing here reads them): SQLite then
@@ -206,19 +292,31 @@ main(int argc, char *argv[])
 	 */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	log_init("p2p-admin");
-	while ((c = getopt(argc, argv, "+c:")) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
 		if (c == 'c')
 			conf_path = optarg;
+		else if (c == 'h')
+			return usage(stdout, 0);
 		else
-			return usage();
+			return usage(stderr, 2);
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
-		return usage();
+		return usage(stderr, 2);
+	/* "p2p-admin help [command]" as well as "command --help". */
+	help = strcmp(argv[0], "help") == 0;
+	if (help && argc == 1)
+		return usage(stdout, 0);
+	name = help ? argv[1] : argv[0];
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(cmds[i].name, argv[0]) == 0)
+		if (strcmp(cmds[i].name, name) == 0) {
+			if (help || wants_help(argc, argv)) {
+				fputs(cmds[i].usage, stdout);
+				return 0;
+			}
 			return cmds[i].fn(argc, argv);
-	fprintf(stderr, "p2p-admin: unknown command \"%s\"\n", argv[0]);
-	return usage();
+		}
+	fprintf(stderr, "p2p-admin: unknown command \"%s\"\n", name);
+	return usage(stderr, 2);
 }

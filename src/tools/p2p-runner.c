@@ -17,7 +17,11 @@
  *
  * Exit status: 0 every job taken completed (or there was none),
  * 1 at least one job failed (its status URL reports why), 2 usage,
- * 3 the runner could not work (configuration, database).
+ * 3 the runner could not work (configuration, database, or run as
+ * root without allow_root).
+ *
+ * Lines go to p2p.conf's log_file (log.h), and to stderr as well when
+ * that is a terminal.
  *
  * P2P_RUNNER_DELAY_MS (tests only) sleeps that long at every progress
  * report, so a test can catch a job half way.
@@ -57,12 +61,26 @@ on_signal(int sig)
 }
 
 static int
-usage(void)
+usage(FILE *to, int status)
 {
-	fprintf(stderr, "usage: p2p-runner [-c p2p.conf] [--stale S] --once\n"
+	fprintf(to, "usage: p2p-runner [-c p2p.conf] [--stale S] --once\n"
 	    "       p2p-runner [-c p2p.conf] [--stale S] --loop "
-	    "[--interval S]\n");
-	return 2;
+	    "[--interval S]\n"
+	    "       p2p-runner --help\n"
+	    "Completes queued bulk jobs, removes expired ones, checkpoints "
+	    "the database.\n"
+	    "  -c FILE       configuration (default: $P2P_CONF, else "
+	    "$P2P_DATA/p2p.conf,\n"
+	    "                else %s)\n"
+	    "  --once        take jobs until none is queued, then exit "
+	    "(cron, systemd timer)\n"
+	    "  --loop        the same every --interval seconds (default 5) "
+	    "until SIGTERM\n"
+	    "  --stale S     take back running jobs silent for S seconds "
+	    "(default 300)\n"
+	    "Logs go to p2p.conf's log_file (also to stderr on a terminal). "
+	    "See p2p-runner(8).\n", config_default_path());
+	return status;
 }
 
 /* The job_out progress callback: heartbeat, terminal line, slow-down. */
@@ -226,6 +244,7 @@ main(int argc, char *argv[])
 		{ "loop", no_argument, NULL, 'l' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "stale", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct runner		 r;
@@ -240,27 +259,28 @@ main(int argc, char *argv[])
 	memset(&r, 0, sizeof(r));
 	r.stale = 300;
 	log_init("p2p-runner");
-	while ((c = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return usage(stdout, 0);
 		case 'c': conf = optarg; break;
 		case 'o': mode = 'o'; break;
 		case 'l': mode = 'l'; break;
 		case 'i':
 			if (parse_ll(optarg, 1, 86400, &interval) == -1)
-				return usage();
+				return usage(stderr, 2);
 			break;
 		case 's':
 			if (parse_ll(optarg, 0, 86400 * 7, &r.stale) == -1)
-				return usage();
+				return usage(stderr, 2);
 			break;
-		default: return usage();
+		default: return usage(stderr, 2);
 		}
 	}
 	if (mode == 0 || optind != argc)
-		return usage();
+		return usage(stderr, 2);
 	if ((delay = getenv("P2P_RUNNER_DELAY_MS")) != NULL &&
 	    parse_ll(delay, 0, 60000, &r.delay_ms) == -1)
-		return usage();
+		return usage(stderr, 2);
 	r.tty = isatty(2);
 	if (gethostname(host, sizeof(host)) == -1)
 		snprintf(host, sizeof(host), "localhost");
@@ -277,6 +297,14 @@ main(int argc, char *argv[])
 		log_err("%s", err.msg);
 		return 3;
 	}
+	/* Before the log file is opened: root would leave it root's. */
+	if (config_check_user(&r.cfg, &err) == -1) {
+		log_err("%s", err.msg);
+		return 3;
+	}
+	if (log_open(r.cfg.log_file, &err) == -1)
+		log_warn("%s; logging to stderr", err.msg);
+	log_tee(r.tty);
 	if (db_open(&r.db, r.cfg.database, 0, &err) == -1) {
 		log_err("%s: %s", r.cfg.database, err.msg);
 		return 3;
@@ -310,5 +338,6 @@ main(int argc, char *argv[])
 			rc = 0;
 	}
 	db_close(&r.db);
+	log_close();
 	return rc;
 }

@@ -25,9 +25,10 @@ throwaway CA and server certificate made for the run.
 P2P_E2E_USER names the user the server and its programs run as when the
 suite runs as root (the configurations' P2P_USER).  Unset, lighttpd keeps
 root and Apache (which never runs programs as root) uses "nobody"; the
-harness then hands the data directory to that user and runs p2p-runner
-as that user too (RUNNER becomes a wrapper).  P2P_E2E_KEEP keeps the
-temporary directories.
+harness then hands the data directory to that user, and Server.runner
+(what tests run on a server's data; RUNNER is the binary) runs
+p2p-runner as that user too.  P2P_E2E_KEEP keeps the temporary
+directories.
 """
 import atexit
 import base64
@@ -59,11 +60,6 @@ RUNNER = os.path.join(BUILD, "src", "tools", "p2p-runner")
 SEED = os.path.join(SRC, "share", "seed", "test-dataset.json")
 
 SERVERS = ("lighttpd", "lighttpd-cgi", "apache-fcgid", "apache-proxy-fcgi", "apache-cgi")
-
-# p2p.conf keys set when the suite runs as root, for the programs it then
-# runs as root (lighttpd without P2P_E2E_USER, p2p-admin, p2p-runner):
-# {"allow_root": "1"} once p2p.conf has that key.
-ROOT_CONF = {}
 
 # Lines in the server's logs that mean a sanitizer or a crash spoke.
 BAD_LOG = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
@@ -237,9 +233,7 @@ def reachable(layout):
 BUILD_LAYOUT = Layout(ADMIN, RUNNER, BUILD, os.path.join(SRC, "share"),
                       os.path.join(SRC, "lighttpd.conf"))
 if RUN_AS is not None and os.path.exists(RUNNER):
-    # Tests run the runner on the server's data: as the server's user.
     BUILD_LAYOUT = reachable(BUILD_LAYOUT)
-    RUNNER = _runner_wrapper(BUILD_LAYOUT.runner)
 
 
 def free_port():
@@ -279,7 +273,7 @@ class Server:
         self.proc = None
         self.programs = []          # spawn-fcgi processes (apache-proxy-fcgi)
         self.stuck = []             # programs that ignored SIGTERM at stop
-        self.runner = self.layout.runner
+        self.runner = self.layout.runner   # p2p-runner for this server's data
         if RUN_AS is not None and os.path.exists(self.runner):
             self.runner = _runner_wrapper(self.runner)
         args = ["init", "--base-url", self.base,
@@ -289,8 +283,10 @@ class Server:
         if os.path.exists(self.layout.runner):
             args += ["--runner", self.runner]
         self.admin(*args, self.data)
-        if os.geteuid() == 0 and ROOT_CONF:
-            conf = dict(ROOT_CONF, **(conf or {}))
+        conf = dict(conf or {})
+        if not demo and os.geteuid() == 0:
+            # The programs refuse root unless allowed (--demo allows it).
+            conf.setdefault("allow_root", 1)
         if conf:
             self.set_conf(**conf)
         for d in ("log", "www"):
@@ -500,6 +496,25 @@ class Server:
             if os.path.isfile(p):
                 out += open(p, errors="replace").read()
         return out
+
+    def log_path(self):
+        """The programs' and the runner's log (p2p.conf log_file)."""
+        return os.path.join(self.data, "log", "p2p.log")
+
+    def log_offset(self):
+        try:
+            return os.path.getsize(self.log_path())
+        except OSError:
+            return 0
+
+    def log_since(self, offset):
+        """What was appended to log_path() after offset."""
+        try:
+            with open(self.log_path(), errors="replace") as f:
+                f.seek(offset)
+                return f.read()
+        except OSError:
+            return ""
 
     def bad_log_lines(self):
         """What the sanitizers and crashes left in the logs: each report

@@ -117,7 +117,8 @@ class TokenEndpoint(AuthBase):
                          jwk(cls.ec256, "ec256")]}
         path = os.path.join(cls.tmp, "jwks.json")
         json.dump(jwks, open(path, "w"))
-        server.admin("client", "add", "--id", "payer-b", "--jwks", path, "--npi", NPI)
+        server.admin("client", "add", "--id", "payer-b", "--jwks", path, "--npi", NPI,
+                     "--org-name", "Payer B")
         server.admin("client", "add", "--id", "limited", "--jwks", path, "--npi", NPI,
                      "--scopes", "system/Group.rs")
         server.admin("client", "add", "--id", "leaving", "--jwks", path, "--npi", NPI)
@@ -371,7 +372,9 @@ class TokenEndpoint(AuthBase):
     def test_zz_audit(self):
         rows = self.audit()
         self.assertTrue(any(o == "success" for o, _, _ in rows))
-        self.assertTrue(any(o == "failure" and d == "jti already used" for o, _, d in rows), rows)
+        # A refusal's record: "<status> <operation>: <reason>".
+        self.assertTrue(any(o == "failure" and d == "400 token: jti already used"
+                            for o, _, d in rows), rows)
         text = json.dumps(rows)
         self.assertNotIn(SECRET, text)
         self.assertNotIn("eyJ", text)
@@ -429,7 +432,7 @@ class JwksUrlBase(AuthBase):
         cls.k2, cls.k2_pem = make_key(tmp, "rsa")
         JwksHandler.state.update(jwks={"keys": [jwk(cls.k1, "k1")]}, fail=False, hits=0)
         server.admin("client", "add", "--id", "url-client", "--jwks-url", cls.url,
-                     "--npi", NPI)
+                     "--npi", NPI, "--org-name", "Payer B")
 
     def ok(self, pem, kid, alg, headers=None):
         return self.token_request(self.assertion(pem, kid, alg, iss="url-client",

@@ -167,7 +167,7 @@ class BulkBase(harness.ServerTest):
     def runner(self, *args, env=None):
         e = dict(os.environ)
         e.update(env or {})
-        return subprocess.run([harness.RUNNER, "-c", os.path.join(self.server.data, "p2p.conf")]
+        return subprocess.run([self.server.runner, "-c", os.path.join(self.server.data, "p2p.conf")]
                               + list(args), capture_output=True, text=True, env=e)
 
     def fetch(self, url, auth=PAYER):
@@ -358,7 +358,7 @@ class RunnerTest(BulkBase):
         # kill below lands mid-job even on a slow (sanitizer) build.
         path = self.start(params(*([UNKNOWN] * 200 + [CLEAN])))
         job = path.rsplit("/", 1)[1]
-        slow = subprocess.Popen([harness.RUNNER, "-c", os.path.join(self.server.data, "p2p.conf"),
+        slow = subprocess.Popen([self.server.runner, "-c", os.path.join(self.server.data, "p2p.conf"),
                                  "--once"], env=dict(os.environ, P2P_RUNNER_DELAY_MS="1000"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -378,9 +378,10 @@ class RunnerTest(BulkBase):
         d = os.path.join(self.server.data, "bulk", job)
         if os.path.isdir(d):
             self.assertTrue(all(n.startswith(".") for n in os.listdir(d)), os.listdir(d))
+        mark = self.server.log_offset()
         p = self.runner("--once")
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("taking over", p.stderr)
+        self.assertIn("taking over", self.server.log_since(mark))
         r = self.get(path, headers={"Authorization": PAYER})
         self.assertEqual(r.status, 200, r)
         files = self.manifest_files(r.json())
@@ -393,13 +394,16 @@ class RunnerTest(BulkBase):
 
     def test_two_runners_each_job_once(self):
         paths = [self.start(params(CLEAN, UNKNOWN)) for _ in range(4)]
-        cmd = [harness.RUNNER, "-c", os.path.join(self.server.data, "p2p.conf"), "--once"]
+        cmd = [self.server.runner, "-c", os.path.join(self.server.data, "p2p.conf"), "--once"]
         env = dict(os.environ, P2P_RUNNER_DELAY_MS="50")
+        mark = self.server.log_offset()
         a = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
         b = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
         ea = a.communicate()[1]
         eb = b.communicate()[1]
         self.assertEqual((a.returncode, b.returncode), (0, 0), ea + eb)
+        # Their lines are in the log file, with any other runner's.
+        ea, eb = self.server.log_since(mark), ""
         db = sqlite3.connect(os.path.join(self.server.data, "p2p.db"))
         for path in paths:
             job = path.rsplit("/", 1)[1]

@@ -442,7 +442,7 @@ class Install(unittest.TestCase):
     def check_units(self, root, d):
         """The socket units start the installed programs, one instance
         per program, and systemd accepts them."""
-        units = os.path.join(root, "share", "p2p", "systemd")
+        units = os.path.join(root, "lib", "systemd", "system")
         service = open(os.path.join(units, "p2p-fcgi@.service")).read()
         self.assertIn("ExecStart=/opt/p2p/libexec/p2p/cgi-bin/%i\n", service)
         progs = harness.Layout.installed(root).programs()
@@ -483,8 +483,8 @@ class Install(unittest.TestCase):
                       "share/p2p/lighttpd/p2p-cgi.conf", "share/p2p/lighttpd/p2p-tls.conf",
                       "share/p2p/lighttpd/p2p-fastcgi-https.conf",
                       "share/p2p/lighttpd/p2p-cgi-https.conf", "share/p2p/apache/p2p.conf",
-                      "share/p2p/systemd/p2p-fcgi@.socket",
-                      "share/p2p/systemd/p2p-fcgi@.service",
+                      "lib/systemd/system/p2p-fcgi@.socket",
+                      "lib/systemd/system/p2p-fcgi@.service",
                       "share/p2p/capability-statement.json",
                       "share/p2p/smart-configuration.json", "share/p2p/db/0001-initial.sql",
                       "share/p2p/seed/test-dataset.json",

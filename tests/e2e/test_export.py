@@ -124,7 +124,8 @@ class ExportBase(harness.ServerTest):
             raise unittest.SkipTest("loader not available: " + p.stderr[:200])
         for c in ("payer-b", "payer-c", "payer-s", "payer-l"):
             p = server.admin("client", "add", "--id", c, "--secret-stdin",
-                             "--npi", "1234567893", "--grant", "basic",
+                             "--npi", "1234567893", "--org-name", "Payer B",
+                             "--grant", "basic",
                              "--scopes", "system/*.rs", input=SECRET + "\n",
                              check=False)
             if p.returncode != 0:
@@ -520,7 +521,7 @@ class BigGroup(BulkBase):
         # 3 s at each report (after each batch): the revocation below
         # lands after the first batch and before the third, which holds
         # the last member.
-        slow = subprocess.Popen([harness.RUNNER, "-c", os.path.join(self.server.data,
+        slow = subprocess.Popen([self.server.runner, "-c", os.path.join(self.server.data,
                                  "p2p.conf"), "--once"],
                                 env=dict(os.environ, P2P_RUNNER_DELAY_MS="3000"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -571,7 +572,7 @@ class BigGroup(BulkBase):
         db.commit()
         try:
             path = self.kickoff(self.export())
-            p = subprocess.run([harness.RUNNER, "-c", os.path.join(self.server.data,
+            p = subprocess.run([self.server.runner, "-c", os.path.join(self.server.data,
                                 "p2p.conf"), "--once"], capture_output=True, text=True)
         finally:
             db.execute("DROP TRIGGER no_audit_m2")

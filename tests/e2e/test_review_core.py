@@ -104,10 +104,17 @@ class Demo(CoreBase):
     @classmethod
     def prepare(cls, server):
         CoreBase.prepare.__func__(cls, server)
-        # a client whose NPI names no loaded Organization
+        # a client whose payer Organization was removed after it was
+        # registered (client add refuses an NPI no Organization has)
         server.admin("client", "add", "--id", "stranger", "--secret-stdin",
-                     "--npi", "1234567893", "--grant", "basic",
-                     input="stranger-secret-0123456789\n")
+                     "--npi", "1234567893", "--org-name", "Gone Payer",
+                     "--grant", "basic", input="stranger-secret-0123456789\n")
+        gone = os.path.join(server.dir, "org-gone.json")
+        with open(gone, "w") as f:
+            json.dump({"resourceType": "Bundle", "type": "transaction", "entry": [
+                {"request": {"method": "DELETE",
+                             "url": "Organization/payer-1234567893"}}]}, f)
+        server.admin("load", gone)
 
     def test_unresolved_payer_forbidden(self):
         auth = self.token(("stranger", "stranger-secret-0123456789"))
@@ -396,8 +403,9 @@ class AdminUsage(unittest.TestCase):
             self.assertEqual(self.run_admin("init", data).returncode, 0)
             conf = os.path.join(data, "p2p.conf")
             key = open(os.path.join(data, "keys", "server.key")).read()
-            # init again keeps the key (tokens stay valid)
-            self.assertEqual(self.run_admin("init", data).returncode, 0)
+            # init again is refused; --update keeps the key (tokens stay valid)
+            self.assertEqual(self.run_admin("init", data).returncode, 1)
+            self.assertEqual(self.run_admin("init", "--update", data).returncode, 0)
             self.assertEqual(open(os.path.join(data, "keys", "server.key")).read(), key)
             usage = [[], ["bogus"], ["-c", conf, "bogus"], ["-c"], ["init"],
                      ["-c", conf, "load"], ["-c", conf, "client"],
@@ -442,7 +450,8 @@ class AdminUsage(unittest.TestCase):
             data = os.path.join(tmp, "data")
             self.assertEqual(self.run_admin("init", data).returncode, 0)
             conf = os.path.join(data, "p2p.conf")
-            add = ["-c", conf, "client", "add", "--id", "payer-x", "--npi", "1234567893"]
+            add = ["-c", conf, "client", "add", "--id", "payer-x", "--npi", "1234567893",
+                   "--org-name", "Payer X"]
             self.assertEqual(self.run_admin(*add, "--secret", "first-secret-0123").returncode, 0)
             p = self.run_admin(*add, "--secret", "second-secret-0123")
             self.assertEqual(p.returncode, 1, p)

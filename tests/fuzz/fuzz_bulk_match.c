@@ -80,7 +80,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    &err) == -1)
 			fuzz_fail("match_find: %d %s", err.status, err.msg);
 		p2p_err_init(&err);
-		if (consent_validate(&cfg, in.consent, &who, 1790000000,
+		if (consent_validate(&cfg, in.consent, who.npi, who.org_id, 1790000000,
 		    &terms, &err) == -1 && (err.status < 400 ||
 		    err.status >= 500))
 			fuzz_fail("consent_validate: %d %s", err.status,

@@ -1,71 +1,72 @@
 /*
  * fuzz_member_match.c - a $member-match request body, as the FastCGI
- * program sees it after p2p_parse() (fhir_parse(), a JSON object with a
- * resourceType) and after authentication (the seed's payer client),
- * through member_match_handle() on the e2e seed data in memory.
+ * program sees it after the gates (fhir_parse(), a JSON object with a
+ * resourceType; the seed's payer client authenticated), through the
+ * library calls the handler makes (src/cgi/member-match.c): match_parse(),
+ * match_member() and match_reply() on the e2e seed data in memory.
  *
- * The input checks (Parameters, the HRex and PDex STU1 forms, name and
- * birthDate, the Consent rules, matching, the probing guard) are static
- * in src/lib/ops/member_match.c, reachable only through the handler.
- * Every input must end in 200 or a client error; a 5xx on bad input is
- * a defect.  The database goes back to the seed after every input.
+ * Every input must end in a reply or a client error; a 5xx on bad input
+ * is a defect.  The database goes back to the seed after every input.
  */
 #include "fuzz.h"
 #include "json/fhir.h"
-#include "web/http.h"
-#include "web/ops.h"
+#include "member/match.h"
 
-static struct p2p_ctx		 ctx;
-static struct p2p_op		 op = { .name = "member-match" };
+static struct p2p_config	 cfg;
+static struct p2p_db		 db;
 static struct fuzz_snap		 seed;
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	log_quiet(1);
-	memset(&ctx, 0, sizeof(ctx));
-	fuzz_config(&ctx.cfg);
-	ctx.op = &op;
-	fuzz_db_open(&ctx.db, FUZZ_SEED);
-	fuzz_db_snapshot(&ctx.db, &seed);
+	fuzz_config(&cfg);
+	fuzz_db_open(&db, FUZZ_SEED);
+	fuzz_db_snapshot(&db, &seed);
 	return 0;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct p2p_req	 req;
-	struct p2p_err	 err;
-	int		 rc;
+	struct match_input	 in;
+	struct p2p_err		 err;
+	json_object		*body = NULL, *out;
+	char			 patient[128];
+	int			 rc;
 
-	memset(&req, 0, sizeof(req));
-	req.ctx = &ctx;
 	p2p_err_init(&err);
-	if (fhir_parse((const char *)data, size, &req.json, &err) == -1)
+	if (fhir_parse((const char *)data, size, &body, &err) == -1)
 		return 0;
-	if (fhir_type(req.json) == NULL) {	/* p2p_parse() says 400 */
-		json_object_put(req.json);
+	if (fhir_type(body) == NULL) {		/* the syntax gate says 400 */
+		json_object_put(body);
 		return 0;
 	}
-	/* the seed's payer, as auth_request() and auth_require_payer()
-	   leave it */
-	snprintf(req.who.client_id, sizeof(req.who.client_id),
-	    "test-payer-client");
-	snprintf(req.who.npi, sizeof(req.who.npi), "5555555555");
-	snprintf(req.who.org_id, sizeof(req.who.org_id), "test-payer-001");
-	rc = member_match_handle(&ctx, &req, &err);
-	if (rc == 0 && (req.status != 200 || req.reply == NULL))
-		fuzz_fail("success without a 200 reply (%d)", req.status);
-	if (rc == -1 && (err.status < 400 || err.status >= 500))
-		fuzz_fail("refused with %d: %s", err.status, err.msg);
+	memset(&in, 0, sizeof(in));
+	rc = match_parse(body, &in, &err);
+	if (rc == -1 && err.status != 400)
+		fuzz_fail("match_parse refused with %d: %s", err.status,
+		    err.msg);
+	if (rc == 0) {
+		patient[0] = '\0';
+		rc = match_member(&db, &cfg, &in, "test-payer-client",
+		    "5555555555", "test-payer-001", 1790000000, patient,
+		    sizeof(patient), &err);
+		if (rc == -1 && (err.status < 400 || err.status >= 500))
+			fuzz_fail("refused with %d: %s", err.status, err.msg);
+		if (rc == 0) {
+			if (patient[0] == '\0')
+				fuzz_fail("a match without a member id");
+			if ((out = match_reply(&cfg, &in, patient)) == NULL)
+				fuzz_fail("no reply for a match");
+			json_object_put(out);
+		}
+	}
 	if (rc == -1 && err.msg[0] == '\0')
 		fuzz_fail("refused with %d and no message", err.status);
-	if (ctx.db.in_tx)
-		fuzz_fail("the handler left a transaction open");
-	json_object_put(req.json);
-	json_object_put(req.reply);
-	buf_free(&req.head);
-	buf_free(&req.out);
-	fuzz_db_restore(&ctx.db, &seed);
+	if (db.in_tx)
+		fuzz_fail("the operation left a transaction open");
+	json_object_put(body);
+	fuzz_db_restore(&db, &seed);
 	return 0;
 }

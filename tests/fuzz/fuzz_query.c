@@ -60,20 +60,25 @@ pairs(const struct p2p_kvlist *l)
 	size_t			 i;
 	int			 rc;
 
-	p2p_err_init(&err);
-	if (release_collect(l, NULL, &params, &err) == -1)
-		fuzz_fail("release_collect() refused a query: %s", err.msg);
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		abort();
 	release_init(r, &cfg, 1790000000, 0);
-	for (i = 0; i < params.n; i++) {
+	/* what the operations' parameter tables let through (web/serve.c
+	   refuses the names release_apply() does not know before it) */
+	memset(&params, 0, sizeof(params));
+	for (i = 0; i < l->n; i++) {
 		p2p_err_init(&err);
-		rc = release_apply(r, params.kv[i].key, params.kv[i].val, &err);
+		rc = release_apply(r, l->kv[i].key, l->kv[i].val, &err);
+		if (rc == 1)
+			continue;
 		if (rc == -1 && (err.status != 400 || err.msg[0] == '\0'))
-			fuzz_fail("%s refused with %d", params.kv[i].key,
+			fuzz_fail("%s refused with %d", l->kv[i].key,
 			    err.status);
-		if (rc != -1 && rc != 0 && rc != 1)
+		if (rc != -1 && rc != 0)
 			fuzz_fail("release_apply() returned %d", rc);
+		if (rc == 0 && kv_add(&params, l->kv[i].key,
+		    l->kv[i].val) == -1)
+			abort();
 	}
 	/* the job's copy of the parameters reads back the same */
 	if ((copy = release_kv_json(&params)) == NULL)

@@ -12,6 +12,7 @@
  */
 #include "fuzz.h"
 #include "datascope/release.h"
+#include "json/fhir.h"
 #include "web/http.h"
 
 static struct p2p_config	 cfg;

@@ -10,6 +10,8 @@
 #include <jwt.h>
 
 #include "auth/access.h"
+#include "auth/client.h"
+#include "store/store.h"
 #include "core/util.h"
 #include "unit.h"
 
@@ -212,19 +214,15 @@ END_TEST
 
 START_TEST(test_payer)
 {
-	static const struct p2p_op	 op = { .name = "t" };
-	struct p2p_ctx			 ctx;
-	struct p2p_req			 req;
-	struct p2p_err			 err;
+	struct p2p_db		 db;
+	struct p2p_principal	 who;
+	struct p2p_err		 err;
 
-	memset(&ctx, 0, sizeof(ctx));
-	memset(&req, 0, sizeof(req));
+	memset(&who, 0, sizeof(who));
 	p2p_err_init(&err);
-	ctx.op = &op;
-	req.ctx = &ctx;
-	ck_assert_int_eq(db_open(&ctx.db, ":memory:", 1, &err), 0);
-	ck_assert_int_eq(db_migrate(&ctx.db, &err), 0);
-	ck_assert_int_eq(db_exec(&ctx.db,
+	ck_assert_int_eq(db_open(&db, ":memory:", 1, &err), 0);
+	ck_assert_int_eq(db_migrate(&db, &err), 0);
+	ck_assert_int_eq(db_exec(&db,
 	    "INSERT INTO resource (rid, type, id, last_updated, json) VALUES"
 	    " (1, 'Organization', 'org-b', 'x', '{}'),"
 	    " (2, 'Organization', 'org-c', 'x', '{}'),"
@@ -236,30 +234,102 @@ START_TEST(test_payer)
 	    " (3, 4, 'http://hl7.org/fhir/sid/us-npi', '9999999991', 'org-d'),"
 	    " (3, 1, 'urn:member', '5555555555', 'org-d');", &err), 0);
 	/* resolved */
-	snprintf(req.who.npi, sizeof(req.who.npi), "1234567893");
-	ck_assert_int_eq(auth_require_payer(&req, &err), 0);
-	ck_assert_str_eq(req.who.org_id, "org-b");
+	snprintf(who.npi, sizeof(who.npi), "1234567893");
+	ck_assert_int_eq(auth_payer(&db, &who, &err), 0);
+	ck_assert_str_eq(who.org_id, "org-b");
 	/* no NPI */
-	req.who.npi[0] = '\0';
-	ck_assert_int_eq(auth_require_payer(&req, &err), -1);
+	who.npi[0] = '\0';
+	ck_assert_int_eq(auth_payer(&db, &who, &err), -1);
 	ck_assert_int_eq(err.status, 403);
 	/* unknown NPI; NPI only known with another kind */
 	p2p_err_init(&err);
-	snprintf(req.who.npi, sizeof(req.who.npi), "5555555555");
-	ck_assert_int_eq(auth_require_payer(&req, &err), -1);
+	snprintf(who.npi, sizeof(who.npi), "5555555555");
+	ck_assert_int_eq(auth_payer(&db, &who, &err), -1);
 	ck_assert_int_eq(err.status, 403);
-	ck_assert_str_eq(req.who.org_id, "");
+	ck_assert_str_eq(who.org_id, "");
 	/* ambiguous */
 	p2p_err_init(&err);
-	snprintf(req.who.npi, sizeof(req.who.npi), "9999999991");
-	ck_assert_int_eq(auth_require_payer(&req, &err), -1);
+	snprintf(who.npi, sizeof(who.npi), "9999999991");
+	ck_assert_int_eq(auth_payer(&db, &who, &err), -1);
 	ck_assert_int_eq(err.status, 403);
 	ck_assert_ptr_nonnull(strstr(err.msg, "ambiguous"));
-	db_close(&ctx.db);
+	db_close(&db);
 }
 END_TEST
 
 #define N(a)	(sizeof(a) / sizeof((a)[0]))
+
+static const char *const org_json =
+    "{\"resourceType\":\"Organization\",\"id\":\"%s\",\"identifier\":"
+    "[{\"system\":\"http://hl7.org/fhir/sid/us-npi\",\"value\":\"%s\"}]}";
+
+static void
+put_org(struct p2p_db *db, const char *id, const char *npi)
+{
+	struct store_ctx	 ctx;
+	struct p2p_err		 err;
+	enum store_kind		 kind;
+	json_object		*o;
+	char			 text[300];
+
+	snprintf(text, sizeof(text), org_json, id, npi);
+	o = json_tokener_parse(text);
+	store_ctx_init(&ctx);
+	p2p_err_init(&err);
+	ck_assert_msg(store_put(db, o, &ctx, &kind, &err) == 0, "%s", err.msg);
+	json_object_put(o);
+}
+
+START_TEST(test_payer_org)
+{
+	struct p2p_db	 db;
+	struct p2p_err	 err;
+	char		 id[128];
+	int		 created, n;
+
+	unit_db_open(&db);
+	p2p_err_init(&err);
+	/* none, and no name to create one with */
+	ck_assert_int_eq(client_payer_org(&db, "1234567893", NULL, id,
+	    sizeof(id), &created, &err), 0);
+	ck_assert_int_eq(created, 0);
+	ck_assert_str_eq(id, "");
+	/* created, and found by the API's own lookup */
+	ck_assert_int_eq(client_payer_org(&db, "1234567893", "Payer B", id,
+	    sizeof(id), &created, &err), 1);
+	ck_assert_int_eq(created, 1);
+	ck_assert_str_eq(id, "payer-1234567893");
+	ck_assert_int_eq(auth_org_by_npi(&db, "1234567893", id, sizeof(id), &n,
+	    &err), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(id, "payer-1234567893");
+	/* found: nothing created */
+	ck_assert_int_eq(client_payer_org(&db, "1234567893", "Other", id,
+	    sizeof(id), &created, &err), 1);
+	ck_assert_int_eq(created, 0);
+	/* a loaded Organization is found the same way */
+	put_org(&db, "loaded-org", "1982947230");
+	ck_assert_int_eq(client_payer_org(&db, "1982947230", NULL, id,
+	    sizeof(id), &created, &err), 1);
+	ck_assert_str_eq(id, "loaded-org");
+	/* two Organizations with one NPI: ambiguous, none created */
+	put_org(&db, "twin", "1234567893");
+	ck_assert_int_eq(client_payer_org(&db, "1234567893", "X", id,
+	    sizeof(id), &created, &err), 2);
+	ck_assert_int_eq(created, 0);
+	/* never overwrites an Organization that has the id */
+	put_org(&db, "payer-5555555555", "9999999991");
+	ck_assert_int_eq(client_payer_org(&db, "5555555555", "X", id,
+	    sizeof(id), &created, &err), -1);
+	ck_assert_int_eq(err.status, 409);
+	p2p_err_init(&err);
+	ck_assert_int_eq(auth_org_by_npi(&db, "9999999991", id, sizeof(id), &n,
+	    &err), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(id, "payer-5555555555");
+	db_close(&db);
+}
+END_TEST
 
 int
 main(void)
@@ -274,6 +344,7 @@ main(void)
 	tcase_add_test(tc, test_secret_memo);
 	tcase_add_test(tc, test_words);
 	tcase_add_test(tc, test_payer);
+	tcase_add_test(tc, test_payer_org);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

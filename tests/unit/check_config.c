@@ -94,6 +94,186 @@ START_TEST(test_write_read_back)
 }
 END_TEST
 
+START_TEST(test_log_file)
+{
+	static const struct {
+		const char	*text;
+		const char	*want;	/* "@" stands for the data directory */
+		int		 line;
+	} t[] = {
+		{ "", "@/log/p2p.log", __LINE__ },
+		{ "log_file = syslog\n", "syslog", __LINE__ },
+		{ "log_file = stderr\n", "stderr", __LINE__ },
+		{ "log_file = -\n", "-", __LINE__ },
+		{ "log_file = /var/log/p2p/p2p.log\n", "/var/log/p2p/p2p.log",
+		  __LINE__ },
+		{ "log_file = logs/x.log\n", "@/logs/x.log", __LINE__ },
+	};
+	struct p2p_config	 c;
+	struct p2p_err		 err;
+	char			 want[PATH_MAX + 64];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		p2p_err_init(&err);
+		ck_assert_int_eq(config_load(&c, write_conf(t[i].text), &err), 0);
+		if (t[i].want[0] == '@')
+			snprintf(want, sizeof(want), "%s%s", c.data_dir,
+			    t[i].want + 1);
+		else
+			snprintf(want, sizeof(want), "%s", t[i].want);
+		ck_assert_msg(strcmp(c.log_file, want) == 0, "line %d: %s",
+		    t[i].line, c.log_file);
+	}
+}
+END_TEST
+
+/* data_dir, wherever it stands in the file, is where relative paths start. */
+START_TEST(test_data_dir)
+{
+	struct p2p_config	 c;
+	struct p2p_err		 err;
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(config_load(&c, write_conf(
+	    "database = x.db\ndata_dir = /srv/p2p/\noutput_dir = out\n"),
+	    &err), 0);
+	ck_assert_str_eq(c.data_dir, "/srv/p2p");
+	ck_assert_str_eq(c.database, "/srv/p2p/x.db");
+	ck_assert_str_eq(c.output_dir, "/srv/p2p/out");
+	ck_assert_str_eq(c.key_file, "/srv/p2p/keys/server.key");
+	ck_assert_str_eq(c.log_file, "/srv/p2p/log/p2p.log");
+	ck_assert_int_eq(config_load(&c, write_conf("data_dir = srv\n"), &err),
+	    -1);
+	ck_assert(strstr(err.msg, "data_dir must be an absolute path") != NULL);
+}
+END_TEST
+
+/* The server programs and the runner refuse root unless allowed. */
+START_TEST(test_root)
+{
+	struct p2p_config	 c;
+	struct p2p_err		 err;
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(config_load(&c, write_conf(""), &err), 0);
+	ck_assert_int_eq(c.allow_root, 0);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(config_check_user(&c, &err), -1);
+		ck_assert(strstr(err.msg, "refusing to run as root") != NULL);
+		ck_assert(strstr(err.msg, "allow_root = 1") != NULL);
+	} else
+		ck_assert_int_eq(config_check_user(&c, &err), 0);
+	p2p_err_init(&err);
+	ck_assert_int_eq(config_load(&c, write_conf("allow_root = 1\n"), &err),
+	    0);
+	ck_assert_int_eq(config_check_user(&c, &err), 0);
+	ck_assert_int_eq(config_load(&c, write_conf("allow_root = 2\n"), &err),
+	    -1);
+}
+END_TEST
+
+/* -c FILE, else $P2P_CONF, else $P2P_DATA/p2p.conf, else SYSCONFDIR. */
+START_TEST(test_search_order)
+{
+	struct p2p_config	 c;
+	struct p2p_err		 err;
+	char			 other[300];
+	FILE			*f;
+
+	snprintf(other, sizeof(other), "%s/other.conf", dir);
+	f = fopen(other, "w");
+	fputs("token_ttl = 99\n", f);
+	fclose(f);
+	write_conf("token_ttl = 77\n");
+	p2p_err_init(&err);
+	setenv("P2P_CONF", other, 1);
+	setenv("P2P_DATA", dir, 1);
+	ck_assert_int_eq(config_load(&c, NULL, &err), 0);
+	ck_assert_int_eq(c.token_ttl, 99);
+	unsetenv("P2P_CONF");
+	ck_assert_int_eq(config_load(&c, NULL, &err), 0);
+	ck_assert_int_eq(c.token_ttl, 77);
+	unsetenv("P2P_DATA");
+	ck_assert(strcmp(config_default_path() + strlen(config_default_path()) -
+	    13, "/p2p/p2p.conf") == 0);
+	if (access(config_default_path(), F_OK) == 0)
+		return;		/* installed here: nothing to refuse */
+	ck_assert_int_eq(config_load(&c, NULL, &err), -1);
+	ck_assert(strstr(err.msg, config_default_path()) != NULL);
+	ck_assert(strstr(err.msg, "give -c FILE, or set P2P_CONF or "
+	    "P2P_DATA") != NULL);
+}
+END_TEST
+
+/*
+ * Every key of the table is documented in p2p.conf(5) and in the
+ * README's Configuration table, and the manual names no other key.
+ */
+static int
+doc_has(const char *path, const char *want)
+{
+	static char	 text[256 * 1024];
+	static char	 loaded[PATH_MAX];
+	FILE		*f;
+	size_t		 n;
+
+	if (strcmp(loaded, path) != 0) {
+		ck_assert_msg((f = fopen(path, "r")) != NULL, "%s", path);
+		n = fread(text, 1, sizeof(text) - 1, f);
+		text[n] = '\0';
+		fclose(f);
+		snprintf(loaded, sizeof(loaded), "%s", path);
+	}
+	return strstr(text, want) != NULL;
+}
+
+START_TEST(test_keys_documented)
+{
+	const char	*src = getenv("P2P_SRCDIR");
+	char		 man[PATH_MAX], readme[PATH_MAX], line[512], *w, *save;
+	char		 item[128], item2[128], quoted[128];
+	size_t		 i, n = config_nkeys(), found = 0;
+	FILE		*f;
+
+	ck_assert_msg(src != NULL, "P2P_SRCDIR is not set");
+	snprintf(man, sizeof(man), "%s/docs/man/p2p.conf.5", src);
+	snprintf(readme, sizeof(readme), "%s/README.md", src);
+	ck_assert_int_gt(n, 25);
+	for (i = 0; i < n; i++) {
+		snprintf(item, sizeof(item), "\n.It Cm %s ",
+		    config_key_name(i));
+		snprintf(item2, sizeof(item2), " , %s Pq", config_key_name(i));
+		snprintf(quoted, sizeof(quoted), "`%s`", config_key_name(i));
+		ck_assert_msg(doc_has(man, item) || doc_has(man, item2),
+		    "key %s is not in docs/man/p2p.conf.5", config_key_name(i));
+		ck_assert_msg(doc_has(readme, quoted),
+		    "key %s is not in README.md", config_key_name(i));
+	}
+	ck_assert_ptr_null(config_key_name(n));
+	/* the other way: each ".It Cm a , b Pq ..." names table keys */
+	ck_assert((f = fopen(man, "r")) != NULL);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, ".It Cm ", 7) != 0)
+			continue;
+		save = NULL;
+		for (w = strtok_r(line + 7, " \n", &save); w != NULL &&
+		    strcmp(w, "Pq") != 0; w = strtok_r(NULL, " \n", &save)) {
+			if (strcmp(w, ",") == 0)
+				continue;
+			for (i = 0; i < n; i++)
+				if (strcmp(w, config_key_name(i)) == 0)
+					break;
+			ck_assert_msg(i < n, "p2p.conf.5 documents \"%s\", "
+			    "which config.c does not know", w);
+			found++;
+		}
+	}
+	fclose(f);
+	ck_assert_int_eq(found, n);
+}
+END_TEST
+
 START_TEST(test_missing_file)
 {
 	struct p2p_config	 c;
@@ -119,6 +299,11 @@ main(void)
 	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_write_read_back);
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_log_file);
+	tcase_add_test(tc, test_data_dir);
+	tcase_add_test(tc, test_root);
+	tcase_add_test(tc, test_search_order);
+	tcase_add_test(tc, test_keys_documented);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "member/consent.h"
+#include "core/util.h"
 #include "json/fhir.h"
 #include "unit.h"
 
@@ -89,7 +90,8 @@ static const struct {
 };
 
 static struct p2p_config	cfg;
-static struct p2p_principal	who;
+static const char		npi[] = "5555555555";	/* the requesting payer */
+static const char		org[] = "test-payer-001";
 static time_t			now;	/* 2026-06-01T12:00:00Z */
 
 static void
@@ -97,10 +99,6 @@ init_globals(void)
 {
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(cfg.fhir_base, sizeof(cfg.fhir_base), "http://127.0.0.1:8080/fhir");
-	memset(&who, 0, sizeof(who));
-	snprintf(who.client_id, sizeof(who.client_id), "test-payer-client");
-	snprintf(who.npi, sizeof(who.npi), "5555555555");
-	snprintf(who.org_id, sizeof(who.org_id), "test-payer-001");
 	ck_assert_int_eq(time_parse("2026-06-01T12:00:00Z", 0, &now), 0);
 }
 
@@ -115,7 +113,7 @@ START_TEST(test_rules)
 	p2p_err_init(&err);
 	ck_assert_int_eq(fhir_parse(rules[_i].json, strlen(rules[_i].json), &o,
 	    &err), 0);
-	rc = consent_validate(&cfg, o, &who, now, &t, &err);
+	rc = consent_validate(&cfg, o, npi, org, now, &t, &err);
 	if (rules[_i].status == 0) {
 		ck_assert_msg(rc == 0, "line %d refused: %s", rules[_i].line, err.msg);
 		ck_assert_msg(t.sensitive == rules[_i].sensitive, "line %d",
@@ -162,7 +160,7 @@ matched(const char *client, const char *patient)
 
 	p2p_err_init(&err);
 	ck_assert_int_eq(fhir_parse(json, strlen(json), &o, &err), 0);
-	ck_assert_int_eq(consent_validate(&cfg, o, &who, now, &t, &err), 0);
+	ck_assert_int_eq(consent_validate(&cfg, o, npi, org, now, &t, &err), 0);
 	ck_assert_str_eq(t.start, "2026-01-01T00:00:00Z");
 	ck_assert_str_eq(t.recipient, "Organization/test-payer-001");
 	ck_assert_int_eq(db_begin(&db, &err), 0);

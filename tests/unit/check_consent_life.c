@@ -1,15 +1,16 @@
 /* Unit tests for the consent lifecycle (issue #7): history versions,
- * revocation by the submitting client only (ops/consent.c), opt-outs,
+ * revocation by the submitting client only (src/cgi/consent.c), opt-outs,
  * the release check after each, and the AuditEvent mapping (audit.c). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "member/audit.h"
 #include "member/consent.h"
 #include "json/fhir.h"
-#include "web/ops.h"
+#include "request.h"
 #include "unit.h"
 
 #define CONSENT_JSON "{\"resourceType\":\"Consent\",\"id\":\"theirs\"," \
@@ -86,9 +87,10 @@ setup(void)
 	snprintf(cfg.org_name, sizeof(cfg.org_name), "Old Plan");
 	ck_assert_int_eq(db_open(&db, ":memory:", 1, &err), 0);
 	ck_assert_int_eq(db_migrate(&db, &err), 0);
+	unit_key(&cfg);
 	ck_assert_int_eq(db_exec(&db, "INSERT INTO client (id, npi, created)"
 	    " VALUES ('client-a', '1111111111', 'x'), ('client-b', '2222222222',"
-	    " 'x')", &err), 0);
+	    " 'x'), ('nobody', '', 'x')", &err), 0);
 	capture("client-a", cid_a);
 	capture("client-b", cid_b);
 }
@@ -97,50 +99,42 @@ static void
 teardown(void)
 {
 	db_close(&db);
+	unlink(cfg.key_file);
 }
 
-/* The Consent handler, called as serve.c would after auth. */
+extern const struct p2p_op op_consent;	/* src/cgi/consent.c */
+
+/*
+ * A request to the Consent operation (its whole contract: gates, then
+ * the handler) by client, with a token for the consent scopes.
+ */
 static int
 handle(int method, const char *path, const char *query, const char *body,
     const char *client, int *status, json_object **reply)
 {
 	static struct p2p_ctx	 ctx;
-	static struct p2p_op	 op = { .name = "consent" };
-	struct p2p_req		 req;
-	struct p2p_err		 err;
-	char			 pathbuf[200];
-	int			 rc;
+	struct unit_reply	 r;
+	char			 uri[300], *auth;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = cfg;
-	ctx.cgi = 1;		/* headers from getenv: none set */
 	ctx.db = db;
-	ctx.op = &op;
-	memset(&req, 0, sizeof(req));
-	req.ctx = &ctx;
-	req.method = method;
-	snprintf(pathbuf, sizeof(pathbuf), "%s", path);
-	req.path = pathbuf;
-	p2p_err_init(&err);
-	if (query != NULL)
-		ck_assert_int_eq(kv_parse(&req.args, query, strlen(query), 1,
-		    16), 0);
-	if (body != NULL)
-		ck_assert_int_eq(fhir_parse(body, strlen(body), &req.json,
-		    &err), 0);
-	snprintf(req.who.client_id, sizeof(req.who.client_id), "%s", client);
-	rc = consent_handle(&ctx, &req, &err);
-	*status = rc == 0 ? req.status : err.status;
+	ctx.op = &op_consent;
+	snprintf(uri, sizeof(uri), "%s%s%s", path, query ? "?" : "",
+	    query ? query : "");
+	auth = unit_bearer(&cfg, client, "", "system/Consent.rs"
+	    " system/Consent.u");
+	unit_request(&ctx, method == P2P_PUT ? "PUT" : method == P2P_GET ?
+	    "GET" : "POST", uri, "application/fhir+json", body, auth, NULL,
+	    &r);
+	free(auth);
+	db = ctx.db;		/* statements cached meanwhile */
+	*status = r.status;
 	if (reply != NULL)
-		*reply = req.reply;
+		*reply = r.body;
 	else
-		json_object_put(req.reply);
-	req.path = NULL;
-	json_object_put(req.json);
-	kv_free(&req.args);
-	buf_free(&req.head);
-	db = ctx.db;
-	return rc;
+		json_object_put(r.body);
+	return r.status < 300 ? 0 : -1;
 }
 
 static char *
@@ -173,7 +167,7 @@ START_TEST(test_capture_audited)
 }
 END_TEST
 
-/* Refusals of the handler: who, what and how. */
+/* Refusals of the operation (gates and handler): who, what and how. */
 static const struct {
 	int		 method;
 	const char	*path;
@@ -480,10 +474,9 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("consent_life");
-	TCase	*tc = tcase_create("lifecycle");
+	TCase	*tc;
+	Suite	*s = unit_suite("consent_life", &tc, setup, teardown);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_capture_audited);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_revoke_by_owner);
@@ -491,6 +484,5 @@ main(void)
 	tcase_add_test(tc, test_admin_revoke_and_optout);
 	tcase_add_test(tc, test_audit_event_mapping);
 	tcase_add_test(tc, test_export_filters);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -176,6 +176,7 @@ START_TEST(test_parse_resource)
 	json_object_put(o);
 	ck_assert_int_eq(fhir_parse_resource(p, strlen(p), "Coverage", &o, &err), -1);
 	ck_assert_str_eq(err.expr, "resourceType");
+	ck_assert_int_eq(err.issue, P2P_ISSUE_STRUCTURE);
 	p2p_err_init(&err);
 	ck_assert_int_eq(fhir_parse_resource("[]", 2, NULL, &o, &err), -1);
 	p2p_err_init(&err);

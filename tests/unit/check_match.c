@@ -8,7 +8,7 @@
 #include "json/fhir.h"
 #include "member/match.h"
 #include "member/norm.h"
-#include "web/ops.h"
+#include "core/util.h"
 #include "unit.h"
 
 static struct p2p_db	 db;
@@ -286,34 +286,36 @@ START_TEST(test_query_plans)
 }
 END_TEST
 
-/* The handler, called as serve.c would after auth, on the fixture. */
+/*
+ * $member-match as the operation runs it after its gates, on the
+ * fixture: match_parse(), match_member(), match_reply().
+ */
 static int
 handle(const char *body, const char *client, const char *org, int *status,
     json_object **reply)
 {
-	static struct p2p_ctx	 ctx;
-	static struct p2p_op	 op = { .name = "member-match" };
-	struct p2p_req		 req;
+	struct p2p_config	 cfg;
+	struct match_input	 in;
 	struct p2p_err		 err;
+	json_object		*req;
+	char			 patient[72];
 	int			 rc;
 
-	memset(&ctx, 0, sizeof(ctx));
-	snprintf(ctx.cfg.data_dir, sizeof(ctx.cfg.data_dir), "/tmp");
-	config_defaults(&ctx.cfg);
-	ctx.cfg.allow_legacy_consentless = 1;
-	ctx.db = db;		/* borrowed: the fixture's connection */
-	ctx.op = &op;
-	memset(&req, 0, sizeof(req));
-	req.ctx = &ctx;
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "/tmp");
+	config_defaults(&cfg);
+	cfg.allow_legacy_consentless = 1;
 	p2p_err_init(&err);
-	ck_assert_int_eq(fhir_parse(body, strlen(body), &req.json, &err), 0);
-	snprintf(req.who.client_id, sizeof(req.who.client_id), "%s", client);
-	snprintf(req.who.org_id, sizeof(req.who.org_id), "%s", org);
-	rc = member_match_handle(&ctx, &req, &err);
-	*status = rc == 0 ? req.status : err.status;
-	*reply = req.reply;
-	json_object_put(req.json);
-	db = ctx.db;		/* statements cached meanwhile */
+	*reply = NULL;
+	ck_assert_int_eq(fhir_parse(body, strlen(body), &req, &err), 0);
+	if ((rc = match_parse(req, &in, &err)) == 0 &&
+	    (rc = match_member(&db, &cfg, &in, client, "", org, now_sec(),
+	    patient, sizeof(patient), &err)) == 0)
+		ck_assert_ptr_nonnull(*reply = match_reply(&cfg, &in,
+		    patient));
+	*status = rc == 0 ? 200 : err.status;
+	ck_assert_int_eq(db.in_tx, 0);	/* ended, either way */
+	json_object_put(req);
 	return rc;
 }
 
@@ -329,7 +331,7 @@ handle(const char *body, const char *client, const char *org, int *status,
 #define MP(n)	"{\"name\":\"MemberPatient\",\"resource\":" PAT(n) "}"
 #define CTM(c)	"{\"name\":\"CoverageToMatch\",\"resource\":" COV(c) "}"
 
-START_TEST(test_handler)
+START_TEST(test_member_match)
 {
 	static const char hrex[] = "{\"resourceType\":\"Parameters\",\"parameter\":["
 	    MP(JOHNSON) "," CTM(",\"subscriberId\":\"SUB-001\"") "," CONSENT_OK "]}";
@@ -378,6 +380,9 @@ START_TEST(test_handler)
 	    &err), 0);
 	ck_assert_int_eq(handle(nobody, "a", "org-a", &st, &r), -1);
 	ck_assert_int_eq(st, 422);
+	/* A refused attempt still counts for the probing guard. */
+	ck_assert_int_ge(unit_int(&db, "SELECT count(*) FROM probe WHERE"
+	    " client_id = 'a'"), 2);
 	ck_assert_int_eq(handle(many, "a", "org-a", &st, &r), -1);
 	ck_assert_int_eq(st, 422);
 	/* Opt-out on file for m2. */
@@ -392,15 +397,13 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("match");
-	TCase	*tc = tcase_create("match");
+	TCase	*tc;
+	Suite	*s = unit_suite("match", &tc, setup, teardown);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_decisions, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_demog_of);
 	tcase_add_test(tc, test_probe);
 	tcase_add_test(tc, test_query_plans);
-	tcase_add_test(tc, test_handler);
-	suite_add_tcase(s, tc);
+	tcase_add_test(tc, test_member_match);
 	return unit_run(s);
 }

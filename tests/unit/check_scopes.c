@@ -2,7 +2,6 @@
 #include <check.h>
 #include <string.h>
 
-#include "web/http.h"
 #include "auth/scopes.h"
 #include "unit.h"
 

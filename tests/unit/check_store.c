@@ -1,8 +1,10 @@
 /* Unit tests for store.c and loader.c (in-memory database). */
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth/client.h"
 #include "json/fhir.h"
@@ -710,6 +712,88 @@ START_TEST(test_seed)
 }
 END_TEST
 
+START_TEST(test_exists)
+{
+	struct p2p_err	 err;
+
+	load_ok("{\"resourceType\":\"Patient\",\"id\":\"p1\"}\n", LOAD_NDJSON);
+	p2p_err_init(&err);
+	ck_assert_int_eq(store_exists(&db, "Patient", "p1", &err), 1);
+	ck_assert_int_eq(store_exists(&db, "Patient", "p2", &err), 0);
+	ck_assert_int_eq(store_exists(&db, "Organization", "p1", &err), 0);
+}
+END_TEST
+
+static const struct {
+	long long	 done, total;
+	long		 n;
+	long long	 ms;
+	const char	*want;
+	int		 line;
+} prog[] = {
+	{ 0, 0, 0, 0, "0 resources, 0/s", __LINE__ },
+	{ 10, 0, 7, 1000, "7 resources, 7/s", __LINE__ },	/* no size */
+	{ 50, 100, 5000, 2000, "50%, 5000 resources, 2500/s, ETA 2s", __LINE__ },
+	{ 250, 1000, 100, 10000, "25%, 100 resources, 10/s, ETA 30s", __LINE__ },
+	{ 1, 1000, 10, 60000, "0%, 10 resources, 0/s, ETA 16h39m", __LINE__ },
+	{ 600, 1000, 6, 120000, "60%, 6 resources, 0/s, ETA 1m20s", __LINE__ },
+	{ 1000, 1000, 9, 3000, "100%, 9 resources, 3/s, ETA 0s", __LINE__ },
+	{ 2000, 1000, 9, 3000, "9 resources, 3/s", __LINE__ },	/* grew */
+};
+
+START_TEST(test_progress_text)
+{
+	char	 out[160];
+
+	load_progress_text(out, sizeof(out), prog[_i].done, prog[_i].total,
+	    prog[_i].n, prog[_i].ms);
+	ck_assert_msg(strcmp(out, prog[_i].want) == 0, "line %d: %s",
+	    prog[_i].line, out);
+}
+END_TEST
+
+/* Not on a terminal: plain progress lines on stderr, with a percentage. */
+START_TEST(test_progress_lines)
+{
+	struct load_stats	 st;
+	struct p2p_err		 err;
+	char			 path[] = "/tmp/p2p-check-progress-XXXXXX";
+	char			 out[64], buf[65536];
+	FILE			*f;
+	int			 fd, saved, i;
+	size_t			 n;
+
+	fd = mkstemp(path);
+	ck_assert_int_ne(fd, -1);
+	f = fdopen(fd, "w");
+	for (i = 0; i < 6000; i++)
+		fprintf(f, "{\"resourceType\":\"Patient\",\"id\":\"p%d\","
+		    "\"name\":[{\"family\":\"F%d\"}]}\n", i, i);
+	fclose(f);
+	snprintf(out, sizeof(out), "%s.err", path);
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	saved = dup(2);
+	dup2(fd, 2);
+	p2p_err_init(&err);
+	/* a line at most every millisecond: a tick every 1,024 lines */
+	ck_assert_int_eq(load_file(&db, path, 1, &st, &err), 0);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	f = fopen(out, "r");
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	unlink(path);
+	unlink(out);
+	ck_assert_int_eq(st.resources, 6000);
+	ck_assert_msg(strstr(buf, "load /tmp/p2p-check-progress-") != NULL &&
+	    strstr(buf, "%, ") != NULL && strstr(buf, " resources, ") != NULL &&
+	    strstr(buf, ", ETA ") != NULL, "%s", buf);
+	ck_assert(strchr(buf, '\r') == NULL);	/* no terminal redraws */
+}
+END_TEST
+
 int
 main(void)
 {
@@ -734,6 +818,10 @@ main(void)
 	tcase_add_test(tc, test_fresh_and_replace);
 	tcase_add_test(tc, test_prepare_detach);
 	tcase_add_test(tc, test_seed);
+	tcase_add_loop_test(tc, test_progress_text, 0,
+	    sizeof(prog) / sizeof(prog[0]));
+	tcase_add_test(tc, test_progress_lines);
+	tcase_add_test(tc, test_exists);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -6,6 +6,7 @@
 #define P2P_UNIT_H
 
 #include <check.h>
+#include <stdio.h>
 
 #include "store/db.h"
 
@@ -22,6 +23,38 @@ unit_run(Suite *s)
 	return nf == 0 ? 0 : 1;
 }
 
+/*
+ * A suite of one test case, both named name, with the fixture setup
+ * and teardown (NULL for none); *tc gets the case for the tests.
+ */
+static inline Suite *
+unit_suite(const char *name, TCase **tc, void (*setup)(void),
+    void (*teardown)(void))
+{
+	Suite	*s = suite_create(name);
+
+	*tc = tcase_create(name);
+	if (setup != NULL || teardown != NULL)
+		tcase_add_checked_fixture(*tc, setup, teardown);
+	suite_add_tcase(s, *tc);
+	return s;
+}
+
+/* The one integer a query returns (-1 without a row). */
+static inline long long
+unit_int(struct p2p_db *db, const char *sql)
+{
+	sqlite3_stmt	*st;
+	long long	 v = -1;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
 /* Opens a fresh in-memory database with every migration applied. */
 static inline void
 unit_db_open(struct p2p_db *db)
@@ -31,6 +64,33 @@ unit_db_open(struct p2p_db *db)
 	p2p_err_init(&err);
 	ck_assert_int_eq(db_open(db, ":memory:", 1, &err), 0);
 	ck_assert_int_eq(db_migrate(db, &err), 0);
+}
+
+/* The text of path (at most size - 1 bytes) in buf; "" when missing. */
+static inline const char *
+unit_slurp(const char *path, char *buf, size_t size)
+{
+	FILE	*f;
+	size_t	 n = 0;
+
+	if ((f = fopen(path, "r")) != NULL) {
+		n = fread(buf, 1, size - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* dir/name in one of four rotating buffers (several in one call). */
+static inline const char *
+unit_path(const char *dir, const char *name)
+{
+	static char	 p[4][512];
+	static int	 k;
+
+	k = (k + 1) % 4;
+	snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
+	return p[k];
 }
 
 #endif

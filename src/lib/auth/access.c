@@ -11,17 +11,24 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include "member/audit.h"
 #include "auth/access.h"
 #include "core/log.h"
 #include "auth/scopes.h"
 #include "core/util.h"
 
-static const char *const sql_active =
-    "SELECT active FROM client WHERE id = ?1";
-static const char *const sql_org =
-    "SELECT DISTINCT patient FROM ident WHERE value = ?1 AND kind = 4"
-    " ORDER BY patient LIMIT 2";
+enum stmt {
+	STMT_ACTIVE,		/* is a client active */
+	STMT_ORG,		/* Organizations with an NPI (two at most) */
+	STMT__MAX
+};
+
+static const char *const sql[STMT__MAX] = {
+	/* STMT_ACTIVE */
+	"SELECT active FROM client WHERE id = ?1",
+	/* STMT_ORG */
+	"SELECT DISTINCT patient FROM ident WHERE value = ?1 AND kind = 4"
+	" ORDER BY patient LIMIT 2",
+};
 
 static unsigned char	 server_key[AUTH_KEY_LEN];
 static int		 server_key_loaded;
@@ -266,7 +273,7 @@ client_active(struct p2p_db *db, const char *id, struct p2p_err *err)
 	sqlite3_stmt	*st;
 	int		 rc, active = 0;
 
-	if ((st = db_stmt(db, sql_active, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_ACTIVE], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, id);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -277,30 +284,20 @@ client_active(struct p2p_db *db, const char *id, struct p2p_err *err)
 	return active;
 }
 
-static int
-deny(struct p2p_req *req, struct p2p_err *err, int basic, const char *why)
-{
-	if (basic)
-		p2p_header(req, "WWW-Authenticate", "Basic realm=\"p2p\"");
-	p2p_header(req, "WWW-Authenticate",
-	    "Bearer realm=\"p2p\", error=\"invalid_token\"");
-	return p2p_fail(err, 401, P2P_ISSUE_LOGIN, "%s", why);
-}
-
 /* Basic credentials on an API call (allow_basic_api = 1). */
 static int
-auth_basic_api(struct p2p_ctx *ctx, struct p2p_req *req, char *client,
-    size_t clientsz, struct p2p_err *err)
+identify_basic(struct p2p_db *db, const char *h, struct p2p_principal *who,
+    char *claimed, size_t claimedsz, struct p2p_err *err)
 {
 	struct client_rec	 c;
 	char			 id[128], secret[256];
 	int			 rc, ok;
 
-	if (auth_basic_parse(req->authorization, id, sizeof(id), secret,
-	    sizeof(secret)) == -1)
-		return deny(req, err, 1, "malformed Basic credentials");
-	snprintf(client, clientsz, "%s", id);	/* as claimed, for audit */
-	rc = client_get(&ctx->db, id, &c, err);
+	if (auth_basic_parse(h, id, sizeof(id), secret, sizeof(secret)) == -1)
+		return p2p_fail(err, 401, P2P_ISSUE_LOGIN,
+		    "malformed Basic credentials");
+	snprintf(claimed, claimedsz, "%s", id);
+	rc = client_get(db, id, &c, err);
 	if (rc == -1) {
 		OPENSSL_cleanse(secret, sizeof(secret));
 		return -1;
@@ -309,121 +306,98 @@ auth_basic_api(struct p2p_ctx *ctx, struct p2p_req *req, char *client,
 	    auth_secret_ok(&c, secret);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	if (ok) {
-		snprintf(req->who.client_id, sizeof(req->who.client_id), "%s",
-		    c.id);
-		snprintf(req->who.npi, sizeof(req->who.npi), "%s", c.npi);
-		snprintf(req->who.scopes, sizeof(req->who.scopes), "%s",
-		    c.scopes);
-		req->who.exp = 0;
+		snprintf(who->client_id, sizeof(who->client_id), "%s", c.id);
+		snprintf(who->npi, sizeof(who->npi), "%s", c.npi);
+		snprintf(who->scopes, sizeof(who->scopes), "%s", c.scopes);
+		who->exp = 0;
 	}
 	if (rc == 0)
 		client_rec_free(&c);
 	if (!ok)
-		return deny(req, err, 1, "Basic credentials not accepted");
+		return p2p_fail(err, 401, P2P_ISSUE_LOGIN,
+		    "Basic credentials not accepted");
 	return 0;
 }
 
-/*
- * Authenticates and checks the operation's scope; on refusal, *client
- * names the client when it is known (Basic id, or a valid token's).
- */
-static int
-authorize(struct p2p_ctx *ctx, struct p2p_req *req, char *client,
-    size_t clientsz, struct p2p_err *err)
+int
+auth_identify(struct p2p_db *db, const struct p2p_config *cfg,
+    const char *h, long long now, struct p2p_principal *who, char *claimed,
+    size_t claimedsz, struct p2p_err *err)
 {
-	const struct p2p_op	*op = req->ctx->op;
 	const unsigned char	*key;
-	const char		*h = req->authorization;
 	char			 why[128];
 	int			 act;
 
+	memset(who, 0, sizeof(*who));
+	claimed[0] = '\0';
 	if (h == NULL || h[0] == '\0')
-		return deny(req, err, 0, "a valid access token is required");
-	if (strncasecmp(h, "Basic ", 6) == 0 && ctx->cfg.allow_basic_api) {
-		if (auth_basic_api(ctx, req, client, clientsz, err) == -1)
-			return -1;
-	} else {
-		if (strncasecmp(h, "Bearer ", 7) != 0)
-			return deny(req, err, 0,
-			    "a valid access token is required");
-		if (auth_key(&ctx->cfg, &key, err) == -1)
-			return -1;
-		h += 7;
-		while (*h == ' ')
-			h++;
-		if (auth_token_check(&ctx->cfg, key, h, now_sec(), &req->who,
-		    why, sizeof(why)) == -1)
-			return deny(req, err, 0, why);
-		if ((act = client_active(&ctx->db, req->who.client_id,
-		    err)) == -1)
-			return -1;
-		if (act == 0) {
-			snprintf(client, clientsz, "%s", req->who.client_id);
-			memset(&req->who, 0, sizeof(req->who));
-			return deny(req, err, 0, "client is disabled");
-		}
+		return p2p_fail(err, 401, P2P_ISSUE_LOGIN,
+		    "a valid access token is required");
+	if (strncasecmp(h, "Basic ", 6) == 0 && cfg->allow_basic_api) {
+		if (identify_basic(db, h, who, claimed, claimedsz, err) == 0)
+			return 0;
+		memset(who, 0, sizeof(*who));
+		return -1;
 	}
-	if (op->scope != NULL && !scopes_permit(req->who.scopes, op->scope)) {
-		snprintf(client, clientsz, "%s", req->who.client_id);
-		p2p_header(req, "WWW-Authenticate", "Bearer realm=\"p2p\", "
-		    "error=\"insufficient_scope\"");
-		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN,
-		    "the access token lacks a scope for %s", op->name);
+	if (strncasecmp(h, "Bearer ", 7) != 0)
+		return p2p_fail(err, 401, P2P_ISSUE_LOGIN,
+		    "a valid access token is required");
+	if (auth_key(cfg, &key, err) == -1)
+		return -1;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	if (auth_token_check(cfg, key, h, now, who, why, sizeof(why)) == -1)
+		return p2p_fail(err, 401, P2P_ISSUE_LOGIN, "%s", why);
+	snprintf(claimed, claimedsz, "%s", who->client_id);
+	if ((act = client_active(db, who->client_id, err)) != 1) {
+		memset(who, 0, sizeof(*who));
+		return act == -1 ? -1 : p2p_fail(err, 401, P2P_ISSUE_LOGIN,
+		    "client is disabled");
 	}
 	return 0;
 }
 
 int
-auth_request(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
+auth_org_by_npi(struct p2p_db *db, const char *npi, char *id, size_t idsz,
+    int *n, struct p2p_err *err)
 {
-	struct p2p_err	 aerr;
-	char		 client[128], detail[320];
-
-	memset(&req->who, 0, sizeof(req->who));
-	if (req->ctx->op->auth == P2P_AUTH_NONE)
-		return 0;
-	client[0] = '\0';
-	if (authorize(ctx, req, client, sizeof(client), err) == 0)
-		return 0;
-	/* Every refusal is audited: reason, never the credentials. */
-	if (err->status == 401 || err->status == 403) {
-		p2p_err_init(&aerr);
-		snprintf(detail, sizeof(detail), "%d %s: %s", err->status,
-		    req->ctx->op->name, err->msg);
-		if (audit_log(&ctx->db, "auth", "failure", client[0] ? client :
-		    NULL, NULL, 0, detail, &aerr) == -1)
-			log_warn("refusal not audited: %s", aerr.msg);
-	}
-	return -1;
-}
-
-int
-auth_require_payer(struct p2p_req *req, struct p2p_err *err)
-{
-	struct p2p_db	*db = &req->ctx->db;
 	sqlite3_stmt	*st;
-	int		 rc, n = 0;
+	const char	*s;
+	int		 rc;
 
-	req->who.org_id[0] = '\0';
-	if (req->who.npi[0] == '\0')
-		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN,
-		    "the client has no registered payer NPI");
-	if ((st = db_stmt(db, sql_org, err)) == NULL)
+	*n = 0;
+	id[0] = '\0';
+	if ((st = db_stmt(db, sql[STMT_ORG], err)) == NULL)
 		return -1;
-	db_bind_text(st, 1, req->who.npi);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n++ == 0)
-			snprintf(req->who.org_id, sizeof(req->who.org_id),
-			    "%s", db_col_text(st, 0) ? db_col_text(st, 0) :
-			    "");
-	}
+	db_bind_text(st, 1, npi);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((*n)++ == 0 && (s = db_col_text(st, 0)) != NULL)
+			snprintf(id, idsz, "%s", s);
 	db_done(st);
 	if (rc != SQLITE_DONE)
 		return db_fail(db, rc, err, "organization lookup");
-	if (n != 1 || req->who.org_id[0] == '\0') {
-		req->who.org_id[0] = '\0';
+	if (*n != 1)
+		id[0] = '\0';
+	return 0;
+}
+
+int
+auth_payer(struct p2p_db *db, struct p2p_principal *who, struct p2p_err *err)
+{
+	int	 n;
+
+	who->org_id[0] = '\0';
+	if (who->npi[0] == '\0')
 		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN,
-		    "the requesting payer (NPI %s) is %s", req->who.npi,
+		    "the client has no registered payer NPI");
+	if (auth_org_by_npi(db, who->npi, who->org_id, sizeof(who->org_id), &n,
+	    err) == -1)
+		return -1;
+	if (n != 1 || who->org_id[0] == '\0') {
+		who->org_id[0] = '\0';
+		return p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN,
+		    "the requesting payer (NPI %s) is %s", who->npi,
 		    n == 0 ? "not a known Organization" :
 		    "ambiguous among Organizations");
 	}

@@ -7,6 +7,9 @@
  * id, iat, exp, jti, scope, npi (the requesting payer's NPI).  Every
  * executable verifies them without a database round trip, except one
  * cheap "client still active" lookup by id.
+ *
+ * Nothing here knows HTTP: the request loop (web/serve.c) hands in the
+ * Authorization header's value and turns the results into responses.
  */
 #ifndef P2P_AUTH_H
 #define P2P_AUTH_H
@@ -14,25 +17,52 @@
 #include <stddef.h>
 
 #include "auth/client.h"
+#include "core/config.h"
+#include "store/db.h"
 #include "core/err.h"
-#include "web/http.h"
 
 #define AUTH_KEY_LEN	32	/* bytes of the server key */
 #define AUTH_TOKEN_MAX	4096	/* longest access token accepted */
 
-/*
- * Authenticates the caller as the op requires and fills req->who, then
- * checks op->scope.  Returns 0, or -1 with 401 (no/invalid credentials,
- * with WWW-Authenticate) or 403 (insufficient scope) in err.
- */
-int	 auth_request(struct p2p_ctx *, struct p2p_req *, struct p2p_err *);
+/* An authenticated caller. */
+struct p2p_principal {
+	char		 client_id[128];	/* "" when anonymous */
+	char		 npi[32];		/* requesting payer's NPI */
+	char		 org_id[128];		/* its Organization id, or "" */
+	char		 scopes[1024];		/* granted, space separated */
+	long long	 exp;			/* token expiry, epoch seconds */
+};
 
 /*
- * For the payer-to-payer operations: resolves req->who.npi to the
- * Organization with that NPI (ident kind 4) into req->who.org_id.
- * Returns 0, or -1 with 403 when the caller has no resolvable identity.
+ * Identifies the caller from the value of an Authorization header
+ * (NULL when absent): a Bearer access token (auth_token_check(), and
+ * its client still active) or, with cfg->allow_basic_api, Basic
+ * credentials of an active client registered with grant type "basic".
+ * Returns 0 with who filled, or -1 with err: 401 login (the reason,
+ * never the credentials), or a database failure.  claimed gets the
+ * client the credentials name, even when refused (a Basic id, a valid
+ * token's subject), or "", for the audit trail.
  */
-int	 auth_require_payer(struct p2p_req *, struct p2p_err *);
+int	 auth_identify(struct p2p_db *, const struct p2p_config *,
+	    const char *authorization, long long now,
+	    struct p2p_principal *who, char *claimed, size_t claimedsz,
+	    struct p2p_err *);
+
+/*
+ * The requesting payer of the payer-to-payer operations: resolves
+ * who->npi to the one Organization with that NPI into who->org_id.
+ * Returns 0, or -1 with 403 when the caller has no resolvable identity
+ * (no NPI, unknown, ambiguous), or a database failure.
+ */
+int	 auth_payer(struct p2p_db *, struct p2p_principal *, struct p2p_err *);
+
+/*
+ * The Organization whose NPI is npi (ident kind 4): copies its id when
+ * exactly one has it and sets *n to how many do (0, 1, 2 for "more").
+ * 0, or -1 with a database failure.
+ */
+int	 auth_org_by_npi(struct p2p_db *, const char *npi, char *id,
+	    size_t idsz, int *n, struct p2p_err *);
 
 /* Reads the server key (hex) once per process.  0 or -1 with err. */
 int	 auth_key(const struct p2p_config *, const unsigned char **key,

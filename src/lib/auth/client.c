@@ -7,8 +7,11 @@
 
 #include <openssl/crypto.h>
 
+#include "auth/access.h"
 #include "auth/client.h"
 #include "core/util.h"
+#include "json/fhir.h"
+#include "store/store.h"
 
 static const char *const sql_put =
     "INSERT INTO client (id, secret_hash, npi, scopes, grant_types, jwks,"
@@ -120,4 +123,60 @@ client_set_active(struct p2p_db *db, const char *id, int active,
 	if (rc != SQLITE_DONE)
 		return db_fail(db, rc, err, "client update");
 	return sqlite3_changes(db->h) == 0 ? 1 : 0;
+}
+
+/* auth_org_by_npi() as a count: 0, 1 (org_id set), 2, or -1. */
+static int
+payer_org(struct p2p_db *db, const char *npi, char *org_id, size_t idsz,
+    struct p2p_err *err)
+{
+	int	 n;
+
+	if (auth_org_by_npi(db, npi, org_id, idsz, &n, err) == -1)
+		return -1;
+	return n == 1 && org_id[0] == '\0' ? 0 : n;
+}
+
+int
+client_payer_org(struct p2p_db *db, const char *npi, const char *name,
+    char *org_id, size_t idsz, int *created, struct p2p_err *err)
+{
+	struct store_ctx	 ctx;
+	enum store_kind		 kind;
+	json_object		*org = NULL, *ids, *id;
+	char			 oid[STORE_ID_MAX + 1];
+	int			 n, rc;
+
+	*created = 0;
+	if ((n = payer_org(db, npi, org_id, idsz, err)) != 0 ||
+	    name == NULL)
+		return n;
+	snprintf(oid, sizeof(oid), "payer-%s", npi);
+	if (!store_id_valid(oid))
+		return p2p_fail(err, 400, P2P_ISSUE_VALUE,
+		    "NPI %s makes no valid Organization id", npi);
+	/* Never overwrite another Organization that has this id. */
+	if ((rc = store_exists(db, "Organization", oid, err)) != 0)
+		return rc == -1 ? -1 : p2p_fail(err, 409, P2P_ISSUE_CONFLICT,
+		    "Organization/%s exists without NPI %s: load the payer's "
+		    "Organization instead", oid, npi);
+	/* Each add takes its value even when it fails: one put frees all. */
+	if ((org = fhir_resource_new("Organization")) == NULL ||
+	    fhir_add_str(org, "id", oid) == -1 ||
+	    fhir_add_bool(org, "active", 1) == -1 ||
+	    fhir_add_str(org, "name", name) == -1 ||
+	    fhir_add(org, "identifier", ids = json_object_new_array()) == -1 ||
+	    fhir_push(ids, id = json_object_new_object()) == -1 ||
+	    fhir_add_str(id, "system", "http://hl7.org/fhir/sid/us-npi") ==
+	    -1 || fhir_add_str(id, "value", npi) == -1) {
+		json_object_put(org);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	}
+	store_ctx_init(&ctx);
+	rc = store_put(db, org, &ctx, &kind, err);
+	json_object_put(org);
+	if (rc == -1)
+		return -1;
+	*created = 1;
+	return payer_org(db, npi, org_id, idsz, err);
 }

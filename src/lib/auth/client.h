@@ -4,6 +4,8 @@
 #ifndef P2P_CLIENT_H
 #define P2P_CLIENT_H
 
+#include <stddef.h>
+
 #include "store/db.h"
 #include "core/err.h"
 #include "auth/secret.h"
@@ -38,5 +40,17 @@ void	 client_rec_free(struct client_rec *);
 /* Enables or disables a client; 1 when there is no such client. */
 int	 client_set_active(struct p2p_db *, const char *id, int active,
 	    struct p2p_err *);
+
+/*
+ * The Organization a requesting payer with this NPI is, looked up as
+ * the API does (auth_org_by_npi()).  When there is none and name is not
+ * NULL, creates it: Organization "payer-<npi>" with the NPI identifier
+ * and the name, stored as a loaded one is (store_put(): indexed the
+ * same way), in the caller's transaction; *created is then 1.
+ * Returns 0 (none), 1 (one, with org_id set), 2 (ambiguous), or -1
+ * with err set.
+ */
+int	 client_payer_org(struct p2p_db *, const char *npi, const char *name,
+	    char *org_id, size_t idsz, int *created, struct p2p_err *);
 
 #endif

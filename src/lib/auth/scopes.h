@@ -15,6 +15,28 @@
 
 #include <stddef.h>
 
+/*
+ * What each operation needs (struct p2p_op.scope): space-separated
+ * alternatives, one of which a token must cover.
+ */
+#define P2P_SCOPE_MATCH \
+	"http://hl7.org/fhir/us/davinci-hrex/OperationDefinition/member-match" \
+	" system/*.rs user/*.rs"
+#define P2P_SCOPE_BULK_MATCH \
+	"http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/BulkMemberMatch" \
+	" http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/bulk-member-match" \
+	" system/*.rs user/*.rs"
+#define P2P_SCOPE_EVERYTHING	"system/Patient.rs user/*.rs"
+#define P2P_SCOPE_EXPORT \
+	"system/Group.rs user/*.rs system.Group.u?code=" \
+	"http://hl7.org/fhir/us/davinci-pdex/ValueSet/PDexMultiMemberMatchResultVS|match"
+/* A client's own consents (issue #7): whoever may submit them. */
+#define P2P_SCOPE_CONSENT \
+	"http://hl7.org/fhir/us/davinci-hrex/OperationDefinition/member-match" \
+	" http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/BulkMemberMatch" \
+	" http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/bulk-member-match" \
+	" system/Consent.rs system/Consent.u user/*.rs"
+
 #define SCOPES_MAX	32	/* scopes in one list */
 #define SCOPE_LEN_MAX	256	/* bytes in one scope */
 

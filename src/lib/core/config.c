@@ -7,11 +7,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/util.h"
 
-enum ctype { C_STR, C_PATH, C_INT, C_POW2 };	/* C_POW2: a power of two */
+enum ctype {
+	C_STR,
+	C_PATH,		/* relative to data_dir */
+	C_INT,
+	C_POW2,		/* an integer, a power of two */
+	C_DIR,		/* data_dir itself: absolute, "" the file's directory */
+	C_LOG,		/* a C_PATH, or "syslog", "stderr", "-" */
+};
 
 struct ckey {
 	const char	*name;
@@ -27,6 +35,8 @@ struct ckey {
 #define I(f)	offsetof(struct p2p_config, f), 0
 
 static const struct ckey keys[] = {
+	{ "data_dir", C_DIR, S(data_dir), 0, 0, "",
+	  "directory relative paths start from (default: this file's directory)" },
 	{ "base_url", C_STR, S(base_url), 0, 0, "http://127.0.0.1:8080",
 	  "public origin of this server, used in absolute URLs" },
 	{ "database", C_PATH, S(database), 0, 0, "p2p.db",
@@ -81,6 +91,10 @@ static const struct ckey keys[] = {
 	  "least seconds between two fetches of a client's JWKS URL" },
 	{ "jwks_allow_http", C_INT, I(jwks_allow_http), 0, 1, "0",
 	  "1: allow http:// JWKS URLs on loopback (tests only)" },
+	{ "log_file", C_LOG, S(log_file), 0, 0, "log/p2p.log",
+	  "request and runner log: a file, syslog, or stderr (-)" },
+	{ "allow_root", C_INT, I(allow_root), 0, 1, "0",
+	  "1: the server programs and the runner may run as root (demo, tests)" },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -104,19 +118,62 @@ set_value(struct p2p_config *c, const struct ckey *k, const char *v,
 			    k->type == C_POW2 ? ", a power of two" : "");
 		*(long long *)(void *)dst = n;
 		return 0;
-	case C_PATH:
-		if (*v != '\0' && *v != '/')
-			w = snprintf(dst, k->size, "%s/%s", c->data_dir, v);
-		else
-			w = snprintf(dst, k->size, "%s", v);
+	case C_DIR:
+		/* Empty: the file's directory, already in place. */
+		if (*v == '\0')
+			return 0;
+		if (*v != '/')
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "%s:%d: %s must be an absolute path", c->path,
+			    line, k->name);
+		w = snprintf(dst, k->size, "%s", v);
+		while (w > 1 && dst[w - 1] == '/')
+			dst[--w] = '\0';
 		break;
-	default:
+	default:	/* C_PATH and C_LOG are resolved by resolve() */
 		w = snprintf(dst, k->size, "%s", v);
 		break;
 	}
 	if (w < 0 || (size_t)w >= k->size)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "%s:%d: %s is too long", c->path, line, k->name);
+	return 0;
+}
+
+/* 1 when a C_LOG value names no file. */
+static int
+log_special(const char *v)
+{
+	return strcmp(v, "syslog") == 0 || strcmp(v, "stderr") == 0 ||
+	    strcmp(v, "-") == 0;
+}
+
+/*
+ * Makes relative paths absolute, once every key is read (data_dir may
+ * come after them).  Returns 0, or -1 with err naming the key too long.
+ */
+static int
+resolve(struct p2p_config *c, struct p2p_err *err)
+{
+	char	 tmp[PATH_MAX];
+	char	*dst;
+	size_t	 i;
+	int	 w;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].type != C_PATH && keys[i].type != C_LOG)
+			continue;
+		dst = (char *)c + keys[i].off;
+		if (*dst == '\0' || *dst == '/' ||
+		    (keys[i].type == C_LOG && log_special(dst)))
+			continue;
+		w = snprintf(tmp, sizeof(tmp), "%s/%s", c->data_dir, dst);
+		if (w < 0 || (size_t)w >= keys[i].size)
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "%s: %s is too long under data_dir %s", c->path,
+			    keys[i].name, c->data_dir);
+		memcpy(dst, tmp, (size_t)w + 1);
+	}
 	return 0;
 }
 
@@ -139,6 +196,7 @@ config_defaults(struct p2p_config *c)
 
 	for (i = 0; i < NKEYS; i++)
 		set_value(c, &keys[i], keys[i].def, NULL, 0);
+	(void)resolve(c, NULL);
 	derive(c);
 }
 
@@ -155,35 +213,51 @@ trim(char *s)
 	return s;
 }
 
+const char *
+config_default_path(void)
+{
+	return P2P_SYSCONFDIR "/p2p.conf";
+}
+
 int
 config_load(struct p2p_config *c, const char *path, struct p2p_err *err)
 {
 	FILE		*f;
 	char		 line[1024], *p, *key, *val, *slash;
+	char		 in_data[PATH_MAX];
 	const char	*env;
 	size_t		 i;
-	int		 lineno = 0;
+	int		 lineno = 0, searched = 0;
 
 	memset(c, 0, sizeof(*c));
 	if (path == NULL) {
+		searched = 1;
 		if ((env = getenv("P2P_CONF")) != NULL && *env != '\0')
 			path = env;
 		else if ((env = getenv("P2P_DATA")) != NULL && *env != '\0') {
-			snprintf(c->path, sizeof(c->path), "%s/p2p.conf", env);
-			path = c->path;
+			/* Not in c->path: copied there below, and a copy
+			 * onto itself is undefined (it came out empty). */
+			snprintf(in_data, sizeof(in_data), "%s/p2p.conf", env);
+			path = in_data;
 		} else
-			path = "/etc/p2p/p2p.conf";
+			path = config_default_path();
 	}
 	if (snprintf(c->path, sizeof(c->path), "%s", path) >=
 	    (int)sizeof(c->path))
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "configuration path too long");
-	if (realpath(path, c->data_dir) == NULL)
+	if (realpath(path, c->data_dir) == NULL) {
+		if (searched && errno == ENOENT)
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "%s: no such file (give -c FILE, or set P2P_CONF "
+			    "or P2P_DATA)", path);
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "%s: %s", path, strerror(errno));
+	}
 	if ((slash = strrchr(c->data_dir, '/')) != NULL)
 		*(slash == c->data_dir ? slash + 1 : slash) = '\0';
-	config_defaults(c);
+	for (i = 0; i < NKEYS; i++)
+		set_value(c, &keys[i], keys[i].def, NULL, 0);
 	if ((f = fopen(path, "r")) == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "%s: %s", path, strerror(errno));
@@ -216,8 +290,32 @@ config_load(struct p2p_config *c, const char *path, struct p2p_err *err)
 		}
 	}
 	fclose(f);
+	if (resolve(c, err) == -1)
+		return -1;
 	derive(c);
 	return 0;
+}
+
+size_t
+config_nkeys(void)
+{
+	return NKEYS;
+}
+
+const char *
+config_key_name(size_t i)
+{
+	return i < NKEYS ? keys[i].name : NULL;
+}
+
+int
+config_check_user(const struct p2p_config *c, struct p2p_err *err)
+{
+	if (geteuid() != 0 || c->allow_root)
+		return 0;
+	return p2p_fail(err, 500, P2P_ISSUE_SECURITY,
+	    "refusing to run as root: run as the data directory's owner "
+	    "(e.g. the p2p user), or set allow_root = 1 in %s", c->path);
 }
 
 int
@@ -229,15 +327,18 @@ config_write(const struct p2p_config *c, const char *path)
 
 	if ((f = fopen(path, "w")) == NULL)
 		return -1;
-	fprintf(f, "# p2p configuration (see README.md, \"Configuration\").\n"
-	    "# Relative paths are relative to this file's directory.\n\n");
+	fprintf(f, "# p2p configuration (see p2p.conf(5)).\n"
+	    "# Relative paths start at data_dir, this file's directory "
+	    "unless set.\n\n");
 	for (i = 0; i < NKEYS; i++) {
 		dst = (const char *)c + keys[i].off;
 		fprintf(f, "# %s\n", keys[i].doc);
-		if (keys[i].type == C_INT || keys[i].type == C_POW2)
+		if (keys[i].type == C_DIR)	/* this file's directory */
+			fprintf(f, "#%s =\n\n", keys[i].name);
+		else if (keys[i].type == C_INT || keys[i].type == C_POW2)
 			fprintf(f, "%s = %lld\n\n", keys[i].name,
 			    *(const long long *)(const void *)dst);
-		else if (keys[i].type == C_PATH &&
+		else if ((keys[i].type == C_PATH || keys[i].type == C_LOG) &&
 		    strncmp(dst, c->data_dir, dl) == 0 && dst[dl] == '/')
 			fprintf(f, "%s = %s\n\n", keys[i].name, dst + dl + 1);
 		else

@@ -4,8 +4,10 @@
  * taken relative to the directory holding the file.  Unknown keys are
  * an error, so a typo cannot silently leave a default in force.
  *
- * Where the file is: $P2P_CONF, else $P2P_DATA/p2p.conf, else
- * /etc/p2p/p2p.conf.  See README.md ("Configuration") for every key.
+ * Where the file is: -c FILE, else $P2P_CONF, else $P2P_DATA/p2p.conf,
+ * else SYSCONFDIR/p2p/p2p.conf (/etc/p2p/p2p.conf in the Debian
+ * package).  Every key is described in p2p.conf(5), docs/man/p2p.conf.5
+ * (a unit test keeps it and the key table in step).
  */
 #ifndef P2P_CONFIG_H
 #define P2P_CONFIG_H
@@ -17,7 +19,8 @@
 
 struct p2p_config {
 	char	 path[PATH_MAX];	/* the file read */
-	char	 data_dir[PATH_MAX];	/* directory of the file */
+	char	 data_dir[PATH_MAX];	/* key data_dir, or the file's
+					   directory (symlinks resolved) */
 	char	 base_url[512];		/* public origin, no trailing slash */
 	char	 fhir_base[600];	/* base_url + "/fhir" */
 	char	 token_url[600];	/* base_url + "/auth/token" */
@@ -47,13 +50,33 @@ struct p2p_config {
 	long long probe_window;		/* seconds the probe limit spans */
 	long long jwks_cooldown;	/* seconds between JWKS re-fetches */
 	long long jwks_allow_http;	/* http:// JWKS URLs on loopback */
+	char	 log_file[PATH_MAX];	/* log path, "syslog", "stderr", "-" */
+	long long allow_root;		/* programs may run as root */
 };
+
+#ifndef P2P_SYSCONFDIR
+#define P2P_SYSCONFDIR	"/etc/p2p"	/* set by Makefile.am */
+#endif
 
 /*
  * Reads the configuration from path (NULL: the default search above).
  * Returns 0, or -1 with err->msg naming the file and line.
  */
 int	 config_load(struct p2p_config *, const char *path, struct p2p_err *);
+
+/* The last place the search looks: SYSCONFDIR/p2p/p2p.conf. */
+const char *config_default_path(void);
+
+/* The keys, in file order, for documentation checks. */
+size_t	 config_nkeys(void);
+const char *config_key_name(size_t);	/* NULL past the end */
+
+/*
+ * The server programs and the runner call this first: -1 with err
+ * saying why when the process runs as root (effective uid 0) and
+ * allow_root is not set, else 0.
+ */
+int	 config_check_user(const struct p2p_config *, struct p2p_err *);
 
 /* Sets every key to its default; data_dir must already be set. */
 void	 config_defaults(struct p2p_config *);

@@ -472,6 +472,28 @@ kv_free(struct p2p_kvlist *l)
 	l->n = 0;
 }
 
+int
+kv_add(struct p2p_kvlist *l, const char *key, const char *val)
+{
+	struct p2p_kv	*kv;
+	char		*k, *v;
+
+	if ((kv = realloc(l->kv, (l->n + 1) * sizeof(*kv))) == NULL)
+		return -1;
+	l->kv = kv;
+	k = strdup(key);
+	v = strdup(val);
+	if (k == NULL || v == NULL) {
+		free(k);
+		free(v);
+		return -1;
+	}
+	kv[l->n].key = k;
+	kv[l->n].val = v;
+	l->n++;
+	return 0;
+}
+
 const char *
 kv_get(const struct p2p_kvlist *l, const char *key)
 {

@@ -96,6 +96,8 @@ struct p2p_kvlist {
 int	 kv_parse(struct p2p_kvlist *, const char *, size_t len, int plus,
 	    size_t max);
 void	 kv_free(struct p2p_kvlist *);
+/* Appends a copy of (key, val).  0, or -1 when out of memory. */
+int	 kv_add(struct p2p_kvlist *, const char *key, const char *val);
 /* The value of the first pair named key, or NULL. */
 const char *kv_get(const struct p2p_kvlist *, const char *key);
 /* How many pairs are named key. */

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "json/fhir.h"
-#include "web/http.h"
 #include "datascope/release.h"
 #include "datascope/classify.h"
 #include "core/util.h"
@@ -672,92 +671,21 @@ release_apply(struct release_rules *r, const char *key, const char *value,
 	return 1;
 }
 
-static int
-kv_push(struct p2p_kvlist *l, const char *k, const char *v,
-    struct p2p_err *err)
-{
-	struct p2p_kv	*kv;
-
-	if (l->n >= 256)
-		return p2p_fail(err, 400, P2P_ISSUE_TOO_COSTLY,
-		    "too many parameters");
-	if ((kv = realloc(l->kv, (l->n + 1) * sizeof(*kv))) == NULL)
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-		    "out of memory");
-	l->kv = kv;
-	kv[l->n].key = strdup(k);
-	kv[l->n].val = strdup(v);
-	if (kv[l->n].key == NULL || kv[l->n].val == NULL) {
-		free(kv[l->n].key);
-		free(kv[l->n].val);
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-		    "out of memory");
-	}
-	l->n++;
-	return 0;
-}
-
-/* The value[x] of a Parameters.parameter as text, or NULL. */
-static const char *
-param_value(json_object *p, char *num, size_t numsz)
-{
-	json_object_iter	 it;
-	json_object		*ref;
-
-	json_object_object_foreachC(p, it) {
-		if (strncmp(it.key, "value", 5) != 0)
-			continue;
-		if (strcmp(it.key, "valueReference") == 0)
-			return (ref = fhir_get(it.val, "reference",
-			    json_type_string)) ? json_object_get_string(ref) :
-			    NULL;
-		if (json_object_is_type(it.val, json_type_string))
-			return json_object_get_string(it.val);
-		if (json_object_is_type(it.val, json_type_int)) {
-			snprintf(num, numsz, "%lld",
-			    (long long)json_object_get_int64(it.val));
-			return num;
-		}
-		if (json_object_is_type(it.val, json_type_boolean))
-			return json_object_get_boolean(it.val) ? "true" :
-			    "false";
-		return NULL;
-	}
-	return NULL;
-}
-
 int
-release_collect(const struct p2p_kvlist *args, json_object *body,
-    struct p2p_kvlist *out, struct p2p_err *err)
+release_param_valid(const char *name, const char *value, struct p2p_err *err)
 {
-	json_object	*params, *p;
-	const char	*name, *v;
-	char		 num[32];
-	size_t		 i, n;
+	/* Scratch rules, per process (the _typeFilter table is ~90 KiB):
+	 * only the narrowing fields that release_apply() appends to are
+	 * reset, and nothing is kept from one call to the next. */
+	static struct release_rules	 scratch;
+	int				 r;
 
-	memset(out, 0, sizeof(*out));
-	for (i = 0; i < args->n; i++)
-		if (kv_push(out, args->kv[i].key, args->kv[i].val, err) == -1)
-			return -1;
-	if (body == NULL)
-		return 0;
-	if (strcmp(fhir_type(body), "Parameters") != 0)
-		return p2p_fail_at(err, 400, P2P_ISSUE_STRUCTURE,
-		    "resourceType", "the body must be a Parameters resource");
-	if ((params = fhir_get(body, "parameter", json_type_array)) == NULL)
-		return 0;
-	n = json_object_array_length(params);
-	for (i = 0; i < n; i++) {
-		p = json_object_array_get_idx(params, i);
-		if ((name = fhir_str(p, "name")) == NULL ||
-		    (v = param_value(p, num, sizeof(num))) == NULL)
-			return p2p_fail_at(err, 400, P2P_ISSUE_STRUCTURE,
-			    "Parameters.parameter", "parameter %zu needs a "
-			    "name and a primitive value or reference", i);
-		if (kv_push(out, name, v, err) == -1)
-			return -1;
-	}
-	return 0;
+	scratch.types[0] = '\0';
+	scratch.ntf = 0;
+	if ((r = release_apply(&scratch, name, value, err)) == 1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "%s is not a release parameter", name);
+	return r;
 }
 
 json_object *
@@ -803,9 +731,12 @@ release_kv_parse(json_object *a, struct p2p_kvlist *out, struct p2p_err *err)
 		    !json_object_is_type(v, json_type_string))
 			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 			    "malformed job parameters");
-		if (kv_push(out, json_object_get_string(k),
-		    json_object_get_string(v), err) == -1)
-			return -1;
+		if (kv_add(out, json_object_get_string(k),
+		    json_object_get_string(v)) == -1) {
+			kv_free(out);
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+		}
 	}
 	return 0;
 }

@@ -128,13 +128,13 @@ int	 release_apply(struct release_rules *, const char *key,
 	    const char *value, struct p2p_err *);
 
 /*
- * Collects an operation's parameters from the query (args) and, when
- * body is not NULL, a Parameters resource (value[x] as text; a
- * valueReference gives its reference).  out is freed with kv_free().
- * 0, or -1 with a 400.
+ * A parameter validator (struct p2p_param, web/op.h) for the narrowing
+ * parameters release_apply() knows: checks value as it would be
+ * applied.  0, or -1 with a 400 naming name.
  */
-int	 release_collect(const struct p2p_kvlist *args, json_object *body,
-	    struct p2p_kvlist *out, struct p2p_err *);
+int	 release_param_valid(const char *name, const char *value,
+	    struct p2p_err *);
+
 /* The list as a JSON array of [key, value] pairs (caller owns). */
 json_object *release_kv_json(const struct p2p_kvlist *);
 /* Back from release_kv_json() form into out (kv_free()).  0 or -1. */

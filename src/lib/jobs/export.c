@@ -21,16 +21,29 @@
 #include "member/audit.h"
 #include "member/consent.h"
 #include "json/fhir.h"
+#include "jobs/export.h"
 #include "jobs/job.h"
 #include "datascope/release.h"
 
-static const char *const sql_group =
-	"SELECT client_id, kind FROM grp WHERE id = ?1";
-static const char *const sql_members =
-	"SELECT patient FROM grp_member WHERE group_id = ?1 AND patient > ?2"
-	" ORDER BY patient";
-static const char *const sql_is_member =
-	"SELECT 1 FROM grp_member WHERE group_id = ?1 AND patient = ?2";
+enum stmt {
+	STMT_GROUP,		/* a group's owner and kind */
+	STMT_MEMBERS,		/* its members, keyset */
+	STMT_IS_MEMBER,		/* one member of it? */
+	STMT_JOB_MEMBERS,	/* the members a job's files hold */
+	STMT__MAX
+};
+
+static const char *const sql[STMT__MAX] = {
+	/* STMT_GROUP */
+	"SELECT client_id, kind FROM grp WHERE id = ?1",
+	/* STMT_MEMBERS */
+	("SELECT patient FROM grp_member WHERE group_id = ?1 AND patient > ?2"
+	    " ORDER BY patient"),
+	/* STMT_IS_MEMBER */
+	"SELECT 1 FROM grp_member WHERE group_id = ?1 AND patient = ?2",
+	/* STMT_JOB_MEMBERS */
+	"SELECT patient FROM job_member WHERE job_id = ?1",
+};
 
 /* Writes an OperationOutcome (severity, code, text) to the error file. */
 static int
@@ -227,27 +240,55 @@ export_member(struct walk *w, const char *patient, struct p2p_err *err)
 	return 0;
 }
 
-/* 0 when group is still a MatchedMembers group of the job's client. */
-static int
-group_ok(struct p2p_db *db, const struct job *job, const char *group,
+int
+export_group_owned(struct p2p_db *db, const char *group, const char *client,
     struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	const char	*c, *k;
-	int		 ok = 0;
+	const char	*owner, *kind;
+	int		 ok = 0, rc;
 
-	if ((st = db_stmt(db, sql_group, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_GROUP], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, group);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		c = db_col_text(st, 0);
-		k = db_col_text(st, 1);
-		ok = c != NULL && k != NULL && strcmp(c, job->client_id) == 0 &&
-		    strcmp(k, "match") == 0;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		owner = db_col_text(st, 0);
+		kind = db_col_text(st, 1);
+		ok = owner != NULL && kind != NULL &&
+		    strcmp(owner, client) == 0 && strcmp(kind, "match") == 0;
 	}
 	db_done(st);
-	return ok ? 0 : p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND,
-	    "the group is gone");
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "group lookup");
+	if (!ok)
+		/* Not telling a stranger that someone else's group exists. */
+		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND,
+		    "no MatchedMembers group %.64s of this client", group);
+	return 0;
+}
+
+int
+export_queue(struct p2p_db *db, const struct p2p_config *cfg,
+    const char *client, const char *kind, const char *target,
+    const struct p2p_kvlist *args, const char *request,
+    char id[JOB_ID_LEN + 1], struct p2p_err *err)
+{
+	json_object	*jp, *a;
+	int		 rc;
+
+	/* What export_run() reads: the member or group, the parameters. */
+	if ((jp = json_object_new_object()) == NULL ||
+	    fhir_add_str(jp, strcmp(kind, JOB_EVERYTHING) == 0 ? "patient" :
+	    "group", target) == -1 ||
+	    (a = release_kv_json(args)) == NULL ||
+	    fhir_add(jp, "args", a) == -1) {
+		json_object_put(jp);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "out of memory");
+	}
+	rc = job_create(db, cfg, client, kind, request, jp, id, err);
+	json_object_put(jp);
+	return rc;
 }
 
 /* Every member of group in order, in batches (see struct walk). */
@@ -261,7 +302,7 @@ export_group(struct walk *w, const char *group, struct p2p_err *err)
 
 	for (;;) {
 		if (walk_read(w, err) == -1 ||
-		    (st = db_stmt(w->db, sql_members, err)) == NULL)
+		    (st = db_stmt(w->db, sql[STMT_MEMBERS], err)) == NULL)
 			return -1;
 		db_bind_text(st, 1, group);
 		db_bind_text(st, 2, last);
@@ -314,7 +355,7 @@ export_listed(struct walk *w, const char *group,
 		member = 0;
 		if (fhir_valid_id(id)) {
 			if (walk_read(w, err) == -1 ||
-			    (st = db_stmt(w->db, sql_is_member, err)) == NULL)
+			    (st = db_stmt(w->db, sql[STMT_IS_MEMBER], err)) == NULL)
 				return -1;
 			db_bind_text(st, 1, group);
 			db_bind_text(st, 2, id);
@@ -389,7 +430,7 @@ export_run(struct p2p_db *db, const struct p2p_config *cfg,
 	if (everything)
 		rc = export_member(w, target, err) == -1 ? -1 :
 		    walk_flush(w, err);
-	else if (group_ok(db, job, target, err) == -1)
+	else if (export_group_owned(db, target, job->client_id, err) == -1)
 		rc = -1;
 	else if (listed)
 		rc = export_listed(w, target, &args, err);
@@ -401,4 +442,63 @@ out:
 	free(w->rules);
 	free(w);
 	return rc;
+}
+
+/*
+ * One pass in one write transaction: the release check of every member
+ * (the same as the export's own, so a legacy consent-less match stops
+ * with the switch) and its record.  The first refusal rolls back: no
+ * record of a release that does not happen.
+ */
+int
+export_file_release(struct p2p_db *db, const struct p2p_config *cfg,
+    const char *id, const char *name, const char *client, time_t now,
+    char *refused, size_t refusedsz, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	struct p2p_err	 e;
+	const char	*patient;
+	char		 detail[200];
+	long long	 cid;
+	int		 rc, sensitive;
+
+	refused[0] = '\0';
+	snprintf(detail, sizeof(detail), "file %s/%s", id, name);
+	if (db_begin(db, err) == -1)
+		return -1;
+	if ((st = db_stmt(db, sql[STMT_JOB_MEMBERS], err)) == NULL)
+		goto fail;
+	db_bind_text(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		patient = db_col_text(st, 0);
+		p2p_err_init(&e);
+		if (consent_access_cfg(db, cfg, client, patient, now, &cid,
+		    &sensitive, &e) == -1) {
+			if (e.status >= 500)
+				*err = e;
+			else {
+				snprintf(refused, refusedsz, "%s", patient);
+				p2p_fail(err, 403, P2P_ISSUE_FORBIDDEN,
+				    "file %s/%s is withdrawn: a member's "
+				    "consent is no longer valid", id, name);
+			}
+			db_done(st);
+			goto fail;
+		}
+		if (audit_log(db, AUDIT_RELEASE, "success", client, patient,
+		    cid, detail, err) == -1) {
+			db_done(st);
+			goto fail;
+		}
+	}
+	db_done(st);
+	if (rc != SQLITE_DONE) {
+		db_fail(db, rc, err, "job members");
+		goto fail;
+	}
+	if (db_commit(db, err) == 0)
+		return 0;
+fail:
+	db_rollback(db);
+	return -1;
 }

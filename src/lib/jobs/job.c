@@ -29,55 +29,83 @@
 #include "core/log.h"
 #include "core/util.h"
 
-static const char *const sql_insert =
-    "INSERT INTO job (id, client_id, kind, status, request, params,"
-    " created, expires) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7)";
-static const char *const sql_queued =
-    "SELECT id FROM job WHERE status = 'queued' ORDER BY created LIMIT 1";
-static const char *const sql_running =
-    "SELECT id, runner, heartbeat FROM job WHERE status = 'running'"
-    " ORDER BY created";
-static const char *const sql_take =
-    "UPDATE job SET status = 'running', runner = ?1, heartbeat = ?2,"
-    " started = ?2, transaction_time = ?3, progress = NULL WHERE id = ?4";
-static const char *const sql_load =
-    "SELECT client_id, kind, request, params, transaction_time FROM job"
-    " WHERE id = ?1";
-static const char *const sql_beat =
-    "UPDATE job SET heartbeat = ?1, progress = coalesce(?2, progress)"
-    " WHERE id = ?3 AND status = 'running' AND runner = ?4";
-static const char *const sql_complete =
-    "UPDATE job SET status = 'complete', finished = ?1, expires = ?2,"
-    " progress = NULL WHERE id = ?3 AND status = 'running' AND runner = ?4";
-static const char *const sql_fail =
-    "UPDATE job SET status = 'failed', finished = ?1, expires = ?2,"
-    " error = ?3, progress = NULL"
-    " WHERE id = ?4 AND status = 'running' AND runner = ?5";
-static const char *const sql_file_del =
-    "DELETE FROM job_file WHERE job_id = ?1";
-static const char *const sql_member_del =
-    "DELETE FROM job_member WHERE job_id = ?1";
-static const char *const sql_file_ins =
-    "INSERT INTO job_file (job_id, seq, kind, type, name, count, bytes)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-static const char *const sql_member_ins =
-    "INSERT OR REPLACE INTO job_member (job_id, patient, cid)"
-    " VALUES (?1, ?2, ?3)";
-static const char *const sql_expired =
-    "SELECT id FROM job WHERE expires < ?1 LIMIT 100";
-static const char *const sql_cancelled =
-    "SELECT id FROM job WHERE status = 'cancelled' LIMIT 100";
-static const char *const sql_delete =
-    "DELETE FROM job WHERE id = ?1";
-static const char *const sql_get =
-    "SELECT kind, status, request, progress, transaction_time, error,"
-    " expires FROM job WHERE id = ?1 AND client_id = ?2";
-static const char *const sql_files =
-    "SELECT kind, type, name, count FROM job_file WHERE job_id = ?1"
-    " ORDER BY seq";
-static const char *const sql_cancel =
-    "UPDATE job SET status = 'cancelled', progress = NULL"
-    " WHERE id = ?1 AND client_id = ?2 AND status != 'cancelled'";
+enum stmt {
+	STMT_INSERT,		/* a new queued job */
+	STMT_QUEUED,		/* the oldest queued job */
+	STMT_RUNNING,		/* running jobs, to take over */
+	STMT_TAKE,		/* claim a job */
+	STMT_LOAD,		/* a claimed job's request */
+	STMT_BEAT,		/* heartbeat and progress */
+	STMT_COMPLETE,		/* mark complete */
+	STMT_FAIL,		/* mark failed */
+	STMT_FILE_DEL,		/* forget a job's files */
+	STMT_MEMBER_DEL,	/* forget a job's members */
+	STMT_FILE_INS,		/* record a finished file */
+	STMT_MEMBER_INS,	/* record a member of the output */
+	STMT_EXPIRED,		/* jobs past their time */
+	STMT_CANCELLED,		/* cancelled jobs */
+	STMT_DELETE,		/* remove a job */
+	STMT_GET,		/* a client's job */
+	STMT_FILES,		/* a job's files, for the manifest */
+	STMT_CANCEL,		/* cancel a client's job */
+	STMT_FILE,		/* one listed file of a job */
+	STMT__MAX
+};
+
+static const char *const sql[STMT__MAX] = {
+	/* STMT_INSERT */
+	"INSERT INTO job (id, client_id, kind, status, request, params,"
+	" created, expires) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7)",
+	/* STMT_QUEUED */
+	"SELECT id FROM job WHERE status = 'queued' ORDER BY created LIMIT 1",
+	/* STMT_RUNNING */
+	"SELECT id, runner, heartbeat FROM job WHERE status = 'running'"
+	" ORDER BY created",
+	/* STMT_TAKE */
+	"UPDATE job SET status = 'running', runner = ?1, heartbeat = ?2,"
+	" started = ?2, transaction_time = ?3, progress = NULL WHERE id = ?4",
+	/* STMT_LOAD */
+	"SELECT client_id, kind, request, params, transaction_time FROM job"
+	" WHERE id = ?1",
+	/* STMT_BEAT */
+	"UPDATE job SET heartbeat = ?1, progress = coalesce(?2, progress)"
+	" WHERE id = ?3 AND status = 'running' AND runner = ?4",
+	/* STMT_COMPLETE */
+	"UPDATE job SET status = 'complete', finished = ?1, expires = ?2,"
+	" progress = NULL WHERE id = ?3 AND status = 'running' AND runner = ?4",
+	/* STMT_FAIL */
+	"UPDATE job SET status = 'failed', finished = ?1, expires = ?2,"
+	" error = ?3, progress = NULL"
+	" WHERE id = ?4 AND status = 'running' AND runner = ?5",
+	/* STMT_FILE_DEL */
+	"DELETE FROM job_file WHERE job_id = ?1",
+	/* STMT_MEMBER_DEL */
+	"DELETE FROM job_member WHERE job_id = ?1",
+	/* STMT_FILE_INS */
+	"INSERT INTO job_file (job_id, seq, kind, type, name, count, bytes)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	/* STMT_MEMBER_INS */
+	"INSERT OR REPLACE INTO job_member (job_id, patient, cid)"
+	" VALUES (?1, ?2, ?3)",
+	/* STMT_EXPIRED */
+	"SELECT id FROM job WHERE expires < ?1 LIMIT 100",
+	/* STMT_CANCELLED */
+	"SELECT id FROM job WHERE status = 'cancelled' LIMIT 100",
+	/* STMT_DELETE */
+	"DELETE FROM job WHERE id = ?1",
+	/* STMT_GET */
+	"SELECT kind, status, request, progress, transaction_time, error,"
+	" expires FROM job WHERE id = ?1 AND client_id = ?2",
+	/* STMT_FILES */
+	"SELECT kind, type, name, count FROM job_file WHERE job_id = ?1"
+	" ORDER BY seq",
+	/* STMT_CANCEL */
+	"UPDATE job SET status = 'cancelled', progress = NULL"
+	" WHERE id = ?1 AND client_id = ?2 AND status != 'cancelled'",
+	/* STMT_FILE */
+	"SELECT count FROM job_file WHERE job_id = ?1 AND name = ?2"
+	" AND kind IN ('output', 'error')",
+};
 
 /* Copies src into a fixed buffer; -1 when it does not fit. */
 static int
@@ -150,7 +178,7 @@ job_create(struct p2p_db *db, const struct p2p_config *cfg,
 	    JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (text == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	if ((st = db_stmt(db, sql_insert, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_INSERT], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, id);
 	db_bind_text(st, 2, client);
@@ -168,17 +196,15 @@ job_create(struct p2p_db *db, const struct p2p_config *cfg,
 	return 0;
 }
 
-void
-job_accepted(struct p2p_req *req, const char *id)
+int
+job_format_valid(const char *name, const char *value, struct p2p_err *err)
 {
-	const struct p2p_config	*cfg = &req->ctx->cfg;
-
-	/* FHIR R4 async pattern: 202 and the absolute status URL. */
-	p2p_header(req, "Content-Location", "%s/bulkstatus/%s",
-	    cfg->fhir_base, id);
-	p2p_set_json(req, 202, "application/fhir+json",
-	    fhir_outcome_new3("information", P2P_ISSUE_INFORMATIONAL,
-	    "accepted; poll the Content-Location URL for the result"));
+	if (strcmp(value, "application/fhir+ndjson") != 0 &&
+	    strcmp(value, "application/ndjson") != 0 &&
+	    strcmp(value, "ndjson") != 0)
+		return p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED, name,
+		    "%s must be application/fhir+ndjson", name);
+	return 0;
 }
 
 int
@@ -487,7 +513,7 @@ job_out_finish(struct job_out *o, struct p2p_db *db, struct p2p_err *err)
 				    "cannot write output");
 		}
 	}
-	if ((st = db_stmt(db, sql_file_del, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_FILE_DEL], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, o->id);
 	rc = sqlite3_step(st);
@@ -507,7 +533,7 @@ job_out_finish(struct job_out *o, struct p2p_db *db, struct p2p_err *err)
 			    "cannot finish an output file");
 		}
 		f->done = 1;
-		if ((st = db_stmt(db, sql_file_ins, err)) == NULL)
+		if ((st = db_stmt(db, sql[STMT_FILE_INS], err)) == NULL)
 			return -1;
 		db_bind_text(st, 1, o->id);
 		sqlite3_bind_int(st, 2, (int)i + 1);
@@ -535,7 +561,7 @@ job_member_add(struct p2p_db *db, const char *job_id, const char *patient,
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	if ((st = db_stmt(db, sql_member_ins, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_MEMBER_INS], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, job_id);
 	db_bind_text(st, 2, patient);
@@ -552,7 +578,7 @@ job_members_clear(struct p2p_db *db, const char *job_id, struct p2p_err *err)
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	if ((st = db_stmt(db, sql_member_del, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_MEMBER_DEL], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, job_id);
 	rc = sqlite3_step(st);
@@ -618,7 +644,7 @@ load_job(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
 	int		 rc;
 
 	memset(job, 0, sizeof(*job));
-	if ((st = db_stmt(db, sql_load, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_LOAD], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, id);
 	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
@@ -660,7 +686,7 @@ job_claim(struct p2p_db *db, const struct p2p_config *cfg,
 	memset(job, 0, sizeof(*job));
 	if (db_begin(db, err) == -1)
 		return -1;
-	if ((st = db_stmt(db, sql_queued, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_QUEUED], err)) == NULL)
 		goto fail;
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		copy(id, sizeof(id), db_col_text(st, 0));
@@ -671,7 +697,7 @@ job_claim(struct p2p_db *db, const struct p2p_config *cfg,
 	}
 	if (id[0] == '\0') {
 		/* Nothing queued: a job whose runner died? */
-		if ((st = db_stmt(db, sql_running, err)) == NULL)
+		if ((st = db_stmt(db, sql[STMT_RUNNING], err)) == NULL)
 			goto fail;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			if (sqlite3_column_int64(st, 2) < now - stale ||
@@ -694,7 +720,7 @@ job_claim(struct p2p_db *db, const struct p2p_config *cfg,
 		return 0;
 	}
 	time_instant(now, tt);
-	if ((st = db_stmt(db, sql_take, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_TAKE], err)) == NULL)
 		goto fail;
 	db_bind_text(st, 1, runner);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
@@ -731,7 +757,7 @@ job_heartbeat(struct p2p_db *db, const struct job *job, const char *runner,
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	if ((st = db_stmt(db, sql_beat, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_BEAT], err)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)now_sec());
 	db_bind_text(st, 2, progress);
@@ -755,7 +781,7 @@ job_complete(struct p2p_db *db, const struct p2p_config *cfg,
 
 	if (db_begin(db, err) == -1)
 		return -1;
-	if ((st = db_stmt(db, sql_complete, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_COMPLETE], err)) == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)(now + cfg->job_ttl));
@@ -794,7 +820,7 @@ job_fail(struct p2p_db *db, const struct p2p_config *cfg,
 	rm_job_dir(cfg, job->id);
 	if ((oo = fhir_outcome_new(why)) == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	if ((st = db_stmt(db, sql_fail, err)) == NULL) {
+	if ((st = db_stmt(db, sql[STMT_FAIL], err)) == NULL) {
 		json_object_put(oo);
 		return -1;
 	}
@@ -813,16 +839,16 @@ job_fail(struct p2p_db *db, const struct p2p_config *cfg,
 
 /* Collects up to 100 ids from a one-column query. */
 static int
-collect_ids(struct p2p_db *db, const char *sql, time_t now,
+collect_ids(struct p2p_db *db, enum stmt which, time_t now,
     char ids[][JOB_ID_LEN + 1], int *n, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
 	int		 rc;
 
 	*n = 0;
-	if ((st = db_stmt(db, sql, err)) == NULL)
+	if ((st = db_stmt(db, sql[which], err)) == NULL)
 		return -1;
-	if (sql == sql_expired)
+	if (which == STMT_EXPIRED)
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < 100)
 		if (copy(ids[*n], JOB_ID_LEN + 1, db_col_text(st, 0)) == 0)
@@ -839,7 +865,7 @@ job_expire(struct p2p_db *db, const struct p2p_config *cfg, time_t now,
 {
 	static char	 ids[100][JOB_ID_LEN + 1];
 	sqlite3_stmt	*st;
-	const char	*which[2] = { sql_expired, sql_cancelled };
+	const enum stmt	 which[2] = { STMT_EXPIRED, STMT_CANCELLED };
 	int		 k, i, cnt, rc;
 
 	*n = 0;
@@ -848,7 +874,7 @@ job_expire(struct p2p_db *db, const struct p2p_config *cfg, time_t now,
 			return -1;
 		for (i = 0; i < cnt; i++) {
 			/* Row first: then no status URL lists the files. */
-			if ((st = db_stmt(db, sql_delete, err)) == NULL)
+			if ((st = db_stmt(db, sql[STMT_DELETE], err)) == NULL)
 				return -1;
 			db_bind_text(st, 1, ids[i]);
 			rc = sqlite3_step(st);
@@ -874,7 +900,7 @@ job_get(struct p2p_db *db, const char *id, const char *client, time_t now,
 	memset(s, 0, sizeof(*s));
 	if (!valid_job_id(id) || client == NULL || client[0] == '\0')
 		return 1;
-	if ((st = db_stmt(db, sql_get, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_GET], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, id);
 	db_bind_text(st, 2, client);
@@ -947,6 +973,80 @@ job_url_sign(const struct p2p_config *cfg, const char *path, long long exp,
 	return 0;
 }
 
+int
+job_url_check(const struct p2p_config *cfg, const char *path,
+    const char *exp_s, const char *sig, time_t now, struct p2p_err *err)
+{
+	char		 want[65];
+	long long	 exp;
+
+	if (exp_s == NULL || sig == NULL ||
+	    parse_ll(exp_s, 0, 1LL << 40, &exp) == -1 || strlen(sig) != 64)
+		return p2p_fail(err, 403, P2P_ISSUE_SECURITY,
+		    "the file URL is not signed; take it from the manifest");
+	if (exp < (long long)now)
+		return p2p_fail(err, 403, P2P_ISSUE_EXPIRED,
+		    "the file URL has expired; poll the status URL again "
+		    "for fresh links");
+	if (job_url_sign(cfg, path, exp, want, err) == -1)
+		return -1;
+	if (CRYPTO_memcmp(want, sig, 64) != 0)
+		return p2p_fail(err, 403, P2P_ISSUE_SECURITY,
+		    "the file URL's signature does not match");
+	return 0;
+}
+
+/* A file name as the writer makes them: [A-Za-z0-9-]+.ndjson. */
+static int
+file_name_valid(const char *s)
+{
+	size_t	 n = strlen(s), i;
+
+	if (n < 8 || n > 95 || strcmp(s + n - 7, ".ndjson") != 0)
+		return 0;
+	for (i = 0; i < n - 7; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+int
+job_file(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
+    const char *name, const char *client, time_t now, char *path,
+    size_t pathsz, struct p2p_err *err)
+{
+	struct job_state	 s;
+	sqlite3_stmt		*st;
+	int			 rc, complete;
+
+	if (!valid_job_id(id) || !file_name_valid(name))
+		return 1;
+	if ((rc = job_get(db, id, client, now, &s, err)) != 0)
+		return rc;
+	complete = strcmp(s.status, "complete") == 0;
+	job_state_free(&s);
+	if (!complete)
+		return 1;
+	/* Only files the manifest lists: never a temporary one. */
+	if ((st = db_stmt(db, sql[STMT_FILE], err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, name);
+	rc = sqlite3_step(st);
+	db_done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "job file");
+	if (rc != SQLITE_ROW)
+		return 1;
+	if (snprintf(path, pathsz, "%s/%s/%s", cfg->output_dir, id, name) >=
+	    (int)pathsz)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "path too long");
+	return 0;
+}
+
 /* Appends {type, url, count} for one job_file row to arr. */
 static int
 manifest_item(const struct p2p_config *cfg, const char *id,
@@ -1010,7 +1110,7 @@ job_manifest(struct p2p_db *db, const struct p2p_config *cfg,
 		json_object_put(m);
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	}
-	if ((st = db_stmt(db, sql_files, err)) == NULL) {
+	if ((st = db_stmt(db, sql[STMT_FILES], err)) == NULL) {
 		json_object_put(m);
 		return -1;
 	}
@@ -1045,7 +1145,7 @@ job_cancel(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
 
 	if (!valid_job_id(id) || client == NULL || client[0] == '\0')
 		return 1;
-	if ((st = db_stmt(db, sql_cancel, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_CANCEL], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, id);
 	db_bind_text(st, 2, client);

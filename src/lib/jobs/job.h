@@ -18,7 +18,6 @@
 #include "core/config.h"
 #include "store/db.h"
 #include "core/err.h"
-#include "web/http.h"
 
 #define JOB_ID_LEN	32	/* hex chars */
 
@@ -45,8 +44,13 @@ int	 job_create(struct p2p_db *, const struct p2p_config *,
 	    const char *client, const char *kind, const char *request,
 	    json_object *params, char id[JOB_ID_LEN + 1], struct p2p_err *);
 
-/* Sets a 202 Accepted response with Content-Location for job id. */
-void	 job_accepted(struct p2p_req *, const char *id);
+/*
+ * A parameter validator (struct p2p_param, web/op.h) for _outputFormat:
+ * the writer makes FHIR ndjson only (Bulk Data 2.0 accepts the three
+ * spellings).  0, or -1 with a 400 not-supported.
+ */
+int	 job_format_valid(const char *name, const char *value,
+	    struct p2p_err *);
 
 /* Per-type ndjson output of a running job (opaque). */
 struct job_out;
@@ -208,5 +212,23 @@ int	 job_cancel(struct p2p_db *, const struct p2p_config *, const char *id,
  */
 int	 job_url_sign(const struct p2p_config *, const char *path,
 	    long long exp, char hex[65], struct p2p_err *);
+
+/*
+ * Checks a file URL's signature: exp (decimal, not passed at now) and
+ * sig (job_url_sign() of path and exp).  0, or -1 with a 403 (security:
+ * unsigned or wrong; expired), or 500 without the signing key.
+ */
+int	 job_url_check(const struct p2p_config *, const char *path,
+	    const char *exp, const char *sig, time_t now, struct p2p_err *);
+
+/*
+ * A file of job id for client: the job is the client's, not expired nor
+ * cancelled, complete, and its manifest lists name (never a temporary
+ * file).  Returns 0 with path (output_dir/id/name), 1 when client has no
+ * such file, -1 with err.
+ */
+int	 job_file(struct p2p_db *, const struct p2p_config *, const char *id,
+	    const char *name, const char *client, time_t now, char *path,
+	    size_t pathsz, struct p2p_err *);
 
 #endif

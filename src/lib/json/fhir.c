@@ -1,6 +1,7 @@
 /*
  * fhir.c - see fhir.h.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -204,7 +205,7 @@ fhir_parse_resource(const char *buf, size_t len, const char *want,
 		    "resourceType", "resourceType is missing");
 	}
 	if (want != NULL && strcmp(type, want) != 0) {
-		p2p_fail_at(err, 400, P2P_ISSUE_INVALID, "resourceType",
+		p2p_fail_at(err, 400, P2P_ISSUE_STRUCTURE, "resourceType",
 		    "expected a %s resource, got %.64s", want, type);
 		json_object_put(obj);
 		return -1;
@@ -405,4 +406,66 @@ fhir_json(json_object *obj)
 {
 	return json_object_to_json_string_ext(obj,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+int
+fhir_valid_id(const char *s)
+{
+	size_t	 n = 0;
+
+	for (; s[n] != '\0'; n++)
+		if (!isalnum((unsigned char)s[n]) && s[n] != '-' &&
+		    s[n] != '.')
+			return 0;
+	return n >= 1 && n <= 64;
+}
+
+json_object *
+fhir_coding_new(const char *system, const char *code, const char *display)
+{
+	json_object	*c;
+
+	if ((c = json_object_new_object()) == NULL)
+		return NULL;
+	if (fhir_add_str(c, "system", system) == -1 ||
+	    fhir_add_str(c, "code", code) == -1 ||
+	    (display != NULL && fhir_add_str(c, "display", display) == -1)) {
+		json_object_put(c);
+		return NULL;
+	}
+	return c;
+}
+
+json_object *
+fhir_concept_new(const char *system, const char *code, const char *display)
+{
+	json_object	*o, *a;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	a = json_object_new_array();
+	if (fhir_add(o, "coding", a) == -1 ||
+	    fhir_push(a, fhir_coding_new(system, code, display)) == -1) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_object *
+fhir_ident_ref_new(const char *system, const char *value, const char *display)
+{
+	json_object	*o, *id;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	id = json_object_new_object();
+	if (fhir_add(o, "identifier", id) == -1 ||
+	    fhir_add_str(id, "system", system) == -1 ||
+	    fhir_add_str(id, "value", value) == -1 ||
+	    (display != NULL && fhir_add_str(o, "display", display) == -1)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
 }

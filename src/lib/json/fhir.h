@@ -33,11 +33,15 @@ int	 fhir_parse_tok(json_tokener *, const char *buf, size_t len,
 	    json_object **out, struct p2p_err *);
 
 /*
- * Like fhir_parse(), also requiring a JSON object whose resourceType is
- * a string; when want is not NULL it must equal want.
+ * Like fhir_parse(), also requiring a JSON object (else 400 structure)
+ * whose resourceType is a string (else 400 required); when want is not
+ * NULL it must equal want (else 400 structure), all at "resourceType".
  */
 int	 fhir_parse_resource(const char *buf, size_t len, const char *want,
 	    json_object **out, struct p2p_err *);
+
+/* 1 when s is a valid FHIR id ([A-Za-z0-9.-]{1,64}, R4 datatypes), else 0. */
+int	 fhir_valid_id(const char *s);
 
 /* resourceType of obj, or NULL when obj is not a resource. */
 const char *fhir_type(json_object *);
@@ -72,6 +76,19 @@ int	 fhir_push(json_object *array, json_object *value);
 
 /* A new {"resourceType": type}.  NULL when out of memory. */
 json_object *fhir_resource_new(const char *type);
+
+/*
+ * Builders for the small datatypes (caller puts; NULL when out of
+ * memory, so that they nest in fhir_add() and fhir_push()): a Coding,
+ * a CodeableConcept of one Coding, a Reference by identifier.  display
+ * may be NULL.
+ */
+json_object *fhir_coding_new(const char *system, const char *code,
+	    const char *display);
+json_object *fhir_concept_new(const char *system, const char *code,
+	    const char *display);
+json_object *fhir_ident_ref_new(const char *system, const char *value,
+	    const char *display);
 
 /*
  * An OperationOutcome with one issue (severity "error", or "fatal" for

@@ -180,3 +180,63 @@ params_add(json_object *out, const char *name, const char *key,
 	}
 	return fhir_push(list, e);
 }
+
+/* The value[x] of a Parameters.parameter as text, or NULL. */
+static const char *
+param_value(json_object *p, char *num, size_t numsz)
+{
+	json_object_iter	 it;
+	json_object		*ref;
+
+	json_object_object_foreachC(p, it) {
+		if (strncmp(it.key, "value", 5) != 0)
+			continue;
+		if (strcmp(it.key, "valueReference") == 0)
+			return (ref = fhir_get(it.val, "reference",
+			    json_type_string)) ? json_object_get_string(ref) :
+			    NULL;
+		if (json_object_is_type(it.val, json_type_string))
+			return json_object_get_string(it.val);
+		if (json_object_is_type(it.val, json_type_int)) {
+			snprintf(num, numsz, "%lld",
+			    (long long)json_object_get_int64(it.val));
+			return num;
+		}
+		if (json_object_is_type(it.val, json_type_boolean))
+			return json_object_get_boolean(it.val) ? "true" :
+			    "false";
+		return NULL;
+	}
+	return NULL;
+}
+
+int
+params_collect(json_object *res, struct p2p_kvlist *out, size_t max,
+    struct p2p_err *err)
+{
+	json_object	*list, *p;
+	const char	*t, *name, *v;
+	char		 num[32];
+	size_t		 i, n;
+
+	if ((t = fhir_type(res)) == NULL || strcmp(t, "Parameters") != 0)
+		return p2p_fail_at(err, 400, P2P_ISSUE_STRUCTURE,
+		    "resourceType", "the body must be a Parameters resource");
+	if ((list = fhir_get(res, "parameter", json_type_array)) == NULL)
+		return 0;
+	if ((n = json_object_array_length(list)) + out->n > max)
+		return p2p_fail_at(err, 400, P2P_ISSUE_TOO_COSTLY,
+		    "Parameters.parameter", "more than %zu parameters", max);
+	for (i = 0; i < n; i++) {
+		p = json_object_array_get_idx(list, i);
+		if ((name = fhir_str(p, "name")) == NULL ||
+		    (v = param_value(p, num, sizeof(num))) == NULL)
+			return p2p_fail_at(err, 400, P2P_ISSUE_STRUCTURE,
+			    "Parameters.parameter", "parameter %zu needs a "
+			    "name and a primitive value or reference", i);
+		if (kv_add(out, name, v) == -1)
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+	}
+	return 0;
+}

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "core/err.h"
+#include "core/util.h"
 
 #define PARAMS_MAX	64	/* entries accepted in one list */
 
@@ -59,6 +60,17 @@ json_object	*params_resource(json_object *entry, const char *type);
 int		 params_check(json_object *list, const struct params_spec *spec,
 		    size_t n, const char *path, json_object **found,
 		    struct p2p_err *);
+
+/*
+ * Appends the parameters of a Parameters resource whose values are
+ * primitives to out, each as (name, value[x] as text; a valueReference
+ * gives its reference): the body form of an operation's query
+ * parameters.  0, or -1 with a 400 (structure) naming the parameter,
+ * or too-costly when out would hold more than max; 500 when out of
+ * memory.
+ */
+int		 params_collect(json_object *res, struct p2p_kvlist *out,
+		    size_t max, struct p2p_err *);
 
 /* A new empty Parameters ({"resourceType":"Parameters","parameter":[]}). */
 json_object	*params_new(void);

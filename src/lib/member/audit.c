@@ -39,6 +39,20 @@ audit_log(struct p2p_db *db, const char *event, const char *outcome,
 	return 0;
 }
 
+int
+audit_refusal(struct p2p_db *db, const char *event, const char *op,
+    const char *client, const char *patient, long long cid,
+    const struct p2p_err *why, struct p2p_err *err)
+{
+	char	 detail[400];
+
+	snprintf(detail, sizeof(detail), "%d %s: %s", why->status, op,
+	    why->msg);
+	return audit_log(db, event, "failure", client != NULL &&
+	    client[0] != '\0' ? client : NULL, patient != NULL &&
+	    patient[0] != '\0' ? patient : NULL, cid, detail, err);
+}
+
 /* --- export as FHIR R4 AuditEvent (issue #7) ---------------------------- */
 
 #define SYS_EVENT_TYPE	"http://terminology.hl7.org/CodeSystem/audit-event-type"
@@ -112,58 +126,6 @@ outcome_code(const struct audit_row *r)
 	return "4";
 }
 
-static json_object *
-coding(const char *system, const char *code, const char *display)
-{
-	json_object	*c;
-
-	if ((c = json_object_new_object()) == NULL)
-		return NULL;
-	if (fhir_add_str(c, "system", system) == -1 ||
-	    fhir_add_str(c, "code", code) == -1 ||
-	    (display != NULL && fhir_add_str(c, "display", display) == -1)) {
-		json_object_put(c);
-		return NULL;
-	}
-	return c;
-}
-
-/* {"coding": [coding]} */
-static json_object *
-concept(const char *system, const char *code, const char *display)
-{
-	json_object	*o, *a;
-
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	a = json_object_new_array();
-	if (fhir_add(o, "coding", a) == -1 ||
-	    fhir_push(a, coding(system, code, display)) == -1) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
-
-/* A Reference by identifier (system, value) with a display. */
-static json_object *
-ident_ref(const char *system, const char *value, const char *display)
-{
-	json_object	*o, *id;
-
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	id = json_object_new_object();
-	if (fhir_add(o, "identifier", id) == -1 ||
-	    fhir_add_str(id, "system", system) == -1 ||
-	    fhir_add_str(id, "value", value) == -1 ||
-	    (display != NULL && fhir_add_str(o, "display", display) == -1)) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
-
 /* The agent for this server (the data holder, custodian). */
 static json_object *
 server_agent(const struct p2p_config *cfg)
@@ -173,9 +135,9 @@ server_agent(const struct p2p_config *cfg)
 	if ((a = json_object_new_object()) == NULL)
 		return NULL;
 	who = cfg->org_npi[0] != '\0' ?
-	    ident_ref(SYS_NPI, cfg->org_npi, cfg->org_name) :
+	    fhir_ident_ref_new(SYS_NPI, cfg->org_npi, cfg->org_name) :
 	    json_object_new_object();
-	if (fhir_add(a, "type", concept(SYS_PART_TYPE, "CST",
+	if (fhir_add(a, "type", fhir_concept_new(SYS_PART_TYPE, "CST",
 	    "custodian")) == -1 ||
 	    fhir_add(a, "who", who) == -1 ||
 	    (cfg->org_npi[0] == '\0' &&
@@ -199,10 +161,10 @@ client_agent(const struct audit_row *r, const struct p2p_config *cfg)
 		return NULL;
 	snprintf(sys, sizeof(sys), "%s/client-id", cfg->base_url);
 	who = r->client_npi != NULL && r->client_npi[0] != '\0' ?
-	    ident_ref(SYS_NPI, r->client_npi, r->client_id) :
-	    ident_ref(sys, r->client_id, r->client_id);
+	    fhir_ident_ref_new(SYS_NPI, r->client_npi, r->client_id) :
+	    fhir_ident_ref_new(sys, r->client_id, r->client_id);
 	alt = json_object_new_string(r->client_id);
-	if (fhir_add(a, "type", concept(SYS_PART_TYPE, "IRCP",
+	if (fhir_add(a, "type", fhir_concept_new(SYS_PART_TYPE, "IRCP",
 	    "information recipient")) == -1 ||
 	    fhir_add(a, "who", who) == -1 ||
 	    fhir_add(a, "altId", alt) == -1 ||
@@ -228,8 +190,8 @@ entity(const char *reference, const char *type, const char *role,
 		    fhir_add_str(what, "reference", reference) == -1)
 			goto fail;
 	}
-	if (fhir_add(e, "type", coding(SYS_ENTITY_TYPE, type, NULL)) == -1 ||
-	    fhir_add(e, "role", coding(SYS_OBJECT_ROLE, role,
+	if (fhir_add(e, "type", fhir_coding_new(SYS_ENTITY_TYPE, type, NULL)) == -1 ||
+	    fhir_add(e, "role", fhir_coding_new(SYS_OBJECT_ROLE, role,
 	    role_display)) == -1)
 		goto fail;
 	return e;
@@ -250,12 +212,12 @@ audit_event_json(const struct audit_row *r, const struct p2p_config *cfg)
 		return NULL;
 	snprintf(id, sizeof(id), "audit-%lld", r->aid);
 	if (fhir_add_str(ev, "id", id) == -1 ||
-	    fhir_add(ev, "type", coding(SYS_EVENT_TYPE, "rest",
+	    fhir_add(ev, "type", fhir_coding_new(SYS_EVENT_TYPE, "rest",
 	    "RESTful Operation")) == -1)
 		goto fail;
 	a = json_object_new_array();
 	if (fhir_add(ev, "subtype", a) == -1 ||
-	    fhir_push(a, coding(AUDIT_SUBTYPE_SYSTEM, code, NULL)) == -1 ||
+	    fhir_push(a, fhir_coding_new(AUDIT_SUBTYPE_SYSTEM, code, NULL)) == -1 ||
 	    fhir_add_str(ev, "action", action) == -1 ||
 	    fhir_add_str(ev, "recorded", r->time) == -1 ||
 	    fhir_add_str(ev, "outcome", outcome_code(r)) == -1)
@@ -275,7 +237,7 @@ audit_event_json(const struct audit_row *r, const struct p2p_config *cfg)
 	if (fhir_add(ev, "source", src) == -1 ||
 	    fhir_add_str(src, "site", cfg->base_url) == -1 ||
 	    fhir_add(src, "observer", cfg->org_npi[0] != '\0' ?
-	    ident_ref(SYS_NPI, cfg->org_npi, cfg->org_name) :
+	    fhir_ident_ref_new(SYS_NPI, cfg->org_npi, cfg->org_name) :
 	    json_object_new_object()) == -1)
 		goto fail;
 	if (cfg->org_npi[0] == '\0' && fhir_add_str(fhir_get(src, "observer",

@@ -14,6 +14,18 @@
 #include "core/err.h"
 
 /*
+ * Events (audit.event).  Refusals are recorded by the request loop
+ * (web/serve.c) under the event its operation declares, except those
+ * of the identity gate (no or bad credentials, missing scope): AUDIT_AUTH
+ * on every operation.
+ */
+#define AUDIT_AUTH	"auth"		/* authentication, scope */
+#define AUDIT_TOKEN	"token"		/* /auth/token */
+#define AUDIT_MATCH	"match"		/* $member-match, $bulk-member-match */
+#define AUDIT_CONSENT	"consent"	/* capture, revocation, opt-out */
+#define AUDIT_RELEASE	"release"	/* member data: $everything, exports */
+
+/*
  * Appends one record.  event: "token", "match", "consent", "release",
  * ...; outcome: "success" or "failure"; client, patient and detail may
  * be NULL; cid 0 for none.  Failures are logged and returned (-1), so
@@ -22,6 +34,16 @@
 int	 audit_log(struct p2p_db *, const char *event, const char *outcome,
 	    const char *client, const char *patient, long long cid,
 	    const char *detail, struct p2p_err *);
+
+/*
+ * Appends the record of a refused request: outcome "failure", detail
+ * "<status> <op>: <message>" (the status first, so that the export
+ * tells a refusal from a server failure).  client, patient may be NULL,
+ * cid 0.  0, or -1 with err (logged).
+ */
+int	 audit_refusal(struct p2p_db *, const char *event, const char *op,
+	    const char *client, const char *patient, long long cid,
+	    const struct p2p_err *why, struct p2p_err *err);
 
 /* The p2p-specific AuditEvent.subtype system (codes: the event names). */
 #define AUDIT_SUBTYPE_SYSTEM	"urn:p2p:CodeSystem:audit-event"

@@ -157,6 +157,42 @@ bulk_match_check(json_object *body, long long max, json_object **bundles,
 	return 0;
 }
 
+int
+bulk_match_queue(struct p2p_db *db, const struct p2p_config *cfg,
+    const char *client, const char *npi, const char *org_id,
+    json_object *body, time_t now, char id[JOB_ID_LEN + 1],
+    struct p2p_err *err)
+{
+	json_object	*bundles = NULL, *p;
+	char		 date[16], url[700];
+	int		 rc;
+
+	if (bulk_match_check(body, cfg->bulk_max_members, &bundles,
+	    err) == -1)
+		return -1;
+	/* What bulk_match_run() reads: the requesting payer, the date of
+	 * the request, the MemberBundles. */
+	time_date(now, date);
+	if ((p = json_object_new_object()) == NULL ||
+	    fhir_add_str(p, "npi", npi) == -1 ||
+	    fhir_add_str(p, "org_id", org_id) == -1 ||
+	    fhir_add_str(p, "date", date) == -1) {
+		json_object_put(bundles);
+		bundles = NULL;
+	}
+	/* fhir_add() takes bundles, even when it fails. */
+	if (bundles == NULL || fhir_add(p, "members", bundles) == -1) {
+		json_object_put(p);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "out of memory");
+	}
+	snprintf(url, sizeof(url), "%s/Group/$bulk-member-match",
+	    cfg->fhir_base);
+	rc = job_create(db, cfg, client, JOB_BULK_MATCH, url, p, id, err);
+	json_object_put(p);
+	return rc;
+}
+
 /* --- the runner's work ------------------------------------------------- */
 
 enum bucket {
@@ -234,7 +270,7 @@ member_error(struct job_out *o, size_t i, const struct p2p_err *why,
 /* Step 1 for one member: where does it go? */
 static void
 sort_member(struct p2p_db *db, const struct p2p_config *cfg,
-    const struct p2p_principal *who, time_t now, json_object *param,
+    const char *npi, const char *org_id, time_t now, json_object *param,
     size_t i, struct member *m, struct p2p_err *why)
 {
 	enum match_result	 res;
@@ -254,7 +290,7 @@ sort_member(struct p2p_db *db, const struct p2p_config *cfg,
 	}
 	/* Matched: can the Consent be honoured? (HRex, PDex §6.2) */
 	p2p_err_init(&e);
-	if (consent_validate(cfg, m->in.consent, who, now, &m->terms,
+	if (consent_validate(cfg, m->in.consent, npi, org_id, now, &m->terms,
 	    &e) == -1) {
 		if (e.status >= 500) {
 			*why = e;
@@ -308,41 +344,6 @@ contained_patient(json_object *patient, size_t i, json_object *seen,
 		return NULL;
 	}
 	return copy;
-}
-
-static json_object *
-coding(const char *code, const char *display)
-{
-	json_object	*cc, *arr, *c;
-
-	cc = json_object_new_object();
-	arr = json_object_new_array();
-	c = json_object_new_object();
-	if (fhir_add(cc, "coding", arr) == -1 || fhir_push(arr, c) == -1 ||
-	    fhir_add_str(c, "system", BM_RESULT_CS) == -1 ||
-	    fhir_add_str(c, "code", code) == -1 ||
-	    fhir_add_str(c, "display", display) == -1) {
-		json_object_put(cc);
-		return NULL;
-	}
-	return cc;
-}
-
-static json_object *
-npi_ref(const char *npi, const char *display)
-{
-	json_object	*ref, *id;
-
-	ref = json_object_new_object();
-	id = json_object_new_object();
-	if (fhir_add(ref, "identifier", id) == -1 ||
-	    fhir_add_str(id, "system", NPI_SYSTEM) == -1 ||
-	    fhir_add_str(id, "value", npi) == -1 ||
-	    (display != NULL && fhir_add_str(ref, "display", display) == -1)) {
-		json_object_put(ref);
-		return NULL;
-	}
-	return ref;
 }
 
 /* The member.entity of one member (profiles in bulk-member-match.md §5). */
@@ -400,7 +401,8 @@ build_group(const struct p2p_config *cfg, enum bucket b, const char *gid,
 	    BM_MATCH_PROFILE : BM_NOMATCH_PROFILE)) == -1 ||
 	    fhir_add_str(g, "type", "person") == -1 ||
 	    fhir_add_bool(g, "actual", 1) == -1 ||
-	    fhir_add(g, "code", coding(bucket_code[b], bucket_display[b])) == -1)
+	    fhir_add(g, "code", fhir_concept_new(BM_RESULT_CS,
+	    bucket_code[b], bucket_display[b])) == -1)
 		goto fail;
 	if (b == B_MATCH) {
 		/* The requesting payer and the date of the request. */
@@ -409,15 +411,17 @@ build_group(const struct p2p_config *cfg, enum bucket b, const char *gid,
 		period = json_object_new_object();
 		if (fhir_add(g, "characteristic", chars) == -1 ||
 		    fhir_push(chars, ch) == -1 ||
-		    fhir_add(ch, "code", coding("match", "Matched")) == -1 ||
-		    fhir_add(ch, "valueReference", npi_ref(npi, NULL)) == -1 ||
+		    fhir_add(ch, "code", fhir_concept_new(BM_RESULT_CS, "match",
+		    "Matched")) == -1 ||
+		    fhir_add(ch, "valueReference", fhir_ident_ref_new(
+		    NPI_SYSTEM, npi, NULL)) == -1 ||
 		    fhir_add_bool(ch, "exclude", 0) == -1 ||
 		    fhir_add(ch, "period", period) == -1 ||
 		    fhir_add_str(period, "start", date) == -1)
 			goto fail;
 	}
-	if (fhir_add(g, "managingEntity", npi_ref(cfg->org_npi,
-	    cfg->org_name)) == -1)
+	if (fhir_add(g, "managingEntity", fhir_ident_ref_new(NPI_SYSTEM,
+	    cfg->org_npi, cfg->org_name)) == -1)
 		goto fail;
 	for (i = 0; i < n; i++) {
 		if (ms[i].b != b)
@@ -677,7 +681,6 @@ int
 bulk_match_run(struct p2p_db *db, const struct p2p_config *cfg,
     const struct job *job, struct job_out *o, struct p2p_err *err)
 {
-	struct p2p_principal	 who;
 	struct member		*ms = NULL;
 	json_object		*bundles, *groups[B_ERROR] = { NULL };
 	const char		*npi, *org, *date;
@@ -694,10 +697,6 @@ bulk_match_run(struct p2p_db *db, const struct p2p_config *cfg,
 	if (bundles == NULL || npi == NULL || date == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "job parameters are incomplete");
-	memset(&who, 0, sizeof(who));
-	snprintf(who.client_id, sizeof(who.client_id), "%s", job->client_id);
-	snprintf(who.npi, sizeof(who.npi), "%s", npi);
-	snprintf(who.org_id, sizeof(who.org_id), "%s", org ? org : "");
 	n = json_object_array_length(bundles);
 	if ((ms = calloc(n ? n : 1, sizeof(*ms))) == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
@@ -709,8 +708,8 @@ bulk_match_run(struct p2p_db *db, const struct p2p_config *cfg,
 		}
 	for (i = 0; i < n; i++) {
 		p2p_err_init(&why);
-		sort_member(db, cfg, &who, now, json_object_array_get_idx(
-		    bundles, i), i, &ms[i], &why);
+		sort_member(db, cfg, npi, org ? org : "", now,
+		    json_object_array_get_idx(bundles, i), i, &ms[i], &why);
 		if (ms[i].b == B_ERROR) {
 			log_warn("job %s: MemberBundle %zu: %s", job->id, i + 1,
 			    why.msg);

@@ -9,7 +9,9 @@
 
 #include <json-c/json.h>
 
+#include "core/config.h"
 #include "core/err.h"
+#include "jobs/job.h"
 #include "member/match.h"
 
 /* PDex result code system and the Group profiles (bulk-member-match.md §4-5). */
@@ -41,5 +43,16 @@ int	 bulk_match_parts(json_object *param, size_t index,
  */
 int	 bulk_match_check(json_object *body, long long max,
 	    json_object **bundles, struct p2p_err *);
+
+/*
+ * The kick-off: checks body (bulk_match_check(), at most
+ * cfg->bulk_max_members) and queues a JOB_BULK_MATCH job of client for
+ * the requesting payer npi / org_id, dated now; sets id.  0, or -1 with
+ * err (400, 413, or a database failure).
+ */
+int	 bulk_match_queue(struct p2p_db *, const struct p2p_config *,
+	    const char *client, const char *npi, const char *org_id,
+	    json_object *body, time_t now, char id[JOB_ID_LEN + 1],
+	    struct p2p_err *);
 
 #endif

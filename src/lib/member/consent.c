@@ -38,28 +38,69 @@ static const struct {
 	{ "http://hl7.org/fhir/us/davinci-hrex/StructureDefinition/hrex-consent#sensitive", 1 },
 };
 
-static const char sql_optout[] =
-    "SELECT cid FROM consent WHERE patient = ?1 AND status = 'active'"
-    " AND provision = 'deny' LIMIT 1";
-static const char sql_store[] =
-    "INSERT INTO consent (id, patient, client_id, source, status, provision,"
-    " policy, period_start, period_end, recipient, created, updated, json)"
-    " VALUES (?1, ?2, ?3, 'submitted', 'active', 'permit', ?4, ?5, ?6, ?7,"
-    " ?8, ?8, ?9)";
-/* json NULL: version 1 is consent.json (0002-narrow-writes.sql). */
-static const char sql_history[] =
-    "INSERT INTO consent_history (cid, version, status, changed_by, time, json)"
-    " VALUES (?1, 1, 'active', ?2, ?3, NULL)";
-static const char sql_match[] =
-    "INSERT INTO match (client_id, patient, cid, group_id, consentless,"
-    " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-static const char sql_access[] =
-    "SELECT m.cid, m.consentless, c.status, c.policy, c.period_start,"
-    " c.period_end FROM match m LEFT JOIN consent c ON c.cid = m.cid"
-    " WHERE m.client_id = ?1 AND m.patient = ?2 ORDER BY m.mid DESC";
+/* The two the release check runs (also for the query-plan test). */
+#define SQL_OPTOUT \
+	"SELECT cid FROM consent WHERE patient = ?1 AND status = 'active'" \
+	" AND provision = 'deny' LIMIT 1"
+#define SQL_ACCESS \
+	"SELECT m.cid, m.consentless, c.status, c.policy, c.period_start," \
+	" c.period_end FROM match m LEFT JOIN consent c ON c.cid = m.cid" \
+	" WHERE m.client_id = ?1 AND m.patient = ?2 ORDER BY m.mid DESC"
+
+enum stmt {
+	STMT_OPTOUT,		/* an active opt-out of a member */
+	STMT_STORE,		/* a submitted consent */
+	STMT_HISTORY,		/* its version 1 */
+	STMT_MATCH,		/* a match under a consent */
+	STMT_ACCESS,		/* the release check's matches */
+	STMT_GET,		/* one consent with its version */
+	STMT_SET_STATUS,	/* a status change */
+	STMT_HISTORY_NEXT,	/* the next version */
+	STMT_OPTOUT_STORE,	/* an opt-out the payer records */
+	STMT_SEARCH,		/* a client's consents for a member */
+	STMT__MAX
+};
+
+static const char *const sql[STMT__MAX] = {
+	/* STMT_OPTOUT */
+	SQL_OPTOUT,
+	/* STMT_STORE */
+	"INSERT INTO consent (id, patient, client_id, source, status, provision,"
+	" policy, period_start, period_end, recipient, created, updated, json)"
+	" VALUES (?1, ?2, ?3, 'submitted', 'active', 'permit', ?4, ?5, ?6, ?7,"
+	" ?8, ?8, ?9)",
+	/* STMT_HISTORY: json NULL, version 1 is consent.json
+	 * (0002-narrow-writes.sql) */
+	"INSERT INTO consent_history (cid, version, status, changed_by, time, json)"
+	" VALUES (?1, 1, 'active', ?2, ?3, NULL)",
+	/* STMT_MATCH */
+	"INSERT INTO match (client_id, patient, cid, group_id, consentless,"
+	" created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/* STMT_ACCESS */
+	SQL_ACCESS,
+	/* STMT_GET */
+	"SELECT c.cid, c.id, c.patient, c.client_id, c.source, c.status,"
+	" c.provision, c.policy, c.period_start, c.period_end, c.updated,"
+	" c.json, (SELECT COALESCE(MAX(h.version), 0) FROM consent_history h"
+	" WHERE h.cid = c.cid) FROM consent c WHERE c.id = ?1",
+	/* STMT_SET_STATUS */
+	"UPDATE consent SET status = ?2, updated = ?3, json = ?4 WHERE cid = ?1",
+	/* STMT_HISTORY_NEXT */
+	"INSERT INTO consent_history (cid, version, status, changed_by, time,"
+	" json) VALUES (?1, (SELECT COALESCE(MAX(version), 0) + 1"
+	" FROM consent_history WHERE cid = ?1), ?2, ?3, ?4, ?5)",
+	/* STMT_OPTOUT_STORE */
+	"INSERT INTO consent (id, patient, client_id, source, status, provision,"
+	" policy, period_start, period_end, recipient, created, updated, json)"
+	" VALUES (?1, ?2, NULL, 'loaded', 'active', 'deny', NULL, NULL, NULL,"
+	" NULL, ?3, ?3, ?4)",
+	/* STMT_SEARCH */
+	"SELECT id FROM consent WHERE client_id = ?1 AND patient = ?2"
+	" ORDER BY cid LIMIT ?3",
+};
 
 /* The queries the release check runs, for the query-plan test. */
-const char *const consent_queries[] = { sql_optout, sql_access, NULL };
+const char *const consent_queries[] = { SQL_OPTOUT, SQL_ACCESS, NULL };
 
 /* Is r "Organization/<org>", optionally behind base + "/"? */
 static int
@@ -82,23 +123,23 @@ ref_is_org(const char *r, const char *base, const char *org)
  */
 static int
 names_caller(const struct p2p_config *cfg, json_object *ref,
-    const struct p2p_principal *who, char recipient[64])
+    const char *npi, const char *org_id, char recipient[64])
 {
 	json_object	*ident;
 	const char	*r, *sys, *val;
 
-	if ((r = fhir_str(ref, "reference")) != NULL && who->org_id[0] != '\0' &&
-	    (ref_is_org(r, NULL, who->org_id) ||
-	    ref_is_org(r, cfg->fhir_base, who->org_id))) {
-		snprintf(recipient, 64, "Organization/%.48s", who->org_id);
+	if ((r = fhir_str(ref, "reference")) != NULL && org_id[0] != '\0' &&
+	    (ref_is_org(r, NULL, org_id) ||
+	    ref_is_org(r, cfg->fhir_base, org_id))) {
+		snprintf(recipient, 64, "Organization/%.48s", org_id);
 		return 1;
 	}
 	if ((ident = fhir_get(ref, "identifier", json_type_object)) != NULL &&
-	    who->npi[0] != '\0' &&
+	    npi[0] != '\0' &&
 	    (sys = fhir_str(ident, "system")) != NULL &&
 	    (val = fhir_str(ident, "value")) != NULL &&
-	    strcmp(sys, SYS_NPI) == 0 && strcmp(val, who->npi) == 0) {
-		snprintf(recipient, 64, "npi:%.31s", who->npi);
+	    strcmp(sys, SYS_NPI) == 0 && strcmp(val, npi) == 0) {
+		snprintf(recipient, 64, "npi:%.31s", npi);
 		return 1;
 	}
 	return 0;
@@ -106,8 +147,8 @@ names_caller(const struct p2p_config *cfg, json_object *ref,
 
 int
 consent_validate(const struct p2p_config *cfg, json_object *c,
-    const struct p2p_principal *who, time_t now, struct consent_terms *t,
-    struct p2p_err *err)
+    const char *npi, const char *org_id, time_t now,
+    struct consent_terms *t, struct p2p_err *err)
 {
 	json_object	*cat, *pol, *prov, *period, *actors, *a;
 	const char	*s, *start, *end;
@@ -191,7 +232,7 @@ consent_validate(const struct p2p_config *cfg, json_object *c,
 				continue;
 			ircp++;
 			named = names_caller(cfg, fhir_get(a, "reference",
-			    json_type_object), who, t->recipient);
+			    json_type_object), npi, org_id, t->recipient);
 		}
 	}
 	if (ircp == 0)
@@ -213,7 +254,7 @@ consent_optout(struct p2p_db *db, const char *patient, int *optout,
 	int		 rc;
 
 	*optout = 0;
-	if ((st = db_stmt(db, sql_optout, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_OPTOUT], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, patient);
 	rc = sqlite3_step(st);
@@ -241,7 +282,7 @@ consent_store(struct p2p_db *db, json_object *consent,
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "no randomness");
 	time_instant(now_sec(), ts);
 	json = fhir_json(consent);
-	if ((st = db_stmt(db, sql_store, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_STORE], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, id);
 	db_bind_text(st, 2, patient);
@@ -258,7 +299,7 @@ consent_store(struct p2p_db *db, json_object *consent,
 		return db_fail(db, rc, err, "consent insert");
 	*cid = sqlite3_last_insert_rowid(db->h);
 
-	if ((st = db_stmt(db, sql_history, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_HISTORY], err)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, *cid);
 	db_bind_text(st, 2, client);
@@ -285,7 +326,7 @@ consent_record_match(struct p2p_db *db, const char *client,
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "a match needs a consent");
 	time_instant(now_sec(), ts);
-	if ((st = db_stmt(db, sql_match, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_MATCH], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, client);
 	db_bind_text(st, 2, patient);
@@ -313,7 +354,7 @@ access_check(struct p2p_db *db, int allow_consentless, const char *client,
 
 	*cid = 0;
 	*sensitive = 0;
-	if ((st = db_stmt(db, sql_access, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_ACCESS], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, client);
 	db_bind_text(st, 2, patient);
@@ -379,22 +420,6 @@ consent_access_cfg(struct p2p_db *db, const struct p2p_config *cfg,
 
 /* --- lifecycle (issue #7) ---------------------------------------------- */
 
-static const char sql_get[] =
-    "SELECT c.cid, c.id, c.patient, c.client_id, c.source, c.status,"
-    " c.provision, c.policy, c.period_start, c.period_end, c.updated,"
-    " c.json, (SELECT COALESCE(MAX(h.version), 0) FROM consent_history h"
-    " WHERE h.cid = c.cid) FROM consent c WHERE c.id = ?1";
-static const char sql_set_status[] =
-    "UPDATE consent SET status = ?2, updated = ?3, json = ?4 WHERE cid = ?1";
-static const char sql_history_next[] =
-    "INSERT INTO consent_history (cid, version, status, changed_by, time,"
-    " json) VALUES (?1, (SELECT COALESCE(MAX(version), 0) + 1"
-    " FROM consent_history WHERE cid = ?1), ?2, ?3, ?4, ?5)";
-static const char sql_optout_store[] =
-    "INSERT INTO consent (id, patient, client_id, source, status, provision,"
-    " policy, period_start, period_end, recipient, created, updated, json)"
-    " VALUES (?1, ?2, NULL, 'loaded', 'active', 'deny', NULL, NULL, NULL,"
-    " NULL, ?3, ?3, ?4)";
 
 void
 consent_row_free(struct consent_row *r)
@@ -422,7 +447,7 @@ consent_get(struct p2p_db *db, const char *id, struct consent_row *r,
 	int		 rc;
 
 	memset(r, 0, sizeof(*r));
-	if ((st = db_stmt(db, sql_get, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_GET], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, id);
 	rc = sqlite3_step(st);
@@ -467,7 +492,7 @@ history_add(struct p2p_db *db, long long cid, const char *status,
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	if ((st = db_stmt(db, sql_history_next, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_HISTORY_NEXT], err)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, cid);
 	db_bind_text(st, 2, status);
@@ -509,7 +534,7 @@ consent_set_status(struct p2p_db *db, const struct consent_row *r,
 		goto out;
 	}
 	time_instant(now_sec(), ts);
-	if ((st = db_stmt(db, sql_set_status, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_SET_STATUS], err)) == NULL)
 		goto out;
 	sqlite3_bind_int64(st, 1, r->cid);
 	db_bind_text(st, 2, status);
@@ -537,6 +562,138 @@ consent_set_status(struct p2p_db *db, const struct consent_row *r,
 out:
 	json_object_put(o);
 	return ret;
+}
+
+/* --- a receiving payer's own consents (issue #7) ------------------------ */
+
+int
+consent_get_own(struct p2p_db *db, const char *id, const char *client,
+    struct consent_row *r, struct p2p_err *err)
+{
+	int	 rc;
+
+	if ((rc = consent_get(db, id, r, err)) != 0)
+		return rc;
+	if (strcmp(r->source, "submitted") != 0 ||
+	    strcmp(r->client_id, client) != 0) {
+		consent_row_free(r);
+		memset(r, 0, sizeof(*r));
+		return 1;
+	}
+	return 0;
+}
+
+json_object *
+consent_search(struct p2p_db *db, const char *fhir_base, const char *client,
+    const char *patient, struct p2p_err *err)
+{
+	sqlite3_stmt		*st;
+	struct consent_row	 r;
+	json_object		*b, *entries, *e, *res, *s, *links, *l;
+	char			 url[800];
+	int			 rc, n = 0;
+
+	if ((b = fhir_resource_new("Bundle")) == NULL) {
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		return NULL;
+	}
+	snprintf(url, sizeof(url), "%s/Consent?patient=%s", fhir_base,
+	    patient);
+	links = json_object_new_array();
+	l = json_object_new_object();
+	entries = json_object_new_array();
+	if (fhir_add_str(b, "type", "searchset") == -1 ||
+	    fhir_add(b, "link", links) == -1 || fhir_push(links, l) == -1 ||
+	    fhir_add_str(l, "relation", "self") == -1 ||
+	    fhir_add_str(l, "url", url) == -1 ||
+	    fhir_add(b, "entry", entries) == -1) {
+		json_object_put(b);
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		return NULL;
+	}
+	if ((st = db_stmt(db, sql[STMT_SEARCH], err)) == NULL) {
+		json_object_put(b);
+		return NULL;
+	}
+	db_bind_text(st, 1, client);
+	db_bind_text(st, 2, patient);
+	sqlite3_bind_int(st, 3, CONSENT_SEARCH_MAX);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (consent_get(db, db_col_text(st, 0), &r, err) != 0)
+			break;
+		res = consent_resource(&r);
+		snprintf(url, sizeof(url), "%s/Consent/%s", fhir_base, r.id);
+		consent_row_free(&r);
+		e = json_object_new_object();
+		s = json_object_new_object();
+		if (fhir_push(entries, e) == -1 ||
+		    fhir_add_str(e, "fullUrl", url) == -1 ||
+		    fhir_add(e, "resource", res) == -1 ||
+		    fhir_add(e, "search", s) == -1 ||
+		    fhir_add_str(s, "mode", "match") == -1) {
+			json_object_put(s);
+			p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+			break;
+		}
+		n++;
+	}
+	db_done(st);
+	if (err->status == 0 && rc != SQLITE_DONE)
+		db_fail(db, rc, err, "consent search");
+	if (err->status == 0 && fhir_add_int(b, "total", n) == -1)
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	if (err->status != 0) {
+		json_object_put(b);
+		return NULL;
+	}
+	return b;
+}
+
+int
+consent_revoke_own(struct p2p_db *db, const char *id, const char *client,
+    const char *status, int version, struct consent_row *r,
+    struct p2p_err *err)
+{
+	char	 by[160];
+	int	 rc;
+
+	memset(r, 0, sizeof(*r));
+	if (db_begin(db, err) == -1)
+		return -1;
+	if ((rc = consent_get_own(db, id, client, r, err)) != 0) {
+		db_rollback(db);
+		return rc == 1 ? p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND,
+		    "Consent/%s is not known", id) : -1;
+	}
+	if (version >= 0 && version != r->version) {
+		p2p_fail(err, 412, P2P_ISSUE_CONFLICT, "If-Match does not"
+		    " match the current version W/\"%d\"", r->version);
+		goto fail;
+	}
+	if (strcmp(status, r->status) != 0) {
+		if (!consent_revoke_status(status)) {
+			p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+			    "Consent.status", "%s", strcmp(status, "active") == 0 ?
+			    "a withdrawn consent cannot be reactivated; submit a"
+			    " new consent with $member-match" : "a consent can"
+			    " only be withdrawn: status inactive or rejected");
+			goto fail;
+		}
+		snprintf(by, sizeof(by), "client:%s", client);
+		if (consent_set_status(db, r, status, by, NULL, err) == -1)
+			goto fail;
+	}
+	if (db_commit(db, err) == -1)
+		goto fail;
+	/* The stored state, as a read would answer it. */
+	consent_row_free(r);
+	if ((rc = consent_get(db, id, r, err)) != 0)
+		return rc == 1 ? p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "Consent/%s is gone", id) : -1;
+	return 0;
+fail:
+	db_rollback(db);
+	return -1;
 }
 
 /* A minimal FHIR Consent recording the member's opt-out. */
@@ -607,7 +764,7 @@ consent_record_optout(struct p2p_db *db, const char *patient,
 		json_object_put(c);
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	}
-	if ((st = db_stmt(db, sql_optout_store, err)) == NULL)
+	if ((st = db_stmt(db, sql[STMT_OPTOUT_STORE], err)) == NULL)
 		goto out;
 	db_bind_text(st, 1, id);
 	db_bind_text(st, 2, patient);

@@ -14,7 +14,6 @@
 #include "core/config.h"
 #include "store/db.h"
 #include "core/err.h"
-#include "web/http.h"
 
 /* HRex consent policies (value set hrex-consent-policy). */
 #define CONSENT_POLICY_REGULAR \
@@ -32,12 +31,12 @@ struct consent_terms {
 };
 
 /*
- * Validates a submitted HRex Consent for the caller (who) at time now.
- * Returns 0 with terms filled, or -1 with a 422 whose message says which
- * rule failed.
+ * Validates a submitted HRex Consent for the requesting payer (its NPI
+ * and Organization id, either may be "") at time now.  Returns 0 with
+ * terms filled, or -1 with a 422 whose message says which rule failed.
  */
 int	 consent_validate(const struct p2p_config *, json_object *consent,
-	    const struct p2p_principal *who, time_t now,
+	    const char *npi, const char *org_id, time_t now,
 	    struct consent_terms *, struct p2p_err *);
 
 /*
@@ -153,5 +152,41 @@ int	 consent_record_optout(struct p2p_db *, const char *patient,
  * NULL when out of memory or the stored JSON is unreadable.
  */
 json_object *consent_resource(const struct consent_row *);
+
+/*
+ * A receiving payer's own consents (issue #7): those it submitted
+ * (source 'submitted', its client id); any other consent does not exist
+ * for it.
+ */
+#define CONSENT_SEARCH_MAX	100	/* consents of one client for one member */
+
+/*
+ * Consent id when client submitted it: 0 with r filled (caller frees
+ * with consent_row_free()), 1 when client has no such consent, -1 on
+ * error.
+ */
+int	 consent_get_own(struct p2p_db *, const char *id, const char *client,
+	    struct consent_row *, struct p2p_err *);
+
+/*
+ * The searchset Bundle of client's consents for patient (the first
+ * CONSENT_SEARCH_MAX), fullUrls under fhir_base.  Caller puts; NULL
+ * with err.
+ */
+json_object *consent_search(struct p2p_db *, const char *fhir_base,
+	    const char *client, const char *patient, struct p2p_err *);
+
+/*
+ * A FHIR update of client's consent id that may only withdraw it: to
+ * status inactive or rejected (or keep it), when version (an If-Match;
+ * -1 for none) is the current one, in one transaction, recorded as a new
+ * version and audited (consent_set_status()).  Returns 0 with r the
+ * stored state; -1 with err: 404 (not client's), 412 (version), 422 (any
+ * other status, reactivation included), r filled when the refusal
+ * concerns a consent of client.  The caller frees r either way.
+ */
+int	 consent_revoke_own(struct p2p_db *, const char *id,
+	    const char *client, const char *status, int version,
+	    struct consent_row *r, struct p2p_err *);
 
 #endif

@@ -24,6 +24,9 @@
 #include <openssl/evp.h>
 
 #include "json/fhir.h"
+#include "json/params.h"
+#include "member/audit.h"
+#include "member/consent.h"
 #include "member/match.h"
 #include "member/norm.h"
 #include "core/util.h"
@@ -34,6 +37,8 @@
 #define MATCH_ID_MAX		65	/* FHIR id (64) + NUL */
 
 #define SYS_V2_0203	"http://terminology.hl7.org/CodeSystem/v2-0203"
+#define SYS_HREX_TEMP	"http://hl7.org/fhir/us/davinci-hrex/CodeSystem/hrex-temp"
+#define SYS_NPI		"http://hl7.org/fhir/sid/us-npi"
 
 static const char sql_ident[] =
     "SELECT patient FROM ident WHERE value = ?1 AND kind = ?2";
@@ -395,4 +400,249 @@ match_probe(struct p2p_db *db, const char *client,
 		return -1;
 	}
 	return 0;
+}
+
+/* --- $member-match (HRex) ---------------------------------------------- */
+
+enum { HP_PATIENT, HP_MATCH, HP_LINK, HP_CONSENT, HP__MAX };
+
+/* HRex 1.x hrex-parameters-member-match-in; Consent required (PDex). */
+static const struct params_spec hrex_spec[HP__MAX] = {
+	{ "MemberPatient", "Patient", 1, 1 },	/* HP_PATIENT */
+	{ "CoverageToMatch", "Coverage", 1, 1 },	/* HP_MATCH */
+	{ "CoverageToLink", "Coverage", 0, 1 },	/* HP_LINK */
+	{ "Consent", "Consent", 1, 1 },		/* HP_CONSENT */
+};
+
+/* PDex STU1 / HRex 0.2.0 form (the government guide's Example 01). */
+static const struct params_spec legacy_spec[HP__MAX] = {
+	{ "MemberPatient", "Patient", 1, 1 },	/* HP_PATIENT */
+	{ "OldCoverage", "Coverage", 1, 1 },	/* HP_MATCH */
+	{ "NewCoverage", "Coverage", 1, 1 },	/* HP_LINK */
+	{ "Consent", "Consent", 0, 1 },		/* HP_CONSENT */
+};
+
+/* The UMB Identifier naming patient in this payer's member namespace. */
+static json_object *
+umb_identifier(const struct p2p_config *cfg, const char *patient, int legacy)
+{
+	json_object	*id, *type, *codings;
+	char		 sys[600];
+
+	snprintf(sys, sizeof(sys), "%s/member-id", cfg->base_url);
+	if ((id = json_object_new_object()) == NULL)
+		return NULL;
+	type = json_object_new_object();
+	codings = json_object_new_array();
+	if (fhir_add(id, "type", type) == -1 ||
+	    fhir_add(type, "coding", codings) == -1)
+		goto fail;
+	/* HRex 1.1/1.2 pattern: hrex-temp#UMB.  The STU1 guide's Example
+	 * 02 used v2-0203#UMB; HRex 1.0 expects v2-0203#MB. */
+	if ((legacy && fhir_push(codings, fhir_coding_new(SYS_V2_0203, "UMB",
+	    "Member Number")) == -1) ||
+	    fhir_push(codings, fhir_coding_new(SYS_HREX_TEMP, "UMB",
+	    "Unique Product-independent Payer Person Identifier")) == -1 ||
+	    (!legacy && fhir_push(codings, fhir_coding_new(SYS_V2_0203, "MB",
+	    "Member Number")) == -1))
+		goto fail;
+	if (fhir_add_str(id, "system", sys) == -1 ||
+	    fhir_add_str(id, "value", patient) == -1 ||
+	    fhir_add(id, "assigner", fhir_ident_ref_new(SYS_NPI, cfg->org_npi,
+	    cfg->org_name)) == -1)
+		goto fail;
+	return id;
+fail:
+	json_object_put(id);
+	return NULL;
+}
+
+/* HRex 1.1+: MemberIdentifier and MemberId. */
+static json_object *
+reply_hrex(const struct p2p_config *cfg, const char *patient)
+{
+	json_object	*out, *ref;
+	char		 r[80];
+
+	if ((out = params_new()) == NULL)
+		return NULL;
+	snprintf(r, sizeof(r), "Patient/%s", patient);
+	ref = json_object_new_object();
+	if (params_add(out, "MemberIdentifier", "valueIdentifier",
+	    umb_identifier(cfg, patient, 0)) == -1 ||
+	    fhir_add_str(ref, "reference", r) == -1 ||
+	    params_add(out, "MemberId", "valueReference", ref) == -1) {
+		json_object_put(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* PDex STU1 (guide Example 02): MemberPatient + UMB, NewCoverage. */
+static json_object *
+reply_legacy(const struct p2p_config *cfg, json_object *patient,
+    json_object *newcov, const char *id)
+{
+	json_object	*out, *pat = NULL, *cov = NULL, *ids;
+
+	if ((out = params_new()) == NULL)
+		return NULL;
+	if (json_object_deep_copy(patient, &pat, NULL) != 0 ||
+	    json_object_deep_copy(newcov, &cov, NULL) != 0)
+		goto fail;
+	if ((ids = fhir_get(pat, "identifier", json_type_array)) == NULL) {
+		ids = json_object_new_array();
+		if (fhir_add(pat, "identifier", ids) == -1)
+			goto fail;
+	}
+	if (fhir_push(ids, umb_identifier(cfg, id, 1)) == -1)
+		goto fail;
+	if (params_add(out, "MemberPatient", "resource", pat) == -1) {
+		pat = NULL;
+		goto fail;
+	}
+	pat = NULL;
+	if (params_add(out, "NewCoverage", "resource", cov) == -1) {
+		cov = NULL;
+		goto fail;
+	}
+	return out;
+fail:
+	json_object_put(pat);
+	json_object_put(cov);
+	json_object_put(out);
+	return NULL;
+}
+
+int
+match_parse(json_object *body, struct match_input *in, struct p2p_err *err)
+{
+	json_object	*list, *found[HP__MAX], *p;
+	char		 ex[96];
+	size_t		 idx = 0;
+
+	memset(in, 0, sizeof(*in));
+	if ((list = params_list(body, err)) == NULL)
+		return -1;
+	/* PDex STU1: any OldCoverage/NewCoverage means the older form. */
+	in->legacy = params_count(list, "OldCoverage") > 0 ||
+	    params_count(list, "NewCoverage") > 0;
+	if (params_check(list, in->legacy ? legacy_spec : hrex_spec, HP__MAX,
+	    "Parameters.parameter", found, err) == -1)
+		return -1;
+	in->patient = found[HP_PATIENT];
+	in->coverage = found[HP_MATCH];
+	in->link = found[HP_LINK];
+	in->consent = found[HP_CONSENT];
+
+	/* hrex-patient-demographics: name.family and birthDate 1..1. */
+	p = in->patient;
+	(void)params_find(list, "MemberPatient", &idx);
+	if (fhir_path_str(p, "name.family") == NULL) {
+		snprintf(ex, sizeof(ex), "Parameters.parameter[%zu].resource"
+		    ".name.family", idx);
+		return p2p_fail_at(err, 400, P2P_ISSUE_REQUIRED, ex,
+		    "MemberPatient needs name.family (%s)", ex);
+	}
+	if (fhir_str(p, "birthDate") == NULL) {
+		snprintf(ex, sizeof(ex), "Parameters.parameter[%zu].resource"
+		    ".birthDate", idx);
+		return p2p_fail_at(err, 400, P2P_ISSUE_REQUIRED, ex,
+		    "MemberPatient needs birthDate (%s)", ex);
+	}
+	return 0;
+}
+
+/*
+ * One write transaction per request, from the first read on: the
+ * match reads, the opt-out check, the probe row, then either the
+ * consent, match and audit rows, or, on a refusal, the probe row alone.
+ * member-match runs as one process, so holding the write lock for the
+ * reads costs no concurrency, and the locks are taken once instead of
+ * once per statement.  The probing guard is decided before the match
+ * result is told, so a throttled caller learns nothing from it.
+ */
+int
+match_member(struct p2p_db *db, const struct p2p_config *cfg,
+    const struct match_input *in, const char *client, const char *npi,
+    const char *org_id, time_t now, char *patient, size_t patientsz,
+    struct p2p_err *err)
+{
+	struct consent_terms	 terms;
+	enum match_result	 res;
+	struct p2p_err		 e2;
+	char			 detail[64];
+	long long		 cid = 0;
+	int			 optout = 0, consentless = 0;
+
+	patient[0] = '\0';
+	if (db_begin(db, err) == -1)
+		return -1;
+	if (in->consent != NULL) {
+		if (consent_validate(cfg, in->consent, npi, org_id, now,
+		    &terms, err) == -1)
+			goto refused;
+	} else if (cfg->allow_legacy_consentless) {
+		consentless = 1;	/* only the legacy form gets here */
+	} else {
+		p2p_fail_at(err, 422, P2P_ISSUE_BUSINESS_RULE,
+		    "Parameters.parameter", "a Consent parameter is required"
+		    " (consent-less legacy matching is disabled)");
+		goto refused;
+	}
+	if (match_find(db, in, &res, patient, patientsz, err) == -1 ||
+	    (res == MATCH_ONE && consent_optout(db, patient, &optout,
+	    err) == -1) ||
+	    match_probe(db, client, in, cfg->probe_limit, cfg->probe_window,
+	    now, err) == -1)
+		goto refused;
+	if (res == MATCH_NONE) {
+		/* Wording of the government guide's Example 03. */
+		p2p_fail(err, 422, P2P_ISSUE_NOT_FOUND,
+		    "No member match found");
+		goto refused;
+	}
+	if (res == MATCH_MANY) {
+		p2p_fail(err, 422, P2P_ISSUE_MULTIPLE_MATCHES, "More than one"
+		    " member matches; send the member id or more demographics");
+		goto refused;
+	}
+	/* HRex 1.1 / PDex: a consent that cannot be honoured returns no
+	 * patient id. */
+	if (optout) {
+		p2p_fail(err, 422, P2P_ISSUE_FORBIDDEN, "the consent request"
+		    " cannot be complied with: the member has opted out of"
+		    " payer-to-payer exchange");
+		goto keep_probe;	/* the refusal names the member */
+	}
+	snprintf(detail, sizeof(detail), "%s%s",
+	    in->legacy ? "legacy form" : "hrex form",
+	    consentless ? ", consent-less" : "");
+	if ((!consentless && consent_store(db, in->consent, &terms, patient,
+	    client, &cid, err) == -1) ||
+	    consent_record_match(db, client, patient, cid, NULL, consentless,
+	    err) == -1 ||
+	    audit_log(db, AUDIT_MATCH, "success", client, patient, cid, detail,
+	    err) == -1 ||
+	    db_commit(db, err) == -1) {
+		db_rollback(db);
+		return -1;
+	}
+	return 0;
+refused:
+	patient[0] = '\0';
+keep_probe:
+	/* The probe row counts; nothing else was written. */
+	p2p_err_init(&e2);
+	if (err->status >= 500 || db_commit(db, &e2) == -1)
+		db_rollback(db);
+	return -1;
+}
+
+json_object *
+match_reply(const struct p2p_config *cfg, const struct match_input *in,
+    const char *patient)
+{
+	return in->legacy ? reply_legacy(cfg, in->patient, in->link, patient) :
+	    reply_hrex(cfg, patient);
 }

@@ -11,6 +11,7 @@
 
 #include <json-c/json.h>
 
+#include "core/config.h"
 #include "store/db.h"
 #include "core/err.h"
 
@@ -77,5 +78,43 @@ int	 match_agrees(const struct match_demog *, const char *family,
 int	 match_probe(struct p2p_db *, const char *client,
 	    const struct match_input *, long long limit, long long window,
 	    time_t now, struct p2p_err *);
+
+/* --- $member-match (HRex) ------------------------------------------- */
+
+/*
+ * Reads a $member-match Parameters body into in (pointers borrowed from
+ * body): the HRex 1.x form (MemberPatient, CoverageToMatch, optional
+ * CoverageToLink, Consent) or the PDex STU1 form (OldCoverage,
+ * NewCoverage, optional Consent), and the demographics HRex requires
+ * (name.family, birthDate).  0, or -1 with a 400 naming the element.
+ */
+int	 match_parse(json_object *body, struct match_input *in,
+	    struct p2p_err *);
+
+/*
+ * The operation for client, whose requesting payer is npi / org_id, at
+ * now, in one write transaction: the Consent validated (422; without
+ * one, the legacy form only when allow_legacy_consentless), the member
+ * found and the opt-outs read, the probing guard's row (429), the
+ * outcome (422 not-found, multiple-matches; forbidden for an opt-out),
+ * then the Consent stored, the match recorded and the success audited
+ * (event match).  A refusal keeps the probe row (the attempt counts)
+ * and writes nothing else: its record is the caller's.  Returns 0 with
+ * patient set to the member id; -1 with err, patient "" unless the
+ * refusal concerns that member (an opt-out, a failed store).
+ */
+int	 match_member(struct p2p_db *, const struct p2p_config *,
+	    const struct match_input *, const char *client, const char *npi,
+	    const char *org_id, time_t now, char *patient, size_t patientsz,
+	    struct p2p_err *);
+
+/*
+ * The output Parameters for the member patient: HRex 1.1+ MemberIdentifier
+ * (UMB) and MemberId, or for the STU1 form MemberPatient (with the UMB
+ * identifier added) and NewCoverage.  Caller puts; NULL when out of
+ * memory.
+ */
+json_object *match_reply(const struct p2p_config *, const struct match_input *,
+	    const char *patient);
 
 #endif

@@ -3,7 +3,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <libgen.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -98,7 +103,7 @@ write_error_pages(const char *data_dir, struct p2p_err *err)
 	int		 ok;
 
 	snprintf(path, sizeof(path), "%s/errors", data_dir);
-	if (mkdir_mode(path, 0755, err) == -1)
+	if (mkdir_mode(path, 0750, err) == -1)
 		return -1;
 	for (i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
 		snprintf(path, sizeof(path), "%s/errors/%d.html", data_dir,
@@ -121,61 +126,238 @@ write_error_pages(const char *data_dir, struct p2p_err *err)
 }
 
 int
+admin_owner(const char *spec, uid_t *uid, gid_t *gid, struct p2p_err *err)
+{
+	char		 user[256];
+	const char	*colon;
+	struct passwd	*pw;
+	struct group	*gr;
+
+	colon = strchr(spec, ':');
+	if (snprintf(user, sizeof(user), "%.*s", colon ? (int)(colon - spec) :
+	    (int)strlen(spec), spec) >= (int)sizeof(user) || user[0] == '\0')
+		return p2p_fail(err, 400, P2P_ISSUE_VALUE,
+		    "owner \"%s\": expected USER or USER:GROUP", spec);
+	if ((pw = getpwnam(user)) == NULL)
+		return p2p_fail(err, 400, P2P_ISSUE_VALUE,
+		    "no user \"%s\" (create it first, e.g. adduser --system "
+		    "--group --home /var/lib/p2p p2p)", user);
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	if (colon != NULL && colon[1] != '\0') {
+		if ((gr = getgrnam(colon + 1)) == NULL)
+			return p2p_fail(err, 400, P2P_ISSUE_VALUE,
+			    "no group \"%s\"", colon + 1);
+		*gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+/* nftw() passes no argument: the owner being given, for give_one(). */
+static uid_t	 give_uid;
+static gid_t	 give_gid;
+
+static int
+give_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	/* lchown: a symbolic link is given, never what it points to. */
+	return lchown(path, give_uid, give_gid) == -1 ? -1 : 0;
+}
+
+/* Gives dir and everything under it to uid:gid (not across mounts). */
+static int
+give_tree(const char *dir, uid_t uid, gid_t gid, struct p2p_err *err)
+{
+	give_uid = uid;
+	give_gid = gid;
+	if (nftw(dir, give_one, 16, FTW_PHYS | FTW_MOUNT) != 0)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "cannot give %s to uid %ld: %s", dir, (long)uid,
+		    strerror(errno));
+	return 0;
+}
+
+/*
+ * The data directory's subdirectories; existing ones are kept as they
+ * are, except keys/, which is tightened.
+ */
+static int
+make_dirs(const struct p2p_config *cfg, struct p2p_err *err)
+{
+	static const struct {
+		const char	*name;
+		mode_t		 mode;
+	} dirs[] = {
+		/* run/ holds the FastCGI sockets, log/ and www/ what the
+		 * web server configurations expect (logs, an empty
+		 * document root). */
+		{ "keys", 0700 },
+		{ "run", 0750 },
+		{ "log", 0750 },
+		{ "www", 0750 },
+	};
+	char	 path[PATH_MAX + 32];
+	size_t	 i;
+
+	if (mkdir_mode(cfg->output_dir, 0750, err) == -1)
+		return -1;
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", cfg->data_dir,
+		    dirs[i].name);
+		if (mkdir_mode(path, dirs[i].mode, err) == -1)
+			return -1;
+	}
+	/* keys/ may predate the tight modes: tighten it. */
+	snprintf(path, sizeof(path), "%s/keys", cfg->data_dir);
+	if (chmod(path, 0700) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "chmod %s: %s",
+		    path, strerror(errno));
+	return 0;
+}
+
+/*
+ * The directory of a log file outside the data directory (say
+ * /var/log/p2p/p2p.log), made when missing so that nothing waits for a
+ * directory nothing creates.  dir is set to it when this call made it
+ * (then it is the owner's too), else "".
+ */
+static int
+log_dir(const struct p2p_config *cfg, char *dir, size_t sz,
+    struct p2p_err *err)
+{
+	char	 tmp[PATH_MAX];
+	size_t	 dl = strlen(cfg->data_dir);
+
+	dir[0] = '\0';
+	if (cfg->log_file[0] != '/' || (strncmp(cfg->log_file, cfg->data_dir,
+	    dl) == 0 && cfg->log_file[dl] == '/'))
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s", cfg->log_file);
+	snprintf(dir, sz, "%s", dirname(tmp));
+	if (access(dir, F_OK) == 0) {
+		dir[0] = '\0';
+		return 0;
+	}
+	return mkdir_mode(dir, 0750, err);
+}
+
+/* Where the configuration is, and whether it (or the database) exists. */
+static int
+locate(const struct admin_init_opts *o, struct p2p_config *cfg,
+    char *path, size_t sz, int *existing, struct p2p_err *err)
+{
+	struct stat	 sb;
+	char		 db[PATH_MAX + 32];
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (o->data_dir == NULL) {
+		/* The configuration is there already (the Debian package's
+		 * /etc/p2p/p2p.conf): make what it names. */
+		if (o->base_url || o->share_dir || o->runner || o->demo)
+			return p2p_fail(err, 400, P2P_ISSUE_VALUE,
+			    "--base-url, --share, --runner and --demo write a "
+			    "new p2p.conf: give a DATADIR, or edit the "
+			    "existing file");
+		if (config_load(cfg, o->conf, err) == -1)
+			return -1;
+		snprintf(path, sz, "%s", cfg->path);
+		if (mkdir_mode(cfg->data_dir, 0750, err) == -1)
+			return -1;
+		*existing = stat(cfg->database, &sb) == 0;
+		return 0;
+	}
+	if (mkdir_mode(o->data_dir, 0750, err) == -1)
+		return -1;
+	if (realpath(o->data_dir, cfg->data_dir) == NULL)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "%s: %s",
+		    o->data_dir, strerror(errno));
+	snprintf(path, sz, "%s/p2p.conf", cfg->data_dir);
+	snprintf(db, sizeof(db), "%s/p2p.db", cfg->data_dir);
+	*existing = lstat(path, &sb) == 0 || stat(db, &sb) == 0;
+	if (*existing && o->update &&
+	    (o->base_url || o->share_dir || o->runner || o->demo))
+		return p2p_fail(err, 400, P2P_ISSUE_VALUE,
+		    "--update keeps %s: edit it instead of giving --base-url, "
+		    "--share, --runner or --demo", path);
+	return 0;
+}
+
+/* A new p2p.conf from the defaults and the options. */
+static int
+write_config(const struct admin_init_opts *o, struct p2p_config *cfg,
+    const char *path, struct p2p_err *err)
+{
+	config_defaults(cfg);
+	if (o->base_url != NULL)
+		snprintf(cfg->base_url, sizeof(cfg->base_url), "%s",
+		    o->base_url);
+	if (o->share_dir != NULL &&
+	    realpath(o->share_dir, cfg->share_dir) == NULL)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "%s: %s", o->share_dir, strerror(errno));
+	if (o->runner != NULL && realpath(o->runner, cfg->runner) == NULL)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "%s: %s", o->runner, strerror(errno));
+	if (o->demo) {
+		cfg->allow_basic_api = 1;
+		cfg->allow_legacy_consentless = 1;
+		/* The demo runs as whoever starts it, root included. */
+		cfg->allow_root = 1;
+	}
+	if (config_write(cfg, path) == -1 || chmod(path, 0640) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "cannot write %s", path);
+	log_info("wrote %s", path);
+	return 0;
+}
+
+int
 admin_init(const struct admin_init_opts *o, struct p2p_err *err)
 {
 	struct p2p_config	 cfg;
 	struct p2p_db		 db;
-	char			 path[PATH_MAX + 32];
-	int			 rc;
+	struct stat		 sb;
+	char			 path[PATH_MAX + 32], ldir[PATH_MAX];
+	uid_t			 uid = 0;
+	gid_t			 gid = 0;
+	int			 rc, existing = 0, give = 0;
 
-	if (mkdir_mode(o->data_dir, 0755, err) == -1)
-		return -1;
-	memset(&cfg, 0, sizeof(cfg));
-	if (realpath(o->data_dir, cfg.data_dir) == NULL)
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "%s: %s",
-		    o->data_dir, strerror(errno));
-	snprintf(path, sizeof(path), "%s/p2p.conf", cfg.data_dir);
-	if (access(path, F_OK) != 0) {
-		config_defaults(&cfg);
-		if (o->base_url != NULL)
-			snprintf(cfg.base_url, sizeof(cfg.base_url), "%s",
-			    o->base_url);
-		if (o->share_dir != NULL &&
-		    realpath(o->share_dir, cfg.share_dir) == NULL)
-			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "%s: %s", o->share_dir, strerror(errno));
-		if (o->runner != NULL &&
-		    realpath(o->runner, cfg.runner) == NULL)
-			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "%s: %s", o->runner, strerror(errno));
-		if (o->demo) {
-			cfg.allow_basic_api = 1;
-			cfg.allow_legacy_consentless = 1;
-		}
-		if (config_write(&cfg, path) == -1)
-			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "cannot write %s", path);
-		log_info("wrote %s", path);
+	if (o->owner != NULL) {
+		if (admin_owner(o->owner, &uid, &gid, err) == -1)
+			return -1;
+		if (geteuid() != 0 && uid != geteuid())
+			return p2p_fail(err, 403, P2P_ISSUE_SECURITY,
+			    "--owner %s: only root may give files to another "
+			    "user", o->owner);
+		give = geteuid() == 0;
 	}
+	if (locate(o, &cfg, path, sizeof(path), &existing, err) == -1)
+		return -1;
+	if (existing && !o->update)
+		return p2p_fail(err, 409, P2P_ISSUE_CONFLICT,
+		    "%s is initialised already (it holds %s): nothing "
+		    "changed; --update creates what is missing and applies "
+		    "migrations, keeping the configuration and keys",
+		    cfg.data_dir, o->data_dir ? "p2p.conf or p2p.db" :
+		    "the database");
+	/* Root updating a directory that is another user's: new files
+	 * are that user's too, never root's. */
+	if (o->owner == NULL && geteuid() == 0 &&
+	    stat(cfg.data_dir, &sb) == 0 && sb.st_uid != 0) {
+		uid = sb.st_uid;
+		gid = sb.st_gid;
+		give = 1;
+	}
+	if (access(path, F_OK) != 0 && write_config(o, &cfg, path, err) == -1)
+		return -1;
 	if (config_load(&cfg, path, err) == -1)
 		return -1;
-	if (mkdir_mode(cfg.output_dir, 0755, err) == -1)
-		return -1;
-	snprintf(path, sizeof(path), "%s/keys", cfg.data_dir);
-	if (mkdir_mode(path, 0700, err) == -1)
-		return -1;
-	/* run/ holds the FastCGI sockets, log/ and www/ what lighttpd.conf
-	 * expects (error log, an empty document root). */
-	snprintf(path, sizeof(path), "%s/run", cfg.data_dir);
-	if (mkdir_mode(path, 0755, err) == -1)
-		return -1;
-	snprintf(path, sizeof(path), "%s/log", cfg.data_dir);
-	if (mkdir_mode(path, 0755, err) == -1)
-		return -1;
-	snprintf(path, sizeof(path), "%s/www", cfg.data_dir);
-	if (mkdir_mode(path, 0755, err) == -1)
-		return -1;
-	if (write_error_pages(cfg.data_dir, err) == -1 ||
+	if (make_dirs(&cfg, err) == -1 ||
+	    log_dir(&cfg, ldir, sizeof(ldir), err) == -1 ||
+	    write_error_pages(cfg.data_dir, err) == -1 ||
 	    make_key(cfg.key_file, 32, err) == -1)
 		return -1;
 	/* The secret lighttpd's mod_secdownload signs file URLs with. */
@@ -186,7 +368,13 @@ admin_init(const struct admin_init_opts *o, struct p2p_err *err)
 		return -1;
 	rc = db_migrate(&db, err);
 	db_close(&db);
-	if (rc == 0 && chmod(cfg.database, 0640) == -1)
-		log_warn("chmod %s: %s", cfg.database, strerror(errno));
-	return rc;
+	if (rc == -1)
+		return -1;
+	if (chmod(cfg.database, 0600) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "chmod %s: %s",
+		    cfg.database, strerror(errno));
+	if (give && (give_tree(cfg.data_dir, uid, gid, err) == -1 ||
+	    (ldir[0] != '\0' && give_tree(ldir, uid, gid, err) == -1)))
+		return -1;
+	return 0;
 }

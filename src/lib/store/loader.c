@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/bq.h"
@@ -23,15 +24,19 @@ struct reader {
 	size_t	 start;
 	size_t	 end;
 	int	 eof;		/* the stream is exhausted */
+	long long consumed;	/* bytes of the lines returned */
 };
 
-/* Progress on a terminal. */
+/* Progress on stderr (see load_file()). */
 struct progress {
 	const char	*name;
-	int		 on;		/* stderr is a terminal */
+	int		 mode;		/* LOAD_PROGRESS_TTY, an interval in
+					   ms, or 0: none */
 	int64_t		 start;		/* ms */
-	int64_t		 last;		/* ms of the last redraw */
-	int		 drawn;		/* a line is on screen */
+	int64_t		 last;		/* ms of the last line */
+	int		 drawn;		/* a terminal line is on screen */
+	long long	 done, total;	/* bytes (ndjson) or entries
+					   (Bundle); total 0: unknown */
 };
 
 /* Rewrites err->msg as "<where>: <msg>". */
@@ -75,6 +80,7 @@ read_line(struct reader *r, char **line, size_t *len, struct p2p_err *err)
 			*line = r->buf + r->start;
 			*len = (size_t)(nl - *line);
 			r->start += *len + 1;
+			r->consumed += (long long)*len + 1;
 			return 1;
 		}
 		if (r->eof) {
@@ -83,6 +89,7 @@ read_line(struct reader *r, char **line, size_t *len, struct p2p_err *err)
 			*line = r->buf + r->start;
 			*len = r->end - r->start;
 			r->start = r->end;
+			r->consumed += (long long)*len;
 			return 1;
 		}
 		if (r->start > 0) {
@@ -126,31 +133,66 @@ blank(const char *s, size_t n)
 	return 1;
 }
 
+/* "1h02m", "3m05s", "12s". */
+static void
+duration(char *out, size_t sz, long long s)
+{
+	if (s >= 3600)
+		snprintf(out, sz, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(out, sz, "%lldm%02llds", s / 60, s % 60);
+	else
+		snprintf(out, sz, "%llds", s);
+}
+
+void
+load_progress_text(char *out, size_t sz, long long done, long long total,
+    long resources, int64_t elapsed_ms)
+{
+	char	 eta[32];
+	double	 secs = (double)elapsed_ms / 1000.0, rate;
+
+	rate = secs > 0 ? (double)resources / secs : 0.0;
+	if (total <= 0 || done <= 0 || done > total) {
+		snprintf(out, sz, "%ld resources, %.0f/s", resources, rate);
+		return;
+	}
+	/* The rest at the pace so far. */
+	duration(eta, sizeof(eta), (long long)((double)elapsed_ms *
+	    (double)(total - done) / (double)done / 1000.0 + 0.5));
+	snprintf(out, sz, "%lld%%, %ld resources, %.0f/s, ETA %s",
+	    done * 100 / total, resources, rate, eta);
+}
+
 static void
 progress_tick(struct progress *p, const struct load_stats *st, int force)
 {
+	char	 text[160];
 	int64_t	 now;
 	long	 n;
-	double	 secs;
 
-	if (!p->on)
+	if (p->mode == 0)
 		return;
 	now = now_ms();
-	if (!force && now - p->last < 500)
+	if (p->mode == LOAD_PROGRESS_TTY ? !force && now - p->last < 500 :
+	    force || now - p->last < p->mode)
 		return;
 	p->last = now;
 	n = st->resources + st->clients + st->consents + st->ignored +
 	    st->deleted;
-	secs = (double)(now - p->start) / 1000.0;
-	fprintf(stderr, "\r%.60s: %ld resources, %.0f/s ", p->name, n,
-	    secs > 0 ? (double)n / secs : 0.0);
-	p->drawn = 1;
+	load_progress_text(text, sizeof(text), p->done, p->total, n,
+	    now - p->start);
+	if (p->mode == LOAD_PROGRESS_TTY) {
+		fprintf(stderr, "\r\033[K%.60s: %s", p->name, text);
+		p->drawn = 1;
+	} else
+		fprintf(stderr, "load %s: %s\n", p->name, text);
 }
 
 static void
 progress_end(struct progress *p)
 {
-	if (p->on && p->drawn)
+	if (p->mode == LOAD_PROGRESS_TTY && p->drawn)
 		fprintf(stderr, "\r\033[K");
 }
 
@@ -224,6 +266,7 @@ put(struct p2p_db *db, json_object *res, const struct store_ctx *ctx,
 /* One line on its way from a worker to the writer. */
 struct line_item {
 	long		 lineno;
+	long long	 end;		/* bytes of the file up to its end */
 	char		*text;		/* the line, trimmed: row.json may
 					   point here */
 	size_t		 len;		/* bytes of text */
@@ -285,6 +328,7 @@ take_line(struct pipeline *p, struct line_item **out, unsigned long *seq)
 		if (rc == 1 && blank(line, len))
 			continue;
 		it->lineno = p->lineno;
+		it->end = p->r->consumed;
 		if (rc == -1) {
 			it->failed = 1;
 			p->stop = 1;
@@ -457,7 +501,8 @@ load_ndjson(struct p2p_db *db, struct reader *r, long lineno,
 		if (rc == 0) {
 			count(st, it->row.kind, it->row.type, 0);
 			st->scanned += it->scanned;
-			if ((it->lineno & 0x1fff) == 0)
+			pg->done = it->end;
+			if ((it->lineno & 0x3ff) == 0)
 				progress_tick(pg, st, 0);
 		} else
 			prefix(err, "line %ld", it->lineno);
@@ -675,6 +720,9 @@ load_bundle(struct p2p_db *db, json_object *b, struct store_ctx *ctx,
 		goto out;
 	ctx->urn = urn;
 	n = json_object_array_length(entries);
+	/* From here on progress counts entries (both passes). */
+	pg->done = 0;
+	pg->total = (long long)n * (tx ? 2 : 1);
 	/*
 	 * FHIR R4 transaction processing (http §3.1.0.11.2): DELETEs
 	 * first, then creates and updates; batches and collections in
@@ -687,7 +735,8 @@ load_bundle(struct p2p_db *db, json_object *b, struct store_ctx *ctx,
 				prefix(err, "entry[%zu]", i);
 				goto out;
 			}
-			if ((i & 0x1fff) == 0)
+			pg->done++;
+			if ((i & 0x3ff) == 0)
 				progress_tick(pg, st, 0);
 		}
 	rc = 0;
@@ -794,6 +843,7 @@ load_auto(struct p2p_db *db, struct reader *r, struct store_ctx *ctx,
 		return rc;
 	}
 	json_object_put(first);
+	r->consumed = 0;
 	if (fseek(r->f, 0, SEEK_SET) == -1)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "cannot read the file again: %s", strerror(errno));
@@ -817,6 +867,7 @@ load_stream(struct p2p_db *db, FILE *f, const char *name,
 	struct store_ctx	 ctx;
 	struct reader		 r;
 	struct progress		 pg;
+	struct stat		 sb;
 	int			 rc;
 
 	memset(st, 0, sizeof(*st));
@@ -824,8 +875,10 @@ load_stream(struct p2p_db *db, FILE *f, const char *name,
 	memset(&pg, 0, sizeof(pg));
 	r.f = f;
 	pg.name = name;
-	pg.on = progress;
+	pg.mode = progress;
 	pg.start = pg.last = now_ms();
+	if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode))
+		pg.total = (long long)sb.st_size;
 	store_ctx_init(&ctx);
 	if (fmt != LOAD_BUNDLE) {
 		r.cap = 1024 * 1024;

@@ -51,10 +51,14 @@ struct load_stats {
 
 /*
  * Loads the file at path (format from its name: *.ndjson / *.jsonl are
- * ndjson, anything else LOAD_AUTO).  With progress != 0, a progress
- * line is redrawn on stderr during long loads.  Returns 0 with stats
- * filled, or -1 with err set and nothing from the file kept.
+ * ndjson, anything else LOAD_AUTO).  progress: 0 none;
+ * LOAD_PROGRESS_TTY a line redrawn in place on stderr (a terminal);
+ * N > 0 a plain line on stderr at most every N ms ("load NAME: 42%,
+ * 12000 resources, 95000/s, ETA 3s", see load_progress_text()).
+ * Returns 0 with stats filled, or -1 with err set and nothing from the
+ * file kept.
  */
+#define LOAD_PROGRESS_TTY	(-1)
 int	 load_file(struct p2p_db *, const char *path, int progress,
 	    struct load_stats *, struct p2p_err *);
 
@@ -62,6 +66,13 @@ int	 load_file(struct p2p_db *, const char *path, int progress,
 int	 load_stream(struct p2p_db *, FILE *, const char *name,
 	    enum load_format, int progress, struct load_stats *,
 	    struct p2p_err *);
+
+/*
+ * The text of a progress line: "P%, N resources, R/s, ETA T" (done
+ * and total in any one unit; without a total, only the counts).
+ */
+void	 load_progress_text(char *out, size_t sz, long long done,
+	    long long total, long resources, int64_t elapsed_ms);
 
 /*
  * Appends a one-line summary of stats to out: counts by type, clients,

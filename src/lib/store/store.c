@@ -32,6 +32,8 @@ static const char *const sql_res_upd =
     "UPDATE resource SET patient = ?3, dos = ?4, flags = ?5, changed = ?6,"
     " last_updated = ?7, json = ?8, p2p_json = ?9"
     " WHERE type = ?1 AND id = ?2 RETURNING rid";
+static const char *const sql_res_exists =
+    "SELECT 1 FROM resource WHERE type = ?1 AND id = ?2";
 static const char *const sql_res_del =
     "DELETE FROM resource WHERE type = ?1 AND id = ?2";
 /*
@@ -1018,6 +1020,26 @@ store_put(struct p2p_db *db, json_object *res, const struct store_ctx *ctx,
 	rc = store_write(db, &row, ctx, err);
 	store_row_free(&row);
 	return rc;
+}
+
+int
+store_exists(struct p2p_db *db, const char *type, const char *id,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = db_stmt(db, sql_res_exists, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, type);
+	db_bind_text(st, 2, id);
+	rc = sqlite3_step(st);
+	db_done(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "resource lookup");
+	return 0;
 }
 
 int

@@ -194,4 +194,11 @@ void	 store_row_free(struct store_row *);
 int	 store_delete(struct p2p_db *, const char *type, const char *id,
 	    enum store_kind *kind, struct p2p_err *);
 
+/*
+ * Whether resource type/id is stored (table resource, by its primary
+ * key).  Returns 1 or 0, or -1 with err set.
+ */
+int	 store_exists(struct p2p_db *, const char *type, const char *id,
+	    struct p2p_err *);
+
 #endif

@@ -1,12 +1,11 @@
 /*
- * http.c - the request loop (see http.h).
+ * http.c - requests and responses (see http.h).
  *
  * CGI variables follow RFC 3875; lighttpd passes the original request
  * target in REQUEST_URI, which is what routing uses, so URL rewrites in
  * the server configuration do not change what the programs see.
  */
 
-#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +17,7 @@
 
 #include "json/fhir.h"
 #include "web/http.h"
+#include "web/op.h"
 #include "core/log.h"
 
 static volatile sig_atomic_t	 stopping;
@@ -68,12 +68,21 @@ p2p_open(struct p2p_ctx *ctx, const struct p2p_op *op)
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->op = op;
+	ctx->in = stdin;
+	ctx->out = stdout;
 	log_init(op->name);
 	p2p_err_init(&err);
 	if (config_load(&ctx->cfg, NULL, &err) == -1) {
 		log_err("configuration: %s", err.msg);
 		return -1;
 	}
+	/* Before the log file is opened: root would leave it root's. */
+	if (config_check_user(&ctx->cfg, &err) == -1) {
+		log_err("%s", err.msg);
+		return -1;
+	}
+	if (log_open(ctx->cfg.log_file, &err) == -1)
+		log_warn("%s; logging to stderr", err.msg);
 	if (db_open(&ctx->db, ctx->cfg.database, 0, &err) == -1)
 		return -1;
 	if (db_cache(&ctx->db, ctx->cfg.db_cache_mib, &err) == -1) {
@@ -123,6 +132,7 @@ p2p_close(struct p2p_ctx *ctx)
 	buf_free(&ctx->spare);
 	if (!ctx->cgi)
 		FCGX_Free(&ctx->fcgx, 1);
+	log_close();
 }
 
 static const char *
@@ -207,23 +217,20 @@ p2p_accept(struct p2p_ctx *ctx, struct p2p_req *req)
 	return 0;
 }
 
-/* Media type of a Content-Type value without parameters, lowercased. */
-static void
-media_type(const char *ct, char *out, size_t sz)
+long long
+p2p_content_length(struct p2p_req *req)
 {
-	size_t	 i = 0;
+	const char	*cl = getparam(req->ctx, "CONTENT_LENGTH");
+	long long	 len = 0;
 
-	if (ct == NULL)
-		ct = "";
-	while (*ct == ' ')
-		ct++;
-	for (; *ct != '\0' && *ct != ';' && *ct != ' ' && i + 1 < sz; ct++)
-		out[i++] = (char)tolower((unsigned char)*ct);
-	out[i] = '\0';
+	if (cl != NULL && *cl != '\0' &&
+	    parse_ll(cl, 0, (long long)1 << 40, &len) == -1)
+		return -1;
+	return len;
 }
 
-static int
-read_body(struct p2p_req *req, size_t len, struct p2p_err *err)
+int
+p2p_read_body(struct p2p_req *req, size_t len, struct p2p_err *err)
 {
 	size_t	 got = 0;
 	int	 n;
@@ -232,7 +239,8 @@ read_body(struct p2p_req *req, size_t len, struct p2p_err *err)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	while (got < len) {
 		if (req->ctx->cgi) {
-			n = (int)fread(req->body + got, 1, len - got, stdin);
+			n = (int)fread(req->body + got, 1, len - got,
+			    req->ctx->in);
 		} else {
 			size_t want = len - got > (1u << 30) ? (1u << 30) :
 			    len - got;
@@ -248,75 +256,6 @@ read_body(struct p2p_req *req, size_t len, struct p2p_err *err)
 	if (got != len)
 		return p2p_fail(err, 400, P2P_ISSUE_STRUCTURE,
 		    "request body shorter than Content-Length");
-	return 0;
-}
-
-int
-p2p_parse(struct p2p_req *req, struct p2p_err *err)
-{
-	const struct p2p_op	*op = req->ctx->op;
-	const struct p2p_config	*cfg = &req->ctx->cfg;
-	const char		*cl;
-	char			 mt[96];
-	long long		 len = 0, max;
-
-	if (req->bad_path)
-		return p2p_fail(err, 400, P2P_ISSUE_INVALID,
-		    "malformed request path");
-	if (req->method == 0 || (op->methods & (unsigned)req->method) == 0) {
-		p2p_header(req, "Allow", "%s%s%s%s",
-		    op->methods & P2P_GET ? "GET" : "",
-		    op->methods & P2P_POST ?
-		    (op->methods & P2P_GET ? ", POST" : "POST") : "",
-		    op->methods & P2P_PUT ? ", PUT" : "",
-		    op->methods & P2P_DELETE ? ", DELETE" : "");
-		return p2p_fail(err, 405, P2P_ISSUE_NOT_SUPPORTED,
-		    "method %s is not allowed here", req->method_name);
-	}
-	if (kv_parse(&req->args, req->query, strlen(req->query), 1, 256) == -1)
-		return p2p_fail(err, 400, P2P_ISSUE_INVALID,
-		    "malformed query string");
-	cl = getparam(req->ctx, "CONTENT_LENGTH");
-	if (cl != NULL && *cl != '\0' &&
-	    parse_ll(cl, 0, (long long)1 << 40, &len) == -1)
-		return p2p_fail(err, 400, P2P_ISSUE_INVALID,
-		    "malformed Content-Length");
-	max = op->bulk_body ? cfg->max_bulk_body : cfg->max_body;
-	if (len > max)
-		return p2p_fail(err, 413, P2P_ISSUE_TOO_COSTLY,
-		    "request body of %lld bytes exceeds the limit of %lld",
-		    len, max);
-	if (op->body == P2P_BODY_NONE ||
-	    (req->method != P2P_POST && req->method != P2P_PUT))
-		return 0;
-	media_type(req->content_type, mt, sizeof(mt));
-	if (op->body == P2P_BODY_FHIR) {
-		if (strcmp(mt, "application/fhir+json") != 0 &&
-		    strcmp(mt, "application/json") != 0 &&
-		    strcmp(mt, "application/json+fhir") != 0)
-			return p2p_fail(err, 415, P2P_ISSUE_NOT_SUPPORTED,
-			    "Content-Type must be application/fhir+json%s%s",
-			    mt[0] ? ", not " : "", mt);
-	} else if (op->body == P2P_BODY_FORM) {
-		if (strcmp(mt, "application/x-www-form-urlencoded") != 0)
-			return p2p_fail_oauth(err, 400, "invalid_request",
-			    "Content-Type must be "
-			    "application/x-www-form-urlencoded");
-	}
-	if (read_body(req, (size_t)len, err) == -1)
-		return -1;
-	if (op->body == P2P_BODY_FHIR) {
-		if (fhir_parse(req->body, req->body_len, &req->json, err) == -1)
-			return -1;
-		if (!json_object_is_type(req->json, json_type_object) ||
-		    fhir_type(req->json) == NULL)
-			return p2p_fail_at(err, 400, P2P_ISSUE_STRUCTURE,
-			    "resourceType",
-			    "expected a FHIR resource (a JSON object with "
-			    "resourceType)");
-	} else if (kv_parse(&req->form, req->body, req->body_len, 1, 64) == -1)
-		return p2p_fail_oauth(err, 400, "invalid_request",
-		    "malformed form body");
 	return 0;
 }
 
@@ -353,7 +292,7 @@ put(struct p2p_req *req, const char *s, size_t n)
 	if (n == 0)
 		return;
 	if (req->ctx->cgi)
-		fwrite(s, 1, n, stdout);
+		fwrite(s, 1, n, req->ctx->out);
 	else
 		FCGX_PutStr(s, (int)n, req->ctx->fcgx.out);
 }
@@ -387,7 +326,7 @@ p2p_reply(struct p2p_req *req)
 		put(req, body, blen);
 	buf_free(&h);
 	if (req->ctx->cgi)
-		fflush(stdout);
+		fflush(req->ctx->out);
 }
 
 void
@@ -463,8 +402,7 @@ p2p_end(struct p2p_req *req)
 	free(req->accept);
 	free(req->remote);
 	free(req->body);
-	kv_free(&req->args);
-	kv_free(&req->form);
+	kv_free(&req->params);
 	json_object_put(req->json);
 	json_object_put(req->reply);
 	buf_free(&req->head);
@@ -484,34 +422,23 @@ p2p_prefer_async(const struct p2p_req *req)
 	return p != NULL && strcasestr(p, "respond-async") != NULL;
 }
 
-int
-fhir_valid_id(const char *s)
+void
+p2p_accepted(struct p2p_req *req, const char *id)
 {
-	size_t	 n = 0;
-
-	for (; s[n] != '\0'; n++)
-		if (!isalnum((unsigned char)s[n]) && s[n] != '-' &&
-		    s[n] != '.')
-			return 0;
-	return n >= 1 && n <= 64;
+	p2p_header(req, "Content-Location", "%s/bulkstatus/%s",
+	    req->ctx->cfg.fhir_base, id);
+	p2p_set_json(req, 202, "application/fhir+json",
+	    fhir_outcome_new3("information", P2P_ISSUE_INFORMATIONAL,
+	    "accepted; poll the Content-Location URL for the result"));
 }
 
 int
-p2p_path_id(const char *path, const char *prefix, const char *suffix,
-    char *id, size_t idsz)
+p2p_request_url(const struct p2p_req *req, char *url, size_t sz,
+    struct p2p_err *err)
 {
-	size_t	 pl = strlen(prefix), sl = strlen(suffix), n;
-
-	if (strncmp(path, prefix, pl) != 0)
-		return 0;
-	path += pl;
-	n = strlen(path);
-	if (n < sl || strcmp(path + n - sl, suffix) != 0)
-		return 0;
-	n -= sl;
-	if (n == 0 || n >= idsz)
-		return 0;
-	memcpy(id, path, n);
-	id[n] = '\0';
-	return fhir_valid_id(id);
+	if (snprintf(url, sz, "%s%s%s%s", req->ctx->cfg.base_url, req->path,
+	    req->query[0] ? "?" : "", req->query) >= (int)sz)
+		return p2p_fail(err, 414, P2P_ISSUE_TOO_LONG,
+		    "request URL too long");
+	return 0;
 }

@@ -1,32 +1,20 @@
 /*
- * http.h - the request loop shared by every FastCGI executable.
- *
- * Each executable declares what it accepts (struct p2p_op) and loops:
- *
- *	if (p2p_open(&ctx, &op) == -1)
- *		return 1;
- *	while (p2p_accept(&ctx, &req) == 0) {
- *		if (p2p_parse(&req, &err) == -1 ||		400 405 413 415
- *		    auth_request(&ctx, &req, &err) == -1 ||	401 403
- *		    foo_handle(&ctx, &req, &err) == -1)		the operation
- *			p2p_reply_error(&req, &err);
- *		else
- *			p2p_reply(&req);
- *		p2p_end(&req);
- *	}
- *	p2p_close(&ctx);
- *
- * The same loop serves FastCGI (many turns) and plain CGI (one turn).
+ * http.h - requests and responses of the FastCGI executables: accepting
+ * a request (FastCGI, or plain CGI for one turn), reading its body, and
+ * writing the response.  What an operation accepts and the gates that
+ * enforce it are in op.h.
  */
 #ifndef P2P_HTTP_H
 #define P2P_HTTP_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <fcgiapp.h>
 #include <json-c/json.h>
 
+#include "auth/access.h"
 #include "core/config.h"
 #include "store/db.h"
 #include "core/err.h"
@@ -40,61 +28,17 @@ enum p2p_method {
 	P2P_HEAD = 1 << 4,
 };
 
-enum p2p_body {
-	P2P_BODY_NONE,		/* a body is ignored */
-	P2P_BODY_FHIR,		/* POST/PUT: FHIR JSON (else 415), parsed */
-	P2P_BODY_FORM,		/* POST: application/x-www-form-urlencoded */
-};
+struct p2p_op;			/* op.h */
+struct p2p_route;		/* op.h */
 
-enum p2p_auth {
-	P2P_AUTH_NONE,		/* public (metadata, token endpoint) */
-	P2P_AUTH_BEARER,	/* an access token from /auth/token */
-};
+#define P2P_PATH_IDS	2	/* {x} segments in one route's path */
 
-/* What an executable accepts; enforced by p2p_parse() and auth. */
-struct p2p_op {
-	const char	*name;		/* for logs */
-	unsigned	 methods;	/* P2P_GET | ... */
-	enum p2p_body	 body;		/* expected body */
-	int		 bulk_body;	/* limit is max_bulk_body */
-	enum p2p_auth	 auth;		/* who may call */
-	int		 oauth_errors;	/* errors as OAuth JSON, not FHIR */
-	const char	*scope;		/* P2P_AUTH_BEARER: scopes of which
-					   one must be granted (space
-					   separated alternatives, see
-					   scopes.h), or NULL for none */
-	int		 db_mmap;	/* read the database through mmap:
-					   only for a single-process writer
-					   (bench/mmfast.md) */
-};
-
-/* Scope alternatives of the operations (struct p2p_op.scope). */
-#define P2P_SCOPE_MATCH \
-	"http://hl7.org/fhir/us/davinci-hrex/OperationDefinition/member-match" \
-	" system/*.rs user/*.rs"
-#define P2P_SCOPE_BULK_MATCH \
-	"http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/BulkMemberMatch" \
-	" http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/bulk-member-match" \
-	" system/*.rs user/*.rs"
-#define P2P_SCOPE_EVERYTHING	"system/Patient.rs user/*.rs"
-#define P2P_SCOPE_EXPORT \
-	"system/Group.rs user/*.rs system.Group.u?code=" \
-	"http://hl7.org/fhir/us/davinci-pdex/ValueSet/PDexMultiMemberMatchResultVS|match"
-/* A client's own consents (issue #7): whoever may submit them. */
-#define P2P_SCOPE_CONSENT \
-	"http://hl7.org/fhir/us/davinci-hrex/OperationDefinition/member-match" \
-	" http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/BulkMemberMatch" \
-	" http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/bulk-member-match" \
-	" system/Consent.rs system/Consent.u user/*.rs"
-
-
-/* The authenticated caller (filled by auth_request()). */
-struct p2p_principal {
-	char		 client_id[128];	/* "" when anonymous */
-	char		 npi[32];		/* requesting payer's NPI */
-	char		 org_id[128];		/* its Organization id, or "" */
-	char		 scopes[1024];		/* granted, space separated */
-	long long	 exp;			/* token expiry, epoch seconds */
+/* What the audit record of a refused request names (web/serve.c). */
+struct p2p_audit_ref {
+	char		 client[128];	/* the client the credentials name,
+					   even when refused, or "" */
+	char		 patient[72];	/* the member concerned, or "" */
+	long long	 cid;		/* the consent concerned, or 0 */
 };
 
 /* Per process: configuration, database, FastCGI state. */
@@ -108,6 +52,9 @@ struct p2p_ctx {
 	void			*app;		/* the operation's own state */
 	struct p2p_buf		 spare;		/* response buffer memory kept
 						   between requests */
+	FILE			*in;		/* plain CGI: the body (stdin) */
+	FILE			*out;		/* plain CGI: the response
+						   (stdout) */
 };
 
 /* Per request: reset at every accept, freed by p2p_end(). */
@@ -118,8 +65,11 @@ struct p2p_req {
 	char			*path;		/* decoded path, no query */
 	char			*query;		/* raw query string */
 	int			 bad_path;	/* path did not decode */
-	struct p2p_kvlist	 args;		/* decoded query parameters */
-	struct p2p_kvlist	 form;		/* decoded form body */
+	const struct p2p_route	*route;		/* the route the path took */
+	char			 ids[P2P_PATH_IDS][65]; /* its {x} segments */
+	struct p2p_kvlist	 params;	/* accepted parameters: query and
+						   Parameters body, or form */
+	int			 async;		/* answered asynchronously */
 	char			*content_type;	/* CONTENT_TYPE or NULL */
 	char			*authorization;	/* HTTP_AUTHORIZATION */
 	char			*prefer;	/* HTTP_PREFER */
@@ -129,6 +79,7 @@ struct p2p_req {
 	size_t			 body_len;	/* its length */
 	json_object		*json;		/* parsed FHIR body, or NULL */
 	struct p2p_principal	 who;		/* authenticated caller */
+	struct p2p_audit_ref	 audit;		/* named by a refusal's record */
 	int			 status;	/* response status */
 	const char		*ctype;		/* response Content-Type */
 	struct p2p_buf		 head;		/* extra response headers */
@@ -153,10 +104,15 @@ void	 p2p_close(struct p2p_ctx *);
 int	 p2p_accept(struct p2p_ctx *, struct p2p_req *);
 
 /*
- * Checks the request against the op: method (405), body size (413),
- * content type (415), JSON or form syntax (400); parses the query.
+ * The request's Content-Length: 0 when absent, -1 when malformed.
  */
-int	 p2p_parse(struct p2p_req *, struct p2p_err *);
+long long p2p_content_length(struct p2p_req *);
+
+/*
+ * Reads a body of len bytes into req->body (NUL-terminated).  0, or -1
+ * with a 400 when it is shorter.
+ */
+int	 p2p_read_body(struct p2p_req *, size_t len, struct p2p_err *);
 
 /* Adds a response header line ("Name: value"). */
 void	 p2p_header(struct p2p_req *, const char *name, const char *fmt, ...)
@@ -165,6 +121,19 @@ void	 p2p_header(struct p2p_req *, const char *name, const char *fmt, ...)
 /* Sets a JSON response body (taking obj) with status and type. */
 void	 p2p_set_json(struct p2p_req *, int status, const char *ctype,
 	    json_object *obj);
+
+/*
+ * FHIR R4 async pattern: 202 Accepted with Content-Location, the
+ * absolute status URL of job id, and an informational OperationOutcome.
+ */
+void	 p2p_accepted(struct p2p_req *, const char *id);
+
+/*
+ * The absolute URL of the request (base_url, path and query) into url.
+ * 0, or -1 with a 414 when it does not fit.
+ */
+int	 p2p_request_url(const struct p2p_req *, char *url, size_t,
+	    struct p2p_err *);
 
 /* Sends status, headers and body (req->reply or req->out). */
 void	 p2p_reply(struct p2p_req *);
@@ -179,16 +148,6 @@ const char *p2p_env(struct p2p_req *, const char *name);
 
 /* True when the Prefer header asks for respond-async. */
 int	 p2p_prefer_async(const struct p2p_req *);
-
-/*
- * Matches path against "prefix{id}suffix", copying a valid FHIR id
- * ([A-Za-z0-9.-]{1,64}) into id.  Returns 1 on a match, else 0.
- */
-int	 p2p_path_id(const char *path, const char *prefix, const char *suffix,
-	    char *id, size_t idsz);
-
-/* True when s is a valid FHIR id. */
-int	 fhir_valid_id(const char *s);
 
 /* Reason phrase for a status code. */
 const char *http_reason(int status);

@@ -1,38 +1,44 @@
 /*
- * ops/everything.c - GET|POST /fhir/Patient/{id}/$everything (FHIR R4
- * operation-patient-everything; PDex payer-to-payer single member).
+ * everything.c - see everything.h.
  *
- * Synchronous: a searchset Bundle of the member's released rows
- * (release.c: the same rules as the bulk export), the Organizations and
- * Practitioners they reference, and a PDex transmitter Provenance.
- * Pages are keyset pages in (type, rid) order: the next link carries
- * _cursor=Type.rid of the last row sent, so a page never repeats a row
- * and the page after the last is empty.
- *
- * With Prefer: respond-async: a JOB_EVERYTHING job (export.c writes one
- * ndjson file per type), 202 + Content-Location.
+ * The page is written as text.  Every stored row is valid FHIR JSON
+ * (checked when it was loaded), so it goes into the Bundle as it is,
+ * "resource":<stored text>, never parsed nor serialised again: a page
+ * of a thousand resources costs a copy, not a thousand json-c trees.
+ * Strings from configuration or the request (URLs) are serialised by
+ * json-c, and so is the one small Provenance.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "member/audit.h"
-#include "member/consent.h"
-#include "json/fhir.h"
-#include "jobs/job.h"
-#include "web/ops.h"
-#include "datascope/release.h"
+#include "auth/access.h"
 #include "datascope/classify.h"
+#include "datascope/everything.h"
+#include "json/fhir.h"
 
-#define EV_COUNT_DEFAULT	500	/* rows per page without _count */
-#define EV_COUNT_MAX		1000
+#define EV_COUNT_DEFAULT	EVERYTHING_COUNT_DEFAULT
+#define EV_COUNT_MAX		EVERYTHING_COUNT_MAX
 #define EV_REFS_MAX		1000	/* referenced resources per page */
 
-static const char *const sql_ref =
+#define SYS_NPI		"http://hl7.org/fhir/sid/us-npi"
+#define SYS_PARTICIPANT	"http://hl7.org/fhir/us/core/CodeSystem/" \
+	"us-core-provenance-participant-type"
+#define SYS_DATA_SOURCE	"http://hl7.org/fhir/us/davinci-pdex/CodeSystem/" \
+	"ProvenancePayerDataSource"
+#define EXT_SOURCE_FROM	"http://hl7.org/fhir/us/davinci-pdex/" \
+	"StructureDefinition/ProvenanceSourceFrom"
+
+enum stmt {
+	STMT_REF,		/* a referenced resource */
+	STMT__MAX
+};
+
+static const char *const sql[STMT__MAX] = {
+	/* STMT_REF */
 	"SELECT coalesce(p2p_json, json), flags FROM resource"
-	" WHERE type = ?1 AND id = ?2";
-static const char *const sql_org =
-	"SELECT patient FROM ident WHERE value = ?1 AND kind = 4 LIMIT 1";
+	" WHERE type = ?1 AND id = ?2",
+};
 
 struct ev_refs {
 	char	(*ref)[80];	/* "Type/id", distinct */
@@ -61,25 +67,21 @@ ref_add(void *arg, const char *type, const char *id)
  * payer as transmitter, source format FHIR R4, target the Bundle.
  */
 static json_object *
-provenance_new(struct p2p_ctx *ctx, const char *bundle_id, const char *uuid,
-    struct p2p_err *err)
+provenance_new(struct p2p_db *db, const struct p2p_config *cfg,
+    const char *bundle_id, const char *uuid, struct p2p_err *err)
 {
-	const struct p2p_config	*cfg = &ctx->cfg;
 	json_object		*p, *o, *a, *x;
-	sqlite3_stmt		*st;
-	char			 now[32], ref[100], target[100];
-	const char		*org = NULL;
+	char			 now[32], ref[100], target[100], org[72];
+	int			 n;
 
 	time_instant(now_sec(), now);
-	if ((st = db_stmt(&ctx->db, sql_org, err)) == NULL)
+	/* This payer's Organization, when it is loaded (and only one). */
+	if (auth_org_by_npi(db, cfg->org_npi, org, sizeof(org), &n,
+	    err) == -1)
 		return NULL;
-	db_bind_text(st, 1, cfg->org_npi);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		org = db_col_text(st, 0);
 	ref[0] = '\0';
-	if (org != NULL && fhir_valid_id(org))
+	if (n == 1 && fhir_valid_id(org))
 		snprintf(ref, sizeof(ref), "Organization/%s", org);
-	db_done(st);
 	p = fhir_resource_new("Provenance");
 	if (p == NULL || fhir_add_str(p, "id", uuid) == -1)
 		goto oom;
@@ -94,24 +96,11 @@ provenance_new(struct p2p_ctx *ctx, const char *bundle_id, const char *uuid,
 	/* agent: transmitter = this payer */
 	if ((a = json_object_new_array()) == NULL || fhir_add(p, "agent", a) ||
 	    (o = json_object_new_object()) == NULL || fhir_push(a, o) ||
-	    (x = json_object_new_object()) == NULL || fhir_add(o, "type", x))
-		goto oom;
-	if ((a = json_object_new_array()) == NULL || fhir_add(x, "coding", a) ||
-	    (x = json_object_new_object()) == NULL || fhir_push(a, x) ||
-	    fhir_add_str(x, "system", "http://hl7.org/fhir/us/core/"
-	    "CodeSystem/us-core-provenance-participant-type") ||
-	    fhir_add_str(x, "code", "transmitter") ||
-	    fhir_add_str(x, "display", "Transmitter"))
-		goto oom;
-	if ((x = json_object_new_object()) == NULL || fhir_add(o, "who", x))
-		goto oom;
-	if (ref[0] != '\0' && fhir_add_str(x, "reference", ref) == -1)
-		goto oom;
-	if ((o = json_object_new_object()) == NULL ||
-	    fhir_add(x, "identifier", o) ||
-	    fhir_add_str(o, "system", "http://hl7.org/fhir/sid/us-npi") ||
-	    fhir_add_str(o, "value", cfg->org_npi) ||
-	    fhir_add_str(x, "display", cfg->org_name))
+	    fhir_add(o, "type", fhir_concept_new(SYS_PARTICIPANT, "transmitter",
+	    "Transmitter")) ||
+	    (x = fhir_ident_ref_new(SYS_NPI, cfg->org_npi, cfg->org_name)) ==
+	    NULL || fhir_add(o, "who", x) ||
+	    (ref[0] != '\0' && fhir_add_str(x, "reference", ref) == -1))
 		goto oom;
 	/* entity: source, with ProvenanceSourceFrom */
 	if ((a = json_object_new_array()) == NULL || fhir_add(p, "entity", a) ||
@@ -119,17 +108,9 @@ provenance_new(struct p2p_ctx *ctx, const char *bundle_id, const char *uuid,
 	    (a = json_object_new_array()) == NULL ||
 	    fhir_add(o, "extension", a) ||
 	    (x = json_object_new_object()) == NULL || fhir_push(a, x) ||
-	    fhir_add_str(x, "url", "http://hl7.org/fhir/us/davinci-pdex/"
-	    "StructureDefinition/ProvenanceSourceFrom"))
-		goto oom;
-	if ((a = json_object_new_object()) == NULL ||
-	    fhir_add(x, "valueCodeableConcept", a) ||
-	    (x = json_object_new_array()) == NULL || fhir_add(a, "coding", x) ||
-	    (a = json_object_new_object()) == NULL || fhir_push(x, a) ||
-	    fhir_add_str(a, "system", "http://hl7.org/fhir/us/davinci-pdex/"
-	    "CodeSystem/ProvenancePayerDataSource") ||
-	    fhir_add_str(a, "code", "hl7fhirr4") ||
-	    fhir_add_str(a, "display", "FHIR R4") ||
+	    fhir_add_str(x, "url", EXT_SOURCE_FROM) ||
+	    fhir_add(x, "valueCodeableConcept", fhir_concept_new(SYS_DATA_SOURCE,
+	    "hl7fhirr4", "FHIR R4")) ||
 	    fhir_add_str(o, "role", "source") ||
 	    (x = json_object_new_object()) == NULL || fhir_add(o, "what", x) ||
 	    fhir_add_str(x, "display", "No reference available"))
@@ -184,6 +165,25 @@ ev_url(struct p2p_buf *b, const struct p2p_config *cfg, const char *id,
 	return 0;
 }
 
+/* Parses "_count": entries per page. */
+static int
+parse_count(const char *v, long long *count, struct p2p_err *err)
+{
+	if (parse_ll(v, 1, EV_COUNT_MAX, count) == -1)
+		return p2p_fail_at(err, 400, P2P_ISSUE_VALUE, "_count",
+		    "_count must be an integer from 1 to %d", EV_COUNT_MAX);
+	return 0;
+}
+
+int
+everything_count_valid(const char *name, const char *v, struct p2p_err *err)
+{
+	long long	 n;
+
+	(void)name;
+	return parse_count(v, &n, err);
+}
+
 /* Parses "_cursor=Type.rid". */
 static int
 parse_cursor(const char *v, char type[64], long long *rid,
@@ -207,14 +207,16 @@ bad:
 	    "_cursor is not a cursor from a next link");
 }
 
-/*
- * The page is written as text.  Every stored row is valid FHIR JSON
- * (checked when it was loaded), so it goes into the Bundle as it is,
- * "resource":<stored text>, never parsed nor serialised again: a page
- * of a thousand resources costs a copy, not a thousand json-c trees.
- * Strings from configuration or the request (URLs) are serialised by
- * json-c, and so is the one small Provenance.
- */
+int
+everything_cursor_valid(const char *name, const char *v, struct p2p_err *err)
+{
+	char		 type[64];
+	long long	 rid;
+
+	(void)name;
+	return parse_cursor(v, type, &rid, err);
+}
+
 /*
  * The entries of the page being built, kept between requests of this
  * process: a page of a thousand resources is about a megabyte, and
@@ -358,7 +360,7 @@ put_entry(struct ev_page *pg, const char *type, const char *id,
  * 0 or -1 with err.
  */
 static int
-page_rows(struct p2p_ctx *ctx, const struct release_rules *rules,
+page_rows(struct p2p_db *db, const struct release_rules *rules,
     const char *id, const char *after_type, long long after_rid,
     int patient_only, struct ev_page *pg, struct p2p_err *err)
 {
@@ -366,10 +368,10 @@ page_rows(struct p2p_ctx *ctx, const struct release_rules *rules,
 	sqlite3_stmt		*st;
 	int			 r, is_patient;
 
-	if ((st = release_open(&ctx->db, rules, id, after_type, after_rid, 0,
+	if ((st = release_open(db, rules, id, after_type, after_rid, 0,
 	    err)) == NULL)
 		return -1;
-	while ((r = release_next(&ctx->db, rules, st, &row, err)) == 1) {
+	while ((r = release_next(db, rules, st, &row, err)) == 1) {
 		is_patient = strcmp(row.type, "Patient") == 0;
 		if (patient_only && !is_patient)
 			break;
@@ -396,7 +398,7 @@ page_rows(struct p2p_ctx *ctx, const struct release_rules *rules,
 
 /* Adds the referenced Organizations and Practitioners as includes. */
 static int
-add_refs(struct p2p_ctx *ctx, const struct release_rules *rules,
+add_refs(struct p2p_db *db, const struct release_rules *rules,
     struct ev_page *pg, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
@@ -406,7 +408,7 @@ add_refs(struct p2p_ctx *ctx, const struct release_rules *rules,
 	int		 flags, rc;
 
 	for (i = 0; i < pg->refs.n; i++) {
-		if ((st = db_stmt(&ctx->db, sql_ref, err)) == NULL)
+		if ((st = db_stmt(db, sql[STMT_REF], err)) == NULL)
 			return -1;
 		tl = strcspn(pg->refs.ref[i], "/");
 		snprintf(type, sizeof(type), "%.*s", (int)tl, pg->refs.ref[i]);
@@ -432,8 +434,8 @@ add_refs(struct p2p_ctx *ctx, const struct release_rules *rules,
 
 /* Adds the PDex transmitter Provenance of the Bundle bid. */
 static int
-add_provenance(struct p2p_ctx *ctx, const char *bid, struct ev_page *pg,
-    struct p2p_err *err)
+add_provenance(struct p2p_db *db, const struct p2p_config *cfg,
+    const char *bid, struct ev_page *pg, struct p2p_err *err)
 {
 	json_object	*p;
 	const char	*txt;
@@ -443,7 +445,7 @@ add_provenance(struct p2p_ctx *ctx, const char *bid, struct ev_page *pg,
 	if (uuid_new(uuid) == -1)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "no randomness");
-	if ((p = provenance_new(ctx, bid, uuid, err)) == NULL)
+	if ((p = provenance_new(db, cfg, bid, uuid, err)) == NULL)
 		return -1;
 	snprintf(urn, sizeof(urn), "urn:uuid:%s", uuid);
 	if ((txt = fhir_json(p)) == NULL)
@@ -464,15 +466,14 @@ put_link(struct p2p_buf *b, int first, const char *rel, const char *url)
 	    put_jstr(b, url) || buf_puts(b, "}") ? -1 : 0;
 }
 
-/* Sets the page as req's body and what it holds in audit[n]. */
-static int
-everything_sync(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
-    const struct p2p_kvlist *params, struct release_rules *rules,
-    char *audit, size_t n, struct p2p_err *err)
+int
+everything_page(struct p2p_db *db, const struct p2p_config *cfg,
+    const struct release_rules *rules, const char *id,
+    const struct p2p_kvlist *params, struct p2p_buf *out, char *audit,
+    size_t n, struct p2p_err *err)
 {
 	struct ev_page		 pg;
 	struct p2p_buf		 url = { NULL, 0, 0 };
-	struct p2p_buf		*out = &req->out;
 	const char		*v;
 	char			 ctype[64] = "", bid[33];
 	long long		 crid = 0, total;
@@ -482,21 +483,20 @@ everything_sync(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 	pg.ents = &ev_ents;
 	buf_reset(pg.ents);
 	pg.count = EV_COUNT_DEFAULT;
-	pg.fhir_base = ctx->cfg.fhir_base;
+	pg.fhir_base = cfg->fhir_base;
 	if ((v = kv_get(params, "_count")) != NULL &&
-	    parse_ll(v, 1, EV_COUNT_MAX, &pg.count) == -1)
-		return p2p_fail_at(err, 400, P2P_ISSUE_VALUE, "_count",
-		    "_count must be an integer from 1 to %d", EV_COUNT_MAX);
+	    parse_count(v, &pg.count, err) == -1)
+		return -1;
 	if ((v = kv_get(params, "_cursor")) != NULL &&
 	    parse_cursor(v, ctype, &crid, err) == -1)
 		return -1;
-	if (release_count(&ctx->db, rules, id, &total, err) == -1)
+	if (release_count(db, rules, id, &total, err) == -1)
 		return -1;
 	if (rand_hex(bid, 16) == -1)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "no randomness");
 	if ((pg.refs.ref = calloc(EV_REFS_MAX, sizeof(*pg.refs.ref))) ==
-	    NULL || put_jstr(&pg.base, ctx->cfg.fhir_base) == -1) {
+	    NULL || put_jstr(&pg.base, cfg->fhir_base) == -1) {
 		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 		goto out;
 	}
@@ -507,14 +507,14 @@ everything_sync(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 	 * rid") goes on with the rest of that run, then every other row.
 	 */
 	if (ctype[0] == '\0' || strcmp(ctype, "Patient") == 0) {
-		if (page_rows(ctx, rules, id, "Patient", ctype[0] ? crid : 0,
-		    1, &pg, err) == -1 || (!pg.more && page_rows(ctx, rules,
+		if (page_rows(db, rules, id, "Patient", ctype[0] ? crid : 0,
+		    1, &pg, err) == -1 || (!pg.more && page_rows(db, rules,
 		    id, "", 0, 0, &pg, err) == -1))
 			goto out;
-	} else if (page_rows(ctx, rules, id, ctype, crid, 0, &pg, err) == -1)
+	} else if (page_rows(db, rules, id, ctype, crid, 0, &pg, err) == -1)
 		goto out;
-	if (add_refs(ctx, rules, &pg, err) == -1 ||
-	    (pg.n > 0 && add_provenance(ctx, bid, &pg, err) == -1))
+	if (add_refs(db, rules, &pg, err) == -1 ||
+	    (pg.n > 0 && add_provenance(db, cfg, bid, &pg, err) == -1))
 		goto out;
 
 	/* The Bundle around the entries (searchset, FHIR R4 Bundle). */
@@ -523,12 +523,12 @@ everything_sync(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 	oom |= buf_puts(out, bid);
 	oom |= buf_printf(out, "\",\"type\":\"searchset\",\"total\":%lld,"
 	    "\"link\":[", total);
-	oom |= ev_url(&url, &ctx->cfg, id, params, pg.count,
+	oom |= ev_url(&url, cfg, id, params, pg.count,
 	    ctype[0] ? ctype : NULL, crid);
 	oom |= put_link(out, 1, "self", url.p);
 	if (pg.more) {
 		buf_reset(&url);
-		oom |= ev_url(&url, &ctx->cfg, id, params, pg.count,
+		oom |= ev_url(&url, cfg, id, params, pg.count,
 		    pg.last_type, pg.last_rid);
 		oom |= put_link(out, 0, "next", url.p);
 	}
@@ -540,8 +540,6 @@ everything_sync(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
 		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 		goto out;
 	}
-	req->status = 200;
-	req->ctype = "application/fhir+json";
 	page_summary(&pg, audit, n);
 	rc = 0;
 out:
@@ -550,114 +548,5 @@ out:
 	buf_free(&pg.base);
 	buf_free(&url);
 	free(pg.refs.ref);
-	return rc;
-}
-
-static int
-everything_async(struct p2p_ctx *ctx, struct p2p_req *req, const char *id,
-    const struct p2p_kvlist *params, struct p2p_err *err)
-{
-	json_object	*jp, *args;
-	char		 jid[JOB_ID_LEN + 1], url[2048];
-	const char	*v;
-	int		 rc;
-
-	if ((v = kv_get(params, "_outputFormat")) != NULL &&
-	    strcmp(v, "application/fhir+ndjson") != 0 &&
-	    strcmp(v, "application/ndjson") != 0 && strcmp(v, "ndjson") != 0)
-		return p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
-		    "_outputFormat", "_outputFormat must be "
-		    "application/fhir+ndjson");
-	if (kv_get(params, "_count") != NULL ||
-	    kv_get(params, "_cursor") != NULL)
-		return p2p_fail(err, 400, P2P_ISSUE_NOT_SUPPORTED,
-		    "_count and _cursor are for synchronous requests");
-	if (snprintf(url, sizeof(url), "%s%s%s%s", ctx->cfg.base_url,
-	    req->path, req->query[0] ? "?" : "", req->query) >=
-	    (int)sizeof(url))
-		return p2p_fail(err, 414, P2P_ISSUE_TOO_LONG,
-		    "request URL too long");
-	if ((jp = json_object_new_object()) == NULL ||
-	    fhir_add_str(jp, "patient", id) == -1 ||
-	    (args = release_kv_json(params)) == NULL ||
-	    fhir_add(jp, "args", args) == -1) {
-		json_object_put(jp);
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-		    "out of memory");
-	}
-	rc = job_create(&ctx->db, &ctx->cfg, req->who.client_id,
-	    JOB_EVERYTHING, url, jp, jid, err);
-	json_object_put(jp);
-	if (rc == -1)
-		return -1;
-	job_accepted(req, jid);
-	return 0;
-}
-
-int
-everything_handle(struct p2p_ctx *ctx, struct p2p_req *req,
-    struct p2p_err *err)
-{
-	struct release_rules	*rules = NULL;
-	struct p2p_kvlist	 params;
-	struct p2p_err		 aerr;
-	const char		*k;
-	char			 id[72], summary[480];
-	long long		 cid = 0;
-	int			 sensitive = 0, rc = -1, async, r;
-	size_t			 i;
-
-	memset(&params, 0, sizeof(params));
-	p2p_err_init(&aerr);
-	if (!p2p_path_id(req->path, "/fhir/Patient/", "/$everything", id,
-	    sizeof(id)))
-		return p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND,
-		    "no such Patient");
-	async = p2p_prefer_async(req);
-	if (release_collect(&req->args, req->json, &params, err) == -1)
-		goto out;
-	if ((rules = calloc(1, sizeof(*rules))) == NULL) {
-		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-		goto out;
-	}
-	/* Validate every parameter before anything else: unknown is 400. */
-	release_init(rules, &ctx->cfg, now_sec(), 0);
-	for (i = 0; i < params.n; i++) {
-		k = params.kv[i].key;
-		r = 1;
-		if (strcmp(k, "_typeFilter") != 0 && strcmp(k, "_until") != 0 &&
-		    (r = release_apply(rules, k, params.kv[i].val, err)) == -1)
-			goto out;
-		if (r == 1 && strcmp(k, "_count") != 0 &&
-		    strcmp(k, "_cursor") != 0 &&
-		    !(async && strcmp(k, "_outputFormat") == 0)) {
-			p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
-			    params.kv[i].key, "parameter %.64s is not "
-			    "supported by $everything", params.kv[i].key);
-			goto out;
-		}
-	}
-	/* PDex: the release check for every request. */
-	if (consent_access_cfg(&ctx->db, &ctx->cfg, req->who.client_id, id, now_sec(), &cid,
-	    &sensitive, err) == -1) {
-		snprintf(summary, sizeof(summary), "%d $everything refused: %s",
-		    err->status, err->msg);
-		audit_log(&ctx->db, "release", "failure", req->who.client_id,
-		    id, 0, summary, &aerr);
-		goto out;
-	}
-	rules->sensitive = sensitive != 0;
-	if (async)
-		rc = everything_async(ctx, req, id, &params, err);
-	else
-		rc = everything_sync(ctx, req, id, &params, rules, summary,
-		    sizeof(summary), err);
-	/* Issue #7: which resources went out, for the disclosure report. */
-	if (rc == 0)
-		audit_log(&ctx->db, "release", "success", req->who.client_id,
-		    id, cid, async ? "$everything job" : summary, &aerr);
-out:
-	kv_free(&params);
-	free(rules);
 	return rc;
 }
