@@ -135,12 +135,14 @@ class Generate(harness.ServerTest):
             self.assertTrue(dos, rid)
             if r["use"] == "preauthorization":
                 self.assertTrue(flags & 4, rid)          # SCOPE_PA
-                excluded += bool(flags & 2)              # SCOPE_EXCLUDED
+                # SCOPE_EXCLUDED (denied), SCOPE_DRUG (not released
+                # unless release_drug_pa = 1)
+                excluded += bool(flags & (2 | 32))
             else:
                 self.assertEqual(flags, 16, rid)         # SCOPE_FINANCIAL
                 basis = json.loads(p2p)
                 self.assertNotIn("total", basis)
                 self.assertNotIn("amount", basis.get("payment", {}))
                 self.assertTrue(basis["meta"]["profile"][-1].endswith("-Basis"))
-        # kinds rotate over six; denied and drug ones are excluded
+        # kinds rotate over six; denied and drug ones are not released
         self.assertEqual(excluded, 2 * MEMBERS * 3 // 6)

@@ -9,7 +9,8 @@ pages (mandoc lint).
 
 Tests that need root (refusing root, giving files to a user) are skipped
 otherwise; they create the system user p2ptest when it is missing and
-remove it again at the end."""
+keep it (runs in parallel on one machine share it: removing it at the end
+of one run would pull it from under another)."""
 import json
 import os
 import pwd
@@ -28,12 +29,10 @@ import harness
 USER = "p2ptest"
 SHARE = os.path.join(harness.SRC, "share")
 MAN = os.path.join(harness.SRC, "docs", "man")
-created_user = False
 ROOT = os.geteuid() == 0
 
 
 def setUpModule():
-    global created_user
     if not ROOT:
         return
     try:
@@ -41,13 +40,8 @@ def setUpModule():
     except KeyError:
         subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
                         "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
-                        USER], check=True)
-        created_user = True
-
-
-def tearDownModule():
-    if created_user:
-        subprocess.run(["userdel", USER], check=False)
+                        USER], check=False)
+        pwd.getpwnam(USER)      # made here or by a parallel run
 
 
 def clean_env(**extra):

@@ -18,7 +18,10 @@
  * Independently of both, a document either accepts must be well-formed
  * UTF-8 by the decoder below (RFC 3629: no overlong form, no surrogate,
  * nothing above U+10FFFF), and the dotted-path lookups the loader uses
- * (jscan_path_str(), fhir_path_str()) must agree.
+ * (jscan_path_str(), fhir_path_str()) must agree.  And what json-c
+ * writes of any object it parsed (fhir_json()), jscan takes whole with
+ * JSCAN_WRITTEN, holding the same values: the loader reads every
+ * resource json-c parsed that way.
  */
 #include "fuzz.h"
 #include "json/fhir.h"
@@ -136,7 +139,7 @@ same_number(struct jscan *j, uint32_t n, json_object *o)
 		return;		/* a long fraction: the types agreed */
 	memcpy(text, j->text + j->node[n].start, len);
 	text[len] = '\0';
-	if (strchr(text, '.') == NULL) {
+	if (strpbrk(text, ".eE") == NULL) {
 		if (!json_object_is_type(o, json_type_int) ||
 		    strtoll(text, &end, 10) != json_object_get_int64(o))
 			fuzz_fail("node %u: integer %s read as %lld", n, text,
@@ -245,7 +248,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char		*text = (const char *)data;
-	const char		*a, *b;
+	const char		*a, *b, *w;
 	const char *const	*p;
 	json_object		*tree = NULL;
 	struct p2p_err		 err;
@@ -253,7 +256,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	p2p_err_init(&err);
 	tree_ok = fhir_parse(text, size, &tree, &err) == 0;
-	scan_ok = jscan_parse(&js, text, size) == 0;
+	scan_ok = jscan_parse(&js, text, size, 0) == 0;
 	if (tree_ok && err.status != 0)
 		fuzz_fail("fhir_parse() succeeded with an error set");
 	if (!tree_ok && (err.status != 400 || tree != NULL))
@@ -278,6 +281,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				fuzz_fail("path %s: \"%s\" vs \"%s\"", *p,
 				    a ? a : "(none)", b ? b : "(none)");
 		}
+	}
+	if (tree_ok && json_object_is_type(tree, json_type_object)) {
+		w = fhir_json(tree);
+		if (jscan_parse(&js, w, strlen(w), JSCAN_WRITTEN) == -1)
+			fuzz_fail("jscan refuses at byte %zu the text json-c "
+			    "writes", js.where);
+		same(&js, 1, tree);
 	}
 	json_object_put(tree);
 	return 0;

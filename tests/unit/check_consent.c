@@ -65,6 +65,15 @@ static const struct {
 	  AC), 422, "business-rule", 0, __LINE__ },
 	{ CONSENT(ST, SC, CA, PO, PT, "{\"start\":\"2027-01-01\",\"end\":\"2026-01-01\"}",
 	  AC), 422, "business-rule", 0, __LINE__ },
+	/*
+	 * Regression, issue 15 point 5: an offset out of range (here
+	 * -99:99) kept a consent that ended before now in effect for days.
+	 */
+	{ CONSENT(ST, SC, CA, PO, PT, "{\"start\":\"2026-01-01\",\"end\":"
+	  "\"2026-06-01T00:00:00-99:99\"}", AC), 422, "business-rule", 0,
+	  __LINE__ },
+	{ CONSENT(ST, SC, CA, PO, PT, "{\"start\":\"2026-01-01\",\"end\":"
+	  "\"2026-06-01T00:00:00-14:00\"}", AC), 0, NULL, 1, __LINE__ },
 	/* Expired, and not yet in effect. */
 	{ CONSENT(ST, SC, CA, PO, PT, "{\"start\":\"2025-01-01\",\"end\":\"2026-03-01\"}",
 	  AC), 422, "business-rule", 0, __LINE__ },

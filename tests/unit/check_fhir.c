@@ -111,7 +111,7 @@ START_TEST(test_strict)
 	ck_assert_msg(strstr(err.msg, strict[_i].want) != NULL,
 	    "line %d: %s", strict[_i].line, err.msg);
 	jscan_init(&js);
-	ck_assert_msg(jscan_parse(&js, strict[_i].in, len) == -1,
+	ck_assert_msg(jscan_parse(&js, strict[_i].in, len, 0) == -1,
 	    "line %d: jscan accepts", strict[_i].line);
 	jscan_free(&js);
 }

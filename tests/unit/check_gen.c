@@ -7,6 +7,8 @@
 #include "json/fhir.h"
 #include "gen.h"
 #include "datascope/classify.h"
+#include "json/jscan.h"
+#include "json/valid.h"
 #include "unit.h"
 
 #define MEMBERS	12
@@ -73,8 +75,10 @@ check_pa(enum gen_pa k, const struct scope_info *info, const char *id)
 	ck_assert_msg(info->changed[0] != '\0', "%s", id);
 	switch (k) {
 	case GEN_PA_DENIED:
-	case GEN_PA_DRUG:
 		ck_assert_msg(info->flags & SCOPE_EXCLUDED, "%s kind %d", id, k);
+		break;
+	case GEN_PA_DRUG:
+		ck_assert_msg(info->flags & SCOPE_DRUG, "%s kind %d", id, k);
 		break;
 	case GEN_PA_PENDING:
 		ck_assert_msg(!(info->flags & (SCOPE_EXCLUDED |
@@ -112,7 +116,9 @@ START_TEST(test_content)
 	const char		*type, *id, *use;
 	int			 m = -1, pa_j = 0, patients = 0, coverages = 0;
 	int			 t;
+	struct jscan		 js;
 
+	jscan_init(&js);
 	opts(&o);
 	buf = generate(&o, &len, &st);
 	for (p = buf; p < buf + len; p = nl + 1) {
@@ -127,7 +133,11 @@ START_TEST(test_content)
 		ck_assert_ptr_nonnull(type);
 		ck_assert_ptr_nonnull(id);
 		ck_assert(strlen(id) <= 64);
-		ck_assert_int_eq(scope_classify(r, &info, &err), 0);
+		/* valid FHIR as the loader checks it, and classified */
+		ck_assert_int_eq(jscan_parse(&js, p, (size_t)(nl - p), 0), 0);
+		ck_assert_msg(fhir_check(&js, 1, NULL, &err) == 0,
+		    "line %llu: %s", lines, err.msg);
+		ck_assert_int_eq(unit_classify(fhir_json(r), 1, 1, &info), 0);
 		sens += (info.flags & SCOPE_SENSITIVE) != 0;
 		if (strcmp(type, "Patient") == 0) {
 			/* a new member starts; the last one was complete */
@@ -211,6 +221,7 @@ START_TEST(test_content)
 	/* 40-70 resources a member on average */
 	ck_assert_uint_ge(st.resources, 40 * MEMBERS);
 	ck_assert_uint_le(st.resources, 70 * MEMBERS + 20);
+	jscan_free(&js);
 	free(buf);
 }
 END_TEST

@@ -36,8 +36,13 @@ static const struct {
 	  "{\"resourceType\":\"Coverage\",\"id\":\"c1\",\"payor\":[{"
 	  "\"reference\":\"Organization/org1\"}]}", NULL },
 	{ "ExplanationOfBenefit", "pa-drug", "p1", "2025-01-01",
-	  SCOPE_PA | SCOPE_EXCLUDED, NULL, "2025-01-01T00:00:00Z", "{}",
-	  NULL },
+	  SCOPE_PA | SCOPE_DRUG, NULL, "2025-01-01T00:00:00Z", "{}", NULL },
+	{ "ExplanationOfBenefit", "pa-drug-denied", "p1", "2025-01-01",
+	  SCOPE_PA | SCOPE_DRUG | SCOPE_EXCLUDED, NULL, "2025-01-01T00:00:00Z",
+	  "{}", NULL },
+	{ "ExplanationOfBenefit", "pa-drug-old", "p1", "2024-01-01",
+	  SCOPE_PA | SCOPE_DRUG | SCOPE_PA_CLOSED, "2024-02-01",
+	  "2024-02-01T00:00:00Z", "{}", NULL },
 	{ "ExplanationOfBenefit", "pa-denied", "p1", "2025-01-01",
 	  SCOPE_PA | SCOPE_EXCLUDED, "2026-01-01", "2025-01-01T00:00:00Z",
 	  "{}", NULL },
@@ -148,6 +153,27 @@ START_TEST(test_rules)
 	released("p1", ids, sizeof(ids));
 	ck_assert_str_eq(ids, " c1 pa-closed-new pa-pending claim1 o-in "
 	    "o-old o-edge p1 ");
+}
+END_TEST
+
+/*
+ * release_drug_pa: drug PAs (SCOPE_DRUG, decided at load) out by
+ * default as CMS-0057-F requires; with the setting, released under the
+ * same PA rules as any other (a denied or long-closed one still not),
+ * without reloading anything.
+ */
+START_TEST(test_drug_pa)
+{
+	char	 ids[512];
+
+	ck_assert_int_eq(cfg.release_drug_pa, 0);
+	released("p1", ids, sizeof(ids));
+	ck_assert_ptr_null(strstr(ids, "pa-drug"));
+	cfg.release_drug_pa = 1;
+	release_init(&rules, &cfg, now, 0);
+	released("p1", ids, sizeof(ids));
+	ck_assert_str_eq(ids, " c1 pa-drug pa-closed-new pa-pending claim1 "
+	    "o-in o-edge p1 ");
 }
 END_TEST
 
@@ -396,9 +422,10 @@ main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_rules);
+	tcase_add_test(tc, test_drug_pa);
+	tcase_add_test(tc, test_type_ok);
 	tcase_add_test(tc, test_p2p_json);
 	tcase_add_test(tc, test_narrowing);
-	tcase_add_test(tc, test_type_ok);
 	tcase_add_test(tc, test_typefilter);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_paging);

@@ -8,6 +8,8 @@
 
 #include "auth/client.h"
 #include "json/fhir.h"
+#include "json/jscan.h"
+#include "datascope/classify.h"
 #include "store/loader.h"
 #include "auth/secret.h"
 #include "store/store.h"
@@ -165,22 +167,21 @@ static const struct {
 START_TEST(test_patient_of)
 {
 	struct store_ctx	 ctx;
-	struct p2p_err		 err;
-	json_object		*res;
+	struct jscan		 j;
 	char			 out[STORE_ID_MAX + 1];
 	int			 got;
 
 	store_ctx_init(&ctx);
-	p2p_err_init(&err);
-	ck_assert_int_eq(fhir_parse(owners[_i].json, strlen(owners[_i].json),
-	    &res, &err), 0);
-	got = store_patient_of(res, &ctx, out, sizeof(out));
+	jscan_init(&j);
+	ck_assert_int_eq(jscan_parse(&j, owners[_i].json,
+	    strlen(owners[_i].json), 0), 0);
+	got = store_patient_of(&j, &ctx, out, sizeof(out));
 	ck_assert_msg(got == (owners[_i].want != NULL), "line %d",
 	    owners[_i].line);
 	if (got)
 		ck_assert_msg(strcmp(out, owners[_i].want) == 0, "line %d: %s",
 		    owners[_i].line, out);
-	json_object_put(res);
+	jscan_free(&j);
 }
 END_TEST
 
@@ -404,7 +405,50 @@ static const struct {
 	{ "{\"resourceType\":\"Patient\",\"id\":\"ok1\"}\n"
 	  "{\"resourceType\":\"Patient\",\"id\":\"ok3\",\"meta\":"
 	  "{\"lastUpdated\":\"yesterday\"}}\n", LOAD_NDJSON,
-	  "line 2: meta.lastUpdated is not a FHIR instant", __LINE__ },
+	  "line 2: Patient/ok3: meta.lastUpdated \"yesterday\" is not a valid "
+	  "FHIR instant", __LINE__ },
+	/*
+	 * regression, issue 15 point 6: invalid FHIR was stored and
+	 * released; now the line (or entry) and the element are named
+	 */
+	{ "{\"resourceType\":\"Patient\",\"id\":\"ok1\"}\n"
+	  "{\"resourceType\":\"Observaton\",\"id\":\"o1\"}\n", LOAD_NDJSON,
+	  "line 2: resourceType \"Observaton\" is not a FHIR R4 resource type",
+	  __LINE__ },
+	{ "{\"resourceType\":\"Patient\",\"id\":\"ok1\"}\n"
+	  "{\"resourceType\":\"Observation\",\"id\":\"o1\",\"meta\":{"
+	  "\"lastUpdated\":\"2026-01-01T00:00:00Z\"},\"subject\":{\"reference\":"
+	  "\"Patient/ok1\"},\"effectiveDateTime\":\"2026-13-45\"}\n",
+	  LOAD_NDJSON, "line 2: Observation/o1: effectiveDateTime "
+	  "\"2026-13-45\" is not a valid FHIR dateTime", __LINE__ },
+	{ "{\"resourceType\":\"Patient\",\"id\":\"ok1\"}\n"
+	  "{\"resourceType\":\"Encounter\",\"id\":\"e1\",\"period\":"
+	  "{\"start\":\"yesterday\"}}\n", LOAD_NDJSON, "line 2: Encounter/e1: "
+	  "period.start \"yesterday\" is not a valid FHIR dateTime", __LINE__ },
+	{ "{\"resourceType\":\"Patient\",\"id\":\"ok1\",\"birthDate\":"
+	  "\"1999-01-01T00:00:00Z\"}\n", LOAD_NDJSON, "line 1: Patient/ok1: "
+	  "birthDate \"1999-01-01T00:00:00Z\" is not a valid FHIR date",
+	  __LINE__ },
+	{ "{\"resourceType\":\"Patient\",\"id\":\"ok1\"}\n"
+	  "{\"resourceType\":\"Condition\",\"id\":\"c1\",\"subject\":{"
+	  "\"reference\":\"Patient\"}}\n", LOAD_NDJSON, "line 2: Condition/c1: "
+	  "subject.reference \"Patient\" is not a valid reference", __LINE__ },
+	{ "{\"resourceType\":\"Patient\",\"id\":\"ok1\",\"identifier\":"
+	  "{\"value\":\"x\"}}\n", LOAD_NDJSON, "line 1: Patient/ok1: identifier "
+	  "must be an array", __LINE__ },
+	{ "{\"resourceType\":\"Patient\",\"id\":\"ok1\",\"id\":7}\n",
+	  LOAD_NDJSON, "line 1: Patient: id is not a string", __LINE__ },
+	{ "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":["
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok1\"}},"
+	  "{\"resource\":{\"resourceType\":\"Observaton\",\"id\":\"o1\"}}]}",
+	  LOAD_AUTO, "entry[1]: resourceType \"Observaton\" is not a FHIR R4",
+	  __LINE__ },
+	{ "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":["
+	  "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok1\"}},"
+	  "{\"resource\":{\"resourceType\":\"ExplanationOfBenefit\",\"id\":"
+	  "\"e1\",\"item\":[{\"servicedPeriod\":{\"end\":\"2026-02-30\"}}]}}]}",
+	  LOAD_AUTO, "entry[1]: ExplanationOfBenefit/e1: item[0].servicedPeriod."
+	  "end \"2026-02-30\" is not a valid FHIR dateTime", __LINE__ },
 	{ "{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"entry\":[]}",
 	  LOAD_AUTO, "unsupported Bundle type \"searchset\"", __LINE__ },
 	{ "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":["
@@ -648,14 +692,16 @@ START_TEST(test_prepare_detach)
 	struct store_ctx	 ctx;
 	struct store_row	 row;
 	struct p2p_err		 err;
+	struct jscan		 j;
 	json_object		*res;
 
 	p2p_err_init(&err);
+	jscan_init(&j);
 	store_ctx_init(&ctx);
 	ctx.raw = eob;
 	ctx.rawlen = strlen(eob);
 	ck_assert_int_eq(fhir_parse(eob, strlen(eob), &res, &err), 0);
-	ck_assert_int_eq(store_prepare(res, &ctx, &row, &err), 0);
+	ck_assert_int_eq(store_prepare(res, &ctx, &j, &row, &err), 0);
 	ck_assert_int_eq(store_row_detach(&row), 0);
 	ck_assert_ptr_null(row.res);
 	ck_assert_str_eq(row.type, "ExplanationOfBenefit");
@@ -672,8 +718,56 @@ START_TEST(test_prepare_detach)
 	/* a bad resource is refused and released (no leak, no row) */
 	ck_assert_int_eq(fhir_parse("{\"resourceType\":\"Bundle\","
 	    "\"id\":\"b\"}", 34, &res, &err), 0);
-	ck_assert_int_eq(store_prepare(res, &ctx, &row, &err), -1);
+	ck_assert_int_eq(store_prepare(res, &ctx, &j, &row, &err), -1);
 	ck_assert_int_eq(err.status, 422);
+	jscan_free(&j);
+}
+END_TEST
+
+/*
+ * Regression, issue 15 point 7: a closed PA loaded without
+ * meta.lastUpdated got the load time as its change time (so it was
+ * released for a year after every load); and a PA for a J-code drug on
+ * a professional claim was not a drug PA.  The change time now comes
+ * from the PA's own dates whichever way the line is parsed.
+ */
+START_TEST(test_pa_load)
+{
+	static const char *const pas =
+	    "{\"resourceType\":\"ExplanationOfBenefit\",\"id\":\"pa-old\","
+	    "\"use\":\"preauthorization\",\"status\":\"active\","
+	    "\"outcome\":\"complete\",\"patient\":{\"reference\":\"Patient/m\"},"
+	    "\"created\":\"2024-09-01T10:00:00Z\",\"preAuthRefPeriod\":[{"
+	    "\"start\":\"2024-09-05\",\"end\":\"2024-12-31\"}]}\n"
+	    "{\"resourceType\":\"ExplanationOfBenefit\",\"id\":\"pa-cancel\","
+	    "\"use\":\"preauthorization\",\"status\":\"cancelled\",\"meta\":{},"
+	    "\"patient\":{\"reference\":\"Patient/m\"},"
+	    "\"created\":\"2024-10-01T10:00:00Z\"}\n"
+	    "{\"resourceType\":\"ExplanationOfBenefit\",\"id\":\"pa-j\","
+	    "\"meta\":{\"lastUpdated\":\"2026-01-05T00:00:00Z\"},"
+	    "\"use\":\"preauthorization\",\"status\":\"active\","
+	    "\"patient\":{\"reference\":\"Patient/m\"},\"type\":{\"coding\":[{"
+	    "\"system\":\"http://terminology.hl7.org/CodeSystem/claim-type\","
+	    "\"code\":\"professional\"}]},\"item\":[{\"productOrService\":{"
+	    "\"coding\":[{\"system\":\"https://www.cms.gov/Medicare/Coding/"
+	    "HCPCSReleaseCodeSets\",\"code\":\"J0135\"}]}}]}\n";
+	char	 now[32];
+
+	time_instant(now_sec(), now);
+	load_ok(pas, LOAD_NDJSON);
+	/* the stored JSON has a lastUpdated (the load's), changed does not */
+	ck_assert_str_ge(qs("SELECT last_updated FROM resource WHERE id = "
+	    "'pa-old'"), now);
+	ck_assert_str_eq(qs("SELECT changed FROM resource WHERE id = "
+	    "'pa-old'"), "2024-12-31T23:59:59Z");
+	ck_assert_int_eq(q("SELECT flags FROM resource WHERE id = 'pa-old'"),
+	    SCOPE_PA | SCOPE_PA_CLOSED);
+	ck_assert_str_eq(qs("SELECT changed FROM resource WHERE id = "
+	    "'pa-cancel'"), "2024-10-01T10:00:00Z");
+	ck_assert_int_eq(q("SELECT flags FROM resource WHERE id = 'pa-j'"),
+	    SCOPE_PA | SCOPE_DRUG);
+	ck_assert_str_eq(qs("SELECT changed FROM resource WHERE id = "
+	    "'pa-j'"), "2026-01-05T00:00:00Z");
 }
 END_TEST
 
@@ -817,6 +911,7 @@ main(void)
 	tcase_add_test(tc, test_ndjson_threads);
 	tcase_add_test(tc, test_fresh_and_replace);
 	tcase_add_test(tc, test_prepare_detach);
+	tcase_add_test(tc, test_pa_load);
 	tcase_add_test(tc, test_seed);
 	tcase_add_loop_test(tc, test_progress_text, 0,
 	    sizeof(prog) / sizeof(prog[0]));

@@ -50,6 +50,7 @@ START_TEST(test_b64url_roundtrip)
 }
 END_TEST
 
+/* ok: the precision time_parse_prec() returns, or -1 for a refusal */
 static const struct {
 	const char	*in;
 	int		 end;
@@ -57,29 +58,53 @@ static const struct {
 	long long	 t;
 	int		 line;
 } times[] = {
-	{ "2026-01-02", 0, 1, 1767312000LL, __LINE__ },
-	{ "2026-01-02", 1, 1, 1767398399LL, __LINE__ },
-	{ "2026", 0, 1, 1767225600LL, __LINE__ },
-	{ "2026-02", 1, 1, 1772323199LL, __LINE__ },
-	{ "2026-01-02T03:04:05Z", 0, 1, 1767323045LL, __LINE__ },
-	{ "2026-01-02T03:04:05.123+01:00", 0, 1, 1767319445LL, __LINE__ },
-	{ "2026-01-02T03:04:05", 0, 0, 0, __LINE__ },	/* no zone */
-	{ "2026-13-01", 0, 0, 0, __LINE__ },
-	{ "2026-02-30", 0, 0, 0, __LINE__ },
-	{ "2026-1-1", 0, 0, 0, __LINE__ },
-	{ "", 0, 0, 0, __LINE__ },
-	{ "20x6", 0, 0, 0, __LINE__ },
-	{ "2026-01-02X", 0, 0, 0, __LINE__ },
+	{ "2026-01-02", 0, TIME_DAY, 1767312000LL, __LINE__ },
+	{ "2026-01-02", 1, TIME_DAY, 1767398399LL, __LINE__ },
+	{ "2026", 0, TIME_YEAR, 1767225600LL, __LINE__ },
+	{ "2026-02", 1, TIME_MONTH, 1772323199LL, __LINE__ },
+	{ "2026-01-02T03:04:05Z", 0, TIME_SECOND, 1767323045LL, __LINE__ },
+	{ "2026-01-02T03:04:05.123+01:00", 0, TIME_SECOND, 1767319445LL,
+	  __LINE__ },
+	{ "2026-01-02T03:04:05", 0, -1, 0, __LINE__ },	/* no zone */
+	{ "2026-13-01", 0, -1, 0, __LINE__ },
+	{ "2026-02-30", 0, -1, 0, __LINE__ },
+	{ "2026-1-1", 0, -1, 0, __LINE__ },
+	{ "", 0, -1, 0, __LINE__ },
+	{ "20x6", 0, -1, 0, __LINE__ },
+	{ "2026-01-02X", 0, -1, 0, __LINE__ },
+	{ "0000-01-01", 0, -1, 0, __LINE__ },	/* no year 0 in FHIR */
+	{ "2026-13-45", 0, -1, 0, __LINE__ },
+	{ "yesterday", 0, -1, 0, __LINE__ },
+	/* time zone offsets: -14:00 to +14:00, minutes below 60 */
+	{ "2026-12-01T00:00:00+14:00", 0, TIME_SECOND, 1796032800LL,
+	  __LINE__ },
+	{ "2026-12-01T00:00:00-14:00", 0, TIME_SECOND, 1796133600LL,
+	  __LINE__ },
+	{ "2026-12-01T00:00:00-13:59", 0, TIME_SECOND, 1796133540LL,
+	  __LINE__ },
+	{ "2026-12-01T00:00:00-00:00", 0, TIME_SECOND, 1796083200LL,
+	  __LINE__ },
+	/* regression: issue 15 point 5, a consent valid days too long */
+	{ "2026-12-01T00:00:00-99:99", 1, -1, 0, __LINE__ },
+	{ "2026-12-01T00:00:00+14:01", 0, -1, 0, __LINE__ },
+	{ "2026-12-01T00:00:00-15:00", 0, -1, 0, __LINE__ },
+	{ "2026-12-01T00:00:00+05:60", 0, -1, 0, __LINE__ },
+	{ "2026-12-01T00:00:00+5:00", 0, -1, 0, __LINE__ },
+	{ "2026-12-01T00:00:00+05:00Z", 0, -1, 0, __LINE__ },
+	{ "2026-12-01T24:00:00Z", 0, -1, 0, __LINE__ },
+	{ "2016-12-31T23:59:60Z", 0, TIME_SECOND, 1483228800LL, __LINE__ },
 };
 
 START_TEST(test_time_parse)
 {
 	time_t	 t;
-	int	 rc = time_parse(times[_i].in, times[_i].end, &t);
+	int	 rc = time_parse_prec(times[_i].in, times[_i].end, &t);
 
-	ck_assert_msg(rc == (times[_i].ok ? 0 : -1), "line %d: %s",
-	    times[_i].line, times[_i].in);
-	if (times[_i].ok)
+	ck_assert_msg(rc == times[_i].ok, "line %d: %s: %d",
+	    times[_i].line, times[_i].in, rc);
+	ck_assert_int_eq(time_parse(times[_i].in, times[_i].end, &t),
+	    rc == -1 ? -1 : 0);
+	if (times[_i].ok != -1)
 		ck_assert_msg((long long)t == times[_i].t, "line %d: %lld",
 		    times[_i].line, (long long)t);
 }

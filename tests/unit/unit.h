@@ -7,7 +7,11 @@
 
 #include <check.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "datascope/classify.h"
+#include "json/fhir.h"
+#include "json/jscan.h"
 #include "store/db.h"
 
 /* Runs the suite; returns main()'s exit status (0 when all passed). */
@@ -64,6 +68,39 @@ unit_db_open(struct p2p_db *db)
 	p2p_err_init(&err);
 	ck_assert_int_eq(db_open(db, ":memory:", 1, &err), 0);
 	ck_assert_int_eq(db_migrate(db, &err), 0);
+}
+
+/*
+ * Classifies the resource in JSON text as the loader does: through the
+ * tape of the text as read (written == 0) or of the text json-c writes
+ * of it (written != 0, as for a resource json-c parsed).  lu_source as
+ * scope_classify(), whose result this returns.
+ */
+static inline int
+unit_classify(const char *text, int written, int lu_source,
+    struct scope_info *info)
+{
+	struct jscan	 j;
+	struct p2p_err	 err;
+	json_object	*o = NULL;
+	const char	*t = text, *type;
+	int		 rc;
+
+	jscan_init(&j);
+	if (written) {
+		p2p_err_init(&err);
+		ck_assert_msg(fhir_parse(text, strlen(text), &o, &err) == 0,
+		    "%s", err.msg);
+		t = fhir_json(o);
+	}
+	ck_assert_int_eq(jscan_parse(&j, t, strlen(t), written ?
+	    JSCAN_WRITTEN : 0), 0);
+	type = jscan_getstr(&j, 1, "resourceType");
+	ck_assert_ptr_nonnull(type);
+	rc = scope_classify(&j, type, lu_source, info);
+	jscan_free(&j);
+	json_object_put(o);
+	return rc;
 }
 
 /* The text of path (at most size - 1 bytes) in buf; "" when missing. */

@@ -152,7 +152,7 @@ client_payer_org(struct p2p_db *db, const char *npi, const char *name,
 	    name == NULL)
 		return n;
 	snprintf(oid, sizeof(oid), "payer-%s", npi);
-	if (!store_id_valid(oid))
+	if (!fhir_valid_id(oid))
 		return p2p_fail(err, 400, P2P_ISSUE_VALUE,
 		    "NPI %s makes no valid Organization id", npi);
 	/* Never overwrite another Organization that has this id. */

@@ -75,6 +75,8 @@ static const struct ckey keys[] = {
 	  "date-of-service window released to payers, years" },
 	{ "pa_change_months", C_INT, I(pa_change_months), 1, 120, "12",
 	  "closed prior authorizations released if changed within, months" },
+	{ "release_drug_pa", C_INT, I(release_drug_pa), 0, 1, "0",
+	  "1: release prior authorizations for drugs (CMS-0057-F: 0)" },
 	{ "job_ttl", C_INT, I(job_ttl), 60, 90LL * 86400, "86400",
 	  "seconds bulk jobs and their files are kept" },
 	{ "export_file_max", C_INT, I(export_file_max), 1, 1LL << 40,

@@ -42,6 +42,7 @@ struct p2p_config {
 	long long allow_legacy_consentless; /* STU1 $member-match w/o Consent */
 	long long data_years;		/* date-of-service window */
 	long long pa_change_months;	/* PA status-change window */
+	long long release_drug_pa;	/* drug PAs released to payers */
 	long long job_ttl;		/* seconds jobs and files are kept */
 	long long export_file_max;	/* resources per ndjson file */
 	long long signed_urls;		/* file URLs signed (mod_secdownload) */

@@ -237,39 +237,45 @@ days_in_month(int y, int m)
 int
 time_parse(const char *s, int end, time_t *out)
 {
+	return time_parse_prec(s, end, out) == -1 ? -1 : 0;
+}
+
+int
+time_parse_prec(const char *s, int end, time_t *out)
+{
 	struct tm	 tm;
 	int		 y, mo = 1, d = 1, h = 0, mi = 0, sec = 0;
-	int		 oh, om, sign, prec = 0;
+	int		 oh, om, sign, prec = TIME_YEAR;
 	size_t		 len;
 	time_t		 t;
 
 	if (s == NULL)
 		return -1;
 	len = strlen(s);
-	if (len < 4 || digits(s, 4, &y) == -1)
+	if (len < 4 || digits(s, 4, &y) == -1 || y == 0)
 		return -1;
 	s += 4;
 	if (*s == '-') {
 		if (digits(s + 1, 2, &mo) == -1 || mo < 1 || mo > 12)
 			return -1;
 		s += 3;
-		prec = 1;
+		prec = TIME_MONTH;
 		if (*s == '-') {
 			if (digits(s + 1, 2, &d) == -1 || d < 1 ||
 			    d > days_in_month(y, mo))
 				return -1;
 			s += 3;
-			prec = 2;
+			prec = TIME_DAY;
 		}
 	}
 	if (*s == 'T') {
-		if (prec != 2 || digits(s + 1, 2, &h) == -1 || s[3] != ':' ||
-		    digits(s + 4, 2, &mi) == -1 || s[6] != ':' ||
+		if (prec != TIME_DAY || digits(s + 1, 2, &h) == -1 ||
+		    s[3] != ':' || digits(s + 4, 2, &mi) == -1 || s[6] != ':' ||
 		    digits(s + 7, 2, &sec) == -1 || h > 23 || mi > 59 ||
 		    sec > 60)
 			return -1;
 		s += 9;
-		prec = 3;
+		prec = TIME_SECOND;
 		if (*s == '.') {
 			s++;
 			if (!isdigit((unsigned char)*s))
@@ -283,8 +289,10 @@ time_parse(const char *s, int end, time_t *out)
 			sign = 1;
 		} else if (*s == '+' || *s == '-') {
 			sign = *s == '+' ? 1 : -1;
+			/* UTC-14:00 to UTC+14:00 (FHIR R4 dateTime regex) */
 			if (digits(s + 1, 2, &oh) == -1 || s[3] != ':' ||
-			    digits(s + 4, 2, &om) == -1)
+			    digits(s + 4, 2, &om) == -1 || om > 59 || oh > 14 ||
+			    (oh == 14 && om != 0))
 				return -1;
 			s += 6;
 		} else
@@ -295,6 +303,8 @@ time_parse(const char *s, int end, time_t *out)
 	}
 	if (*s != '\0')
 		return -1;
+	if (out == NULL)	/* only checking */
+		return prec;
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
@@ -302,12 +312,12 @@ time_parse(const char *s, int end, time_t *out)
 	tm.tm_hour = h;
 	tm.tm_min = mi;
 	tm.tm_sec = sec;
-	if (end && prec < 3) {
+	if (end && prec < TIME_SECOND) {
 		/* The last second of the year, month or day given. */
-		if (prec == 0) {
+		if (prec == TIME_YEAR) {
 			tm.tm_mon = 11;
 			tm.tm_mday = 31;
-		} else if (prec == 1)
+		} else if (prec == TIME_MONTH)
 			tm.tm_mday = days_in_month(y, mo);
 		tm.tm_hour = 23;
 		tm.tm_min = 59;
@@ -316,7 +326,7 @@ time_parse(const char *s, int end, time_t *out)
 	t = timegm(&tm);
 	t -= sign * (oh * 3600 + om * 60);
 	*out = t;
-	return 0;
+	return prec;
 }
 
 int

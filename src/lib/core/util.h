@@ -61,13 +61,31 @@ int64_t	 now_ms(void);
 void	 time_instant(time_t, char out[32]);
 /* Formats t as a FHIR date "2026-01-02" (11 bytes). */
 void	 time_date(time_t, char out[16]);
+/* How much of a date and time a FHIR value gives (time_parse()). */
+enum time_prec {
+	TIME_YEAR,		/* YYYY */
+	TIME_MONTH,		/* YYYY-MM */
+	TIME_DAY,		/* YYYY-MM-DD: a FHIR date */
+	TIME_SECOND,		/* YYYY-MM-DDThh:mm:ss[.f](Z|+hh:mm) */
+};
+
 /*
- * Parses a FHIR date, dateTime or instant (YYYY, YYYY-MM, YYYY-MM-DD,
- * YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm)).  Partial dates resolve to their
- * first moment, or with end != 0 to their last second.  Returns 0 and
- * sets *out (UTC seconds), or -1 when the text is not such a value.
+ * The one parser of FHIR R4 date, dateTime and instant values (FHIR R4
+ * datatypes, regexes of date, dateTime and instant): YYYY, YYYY-MM,
+ * YYYY-MM-DD, or YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm|-hh:mm); year 0001
+ * and later, real days of the month, seconds up to 60 (a leap second),
+ * and a time zone offset from -14:00 to +14:00 with minutes below 60.
+ * Partial dates resolve to their first moment, or with end != 0 to
+ * their last second.  Returns 0 and sets *out (UTC seconds), or -1 when
+ * the text is not such a value.
  */
 int	 time_parse(const char *, int end, time_t *out);
+/*
+ * time_parse() that returns the precision given (enum time_prec)
+ * instead of 0: a FHIR date is TIME_DAY or less, an instant exactly
+ * TIME_SECOND.  out may be NULL: the text is only checked.
+ */
+int	 time_parse_prec(const char *, int end, time_t *out);
 
 /*
  * Percent-decodes s in place ('+' becomes a space when plus != 0).

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "json/fhir.h"
+#include "json/valid.h"
 #include "datascope/release.h"
 #include "datascope/classify.h"
 #include "core/util.h"
@@ -21,6 +22,7 @@
  *   ?8 closed-PA change floor  ?9 release sensitive (0/1)
  *   ?10/?11 _since/_until or NULL  ?12 limit (-1 none)
  *   ?13 SCOPE_EXCLUDED  ?14 SCOPE_PA_CLOSED  ?15 SCOPE_SENSITIVE
+ *   ?16 SCOPE_DRUG  ?17 release drug PAs (0/1, release_drug_pa)
  */
 #define RELEASE_WHERE \
 	" FROM resource WHERE patient = ?1" \
@@ -31,6 +33,7 @@
 	" AND (flags & ?13) = 0" \
 	" AND ((flags & ?14) = 0 OR changed >= ?8)" \
 	" AND ((flags & ?15) = 0 OR ?9)" \
+	" AND ((flags & ?16) = 0 OR ?17)" \
 	" AND (?10 IS NULL OR last_updated > ?10)" \
 	" AND (?11 IS NULL OR last_updated <= ?11)"
 
@@ -39,56 +42,6 @@ static const char *const sql_rows =
 	RELEASE_WHERE " ORDER BY type, rid LIMIT ?12";
 static const char *const sql_count =
 	"SELECT count(*)" RELEASE_WHERE " AND ?12 IS NOT NULL";
-
-/* FHIR R4 resource types (for _type and _typeFilter). */
-static const char *const r4_types[] = {
-	"Account", "ActivityDefinition", "AdverseEvent",
-	"AllergyIntolerance", "Appointment", "AppointmentResponse",
-	"AuditEvent", "Basic", "Binary", "BiologicallyDerivedProduct",
-	"BodyStructure", "Bundle", "CapabilityStatement", "CarePlan",
-	"CareTeam", "CatalogEntry", "ChargeItem", "ChargeItemDefinition",
-	"Claim", "ClaimResponse", "ClinicalImpression", "CodeSystem",
-	"Communication", "CommunicationRequest", "CompartmentDefinition",
-	"Composition", "ConceptMap", "Condition", "Consent", "Contract",
-	"Coverage", "CoverageEligibilityRequest",
-	"CoverageEligibilityResponse", "DetectedIssue", "Device",
-	"DeviceDefinition", "DeviceMetric", "DeviceRequest",
-	"DeviceUseStatement", "DiagnosticReport", "DocumentManifest",
-	"DocumentReference", "EffectEvidenceSynthesis", "Encounter",
-	"Endpoint", "EnrollmentRequest", "EnrollmentResponse",
-	"EpisodeOfCare", "EventDefinition", "Evidence", "EvidenceVariable",
-	"ExampleScenario", "ExplanationOfBenefit", "FamilyMemberHistory",
-	"Flag", "Goal", "GraphDefinition", "Group", "GuidanceResponse",
-	"HealthcareService", "ImagingStudy", "Immunization",
-	"ImmunizationEvaluation", "ImmunizationRecommendation",
-	"ImplementationGuide", "InsurancePlan", "Invoice", "Library",
-	"Linkage", "List", "Location", "Measure", "MeasureReport", "Media",
-	"Medication", "MedicationAdministration", "MedicationDispense",
-	"MedicationKnowledge", "MedicationRequest", "MedicationStatement",
-	"MedicinalProduct", "MedicinalProductAuthorization",
-	"MedicinalProductContraindication", "MedicinalProductIndication",
-	"MedicinalProductIngredient", "MedicinalProductInteraction",
-	"MedicinalProductManufactured", "MedicinalProductPackaged",
-	"MedicinalProductPharmaceutical",
-	"MedicinalProductUndesirableEffect", "MessageDefinition",
-	"MessageHeader", "MolecularSequence", "NamingSystem",
-	"NutritionOrder", "Observation", "ObservationDefinition",
-	"OperationDefinition", "OperationOutcome", "Organization",
-	"OrganizationAffiliation", "Parameters", "Patient",
-	"PaymentNotice", "PaymentReconciliation", "Person", "PlanDefinition",
-	"Practitioner", "PractitionerRole", "Procedure", "Provenance",
-	"Questionnaire", "QuestionnaireResponse", "RelatedPerson",
-	"RequestGroup", "ResearchDefinition", "ResearchElementDefinition",
-	"ResearchStudy", "ResearchSubject", "RiskAssessment",
-	"RiskEvidenceSynthesis", "Schedule", "SearchParameter",
-	"ServiceRequest", "Slot", "Specimen", "SpecimenDefinition",
-	"StructureDefinition", "StructureMap", "Subscription", "Substance",
-	"SubstanceNucleicAcid", "SubstancePolymer", "SubstanceProtein",
-	"SubstanceReferenceInformation", "SubstanceSourceMaterial",
-	"SubstanceSpecification", "SupplyDelivery", "SupplyRequest", "Task",
-	"TerminologyCapabilities", "TestReport", "TestScript", "ValueSet",
-	"VerificationResult", "VisionPrescription",
-};
 
 /*
  * _typeFilter search parameters supported per type.  Date parameters
@@ -148,17 +101,7 @@ release_init(struct release_rules *r, const struct p2p_config *cfg,
 	years_back(now, cfg->data_years, 0, r->dos_min);
 	years_back(now, 0, cfg->pa_change_months, r->pa_min);
 	r->sensitive = sensitive != 0;
-}
-
-static int
-known_type(const char *t)
-{
-	size_t	 i;
-
-	for (i = 0; i < sizeof(r4_types) / sizeof(r4_types[0]); i++)
-		if (strcmp(r4_types[i], t) == 0)
-			return 1;
-	return 0;
+	r->drug_pa = cfg->release_drug_pa != 0;
 }
 
 int
@@ -178,7 +121,7 @@ release_add_types(struct release_rules *r, const char *list,
 			    "resource types");
 		memcpy(t, p, n);
 		t[n] = '\0';
-		if (!known_type(t))
+		if (!fhir_type_known(t))
 			return p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
 			    "_type", "_type: unknown resource type %.64s", t);
 		if (!release_type_ok(r, t) || r->types[0] == '\0') {
@@ -201,17 +144,16 @@ release_add_types(struct release_rules *r, const char *list,
 int
 release_type_ok(const struct release_rules *r, const char *type)
 {
-	const char	*p;
+	const char	*p, *e;
 	size_t		 n = strlen(type);
 
 	if (r->types[0] == '\0')
 		return 1;
-	/* "" or a name with a comma would match across the list's commas
-	   (and "" runs strstr() past its end) */
-	if (n == 0 || strchr(type, ',') != NULL)
-		return 0;
-	for (p = r->types; (p = strstr(p, type)) != NULL; p++)
-		if (p[-1] == ',' && p[n] == ',')
+	if (n == 0)
+		return 0;	/* no type is no type of the list */
+	/* ",A,B,": each name between two commas */
+	for (p = r->types + 1; (e = strchr(p, ',')) != NULL; p = e + 1)
+		if ((size_t)(e - p) == n && memcmp(p, type, n) == 0)
 			return 1;
 	return 0;
 }
@@ -221,14 +163,14 @@ release_date(const char *v, int end, char out[16], const char *what,
     struct p2p_err *err)
 {
 	time_t	 t;
-	size_t	 n = strlen(v);
+	int	 prec = strlen(v) > 40 ? -1 : time_parse_prec(v, 0, &t);
 
-	if (n > 40 || time_parse(v, 0, &t) == -1)
+	if (prec == -1)
 		return p2p_fail_at(err, 400, P2P_ISSUE_VALUE, what,
 		    "%s: %.40s is not a FHIR date", what, v);
-	if (n >= 10)
+	if (prec >= TIME_DAY)
 		snprintf(out, 16, "%.10s", v);
-	else if (n == 7)
+	else if (prec == TIME_MONTH)
 		snprintf(out, 16, "%.7s-%s", v, end ? "31" : "01");
 	else
 		snprintf(out, 16, "%.4s-%s", v, end ? "12-31" : "01-01");
@@ -354,7 +296,7 @@ tf_query(struct release_rules *r, char *q, struct p2p_err *err)
 		    "Type?param=value");
 	*qm = '\0';
 	snprintf(tf->type, sizeof(tf->type), "%s", q);
-	if (!known_type(tf->type))
+	if (!fhir_type_known(tf->type))
 		return p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
 		    "_typeFilter", "_typeFilter: unknown resource type %.64s",
 		    tf->type);
@@ -395,15 +337,12 @@ release_add_typefilter(struct release_rules *r, const char *list,
 	return rc;
 }
 
-sqlite3_stmt *
-release_open(struct p2p_db *db, const struct release_rules *r,
+/* Binds ?1..?17 of RELEASE_WHERE and the limit ?12. */
+static void
+bind_where(sqlite3_stmt *st, const struct release_rules *r,
     const char *patient, const char *after_type, long long after_rid,
-    long long limit, struct p2p_err *err)
+    long long limit)
 {
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql_rows, err)) == NULL)
-		return NULL;
 	db_bind_text(st, 1, patient);
 	db_bind_text(st, 2, r->types[0] ? r->types : NULL);
 	db_bind_text(st, 3, after_type ? after_type : "");
@@ -419,6 +358,20 @@ release_open(struct p2p_db *db, const struct release_rules *r,
 	sqlite3_bind_int(st, 13, SCOPE_EXCLUDED);
 	sqlite3_bind_int(st, 14, SCOPE_PA_CLOSED);
 	sqlite3_bind_int(st, 15, SCOPE_SENSITIVE);
+	sqlite3_bind_int(st, 16, SCOPE_DRUG);
+	sqlite3_bind_int(st, 17, r->drug_pa);
+}
+
+sqlite3_stmt *
+release_open(struct p2p_db *db, const struct release_rules *r,
+    const char *patient, const char *after_type, long long after_rid,
+    long long limit, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = db_stmt(db, sql_rows, err)) == NULL)
+		return NULL;
+	bind_where(st, r, patient, after_type, after_rid, limit);
 	return st;
 }
 
@@ -521,21 +474,7 @@ release_count(struct p2p_db *db, const struct release_rules *r,
 	}
 	if ((st = db_stmt(db, sql_count, err)) == NULL)
 		return -1;
-	db_bind_text(st, 1, patient);
-	db_bind_text(st, 2, r->types[0] ? r->types : NULL);
-	db_bind_text(st, 3, "");
-	sqlite3_bind_int64(st, 4, 0);
-	db_bind_text(st, 5, r->dos_min);
-	db_bind_text(st, 6, r->start[0] ? r->start : NULL);
-	db_bind_text(st, 7, r->end[0] ? r->end : NULL);
-	db_bind_text(st, 8, r->pa_min);
-	sqlite3_bind_int(st, 9, r->sensitive);
-	db_bind_text(st, 10, r->since[0] ? r->since : NULL);
-	db_bind_text(st, 11, r->until[0] ? r->until : NULL);
-	sqlite3_bind_int64(st, 12, -1);
-	sqlite3_bind_int(st, 13, SCOPE_EXCLUDED);
-	sqlite3_bind_int(st, 14, SCOPE_PA_CLOSED);
-	sqlite3_bind_int(st, 15, SCOPE_SENSITIVE);
+	bind_where(st, r, patient, "", 0, 0);
 	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
 		db_done(st);
 		return db_fail(db, rc, err, "release count");

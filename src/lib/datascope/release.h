@@ -9,7 +9,9 @@
  * classify.h): no JSON is parsed per released resource.
  *   - data window: dos >= transaction time - data_years (rows without a
  *     date of service are kept);
- *   - SCOPE_EXCLUDED rows never (drug PAs, denied PAs, ...);
+ *   - SCOPE_EXCLUDED rows never (denied PAs);
+ *   - SCOPE_DRUG rows (drug PAs) only with release_drug_pa = 1 (p2p.conf:
+ *     applied here, so that switching it needs no reload);
  *   - SCOPE_PA_CLOSED rows only when changed within pa_change_months
  *     (compared by day);
  *   - SCOPE_SENSITIVE rows only under a #sensitive consent;
@@ -64,6 +66,7 @@ struct release_rules {
 	char		 dos_min[16];	/* window floor YYYY-MM-DD */
 	char		 pa_min[16];	/* closed PAs: changed >= this day */
 	int		 sensitive;	/* consent policy #sensitive */
+	int		 drug_pa;	/* release drug PAs (release_drug_pa) */
 	char		 types[RELEASE_TYPES_MAX]; /* ",A,B," or "" = all */
 	char		 since[32];	/* last_updated > since, or "" */
 	char		 until[32];	/* last_updated <= until, or "" */
@@ -83,8 +86,9 @@ struct release_row {
 };
 
 /*
- * Sets the rules for transaction time now and the consent policy
- * (sensitive != 0 for #sensitive), with no narrowing.
+ * Sets the rules for transaction time now, the configuration (data_years,
+ * pa_change_months, release_drug_pa) and the consent policy (sensitive
+ * != 0 for #sensitive), with no narrowing.
  */
 void	 release_init(struct release_rules *, const struct p2p_config *,
 	    time_t now, int sensitive);

@@ -413,6 +413,8 @@ fhir_valid_id(const char *s)
 {
 	size_t	 n = 0;
 
+	if (s == NULL)
+		return 0;
 	for (; s[n] != '\0'; n++)
 		if (!isalnum((unsigned char)s[n]) && s[n] != '-' &&
 		    s[n] != '.')

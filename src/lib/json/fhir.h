@@ -40,7 +40,10 @@ int	 fhir_parse_tok(json_tokener *, const char *buf, size_t len,
 int	 fhir_parse_resource(const char *buf, size_t len, const char *want,
 	    json_object **out, struct p2p_err *);
 
-/* 1 when s is a valid FHIR id ([A-Za-z0-9.-]{1,64}, R4 datatypes), else 0. */
+/*
+ * 1 when s is a valid FHIR id ([A-Za-z0-9.-]{1,64}, R4 datatypes), else
+ * 0 (also for NULL).
+ */
 int	 fhir_valid_id(const char *s);
 
 /* resourceType of obj, or NULL when obj is not a resource. */

@@ -133,9 +133,14 @@ scan_string(struct jscan *j, const unsigned char *s, size_t len, size_t *pos)
 	return 0;
 }
 
-/* Numbers: -?(0|[1-9][0-9]{0,17})(\.[0-9]+)?; exponents are refused. */
+/*
+ * Numbers: -?(0|[1-9][0-9]{0,17})(\.[0-9]+)?, the forms json-c writes
+ * back as they were read (exponents and longer integers are refused);
+ * with any != 0 also -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?.
+ */
 static int
-scan_number(struct jscan *j, const unsigned char *s, size_t len, size_t *pos)
+scan_number(struct jscan *j, const unsigned char *s, size_t len, size_t *pos,
+    int any)
 {
 	size_t	 i = *pos, d;
 
@@ -148,12 +153,21 @@ scan_number(struct jscan *j, const unsigned char *s, size_t len, size_t *pos)
 	else if (i < len && s[i] >= '1' && s[i] <= '9') {
 		for (d = 0; i < len && s[i] >= '0' && s[i] <= '9'; d++)
 			i++;
-		if (d > 18)
+		if (d > 18 && !any)
 			goto bad;
 	} else
 		goto bad;
 	if (i < len && s[i] == '.') {
 		i++;
+		if (i >= len || s[i] < '0' || s[i] > '9')
+			goto bad;
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	if (any && i < len && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			i++;
 		if (i >= len || s[i] < '0' || s[i] > '9')
 			goto bad;
 		while (i < len && s[i] >= '0' && s[i] <= '9')
@@ -173,12 +187,14 @@ bad:
 #define WS(c)	((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n')
 
 int
-jscan_parse(struct jscan *j, const char *text, size_t len)
+jscan_parse(struct jscan *j, const char *text, size_t len, int flags)
 {
 	const unsigned char	*s = (const unsigned char *)text;
-	uint32_t		 stack[JSCAN_MAX_DEPTH];
+	uint32_t		 stack[JSCAN_WRITTEN_DEPTH];
 	size_t			 i = 0, need;
-	int			 depth = 0, t;
+	int			 depth = 0, t, written = flags & JSCAN_WRITTEN;
+	int			 maxdepth = written ? JSCAN_WRITTEN_DEPTH :
+				    JSCAN_MAX_DEPTH;
 	uint32_t		 n;
 	/* what may come next: a value, a key, or after a value */
 	enum { VALUE, KEY_OR_END, KEY, VALUE_OR_END, AFTER } want = VALUE;
@@ -247,7 +263,7 @@ jscan_parse(struct jscan *j, const char *text, size_t len)
 		switch (s[i]) {
 		case '{':
 		case '[':
-			if (depth == JSCAN_MAX_DEPTH)
+			if (depth == maxdepth)
 				goto bad;
 			if ((n = push(j, s[i] == '{' ? JS_OBJECT : JS_ARRAY,
 			    i)) == 0)
@@ -273,7 +289,7 @@ jscan_parse(struct jscan *j, const char *text, size_t len)
 			i += need;
 			break;
 		default:
-			if (scan_number(j, s, len, &i) == -1)
+			if (scan_number(j, s, len, &i, written) == -1)
 				goto bad;
 			break;
 		}

@@ -8,8 +8,12 @@
  * validated, no escaped NUL, nesting at most JSCAN_MAX_DEPTH, no number
  * with an exponent or more than 18 integer digits) and refuses anything
  * else; the loader then parses the line with fhir_parse(), whose error
- * message (or acceptance) is the one that counts.  Duplicate keys: the
- * last one wins, as in json-c.
+ * message (or acceptance) is the one that counts.  Text that json-c
+ * wrote (fhir_json()) is scanned with JSCAN_WRITTEN, which takes every
+ * number json-c writes and its whole nesting depth: so any resource,
+ * parsed by either, can be read through the tape (the data-scope rules
+ * and the loader's checks are written once, over the tape).  Duplicate
+ * keys: the last one wins, as in json-c.
  */
 #ifndef P2P_JSCAN_H
 #define P2P_JSCAN_H
@@ -18,6 +22,12 @@
 #include <stdint.h>
 
 #define JSCAN_MAX_DEPTH	32	/* containers nested; deeper: refused */
+#define JSCAN_WRITTEN_DEPTH 72	/* with JSCAN_WRITTEN: more than json-c
+				   parses (FHIR_MAX_DEPTH) */
+
+/* jscan_parse() flags */
+#define JSCAN_WRITTEN	0x1	/* text written by json-c: numbers of any
+				   form, nesting to JSCAN_WRITTEN_DEPTH */
 
 enum jscan_type {
 	JS_NONE, JS_OBJECT, JS_ARRAY, JS_STRING, JS_NUMBER, JS_TRUE,
@@ -49,11 +59,12 @@ void	 jscan_free(struct jscan *);
 
 /*
  * Scans text (not NUL-terminated) into the tape.  0, or -1 when the text
- * is refused (malformed, or outside the subset above) or out of memory;
- * j->where is the byte where it stopped.  The root is node 1: node
- * index 0 means "none" everywhere, so lookups chain safely.
+ * is refused (malformed, or outside the subset above unless flags has
+ * JSCAN_WRITTEN) or out of memory; j->where is the byte where it
+ * stopped.  The root is node 1: node index 0 means "none" everywhere,
+ * so lookups chain safely.
  */
-int	 jscan_parse(struct jscan *, const char *text, size_t len);
+int	 jscan_parse(struct jscan *, const char *text, size_t len, int flags);
 
 /*
  * The JSON string whose opening quote is at s[*pos], checked as the

@@ -13,6 +13,7 @@
 #include "core/bq.h"
 #include "json/fhir.h"
 #include "json/jscan.h"
+#include "json/valid.h"
 #include "store/loader.h"
 #include "core/log.h"
 
@@ -364,14 +365,16 @@ take_line(struct pipeline *p, struct line_item **out, unsigned long *seq)
 
 /*
  * Parses and prepares one item's line.  0, or -1 with it->err set.
- * The fast path first (issue #8): a scan without a tree (jscan.c) and
- * store_prepare_scan(); a line it does not take (a claim, a special
- * type, anything malformed or refused) goes through json-c and
- * store_prepare() as before, which also words every error.
+ * The fast path first (issue #8, unless tree): a scan without a tree
+ * (jscan.c) and store_prepare_scan(); a line it does not take (a
+ * special type, a line without meta.lastUpdated, anything the scanner
+ * refuses) goes through json-c and store_prepare(), which read it
+ * through the same tape: the checks and rules are the same either way,
+ * and json-c words every JSON syntax error.
  */
 static int
-prepare_item(json_tokener *tok, struct jscan *js, const struct store_ctx *ctx,
-    struct line_item *it)
+prepare_item(json_tokener *tok, struct jscan *js, int tree,
+    const struct store_ctx *ctx, struct line_item *it)
 {
 	struct store_ctx	 c = *ctx;
 	json_object		*res;
@@ -379,18 +382,18 @@ prepare_item(json_tokener *tok, struct jscan *js, const struct store_ctx *ctx,
 
 	c.raw = it->text;
 	c.rawlen = it->len;
-	if (js != NULL && jscan_parse(js, it->text, it->len) == 0) {
-		if ((rc = store_prepare_scan(js, &c, &it->row)) == 1) {
+	if (!tree && jscan_parse(js, it->text, it->len, 0) == 0) {
+		if ((rc = store_prepare_scan(js, &c, &it->row,
+		    &it->err)) == 1) {
 			it->scanned = 1;
 			return 0;
 		}
 		if (rc == -1)
-			return p2p_fail(&it->err, 500, P2P_ISSUE_EXCEPTION,
-			    "out of memory");
+			return -1;
 	}
 	if (fhir_parse_tok(tok, it->text, it->len, &res, &it->err) == -1)
 		return -1;
-	if (store_prepare(res, &c, &it->row, &it->err) == -1)
+	if (store_prepare(res, &c, js, &it->row, &it->err) == -1)
 		return -1;
 	/*
 	 * The tree is freed here, by the thread that allocated it: freeing
@@ -423,8 +426,8 @@ worker_main(void *arg)
 			p2p_fail(&it->err, 500, P2P_ISSUE_EXCEPTION,
 			    "out of memory");
 			it->failed = 1;
-		} else if (!it->failed && prepare_item(tok, p->tree ? NULL :
-		    &js, p->ctx, it) == -1)
+		} else if (!it->failed && prepare_item(tok, &js, p->tree,
+		    p->ctx, it) == -1)
 			it->failed = 1;
 		if (it->failed) {
 			pthread_mutex_lock(&p->mu);
@@ -546,7 +549,7 @@ split_url(const char *url, char *type, size_t tsz, char *id, size_t isz,
 	memcpy(type, t, (size_t)(slash - t));
 	type[slash - t] = '\0';
 	snprintf(id, isz, "%s", slash + 1);
-	if (!store_type_valid(type) || !store_id_valid(id))
+	if (!store_type_valid(type) || !fhir_valid_id(id))
 		return p2p_fail(err, 422, P2P_ISSUE_VALUE,
 		    "request.url \"%.80s\" is not Type/id", url);
 	return 0;
@@ -559,7 +562,7 @@ urn_id(json_object *entry)
 	const char	*full = fhir_str(entry, "fullUrl");
 
 	if (full == NULL || strncmp(full, "urn:uuid:", 9) != 0 ||
-	    !store_id_valid(full + 9))
+	    !fhir_valid_id(full + 9))
 		return NULL;
 	return full + 9;
 }
@@ -610,7 +613,7 @@ bundle_prepare(json_object *entries, int tx, json_object *urn,
 		}
 		full = fhir_str(e, "fullUrl");
 		if (full == NULL || strncmp(full, "urn:uuid:", 9) != 0 ||
-		    (id = fhir_id(res)) == NULL || !store_id_valid(id) ||
+		    (id = fhir_id(res)) == NULL || !fhir_valid_id(id) ||
 		    !store_type_valid(type))
 			continue;
 		snprintf(ref, sizeof(ref), "%s/%s", type, id);
@@ -667,7 +670,7 @@ bundle_entry(struct p2p_db *db, json_object *e, int tx, int deletes,
 		    "resource is not a JSON object");
 	if (strcmp(method, "PUT") == 0 && url != NULL &&
 	    (type = fhir_type(res)) != NULL && (id = fhir_id(res)) != NULL &&
-	    store_id_valid(id)) {	/* else store_put() names the bad id */
+	    fhir_valid_id(id)) {	/* else store_put() names the bad id */
 		if (split_url(url, ut, sizeof(ut), uid, sizeof(uid), err) == -1)
 			return -1;
 		if (strcmp(ut, type) != 0 || strcmp(uid, id) != 0)

@@ -11,6 +11,7 @@
 #include "auth/client.h"
 #include "json/fhir.h"
 #include "json/jscan.h"
+#include "json/valid.h"
 #include "member/norm.h"
 #include "datascope/classify.h"
 #include "store/store.h"
@@ -93,33 +94,19 @@ store_ctx_init(struct store_ctx *ctx)
 	time_instant(now_sec(), ctx->now);
 }
 
-int
-store_id_valid(const char *s)
-{
-	size_t	 n;
+/* The Aidbox types of the seed data (store.h), not FHIR. */
+static const char *const aidbox_types[] = { "Client", "AccessPolicy", NULL };
 
-	if (s == NULL)
-		return 0;
-	for (n = 0; s[n] != '\0'; n++)
-		if (!((s[n] >= 'a' && s[n] <= 'z') ||
-		    (s[n] >= 'A' && s[n] <= 'Z') ||
-		    (s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '.'))
-			return 0;
-	return n >= 1 && n <= STORE_ID_MAX;
+static int
+is_aidbox(const char *type)
+{
+	return strcmp(type, "Client") == 0 || strcmp(type, "AccessPolicy") == 0;
 }
 
 int
 store_type_valid(const char *s)
 {
-	size_t	 n;
-
-	if (s == NULL || !(s[0] >= 'A' && s[0] <= 'Z'))
-		return 0;
-	for (n = 1; s[n] != '\0'; n++)
-		if (!((s[n] >= 'a' && s[n] <= 'z') ||
-		    (s[n] >= 'A' && s[n] <= 'Z')))
-			return 0;
-	return n <= 64;
+	return s != NULL && (fhir_type_known(s) || is_aidbox(s));
 }
 
 int
@@ -155,7 +142,7 @@ store_patient_ref(const char *ref, const struct store_ctx *ctx, char *out,
 	if (n < 7 || strcmp(buf + n - 7, "Patient") != 0 ||
 	    (n > 7 && buf[n - 8] != '/'))
 		return 0;
-	if (!store_id_valid(slash + 1) || strlen(slash + 1) >= outsz)
+	if (!fhir_valid_id(slash + 1) || strlen(slash + 1) >= outsz)
 		return 0;
 	snprintf(out, outsz, "%s", slash + 1);
 	return 1;
@@ -163,26 +150,24 @@ store_patient_ref(const char *ref, const struct store_ctx *ctx, char *out,
 
 /* A Reference (or the first resolvable one of an array) to a Patient. */
 static int
-ref_patient(json_object *v, const struct store_ctx *ctx, char *out,
-    size_t outsz)
+ref_patient(struct jscan *j, uint32_t v, const struct store_ctx *ctx,
+    char *out, size_t outsz)
 {
-	size_t	 i, n;
+	uint32_t	 e;
+	size_t		 i;
 
-	if (json_object_is_type(v, json_type_object))
-		return store_patient_ref(fhir_str(v, "reference"), ctx, out,
-		    outsz);
-	if (!json_object_is_type(v, json_type_array))
-		return 0;
-	n = json_object_array_length(v);
-	for (i = 0; i < n && i < 16; i++)
-		if (ref_patient(json_object_array_get_idx(v, i), ctx, out,
-		    outsz))
+	if (jscan_type(j, v) == JS_OBJECT)
+		return store_patient_ref(jscan_getstr(j, v, "reference"), ctx,
+		    out, outsz);
+	for (e = jscan_first(j, v), i = 0; e != 0 && i < 16;
+	    e = jscan_next(j, v, e), i++)
+		if (ref_patient(j, e, ctx, out, outsz))
 			return 1;
 	return 0;
 }
 
 int
-store_patient_of(json_object *res, const struct store_ctx *ctx, char *out,
+store_patient_of(struct jscan *j, const struct store_ctx *ctx, char *out,
     size_t outsz)
 {
 	/*
@@ -195,64 +180,44 @@ store_patient_of(json_object *res, const struct store_ctx *ctx, char *out,
 		"patient", "subject", "beneficiary", "individual",
 		"subscriber", "policyHolder",
 	};
-	json_object	*v;
-	const char	*type = fhir_type(res), *id;
+	const char	*type = jscan_getstr(j, 1, "resourceType"), *id;
 	size_t		 i;
 
 	if (type != NULL && strcmp(type, "Patient") == 0) {
-		id = fhir_id(res);
-		if (!store_id_valid(id) || strlen(id) >= outsz)
+		id = jscan_getstr(j, 1, "id");
+		if (!fhir_valid_id(id) || strlen(id) >= outsz)
 			return 0;
 		snprintf(out, outsz, "%s", id);
 		return 1;
 	}
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (json_object_object_get_ex(res, keys[i], &v) &&
-		    ref_patient(v, ctx, out, outsz))
+		if (ref_patient(j, jscan_get(j, 1, keys[i]), ctx, out, outsz))
 			return 1;
 	return 0;
 }
 
 /*
- * meta.lastUpdated of res, added (ctx->now) when absent so that the
- * stored JSON carries it.  NULL with err set when meta is malformed.
+ * Adds meta.lastUpdated = ctx->now to res when it has none, so that the
+ * stored JSON carries one (_since and the export read it); sets
+ * *stamped then.  A meta that is no object is left for fhir_check() to
+ * refuse.  0, or -1 when out of memory.
  */
-static const char *
-last_updated(json_object *res, const struct store_ctx *ctx, int *changed,
-    struct p2p_err *err)
+static int
+stamp(json_object *res, const struct store_ctx *ctx, int *stamped)
 {
-	json_object	*meta, *v;
-	time_t		 t;
+	json_object	*meta;
 
-	*changed = 0;
+	*stamped = 0;
 	if (!json_object_object_get_ex(res, "meta", &meta)) {
-		*changed = 1;
 		if ((meta = json_object_new_object()) == NULL ||
 		    fhir_add(res, "meta", meta) == -1)
-			goto oom;
-	} else if (!json_object_is_type(meta, json_type_object)) {
-		p2p_fail_at(err, 422, P2P_ISSUE_STRUCTURE, "meta",
-		    "meta is not an object");
-		return NULL;
-	}
-	if (json_object_object_get_ex(meta, "lastUpdated", &v)) {
-		if (!json_object_is_type(v, json_type_string) ||
-		    time_parse(json_object_get_string(v), 0, &t) == -1) {
-			p2p_fail_at(err, 422, P2P_ISSUE_VALUE,
-			    "meta.lastUpdated",
-			    "meta.lastUpdated is not a FHIR instant");
-			return NULL;
-		}
-		return json_object_get_string(v);
-	}
-	if (fhir_add_str(meta, "lastUpdated", ctx->now) == -1)
-		goto oom;
-	*changed = 1;
-	/* res's own copy: a prepared row must not point into ctx */
-	return fhir_str(meta, "lastUpdated");
-oom:
-	p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	return NULL;
+			return -1;
+	} else if (!json_object_is_type(meta, json_type_object))
+		return 0;
+	if (json_object_object_get_ex(meta, "lastUpdated", NULL))
+		return 0;
+	*stamped = 1;
+	return fhir_add_str(meta, "lastUpdated", ctx->now);
 }
 
 static int
@@ -366,65 +331,12 @@ ix_demog(struct store_ix *ix, const char *patient, const char *family,
 	    *gender ? gender : NULL);
 }
 
-/* The index rows of an indexed resource, from its tree. */
+/*
+ * The index rows of an indexed resource (the root of tape j): its
+ * identifiers, and a Patient's names with birthDate and gender.
+ */
 static int
 ix_collect(struct store_ix *ix, const char *type, const char *id,
-    json_object *res, const char *patient)
-{
-	json_object	*arr, *e, *names, *given, *gv;
-	struct given_acc g;
-	const char	*birth, *gender, *who;
-	size_t		 i, j, n, ng;
-	int		 kind;
-
-	if (strcmp(type, "Coverage") == 0) {
-		if (patient == NULL)
-			return 0;
-		if (ix_ident(ix, IDENT_SUBSCRIBER, NULL,
-		    fhir_str(res, "subscriberId"), patient) == -1)
-			return -1;
-		kind = IDENT_COVERAGE;
-		who = patient;
-	} else {
-		kind = strcmp(type, "Patient") == 0 ? IDENT_PATIENT : IDENT_ORG;
-		who = id;
-	}
-	if ((arr = fhir_get(res, "identifier", json_type_array)) != NULL) {
-		n = json_object_array_length(arr);
-		for (i = 0; i < n; i++) {
-			e = json_object_array_get_idx(arr, i);
-			if (ix_ident(ix, kind, fhir_str(e, "system"),
-			    fhir_str(e, "value"), who) == -1)
-				return -1;
-		}
-	}
-	if (kind != IDENT_PATIENT ||
-	    (names = fhir_get(res, "name", json_type_array)) == NULL)
-		return 0;
-	birth = fhir_str(res, "birthDate");
-	gender = norm_gender(fhir_str(res, "gender"));
-	n = json_object_array_length(names);
-	for (i = 0; i < n; i++) {
-		e = json_object_array_get_idx(names, i);
-		memset(&g, 0, sizeof(g));
-		if ((given = fhir_get(e, "given", json_type_array)) != NULL) {
-			ng = json_object_array_length(given);
-			for (j = 0; j < ng && !g.full; j++) {
-				gv = json_object_array_get_idx(given, j);
-				if (json_object_is_type(gv, json_type_string))
-					given_add(&g, json_object_get_string(gv));
-			}
-		}
-		if (ix_demog(ix, id, fhir_str(e, "family"), &g, birth,
-		    gender) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-/* ix_collect() on the tape (root node 1). */
-static int
-ix_collect_scan(struct store_ix *ix, const char *type, const char *id,
     struct jscan *j, const char *patient)
 {
 	uint32_t	 arr, e, names, given, gv;
@@ -548,44 +460,6 @@ index_rows(struct p2p_db *db, sqlite3_int64 rid, int fresh, const char *type,
 	return 0;
 }
 
-/* What table resource needs of an ordinary resource. */
-static int
-prepare_resource(const struct store_ctx *ctx, struct store_row *row,
-    struct p2p_err *err)
-{
-	json_object	*res = row->res;
-	int		 changed;
-
-	row->has_patient = store_patient_of(res, ctx, row->patient,
-	    sizeof(row->patient));
-	if ((row->lu = last_updated(res, ctx, &changed, err)) == NULL)
-		return -1;
-	row->indexed = strcmp(row->type, "Patient") == 0 ||
-	    strcmp(row->type, "Coverage") == 0 ||
-	    strcmp(row->type, "Organization") == 0;
-	if (row->indexed && ix_collect(&row->ix, row->type, row->id, res,
-	    row->has_patient ? row->patient : NULL) == -1)
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	if (!changed && ctx->raw != NULL && ctx->rawlen < (size_t)INT32_MAX) {
-		row->json = ctx->raw;
-		row->jsonlen = (int)ctx->rawlen;
-		/*
-		 * The stored text is the line read, and only indexed types
-		 * read res after this: a claim may lose its financial
-		 * elements in place rather than in a deep copy.
-		 */
-		return row->indexed ? scope_classify(res, &row->si, err) :
-		    scope_classify_consume(res, &row->si, err);
-	}
-	/* classified first: fhir_json()'s text lives in res */
-	if (scope_classify(res, &row->si, err) == -1)
-		return -1;
-	if ((row->json = fhir_json(res)) == NULL)
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	row->jsonlen = -1;
-	return 0;
-}
-
 /* Binds ?1..?9 of the resource statements; every string outlives st. */
 static void
 bind_row(sqlite3_stmt *st, const struct store_row *row)
@@ -669,24 +543,25 @@ consent_hist(struct p2p_db *db, sqlite3_int64 cid, const char *status,
 	return step_done(db, st, err, "consent history insert");
 }
 
+/* A Consent row: res (meta.lastUpdated stamped) and its member. */
 static int
-put_consent(struct p2p_db *db, json_object *res, const char *id,
+put_consent(struct p2p_db *db, const struct store_row *row,
     const struct store_ctx *ctx, struct p2p_err *err)
 {
+	json_object	*res = row->res;
 	sqlite3_stmt	*st;
 	sqlite3_int64	 cid;
-	const char	*status, *policy, *json, *prov;
-	char		 patient[STORE_ID_MAX + 1], detail[96];
-	int		 rc, changed;
+	const char	*status, *policy, *json, *prov, *id = row->id,
+			*patient = row->patient;
+	char		 detail[96];
+	int		 rc;
 
-	if (!store_patient_of(res, ctx, patient, sizeof(patient)))
+	if (!row->has_patient)
 		return p2p_fail_at(err, 422, P2P_ISSUE_REQUIRED, "patient",
 		    "Consent/%s: patient does not reference a Patient", id);
 	if ((status = fhir_str(res, "status")) == NULL)
 		return p2p_fail_at(err, 422, P2P_ISSUE_REQUIRED, "status",
 		    "Consent/%s: status is missing", id);
-	if (last_updated(res, ctx, &changed, err) == NULL)
-		return -1;
 	/* HRex Consent carries policy.uri; others a policyRule code. */
 	if ((policy = fhir_path_str(res, "policy.uri")) == NULL)
 		policy = fhir_path_str(res, "policyRule.coding.code");
@@ -791,160 +666,138 @@ put_client(struct p2p_db *db, json_object *res, const char *id,
 	return rc;
 }
 
-int
-store_prepare(json_object *res, const struct store_ctx *ctx,
+/*
+ * The row of the resource at the root of tape j (store_prepare()'s and
+ * store_prepare_scan()'s common part: one check, one classification,
+ * whichever way the resource was parsed).  row->res and row->json are
+ * the caller's.  lu_source: meta.lastUpdated is the source's, not
+ * stamped.  0, 1 when a claim's released form needs the text json-c
+ * writes (scope_classify()), or -1 with err set.
+ */
+static int
+prepare_tape(struct jscan *j, const struct store_ctx *ctx, int lu_source,
     struct store_row *row, struct p2p_err *err)
 {
-	const char	*type, *id;
-	json_object	*v;
-
-	memset(row, 0, sizeof(*row));
-	row->res = res;
-	row->kind = STORE_RESOURCE;
-	if (!json_object_is_type(res, json_type_object)) {
-		p2p_fail(err, 422, P2P_ISSUE_STRUCTURE,
-		    "expected a JSON object (a FHIR resource)");
-		goto bad;
-	}
-	if ((type = fhir_type(res)) == NULL) {
-		p2p_fail_at(err, 422, P2P_ISSUE_REQUIRED, "resourceType",
-		    "resourceType is missing");
-		goto bad;
-	}
-	if (!store_type_valid(type)) {
-		p2p_fail_at(err, 422, P2P_ISSUE_VALUE, "resourceType",
-		    "resourceType \"%.64s\" is not a resource type name", type);
-		goto bad;
-	}
-	if (!json_object_object_get_ex(res, "id", &v)) {
-		p2p_fail_at(err, 422, P2P_ISSUE_REQUIRED, "id",
-		    "%s: id is missing", type);
-		goto bad;
-	}
-	if ((id = fhir_id(res)) == NULL || !store_id_valid(id)) {
-		p2p_fail_at(err, 422, P2P_ISSUE_VALUE, "id",
-		    "%s: id \"%.80s\" is not a valid FHIR id "
-		    "([A-Za-z0-9-.]{1,64})", type,
-		    id ? id : json_object_to_json_string(v));
-		goto bad;
-	}
-	if (strcmp(type, "Bundle") == 0) {
-		p2p_fail(err, 422, P2P_ISSUE_NOT_SUPPORTED,
-		    "Bundle/%s: a Bundle cannot be stored as a resource "
-		    "(load it as a file of its own)", id);
-		goto bad;
-	}
-	row->type = type;
-	row->id = id;
-	if (strcmp(type, "Client") == 0)
-		row->kind = STORE_CLIENT;
-	else if (strcmp(type, "AccessPolicy") == 0)
-		row->kind = STORE_IGNORED;
-	else if (strcmp(type, "Consent") == 0)
-		row->kind = STORE_CONSENT;
-	else if (prepare_resource(ctx, row, err) == -1)
-		goto bad;
-	return 0;
-bad:
-	store_row_free(row);
-	return -1;
-}
-
-/* ref_patient() on the tape. */
-static int
-ref_patient_scan(struct jscan *j, uint32_t v, char *out, size_t outsz)
-{
-	uint32_t	 e;
-	size_t		 i;
-
-	if (jscan_type(j, v) == JS_OBJECT)
-		return store_patient_ref(jscan_getstr(j, v, "reference"), NULL,
-		    out, outsz);
-	if (jscan_type(j, v) != JS_ARRAY)
-		return 0;
-	for (e = jscan_first(j, v), i = 0; e != 0 && i < 16;
-	    e = jscan_next(j, v, e), i++)
-		if (ref_patient_scan(j, e, out, outsz))
-			return 1;
-	return 0;
-}
-
-int
-store_prepare_scan(struct jscan *j, const struct store_ctx *ctx,
-    struct store_row *row)
-{
-	static const char *const keys[] = {	/* as store_patient_of() */
-		"patient", "subject", "beneficiary", "individual",
-		"subscriber", "policyHolder",
-	};
-	static const char *const tree_types[] = {
-		"Bundle", "Client", "AccessPolicy", "Consent",
-	};
 	const char	*type, *id, *lu;
-	uint32_t	 meta, v;
-	time_t		 t;
-	size_t		 i, lulen;
+	int		 rc;
 
-	memset(row, 0, sizeof(*row));
-	/* only a line stored as it is, outside a Bundle */
-	if (ctx->raw == NULL || ctx->urn != NULL ||
-	    ctx->rawlen >= (size_t)INT32_MAX ||
-	    jscan_type(j, 1) != JS_OBJECT)
-		return 0;
+	if (fhir_check(j, 1, aidbox_types, err) == -1)
+		return -1;
 	type = jscan_getstr(j, 1, "resourceType");
 	id = jscan_getstr(j, 1, "id");
-	if (!store_type_valid(type) || !store_id_valid(id))
-		return 0;
-	for (i = 0; i < sizeof(tree_types) / sizeof(tree_types[0]); i++)
-		if (strcmp(type, tree_types[i]) == 0)
-			return 0;
-	/* meta.lastUpdated present and valid: the line needs no change */
-	meta = jscan_get(j, 1, "meta");
-	if (jscan_type(j, meta) != JS_OBJECT ||
-	    (lu = jscan_getstr(j, meta, "lastUpdated")) == NULL ||
-	    time_parse(lu, 0, &t) == -1)
-		return 0;
-	row->kind = STORE_RESOURCE;
+	if (strcmp(type, "Bundle") == 0)
+		return p2p_fail(err, 422, P2P_ISSUE_NOT_SUPPORTED,
+		    "Bundle/%s: a Bundle cannot be stored as a resource "
+		    "(load it as a file of its own)", id);
+	/* both were checked: they fit */
 	snprintf(row->typebuf, sizeof(row->typebuf), "%s", type);
 	snprintf(row->idbuf, sizeof(row->idbuf), "%s", id);
 	row->type = row->typebuf;
 	row->id = row->idbuf;
-	if (strcmp(type, "Patient") == 0) {
-		snprintf(row->patient, sizeof(row->patient), "%s", id);
-		row->has_patient = 1;
-	} else
-		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if ((v = jscan_get(j, 1, keys[i])) != 0 &&
-			    ref_patient_scan(j, v, row->patient,
-			    sizeof(row->patient))) {
-				row->has_patient = 1;
-				break;
-			}
+	if (strcmp(type, "Client") == 0) {
+		row->kind = STORE_CLIENT;
+		return 0;
+	}
+	if (strcmp(type, "AccessPolicy") == 0) {
+		row->kind = STORE_IGNORED;
+		return 0;
+	}
+	row->has_patient = store_patient_of(j, ctx, row->patient,
+	    sizeof(row->patient));
+	if (strcmp(type, "Consent") == 0) {
+		row->kind = STORE_CONSENT;
+		return 0;
+	}
+	row->kind = STORE_RESOURCE;
+	/* there is one: the source's, or stamped by store_prepare() */
+	if ((lu = jscan_path_str(j, 1, "meta.lastUpdated")) == NULL ||
+	    (row->lu = strdup(lu)) == NULL)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	row->indexed = strcmp(type, "Patient") == 0 ||
 	    strcmp(type, "Coverage") == 0 ||
 	    strcmp(type, "Organization") == 0;
-	lulen = strlen(lu) + 1;
-	if ((row->own = malloc(lulen)) == NULL)
+	if (row->indexed && ix_collect(&row->ix, type, id, j,
+	    row->has_patient ? row->patient : NULL) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	if ((rc = scope_classify(j, type, lu_source, &row->si)) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	return rc;
+}
+
+int
+store_prepare(json_object *res, const struct store_ctx *ctx,
+    struct jscan *j, struct store_row *row, struct p2p_err *err)
+{
+	const char	*type, *text;
+	int		 stamped = 0;
+
+	memset(row, 0, sizeof(*row));
+	row->res = res;
+	/* the Aidbox types keep their own form, without meta */
+	if ((type = fhir_type(res)) != NULL && !is_aidbox(type) &&
+	    stamp(res, ctx, &stamped) == -1)
 		goto oom;
-	memcpy(row->own, lu, lulen);
-	row->lu = row->own;
+	/* the tape of the text json-c writes: no duplicate key, any number */
+	if ((text = fhir_json(res)) == NULL ||
+	    jscan_parse(j, text, strlen(text), JSCAN_WRITTEN) == -1)
+		goto oom;
+	/* a line needing no change is stored as it was read */
+	if (!stamped && ctx->raw != NULL && ctx->rawlen < (size_t)INT32_MAX) {
+		row->json = ctx->raw;
+		row->jsonlen = (int)ctx->rawlen;
+	} else {
+		row->json = text;	/* lives in res */
+		row->jsonlen = -1;
+	}
+	switch (prepare_tape(j, ctx, !stamped, row, err)) {
+	case 0:
+		return 0;
+	case 1:		/* cannot be: json-c writes no duplicate key */
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "internal error");
+		break;
+	default:
+		break;
+	}
+	store_row_free(row);
+	return -1;
+oom:
+	store_row_free(row);
+	return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+}
+
+int
+store_prepare_scan(struct jscan *j, const struct store_ctx *ctx,
+    struct store_row *row, struct p2p_err *err)
+{
+	const char	*type;
+	uint32_t	 meta;
+
+	memset(row, 0, sizeof(*row));
+	/* only a line stored as it is, outside a Bundle */
+	if (ctx->raw == NULL || ctx->urn != NULL ||
+	    ctx->rawlen >= (size_t)INT32_MAX)
+		return 0;
+	/* the types whose rows keep a tree for store_write() */
+	if ((type = jscan_getstr(j, 1, "resourceType")) != NULL &&
+	    (is_aidbox(type) || strcmp(type, "Consent") == 0))
+		return 0;
+	/* no meta.lastUpdated: json-c adds one (store_prepare()) */
+	meta = jscan_get(j, 1, "meta");
+	if (meta == 0 || (jscan_type(j, meta) == JS_OBJECT &&
+	    jscan_get(j, meta, "lastUpdated") == 0))
+		return 0;
 	row->json = ctx->raw;
 	row->jsonlen = (int)ctx->rawlen;
-	if (row->indexed && ix_collect_scan(&row->ix, type, id, j,
-	    row->has_patient ? row->patient : NULL) == -1)
-		goto oom;
-	switch (scope_classify_scan(j, type, &row->si)) {
+	switch (prepare_tape(j, ctx, 1, row, err)) {
 	case 0:
 		return 1;
-	case 1:			/* a claim the text writer leaves to json-c */
+	case 1:			/* a claim with a duplicate key */
 		store_row_free(row);
 		return 0;
 	default:
-		goto oom;
+		store_row_free(row);
+		return -1;
 	}
-oom:
-	store_row_free(row);
-	return -1;
 }
 
 int
@@ -958,7 +811,7 @@ store_write(struct p2p_db *db, struct store_row *row,
 		/* Aidbox authorization rules: p2p authorizes on its own. */
 		return 0;
 	case STORE_CONSENT:
-		return put_consent(db, row->res, row->id, ctx, err);
+		return put_consent(db, row, ctx, err);
 	default:
 		return write_resource(db, row, err);
 	}
@@ -967,26 +820,17 @@ store_write(struct p2p_db *db, struct store_row *row,
 int
 store_row_detach(struct store_row *row)
 {
-	size_t	 lulen, jsonlen;
-	int	 raw = row->jsonlen != -1;	/* json is ctx->raw */
+	size_t	 n;
 
 	if (row->res == NULL || row->kind != STORE_RESOURCE)
 		return 0;
-	lulen = strlen(row->lu) + 1;
-	jsonlen = raw ? 0 : strlen(row->json) + 1;
-	if ((row->own = malloc(lulen + jsonlen)) == NULL)
-		return -1;
-	memcpy(row->own, row->lu, lulen);
-	row->lu = row->own;
-	if (!raw) {
-		memcpy(row->own + lulen, row->json, jsonlen);
-		row->json = row->own + lulen;
+	if (row->jsonlen == -1) {	/* json lives in res */
+		n = strlen(row->json) + 1;
+		if ((row->own = malloc(n)) == NULL)
+			return -1;
+		memcpy(row->own, row->json, n);
+		row->json = row->own;
 	}
-	/* both were checked by store_prepare(): they fit */
-	snprintf(row->typebuf, sizeof(row->typebuf), "%s", row->type);
-	snprintf(row->idbuf, sizeof(row->idbuf), "%s", row->id);
-	row->type = row->typebuf;
-	row->id = row->idbuf;
 	json_object_put(row->res);
 	row->res = NULL;
 	return 0;
@@ -1001,6 +845,8 @@ store_row_free(struct store_row *row)
 	row->res = NULL;
 	free(row->own);
 	row->own = NULL;
+	free(row->lu);
+	row->lu = NULL;
 	ix_free(&row->ix);
 	scope_info_free(&row->si);
 }
@@ -1010,11 +856,15 @@ store_put(struct p2p_db *db, json_object *res, const struct store_ctx *ctx,
     enum store_kind *kind, struct p2p_err *err)
 {
 	struct store_row	 row;
+	struct jscan		 j;
 	int			 rc;
 
 	*kind = STORE_RESOURCE;
+	jscan_init(&j);
 	/* the row takes a reference of its own: res stays the caller's */
-	if (store_prepare(json_object_get(res), ctx, &row, err) == -1)
+	rc = store_prepare(json_object_get(res), ctx, &j, &row, err);
+	jscan_free(&j);
+	if (rc == -1)
 		return -1;
 	*kind = row.kind;
 	rc = store_write(db, &row, ctx, err);
@@ -1056,7 +906,7 @@ store_delete(struct p2p_db *db, const char *type, const char *id,
 	int		 rc;
 
 	*kind = STORE_RESOURCE;
-	if (!store_type_valid(type) || !store_id_valid(id))
+	if (!store_type_valid(type) || !fhir_valid_id(id))
 		return p2p_fail(err, 422, P2P_ISSUE_VALUE,
 		    "not a valid Type/id to delete");
 	if (strcmp(type, "AccessPolicy") == 0) {

@@ -5,7 +5,11 @@
  * go to table resource, indexed under the member whose compartment they
  * are in, with their identifiers (table ident), demographics (table
  * demog) and the payer-to-payer classification of scope_classify().
- * Three resource types are special:
+ * What is not valid FHIR R4 is refused first (fhir_check(), valid.h).
+ * Everything is read from the tape of json/jscan.h: the loader's fast
+ * path scans a line as read, and a resource parsed by json-c is read
+ * through the text json-c writes of it, so that both are checked and
+ * classified by the same code.  Three resource types are special:
  *   Client        (Aidbox, non-FHIR) registers an OAuth client; its
  *                 secret is hashed and never stored anywhere else
  *   AccessPolicy  (Aidbox) accepted and ignored: p2p authorizes itself
@@ -69,9 +73,7 @@ struct store_ctx {
 /* Fills ctx with no urn map and the current time. */
 void	 store_ctx_init(struct store_ctx *);
 
-/* 1 when s is a valid FHIR id, else 0. */
-int	 store_id_valid(const char *s);
-/* 1 when s looks like a resource type name ([A-Z][A-Za-z]{0,63}). */
+/* 1 when s is a type the loader stores: FHIR R4, Client, AccessPolicy. */
 int	 store_type_valid(const char *s);
 
 /*
@@ -84,12 +86,14 @@ int	 store_type_valid(const char *s);
 int	 store_patient_ref(const char *ref, const struct store_ctx *,
 	    char *out, size_t outsz);
 
+struct jscan;
 /*
- * The member whose compartment res is in: a Patient's own id, else the
- * Patient named by the first of patient, subject, beneficiary, ...
- * Returns 1 with out filled, 0 when there is none.
+ * The member whose compartment the resource at the root of a tape
+ * (jscan.h) is in: a Patient's own id, else the Patient named by the
+ * first of patient, subject, beneficiary, ...  Returns 1 with out
+ * filled, 0 when there is none.
  */
-int	 store_patient_of(json_object *res, const struct store_ctx *,
+int	 store_patient_of(struct jscan *, const struct store_ctx *,
 	    char *out, size_t outsz);
 
 /*
@@ -127,48 +131,49 @@ struct store_ix {
  * previous resource.  A row owns res from store_prepare() on.
  */
 struct store_row {
-	json_object	*res;		/* owned; for a claim, possibly
-					   stripped (scope_classify_consume) */
+	json_object	*res;		/* owned, or NULL (the fast path, or
+					   after store_row_detach()) */
 	enum store_kind	 kind;		/* what store_write() will do */
-	const char	*type;		/* resourceType, borrowed from res */
-	const char	*id;		/* id, borrowed from res */
-	const char	*lu;		/* meta.lastUpdated (in res, or own) */
+	const char	*type;		/* resourceType (typebuf) */
+	const char	*id;		/* id (idbuf) */
+	char		*lu;		/* meta.lastUpdated (owned) */
 	const char	*json;		/* text to store: ctx->raw, or in res
-					   (re-serialised), or own */
+					   (as json-c writes it), or own */
 	int		 jsonlen;	/* bytes of json, -1: NUL-terminated */
 	int		 has_patient;	/* patient is set */
 	int		 indexed;	/* Patient, Coverage, Organization */
 	char		 patient[STORE_ID_MAX + 1];	/* compartment member */
 	struct scope_info si;		/* scope_classify() result */
-	char		 typebuf[65];	/* type and id after store_row_detach() */
+	char		 typebuf[65];
 	char		 idbuf[STORE_ID_MAX + 1];
-	char		*own;		/* lu and json after store_row_detach() */
+	char		*own;		/* json after store_row_detach() */
 	struct store_ix	 ix;		/* index rows (indexed types) */
 };
 
 /*
  * Validates res and computes everything store_write() needs, without
- * the database.  Takes res (one reference) in every case: on success
- * row owns it (free with store_row_free()); on error (-1, err set as
- * store_put() would) it is released.  ctx->raw, if set, must outlive
- * store_write().
+ * the database: adds meta.lastUpdated (ctx->now) when res has none,
+ * then reads it through tape j (scratch, reused by the caller), which
+ * scans the text json-c writes of it.  Takes res (one reference) in
+ * every case: on success row owns it (free with store_row_free()); on
+ * error (-1, err set as store_put() would) it is released.  ctx->raw,
+ * if set, must outlive store_write().
  */
 int	 store_prepare(json_object *res, const struct store_ctx *,
-	    struct store_row *, struct p2p_err *);
+	    struct jscan *j, struct store_row *, struct p2p_err *);
 
-struct jscan;
 /*
  * The loader's fast path: store_prepare() from a scanned line (jscan.h,
- * the text being ctx->raw) instead of a tree, for the ordinary resources
- * whose stored form is the line itself.  Returns 1 with row prepared
- * exactly as store_prepare() would have (it owns no tree), or 0 when
- * the line needs the tree path: a special or claim type, a missing or
- * malformed field, meta.lastUpdated to add, anything store_prepare()
- * would refuse (so that the refusal's message is the tree path's).
- * -1 only when out of memory.
+ * the text being ctx->raw) without a tree, for the resources stored as
+ * read.  Returns 1 with row prepared exactly as store_prepare() would
+ * have (it owns no tree); 0 when the line needs json-c (a Client,
+ * Consent or AccessPolicy, whose rows keep a tree; no meta.lastUpdated,
+ * which json-c adds; a claim with a duplicate key); -1 with err set
+ * when the line is refused (the same error as store_prepare()'s) or
+ * out of memory.
  */
 int	 store_prepare_scan(struct jscan *, const struct store_ctx *,
-	    struct store_row *);
+	    struct store_row *, struct p2p_err *);
 
 /* Writes a prepared row (store_put()'s second half).  0 or -1, err. */
 int	 store_write(struct p2p_db *, struct store_row *,
@@ -176,8 +181,8 @@ int	 store_write(struct p2p_db *, struct store_row *,
 
 /*
  * Lets row go without its parsed resource when store_write() does not
- * need it (types stored in table resource): copies what points into it and
- * releases it.  The loader does this on its reading thread, so that a
+ * need it (types stored in table resource): copies the text to store
+ * when it points into it, and releases it.  The loader does this on its reading thread, so that a
  * tree is freed by the thread that allocated it.  0, or -1 when out of
  * memory (row unchanged).
  */
