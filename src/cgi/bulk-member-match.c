@@ -27,7 +27,7 @@ static const struct p2p_route routes[] = {
 	/* PDex: the operation SHALL be asynchronous; its parameters
 	 * travel in the body. */
 	{ "/fhir/Group/$bulk-member-match", P2P_POST, bulk_match, NULL,
-	  P2P_BODY_FHIR, "Parameters", P2P_ASYNC },
+	  P2P_BODY_FHIR, "Parameters", P2P_ASYNC, P2P_MEDIA_FHIR },
 	{ NULL }
 };
 

@@ -143,11 +143,11 @@ static const struct p2p_param search_params[] = {
 /* Consents are submitted with $member-match: no create, no delete. */
 static const struct p2p_route routes[] = {
 	{ "/fhir/Consent", P2P_GET, do_search, search_params,
-	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	  P2P_BODY_NONE, NULL, P2P_SYNC, P2P_MEDIA_FHIR },
 	{ "/fhir/Consent/{id}", P2P_GET, do_read, NULL,
-	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	  P2P_BODY_NONE, NULL, P2P_SYNC, P2P_MEDIA_FHIR },
 	{ "/fhir/Consent/{id}", P2P_PUT, do_update, NULL,
-	  P2P_BODY_FHIR, "Consent", P2P_SYNC },
+	  P2P_BODY_FHIR, "Consent", P2P_SYNC, P2P_MEDIA_FHIR },
 	{ NULL }
 };
 

@@ -1,7 +1,12 @@
 /*
- * data-export.c - GET|POST /fhir/Group/{id}/$davinci-data-export
- * (Da Vinci ATR DaVinciDataExport as profiled by PDex for payer-to-payer
- * bulk exchange; Bulk Data 2.0 kick-off).
+ * data-export.c - the bulk export kick-offs (Bulk Data 2.0):
+ *
+ *   GET|POST /fhir/Group/{id}/$davinci-data-export  Da Vinci ATR
+ *		DaVinciDataExport as PDex profiles it for payer-to-payer
+ *   GET|POST /fhir/Group/{id}/$export	the same for generic Bulk Data
+ *		clients (exportType payer-to-payer when not given)
+ *   GET|POST /fhir/Patient/$export	every member the caller matched
+ *		(PDex SHOULD), each under the same consent re-check
  *
  * Only on a MatchedMembers group (grp.kind 'match') created for the
  * caller by its own $bulk-member-match; anything else is 404.  Every
@@ -45,37 +50,77 @@ valid_patient_ref(const char *name, const char *v, struct p2p_err *err)
 	return 0;
 }
 
+/* A job of kind for target, 202 with its status URL. */
 static int
-data_export(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
+queue(struct p2p_ctx *ctx, struct p2p_req *req, const char *kind,
+    const char *target, struct p2p_err *err)
 {
 	char	 id[JOB_ID_LEN + 1], url[2048];
 
-	if (export_group_owned(&ctx->db, req->ids[0], req->who.client_id,
-	    err) == -1 ||
-	    p2p_request_url(req, url, sizeof(url), err) == -1 ||
-	    export_queue(&ctx->db, &ctx->cfg, req->who.client_id,
-	    JOB_DATA_EXPORT, req->ids[0], &req->params, url, id, err) == -1)
+	if (p2p_request_url(req, url, sizeof(url), err) == -1 ||
+	    export_queue(&ctx->db, &ctx->cfg, req->who.client_id, kind,
+	    target, &req->params, url, id, err) == -1)
 		return -1;
 	p2p_accepted(req, id);
 	return 0;
 }
 
-/* Bulk Data 2.0 group export parameters as PDex profiles them; start,
- * end and _elements are not offered (400, never ignored). */
-static const struct p2p_param params[] = {
-	{ "exportType", valid_export_type, P2P_PARAM_REQUIRED },
-	{ "_outputFormat", job_format_valid, 0 },
-	{ "patient", valid_patient_ref, P2P_PARAM_MULTI },
-	{ "_type", release_param_valid, P2P_PARAM_MULTI },
-	{ "_typeFilter", release_param_valid, P2P_PARAM_MULTI },
-	{ "_since", release_param_valid, 0 },
-	{ "_until", release_param_valid, 0 },
+static int
+data_export(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
+{
+	if (export_group_owned(&ctx->db, req->ids[0], req->who.client_id,
+	    err) == -1)
+		return -1;
+	return queue(ctx, req, JOB_DATA_EXPORT, req->ids[0], err);
+}
+
+static int
+patient_export(struct p2p_ctx *ctx, struct p2p_req *req,
+    struct p2p_err *err)
+{
+	return queue(ctx, req, JOB_PATIENT_EXPORT, req->who.client_id, err);
+}
+
+/*
+ * Bulk Data 2.0 export parameters as PDex profiles them; start, end,
+ * _elements, includeAssociatedData are not offered (400, never ignored).
+ */
+#define EXPORT_PARAMS \
+	{ "_outputFormat", job_format_valid, 0 }, \
+	{ "_type", release_param_valid, P2P_PARAM_MULTI }, \
+	{ "_typeFilter", release_param_valid, P2P_PARAM_MULTI }, \
+	{ "_since", release_param_valid, 0 }, \
+	{ "_until", release_param_valid, 0 }, \
 	{ NULL, NULL, 0 }
+
+/* PDex: exportType SHALL be sent to $davinci-data-export. */
+static const struct p2p_param dde_params[] = {
+	{ "exportType", valid_export_type, P2P_PARAM_REQUIRED },
+	{ "patient", valid_patient_ref, P2P_PARAM_MULTI },
+	EXPORT_PARAMS
+};
+
+static const struct p2p_param group_params[] = {
+	{ "exportType", valid_export_type, 0 },
+	{ "patient", valid_patient_ref, P2P_PARAM_MULTI },
+	EXPORT_PARAMS
+};
+
+static const struct p2p_param patient_params[] = {
+	{ "exportType", valid_export_type, 0 },
+	EXPORT_PARAMS
 };
 
 static const struct p2p_route routes[] = {
 	{ "/fhir/Group/{id}/$davinci-data-export", P2P_GET | P2P_POST,
-	  data_export, params, P2P_BODY_PARAMETERS, NULL, P2P_ASYNC },
+	  data_export, dde_params, P2P_BODY_PARAMETERS, NULL, P2P_ASYNC,
+	  P2P_MEDIA_FHIR },
+	{ "/fhir/Group/{id}/$export", P2P_GET | P2P_POST, data_export,
+	  group_params, P2P_BODY_PARAMETERS, NULL, P2P_ASYNC,
+	  P2P_MEDIA_FHIR },
+	{ "/fhir/Patient/$export", P2P_GET | P2P_POST, patient_export,
+	  patient_params, P2P_BODY_PARAMETERS, NULL, P2P_ASYNC,
+	  P2P_MEDIA_FHIR },
 	{ NULL }
 };
 

@@ -90,7 +90,8 @@ static const struct p2p_param params[] = {
 
 static const struct p2p_route routes[] = {
 	{ "/fhir/Patient/{id}/$everything", P2P_GET | P2P_POST, everything,
-	  params, P2P_BODY_PARAMETERS, NULL, P2P_SYNC_OR_ASYNC },
+	  params, P2P_BODY_PARAMETERS, NULL, P2P_SYNC_OR_ASYNC,
+	  P2P_MEDIA_FHIR },
 	{ NULL }
 };
 

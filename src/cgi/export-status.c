@@ -158,11 +158,11 @@ static const struct p2p_param file_params[] = {
 
 static const struct p2p_route routes[] = {
 	{ "/fhir/bulkstatus/{job}", P2P_GET, status_get, NULL,
-	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	  P2P_BODY_NONE, NULL, P2P_SYNC, P2P_MEDIA_FHIR },
 	{ "/fhir/bulkstatus/{job}", P2P_DELETE, status_delete, NULL,
-	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	  P2P_BODY_NONE, NULL, P2P_SYNC, P2P_MEDIA_FHIR },
 	{ "/bulk/{job}/{file}", P2P_GET, file_get, file_params,
-	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	  P2P_BODY_NONE, NULL, P2P_SYNC, P2P_MEDIA_NDJSON },
 	{ NULL }
 };
 

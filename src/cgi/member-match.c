@@ -37,7 +37,7 @@ member_match(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 static const struct p2p_route routes[] = {
 	/* HRex: the operation's parameters travel in the body only. */
 	{ "/fhir/Patient/$member-match", P2P_POST, member_match, NULL,
-	  P2P_BODY_FHIR, "Parameters", P2P_SYNC },
+	  P2P_BODY_FHIR, "Parameters", P2P_SYNC, P2P_MEDIA_FHIR },
 	{ NULL }
 };
 

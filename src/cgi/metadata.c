@@ -1,8 +1,11 @@
 /*
  * metadata.c - GET /fhir/metadata (CapabilityStatement) and
  * GET [/fhir]/.well-known/smart-configuration, from the templates in
- * share/ with this server's absolute URLs filled in; and the
- * OperationOutcome 404 for any other /fhir path nothing else serves.
+ * share/ with this server's absolute URLs filled in; GET
+ * /.well-known/jwks.json, the public keys our client assertions are
+ * signed with (peer/keys.h), so that a previous payer can register us
+ * by URL; and the OperationOutcome 404 for any other /fhir path nothing
+ * else serves.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -11,6 +14,7 @@
 
 #include "json/fhir.h"
 #include "core/log.h"
+#include "peer/keys.h"
 #include "web/op.h"
 
 #ifndef P2P_SHAREDIR
@@ -128,6 +132,28 @@ smart(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	return send_doc(ctx, req, DOC_SMART, err);
 }
 
+/* Our published key set, read at each request (keys rotate). */
+static int
+jwks(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
+{
+	char	*set;
+
+	if (keys_jwks(&ctx->db, &set, err) == -1)
+		return -1;
+	buf_reset(&req->out);
+	if (buf_puts(&req->out, set) == -1) {
+		free(set);
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	}
+	free(set);
+	/* Peers may cache it this long; a rotation publishes the next key
+	 * twice as long before it signs (KEYS_AHEAD). */
+	p2p_header(req, "Cache-Control", "public, max-age=%d", KEYS_MAX_AGE);
+	req->status = 200;
+	req->ctype = "application/json";
+	return 0;
+}
+
 static void
 metadata_free(struct p2p_ctx *ctx)
 {
@@ -144,7 +170,8 @@ metadata_free(struct p2p_ctx *ctx)
 
 /*
  * Public documents: a parameter changes nothing in them, so clients'
- * _format, _pretty and the like are ignored rather than refused.
+ * _pretty and the like are ignored rather than refused (_format is the
+ * gate's: JSON, or 406).
  */
 static const struct p2p_param any[] = {
 	{ NULL, NULL, P2P_PARAM_OTHERS }
@@ -152,11 +179,14 @@ static const struct p2p_param any[] = {
 
 static const struct p2p_route routes[] = {
 	{ "/fhir/metadata", P2P_GET | P2P_HEAD, capability, any,
-	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	  P2P_BODY_NONE, NULL, P2P_SYNC, P2P_MEDIA_FHIR },
+	/* SMART App Launch 2: application/json whatever Accept says. */
 	{ "/.well-known/smart-configuration", P2P_GET | P2P_HEAD, smart, any,
-	  P2P_BODY_NONE, NULL, P2P_SYNC },
+	  P2P_BODY_NONE, NULL, P2P_SYNC, P2P_MEDIA_ANY },
 	{ "/fhir/.well-known/smart-configuration", P2P_GET | P2P_HEAD, smart,
-	  any, P2P_BODY_NONE, NULL, P2P_SYNC },
+	  any, P2P_BODY_NONE, NULL, P2P_SYNC, P2P_MEDIA_ANY },
+	{ "/.well-known/jwks.json", P2P_GET | P2P_HEAD, jwks, any,
+	  P2P_BODY_NONE, NULL, P2P_SYNC, P2P_MEDIA_ANY },
 	{ NULL }
 };
 

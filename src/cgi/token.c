@@ -1,7 +1,7 @@
 /*
  * token.c - POST /auth/token: SMART Backend Services
  * (client_credentials with a private_key_jwt assertion) and the
- * client_secret_basic fallback.  Every issue and refusal is audited
+ * client_secret_basic and client_secret_post fallbacks.  Every issue and refusal is audited
  * (event "token"), never with the secret, assertion or token.
  *
  * Order: the form (declared below: invalid_request,
@@ -11,6 +11,8 @@
  */
 #include <stdio.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "auth/grant.h"
 #include "json/fhir.h"
@@ -29,13 +31,22 @@ token(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	struct grant_req	 rq;
 	struct grant		 g;
 	json_object		*o;
+	int			 rc;
 
 	rq.authorization = req->authorization;
 	rq.assertion_type = kv_get(&req->params, "client_assertion_type");
 	rq.assertion = kv_get(&req->params, "client_assertion");
 	rq.scope = kv_get(&req->params, "scope");
 	rq.client_id = kv_get(&req->params, "client_id");
-	if (grant_issue(&ctx->db, &ctx->cfg, &rq, now_sec(), &g, err) == -1) {
+	rq.client_secret = kv_get(&req->params, "client_secret");
+	rc = grant_issue(&ctx->db, &ctx->cfg, &rq, now_sec(), &g, err);
+	/* The secret is not kept past its use (nor in the form body). */
+	if (rq.client_secret != NULL)
+		OPENSSL_cleanse((char *)rq.client_secret,
+		    strlen(rq.client_secret));
+	if (req->body != NULL)
+		OPENSSL_cleanse(req->body, req->body_len);
+	if (rc == -1) {
 		snprintf(req->audit.client, sizeof(req->audit.client), "%s",
 		    g.client);
 		/* RFC 6749 5.2: 401 names the scheme the client used. */
@@ -89,19 +100,23 @@ valid_scope(const char *name, const char *v, struct p2p_err *err)
 	return 0;
 }
 
-/* RFC 6749 3.2: unrecognized parameters are ignored; none repeats. */
+/*
+ * RFC 6749 3.2: unrecognized parameters are ignored; none repeats.  A
+ * missing scope is grant.c's to decide (RFC 6749 3.3).
+ */
 static const struct p2p_param form[] = {
 	{ "grant_type", valid_grant, P2P_PARAM_REQUIRED },
-	{ "scope", valid_scope, P2P_PARAM_REQUIRED },
+	{ "scope", valid_scope, 0 },
 	{ "client_assertion_type", valid_assertion_type, 0 },
 	{ "client_assertion", NULL, 0 },
 	{ "client_id", NULL, 0 },
+	{ "client_secret", NULL, 0 },
 	{ NULL, NULL, P2P_PARAM_OTHERS }
 };
 
 static const struct p2p_route routes[] = {
 	{ "/auth/token", P2P_POST, token, form, P2P_BODY_FORM, NULL,
-	  P2P_SYNC },
+	  P2P_SYNC, P2P_MEDIA_FHIR },
 	{ NULL }
 };
 

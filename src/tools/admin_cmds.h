@@ -18,6 +18,7 @@ int	 cmd_generate(const char *conf, int argc, char *argv[]); /* cmd_generate.c *
 int	 cmd_client(const char *conf, int argc, char *argv[]);	/* cmd_client.c */
 int	 cmd_consent(const char *conf, int argc, char *argv[]); /* cmd_consent.c */
 int	 cmd_audit(const char *conf, int argc, char *argv[]);	/* cmd_audit.c */
+int	 cmd_peer(const char *conf, int argc, char *argv[]);	/* cmd_peer.c */
 
 /* Each command's usage and options, for its errors and --help. */
 extern const char cmd_load_usage[];
@@ -26,5 +27,6 @@ extern const char cmd_generate_usage[];
 extern const char cmd_client_usage[];
 extern const char cmd_consent_usage[];
 extern const char cmd_audit_usage[];
+extern const char cmd_peer_usage[];
 
 #endif

@@ -63,34 +63,6 @@ client_usage(void)
 	return 2;
 }
 
-static int
-valid_client_id(const char *s)
-{
-	size_t	 i, n = strlen(s);
-
-	if (n == 0 || n > 127)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' &&
-		    s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '.' || s[i] == '-' || s[i] == '_'))
-			return 0;
-	return 1;
-}
-
-static int
-valid_npi(const char *s)
-{
-	size_t	 i;
-
-	if (strlen(s) != 10)
-		return 0;
-	for (i = 0; i < 10; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
-}
-
 /* Reads and checks a public JWKS file; malloc'd text or NULL. */
 static char *
 read_jwks(const char *path)
@@ -233,12 +205,12 @@ client_add(const char *conf, int argc, char *argv[])
 		secret[n] = '\0';
 		sec = secret;
 	}
-	if (!valid_client_id(id)) {
+	if (!client_name_valid(id, 127)) {
 		fprintf(stderr, "p2p-admin: client id must be 1-127 of "
 		    "[A-Za-z0-9._-]\n");
 		return 1;
 	}
-	if (!valid_npi(npi)) {
+	if (!client_npi_valid(npi)) {
 		fprintf(stderr, "p2p-admin: NPI must be 10 digits\n");
 		return 1;
 	}

@@ -72,6 +72,8 @@ usage(FILE *to, int status)
 	    "  audit export [--patient ID] [--since DATE] [--until DATE]"
 	    " [--out FILE]\n"
 	    "  checkpoint [--truncate]  copy the WAL into the database\n"
+	    "  peer add|list|disable|enable|remove|key|jwks ...  previous payers"
+	    " (p2p-request)\n"
 	    "-c FILE: the configuration; default $P2P_CONF, else "
 	    "$P2P_DATA/p2p.conf,\n"
 	    "else %s.  See p2p-admin(8), p2p.conf(5).\n",
@@ -246,6 +248,12 @@ cmd_audit_(int argc, char *argv[])
 	return cmd_audit(conf_path, argc, argv);
 }
 
+static int
+cmd_peer_(int argc, char *argv[])
+{
+	return cmd_peer(conf_path, argc, argv);
+}
+
 static const struct {
 	const char	*name;
 	int		(*fn)(int, char *[]);
@@ -260,6 +268,7 @@ static const struct {
 	{ "consent", cmd_consent_, cmd_consent_usage },
 	{ "audit", cmd_audit_, cmd_audit_usage },
 	{ "checkpoint", cmd_checkpoint, checkpoint_usage },
+	{ "peer", cmd_peer_, cmd_peer_usage },
 };
 
 /* 1 when --help (or -h) is among the command's arguments. */

@@ -141,7 +141,8 @@ run_job(struct runner *r, struct job *job)
 	if (strcmp(job->kind, JOB_BULK_MATCH) == 0)
 		rc = bulk_match_run(&r->db, &r->cfg, job, o, &err);
 	else if (strcmp(job->kind, JOB_EVERYTHING) == 0 ||
-	    strcmp(job->kind, JOB_DATA_EXPORT) == 0)
+	    strcmp(job->kind, JOB_DATA_EXPORT) == 0 ||
+	    strcmp(job->kind, JOB_PATIENT_EXPORT) == 0)
 		rc = export_run(&r->db, &r->cfg, job, o, &err);
 	else
 		rc = p2p_fail(&err, 500, P2P_ISSUE_NOT_SUPPORTED,

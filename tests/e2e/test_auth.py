@@ -29,6 +29,10 @@ NPI = "1234567893"
 # An API call that got past authentication: Patient/x/$everything answers
 # 404 (no member x matched by this client), or 501 before issue #6.
 PAST_AUTH = (404, 501)
+# The operation scopes "client add" registers by default (with system/*.rs).
+MATCH_SCOPES = ("http://hl7.org/fhir/us/davinci-hrex/OperationDefinition/member-match"
+                " http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/BulkMemberMatch"
+                " http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/bulk-member-match")
 
 
 def b64u(n, length=None):
@@ -180,6 +184,96 @@ class TokenEndpoint(AuthBase):
                      headers={"Authorization": "Bearer " + tok})
         self.assertIn(r.status, PAST_AUTH, r)
 
+    # --- issue #14: generic OAuth clients --------------------------------
+    def test_unknown_resource_type_scope(self):
+        # RFC 6749 5.2: a scope naming no FHIR R4 resource type.
+        r = self.token_request(self.assertion(self.ec_pem, "ec1", "ES384"),
+                               scope="system/NoSuchResourceType.read")
+        self.assertOAuth(r, 400, "invalid_scope")
+        self.assertIn("NoSuchResourceType", r.json()["error_description"])
+        r = self.token_request(self.assertion(self.ec_pem, "ec1", "ES384"),
+                               scope="system/Patient.rs system/Patients.rs")
+        self.assertOAuth(r, 400, "invalid_scope")
+        r = self.post("/auth/token", form(grant_type="client_credentials",
+                                          scope="system/NoSuchResourceType.read"),
+                      headers=dict(FORM, Authorization=harness.basic("basic-client", SECRET)))
+        self.assertOAuth(r, 400, "invalid_scope")
+        # a type R4 defines, beyond the registration: left out (unchanged)
+        r = self.token_request(self.assertion(self.ec_pem, "ec1", "ES384"),
+                               scope="system/*.rs system/Account.write")
+        self.check_success(r, "system/*.rs")
+
+    def test_rfc9068_claims(self):
+        tok = self.token()
+        h, p, _ = tok.split(".")
+        head = json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))
+        claims = json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+        self.assertEqual(head, {"alg": "HS256", "typ": "at+jwt"})
+        for c in ("iss", "exp", "aud", "sub", "client_id", "iat", "jti", "scope"):
+            self.assertIn(c, claims)
+        self.assertEqual(claims["client_id"], "payer-b")
+        self.assertEqual(claims["sub"], "payer-b")
+        self.assertEqual(claims["iss"], self.server.base)
+        self.assertEqual(claims["aud"], self.server.base + "/fhir")
+        self.assertEqual(claims["exp"] - claims["iat"], 300)
+        # an independent JWT library verifies it with the server key
+        v = jwt.decode(tok, self.server_key(), algorithms=["HS256"],
+                       audience=self.server.base + "/fhir", issuer=self.server.base)
+        self.assertEqual(v["client_id"], "payer-b")
+        self.assertNotEqual(self.token().split(".")[1], p)     # jti differs
+
+    def test_no_scope_secret_client_gets_registered(self):
+        # RFC 6749 3.3: the registered default, said in the answer.
+        r = self.post("/auth/token", form(grant_type="client_credentials"),
+                      headers=dict(FORM, Authorization=harness.basic("basic-client", SECRET)))
+        tok = self.check_success(r, "system/*.rs user/*.*")
+        self.assertIn(self.api("Bearer " + tok).status, PAST_AUTH)
+        r = self.post("/auth/token", form(grant_type="client_credentials",
+                                          client_id="secret-only", client_secret=SECRET),
+                      headers=FORM)
+        self.check_success(r, "system/*.rs " + MATCH_SCOPES)
+        # an empty scope is still malformed
+        r = self.post("/auth/token", form(grant_type="client_credentials", scope=""),
+                      headers=dict(FORM, Authorization=harness.basic("basic-client", SECRET)))
+        self.assertOAuth(r, 400, "invalid_request")
+
+    def test_client_secret_post(self):
+        r = self.post("/auth/token", form(grant_type="client_credentials", scope="user/*.*",
+                                          client_id="basic-client", client_secret=SECRET),
+                      headers=FORM)
+        tok = self.check_success(r, "user/*.*")
+        self.assertIn(self.api("Bearer " + tok).status, PAST_AUTH)
+        # wrong secret, unknown client: invalid_client, 400 (no Authorization
+        # header was used: RFC 6749 5.2), without WWW-Authenticate
+        for cid, sec in (("basic-client", "wrong-secret-0123456789"),
+                         ("stranger", SECRET), ("gone", SECRET), ("basic-client", "")):
+            r = self.post("/auth/token", form(grant_type="client_credentials",
+                                              scope="system/*.rs", client_id=cid,
+                                              client_secret=sec), headers=FORM)
+            self.assertOAuth(r, 400, "invalid_client")
+            self.assertIsNone(r.header("www-authenticate"))
+        # one method at a time; the secret needs its id
+        r = self.post("/auth/token", form(grant_type="client_credentials", scope="system/*.rs",
+                                          client_id="basic-client", client_secret=SECRET),
+                      headers=dict(FORM, Authorization=harness.basic("basic-client", SECRET)))
+        self.assertOAuth(r, 400, "invalid_request")
+        r = self.token_request(self.assertion(self.ec_pem, "ec1", "ES384"),
+                               client_id="payer-b", client_secret=SECRET)
+        self.assertOAuth(r, 400, "invalid_request")
+        r = self.post("/auth/token", form(grant_type="client_credentials", scope="system/*.rs",
+                                          client_secret=SECRET), headers=FORM)
+        self.assertOAuth(r, 400, "invalid_request")
+        self.assertTrue(any(d == "issued: client_secret_post" for _, _, d in self.audit()))
+
+    def test_bare_token_is_bearer(self):
+        # The government guide's curl examples: "Authorization: <token>".
+        tok = self.token()
+        self.assertIn(self.api(tok).status, PAST_AUTH)
+        self.assertIn(self.api("bearer " + tok).status, PAST_AUTH)
+        # anything else stays an RFC 6750 401
+        for h in ("Token " + tok, tok[:-3] + "xyz", tok + " extra", "eyJ"):
+            self.assert401(self.api(h))
+
     # --- refusals of the assertion ----------------------------------------
     def refused(self, assertion, why=None, **kw):
         r = self.token_request(assertion, **kw)
@@ -267,9 +361,14 @@ class TokenEndpoint(AuthBase):
 
     def test_missing_parameters(self):
         a = self.assertion(self.ec_pem, "ec1", "ES384")
-        for drop in ("grant_type", "client_assertion", "client_assertion_type", "scope"):
+        for drop in ("grant_type", "client_assertion", "client_assertion_type"):
             r = self.token_request(a, **{drop: None})
             self.assertOAuth(r, 400, "invalid_request")
+        # SMART Backend Services: scope is required; RFC 6749 3.3 names
+        # the refusal of a missing scope invalid_scope.
+        r = self.token_request(self.assertion(self.ec_pem, "ec1", "ES384"), scope=None)
+        self.assertOAuth(r, 400, "invalid_scope")
+        self.assertIn("scope is required", r.json()["error_description"])
         r = self.token_request(a, client_assertion_type="urn:other")
         self.assertOAuth(r, 400, "invalid_request")
 
@@ -311,8 +410,10 @@ class TokenEndpoint(AuthBase):
         now = int(time.time())
         c = {"iss": self.server.base, "sub": "payer-b", "aud": self.server.base + "/fhir",
              "iat": now, "exp": now + 60, "jti": "x", "scope": "system/*.rs", "npi": NPI}
+        typ = over.pop("typ", "at+jwt")
         c.update(over)
-        return jwt.encode(c, self.server_key(), algorithm="HS256")
+        return jwt.encode(c, self.server_key(), algorithm="HS256",
+                          headers={"typ": typ})
 
     def test_api_no_token(self):
         self.assert401(self.api(None))
@@ -322,6 +423,14 @@ class TokenEndpoint(AuthBase):
     def test_api_forged_with_server_key_is_accepted(self):
         # proves the forge() helper matches the server's format ...
         self.assertIn(self.api("Bearer " + self.forge()).status, PAST_AUTH)
+
+    def test_api_token_typ(self):
+        # RFC 9068 4: the resource server takes only typ at+jwt.
+        self.assertIn(self.api("Bearer " + self.forge(typ="application/at+jwt")).status,
+                      PAST_AUTH)
+        self.assert401(self.api("Bearer " + self.forge(typ="JWT")))
+        r = self.api("Bearer " + self.forge(typ="JWT"))
+        self.assertIn("typ", r.json()["issue"][0]["diagnostics"])
 
     def test_api_expired_token(self):
         # ... so that these refusals are about the one thing changed

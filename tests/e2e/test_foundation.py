@@ -31,7 +31,8 @@ class Metadata(harness.ServerTest):
             self.assertEqual(r.header("content-type"), "application/json")
             sc = r.json()
             self.assertEqual(sc["token_endpoint"], self.server.base + "/auth/token")
-            self.assertIn("private_key_jwt", sc["token_endpoint_auth_methods_supported"])
+            self.assertEqual(sc["token_endpoint_auth_methods_supported"],
+                             ["private_key_jwt", "client_secret_basic", "client_secret_post"])
             self.assertIn("ES384", sc["token_endpoint_auth_signing_alg_values_supported"])
             self.assertIn("RS384", sc["token_endpoint_auth_signing_alg_values_supported"])
             self.assertEqual(sc["grant_types_supported"], ["client_credentials"])

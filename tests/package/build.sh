@@ -54,7 +54,7 @@ step "lintian clean of errors"
 
 # 3. the files where the README and the man pages say
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$work/files"
-for f in /usr/bin/p2p-admin /usr/bin/p2p-runner \
+for f in /usr/bin/p2p-admin /usr/bin/p2p-runner /usr/bin/p2p-request \
     /usr/lib/p2p/cgi-bin/metadata /usr/lib/p2p/cgi-bin/token \
     /usr/lib/p2p/cgi-bin/member-match /usr/lib/p2p/cgi-bin/export-status \
     /etc/p2p/p2p.conf /etc/logrotate.d/p2p \
@@ -65,6 +65,7 @@ for f in /usr/bin/p2p-admin /usr/bin/p2p-runner \
     /usr/share/p2p/lighttpd.conf /usr/share/p2p/p2p-runner.cron \
     /usr/share/p2p/lighttpd/p2p-fastcgi.conf /usr/share/p2p/lighttpd/p2p-cgi.conf \
     /usr/share/p2p/lighttpd/p2p-tls.conf /usr/share/p2p/apache/p2p.conf \
+    /usr/share/p2p/p2p-request.cron /usr/share/man/man8/p2p-request.8.gz \
     /usr/share/p2p/capability-statement.json /usr/share/p2p/db/0001-initial.sql \
     /usr/share/man/man8/p2p-admin.8.gz /usr/share/man/man8/p2p-runner.8.gz \
     /usr/share/man/man5/p2p.conf.5.gz /usr/share/man/man7/p2p.7.gz \
@@ -105,6 +106,7 @@ owner() { stat -c '%U:%G %a' "$1"; }
 find /var/lib/p2p ! -user p2p | grep . && fail "files not owned by p2p"
 p2p-admin --help >/dev/null || fail "p2p-admin --help"
 p2p-runner --help >/dev/null || fail "p2p-runner --help"
+p2p-request --help >/dev/null || fail "p2p-request --help"
 # the README's steps; p2p-admin finds /etc/p2p/p2p.conf by itself
 runuser -u p2p -- p2p-admin load /usr/share/p2p/seed/test-dataset.json \
     >/dev/null || fail "p2p-admin load"

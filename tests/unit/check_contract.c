@@ -19,7 +19,7 @@
 
 extern const struct p2p_op op_metadata, op_token, op_member_match,
     op_bulk_member_match, op_everything, op_data_export, op_export_status,
-    op_consent;
+    op_consent, op_group;
 
 static struct p2p_db	 db;
 static struct p2p_config cfg;
@@ -287,6 +287,43 @@ static const struct refusal {
 	  401, "login", AUDIT_AUTH, NULL, 0, __LINE__ },
 	{ &op_consent, "GET", "/fhir/Consent/c1", NULL, NULL, PAYER, NULL,
 	  404, "not-found", AUDIT_CONSENT, NULL, 1, __LINE__ },
+
+	/* group: read and search the caller's own; 404 for any other */
+	{ &op_group, "POST", "/fhir/Group", FHIR, "{\"resourceType\":"
+	  "\"Group\"}", PAYER, NULL, 405, "not-supported", AUDIT_RELEASE,
+	  "Allow: GET\r\n", 0, __LINE__ },
+	{ &op_group, "DELETE", "/fhir/Group/g1", NULL, NULL, PAYER, NULL,
+	  405, "not-supported", AUDIT_RELEASE, "Allow: GET\r\n", 0, __LINE__ },
+	{ &op_group, "GET", "/fhir/Group?name=x", NULL, NULL, PAYER, NULL,
+	  400, "not-supported", AUDIT_RELEASE, NULL, 0, __LINE__ },
+	{ &op_group, "GET", "/fhir/Group?code:text=x", NULL, NULL, PAYER, NULL,
+	  400, "not-supported", AUDIT_RELEASE, NULL, 0, __LINE__ },
+	{ &op_group, "GET", "/fhir/Group?code=%7C", NULL, NULL, PAYER, NULL,
+	  400, "value", AUDIT_RELEASE, NULL, 0, __LINE__ },
+	{ &op_group, "GET", "/fhir/Group?code=", NULL, NULL, PAYER, NULL,
+	  400, "value", AUDIT_RELEASE, NULL, 0, __LINE__ },
+	{ &op_group, "GET", "/fhir/Group?characteristic-value=match", NULL,
+	  NULL, PAYER, NULL, 400, "value", AUDIT_RELEASE, NULL, 0, __LINE__ },
+	{ &op_group, "GET", "/fhir/Group?_lastUpdated=sa2024", NULL, NULL,
+	  PAYER, NULL, 400, "not-supported", AUDIT_RELEASE, NULL, 0, __LINE__ },
+	{ &op_group, "GET", "/fhir/Group?_lastUpdated=2024-13", NULL, NULL,
+	  PAYER, NULL, 400, "value", AUDIT_RELEASE, NULL, 0, __LINE__ },
+	{ &op_group, "GET", "/fhir/Group?_id=a_b", NULL, NULL, PAYER, NULL,
+	  400, "value", AUDIT_RELEASE, NULL, 0, __LINE__ },
+	{ &op_group, "GET", "/fhir/Group?_count=0", NULL, NULL, PAYER, NULL,
+	  400, "value", AUDIT_RELEASE, NULL, 0, __LINE__ },
+	{ &op_group, "GET", "/fhir/Group?_count=101", NULL, NULL, PAYER, NULL,
+	  400, "value", AUDIT_RELEASE, NULL, 0, __LINE__ },
+	{ &op_group, "GET", "/fhir/Group?_count=1&_count=2", NULL, NULL, PAYER,
+	  NULL, 400, "value", AUDIT_RELEASE, NULL, 0, __LINE__ },
+	{ &op_group, "GET", "/fhir/Group/g1?_format=xml", NULL, NULL, PAYER,
+	  NULL, 406, "not-supported", AUDIT_RELEASE, NULL, 0, __LINE__ },
+	{ &op_group, "GET", "/fhir/Group/g1", NULL, NULL, ANON, NULL,
+	  401, "login", AUDIT_AUTH, NULL, 0, __LINE__ },
+	{ &op_group, "GET", "/fhir/Group", NULL, NULL, LIMITED, NULL,
+	  403, "forbidden", AUDIT_AUTH, NULL, 1, __LINE__ },
+	{ &op_group, "GET", "/fhir/Group/g1", NULL, NULL, PAYER, NULL,
+	  404, "not-found", AUDIT_RELEASE, NULL, 1, __LINE__ },
 };
 
 START_TEST(test_refusal)

@@ -100,12 +100,17 @@ static const struct p2p_param need[] = {
 
 static const struct p2p_route routes[] = {
 	{ "/x", P2P_POST, handler, NULL, P2P_BODY_FHIR, "Parameters",
-	  P2P_SYNC },
+	  P2P_SYNC, P2P_MEDIA_FHIR },
 	{ "/x/{id}/$op", P2P_GET | P2P_POST, handler, params,
-	  P2P_BODY_PARAMETERS, NULL, P2P_SYNC_OR_ASYNC },
-	{ "/x/{id}", P2P_GET, handler, need, P2P_BODY_NONE, NULL, P2P_SYNC },
+	  P2P_BODY_PARAMETERS, NULL, P2P_SYNC_OR_ASYNC, P2P_MEDIA_FHIR },
+	{ "/x/{id}", P2P_GET, handler, need, P2P_BODY_NONE, NULL, P2P_SYNC,
+	  P2P_MEDIA_FHIR },
 	{ "/x/{id}", P2P_DELETE, handler, NULL, P2P_BODY_NONE, NULL,
-	  P2P_ASYNC },
+	  P2P_ASYNC, P2P_MEDIA_FHIR },
+	{ "/f/{id}", P2P_GET, handler, NULL, P2P_BODY_NONE, NULL, P2P_SYNC,
+	  P2P_MEDIA_NDJSON },
+	{ "/any", P2P_GET, handler, NULL, P2P_BODY_NONE, NULL, P2P_SYNC,
+	  P2P_MEDIA_ANY },
 	{ NULL }
 };
 
@@ -166,6 +171,15 @@ static const struct {
 	  400, "structure", "resourceType", __LINE__ },
 	{ "GET", "/x/1", NULL, NULL, NULL, 400, "required", "must", __LINE__ },
 	{ "DELETE", "/x/1", NULL, NULL, NULL, 400, "not-supported", NULL, __LINE__ },
+	/* FHIR http.html: _format the route does not answer in (406) */
+	{ "GET", "/x/1/$op?_format=xml", NULL, NULL, NULL, 406, "not-supported", "_format", __LINE__ },
+	{ "GET", "/x/1/$op?_format=application/fhir%2Bxml", NULL, NULL, NULL, 406, "not-supported", "_format", __LINE__ },
+	{ "GET", "/x/1/$op?_format=text/turtle", NULL, NULL, NULL, 406, "not-supported", "_format", __LINE__ },
+	{ "GET", "/x/1/$op?_format=ndjson", NULL, NULL, NULL, 406, "not-supported", "_format", __LINE__ },
+	{ "GET", "/x/1/$op?_format=json&_format=json", NULL, NULL, NULL, 400, "value", "_format", __LINE__ },
+	{ "GET", "/f/1?_format=json", NULL, NULL, NULL, 406, "not-supported", "_format", __LINE__ },
+	/* a body-less POST needs no Content-Type only where parameters go */
+	{ "POST", "/x", NULL, "", NULL, 415, "not-supported", NULL, __LINE__ },
 };
 
 START_TEST(test_refusals)
@@ -237,6 +251,74 @@ START_TEST(test_query_and_prefer)
 }
 END_TEST
 
+/* _format and Accept the routes answer in reach the handler. */
+static const struct {
+	const char	*uri, *accept;
+	int		 status;
+	int		 line;
+} negotiation[] = {
+	{ "/x/1/$op?_format=json", NULL, 200, __LINE__ },
+	{ "/x/1/$op?_format=application/json", NULL, 200, __LINE__ },
+	{ "/x/1/$op?_format=application/fhir%2Bjson", NULL, 200, __LINE__ },
+	{ "/x/1/$op?_format=application/fhir+json", NULL, 200, __LINE__ },
+	{ "/x/1/$op?_format=application/fhir%2Bjson%3B%20fhirVersion%3D4.0", NULL, 200, __LINE__ },
+	{ "/x/1/$op?_format=application/fhir%2Bjson%3BfhirVersion%3D3.0", NULL, 406, __LINE__ },
+	{ "/x/1/$op?_format=json", "application/fhir+xml", 200, __LINE__ },	/* _format wins */
+	{ "/x/1/$op?_format=xml", "application/fhir+json", 406, __LINE__ },
+	{ "/x/1/$op", "application/fhir+json", 200, __LINE__ },
+	{ "/x/1/$op", "application/json, text/plain", 200, __LINE__ },
+	{ "/x/1/$op", "application/fhir+xml;q=1, */*;q=0.1", 200, __LINE__ },
+	{ "/x/1/$op", "application/*", 200, __LINE__ },
+	{ "/x/1/$op", "application/fhir+xml", 406, __LINE__ },
+	{ "/x/1/$op", "application/fhir+xml, text/turtle", 406, __LINE__ },
+	{ "/x/1/$op", "application/fhir+json;q=0", 406, __LINE__ },
+	{ "/x/1/$op", "application/fhir+json; fhirVersion=4.0", 200, __LINE__ },
+	{ "/x/1/$op", "application/fhir+json; fhirVersion=5.0", 406, __LINE__ },
+	{ "/x/1/$op", "", 200, __LINE__ },
+	{ "/x/1/$op", "garbage", 200, __LINE__ },	/* malformed: not refused */
+	{ "/f/1", "application/fhir+ndjson", 200, __LINE__ },
+	{ "/f/1?_format=ndjson", NULL, 200, __LINE__ },
+	{ "/f/1?_format=application/ndjson", NULL, 200, __LINE__ },
+	{ "/f/1", "application/fhir+json", 406, __LINE__ },
+	{ "/f/1", "*/*", 200, __LINE__ },
+	{ "/any", "text/html", 200, __LINE__ },
+	{ "/any?_format=xml", NULL, 200, __LINE__ },
+};
+
+START_TEST(test_negotiation)
+{
+	struct unit_reply	 r;
+
+	unit_env("HTTP_ACCEPT", negotiation[_i].accept);
+	run("GET", negotiation[_i].uri, NULL, NULL, NULL, &r);
+	unit_env("HTTP_ACCEPT", NULL);
+	ck_assert_msg(r.status == negotiation[_i].status, "line %d: %d",
+	    negotiation[_i].line, r.status);
+	ck_assert_msg(seen.calls == (r.status == 200), "line %d: calls",
+	    negotiation[_i].line);
+	if (r.status == 406)
+		ck_assert_str_eq(unit_issue(&r), "not-supported");
+	json_object_put(r.body);
+}
+END_TEST
+
+/* A kick-off POST without body and Content-Type: no parameters. */
+START_TEST(test_empty_post)
+{
+	struct unit_reply	 r;
+
+	run("POST", "/x/1/$op?_type=Patient", NULL, NULL, "respond-async", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(seen.calls, 1);
+	ck_assert_str_eq(seen.type, "Patient");
+	json_object_put(r.body);
+	/* with a Content-Type, the body must be there */
+	run("POST", "/x/1/$op", "application/fhir+json", "", NULL, &r);
+	ck_assert_int_eq(r.status, 400);
+	json_object_put(r.body);
+}
+END_TEST
+
 /*
  * Regression: the response memory kept between requests (ctx->spare)
  * was handed to the next request before the accept, so when the accept
@@ -283,6 +365,8 @@ main(void)
 
 	tcase_add_loop_test(tc, test_path_match, 0, sizeof(paths) / sizeof(paths[0]));
 	tcase_add_loop_test(tc, test_refusals, 0, sizeof(refusals) / sizeof(refusals[0]));
+	tcase_add_loop_test(tc, test_negotiation, 0, sizeof(negotiation) / sizeof(negotiation[0]));
+	tcase_add_test(tc, test_empty_post);
 	tcase_add_test(tc, test_allow_header);
 	tcase_add_test(tc, test_query_and_prefer);
 	tcase_add_test(tc, test_spare_kept_when_loop_ends);

@@ -260,29 +260,8 @@ END_TEST
 /* Every lookup a request runs is an index search, never a scan. */
 START_TEST(test_query_plans)
 {
-	const char	*const *q;
-	sqlite3_stmt	*st;
-	char		 sql[1024], plan[1024];
-	size_t		 n;
-	int		 i;
-
-	for (i = 0; i < 2; i++)
-		for (q = i == 0 ? match_queries : consent_queries; *q != NULL; q++) {
-			snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", *q);
-			ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st,
-			    NULL), SQLITE_OK);
-			n = 0;
-			plan[0] = '\0';
-			while (sqlite3_step(st) == SQLITE_ROW)
-				n += (size_t)snprintf(plan + n, sizeof(plan) - n,
-				    "%s; ", (const char *)sqlite3_column_text(st, 3));
-			sqlite3_finalize(st);
-			fprintf(stderr, "plan: %s\n  -> %s\n", *q, plan);
-			ck_assert_msg(strstr(plan, "USING") != NULL,
-			    "no index: %s: %s", *q, plan);
-			ck_assert_msg(strstr(plan, "SCAN") == NULL,
-			    "scan: %s: %s", *q, plan);
-		}
+	unit_plans_indexed(&db, match_queries);
+	unit_plans_indexed(&db, consent_queries);
 }
 END_TEST
 

@@ -293,6 +293,8 @@ START_TEST(test_refusals)
 		{ "_type", "", __LINE__ },
 		{ "_type", "Patient,,Observation", __LINE__ },
 		{ "_since", "yesterday", __LINE__ },
+		{ "_since", "2999-01-01T00:00:00Z", __LINE__ },	/* future */
+		{ "_since", "2999", __LINE__ },
 		{ "_until", "2026-13-01", __LINE__ },
 		{ "start", "2024-1-1", __LINE__ },
 		{ "_typeFilter", "Observation", __LINE__ },

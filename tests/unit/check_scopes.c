@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "auth/scopes.h"
+#include "json/valid.h"
 #include "unit.h"
 
 static const struct {
@@ -115,6 +116,17 @@ static const struct {
 	{ "", "system/*.rs", NULL, __LINE__ },
 	{ "   ", "system/*.rs", NULL, __LINE__ },
 	{ "system/Group.rs", "", NULL, __LINE__ },
+	/* RFC 6749 5.2 invalid_scope: a type FHIR R4 does not define */
+	{ "system/NoSuchResourceType.read", "system/*.rs", NULL, __LINE__ },
+	{ "system/Patient.rs system/Patients.rs", "system/*.rs", NULL,
+	    __LINE__ },
+	{ "system/patient.rs", "system/*.rs", NULL, __LINE__ },
+	{ "system/MedicinalProductUndesirableEffect.rs", "system/*.rs",
+	    "system/MedicinalProductUndesirableEffect.rs", __LINE__ },
+	{ "system/Account.read", "system/*.rs", "system/Account.read",
+	    __LINE__ },
+	{ "system/VisionPrescription.rs", "system/*.rs",
+	    "system/VisionPrescription.rs", __LINE__ },
 };
 
 START_TEST(test_grant)
@@ -153,6 +165,22 @@ START_TEST(test_grant_limits)
 }
 END_TEST
 
+/* The R4 table scopes are checked against (json/valid.c). */
+START_TEST(test_r4_types)
+{
+	ck_assert(fhir_type_known("Patient"));
+	ck_assert(fhir_type_known("Account"));
+	ck_assert(fhir_type_known("VisionPrescription"));
+	ck_assert(fhir_type_known("ExplanationOfBenefit"));
+	ck_assert(!fhir_type_known("patient"));
+	ck_assert(!fhir_type_known("Resource"));
+	ck_assert(!fhir_type_known("DomainResource"));
+	ck_assert(!fhir_type_known("DeviceUsage"));		/* R5 */
+	ck_assert(!fhir_type_known(""));
+	ck_assert(!fhir_type_known(NULL));
+}
+END_TEST
+
 #define N(a)	(sizeof(a) / sizeof((a)[0]))
 
 int
@@ -165,6 +193,7 @@ main(void)
 	tcase_add_loop_test(tc, test_permit, 0, N(permit));
 	tcase_add_loop_test(tc, test_grant, 0, N(grant));
 	tcase_add_test(tc, test_grant_limits);
+	tcase_add_test(tc, test_r4_types);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

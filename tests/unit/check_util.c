@@ -221,6 +221,26 @@ START_TEST(test_url_encode)
 }
 END_TEST
 
+START_TEST(test_array_grow)
+{
+	int	*v = NULL;
+	size_t	 cap = 0, n;
+
+	for (n = 0; n < 100; n++) {
+		ck_assert_int_eq(array_grow(&v, n, &cap, sizeof(*v), 4), 0);
+		ck_assert(cap > n);
+		v[n] = (int)n;
+	}
+	ck_assert_uint_eq(cap, 128);		/* 4, 8, ..., 128 */
+	for (n = 0; n < 100; n++)
+		ck_assert_int_eq(v[n], (int)n);
+	/* a size that cannot be allocated leaves the array as it was */
+	ck_assert_int_eq(array_grow(&v, cap, &cap, SIZE_MAX / 2, 4), -1);
+	ck_assert_uint_eq(cap, 128);
+	free(v);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -238,6 +258,7 @@ main(void)
 	tcase_add_test(tc, test_rand_hex);
 	tcase_add_test(tc, test_url_encode);
 	tcase_add_test(tc, test_hex_decode);
+	tcase_add_test(tc, test_array_grow);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

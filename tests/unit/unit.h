@@ -103,6 +103,36 @@ unit_classify(const char *text, int written, int lu_source,
 	return rc;
 }
 
+/*
+ * Every statement of the NULL-terminated queries is an index search:
+ * its query plan uses an index and scans no table (printed to stderr).
+ */
+static inline void
+unit_plans_indexed(struct p2p_db *db, const char *const *queries)
+{
+	const char *const	*q;
+	sqlite3_stmt		*st;
+	char			 sql[1024], plan[1024];
+	size_t			 n;
+
+	for (q = queries; *q != NULL; q++) {
+		snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", *q);
+		ck_assert_int_eq(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL),
+		    SQLITE_OK);
+		n = 0;
+		plan[0] = '\0';
+		while (sqlite3_step(st) == SQLITE_ROW && n < sizeof(plan))
+			n += (size_t)snprintf(plan + n, sizeof(plan) - n,
+			    "%s; ", (const char *)sqlite3_column_text(st, 3));
+		sqlite3_finalize(st);
+		fprintf(stderr, "plan: %s\n  -> %s\n", *q, plan);
+		ck_assert_msg(strstr(plan, "USING") != NULL, "no index: %s: %s",
+		    *q, plan);
+		ck_assert_msg(strstr(plan, "SCAN") == NULL, "scan: %s: %s", *q,
+		    plan);
+	}
+}
+
 /* The text of path (at most size - 1 bytes) in buf; "" when missing. */
 static inline const char *
 unit_slurp(const char *path, char *buf, size_t size)

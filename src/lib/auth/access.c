@@ -7,14 +7,16 @@
 #include <string.h>
 #include <strings.h>
 
-#include <jwt.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include "auth/access.h"
 #include "core/log.h"
 #include "auth/scopes.h"
 #include "core/util.h"
+#include "json/fhir.h"
 
 enum stmt {
 	STMT_ACTIVE,		/* is a client active */
@@ -74,28 +76,67 @@ auth_key(const struct p2p_config *cfg, const unsigned char **key,
 	return 0;
 }
 
+/* Appends base64url(data) to b.  0, or -1 out of memory. */
+static int
+b64url_add(struct p2p_buf *b, const void *data, size_t n)
+{
+	char	*enc;
+	int	 rc;
+
+	if ((enc = malloc(4 * ((n + 2) / 3) + 1)) == NULL)
+		return -1;
+	b64url_encode(data, n, enc);
+	rc = buf_puts(b, enc);
+	free(enc);
+	return rc;
+}
+
+/*
+ * RFC 9068 (JWT profile for OAuth 2.0 access tokens): header typ
+ * "at+jwt"; claims iss, exp, aud, sub, client_id, iat, jti, scope.
+ * Signed here, HS256 (RFC 7515 A.1): libjwt 1.10 always writes typ
+ * "JWT"; it still verifies them (auth_token_check).
+ */
 char *
 auth_token_new(const struct p2p_config *cfg, const unsigned char *key,
     const char *client_id, const char *npi, const char *scopes,
     long long now)
 {
-	jwt_t	*jwt = NULL;
-	char	 jti[33], *tok = NULL;
+	static const char	 head[] = "{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}";
+	struct p2p_buf		 b = { 0 };
+	json_object		*c;
+	unsigned char		 mac[EVP_MAX_MD_SIZE];
+	unsigned int		 maclen = 0;
+	const char		*claims;
+	char			 jti[33];
+	int			 ok = 0;
 
-	if (rand_hex(jti, 16) == -1 || jwt_new(&jwt) != 0)
+	if (rand_hex(jti, 16) == -1 || (c = json_object_new_object()) == NULL)
 		return NULL;
-	if (jwt_add_grant(jwt, "iss", cfg->base_url) == 0 &&
-	    jwt_add_grant(jwt, "sub", client_id) == 0 &&
-	    jwt_add_grant(jwt, "aud", cfg->fhir_base) == 0 &&
-	    jwt_add_grant_int(jwt, "iat", (long)now) == 0 &&
-	    jwt_add_grant_int(jwt, "exp", (long)(now + cfg->token_ttl)) == 0 &&
-	    jwt_add_grant(jwt, "jti", jti) == 0 &&
-	    jwt_add_grant(jwt, "scope", scopes) == 0 &&
-	    jwt_add_grant(jwt, "npi", npi ? npi : "") == 0 &&
-	    jwt_set_alg(jwt, JWT_ALG_HS256, key, AUTH_KEY_LEN) == 0)
-		tok = jwt_encode_str(jwt);
-	jwt_free(jwt);
-	return tok;
+	if (fhir_add_str(c, "iss", cfg->base_url) == 0 &&
+	    fhir_add_str(c, "sub", client_id) == 0 &&
+	    fhir_add_str(c, "client_id", client_id) == 0 &&
+	    fhir_add_str(c, "aud", cfg->fhir_base) == 0 &&
+	    fhir_add_int(c, "iat", now) == 0 &&
+	    fhir_add_int(c, "exp", now + cfg->token_ttl) == 0 &&
+	    fhir_add_str(c, "jti", jti) == 0 &&
+	    fhir_add_str(c, "scope", scopes) == 0 &&
+	    fhir_add_str(c, "npi", npi ? npi : "") == 0 &&
+	    (claims = fhir_json(c)) != NULL &&
+	    b64url_add(&b, head, sizeof(head) - 1) == 0 &&
+	    buf_puts(&b, ".") == 0 &&
+	    b64url_add(&b, claims, strlen(claims)) == 0 &&
+	    HMAC(EVP_sha256(), key, AUTH_KEY_LEN, (const unsigned char *)b.p,
+	    b.len, mac, &maclen) != NULL &&
+	    buf_puts(&b, ".") == 0 &&
+	    b64url_add(&b, mac, maclen) == 0)
+		ok = 1;
+	json_object_put(c);
+	if (!ok) {
+		buf_free(&b);
+		return NULL;
+	}
+	return b.p;
 }
 
 static int
@@ -105,42 +146,89 @@ why_is(char *why, size_t whysz, const char *s)
 	return -1;
 }
 
+/* The JSON object a base64url part of n bytes holds, or NULL. */
+static json_object *
+token_part(const char *p, size_t n)
+{
+	struct p2p_err	 e;
+	unsigned char	*raw;
+	json_object	*o = NULL;
+	size_t		 len;
+
+	if ((raw = b64_decode(p, n, &len)) == NULL)
+		return NULL;
+	p2p_err_init(&e);
+	if (fhir_parse((const char *)raw, len, &o, &e) == -1 ||
+	    !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	free(raw);
+	return o;
+}
+
+/*
+ * Verified here, not by libjwt: libjwt 1.10 refuses every typ but
+ * "JWT", and RFC 9068 4 wants exactly the other one.
+ */
 int
 auth_token_check(const struct p2p_config *cfg, const unsigned char *key,
     const char *token, long long now, struct p2p_principal *who, char *why,
     size_t whysz)
 {
-	jwt_t		*jwt = NULL;
-	const char	*s, *sub, *scope, *npi;
-	long		 exp;
+	json_object	*head = NULL, *c = NULL, *v;
+	const char	*d1, *d2, *s, *sub, *scope, *npi;
+	unsigned char	 mac[EVP_MAX_MD_SIZE];
+	unsigned int	 maclen = 0;
+	char		 sig[4 * EVP_MAX_MD_SIZE / 3 + 4];
+	long long	 exp;
 	int		 rc = -1;
 
 	memset(who, 0, sizeof(*who));
 	if (token == NULL || token[0] == '\0' ||
 	    strlen(token) > AUTH_TOKEN_MAX)
 		return why_is(why, whysz, "no usable access token");
-	/* header must say HS256 before libjwt looks at anything else */
-	if (strncmp(token, "eyJ", 3) != 0 || strchr(token, '.') == NULL)
+	if ((d1 = strchr(token, '.')) == NULL ||
+	    (d2 = strchr(d1 + 1, '.')) == NULL || strchr(d2 + 1, '.') != NULL)
 		return why_is(why, whysz, "malformed access token");
-	if (jwt_decode(&jwt, token, key, AUTH_KEY_LEN) != 0 || jwt == NULL)
+	/* The signature before anything else is looked at (HS256 only:
+	   whatever the header says, this is the key and the algorithm). */
+	if (HMAC(EVP_sha256(), key, AUTH_KEY_LEN, (const unsigned char *)token,
+	    (size_t)(d2 - token), mac, &maclen) == NULL)
+		return why_is(why, whysz, "access token not verifiable");
+	b64url_encode(mac, maclen, sig);
+	if (strlen(d2 + 1) != strlen(sig) ||
+	    CRYPTO_memcmp(d2 + 1, sig, strlen(sig)) != 0)
 		return why_is(why, whysz, "access token signature invalid");
-	if (jwt_get_alg(jwt) != JWT_ALG_HS256) {
+	if ((head = token_part(token, (size_t)(d1 - token))) == NULL ||
+	    (c = token_part(d1 + 1, (size_t)(d2 - d1 - 1))) == NULL) {
+		why_is(why, whysz, "malformed access token");
+		goto out;
+	}
+	if ((s = fhir_str(head, "alg")) == NULL || strcmp(s, "HS256") != 0) {
 		why_is(why, whysz, "access token algorithm not accepted");
 		goto out;
 	}
-	if ((s = jwt_get_grant(jwt, "iss")) == NULL ||
+	/* RFC 9068 4: only a token typed as an access token. */
+	if ((s = fhir_str(head, "typ")) == NULL ||
+	    (strcasecmp(s, "at+jwt") != 0 &&
+	    strcasecmp(s, "application/at+jwt") != 0)) {
+		why_is(why, whysz, "not an access token (typ)");
+		goto out;
+	}
+	if ((s = fhir_str(c, "iss")) == NULL ||
 	    strcmp(s, cfg->base_url) != 0) {
 		why_is(why, whysz, "access token from another issuer");
 		goto out;
 	}
-	if ((s = jwt_get_grant(jwt, "aud")) == NULL ||
+	if ((s = fhir_str(c, "aud")) == NULL ||
 	    strcmp(s, cfg->fhir_base) != 0) {
 		why_is(why, whysz, "access token for another audience");
 		goto out;
 	}
-	errno = 0;
-	exp = jwt_get_grant_int(jwt, "exp");
-	if (errno != 0 || exp <= 0) {
+	if (!json_object_object_get_ex(c, "exp", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    (exp = json_object_get_int64(v)) <= 0) {
 		why_is(why, whysz, "access token without expiry");
 		goto out;
 	}
@@ -148,9 +236,9 @@ auth_token_check(const struct p2p_config *cfg, const unsigned char *key,
 		why_is(why, whysz, "access token expired");
 		goto out;
 	}
-	sub = jwt_get_grant(jwt, "sub");
-	scope = jwt_get_grant(jwt, "scope");
-	npi = jwt_get_grant(jwt, "npi");
+	sub = fhir_str(c, "sub");
+	scope = fhir_str(c, "scope");
+	npi = fhir_str(c, "npi");
 	if (sub == NULL || sub[0] == '\0' || strlen(sub) >=
 	    sizeof(who->client_id) || scope == NULL || strlen(scope) >=
 	    sizeof(who->scopes) || (npi != NULL && strlen(npi) >=
@@ -164,7 +252,8 @@ auth_token_check(const struct p2p_config *cfg, const unsigned char *key,
 	who->exp = exp;
 	rc = 0;
 out:
-	jwt_free(jwt);
+	json_object_put(head);
+	json_object_put(c);
 	if (rc == -1)
 		memset(who, 0, sizeof(*who));
 	return rc;
@@ -339,14 +428,17 @@ auth_identify(struct p2p_db *db, const struct p2p_config *cfg,
 		memset(who, 0, sizeof(*who));
 		return -1;
 	}
-	if (strncasecmp(h, "Bearer ", 7) != 0)
+	if (strncasecmp(h, "Bearer ", 7) == 0) {
+		h += 7;
+		while (*h == ' ')
+			h++;
+	} else if (strncmp(h, "eyJ", 3) != 0 || strchr(h, ' ') != NULL)
+		/* The government guide's examples send the bare token
+		   ("Authorization: <token>"): taken as Bearer. */
 		return p2p_fail(err, 401, P2P_ISSUE_LOGIN,
 		    "a valid access token is required");
 	if (auth_key(cfg, &key, err) == -1)
 		return -1;
-	h += 7;
-	while (*h == ' ')
-		h++;
 	if (auth_token_check(cfg, key, h, now, who, why, sizeof(why)) == -1)
 		return p2p_fail(err, 401, P2P_ISSUE_LOGIN, "%s", why);
 	snprintf(claimed, claimedsz, "%s", who->client_id);

@@ -2,9 +2,10 @@
  * auth/access.h - who is calling: access tokens on API requests, client
  * authentication helpers for the token endpoint, the requesting payer.
  *
- * Access tokens are JWTs (HS256, libjwt) signed with the server key
- * (cfg.key_file, hex): iss = base_url, aud = fhir_base, sub = client
- * id, iat, exp, jti, scope, npi (the requesting payer's NPI).  Every
+ * Access tokens are JWTs (RFC 9068: typ "at+jwt"; HS256) signed with
+ * the server key (cfg.key_file, hex): iss = base_url, aud = fhir_base,
+ * sub = client_id = the client, iat, exp, jti, scope, npi (the
+ * requesting payer's NPI).  Every
  * executable verifies them without a database round trip, except one
  * cheap "client still active" lookup by id.
  *
@@ -36,7 +37,8 @@ struct p2p_principal {
 /*
  * Identifies the caller from the value of an Authorization header
  * (NULL when absent): a Bearer access token (auth_token_check(), and
- * its client still active) or, with cfg->allow_basic_api, Basic
+ * its client still active; a bare token without the scheme is taken as
+ * Bearer) or, with cfg->allow_basic_api, Basic
  * credentials of an active client registered with grant type "basic".
  * Returns 0 with who filled, or -1 with err: 401 login (the reason,
  * never the credentials), or a database failure.  claimed gets the
@@ -77,7 +79,8 @@ char	*auth_token_new(const struct p2p_config *, const unsigned char *key,
 	    long long now);
 
 /*
- * Verifies an access token: HS256 with key, iss, aud, exp > now.
+ * Verifies an access token: HS256 with key, typ at+jwt, iss, aud,
+ * exp > now.
  * Fills who.  Returns 0, or -1 with why filled.
  */
 int	 auth_token_check(const struct p2p_config *, const unsigned char *key,

@@ -180,3 +180,31 @@ client_payer_org(struct p2p_db *db, const char *npi, const char *name,
 	*created = 1;
 	return payer_org(db, npi, org_id, idsz, err);
 }
+
+int
+client_name_valid(const char *s, size_t max)
+{
+	size_t	 i, n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > max)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' &&
+		    s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '.' || s[i] == '-' || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+int
+client_npi_valid(const char *s)
+{
+	size_t	 i;
+
+	if (s == NULL || strlen(s) != 10)
+		return 0;
+	for (i = 0; i < 10; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}

@@ -37,6 +37,14 @@ int	 client_get(struct p2p_db *, const char *id, struct client_rec *,
 	    struct p2p_err *);
 void	 client_rec_free(struct client_rec *);
 
+/*
+ * 1 when s is 1 to max characters of [A-Za-z0-9._-] (client ids, the
+ * names of the payers p2p-request asks), else 0.
+ */
+int	 client_name_valid(const char *s, size_t max);
+/* 1 when s is an NPI as p2p keeps them (ten digits), else 0. */
+int	 client_npi_valid(const char *s);
+
 /* Enables or disables a client; 1 when there is no such client. */
 int	 client_set_active(struct p2p_db *, const char *id, int active,
 	    struct p2p_err *);

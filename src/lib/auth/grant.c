@@ -1,7 +1,8 @@
 /*
  * auth/grant.c - see grant.h.
  *
- * Order: client authentication (invalid_client), grant permission
+ * Order: one authentication method (invalid_request), client
+ * authentication (invalid_client), grant permission
  * (unauthorized_client), scope (invalid_scope), replay guard, issue.
  */
 #include <stdio.h>
@@ -18,6 +19,20 @@
 #include "auth/jwks.h"
 #include "auth/scopes.h"
 #include "member/audit.h"
+
+/* How the client authenticates. */
+enum grant_auth {
+	GRANT_JWT,		/* private_key_jwt (SMART Backend Services) */
+	GRANT_BASIC,		/* client_secret_basic */
+	GRANT_POST,		/* client_secret_post */
+	GRANT__MAX
+};
+
+static const char *const auth_name[GRANT__MAX] = {
+	"private_key_jwt",	/* GRANT_JWT */
+	"client_secret_basic",	/* GRANT_BASIC */
+	"client_secret_post",	/* GRANT_POST */
+};
 
 enum stmt {
 	STMT_JTI_PURGE,		/* forget assertion ids past their time */
@@ -118,33 +133,72 @@ by_assertion(struct p2p_db *db, const struct p2p_config *cfg,
 	return 0;
 }
 
-/* Authenticates by client_secret_basic; fills c (caller frees). */
+/*
+ * Authenticates by the client's secret: client_secret_basic (the
+ * Authorization header; failures 401) or client_secret_post (id and
+ * secret in the form, RFC 6749 2.3.1; failures 400).  Fills c (caller
+ * frees).
+ */
 static int
-by_secret(struct p2p_db *db, const char *authorization, struct client_rec *c,
-    char *who, size_t whosz, struct p2p_err *err)
+by_secret(struct p2p_db *db, const struct grant_req *rq, int basic,
+    struct client_rec *c, char *who, size_t whosz, struct p2p_err *err)
 {
 	char	 id[128], secret[256];
-	int	 rc, ok;
+	int	 rc, ok, status = basic ? 401 : 400;
 
-	if (auth_basic_parse(authorization, id, sizeof(id), secret,
-	    sizeof(secret)) == -1)
-		return p2p_fail_oauth(err, 401, "invalid_client",
-		    "malformed Basic credentials");
+	if (basic) {
+		if (auth_basic_parse(rq->authorization, id, sizeof(id), secret,
+		    sizeof(secret)) == -1)
+			return p2p_fail_oauth(err, 401, "invalid_client",
+			    "malformed Basic credentials");
+	} else if (snprintf(id, sizeof(id), "%s", rq->client_id) >=
+	    (int)sizeof(id) || snprintf(secret, sizeof(secret), "%s",
+	    rq->client_secret) >= (int)sizeof(secret)) {
+		OPENSSL_cleanse(secret, sizeof(secret));
+		return p2p_fail_oauth(err, 400, "invalid_client",
+		    "client authentication failed");
+	}
 	snprintf(who, whosz, "%s", id);
 	if ((rc = client_get(db, id, c, err)) != 0) {
 		OPENSSL_cleanse(secret, sizeof(secret));
-		return rc == -1 ? -1 : p2p_fail_oauth(err, 401,
+		return rc == -1 ? -1 : p2p_fail_oauth(err, status,
 		    "invalid_client", "client authentication failed");
 	}
 	ok = auth_secret_ok(c, secret);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	if (!ok)
-		return p2p_fail_oauth(err, 401, "invalid_client",
+		return p2p_fail_oauth(err, status, "invalid_client",
 		    "client authentication failed");
 	if (!c->active)
-		return p2p_fail_oauth(err, 401, "invalid_client",
+		return p2p_fail_oauth(err, status, "invalid_client",
 		    "client is disabled");
 	return 0;
+}
+
+/* What was sent: one client authentication method, or -1 with err. */
+static int
+auth_method(const struct grant_req *rq, struct p2p_err *err)
+{
+	int	 basic = rq->authorization != NULL &&
+	    strncasecmp(rq->authorization, "Basic ", 6) == 0;
+	int	 jwt = rq->assertion_type != NULL || rq->assertion != NULL;
+	int	 post = rq->client_secret != NULL;
+
+	if (basic + jwt + post > 1)
+		return p2p_fail_oauth(err, 400, "invalid_request",
+		    "use one client authentication method");
+	if (basic)
+		return GRANT_BASIC;
+	if (post) {
+		if (rq->client_id == NULL)
+			return p2p_fail_oauth(err, 400, "invalid_request",
+			    "client_secret needs client_id");
+		return GRANT_POST;
+	}
+	if (rq->assertion_type == NULL || rq->assertion == NULL)
+		return p2p_fail_oauth(err, 400, "invalid_request",
+		    "client_assertion_type and client_assertion are required");
+	return GRANT_JWT;
 }
 
 int
@@ -157,35 +211,42 @@ grant_issue(struct p2p_db *db, const struct p2p_config *cfg,
 	char			 why[160], jti[256];
 	long long		 jti_exp = 0;
 	sqlite3_stmt		*st;
-	int			 rc;
+	int			 rc, how;
 
 	memset(&c, 0, sizeof(c));
 	memset(g, 0, sizeof(*g));
 	jti[0] = '\0';
 	g->basic = rq->authorization != NULL &&
 	    strncasecmp(rq->authorization, "Basic ", 6) == 0;
-	if (g->basic && (rq->assertion_type != NULL || rq->assertion != NULL))
-		return p2p_fail_oauth(err, 400, "invalid_request",
-		    "use one client authentication method");
-	if (!g->basic && (rq->assertion_type == NULL || rq->assertion == NULL))
-		return p2p_fail_oauth(err, 400, "invalid_request",
-		    "client_assertion_type and client_assertion are required");
-	if (g->basic)
-		rc = by_secret(db, rq->authorization, &c, g->client,
-		    sizeof(g->client), err);
-	else
+	if ((how = auth_method(rq, err)) == -1)
+		return -1;
+	if (how == GRANT_JWT)
 		rc = by_assertion(db, cfg, rq->assertion, rq->client_id, now, &c,
 		    g->client, sizeof(g->client), &jti_exp, jti, sizeof(jti),
 		    err);
+	else
+		rc = by_secret(db, rq, how == GRANT_BASIC, &c, g->client,
+		    sizeof(g->client), err);
 	if (rc == -1)
 		goto fail;
-	if (!g->basic && !auth_has_word(c.grant_types, "client_credentials")) {
+	if (how == GRANT_JWT &&
+	    !auth_has_word(c.grant_types, "client_credentials")) {
 		p2p_fail_oauth(err, 400, "unauthorized_client",
 		    "client may not use client_credentials");
 		goto fail;
 	}
-	if (scopes_grant(rq->scope, c.scopes, g->scope, sizeof(g->scope), why,
-	    sizeof(why)) == -1) {
+	/*
+	 * RFC 6749 3.3: without a scope, a secret client gets its
+	 * registered scopes (the answer's scope says which); SMART Backend
+	 * Services requests must name theirs.
+	 */
+	if (rq->scope == NULL && how == GRANT_JWT) {
+		p2p_fail_oauth(err, 400, "invalid_scope",
+		    "scope is required (SMART Backend Services)");
+		goto fail;
+	}
+	if (scopes_grant(rq->scope != NULL ? rq->scope : c.scopes, c.scopes,
+	    g->scope, sizeof(g->scope), why, sizeof(why)) == -1) {
 		p2p_fail_oauth(err, 400, "invalid_scope", "%s", why);
 		goto fail;
 	}
@@ -228,8 +289,8 @@ grant_issue(struct p2p_db *db, const struct p2p_config *cfg,
 			goto rollback;
 		}
 	}
-	snprintf(why, sizeof(why), "issued: %s", g->basic ?
-	    "client_secret_basic" : "private_key_jwt");
+	snprintf(why, sizeof(why), "issued: %s%s", auth_name[how],
+	    rq->scope == NULL ? " (registered scopes)" : "");
 	if (audit_log(db, AUDIT_TOKEN, "success", c.id, NULL, 0, why,
 	    err) == -1 || db_commit(db, err) == -1)
 		goto rollback;

@@ -1,7 +1,8 @@
 /*
  * grant.h - the token endpoint's grant (RFC 6749 4.4 client_credentials,
  * SMART Backend Services): the client authenticated by a private_key_jwt
- * assertion (RFC 7523) or client_secret_basic, its grant and scopes
+ * assertion (RFC 7523), client_secret_basic or client_secret_post (RFC
+ * 6749 2.3.1), its grant and scopes
  * checked, the assertion's jti used once, an access token issued and
  * audited (event "token").  Nothing here knows HTTP: the operation
  * (src/cgi/token.c) hands in the form's values and renders the answer.
@@ -23,6 +24,7 @@ struct grant_req {
 	const char	*assertion;	/* client_assertion */
 	const char	*scope;		/* scope */
 	const char	*client_id;	/* client_id */
+	const char	*client_secret;	/* client_secret (client_secret_post) */
 };
 
 /* What was issued. */
@@ -40,7 +42,9 @@ struct grant {
  * with grant_free()), or -1 with an OAuth error in err (invalid_request,
  * invalid_client: 400, or 401 for Basic; unauthorized_client,
  * invalid_scope) or a server failure; g->client and g->basic are set
- * either way.
+ * either way.  Without a scope (RFC 6749 3.3), a client authenticated
+ * by its secret gets its registered scopes; a private_key_jwt request
+ * must name them (SMART Backend Services): invalid_scope.
  */
 int	 grant_issue(struct p2p_db *, const struct p2p_config *,
 	    const struct grant_req *rq, long long now, struct grant *g,

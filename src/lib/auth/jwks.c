@@ -28,12 +28,18 @@ static const char *const sql_tried =
 int
 jwks_url_ok(const struct p2p_config *cfg, const char *url)
 {
+	return url_fetch_ok(cfg, url, 512);
+}
+
+int
+url_fetch_ok(const struct p2p_config *cfg, const char *url, size_t max)
+{
 	static const char *const loop[] = { "http://127.0.0.1:",
 		"http://127.0.0.1/", "http://localhost:", "http://localhost/",
 		"http://[::1]:", "http://[::1]/" };
 	size_t	 i;
 
-	if (url == NULL || strlen(url) >= 512)
+	if (url == NULL || strlen(url) >= max)
 		return 0;
 	for (i = 0; url[i] != '\0'; i++)
 		if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f)

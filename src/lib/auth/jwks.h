@@ -30,4 +30,12 @@ int	 jwks_get(struct p2p_db *, const struct p2p_config *,
 /* 1 when url is acceptable as a JWKS URL under cfg, else 0. */
 int	 jwks_url_ok(const struct p2p_config *, const char *url);
 
+/*
+ * 1 when this server may fetch url: https://, or http:// on a loopback
+ * host when jwks_allow_http = 1 (tests); shorter than max bytes, no
+ * control characters or spaces.  JWKS URLs and the peers of the
+ * receiving side (peer/httpc.h) follow this one rule.
+ */
+int	 url_fetch_ok(const struct p2p_config *, const char *url, size_t max);
+
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "auth/scopes.h"
+#include "json/valid.h"
 
 static int
 valid_type(const char *s, size_t n)
@@ -207,6 +208,14 @@ grant_one(const char *word, void *arg)
 	if (scope_parse(word, &n) == -1) {
 		snprintf(a->why, a->whysz, "scope not understood: %.64s",
 		    word[0] ? word : "(too long)");
+		return -1;
+	}
+	/* RFC 6749 5.2 invalid_scope: "unknown" includes a resource type
+	   that FHIR R4 does not define. */
+	if (n.smart && strcmp(n.type, "*") != 0 &&
+	    !fhir_type_known(n.type)) {
+		snprintf(a->why, a->whysz, "scope %.64s names no FHIR R4 "
+		    "resource type", word);
 		return -1;
 	}
 	if (!list_covers(a->allowed, &n))

@@ -68,7 +68,8 @@ int	 scopes_permit(const char *list, const char *need);
 /*
  * The token request's scope check: each requested scope is kept (as
  * written) when some allowed scope covers it; a requested scope that
- * does not parse, or too many, or none kept, is an error.  out gets the
+ * does not parse, or names a resource type FHIR R4 does not define, or
+ * too many, or none kept, is an error.  out gets the
  * kept scopes, space separated.  Returns 0, or -1 with why filled.
  */
 int	 scopes_grant(const char *requested, const char *allowed,

@@ -526,6 +526,24 @@ kv_count(const struct p2p_kvlist *l, const char *key)
 	return n;
 }
 
+int
+array_grow(void *pp, size_t n, size_t *cap, size_t size, size_t first)
+{
+	void	**v = pp, *nv;
+	size_t	 want;
+
+	if (n < *cap)
+		return 0;
+	want = *cap ? *cap * 2 : (first ? first : 1);
+	if (want < n + 1 || want > SIZE_MAX / size)
+		return -1;
+	if ((nv = realloc(*v, want * size)) == NULL)
+		return -1;
+	*v = nv;
+	*cap = want;
+	return 0;
+}
+
 char *
 xstrdup(const char *s)
 {

@@ -121,6 +121,14 @@ const char *kv_get(const struct p2p_kvlist *, const char *key);
 /* How many pairs are named key. */
 size_t	 kv_count(const struct p2p_kvlist *, const char *key);
 
+/*
+ * Room for element n of the array *pp (each size bytes, *cap of them
+ * allocated): grows it to first, then doubling, when n == *cap.  0, or
+ * -1 when out of memory (*pp and *cap unchanged).
+ */
+int	 array_grow(void *pp, size_t n, size_t *cap, size_t size,
+	    size_t first);
+
 /* strdup that tolerates NULL. */
 char	*xstrdup(const char *);
 

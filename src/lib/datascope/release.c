@@ -190,6 +190,24 @@ release_instant(const char *v, char out[32], const char *what,
 	return 0;
 }
 
+/*
+ * _since: an instant, not in the future (it would select nothing, and
+ * a client that sends one has a clock or a bookkeeping problem).
+ */
+static int
+release_since(const char *v, char out[32], struct p2p_err *err)
+{
+	char	 now[32];
+
+	if (release_instant(v, out, "_since", err) == -1)
+		return -1;
+	time_instant(now_sec(), now);
+	if (strcmp(out, now) > 0)
+		return p2p_fail_at(err, 400, P2P_ISSUE_VALUE, "_since",
+		    "_since %.40s is in the future", v);
+	return 0;
+}
+
 static int
 valid_code(const char *s)
 {
@@ -207,8 +225,6 @@ static int
 tf_cond(const char *type, char *kv, struct release_cond *c,
     struct p2p_err *err)
 {
-	static const char *const cmps[] = { "eq", "ne", "ge", "gt", "le",
-	    "lt" };
 	char		*v, *code, *next;
 	size_t		 i, n;
 	int		 found = 0;
@@ -251,6 +267,18 @@ tf_cond(const char *type, char *kv, struct release_cond *c,
 		}
 		return 0;
 	}
+	return release_cond_parse(v, c->kind == RC_UPDATED, c, "_typeFilter",
+	    err);
+}
+
+int
+release_cond_parse(const char *v, int instant, struct release_cond *c,
+    const char *what, struct p2p_err *err)
+{
+	static const char *const cmps[] = { "eq", "ne", "ge", "gt", "le",
+	    "lt" };
+	size_t		 i;
+
 	c->cmp = RC_EQ;
 	for (i = 0; i < sizeof(cmps) / sizeof(cmps[0]); i++)
 		if (strncmp(v, cmps[i], 2) == 0) {
@@ -259,18 +287,18 @@ tf_cond(const char *type, char *kv, struct release_cond *c,
 			break;
 		}
 	if (isalpha((unsigned char)v[0]))
-		return p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED,
-		    "_typeFilter", "_typeFilter: only the eq, ne, ge, gt, le "
-		    "and lt prefixes are supported");
-	if (c->kind == RC_UPDATED && strlen(v) > 10) {
+		return p2p_fail_at(err, 400, P2P_ISSUE_NOT_SUPPORTED, what,
+		    "%s: only the eq, ne, ge, gt, le and lt prefixes are "
+		    "supported", what);
+	if (instant && strlen(v) > 10) {
 		/* An instant compares as an instant. */
-		if (release_instant(v, c->first, "_typeFilter", err) == -1)
+		if (release_instant(v, c->first, what, err) == -1)
 			return -1;
 		memcpy(c->last, c->first, sizeof(c->last));
 		return 0;
 	}
-	if (release_date(v, 0, c->first, "_typeFilter", err) == -1 ||
-	    release_date(v, 1, c->last, "_typeFilter", err) == -1)
+	if (release_date(v, 0, c->first, what, err) == -1 ||
+	    release_date(v, 1, c->last, what, err) == -1)
 		return -1;
 	/* "~" sorts after the "T..." of any instant on that day. */
 	strncat(c->last, "~", sizeof(c->last) - strlen(c->last) - 1);
@@ -375,8 +403,8 @@ release_open(struct p2p_db *db, const struct release_rules *r,
 	return st;
 }
 
-static int
-cond_date(const struct release_cond *c, const char *v)
+int
+release_cond_holds(const struct release_cond *c, const char *v)
 {
 	if (v == NULL || *v == '\0')
 		return 0;	/* no value: a date search does not match */
@@ -416,9 +444,9 @@ tf_match(const struct release_rules *r, const char *type, const char *dos,
 		for (j = 0; j < tf->ncond && ok; j++) {
 			c = &tf->cond[j];
 			if (c->kind == RC_DOS)
-				ok = cond_date(c, dos);
+				ok = release_cond_holds(c, dos);
 			else if (c->kind == RC_UPDATED)
-				ok = cond_date(c, updated);
+				ok = release_cond_holds(c, updated);
 			else {
 				ok = release_top_str(json, len, "status", st,
 				    sizeof(st));
@@ -600,7 +628,7 @@ release_apply(struct release_rules *r, const char *key, const char *value,
 	if (strcmp(key, "_typeFilter") == 0)
 		return release_add_typefilter(r, value, err);
 	if (strcmp(key, "_since") == 0)
-		return release_instant(value, r->since, key, err);
+		return release_since(value, r->since, err);
 	if (strcmp(key, "_until") == 0)
 		return release_instant(value, r->until, key, err);
 	if (strcmp(key, "start") == 0)

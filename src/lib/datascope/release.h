@@ -55,6 +55,18 @@ struct release_cond {
 	char			 codes[256];	/* status: ",a,b," */
 };
 
+/*
+ * Parses a date search value with its prefix (eq ne ge gt le lt; none
+ * is eq) into c->cmp, c->first, c->last: a date covers its whole
+ * period; with instant, a value longer than a date is that instant.
+ * 0, or -1 with a 400 naming what (not-supported for another prefix).
+ */
+int	 release_cond_parse(const char *value, int instant,
+	    struct release_cond *c, const char *what, struct p2p_err *);
+
+/* 1 when the stored date or instant v (none: no) satisfies c. */
+int	 release_cond_holds(const struct release_cond *c, const char *v);
+
 struct release_tf {
 	char			 type[64];	/* resource type */
 	struct release_cond	 cond[RELEASE_COND_MAX]; /* all must hold */

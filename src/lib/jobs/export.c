@@ -1,7 +1,8 @@
 /*
  * export.c - the runner side of member data export: jobs of kind
- * JOB_EVERYTHING (Patient/$everything with Prefer: respond-async) and
- * JOB_DATA_EXPORT (Group/$davinci-data-export).
+ * JOB_EVERYTHING (Patient/$everything with Prefer: respond-async),
+ * JOB_DATA_EXPORT (Group/$davinci-data-export, Group/$export) and
+ * JOB_PATIENT_EXPORT (Patient/$export: every member the client matched).
  *
  * Memory stays flat whatever the size of the group: members are walked
  * by keyset over grp_member in batches (struct walk below), and each
@@ -30,6 +31,7 @@ enum stmt {
 	STMT_MEMBERS,		/* its members, keyset */
 	STMT_IS_MEMBER,		/* one member of it? */
 	STMT_JOB_MEMBERS,	/* the members a job's files hold */
+	STMT_MATCHED,		/* the members a client matched, keyset */
 	STMT__MAX
 };
 
@@ -43,6 +45,9 @@ static const char *const sql[STMT__MAX] = {
 	"SELECT 1 FROM grp_member WHERE group_id = ?1 AND patient = ?2",
 	/* STMT_JOB_MEMBERS */
 	"SELECT patient FROM job_member WHERE job_id = ?1",
+	/* STMT_MATCHED (index match_client_patient) */
+	("SELECT DISTINCT patient FROM match WHERE client_id = ?1"
+	    " AND patient > ?2 ORDER BY patient"),
 };
 
 /* Writes an OperationOutcome (severity, code, text) to the error file. */
@@ -267,6 +272,17 @@ export_group_owned(struct p2p_db *db, const char *group, const char *client,
 	return 0;
 }
 
+/* Where a job kind's params hold its target. */
+static const char *
+target_key(const char *kind)
+{
+	if (strcmp(kind, JOB_EVERYTHING) == 0)
+		return "patient";
+	if (strcmp(kind, JOB_PATIENT_EXPORT) == 0)
+		return "client";
+	return "group";
+}
+
 int
 export_queue(struct p2p_db *db, const struct p2p_config *cfg,
     const char *client, const char *kind, const char *target,
@@ -276,10 +292,10 @@ export_queue(struct p2p_db *db, const struct p2p_config *cfg,
 	json_object	*jp, *a;
 	int		 rc;
 
-	/* What export_run() reads: the member or group, the parameters. */
+	/* What export_run() reads: the member, group or client, the
+	   parameters. */
 	if ((jp = json_object_new_object()) == NULL ||
-	    fhir_add_str(jp, strcmp(kind, JOB_EVERYTHING) == 0 ? "patient" :
-	    "group", target) == -1 ||
+	    fhir_add_str(jp, target_key(kind), target) == -1 ||
 	    (a = release_kv_json(args)) == NULL ||
 	    fhir_add(jp, "args", a) == -1) {
 		json_object_put(jp);
@@ -291,9 +307,13 @@ export_queue(struct p2p_db *db, const struct p2p_config *cfg,
 	return rc;
 }
 
-/* Every member of group in order, in batches (see struct walk). */
+/*
+ * Every member the keyset statement sql lists for key (a group, or the
+ * client for its matches) in order, in batches (see struct walk).
+ */
 static int
-export_group(struct walk *w, const char *group, struct p2p_err *err)
+export_group(struct walk *w, const char *sql_members, const char *group,
+    struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
 	char		 last[128] = "", pat[128];
@@ -302,7 +322,7 @@ export_group(struct walk *w, const char *group, struct p2p_err *err)
 
 	for (;;) {
 		if (walk_read(w, err) == -1 ||
-		    (st = db_stmt(w->db, sql[STMT_MEMBERS], err)) == NULL)
+		    (st = db_stmt(w->db, sql_members, err)) == NULL)
 			return -1;
 		db_bind_text(st, 1, group);
 		db_bind_text(st, 2, last);
@@ -386,18 +406,20 @@ export_run(struct p2p_db *db, const struct p2p_config *cfg,
 	const char		*k, *target;
 	time_t			 now;
 	size_t			 i;
-	int			 rc = -1, everything, listed = 0, r;
+	int			 rc = -1, everything, matched, listed = 0, r;
 
 	memset(&args, 0, sizeof(args));
 	everything = strcmp(job->kind, JOB_EVERYTHING) == 0;
-	if (!everything && strcmp(job->kind, JOB_DATA_EXPORT) != 0)
+	matched = strcmp(job->kind, JOB_PATIENT_EXPORT) == 0;
+	if (!everything && !matched &&
+	    strcmp(job->kind, JOB_DATA_EXPORT) != 0)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "export_run: job kind %s", job->kind);
 	/* The window is relative to the export's transaction time. */
 	if (job->transaction_time[0] == '\0' ||
 	    time_parse(job->transaction_time, 0, &now) == -1)
 		now = now_sec();
-	target = fhir_str(job->params, everything ? "patient" : "group");
+	target = fhir_str(job->params, target_key(job->kind));
 	if (target == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "malformed job parameters");
@@ -430,12 +452,17 @@ export_run(struct p2p_db *db, const struct p2p_config *cfg,
 	if (everything)
 		rc = export_member(w, target, err) == -1 ? -1 :
 		    walk_flush(w, err);
+	else if (matched)
+		/* Each member's consent is checked as its turn comes. */
+		rc = strcmp(target, job->client_id) != 0 ? p2p_fail(err, 500,
+		    P2P_ISSUE_EXCEPTION, "malformed job parameters") :
+		    export_group(w, sql[STMT_MATCHED], target, err);
 	else if (export_group_owned(db, target, job->client_id, err) == -1)
 		rc = -1;
 	else if (listed)
 		rc = export_listed(w, target, &args, err);
 	else
-		rc = export_group(w, target, err);
+		rc = export_group(w, sql[STMT_MEMBERS], target, err);
 out:
 	walk_abort(w);
 	kv_free(&args);

@@ -24,8 +24,9 @@ int	 export_group_owned(struct p2p_db *, const char *group,
 	    const char *client, struct p2p_err *);
 
 /*
- * Queues a job of kind JOB_EVERYTHING (target: the member) or
- * JOB_DATA_EXPORT (target: the group) for client with the request's
+ * Queues a job of kind JOB_EVERYTHING (target: the member),
+ * JOB_DATA_EXPORT (target: the group) or JOB_PATIENT_EXPORT (target: the
+ * client itself) for client with the request's
  * validated parameters args (release.h narrowing, patient, ...) and its
  * URL; sets id.  0, or -1 with err.
  */

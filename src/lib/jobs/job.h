@@ -25,6 +25,8 @@
 #define JOB_BULK_MATCH	"bulk-member-match"
 #define JOB_EVERYTHING	"everything"
 #define JOB_DATA_EXPORT	"data-export"
+#define JOB_PATIENT_EXPORT "patient-export"	/* Patient/$export: every
+						   member the client matched */
 
 struct job {
 	char		 id[JOB_ID_LEN + 1];	/* also the directory name */

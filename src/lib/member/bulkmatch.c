@@ -376,10 +376,33 @@ member_entry(const struct member *m, enum bucket b, const char *cid)
 	return mem;
 }
 
-/* One result Group with the members of bucket b. */
+/* [{"system": NPI_SYSTEM, "value": npi}], or NULL out of memory. */
+static json_object *
+npi_identifiers(const char *npi)
+{
+	json_object	*a, *id;
+
+	if ((a = json_object_new_array()) == NULL)
+		return NULL;
+	if ((id = json_object_new_object()) == NULL ||
+	    fhir_push(a, id) == -1 ||
+	    fhir_add_str(id, "system", NPI_SYSTEM) == -1 ||
+	    fhir_add_str(id, "value", npi) == -1) {
+		json_object_put(a);
+		return NULL;
+	}
+	return a;
+}
+
+/*
+ * One result Group with the members of bucket b, stored at created
+ * (meta.lastUpdated).  Its identifier is the requesting payer's NPI, as
+ * in PDex's examples: what a Group search by identifier finds.
+ */
 static json_object *
 build_group(const struct p2p_config *cfg, enum bucket b, const char *gid,
-    const char *npi, const char *date, const struct member *ms, size_t n)
+    const char *npi, const char *date, const char *created,
+    const struct member *ms, size_t n)
 {
 	json_object	*g, *meta, *prof, *chars, *ch, *period, *cont, *mems;
 	json_object	*seen, *pat;
@@ -396,9 +419,11 @@ build_group(const struct p2p_config *cfg, enum bucket b, const char *gid,
 	if (g == NULL || seen == NULL || cont == NULL || mems == NULL ||
 	    fhir_add_str(g, "id", gid) == -1 ||
 	    fhir_add(g, "meta", meta) == -1 ||
+	    fhir_add_str(meta, "lastUpdated", created) == -1 ||
 	    fhir_add(meta, "profile", prof) == -1 ||
 	    fhir_push(prof, json_object_new_string(b == B_MATCH ?
 	    BM_MATCH_PROFILE : BM_NOMATCH_PROFILE)) == -1 ||
+	    fhir_add(g, "identifier", npi_identifiers(npi)) == -1 ||
 	    fhir_add_str(g, "type", "person") == -1 ||
 	    fhir_add_bool(g, "actual", 1) == -1 ||
 	    fhir_add(g, "code", fhir_concept_new(BM_RESULT_CS,
@@ -607,7 +632,7 @@ store(struct p2p_db *db, const struct p2p_config *cfg, const struct job *job,
 				continue;	/* only when it has members */
 		}
 		groups[b] = build_group(cfg, (enum bucket)b, gids[b], npi,
-		    date, ms, n);
+		    date, created, ms, n);
 		if (groups[b] == NULL) {
 			p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 			    "out of memory");

@@ -21,6 +21,9 @@
  *                                          name, or for the other mode),
  *                                          required (missing), value
  *                                          (bad value, repeated)
+ *     media    _format, else Accept        406 not-supported (FHIR
+ *                                          http.html: a format the
+ *                                          route does not answer in)
  *   6 async    the route's policy          400 not-supported (needs
  *                                          Prefer: respond-async)
  *   7 auth     credentials                 401 login + WWW-Authenticate
@@ -43,6 +46,7 @@
 
 #include "core/err.h"
 #include "web/http.h"
+#include "web/media.h"
 
 /*
  * The operation's own work, called after every gate passed: fills the
@@ -81,7 +85,9 @@ enum p2p_body {
 	P2P_BODY_FHIR,		/* a FHIR JSON resource (route.resource);
 				   parameters: the query */
 	P2P_BODY_PARAMETERS,	/* a FHIR Parameters of primitive values;
-				   parameters: the query and the body */
+				   parameters: the query and the body.  A
+				   POST without body and Content-Type has
+				   none (Bulk Data kick-off clients) */
 	P2P_BODY_FORM,		/* application/x-www-form-urlencoded;
 				   parameters: the form (the query is not
 				   read: RFC 6749 3.2) */
@@ -127,6 +133,7 @@ struct p2p_route {
 	const char		*resource;	/* P2P_BODY_FHIR: the resourceType
 						   required, or NULL for any */
 	enum p2p_async		 async;		/* Prefer: respond-async */
+	enum p2p_media		 media;		/* what it answers in */
 };
 
 /* What an executable serves: its contract. */

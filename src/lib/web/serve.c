@@ -143,6 +143,11 @@ gate_body(struct p2p_req *req, long long len, struct p2p_err *err)
 	if (r->body == P2P_BODY_NONE ||
 	    (req->method != P2P_POST && req->method != P2P_PUT))
 		return 0;
+	/* No body and no Content-Type: no parameters (what Bulk Data
+	   clients send to start an export without any). */
+	if (r->body == P2P_BODY_PARAMETERS && len == 0 &&
+	    (req->content_type == NULL || req->content_type[0] == '\0'))
+		return 0;
 	media_type(req->content_type, mt, sizeof(mt));
 	if (r->body == P2P_BODY_FORM) {
 		if (strcmp(mt, "application/x-www-form-urlencoded") != 0)
@@ -212,6 +217,14 @@ gate_params(const struct p2p_op *op, struct p2p_req *req,
 	for (i = 0; i < req->params.n; i++) {
 		k = req->params.kv[i].key;
 		v = req->params.kv[i].val;
+		/* FHIR http.html: _format is every route's (gate_media()). */
+		if (r->body != P2P_BODY_FORM && strcmp(k, "_format") == 0) {
+			if (kv_get(&req->params, k) != v)
+				return p2p_fail_at(err, 400, P2P_ISSUE_VALUE,
+				    k, "parameter _format is given more than "
+				    "once");
+			continue;
+		}
 		if ((p = param_find(r->params, k, &others)) == NULL) {
 			if (others)
 				continue;
@@ -243,6 +256,34 @@ gate_params(const struct p2p_op *op, struct p2p_req *req,
 		    kv_get(&req->params, p->name) == NULL)
 			return p2p_fail_at(err, 400, P2P_ISSUE_REQUIRED,
 			    p->name, "parameter %s is required", p->name);
+	return 0;
+}
+
+/*
+ * After the parameters: what the caller will take (FHIR http.html),
+ * _format overriding Accept.  406 when the route does not answer in it.
+ */
+static int
+gate_media(struct p2p_req *req, struct p2p_err *err)
+{
+	const struct p2p_route	*r = req->route;
+	const char		*f;
+
+	if (r->body == P2P_BODY_FORM)
+		return 0;
+	if ((f = kv_get(&req->params, "_format")) != NULL) {
+		if (!media_format_ok(f, r->media))
+			return p2p_fail_at(err, 406, P2P_ISSUE_NOT_SUPPORTED,
+			    "_format", "_format %.64s is not served here%s",
+			    f, r->media == P2P_MEDIA_NDJSON ? " (ndjson)" :
+			    " (FHIR JSON only)");
+		return 0;
+	}
+	if (!media_accept_ok(req->accept, r->media))
+		return p2p_fail(err, 406, P2P_ISSUE_NOT_SUPPORTED,
+		    "Accept names no media type served here (%s)",
+		    r->media == P2P_MEDIA_NDJSON ? "application/fhir+ndjson" :
+		    "application/fhir+json");
 	return 0;
 }
 
@@ -336,6 +377,7 @@ p2p_serve(struct p2p_ctx *ctx, struct p2p_req *req)
 	    gate_size(ctx, req, &len, &err) == -1 ||
 	    gate_body(req, len, &err) == -1 ||
 	    gate_params(op, req, &err) == -1 ||
+	    gate_media(req, &err) == -1 ||
 	    gate_async(op, req, &err) == -1)
 		goto refused;
 	if (gate_auth(ctx, req, &err) == -1) {

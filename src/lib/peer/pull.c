@@ -1,0 +1,523 @@
+/*
+ * peer/pull.c - see pull.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "peer/pull.h"
+
+static const char *const kind_names[PULL_KIND__MAX] = {
+	"match",	/* PULL_MATCH */
+	"export",	/* PULL_EXPORT */
+	"everything",	/* PULL_EVERYTHING */
+};
+static const char *const state_names[PULL_STATE__MAX] = {
+	"polling",	/* PULL_POLLING */
+	"downloading",	/* PULL_DOWNLOADING */
+	"loading",	/* PULL_LOADING */
+	"done",		/* PULL_DONE */
+	"failed",	/* PULL_FAILED */
+};
+static const char *const fstate_names[PF__MAX] = {
+	"pending",	/* PF_PENDING */
+	"done",		/* PF_DONE */
+	"loaded",	/* PF_LOADED */
+	"failed",	/* PF_FAILED */
+};
+
+static const char *const sql_ins =
+    "INSERT INTO pull (peer, kind, state, status_url, group_id, since,"
+    " created, updated) VALUES (?1, ?2, 'polling', ?3, nullif(?4, ''),"
+    " nullif(?5, ''), ?6, ?6)";
+static const char *const sql_get =
+    "SELECT pid, peer, kind, state, status_url, coalesce(group_id, ''),"
+    " coalesce(since, ''), coalesce(transaction_time, ''), created,"
+    " next_poll, attempts, coalesce(reason, '') FROM pull WHERE pid = ?1";
+static const char *const sql_open =
+    "SELECT pid FROM pull WHERE peer = ?1 AND state IN ('polling',"
+    " 'downloading', 'loading') ORDER BY pid";
+static const char *const sql_set =
+    "UPDATE pull SET state = ?2, reason = ?3, next_poll = ?4, attempts = ?5,"
+    " updated = ?6 WHERE pid = ?1";
+static const char *const sql_tt =
+    "UPDATE pull SET transaction_time = ?2 WHERE pid = ?1";
+static const char *const sql_mem_ins =
+    "INSERT INTO pull_member (pid, patient, seq, remote_id)"
+    " VALUES (?1, ?2, ?3, nullif(?4, ''))"
+    " ON CONFLICT (pid, patient) DO UPDATE SET seq = excluded.seq,"
+    " remote_id = coalesce(excluded.remote_id, remote_id)";
+static const char *const sql_mem_remote =
+    "UPDATE pull_member SET remote_id = ?3 WHERE pid = ?1 AND patient = ?2";
+static const char *const sql_mem_all =
+    "SELECT patient, seq, coalesce(remote_id, '') FROM pull_member"
+    " WHERE pid = ?1 ORDER BY seq, patient";
+static const char *const sql_files =
+    "SELECT seq, kind, type, url, coalesce(count, -1), bytes,"
+    " coalesce(lines, -1), state, attempts, coalesce(reason, '')"
+    " FROM pull_file WHERE pid = ?1 ORDER BY seq";
+static const char *const sql_file_ins =
+    "INSERT INTO pull_file (pid, seq, kind, type, url, count, state)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, nullif(?6, -1), 'pending')";
+static const char *const sql_file_url =
+    "UPDATE pull_file SET url = ?3 WHERE pid = ?1 AND seq = ?2";
+static const char *const sql_file_set =
+    "UPDATE pull_file SET bytes = ?3, lines = nullif(?4, -1), state = ?5,"
+    " attempts = ?6, reason = nullif(?7, '') WHERE pid = ?1 AND seq = ?2";
+
+const char *
+pull_kind_name(enum pull_kind k)
+{
+	return (int)k >= 0 && k < PULL_KIND__MAX ? kind_names[k] : "?";
+}
+
+const char *
+pull_state_name(enum pull_state s)
+{
+	return (int)s >= 0 && s < PULL_STATE__MAX ? state_names[s] : "?";
+}
+
+static int
+lookup(const char *const *names, int n, const char *s)
+{
+	int	 i;
+
+	for (i = 0; s != NULL && i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return -1;
+}
+
+static void
+cpy(char *dst, size_t sz, const char *s)
+{
+	snprintf(dst, sz, "%s", s != NULL ? s : "");
+}
+
+static int
+step_done(struct p2p_db *db, sqlite3_stmt *st, const char *what,
+    struct p2p_err *err)
+{
+	int	 rc = sqlite3_step(st);
+
+	db_done(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, what);
+}
+
+int
+pull_create(struct p2p_db *db, const char *peer, enum pull_kind kind,
+    const char *status_url, const char *group_id, const char *since,
+    long long *pid, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = db_stmt(db, sql_ins, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, peer);
+	db_bind_text(st, 2, pull_kind_name(kind));
+	db_bind_text(st, 3, status_url);
+	db_bind_text(st, 4, group_id ? group_id : "");
+	db_bind_text(st, 5, since ? since : "");
+	sqlite3_bind_int64(st, 6, (long long)now_sec());
+	if (step_done(db, st, "pull insert", err) == -1)
+		return -1;
+	*pid = sqlite3_last_insert_rowid(db->h);
+	return 0;
+}
+
+int
+pull_get(struct p2p_db *db, long long pid, struct pull *p,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc, k;
+
+	if ((st = db_stmt(db, sql_get, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, pid);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(p, 0, sizeof(*p));
+		p->pid = sqlite3_column_int64(st, 0);
+		cpy(p->peer, sizeof(p->peer), db_col_text(st, 1));
+		k = lookup(kind_names, PULL_KIND__MAX, db_col_text(st, 2));
+		p->kind = k < 0 ? PULL_EVERYTHING : (enum pull_kind)k;
+		k = lookup(state_names, PULL_STATE__MAX, db_col_text(st, 3));
+		p->state = k < 0 ? PULL_FAILED : (enum pull_state)k;
+		cpy(p->status_url, sizeof(p->status_url), db_col_text(st, 4));
+		cpy(p->group_id, sizeof(p->group_id), db_col_text(st, 5));
+		cpy(p->since, sizeof(p->since), db_col_text(st, 6));
+		cpy(p->transaction_time, sizeof(p->transaction_time),
+		    db_col_text(st, 7));
+		p->created = sqlite3_column_int64(st, 8);
+		p->next_poll = sqlite3_column_int64(st, 9);
+		p->attempts = sqlite3_column_int(st, 10);
+		cpy(p->reason, sizeof(p->reason), db_col_text(st, 11));
+	}
+	db_done(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? 1 : db_fail(db, rc, err, "pull");
+}
+
+int
+pull_open(struct p2p_db *db, const char *peer, long long *pids, size_t max,
+    size_t *n, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*n = 0;
+	if ((st = db_stmt(db, sql_open, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, peer);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		pids[(*n)++] = sqlite3_column_int64(st, 0);
+	db_done(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 :
+	    db_fail(db, rc, err, "open pulls");
+}
+
+int
+pull_set(struct p2p_db *db, struct pull *p, enum pull_state state,
+    const char *reason, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+
+	p->state = state;
+	cpy(p->reason, sizeof(p->reason), reason);
+	if ((st = db_stmt(db, sql_set, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, p->pid);
+	db_bind_text(st, 2, pull_state_name(state));
+	db_bind_text(st, 3, reason);
+	sqlite3_bind_int64(st, 4, p->next_poll);
+	sqlite3_bind_int(st, 5, p->attempts);
+	sqlite3_bind_int64(st, 6, (long long)now_sec());
+	return step_done(db, st, "pull update", err);
+}
+
+int
+pull_member_add(struct p2p_db *db, long long pid, const char *patient,
+    long long seq, const char *remote_id, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = db_stmt(db, sql_mem_ins, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, pid);
+	db_bind_text(st, 2, patient);
+	sqlite3_bind_int64(st, 3, seq);
+	db_bind_text(st, 4, remote_id ? remote_id : "");
+	return step_done(db, st, "pull member", err);
+}
+
+int
+pull_member_remote(struct p2p_db *db, long long pid, const char *patient,
+    const char *remote_id, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = db_stmt(db, sql_mem_remote, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, pid);
+	db_bind_text(st, 2, patient);
+	db_bind_text(st, 3, remote_id);
+	return step_done(db, st, "pull member", err);
+}
+
+int
+pull_members(struct p2p_db *db, long long pid,
+    int (*fn)(void *, const char *, long long, const char *), void *arg,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = db_stmt(db, sql_mem_all, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, pid);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (fn(arg, db_col_text(st, 0), sqlite3_column_int64(st, 1),
+		    db_col_text(st, 2)) == -1) {
+			db_done(st);
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+		}
+	db_done(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "pull members");
+}
+
+int
+pull_files(struct p2p_db *db, long long pid, struct pull_file **out,
+    size_t *n, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	struct pull_file *v = NULL, *f;
+	size_t		 cap = 0;
+	int		 rc, k;
+
+	*out = NULL;
+	*n = 0;
+	if ((st = db_stmt(db, sql_files, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, pid);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (array_grow(&v, *n, &cap, sizeof(*v), 16) == -1) {
+			db_done(st);
+			free(v);
+			*n = 0;
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+		}
+		f = &v[(*n)++];
+		memset(f, 0, sizeof(*f));
+		f->seq = sqlite3_column_int64(st, 0);
+		f->error = db_col_text(st, 1) != NULL &&
+		    strcmp(db_col_text(st, 1), "error") == 0;
+		cpy(f->type, sizeof(f->type), db_col_text(st, 2));
+		cpy(f->url, sizeof(f->url), db_col_text(st, 3));
+		f->count = sqlite3_column_int64(st, 4);
+		f->bytes = sqlite3_column_int64(st, 5);
+		f->lines = sqlite3_column_int64(st, 6);
+		k = lookup(fstate_names, PF__MAX, db_col_text(st, 7));
+		f->state = k < 0 ? PF_FAILED : (enum pull_fstate)k;
+		f->attempts = sqlite3_column_int(st, 8);
+		cpy(f->reason, sizeof(f->reason), db_col_text(st, 9));
+	}
+	db_done(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		*n = 0;
+		return db_fail(db, rc, err, "pull files");
+	}
+	*out = v;
+	return 0;
+}
+
+int
+pull_file_set(struct p2p_db *db, long long pid, const struct pull_file *f,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = db_stmt(db, sql_file_set, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, pid);
+	sqlite3_bind_int64(st, 2, f->seq);
+	sqlite3_bind_int64(st, 3, f->bytes);
+	sqlite3_bind_int64(st, 4, f->lines);
+	db_bind_text(st, 5, fstate_names[f->state]);
+	sqlite3_bind_int(st, 6, f->attempts);
+	db_bind_text(st, 7, f->reason);
+	return step_done(db, st, "pull file", err);
+}
+
+int
+pull_files_put(struct p2p_db *db, struct pull *p, const struct manifest *m,
+    struct p2p_err *err)
+{
+	struct pull_file	*old = NULL;
+	sqlite3_stmt		*st;
+	char			 a[MANIFEST_URL_MAX], b[MANIFEST_URL_MAX];
+	size_t			 n, i;
+	int			 rc = -1;
+
+	if (pull_files(db, p->pid, &old, &n, err) == -1)
+		return -1;
+	if (db_begin(db, err) == -1)
+		goto out;
+	if (n > 0 && n != m->nfiles) {
+		p2p_fail(err, 409, P2P_ISSUE_CONFLICT, "the manifest now lists"
+		    " %zu files, before %zu", m->nfiles, n);
+		goto fail;
+	}
+	for (i = 0; i < m->nfiles; i++) {
+		if (n > 0) {
+			/* Same file, fresh signature: only the query differs. */
+			manifest_url_path(old[i].url, a, sizeof(a));
+			manifest_url_path(m->files[i].url, b, sizeof(b));
+			if (strcmp(a, b) != 0) {
+				p2p_fail(err, 409, P2P_ISSUE_CONFLICT, "the "
+				    "manifest's file %zu changed (%.200s)", i,
+				    b);
+				goto fail;
+			}
+			if ((st = db_stmt(db, sql_file_url, err)) == NULL)
+				goto fail;
+			sqlite3_bind_int64(st, 1, p->pid);
+			sqlite3_bind_int64(st, 2, (long long)i);
+			db_bind_text(st, 3, m->files[i].url);
+		} else {
+			if ((st = db_stmt(db, sql_file_ins, err)) == NULL)
+				goto fail;
+			sqlite3_bind_int64(st, 1, p->pid);
+			sqlite3_bind_int64(st, 2, (long long)i);
+			db_bind_text(st, 3, m->files[i].error ? "error" :
+			    "output");
+			db_bind_text(st, 4, m->files[i].type);
+			db_bind_text(st, 5, m->files[i].url);
+			sqlite3_bind_int64(st, 6, m->files[i].count);
+		}
+		if (step_done(db, st, "pull file", err) == -1)
+			goto fail;
+	}
+	if ((st = db_stmt(db, sql_tt, err)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, p->pid);
+	db_bind_text(st, 2, m->transaction_time);
+	if (step_done(db, st, "pull transaction time", err) == -1 ||
+	    db_commit(db, err) == -1)
+		goto fail;
+	cpy(p->transaction_time, sizeof(p->transaction_time),
+	    m->transaction_time);
+	rc = 0;
+	goto out;
+fail:
+	db_rollback(db);
+out:
+	free(old);
+	return rc;
+}
+
+int
+pull_kickoff(struct smart *s, const char *method, const char *url,
+    const char *body, struct httpc_resp *r, char *status_url, size_t sz,
+    struct p2p_err *err)
+{
+	struct httpc_req	 q;
+
+	status_url[0] = '\0';
+	memset(&q, 0, sizeof(q));
+	q.method = method;
+	q.url = url;
+	q.accept = "application/fhir+json";
+	q.prefer = "respond-async";
+	if (body != NULL) {
+		q.ctype = "application/fhir+json";
+		q.body = body;
+		q.body_len = strlen(body);
+	}
+	q.timeout = s->timeout;
+	if (smart_call(s, &q, r, err) == -1)
+		return -1;
+	if (r->status != 202)
+		return 0;
+	if (r->location[0] == '\0' || strlen(r->location) >= sz ||
+	    !httpc_same_origin(r->location, s->peer.base_url) ||
+	    !httpc_url_ok(s->cfg, r->location)) {
+		httpc_resp_free(r);
+		return p2p_fail(err, 502, P2P_ISSUE_STRUCTURE, "peer %s "
+		    "accepted the request without a usable Content-Location "
+		    "on its own origin", s->peer.name);
+	}
+	snprintf(status_url, sz, "%s", r->location);
+	return 0;
+}
+
+long long
+pull_after(long long s)
+{
+	return (now_ms() + s * 1000 + 999) / 1000;
+}
+
+int
+pull_poll(struct smart *s, struct pull *p, struct manifest *m,
+    struct p2p_err *err)
+{
+	struct httpc_req	 q;
+	struct httpc_resp	 r;
+	char			 text[400], code[32];
+	long long		 wait;
+	int			 rc;
+
+	memset(m, 0, sizeof(*m));
+	memset(&q, 0, sizeof(q));
+	q.method = "GET";
+	q.url = p->status_url;
+	q.accept = "application/json";
+	q.timeout = s->timeout;
+	if (smart_call(s, &q, &r, err) == -1)
+		return -1;
+	p->progress[0] = '\0';
+	switch (r.status) {
+	case 200:
+		rc = manifest_parse(r.body.p, r.body.len, s->peer.base_url, m,
+		    err);
+		if (rc == -1)
+			manifest_free(m);
+		httpc_resp_free(&r);
+		return rc;
+	case 202:
+	case 429:
+		/* Working (or asked to slow down): wait as told. */
+		wait = r.retry_after >= 0 ? r.retry_after : PULL_POLL_DEFAULT;
+		if (wait > PULL_POLL_MAX)
+			wait = PULL_POLL_MAX;
+		if (wait < 1)
+			wait = 1;
+		p->next_poll = pull_after(wait);
+		snprintf(p->progress, sizeof(p->progress), "%s",
+		    r.status == 429 ? "throttled (429)" : r.progress[0] ?
+		    r.progress : "in progress");
+		httpc_resp_free(&r);
+		return 1;
+	default:
+		break;
+	}
+	httpc_outcome_text(r.body.p, r.body.len, text, sizeof(text));
+	httpc_outcome_code(r.body.p, r.body.len, code, sizeof(code));
+	if (r.status == 404 || r.status == 410)
+		rc = p2p_fail(err, 404, P2P_ISSUE_NOT_FOUND, "the peer's job is "
+		    "gone (HTTP %ld: revoked, expired or deleted): %s",
+		    r.status, text);
+	else if (r.status == 503 || (r.status >= 500 &&
+	    strcmp(code, "transient") == 0)) {
+		rc = p2p_fail(err, 503, P2P_ISSUE_TRANSIENT, "status %ld: %s",
+		    r.status, text);
+		err->retry_after = (int)(r.retry_after > 0 ? r.retry_after : 0);
+	} else
+		rc = p2p_fail(err, r.status >= 500 ? 502 : (int)r.status,
+		    P2P_ISSUE_PROCESSING, "the peer's job failed (HTTP %ld): "
+		    "%s", r.status, text);
+	httpc_resp_free(&r);
+	return rc;
+}
+
+void
+pull_release(struct smart *s, const struct pull *p)
+{
+	struct httpc_req	 q;
+	struct httpc_resp	 r;
+	struct p2p_err		 e;
+
+	memset(&q, 0, sizeof(q));
+	q.method = "DELETE";
+	q.url = p->status_url;
+	q.accept = "application/fhir+json";
+	q.timeout = s->timeout;
+	p2p_err_init(&e);
+	if (smart_call(s, &q, &r, &e) == 0)
+		httpc_resp_free(&r);
+}
+
+int
+pull_dir(const struct p2p_config *cfg, long long pid, char *out, size_t sz)
+{
+	char	 top[PATH_MAX];
+	int	 n;
+
+	n = snprintf(top, sizeof(top), "%s/inbound", cfg->data_dir);
+	if (n < 0 || (size_t)n >= sizeof(top) ||
+	    (mkdir(top, 0700) == -1 && errno != EEXIST))
+		return -1;
+	n = snprintf(out, sz, "%s/%lld", top, pid);
+	if (n < 0 || (size_t)n >= sz)
+		return -1;
+	if (mkdir(out, 0700) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
