@@ -284,6 +284,10 @@ class Server:
             args += ["--runner", self.runner]
         self.admin(*args, self.data)
         conf = dict(conf or {})
+        if TLS:
+            # The other payer's HTTPS (JWKS URL, p2p-request's peer) is
+            # another Server with the throwaway CA's certificate.
+            conf.setdefault("ca_file", tls_files()[0])
         if not demo and os.geteuid() == 0:
             # The programs refuse root unless allowed (--demo allows it).
             conf.setdefault("allow_root", 1)
