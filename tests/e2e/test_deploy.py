@@ -140,6 +140,33 @@ class ReceivingPayerFlow(DeployBase):
         files = self.download(m, auth)
         self.assertEqual([p["id"] for p in files["Patient"]], ["test-member-001"])
         self.assertEqual({x["id"] for rs in files.values() for x in rs}, sync)
+        # the Group read and searched, as generic clients do ...
+        gid = matched[0]["id"]
+        r = self.get("/fhir/Group/" + gid, headers=h)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), matched[0])
+        r = self.get("/fhir/Group?code=match", headers=h)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([e["resource"]["id"] for e in r.json()["entry"]], [gid])
+        # ... and exported with Bulk Data's Group and Patient $export
+        # (a kick-off without body, as Bulk Data clients send it)
+        for path in ("/fhir/Group/%s/$export" % gid, "/fhir/Patient/$export"):
+            m = self.wait(self.request("POST", path,
+                                       headers=dict(h, Prefer="respond-async")), auth)
+            files = self.download(m, auth)
+            self.assertEqual([p["id"] for p in files["Patient"]], ["test-member-001"], path)
+            self.assertEqual({x["id"] for rs in files.values() for x in rs}, sync, path)
+
+    def test_public_documents(self):
+        """What a client or another payer reads before any token."""
+        for path, key in (("/fhir/metadata", "rest"),
+                          ("/.well-known/smart-configuration", "token_endpoint"),
+                          ("/.well-known/jwks.json", "keys")):
+            r = self.get(path)
+            self.assertEqual(r.status, 200, r)
+            self.assertIn(key, r.json(), path)
+        for path in ("/.well-known/other", "/fhir/Group/g/$other", "/fhir/Patient/$exports"):
+            self.assertOutcome(self.get(path), 404)
 
 
 class ServerPassesOn(DeployBase):
@@ -429,7 +456,7 @@ class ShippedConfigurations(unittest.TestCase):
         self.assertEqual(settings(fcgi), settings(cgi))
         self.assertIn('server.username               = "p2p"', settings(cgi))
         self.assertEqual(routes(fcgi), routes(cgi))
-        self.assertEqual(len(routes(fcgi)), 8)
+        self.assertEqual(len(routes(fcgi)), 9)
         self.assertEqual(sorted(set(re.findall(r"cgi-bin/([a-z-]+)", fcgi))),
                          BUILD_PROGRAMS)
         self.assertEqual(sorted(set(re.findall(r"cgi-bin/([a-z-]+)", cgi))),
