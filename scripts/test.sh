@@ -7,22 +7,28 @@
 #        scripts/test.sh --sanitize   build in build-asan/ with ASan+UBSan
 #                                     and -Werror (a copy of the sources
 #                                     in build-asan/src), run all there
-#        ... --servers "S[:USER] ..." then the end-to-end suite again
-#                                     with each web server configuration
-#                                     S (P2P_E2E_SERVER, tests/e2e/
+#        ... --servers "S[:USER] ..." then end-to-end tests again with
+#                                     each web server configuration S
+#                                     (P2P_E2E_SERVER, tests/e2e/
 #                                     harness.py), run as USER when given
-#                                     (P2P_E2E_USER)
+#                                     (P2P_E2E_USER): the files that go
+#                                     through what differs between them
+#                                     (tests/e2e/run.py --servers)
+#        ... --servers-all            with --servers: the whole suite
+#                                     for each configuration
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 "$top/scripts/deps.sh"
 sanitize=""
 servers=""
+which="--servers"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--sanitize) sanitize=1 ;;
 	--servers) servers="$2"; shift ;;
-	*) echo "usage: scripts/test.sh [--sanitize] [--servers \"S[:USER] ...\"]" >&2
+	--servers-all) which="" ;;
+	*) echo "usage: scripts/test.sh [--sanitize] [--servers \"S[:USER] ...\" [--servers-all]]" >&2
 	   exit 2 ;;
 	esac
 	shift
@@ -59,7 +65,7 @@ for s in $servers; do
 	user=""
 	case "$s" in *:*) user=${s#*:}; s=${s%%:*} ;; esac
 	P2P_E2E_SERVER=$s P2P_E2E_USER=$user P2P_SRCDIR=$PWD P2P_BUILDDIR=$PWD \
-	    "${python:-python3}" tests/e2e/run.py >"tests/e2e/server-$s.log" 2>&1
+	    "${python:-python3}" tests/e2e/run.py $which >"tests/e2e/server-$s.log" 2>&1
 done
 set -e
 passed=0
@@ -82,7 +88,8 @@ for t in tests/unit/*.log tests/e2e/*.log; do
 	# e2e: "e2e: N passed, N failed"
 	line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$t" | tail -1)
 	if [ -n "$line" ]; then
-		echo "$line  ($(basename "$t" .log))"
+		secs=$(sed -n -E 's/^Ran [0-9]+ tests? in ([0-9.]+)s$/\1/p' "$t" | tail -1)
+		echo "$line  ($(basename "$t" .log), ${secs:-?} s)"
 		passed=$((passed + $(echo "$line" | sed -E 's/e2e: ([0-9]+) passed.*/\1/')))
 		failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
 		# Each failure whole: unittest's "=====" blocks (FAIL:/ERROR:
