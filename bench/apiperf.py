@@ -4,8 +4,9 @@ runner (bench/apiperf.md, bench/mmperf.md), reusing bench/bench.py's setup
 on a kept data directory so that two builds can be compared on the same
 data.
 
-  bench/apiperf.py prepare WORK BUILD [--members N]
-      generate + load N members (history full) into WORK/n<N>, keep it
+  bench/apiperf.py prepare WORK BUILD [--members N] [--history H]
+      generate + load N members (history full, or H as bench.py takes
+      it) into WORK/n<N>, keep it
   bench/apiperf.py measure WORK BUILD [--members N] [--what mm,ev,export]
       [--perf DIR]
       start lighttpd with BUILD's programs on that data and print wall
@@ -113,6 +114,7 @@ def main():
     ap.add_argument("--members", type=int, default=2000)
     ap.add_argument("--what", default="mm,ev,export")
     ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--history", choices=("small", "full", "members"), default="full")
     ap.add_argument("--perf", help="record perf profiles of the server processes here")
     a = ap.parse_args()
     global BUILD
@@ -123,7 +125,7 @@ def main():
         subprocess.check_call(["cc", "-O2", "-o", trivial, os.path.join(HERE, "trivial.c"),
                                "-lfcgi"])
     ns = argparse.Namespace(src=os.environ.get("MMSRC", os.path.dirname(HERE)), prebuilt=a.build, trivial=trivial,
-                            members=a.members, scale=None, quick=False, history="full",
+                            members=a.members, scale=None, quick=False, history=a.history,
                             duration=a.duration, profile=False, keep=True, out=None,
                             work=a.work, members_given=True)
     b = bench.Bench(ns)

@@ -1004,6 +1004,10 @@ def report(b, info, scales, token, argv):
     return "\n".join(lines)
 
 
+# Sections of RESULTS.md that a run of this script keeps as they are.
+KEPT_SECTIONS = ("$member-match: group commit, before and after", "Concurrency soak")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--src", required=True)
@@ -1034,10 +1038,14 @@ def main():
     print(text)
     out = a.out or (os.path.join(b.work, "quick.md") if a.quick
                     else os.path.join(HERE, "RESULTS.md"))
-    # bench/soak.py records its section in RESULTS.md: keep it
-    if os.path.exists(out) and "\n## Concurrency soak\n" in open(out).read():
-        text = text.rstrip("\n") + "\n\n## Concurrency soak\n" + \
-            open(out).read().split("\n## Concurrency soak\n", 1)[1].split("\n## ", 1)[0]
+    # sections recorded by other tools (bench/soak.py) or by hand from
+    # studies of their own: keep them
+    old = open(out).read() if os.path.exists(out) else ""
+    for head in KEPT_SECTIONS:
+        mark = "\n## %s\n" % head
+        if mark in old:
+            text = text.rstrip("\n") + "\n" + mark + \
+                old.split(mark, 1)[1].split("\n## ", 1)[0]
     with open(out, "w") as f:
         f.write(text)
     log("written: %s" % out)

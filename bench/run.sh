@@ -32,6 +32,7 @@ cd "$top"
 # dependencies stay lean.  perf is optional (profiles of missed targets).
 missing=""
 command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
+command -v gnuplot >/dev/null 2>&1 || missing="$missing gnuplot-nox"
 if ! command -v perf >/dev/null 2>&1 &&
     apt-cache show linux-perf >/dev/null 2>&1; then
 	missing="$missing linux-perf"

@@ -17,12 +17,13 @@ static int
 member_match(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 {
 	struct match_input	 in;
+	struct match_key	 key;
 	json_object		*out;
 	char			 patient[72];
 
-	if (match_parse(req->json, &in, err) == -1)
+	if (match_parse(req->json, &in, &key, err) == -1)
 		return -1;
-	if (match_member(&ctx->db, &ctx->cfg, &in, req->who.client_id,
+	if (match_member(&ctx->db, &ctx->cfg, &in, &key, req->who.client_id,
 	    req->who.npi, req->who.org_id, now_sec(), patient,
 	    sizeof(patient), err) == -1) {
 		p2p_audit_about(req, patient, 0);
@@ -50,6 +51,7 @@ const struct p2p_op op_member_match = {
 	.payer = P2P_PAYER_REQUIRED,	/* the Consent names it (HRex) */
 	.audit = AUDIT_MATCH,
 	.db_mmap = 1,		/* one process (lighttpd.conf) */
+	.batch = 32,		/* group commit (web/batch.c) */
 };
 
 P2P_MAIN(op_member_match)

@@ -31,10 +31,6 @@
 	" http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/BulkMemberMatch" \
 	" http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/bulk-member-match"
 
-static const char *const sql_list =
-    "SELECT id, npi, scopes, grant_types, jwks IS NOT NULL, jwks_url,"
-    " secret_hash IS NOT NULL, active FROM client ORDER BY id";
-
 const char cmd_client_usage[] =
     "usage: p2p-admin client add --id ID [--secret S | --secret-stdin]\n"
     "           [--jwks FILE] [--jwks-url URL] --npi NPI [--org-name NAME]\n"
@@ -316,40 +312,41 @@ out:
 	return rc == 0 ? 0 : 1;
 }
 
+static const char *
+or_dash(const char *s)
+{
+	return s != NULL ? s : "-";
+}
+
+static void
+client_print(void *arg, const struct client_summary *c)
+{
+	(void)arg;
+	printf("%-24s %-10s %-8s %-6s %-6s %-6s %s\n", c->id, or_dash(c->npi),
+	    c->active ? "active" : "disabled", c->secret ? "yes" : "no",
+	    c->inline_jwks ? "inline" : "-", c->grant_types != NULL &&
+	    strstr(c->grant_types, "basic") != NULL ? "yes" : "no",
+	    or_dash(c->jwks_url));
+	printf("%-24s scopes: %s\n", "", c->scopes != NULL ? c->scopes : "");
+}
+
 static int
 client_list(const char *conf)
 {
 	struct p2p_config	 cfg;
 	struct p2p_db		 db;
 	struct p2p_err		 err;
-	sqlite3_stmt		*st;
 	int			 rc;
 
 	if (admin_open(conf, &cfg, &db) == -1)
 		return 1;
 	p2p_err_init(&err);
-	if ((st = db_stmt(&db, sql_list, &err)) == NULL) {
-		fprintf(stderr, "p2p-admin: %s\n", err.msg);
-		db_close(&db);
-		return 1;
-	}
 	printf("%-24s %-10s %-8s %-6s %-6s %-6s %s\n", "ID", "NPI", "STATE",
 	    "SECRET", "JWKS", "BASIC", "JWKS-URL / SCOPES");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		printf("%-24s %-10s %-8s %-6s %-6s %-6s %s\n",
-		    db_col_text(st, 0), db_col_text(st, 1) ?
-		    db_col_text(st, 1) : "-", sqlite3_column_int(st, 7) ?
-		    "active" : "disabled", sqlite3_column_int(st, 6) ? "yes" :
-		    "no", sqlite3_column_int(st, 4) ? "inline" : "-",
-		    strstr(db_col_text(st, 3) ? db_col_text(st, 3) : "",
-		    "basic") ? "yes" : "no", db_col_text(st, 5) ?
-		    db_col_text(st, 5) : "-");
-		printf("%-24s scopes: %s\n", "", db_col_text(st, 2) ?
-		    db_col_text(st, 2) : "");
-	}
-	db_done(st);
+	if ((rc = client_each(&db, client_print, NULL, &err)) == -1)
+		fprintf(stderr, "p2p-admin: %s\n", err.msg);
 	db_close(&db);
-	return rc == SQLITE_DONE ? 0 : 1;
+	return rc == 0 ? 0 : 1;
 }
 
 static int

@@ -18,15 +18,24 @@
 #include "store/store.h"
 #include "core/util.h"
 
+/*
+ * A member's consents: those the payer loaded (index consent_loaded) and
+ * those clients submitted, through their matches (0007-match-writes.sql:
+ * match_client_patient, once for each client).
+ */
 static const char *const sql_list =
-    "SELECT id FROM consent WHERE patient = ?1 ORDER BY cid";
+    "SELECT id, cid FROM consent WHERE patient = ?1 AND source = 'loaded'"
+    " UNION SELECT c.id, c.cid FROM match m JOIN consent c ON c.cid = m.cid"
+    " WHERE m.client_id IN (SELECT id FROM client) AND m.patient = ?1"
+    " ORDER BY 2";
 static const char *const sql_hist =
     "SELECT version, status, changed_by, time FROM consent_history"
     " WHERE cid = ?1 ORDER BY version";
 static const char *const sql_matches =
     "SELECT m.client_id, k.id, m.group_id, m.consentless, m.created"
     " FROM match m LEFT JOIN consent k ON k.cid = m.cid"
-    " WHERE m.patient = ?1 ORDER BY m.mid";
+    " WHERE m.client_id IN (SELECT id FROM client) AND m.patient = ?1"
+    " ORDER BY m.mid";
 
 const char cmd_consent_usage[] =
     "usage: p2p-admin consent list --patient ID\n"

@@ -1,6 +1,6 @@
 /*
  * cmd_generate.c - p2p-admin generate: deterministic synthetic members
- * as ndjson for p2p-admin load (see gen.h and README.md "Synthetic
+ * as ndjson for p2p-admin load (see gen.h and docs/operations.md "Synthetic
  * data").
  *
  *   p2p-admin [-c p2p.conf] generate --members N [--seed S] [--years Y]

@@ -15,8 +15,9 @@
 #include <unistd.h>
 
 #include "admin_cmds.h"
-#include "store/loader.h"
 #include "core/util.h"
+#include "store/loader.h"
+#include "store/stats.h"
 
 const char cmd_load_usage[] =
     "usage: p2p-admin [-c p2p.conf] load [--progress S] FILE...\n"
@@ -102,66 +103,34 @@ cmd_load(const char *conf, int argc, char *argv[])
 	return failed;
 }
 
-static const char *const sql_types =
-    "SELECT type, count(*) FROM resource GROUP BY type ORDER BY type";
-static const char *const sql_members =
-    "SELECT count(*) FROM resource WHERE type = 'Patient'";
-static const char *const sql_clients =
-    "SELECT coalesce(sum(active <> 0), 0), coalesce(sum(active = 0), 0)"
-    " FROM client";
-static const char *const sql_consents =
-    "SELECT status, count(*) FROM consent GROUP BY status ORDER BY status";
-static const char *const sql_matches = "SELECT count(*) FROM match";
-static const char *const sql_jobs =
-    "SELECT status, count(*) FROM job GROUP BY status ORDER BY status";
-static const char *const sql_size =
-    "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size";
+/* "label: total" then "  key: n" per key, the total first. */
+struct grouped {
+	struct p2p_buf	 lines;
+	long long	 total;
+};
 
-/* Prints "label: total" then "  key: n" per row of a two-column query. */
-static int
-grouped(struct p2p_db *db, const char *sql, const char *label,
-    struct p2p_err *err)
+static void
+grouped_row(void *arg, const char *key, long long n)
 {
-	sqlite3_stmt	*st;
-	struct p2p_buf	 b;
-	long long	 total = 0;
-	int		 rc;
+	struct grouped	*g = arg;
 
-	if ((st = db_stmt(db, sql, err)) == NULL)
-		return -1;
-	memset(&b, 0, sizeof(b));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		total += sqlite3_column_int64(st, 1);
-		buf_printf(&b, "  %s: %lld\n", db_col_text(st, 0),
-		    sqlite3_column_int64(st, 1));
-	}
-	db_done(st);
-	if (rc != SQLITE_DONE) {
-		buf_free(&b);
-		return db_fail(db, rc, err, label);
-	}
-	printf("%s: %lld\n%s", label, total, b.p ? b.p : "");
-	buf_free(&b);
-	return 0;
+	g->total += n;
+	buf_printf(&g->lines, "  %s: %lld\n", key, n);
 }
 
 static int
-scalar(struct p2p_db *db, const char *sql, long long *a, long long *b,
+grouped(struct p2p_db *db, enum stats_group which, const char *label,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-	int		 rc;
+	struct grouped	 g;
 
-	if ((st = db_stmt(db, sql, err)) == NULL)
+	memset(&g, 0, sizeof(g));
+	if (stats_grouped(db, which, grouped_row, &g, err) == -1) {
+		buf_free(&g.lines);
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*a = sqlite3_column_int64(st, 0);
-		if (b != NULL)
-			*b = sqlite3_column_int64(st, 1);
 	}
-	db_done(st);
-	if (rc != SQLITE_ROW)
-		return db_fail(db, rc, err, "stats");
+	printf("%s: %lld\n%s", label, g.total, g.lines.p ? g.lines.p : "");
+	buf_free(&g.lines);
 	return 0;
 }
 
@@ -171,8 +140,7 @@ cmd_stats(const char *conf, int argc, char *argv[])
 	struct p2p_config	 cfg;
 	struct p2p_db		 db;
 	struct p2p_err		 err;
-	long long		 members = 0, active = 0, disabled = 0,
-				 matches = 0, size = 0;
+	struct stats_totals	 t;
 	int			 rc = 1;
 
 	(void)argv;
@@ -183,29 +151,24 @@ cmd_stats(const char *conf, int argc, char *argv[])
 	if (admin_open(conf, &cfg, &db) == -1)
 		return 1;
 	p2p_err_init(&err);
-	/* One read snapshot for all the counts. */
-	if (db_exec(&db, "BEGIN", &err) == -1)
+	if (stats_begin(&db, &err) == -1)
 		goto out;
-	if (grouped(&db, sql_types, "resources", &err) == -1)
+	if (grouped(&db, STATS_TYPES, "resources", &err) == -1 ||
+	    stats_totals(&db, &t, &err) == -1)
 		goto out;
-	/* members: Patient rows, counted through the (type, id) index */
-	if (scalar(&db, sql_members, &members, NULL, &err) == -1 ||
-	    scalar(&db, sql_clients, &active, &disabled, &err) == -1 ||
-	    scalar(&db, sql_matches, &matches, NULL, &err) == -1 ||
-	    scalar(&db, sql_size, &size, NULL, &err) == -1)
+	printf("members: %lld\n", t.members);
+	printf("clients: %lld active, %lld disabled\n", t.clients_active,
+	    t.clients_disabled);
+	if (grouped(&db, STATS_CONSENTS, "consents", &err) == -1)
 		goto out;
-	printf("members: %lld\n", members);
-	printf("clients: %lld active, %lld disabled\n", active, disabled);
-	if (grouped(&db, sql_consents, "consents", &err) == -1)
+	printf("matches: %lld\n", t.matches);
+	if (grouped(&db, STATS_JOBS, "jobs", &err) == -1)
 		goto out;
-	printf("matches: %lld\n", matches);
-	if (grouped(&db, sql_jobs, "jobs", &err) == -1)
-		goto out;
-	printf("database: %lld bytes (%.1f MiB) %s\n", size,
-	    (double)size / 1048576.0, cfg.database);
+	printf("database: %lld bytes (%.1f MiB) %s\n", t.bytes,
+	    (double)t.bytes / 1048576.0, cfg.database);
 	rc = 0;
 out:
-	db_rollback(&db);
+	stats_end(&db);
 	if (rc != 0)
 		fprintf(stderr, "p2p-admin: stats: %s\n", err.msg);
 	db_close(&db);

@@ -1,7 +1,7 @@
 /*
  * p2p-admin - administration: data directory, data loading, clients,
- * statistics, synthetic data.  See p2p-admin(8) and README.md
- * ("Administration").
+ * statistics, synthetic data.  See p2p-admin(8) and
+ * docs/operations.md ("Administration").
  *
  * Exit status: 0 success, 1 failure (the reason on stderr), 2 usage.
  * --help anywhere after a command prints that command's usage on

@@ -2,7 +2,7 @@
  * p2p-request - the receiving payer's side of Payer-to-Payer: request a
  * new member's history from the previous payer the member named, store
  * it, and show where every request stands.  The work is the library's
- * (src/lib/peer/flow.c, report.c); see README.md ("Receiving payer")
+ * (src/lib/peer/flow.c, report.c); see docs/receiving.md
  * and docs/receiving.md.
  *
  *   p2p-request [-c p2p.conf] [-v] member MEMBER_ID --from PEER [options]

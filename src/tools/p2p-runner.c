@@ -1,7 +1,7 @@
 /*
  * p2p-runner - the export runner: completes queued asynchronous jobs
  * ($bulk-member-match, Patient/$everything async, $davinci-data-export)
- * and removes expired ones.  See README.md ("Export runner").
+ * and removes expired ones.  See docs/operations.md ("Export runner").
  *
  *   p2p-runner [-c p2p.conf] [--stale S] --once
  *   p2p-runner [-c p2p.conf] [--stale S] --loop [--interval S]
@@ -39,6 +39,7 @@
 #include "jobs/job.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "member/match.h"
 
 static volatile sig_atomic_t	 stopping;
 
@@ -207,6 +208,7 @@ pass(struct runner *r)
 {
 	struct job	 job;
 	struct p2p_err	 err;
+	long long	 gone;
 	int		 n, rc, status = 0, jobs = 0;
 
 	p2p_err_init(&err);
@@ -216,6 +218,11 @@ pass(struct runner *r)
 	}
 	if (n > 0)
 		log_info("removed %d expired or cancelled jobs", n);
+	if (match_probe_expire(&r->db, r->cfg.probe_window, now_sec(), &gone,
+	    &err) == -1) {
+		log_err("probe expire: %s", err.msg);
+		return 3;
+	}
 	while (!stopping) {
 		p2p_err_init(&err);
 		rc = job_claim(&r->db, &r->cfg, r->id, r->stale, &job, &err);

@@ -366,7 +366,7 @@ class Server:
 
     def spawn_programs(self, env):
         """apache-proxy-fcgi: each program on <data>/run/<name>.sock, run
-        by spawn-fcgi as the README says (in the foreground here)."""
+        by spawn-fcgi as docs/operations.md says (in the foreground here)."""
         err = os.path.join(self.data, "log", "stderr.log")
         for name in self.layout.programs():
             cmd = [SPAWN_FCGI, "-n", "-s", os.path.join(self.data, "run", name + ".sock"),

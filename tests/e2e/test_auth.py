@@ -436,6 +436,19 @@ class TokenEndpoint(AuthBase):
         # ... so that these refusals are about the one thing changed
         self.assert401(self.api("Bearer " + self.forge(exp=int(time.time()) - 5)))
 
+    def test_api_token_lifetime_capped_by_token_ttl(self):
+        """Issue 15.8: a token's lifetime is not trusted as signed: one
+        living longer than token_ttl (300 s here), or without an issue
+        time, is refused even with the server's own signature."""
+        now = int(time.time())
+        self.assertIn(self.api("Bearer " + self.forge(iat=now - 10, exp=now + 290)).status,
+                      PAST_AUTH)
+        self.assert401(self.api("Bearer " + self.forge(iat=now, exp=now + 3600)))
+        self.assert401(self.api("Bearer " + self.forge(iat=now - 3000, exp=now + 60)))
+        c = {"iss": self.server.base, "sub": "payer-b", "aud": self.server.base + "/fhir",
+             "exp": now + 60, "jti": "x", "scope": "system/*.rs", "npi": NPI}
+        self.assert401(self.api("Bearer " + jwt.encode(c, self.server_key(), algorithm="HS256")))
+
     def test_api_wrong_audience_or_issuer(self):
         self.assert401(self.api("Bearer " + self.forge(aud="https://elsewhere/fhir")))
         self.assert401(self.api("Bearer " + self.forge(iss="https://elsewhere")))
@@ -478,7 +491,15 @@ class TokenEndpoint(AuthBase):
         self.assert401(self.api(harness.basic("secret-only", SECRET)))
         self.assert401(self.api(harness.basic("basic-client", "wrong-secret-0123456789")))
 
-    def test_zz_audit(self):
+    def test_token_audit_has_no_secrets(self):
+        """A grant and a refusal are audited, in words, without the
+        secret or any token, whatever ran before."""
+        a = self.assertion(self.ec_pem, "ec1", "ES384")
+        self.assertEqual(self.token_request(a).status, 200)
+        self.refused(a, "jti already used")
+        r = self.post("/auth/token", "grant_type=client_credentials&scope=system/*.rs",
+                      headers=dict(FORM, Authorization=harness.basic("basic-client", SECRET)))
+        self.assertEqual(r.status, 200, r)
         rows = self.audit()
         self.assertTrue(any(o == "success" for o, _, _ in rows))
         # A refusal's record: "<status> <operation>: <reason>".

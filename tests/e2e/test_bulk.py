@@ -205,7 +205,7 @@ class BulkMemberMatchTest(BulkBase):
 
     def test_malformed_names_bundle_and_part(self):
         # (A MemberBundle merely missing its Consent is accepted and fails
-        # alone in the runner: test_review_data.)
+        # alone in the runner: test_bulk_consent_and_urls.)
         twice = copy.deepcopy(OPTOUT)
         twice["part"].append(copy.deepcopy(twice["part"][2]))
         wrong_type = copy.deepcopy(OPTOUT)
@@ -341,6 +341,105 @@ class BulkMemberMatchTest(BulkBase):
         job = path.rsplit("/", 1)[1]
         self.assertFalse(os.path.exists(os.path.join(self.server.data, "bulk", job)))
 
+    def test_demographics_matching_would_ignore_400(self):
+        """Issue 15.3, the same validator as $member-match: a MemberBundle
+        whose demographics matching would drop or ignore is refused at
+        kick-off, naming the MemberBundle and the element."""
+        cases = [  # (change to MemberPatient, element)
+            ({"birthDate": "1999-01-01T00:00:00Z"}, "part[0].resource.birthDate"),
+            ({"name": [{"family": ["Johnson"], "given": ["Robert"]}]},
+             "part[0].resource.name[0].family"),
+            ({"name": [{"given": ["Robert"]}]}, "part[0].resource.name.family"),
+            ({"gender": "M"}, "part[0].resource.gender"),
+        ]
+        for change, expr in cases:
+            with self.subTest(change=change):
+                mb = copy.deepcopy(CLEAN)
+                mb["part"][0]["resource"].update(change)
+                oo = self.assertOutcome(self.kickoff(params(UNKNOWN, mb)), 400)
+                self.assertEqual(oo["issue"][0]["expression"],
+                                 ["Parameters.parameter[1]." + expr])
+                self.assertIn("MemberBundle 2", oo["issue"][0]["diagnostics"])
+
+
+class BulkProbingGuard(BulkBase):
+    """Issue 15.1: the probing guard of $member-match, one guard and one
+    table for both operations.  Its own server: the people it throttles
+    stay throttled for probe_window."""
+    conf = {"bulk_max_members": 100, "probe_limit": 5}
+
+    def refusals(self):
+        """Audit records of MemberBundles the guard stopped."""
+        db = sqlite3.connect(os.path.join(self.server.data, "p2p.db"))
+        n = db.execute("SELECT count(*) FROM audit WHERE event = 'match' AND"
+                       " outcome = 'failure' AND detail LIKE '429 bulk-member-match:%'"
+                       ).fetchone()[0]
+        db.close()
+        return n
+
+    def groups(self, body):
+        m = self.wait(self.start(body)).json()
+        self.assertEqual(m["error"], [], m)
+        return {g["code"]["coding"][0]["code"]: g for g in self.manifest_files(m)["Group"]}
+
+    def test_guesses_in_one_request(self):
+        """One request, 50 MemberBundles of the same person, 49 wrong
+        subscriber ids and the right one last: the member used to be in
+        MatchedMembers.  The right one now comes after the limit."""
+        bundles = [member_bundle("Garcia", "Elena", "female", "1970-11-02", "GUESS-%d" % i,
+                                 "Patient/test-member-003", pid="g%d" % i) for i in range(49)]
+        bundles.append(member_bundle("Garcia", "Elena", "female", "1970-11-02", "SUB-003",
+                                     "Patient/test-member-003", pid="right"))
+        before = self.refusals()
+        groups = self.groups(params(*bundles))
+        self.assertNotIn("member", groups["match"])
+        self.assertEqual(groups["match"]["quantity"], 0)
+        self.assertIn({"reference": "#right"},
+                      [x["entity"]["extension"][0]["valueReference"]
+                       for x in groups["nomatch"]["member"]])
+        # Each MemberBundle past the limit is audited as refused.
+        self.assertEqual(self.refusals() - before, 45)
+
+    def test_guesses_count_across_operations(self):
+        """Guesses sent by $bulk-member-match count for $member-match (and
+        the other way round): 5 wrong subscriber ids for member 002 in a
+        bulk request, then $member-match with the right one is 429, not
+        the opt-out answer that would tell the guess was right."""
+        bundles = [member_bundle("Williams", "Sarah", "female", "1985-03-12", "WRONG-%d" % i,
+                                 "Patient/test-member-002", pid="w%d" % i) for i in range(5)]
+        groups = self.groups(params(*bundles))
+        self.assertEqual(len(groups["nomatch"]["member"]), 5)
+        mm = {"resourceType": "Parameters", "parameter": [
+            {"name": n, "resource": copy.deepcopy(OPTOUT["part"][i]["resource"])}
+            for i, n in enumerate(("MemberPatient", "CoverageToMatch", "Consent"))]}
+        r = self.post("/fhir/Patient/$member-match", mm, headers={"Authorization": PAYER})
+        self.assertOutcome(r, 429, "throttled")
+        # And the next bulk request for her goes to NonMatchedMembers.
+        groups = self.groups(params(OPTOUT))
+        self.assertEqual([x["entity"]["reference"] for x in groups["nomatch"]["member"]],
+                         ["#sub-2"])
+        self.assertNotIn("consentconstraint", groups)
+
+    def test_member_match_guesses_count_for_bulk(self):
+        """The other way round: 5 wrong subscriber ids for member 001 sent
+        by $member-match (422 each), then a bulk request with her right
+        card: the MemberBundle goes to NonMatchedMembers, audited 429."""
+        def mm(sub):
+            body = {"resourceType": "Parameters", "parameter": [
+                {"name": n, "resource": copy.deepcopy(CLEAN["part"][i]["resource"])}
+                for i, n in enumerate(("MemberPatient", "CoverageToMatch", "Consent"))]}
+            body["parameter"][1]["resource"]["subscriberId"] = sub
+            return self.post("/fhir/Patient/$member-match", body,
+                             headers={"Authorization": PAYER})
+        for i in range(5):
+            self.assertOutcome(mm("WRONG-MM-%d" % i), 422, "not-found")
+        before = self.refusals()
+        groups = self.groups(params(CLEAN))
+        self.assertNotIn("member", groups["match"])
+        self.assertEqual([x["entity"]["reference"] for x in groups["nomatch"]["member"]],
+                         ["#sub-1"])
+        self.assertEqual(self.refusals() - before, 1)
+
 
 class RunnerTest(BulkBase):
     """Runners started by the test only (no wake-up at kick-off)."""
@@ -413,6 +512,21 @@ class RunnerTest(BulkBase):
             self.assertEqual(n, 2)          # MatchedMembers + NonMatchedMembers
             self.assertEqual(self.get(path, headers={"Authorization": PAYER}).status, 200)
         db.close()
+
+    def test_runner_expires_probe_rows(self):
+        """The probing guard's rows older than probe_window go at every
+        pass of the runner; those in the window stay."""
+        now = int(time.time())
+        db = sqlite3.connect(os.path.join(self.server.data, "p2p.db"))
+        db.executemany("INSERT INTO probe (client_id, person, time, card) VALUES (?, ?, ?, ?)",
+                       [("c", "old", now - 700 - i, "k%d" % i) for i in range(20)]
+                       + [("c", "new", now - 10, "k")])
+        db.commit()
+        p = self.runner("--once")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rows = db.execute("SELECT person FROM probe WHERE client_id = 'c'").fetchall()
+        db.close()
+        self.assertEqual(rows, [("new",)])
 
     def test_runner_usage_exit_code(self):
         self.assertEqual(self.runner().returncode, 2)

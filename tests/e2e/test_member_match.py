@@ -86,7 +86,9 @@ def guide_example01():
             "payor": [{"reference": "#payer"}]}}]}
 
 
-class MemberMatch(harness.ServerTest):
+class MatchBase(harness.ServerTest):
+    """A server with the seed and the fixtures; self.match() posts as a
+    seed client."""
     load_seed = False
     conf = {"probe_limit": "5"}
 
@@ -134,6 +136,9 @@ class MemberMatch(harness.ServerTest):
             h["Content-Type"] = "application/fhir+json"
             return self.post(MM, raw, headers=h)
         return self.post(MM, body, headers=h)
+
+
+class MemberMatch(MatchBase):
 
     # --- successes --------------------------------------------------------
 
@@ -259,6 +264,45 @@ class MemberMatch(harness.ServerTest):
                 if expr:
                     self.assertEqual(oo["issue"][0]["expression"], [expr])
 
+    def test_demographics_matching_would_ignore_are_refused(self):
+        """Issue 15.3: every element matching reads is used or refused
+        with 400 naming it.  A birthDate of 16 characters or more used to
+        be dropped from matching, so member 001's card matched with a
+        wrong birth date."""
+        pat = "Parameters.parameter[0].resource."
+        cases = [  # (change to MemberPatient, issue code, element)
+            ({"birthDate": "1999-01-01T00:00:00Z"}, "value", "birthDate"),
+            ({"birthDate": "0000-00-00T00:00:00"}, "value", "birthDate"),
+            ({"birthDate": "1952-02-30"}, "value", "birthDate"),
+            ({"birthDate": 19520725}, "structure", "birthDate"),
+            ({"name": [{"family": ["Johnson"], "given": ["Robert"]}]}, "structure",
+             "name[0].family"),
+            ({"name": [{"family": "Johnson"}, {"family": ["Johnson"]}]}, "structure",
+             "name[1].family"),
+            ({"name": [{"family": "Johnson", "given": "Robert"}]}, "structure",
+             "name[0].given"),
+            ({"gender": "M"}, "value", "gender"),
+            ({"identifier": [{"value": 12345}]}, "structure", "identifier[0].value"),
+        ]
+        for change, code, expr in cases:
+            with self.subTest(change=change):
+                body = example()
+                param(body, "MemberPatient").update(change)
+                oo = self.assertOutcome(self.match(body), 400, code)
+                self.assertEqual(oo["issue"][0]["expression"], [pat + expr])
+        body = example()
+        param(body, "CoverageToMatch")["subscriberId"] = ["SUB-001"]
+        oo = self.assertOutcome(self.match(body), 400, "structure")
+        self.assertEqual(oo["issue"][0]["expression"],
+                         ["Parameters.parameter[1].resource.subscriberId"])
+
+    def test_partial_birth_date_compares_exactly(self):
+        """A partial date is valid FHIR, and matches only a birth date
+        stored to the same precision: member 001 is 1952-07-25."""
+        body = example()
+        param(body, "MemberPatient")["birthDate"] = "1952-07"
+        self.assertOutcome(self.match(body), 422, "not-found")
+
     def test_invalid_json(self):
         self.assertOutcome(self.match(None, raw="{\"resourceType\": "), 400)
 
@@ -286,6 +330,71 @@ class MemberMatch(harness.ServerTest):
                 {"role": IRCP, "reference": {"reference": "Organization/test-provider-001"}}]
             self.assertEqual(self.match(body, "test-provider-client").status, 422)
 
+    def test_body_in_another_charset_415(self):
+        """Issue 15.8: the body is read as UTF-8; a request saying it is
+        something else is refused before it is read."""
+        for ct in ("application/fhir+json; charset=utf-16",
+                   "application/fhir+json;charset=\"ISO-8859-1\""):
+            with self.subTest(ct=ct):
+                r = self.post(MM, json.dumps(example()).encode("utf-16")
+                              if "16" in ct else json.dumps(example()),
+                              headers={"Authorization": self.auth["test-payer-client"],
+                                       "Content-Type": ct})
+                self.assertOutcome(r, 415, "not-supported")
+
+    # --- group commit ---------------------------------------------------------
+
+    def test_concurrent_requests_each_answered_and_stored(self):
+        """member-match serves the requests waiting together in one
+        transaction (web/batch.c): 24 at once, matching and not, each
+        gets its own answer, and each 200 is a stored match and consent
+        with its audit record."""
+        import sqlite3
+        import threading
+        db = os.path.join(self.server.data, "p2p.db")
+
+        def counts():
+            c = sqlite3.connect(db)
+            try:
+                return [c.execute(q).fetchone()[0] for q in (
+                    "SELECT count(*) FROM match WHERE patient = 'test-member-001'",
+                    "SELECT count(*) FROM consent WHERE patient = 'test-member-001'",
+                    "SELECT count(*) FROM audit WHERE event = 'match' AND"
+                    " outcome = 'success' AND patient = 'test-member-001'",
+                    "SELECT count(*) FROM audit WHERE event = 'match' AND"
+                    " outcome = 'failure' AND detail LIKE '422 member-match:%'")]
+            finally:
+                c.close()
+
+        before = counts()
+        bodies = []
+        for i in range(24):
+            body = example()
+            if i % 3 == 2:      # an unknown person: 422, nothing stored
+                param(body, "MemberPatient")["name"] = [{"family": "Nobody%d" % i}]
+            bodies.append(body)
+        out = [None] * len(bodies)
+
+        def one(i):
+            out[i] = self.match(bodies[i])
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for i, r in enumerate(out):
+            if i % 3 == 2:
+                self.assertOutcome(r, 422, "not-found")
+            else:
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.json()["parameter"][1]["valueReference"]["reference"],
+                                 "Patient/test-member-001")
+        after = counts()
+        self.assertEqual([a - b for a, b in zip(after, before)], [16, 16, 16, 8])
+        # Each answer is its own request's.
+        ids = {r.header("x-request-id") for r in out}
+        self.assertEqual(len(ids), len(out))
+
     # --- a match belongs to its client --------------------------------------
 
     def test_second_client_cannot_use_first_clients_match(self):
@@ -300,6 +409,58 @@ class MemberMatch(harness.ServerTest):
         self.assertEqual(mine.status, 200, mine)
         theirs = self.get(path, headers={"Authorization": other})
         self.assertIn(theirs.status, (403, 404), theirs)
+
+
+class ProbingGuard(MatchBase):
+    """The probing guard counts the person matching reaches (issue
+    15.2): its own server, so that the throttled people do not disturb
+    the other tests."""
+
+    def johnson(self, sub, given=("Robert",), identifier=None):
+        body = example()
+        pat = param(body, "MemberPatient")
+        pat["name"] = [{"family": "Johnson", "given": list(given)}]
+        if identifier is not None:
+            pat["identifier"] = [{"system": "http://example.org/member-id",
+                                  "value": identifier}]
+        if sub is None:
+            del param(body, "CoverageToMatch")["subscriberId"]
+        else:
+            param(body, "CoverageToMatch")["subscriberId"] = sub
+        return body
+
+    def test_given_name_variants_stay_throttled(self):
+        """7 wrong subscriber ids answer 5 x 422, then 429; the same
+        person with given ["Robert", "X<n>"] (matching reads the first
+        given name) used to get 8 more guesses and then the match."""
+        statuses = [self.match(self.johnson("WRONG-%d" % i)).status for i in range(7)]
+        self.assertEqual(statuses, [422] * 5 + [429] * 2)
+        for n in range(8):
+            r = self.match(self.johnson("WRONG-X%d" % n, given=("Robert", "X%d" % n)))
+            self.assertOutcome(r, 429, "throttled")
+        for given in (("Robert", "X9"), ("Rob", "ert"), ()):
+            r = self.match(self.johnson("SUB-001", given=given))
+            self.assertOutcome(r, 429, "throttled")
+        self.assertNotIn("test-member-001", r.body.decode())
+
+    def test_patient_identifier_guesses_counted(self):
+        """Card data on MemberPatient.identifier counts like a subscriber
+        id: guessing the member id with the Coverage unchanged is
+        throttled too.  (Another person than the test above.)"""
+        def sarah(ident):
+            body = example()
+            pat = param(body, "MemberPatient")
+            pat.update({"name": [{"family": "Williams", "given": ["Sarah"]}],
+                        "gender": "female", "birthDate": "1985-03-12",
+                        "identifier": [{"system": "http://example.org/member-id",
+                                        "value": ident}]})
+            del param(body, "CoverageToMatch")["subscriberId"]
+            return body
+        statuses = [self.match(sarah("M0000%d" % i)).status for i in range(6)]
+        self.assertEqual(statuses, [422] * 5 + [429])
+        # The right member id: throttled, not "opted out" (which would
+        # tell the guess was right).
+        self.assertOutcome(self.match(sarah("M67890")), 429, "throttled")
 
 
 if __name__ == "__main__":

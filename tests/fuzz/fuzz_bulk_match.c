@@ -2,9 +2,10 @@
  * fuzz_bulk_match.c - a $bulk-member-match request body through the
  * checks the kick-off makes (bulk_match_check(), member/bulkmatch.c),
  * then, for every MemberBundle, what the runner reads of it: its parts
- * (bulk_match_parts()), the demographics matching folds
- * (match_demog_of()), the match on the e2e seed data (match_find(),
- * read only) and the Consent rules (consent_validate()).
+ * and what matching reads of them (bulk_match_parts(), match_key_of()),
+ * the probing guard's keys (match_probe_keys()), the match on the e2e
+ * seed data (match_find(), read only) and the Consent rules
+ * (consent_validate()).
  *
  * Every refusal is a 400 or 413 with a message; a MemberBundle the
  * kick-off accepted never crashes the runner's reading of it.
@@ -37,12 +38,12 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct match_input	 in;
-	struct match_demog	 demog;
+	struct match_key	 k;
 	struct consent_terms	 terms;
 	enum match_result	 res;
 	struct p2p_err		 err;
 	json_object		*body = NULL, *bundles = NULL;
-	char			 patient[128];
+	char			 patient[128], person[65], card[65];
 	size_t			 i, n;
 
 	p2p_err_init(&err);
@@ -65,7 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < n; i++) {
 		p2p_err_init(&err);
 		if (bulk_match_parts(json_object_array_get_idx(bundles, i), i,
-		    &in, &err) == -1) {
+		    &in, &k, &err) == -1) {
 			if (err.status != 400)
 				fuzz_fail("MemberBundle %zu: %d %s", i,
 				    err.status, err.msg);
@@ -75,8 +76,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    in.consent == NULL)
 			fuzz_fail("MemberBundle %zu: a required part is "
 			    "missing", i);
-		match_demog_of(in.patient, &demog);
-		if (match_find(&db, &in, &res, patient, sizeof(patient),
+		if (k.family[0] == '\0' || k.birth[0] == '\0')
+			fuzz_fail("MemberBundle %zu: no family or birth date", i);
+		if (match_probe_keys(&k, person, card) == -1)
+			fuzz_fail("match_probe_keys failed");
+		if (match_find(&db, &k, &res, patient, sizeof(patient),
 		    &err) == -1)
 			fuzz_fail("match_find: %d %s", err.status, err.msg);
 		p2p_err_init(&err);

@@ -30,6 +30,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct match_input	 in;
+	struct match_key	 k;
 	struct p2p_err		 err;
 	json_object		*body = NULL, *out;
 	char			 patient[128];
@@ -43,13 +44,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	memset(&in, 0, sizeof(in));
-	rc = match_parse(body, &in, &err);
+	rc = match_parse(body, &in, &k, &err);
 	if (rc == -1 && err.status != 400)
 		fuzz_fail("match_parse refused with %d: %s", err.status,
 		    err.msg);
 	if (rc == 0) {
 		patient[0] = '\0';
-		rc = match_member(&db, &cfg, &in, "test-payer-client",
+		rc = match_member(&db, &cfg, &in, &k, "test-payer-client",
 		    "5555555555", "test-payer-001", 1790000000, patient,
 		    sizeof(patient), &err);
 		if (rc == -1 && (err.status < 400 || err.status >= 500))

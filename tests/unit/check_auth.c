@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -52,12 +53,12 @@ END_TEST
 
 /*
  * A token for the refusal cases, made here (not by auth_token_new):
- * header {"alg":alg,"typ":typ}, claims iss, sub, aud, exp (each left out
- * when NULL/0), signed with k by HMAC with md, or unsigned (md NULL).
+ * header {"alg":alg,"typ":typ}, claims iss, sub, aud, exp, iat (each
+ * left out when NULL/0), signed with k by HMAC with md, or unsigned (md NULL).
  */
 static char *
 forge_typ(const unsigned char *k, const char *alg, const EVP_MD *md,
-    const char *typ, const char *iss, const char *aud, long exp)
+    const char *typ, const char *iss, const char *aud, long exp, long iat)
 {
 	char		 head[128], claims[512], in[2048], sig[128];
 	unsigned char	 mac[EVP_MAX_MD_SIZE];
@@ -78,6 +79,9 @@ forge_typ(const unsigned char *k, const char *alg, const EVP_MD *md,
 	if (exp)
 		n += (size_t)snprintf(claims + n, sizeof(claims) - n,
 		    ",\"exp\":%ld", exp);
+	if (iat)
+		n += (size_t)snprintf(claims + n, sizeof(claims) - n,
+		    ",\"iat\":%ld", iat);
 	snprintf(claims + n, sizeof(claims) - n, "}");
 	b64url_encode((const unsigned char *)head, strlen(head), in);
 	strcat(in, ".");
@@ -100,7 +104,16 @@ forge(const unsigned char *k, const char *alg, const char *iss,
 {
 	return forge_typ(k, alg, strcmp(alg, "none") == 0 ? NULL :
 	    strcmp(alg, "HS512") == 0 ? EVP_sha512() : EVP_sha256(), "at+jwt",
-	    iss, aud, exp);
+	    iss, aud, exp, NOW);
+}
+
+/* An HS256 access token with our key and the given exp and iat. */
+static char *
+forge_iat(const unsigned char *k, const char *iss, const char *aud, long exp,
+    long iat)
+{
+	return forge_typ(k, "HS256", EVP_sha256(), "at+jwt", iss, aud, exp,
+	    iat);
 }
 
 static const struct {
@@ -120,6 +133,12 @@ static const struct {
 	{ "signature", __LINE__ },	/* HS512, right key */
 	{ "typ", __LINE__ },		/* RFC 9068: typ JWT */
 	{ "algorithm", __LINE__ },	/* "alg":"none", HS256-signed */
+	/* Issue 15.8: a lifetime beyond token_ttl, even signed with our
+	 * key, is refused; so is a token without an issue time, or issued
+	 * in the future. */
+	{ "lifetime", __LINE__ },
+	{ "issue time", __LINE__ },
+	{ "issue time", __LINE__ },
 };
 
 START_TEST(test_refusals)
@@ -158,9 +177,15 @@ START_TEST(test_refusals)
 	case 10: tok = forge(key, "HS512", cfg.base_url, cfg.fhir_base,
 	    NOW + 60); break;
 	case 11: tok = forge_typ(key, "HS256", EVP_sha256(), "JWT",
-	    cfg.base_url, cfg.fhir_base, NOW + 60); break;
+	    cfg.base_url, cfg.fhir_base, NOW + 60, NOW); break;
 	case 12: tok = forge_typ(key, "none", EVP_sha256(), "at+jwt",
-	    cfg.base_url, cfg.fhir_base, NOW + 60); break;
+	    cfg.base_url, cfg.fhir_base, NOW + 60, NOW); break;
+	case 13: tok = forge_iat(key, cfg.base_url, cfg.fhir_base,
+	    NOW + 301, NOW); break;
+	case 14: tok = forge_iat(key, cfg.base_url, cfg.fhir_base,
+	    NOW + 60, 0); break;
+	case 15: tok = forge_iat(key, cfg.base_url, cfg.fhir_base,
+	    NOW + 600, NOW + 400); break;
 	}
 	ck_assert_ptr_nonnull(tok);
 	why[0] = '\0';
@@ -237,6 +262,75 @@ START_TEST(test_words)
 	ck_assert(!auth_has_word("client_credentials basicx", "basic"));
 	ck_assert(!auth_has_word("xbasic", "basic"));
 	ck_assert(!auth_has_word("", "basic"));
+}
+END_TEST
+
+/*
+ * A token verified once is not verified again while it lasts (the
+ * memo), yet everything else still holds: its expiry, a disabled client,
+ * and any other token string, even one differing by a character.
+ */
+START_TEST(test_identify_memo)
+{
+	struct p2p_db		 db;
+	struct p2p_principal	 who;
+	struct p2p_err		 err;
+	char			 path[] = "/tmp/p2p-check-auth-XXXXXX", claimed[128];
+	char			*tok, *h, *dot, c;
+	int			 fd;
+
+	setup();
+	ck_assert_int_ne(fd = mkstemp(path), -1);
+	ck_assert_int_eq(write(fd, "0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef\n", 65), 65);
+	close(fd);
+	snprintf(cfg.key_file, sizeof(cfg.key_file), "%s", path);
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_open(&db, ":memory:", 1, &err), 0);
+	ck_assert_int_eq(db_migrate(&db, &err), 0);
+	ck_assert_int_eq(db_exec(&db, "INSERT INTO client (id, created)"
+	    " VALUES ('payer-b', 't')", &err), 0);
+	{
+		const unsigned char	*k;
+
+		ck_assert_int_eq(auth_key(&cfg, &k, &err), 0);
+		tok = auth_token_new(&cfg, k, "payer-b", "1234567893",
+		    "system/*.rs", NOW);
+	}
+	ck_assert_ptr_nonnull(h = malloc(strlen(tok) + 8));
+	snprintf(h, strlen(tok) + 8, "Bearer %s", tok);
+	ck_assert_int_eq(auth_identify(&db, &cfg, h, NOW + 1, &who, claimed,
+	    sizeof(claimed), &err), 0);
+	ck_assert_int_eq(auth_identify(&db, &cfg, h, NOW + 2, &who, claimed,
+	    sizeof(claimed), &err), 0);		/* from the memo */
+	ck_assert_str_eq(who.client_id, "payer-b");
+	ck_assert_str_eq(who.npi, "1234567893");
+	ck_assert_int_eq(who.exp, NOW + 300);
+	/* Expired: the memo does not serve it. */
+	ck_assert_int_eq(auth_identify(&db, &cfg, h, NOW + 300, &who, claimed,
+	    sizeof(claimed), &err), -1);
+	ck_assert_int_eq(err.status, 401);
+	ck_assert_ptr_nonnull(strstr(err.msg, "expired"));
+	/* One character changed in the signature: verified, refused. */
+	p2p_err_init(&err);
+	dot = strrchr(h, '.');
+	c = dot[3];
+	dot[3] = c == 'A' ? 'B' : 'A';
+	ck_assert_int_eq(auth_identify(&db, &cfg, h, NOW + 3, &who, claimed,
+	    sizeof(claimed), &err), -1);
+	ck_assert_int_eq(err.status, 401);
+	dot[3] = c;
+	/* The client disabled: refused though the token is remembered. */
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_exec(&db, "UPDATE client SET active = 0", &err), 0);
+	ck_assert_int_eq(auth_identify(&db, &cfg, h, NOW + 4, &who, claimed,
+	    sizeof(claimed), &err), -1);
+	ck_assert_int_eq(err.status, 401);
+	ck_assert_ptr_nonnull(strstr(err.msg, "disabled"));
+	db_close(&db);
+	free(h);
+	free(tok);
+	unlink(path);
 }
 END_TEST
 
@@ -371,6 +465,7 @@ main(void)
 	tcase_add_loop_test(tc, test_basic, 0, N(basic));
 	tcase_add_test(tc, test_secret_memo);
 	tcase_add_test(tc, test_words);
+	tcase_add_test(tc, test_identify_memo);
 	tcase_add_test(tc, test_payer);
 	tcase_add_test(tc, test_payer_org);
 	suite_add_tcase(s, tc);

@@ -212,7 +212,8 @@ END_TEST
 
 /*
  * Every key of the table is documented in p2p.conf(5) and in the
- * README's Configuration table, and the manual names no other key.
+ * Configuration table of docs/operations.md, and the manual names no
+ * other key.
  */
 static int
 doc_has(const char *path, const char *want)
@@ -235,14 +236,14 @@ doc_has(const char *path, const char *want)
 START_TEST(test_keys_documented)
 {
 	const char	*src = getenv("P2P_SRCDIR");
-	char		 man[PATH_MAX], readme[PATH_MAX], line[512], *w, *save;
+	char		 man[PATH_MAX], ops[PATH_MAX], line[512], *w, *save;
 	char		 item[128], item2[128], quoted[128];
 	size_t		 i, n = config_nkeys(), found = 0;
 	FILE		*f;
 
 	ck_assert_msg(src != NULL, "P2P_SRCDIR is not set");
 	snprintf(man, sizeof(man), "%s/docs/man/p2p.conf.5", src);
-	snprintf(readme, sizeof(readme), "%s/README.md", src);
+	snprintf(ops, sizeof(ops), "%s/docs/operations.md", src);
 	ck_assert_int_gt(n, 25);
 	for (i = 0; i < n; i++) {
 		snprintf(item, sizeof(item), "\n.It Cm %s ",
@@ -251,8 +252,8 @@ START_TEST(test_keys_documented)
 		snprintf(quoted, sizeof(quoted), "`%s`", config_key_name(i));
 		ck_assert_msg(doc_has(man, item) || doc_has(man, item2),
 		    "key %s is not in docs/man/p2p.conf.5", config_key_name(i));
-		ck_assert_msg(doc_has(readme, quoted),
-		    "key %s is not in README.md", config_key_name(i));
+		ck_assert_msg(doc_has(ops, quoted),
+		    "key %s is not in docs/operations.md", config_key_name(i));
 	}
 	ck_assert_ptr_null(config_key_name(n));
 	/* the other way: each ".It Cm a , b Pq ..." names table keys */

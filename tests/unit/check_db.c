@@ -8,19 +8,8 @@
 #include "store/db.h"
 #include "unit.h"
 
-static struct p2p_db	 db;
-
-static void
-setup(void)
-{
-	unit_db_open(&db);
-}
-
-static void
-teardown(void)
-{
-	db_close(&db);
-}
+/* The suite's database: unit_db_setup() opens it for every test. */
+#define db unit_db
 
 START_TEST(test_migrated)
 {
@@ -177,6 +166,58 @@ q1s(struct p2p_db *d, const char *sql, char *out, size_t outsz)
 	return out;
 }
 
+/*
+ * Group commit (web/batch.c): inside a batch, a request's transaction
+ * is a savepoint, so one request undoes its own writes only, and the
+ * batch's one commit keeps the others; a failed commit keeps nothing.
+ */
+START_TEST(test_batch)
+{
+	struct p2p_err	 err;
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_batch_begin(&db, &err), 0);
+	ck_assert_int_eq(db_begin(&db, &err), 0);		/* request 1 */
+	ck_assert_int_eq(db_exec(&db, "INSERT INTO client (id, created)"
+	    " VALUES ('a', 't')", &err), 0);
+	ck_assert_int_eq(db_commit(&db, &err), 0);
+	ck_assert_int_eq(db.in_tx, 0);
+	ck_assert_int_eq(db_begin(&db, &err), 0);		/* request 2 */
+	ck_assert_int_eq(db_exec(&db, "INSERT INTO client (id, created)"
+	    " VALUES ('b', 't')", &err), 0);
+	db_rollback(&db);					/* refused */
+	ck_assert_int_eq(db_batch_lost(&db), 0);
+	/* A statement outside any request transaction (the refusal's audit
+	 * record) is the batch's too. */
+	ck_assert_int_eq(db_exec(&db, "INSERT INTO client (id, created)"
+	    " VALUES ('c', 't')", &err), 0);
+	ck_assert_int_eq(sqlite3_get_autocommit(db.h), 0);
+	ck_assert_int_eq(db_batch_end(&db, &err), 0);
+	ck_assert_int_eq(db.batch, 0);
+	ck_assert_int_eq(q1(&db, "SELECT count(*) FROM client WHERE id IN"
+	    " ('a', 'c')"), 2);
+	ck_assert_int_eq(q1(&db, "SELECT count(*) FROM client WHERE id = 'b'"),
+	    0);
+	/* Outside a batch, db_begin() is a transaction of its own again. */
+	ck_assert_int_eq(db_begin(&db, &err), 0);
+	ck_assert_int_eq(db_commit(&db, &err), 0);
+
+	/* A commit that fails (a deferred foreign key here) keeps nothing
+	 * of the batch, and says so. */
+	ck_assert_int_eq(db_batch_begin(&db, &err), 0);
+	ck_assert_int_eq(db_exec(&db, "PRAGMA defer_foreign_keys = ON;"
+	    "INSERT INTO client (id, created) VALUES ('d', 't');"
+	    "INSERT INTO match (client_id, patient, cid, created)"
+	    " VALUES ('d', 'p', 999, 't')", &err), 0);
+	ck_assert_int_eq(db_batch_end(&db, &err), -1);
+	ck_assert_int_ge(err.status, 400);
+	ck_assert_int_eq(db.batch, 0);
+	ck_assert_int_eq(sqlite3_get_autocommit(db.h), 1);
+	ck_assert_int_eq(q1(&db, "SELECT count(*) FROM client WHERE id = 'd'"),
+	    0);
+}
+END_TEST
+
 /* A version-1 database (0001 only) with rows in the tables 0002 rebuilds. */
 static void
 open_v1(struct p2p_db *d)
@@ -236,6 +277,61 @@ START_TEST(test_upgrade_0002)
 }
 END_TEST
 
+/*
+ * 0007 on a version-3 database: the three indexes go, consent_loaded
+ * holds the loaded consents only, and the lookups they served give the
+ * same rows through the indexes that are left.
+ */
+START_TEST(test_upgrade_0007)
+{
+	struct p2p_db			 d;
+	struct p2p_err			 err;
+	const struct db_migration	*m;
+	char				 s[64];
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_open(&d, ":memory:", 1, &err), 0);
+	for (m = db_migrations; m->name != NULL && m->version <= 3; m++)
+		ck_assert_int_eq(db_exec(&d, m->sql, &err), 0);
+	ck_assert_int_eq(db_exec(&d, "PRAGMA user_version = 3;"
+	    "INSERT INTO client (id, created) VALUES ('cl', 't'), ('c2', 't');"
+	    "INSERT INTO consent (cid, id, patient, client_id, source, status,"
+	    " provision, created, updated, json) VALUES"
+	    " (1, 'c1', 'p1', 'cl', 'submitted', 'active', 'permit', 't', 't', '{}'),"
+	    " (2, 'o2', 'p1', NULL, 'loaded', 'active', 'deny', 't', 't', '{}'),"
+	    " (3, 'c3', 'p1', 'c2', 'submitted', 'active', 'permit', 't', 't', '{}'),"
+	    " (4, 'c4', 'p2', 'cl', 'submitted', 'active', 'permit', 't', 't', '{}');"
+	    "INSERT INTO match (mid, client_id, patient, cid, created) VALUES"
+	    " (1, 'cl', 'p1', 1, 't'), (2, 'c2', 'p1', 3, 't'),"
+	    " (3, 'cl', 'p2', 4, 't');", &err), 0);
+	ck_assert_int_eq(db_migrate(&d, &err), 0);
+	ck_assert_int_eq(db_version(&d), db_latest_version());
+	ck_assert_int_ge(db_version(&d), 7);
+	ck_assert_int_eq(q1(&d, "SELECT count(*) FROM sqlite_schema WHERE name"
+	    " IN ('consent_client', 'match_patient', 'consent_patient')"), 0);
+	ck_assert_int_eq(q1(&d, "SELECT count(*) FROM sqlite_schema WHERE name"
+	    " IN ('consent_loaded', 'probe_time')"), 2);
+	/* The partial index holds the loaded consent alone. */
+	ck_assert_int_eq(q1(&d, "SELECT count(*) FROM consent INDEXED BY"
+	    " consent_loaded WHERE patient = 'p1' AND source = 'loaded'"), 1);
+	ck_assert_int_eq(q1(&d, "SELECT cid FROM consent WHERE patient = 'p1'"
+	    " AND source = 'loaded' AND status = 'active' AND provision ="
+	    " 'deny' LIMIT 1"), 2);
+	ck_assert_str_eq(q1s(&d, "SELECT group_concat(id, ',') FROM (SELECT"
+	    " DISTINCT c.id, c.cid FROM match m JOIN consent c ON c.cid = m.cid"
+	    " WHERE m.client_id = 'cl' AND m.patient = 'p1' AND c.client_id ="
+	    " 'cl' AND c.source = 'submitted' ORDER BY c.cid)", s, sizeof(s)),
+	    "c1");
+	ck_assert_str_eq(q1s(&d, "SELECT group_concat(client_id, ',') FROM"
+	    " (SELECT m.client_id FROM match m WHERE m.client_id IN (SELECT id"
+	    " FROM client) AND m.patient = 'p1' ORDER BY m.mid)", s,
+	    sizeof(s)), "cl,c2");
+	ck_assert_str_eq(q1s(&d, "PRAGMA integrity_check", s, sizeof(s)),
+	    "ok");
+	db_close(&d);
+}
+END_TEST
+
 /* A history row stored without its document (json NULL) gets the old
  * document when the consent's json changes, and only then. */
 START_TEST(test_history_keeps_document)
@@ -289,20 +385,31 @@ static const struct {
 	  "match_client_patient", __LINE__ },
 	{ "SELECT id FROM job WHERE status = 'queued' ORDER BY created",
 	  "job_status", __LINE__ },
-	{ "SELECT cid FROM consent WHERE patient = ?1 AND status = 'active'",
-	  "consent_patient", __LINE__ },
-	/* 0003: the release check reads these indexes only. */
-	{ "SELECT cid FROM consent WHERE patient = ?1 AND status = 'active'"
-	  " AND provision = 'deny' LIMIT 1", "COVERING INDEX consent_patient",
+	/* 0003, 0007: the release check reads these indexes only. */
+	{ "SELECT cid FROM consent WHERE patient = ?1 AND source = 'loaded'"
+	  " AND status = 'active' AND provision = 'deny' LIMIT 1",
+	  "COVERING INDEX consent_loaded", __LINE__ },
+	/* 0007: a client's consents for a member, through its matches. */
+	{ "SELECT DISTINCT c.id, c.cid FROM match m JOIN consent c"
+	  " ON c.cid = m.cid WHERE m.client_id = ?1 AND m.patient = ?2"
+	  " AND c.client_id = ?1 AND c.source = 'submitted'"
+	  " ORDER BY c.cid LIMIT ?3", "COVERING INDEX match_client_patient",
 	  __LINE__ },
+	/* 0007: a member's matches, one index search per client. */
+	{ "SELECT m.client_id FROM match m WHERE m.client_id IN"
+	  " (SELECT id FROM client) AND m.patient = ?1 ORDER BY m.mid",
+	  "INDEX match_client_patient (client_id=? AND patient=?)", __LINE__ },
 	{ "SELECT cid, consentless FROM match WHERE client_id = ?1"
 	  " AND patient = ?2 ORDER BY mid DESC",
 	  "COVERING INDEX match_client_patient", __LINE__ },
 	/* 0002: the keys of the WITHOUT ROWID tables serve these. */
 	{ "SELECT COUNT(DISTINCT card) FROM probe WHERE client_id = ?1"
 	  " AND person = ?2 AND time >= ?3", "PRIMARY KEY", __LINE__ },
-	{ "DELETE FROM probe WHERE client_id = ?1 AND person = ?2"
-	  " AND time < ?3", "PRIMARY KEY", __LINE__ },
+	/* 0007: the runner's expiry of the guard's rows. */
+	{ "DELETE FROM probe WHERE (client_id, person, time, card) IN"
+	  " (SELECT client_id, person, time, card FROM probe WHERE time < ?1"
+	  " ORDER BY time LIMIT 5000)", "COVERING INDEX probe_time (time<?)",
+	  __LINE__ },
 	{ "SELECT version FROM consent_history WHERE cid = ?1 ORDER BY version",
 	  "PRIMARY KEY", __LINE__ },
 	{ "SELECT MAX(version) FROM consent_history WHERE cid = ?1",
@@ -336,7 +443,7 @@ main(void)
 	Suite	*s = suite_create("db");
 	TCase	*tc = tcase_create("db");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, unit_db_setup, unit_db_teardown);
 	tcase_add_test(tc, test_migrated);
 	tcase_add_test(tc, test_stmt_cache);
 	tcase_add_test(tc, test_cache_size);
@@ -345,6 +452,8 @@ main(void)
 	tcase_add_test(tc, test_transaction_rollback);
 	tcase_add_test(tc, test_constraint_maps_to_409);
 	tcase_add_test(tc, test_upgrade_0002);
+	tcase_add_test(tc, test_upgrade_0007);
+	tcase_add_test(tc, test_batch);
 	tcase_add_test(tc, test_history_keeps_document);
 	tcase_add_loop_test(tc, test_query_plans, 0, sizeof(plans) / sizeof(plans[0]));
 	suite_add_tcase(s, tc);

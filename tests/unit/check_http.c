@@ -153,6 +153,15 @@ static const struct {
 	  413, "too-costly", NULL, __LINE__ },
 	{ "POST", "/x", "text/plain", "{}", NULL, 415, "not-supported", NULL, __LINE__ },
 	{ "POST", "/x", "", "{}", NULL, 415, "not-supported", NULL, __LINE__ },
+	/* Issue 15.8: a body in another encoding than UTF-8. */
+	{ "POST", "/x", "application/fhir+json; charset=utf-16", PARAMS, NULL,
+	  415, "not-supported", NULL, __LINE__ },
+	{ "POST", "/x", "application/fhir+json;charset=\"UTF-16LE\"", PARAMS,
+	  NULL, 415, "not-supported", NULL, __LINE__ },
+	{ "POST", "/x", "application/json; foo=bar; charset=iso-8859-1", PARAMS,
+	  NULL, 415, "not-supported", NULL, __LINE__ },
+	{ "POST", "/x", "application/fhir+json; charset=utf-8x", PARAMS, NULL,
+	  415, "not-supported", NULL, __LINE__ },
 	{ "POST", "/x", "application/fhir+json", "{", NULL, 400, "structure", NULL, __LINE__ },
 	{ "POST", "/x", "application/fhir+json", "{}", NULL, 400, "required", "resourceType", __LINE__ },
 	{ "POST", "/x", "application/fhir+json", "{\"resourceType\":\"Patient\"}", NULL,
@@ -242,6 +251,11 @@ START_TEST(test_query_and_prefer)
 	ck_assert_str_eq(seen.id, "2");
 	ck_assert_str_eq(seen.type, "Claim");
 	ck_assert_int_eq(seen.async, 1);
+	json_object_put(r.body);
+	/* UTF-8 named in any spelling is accepted. */
+	run("POST", "/x/2/$op", "application/fhir+json; charset=\"UTF-8\"; x=y",
+	    PARAMS, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
 	json_object_put(r.body);
 	/* An async-only route with the preference. */
 	run("DELETE", "/x/3", NULL, NULL, "respond-async", &r);

@@ -438,7 +438,8 @@ END_TEST
  * naming the index; one merely missing a required part is accepted (the
  * runner fails that member alone) but bulk_match_parts() refuses it.
  */
-#define MB_PAT	"{\"name\":\"MemberPatient\",\"resource\":{\"resourceType\":\"Patient\"}}"
+#define MB_PAT	"{\"name\":\"MemberPatient\",\"resource\":{\"resourceType\":\"Patient\"," \
+		"\"name\":[{\"family\":\"Doe\"}],\"birthDate\":\"1980-02-03\"}}"
 #define MB_COV	"{\"name\":\"CoverageToMatch\",\"resource\":{\"resourceType\":\"Coverage\"}}"
 #define MB_CON	"{\"name\":\"Consent\",\"resource\":{\"resourceType\":\"Consent\"}}"
 #define MB(parts) "{\"name\":\"MemberBundle\",\"part\":[" parts "]}"
@@ -475,8 +476,15 @@ START_TEST(test_bulk_match_check)
 		    0 },
 		{ __LINE__, PARAMS(MB(MB_PAT) "," MB(MB_PAT) "," MB(MB_PAT)), 413,
 		    "limit", 0 },
+		/* What matching reads, checked as for $member-match. */
+		{ __LINE__, PARAMS(MB(MB_COV ",{\"name\":\"MemberPatient\","
+		    "\"resource\":{\"resourceType\":\"Patient\",\"name\":[{"
+		    "\"family\":\"Doe\"}]}}")), 400,
+		    "MemberBundle 1: Parameters.parameter[0].part[1].resource"
+		    ".birthDate is required", 0 },
 	};
 	struct match_input	 in;
+	struct match_key	 k;
 	struct p2p_err		 err;
 	json_object		*body, *bundles, *arr;
 	size_t			 i;
@@ -493,7 +501,8 @@ START_TEST(test_bulk_match_check)
 			arr = bundles;
 			p2p_err_init(&err);
 			rc = bulk_match_parts(json_object_array_get_idx(arr,
-			    json_object_array_length(arr) - 1), 0, &in, &err);
+			    json_object_array_length(arr) - 1), 0, &in, &k,
+			    &err);
 			ck_assert_msg(rc == (t[i].parts_ok ? 0 : -1),
 			    "line %d: parts %d", t[i].line, rc);
 			if (!t[i].parts_ok)
@@ -514,6 +523,61 @@ START_TEST(test_bulk_match_check)
 }
 END_TEST
 
+/*
+ * The kick-off's probing guard over more MemberBundles than one of its
+ * transactions holds: 300 guesses of one person, limit 5; the
+ * decisions go with the job, each refusal audited, every attempt kept.
+ */
+START_TEST(test_bulk_match_guard)
+{
+	struct p2p_buf	 b = { NULL, 0, 0 };
+	struct p2p_err	 err;
+	sqlite3_stmt	*st;
+	json_object	*body, *params, *thr;
+	char		 id[JOB_ID_LEN + 1];
+	int		 i;
+
+	buf_puts(&b, "{\"resourceType\":\"Parameters\",\"parameter\":[");
+	for (i = 0; i < 300; i++)
+		buf_printf(&b, "%s" MB("{\"name\":\"MemberPatient\",\"resource\":"
+		    "{\"resourceType\":\"Patient\",\"name\":[{\"family\":"
+		    "\"Doe\"}],\"birthDate\":\"1980-02-03\"}},{\"name\":"
+		    "\"CoverageToMatch\",\"resource\":{\"resourceType\":"
+		    "\"Coverage\",\"subscriberId\":\"G%d\"}}," MB_CON),
+		    i ? "," : "", i);
+	buf_puts(&b, "]}");
+	ck_assert_ptr_nonnull(body = json_tokener_parse(b.p));
+	buf_free(&b);
+	p2p_err_init(&err);
+	cfg.probe_limit = 5;
+	cfg.bulk_max_members = 1000;
+	ck_assert_int_eq(bulk_match_queue(&db, &cfg, "cl", "1234567893", "org",
+	    body, 5000, id, &err), 0);
+	json_object_put(body);
+	ck_assert_int_eq(qint("SELECT count(*) FROM probe WHERE client_id ="
+	    " 'cl'", NULL), 300);
+	ck_assert_int_eq(qint("SELECT count(*) FROM audit WHERE outcome ="
+	    " 'failure' AND detail LIKE '429 bulk-member-match: MemberBundle %'",
+	    NULL), 295);
+	ck_assert_int_eq(sqlite3_prepare_v2(db.h, "SELECT params FROM job"
+	    " WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_ptr_nonnull(params = json_tokener_parse((const char *)
+	    sqlite3_column_text(st, 0)));
+	sqlite3_finalize(st);
+	ck_assert_ptr_nonnull(thr = fhir_get(params, "throttled",
+	    json_type_array));
+	ck_assert_uint_eq(json_object_array_length(thr), 295);
+	ck_assert_int_eq(json_object_get_int(json_object_array_get_idx(thr, 0)),
+	    5);
+	ck_assert_int_eq(json_object_get_int(json_object_array_get_idx(thr,
+	    294)), 299);
+	json_object_put(params);
+	ck_assert_int_eq(db.in_tx, 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -531,6 +595,7 @@ main(void)
 	tcase_add_test(tc, test_manifest);
 	tcase_add_test(tc, test_fail_records_outcome);
 	tcase_add_test(tc, test_bulk_match_check);
+	tcase_add_test(tc, test_bulk_match_guard);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

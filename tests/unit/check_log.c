@@ -69,6 +69,39 @@ START_TEST(test_file_lines)
 }
 END_TEST
 
+/* Held lines reach the file at log_flush() / log_hold(0), whole and in
+ * order; a full buffer is written before it overflows. */
+START_TEST(test_hold)
+{
+	char		 big[1000];
+	const char	*text;
+	int		 i;
+
+	open_log("h.log");
+	log_hold(1);
+	log_info("one");
+	log_info("two");
+	ck_assert_str_eq(slurp(in_dir("h.log")), "");
+	log_hold(0);
+	text = slurp(in_dir("h.log"));
+	ck_assert_ptr_nonnull(strstr(text, "[info] one\n"));
+	ck_assert_ptr_nonnull(strstr(strstr(text, "one"), "[info] two\n"));
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	log_hold(1);
+	for (i = 0; i < 100; i++)		/* ~100 KiB: more than held */
+		log_info("%d %s", i, big);
+	ck_assert_int_gt(strlen(slurp(in_dir("h.log"))), 50000);
+	log_flush();
+	text = slurp(in_dir("h.log"));
+	ck_assert_ptr_nonnull(strstr(text, "[info] 99 xxx"));
+	ck_assert_ptr_nonnull(strstr(strstr(text, "[info] 0 xxx"),
+	    "[info] 1 xxx"));
+	log_hold(0);
+	log_close();
+}
+END_TEST
+
 START_TEST(test_mode_0640)
 {
 	struct stat	 sb;
@@ -304,6 +337,7 @@ main(void)
 		return 1;
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_file_lines);
+	tcase_add_test(tc, test_hold);
 	tcase_add_test(tc, test_mode_0640);
 	tcase_add_test(tc, test_reopen_after_rename);
 	tcase_add_test(tc, test_reopen_after_unlink);

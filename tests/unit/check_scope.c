@@ -233,8 +233,8 @@ START_TEST(test_classify)
 END_TEST
 
 /*
- * Which service codes make a drug PA (README.md "Payer-to-payer data
- * scope").  Regression, issue 15 point 7: a physician-administered drug
+ * Which service codes make a drug PA (docs/data-scope.md).
+ * Regression, issue 15 point 7: a physician-administered drug
  * (HCPCS J-code) on a professional PA was released.
  */
 static const struct {

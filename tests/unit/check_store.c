@@ -16,19 +16,8 @@
 #include "core/util.h"
 #include "unit.h"
 
-static struct p2p_db	 db;
-
-static void
-setup(void)
-{
-	unit_db_open(&db);
-}
-
-static void
-teardown(void)
-{
-	db_close(&db);
-}
+/* The suite's database: unit_db_setup() opens it for every test. */
+#define db unit_db
 
 /* Loads text as a file would be loaded.  Returns load_stream()'s rc. */
 static int
@@ -895,7 +884,7 @@ main(void)
 	TCase	*tc = tcase_create("store");
 
 	tcase_set_timeout(tc, 60);
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, unit_db_setup, unit_db_teardown);
 	tcase_add_loop_test(tc, test_patient_ref, 0,
 	    sizeof(refs) / sizeof(refs[0]));
 	tcase_add_loop_test(tc, test_patient_of, 0,

@@ -110,6 +110,48 @@ START_TEST(test_time_parse)
 }
 END_TEST
 
+/* FHIR R4 date, strictly: what $member-match accepts as birthDate. */
+static const struct {
+	const char	*in;
+	int		 prec;		/* 0: refused */
+	int		 line;
+} dates[] = {
+	{ "1999", 1, __LINE__ },
+	{ "1999-02", 2, __LINE__ },
+	{ "1999-02-28", 3, __LINE__ },
+	{ "2000-02-29", 3, __LINE__ },		/* leap: divisible by 400 */
+	{ "0001-01-01", 3, __LINE__ },
+	{ "9999-12-31", 3, __LINE__ },
+	{ "1900-02-29", 0, __LINE__ },		/* not leap: by 100 */
+	{ "1999-02-29", 0, __LINE__ },
+	{ "1999-04-31", 0, __LINE__ },
+	{ "1999-00-10", 0, __LINE__ },
+	{ "1999-13-01", 0, __LINE__ },
+	{ "1999-01-00", 0, __LINE__ },
+	{ "0000", 0, __LINE__ },
+	{ "0000-00-00T00:00:00", 0, __LINE__ },	/* issue 15.3 */
+	{ "1999-01-01T00:00:00Z", 0, __LINE__ },	/* a dateTime */
+	{ "1999-01-01Z", 0, __LINE__ },
+	{ "1999-1-01", 0, __LINE__ },
+	{ "1999-01-1", 0, __LINE__ },
+	{ "999", 0, __LINE__ },
+	{ "19999", 0, __LINE__ },
+	{ "1999-", 0, __LINE__ },
+	{ "1999-01-", 0, __LINE__ },
+	{ " 1999", 0, __LINE__ },
+	{ "1999-01-01 ", 0, __LINE__ },
+	{ "+999-01-01", 0, __LINE__ },
+	{ "", 0, __LINE__ },
+};
+
+START_TEST(test_time_date_valid)
+{
+	ck_assert_msg(time_date_valid(dates[_i].in) == dates[_i].prec,
+	    "line %d: %s", dates[_i].line, dates[_i].in);
+	ck_assert_int_eq(time_date_valid(NULL), 0);
+}
+END_TEST
+
 START_TEST(test_time_format)
 {
 	char	 buf[32];
@@ -251,6 +293,8 @@ main(void)
 	tcase_add_test(tc, test_b64url_roundtrip);
 	tcase_add_loop_test(tc, test_time_parse, 0,
 	    sizeof(times) / sizeof(times[0]));
+	tcase_add_loop_test(tc, test_time_date_valid, 0,
+	    sizeof(dates) / sizeof(dates[0]));
 	tcase_add_test(tc, test_time_format);
 	tcase_add_test(tc, test_utf8_len);
 	tcase_add_test(tc, test_kv_parse);

@@ -71,6 +71,25 @@ unit_db_open(struct p2p_db *db)
 }
 
 /*
+ * The fixture of the suites that test against one fresh database:
+ * unit_db_setup() opens unit_db before each test, unit_db_teardown()
+ * closes it after.
+ */
+static struct p2p_db	 unit_db;
+
+static inline void
+unit_db_setup(void)
+{
+	unit_db_open(&unit_db);
+}
+
+static inline void
+unit_db_teardown(void)
+{
+	db_close(&unit_db);
+}
+
+/*
  * Classifies the resource in JSON text as the loader does: through the
  * tape of the text as read (written == 0) or of the text json-c writes
  * of it (written != 0, as for a resource json-c parsed).  lu_source as

@@ -181,7 +181,7 @@ auth_token_check(const struct p2p_config *cfg, const unsigned char *key,
 	unsigned char	 mac[EVP_MAX_MD_SIZE];
 	unsigned int	 maclen = 0;
 	char		 sig[4 * EVP_MAX_MD_SIZE / 3 + 4];
-	long long	 exp;
+	long long	 exp, iat;
 	int		 rc = -1;
 
 	memset(who, 0, sizeof(*who));
@@ -234,6 +234,20 @@ auth_token_check(const struct p2p_config *cfg, const unsigned char *key,
 	}
 	if (exp <= now) {
 		why_is(why, whysz, "access token expired");
+		goto out;
+	}
+	/* Defence in depth: a token (even one signed with our key) lives
+	 * no longer than token_ttl from its issue, which is not ahead of
+	 * now. */
+	if (!json_object_object_get_ex(c, "iat", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    (iat = json_object_get_int64(v)) <= 0 ||
+	    iat > now + cfg->clock_skew) {
+		why_is(why, whysz, "access token without a valid issue time");
+		goto out;
+	}
+	if (exp - iat > cfg->token_ttl) {
+		why_is(why, whysz, "access token lifetime exceeds token_ttl");
 		goto out;
 	}
 	sub = fhir_str(c, "sub");
@@ -408,14 +422,67 @@ identify_basic(struct p2p_db *db, const char *h, struct p2p_principal *who,
 	return 0;
 }
 
+/*
+ * Access tokens this process verified (its key, its configuration): a
+ * client's calls with one token verify it once, not once a call (the
+ * check decodes and parses both JSON parts every time).  Keyed by
+ * HMAC-SHA-256 of the token
+ * under the key; an entry serves only until the token's exp, the one
+ * check that depends on the time of the call.
+ */
+struct token_memo {
+	unsigned char		 digest[SHA256_DIGEST_LENGTH];
+	struct p2p_principal	 who;		/* who.exp 0: empty */
+};
+static struct token_memo	 tmemo[4];
+static size_t			 tnext;
+
+static int
+token_digest(const unsigned char *key, const char *token,
+    unsigned char d[SHA256_DIGEST_LENGTH])
+{
+	unsigned int	 n = SHA256_DIGEST_LENGTH;
+
+	return HMAC(EVP_sha256(), key, AUTH_KEY_LEN,
+	    (const unsigned char *)token, strlen(token), d, &n) == NULL ||
+	    n != SHA256_DIGEST_LENGTH ? -1 : 0;
+}
+
+static int
+token_known(const unsigned char d[SHA256_DIGEST_LENGTH], long long now,
+    struct p2p_principal *who)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(tmemo) / sizeof(tmemo[0]); i++)
+		if (tmemo[i].who.exp > now && CRYPTO_memcmp(tmemo[i].digest, d,
+		    SHA256_DIGEST_LENGTH) == 0) {
+			*who = tmemo[i].who;
+			return 1;
+		}
+	return 0;
+}
+
+static void
+token_remember(const unsigned char d[SHA256_DIGEST_LENGTH],
+    const struct p2p_principal *who)
+{
+	struct token_memo	*m = &tmemo[tnext++ % (sizeof(tmemo) /
+	    sizeof(tmemo[0]))];
+
+	memcpy(m->digest, d, SHA256_DIGEST_LENGTH);
+	m->who = *who;
+}
+
 int
 auth_identify(struct p2p_db *db, const struct p2p_config *cfg,
     const char *h, long long now, struct p2p_principal *who, char *claimed,
     size_t claimedsz, struct p2p_err *err)
 {
 	const unsigned char	*key;
+	unsigned char		 d[SHA256_DIGEST_LENGTH];
 	char			 why[128];
-	int			 act;
+	int			 act, digested;
 
 	memset(who, 0, sizeof(*who));
 	claimed[0] = '\0';
@@ -439,8 +506,14 @@ auth_identify(struct p2p_db *db, const struct p2p_config *cfg,
 		    "a valid access token is required");
 	if (auth_key(cfg, &key, err) == -1)
 		return -1;
-	if (auth_token_check(cfg, key, h, now, who, why, sizeof(why)) == -1)
-		return p2p_fail(err, 401, P2P_ISSUE_LOGIN, "%s", why);
+	digested = token_digest(key, h, d) == 0;
+	if (!digested || !token_known(d, now, who)) {
+		if (auth_token_check(cfg, key, h, now, who, why,
+		    sizeof(why)) == -1)
+			return p2p_fail(err, 401, P2P_ISSUE_LOGIN, "%s", why);
+		if (digested)
+			token_remember(d, who);
+	}
 	snprintf(claimed, claimedsz, "%s", who->client_id);
 	if ((act = client_active(db, who->client_id, err)) != 1) {
 		memset(who, 0, sizeof(*who));

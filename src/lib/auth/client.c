@@ -25,6 +25,9 @@ static const char *const sql_get =
     " FROM client WHERE id = ?1";
 static const char *const sql_active =
     "UPDATE client SET active = ?2 WHERE id = ?1";
+static const char *const sql_list =
+    "SELECT id, npi, scopes, grant_types, jwks IS NOT NULL, jwks_url,"
+    " secret_hash IS NOT NULL, active FROM client ORDER BY id";
 
 int
 client_put(struct p2p_db *db, const struct client_rec *rec,
@@ -207,4 +210,29 @@ client_npi_valid(const char *s)
 		if (s[i] < '0' || s[i] > '9')
 			return 0;
 	return 1;
+}
+
+int
+client_each(struct p2p_db *db, client_each_fn *fn, void *arg,
+    struct p2p_err *err)
+{
+	sqlite3_stmt		*st;
+	struct client_summary	 c;
+	int			 rc;
+
+	if ((st = db_stmt(db, sql_list, err)) == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		c.id = db_col_text(st, 0);
+		c.npi = db_col_text(st, 1);
+		c.scopes = db_col_text(st, 2);
+		c.grant_types = db_col_text(st, 3);
+		c.inline_jwks = sqlite3_column_int(st, 4);
+		c.jwks_url = db_col_text(st, 5);
+		c.secret = sqlite3_column_int(st, 6);
+		c.active = sqlite3_column_int(st, 7);
+		fn(arg, &c);
+	}
+	db_done(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "client list");
 }

@@ -49,6 +49,25 @@ int	 client_npi_valid(const char *s);
 int	 client_set_active(struct p2p_db *, const char *id, int active,
 	    struct p2p_err *);
 
+/* A registered client as listed: never its secret or keys. */
+struct client_summary {
+	const char	*id;
+	const char	*npi;		/* NULL when none */
+	const char	*scopes;	/* NULL when none */
+	const char	*grant_types;	/* NULL when none */
+	const char	*jwks_url;	/* NULL when none */
+	int		 inline_jwks;	/* 1 when it has an inline key set */
+	int		 secret;	/* 1 when it has a secret */
+	int		 active;	/* 0 when disabled */
+};
+typedef void	 client_each_fn(void *arg, const struct client_summary *);
+/*
+ * Calls fn for every client in id order (the strings live until fn
+ * returns).  0, or -1 with err set.
+ */
+int	 client_each(struct p2p_db *, client_each_fn *fn, void *arg,
+	    struct p2p_err *);
+
 /*
  * The Organization a requesting payer with this NPI is, looked up as
  * the API does (auth_org_by_npi()).  When there is none and name is not

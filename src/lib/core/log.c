@@ -26,6 +26,9 @@ static int			 fd = -1;	/* DEST_FILE */
 static char			 path[PATH_MAX];	/* DEST_FILE */
 static time_t			 checked;	/* last rotation check */
 static volatile sig_atomic_t	 hup;		/* SIGHUP: reopen */
+static int			 holding;	/* log_hold(): lines kept */
+static char			 held[LOG_HOLD_MAX]; /* DEST_FILE lines kept */
+static size_t			 heldlen;
 
 void
 log_init(const char *prog)
@@ -103,6 +106,7 @@ log_open(const char *d, struct p2p_err *err)
 void
 log_close(void)
 {
+	log_flush();
 	if (dest == DEST_FILE && fd != -1)
 		close(fd);
 	if (dest == DEST_SYSLOG)
@@ -184,14 +188,43 @@ vlog(int prio, const char *level, const char *fmt, va_list ap)
 	if ((size_t)n >= sizeof(full))
 		n = (int)sizeof(full) - 1;
 	if (dest == DEST_FILE) {
-		reopen_if_rotated();
-		/* One write(2) of the whole line: O_APPEND places it at
-		 * the end of the file whatever the other processes do. */
-		write_all(fd, full, (size_t)n);
+		if (holding && heldlen + (size_t)n > sizeof(held))
+			log_flush();
+		if (holding && heldlen + (size_t)n <= sizeof(held)) {
+			memcpy(held + heldlen, full, (size_t)n);
+			heldlen += (size_t)n;
+		} else {
+			reopen_if_rotated();
+			/* One write(2) of the whole line: O_APPEND places
+			 * it at the end of the file whatever the other
+			 * processes do. */
+			write_all(fd, full, (size_t)n);
+		}
 		if (!also_stderr)
 			return;
 	}
 	write_all(STDERR_FILENO, full, (size_t)n);
+}
+
+void
+log_hold(int on)
+{
+	holding = on;
+	if (!on)
+		log_flush();
+}
+
+void
+log_flush(void)
+{
+	if (heldlen == 0 || dest != DEST_FILE || fd == -1) {
+		heldlen = 0;
+		return;
+	}
+	reopen_if_rotated();
+	/* Whole lines in one write(2), as one line would be. */
+	write_all(fd, held, heldlen);
+	heldlen = 0;
 }
 
 void

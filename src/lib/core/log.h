@@ -42,4 +42,14 @@ void	 log_tee(int);
 /* Closes the file or syslog; lines go to stderr again. */
 void	 log_close(void);
 
+/*
+ * With 1, lines for the file are kept in memory (up to LOG_HOLD_MAX
+ * bytes, then written) until log_flush() or log_hold(0), which write
+ * them with one write(2): a batch of requests (web/batch.c) logs once.
+ * Other destinations are not held.
+ */
+#define LOG_HOLD_MAX	65536
+void	 log_hold(int);
+void	 log_flush(void);
+
 #endif

@@ -330,6 +330,26 @@ time_parse_prec(const char *s, int end, time_t *out)
 }
 
 int
+time_date_valid(const char *s)
+{
+	int	 y, mo, d;
+
+	/* FHIR R4 date: YYYY(-MM(-DD)?)?, year 0001-9999, no time. */
+	if (s == NULL || digits(s, 4, &y) == -1 || y < 1)
+		return 0;
+	if (s[4] == '\0')
+		return 1;
+	if (s[4] != '-' || digits(s + 5, 2, &mo) == -1 || mo < 1 || mo > 12)
+		return 0;
+	if (s[7] == '\0')
+		return 2;
+	if (s[7] != '-' || digits(s + 8, 2, &d) == -1 || d < 1 ||
+	    d > days_in_month(y, mo) || s[10] != '\0')
+		return 0;
+	return 3;
+}
+
+int
 hex_val(int c)
 {
 	if (c >= '0' && c <= '9')

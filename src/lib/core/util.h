@@ -88,6 +88,13 @@ int	 time_parse(const char *, int end, time_t *out);
 int	 time_parse_prec(const char *, int end, time_t *out);
 
 /*
+ * Checks a FHIR R4 date (YYYY, YYYY-MM or YYYY-MM-DD: year 0001-9999, a
+ * real month and day of that month, nothing else).  Returns its
+ * precision, 1 (year), 2 (month) or 3 (day), or 0 when s is not one.
+ */
+int	 time_date_valid(const char *);
+
+/*
  * Percent-decodes s in place ('+' becomes a space when plus != 0).
  * Returns -1 on a malformed escape or an embedded NUL.
  */

@@ -1,9 +1,9 @@
 /*
  * datascope/classify.c - the CMS-0057-F payer-to-payer data scope, decided
- * once per resource at load time (see classify.h and README.md
- * "Payer-to-payer data scope").  Sources: ../shared/spec/consent-and-
- * scope.md sections 2, 4 and 5 (HL7 THO security labels, PDex 2.x prior
- * authorizations, CARIN BB 2.1 non-financial "Basis" EOB profiles).
+ * once per resource at load time (see classify.h and docs/data-scope.md).
+ * Sources: ../shared/spec/consent-and-scope.md sections 2, 4 and 5
+ * (HL7 THO security labels, PDex 2.x prior authorizations, CARIN BB 2.1
+ * non-financial "Basis" EOB profiles).
  *
  * Every rule is written once, over the scanned form of the resource
  * (json/jscan.h): the loader scans each ndjson line, and a resource it
@@ -93,8 +93,8 @@ static const char *const amount_c4bb[] = {
  * Drug PAs (CMS-0057-F excludes prior authorizations for drugs of any
  * kind, physician-administered drugs included).  A productOrService
  * coding names a drug when its system is one of drug_systems (any
- * code), or one of code_systems with a code in drug_codes.  README.md
- * "Payer-to-payer data scope" lists the same, with what is left out.
+ * code), or one of code_systems with a code in drug_codes.
+ * docs/data-scope.md lists the same, with what is left out.
  */
 static const char *const drug_systems[] = {
 	"http://hl7.org/fhir/sid/ndc",			/* NDC */

@@ -7,7 +7,7 @@
  * (fhir_valid_id() is in json/fhir.h.)  This is no StructureDefinition
  * engine: elements outside the tables in valid.c are checked only by
  * name (a "reference" string anywhere; date and time elements by their
- * names, see README.md "Administration", load).
+ * names, see docs/operations.md "Administration", load).
  * The checks read a resource through the tape of json/jscan.h, so the
  * loader refuses the same things whichever way it parsed the line.
  */

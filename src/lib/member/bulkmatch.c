@@ -52,17 +52,23 @@ static const struct part_rule parts[] = {
  * an error; a missing required part only when require is set: the
  * kick-off accepts such a MemberBundle and the runner reports it alone
  * in the error file (PDex 2.2 pdex-154a: one bad member never fails the
- * others).
+ * others).  With k, what matching reads of a MemberPatient (and its
+ * CoverageToMatch) is checked and read into it (match_key_of(), the
+ * same rules as $member-match); k->family stays "" without a
+ * MemberPatient.
  */
 static int
 parts_scan(json_object *param, size_t index, int require,
-    struct match_input *in, struct p2p_err *err)
+    struct match_input *in, struct match_key *k, struct p2p_err *err)
 {
 	json_object	*arr, *p, *res, *found[NPARTS] = { NULL };
 	const char	*name;
-	size_t		 i, k, n;
+	char		 pbase[64], cbase[64];
+	size_t		 i, kk, n, at[NPARTS] = { 0 };
 
 	memset(in, 0, sizeof(*in));
+	if (k != NULL)
+		memset(k, 0, sizeof(*k));
 	if (!json_object_is_type(param, json_type_object) ||
 	    (arr = fhir_get(param, "part", json_type_array)) == NULL)
 		return p2p_fail(err, 400, P2P_ISSUE_REQUIRED,
@@ -79,42 +85,59 @@ parts_scan(json_object *param, size_t index, int require,
 			return p2p_fail(err, 400, P2P_ISSUE_STRUCTURE,
 			    "MemberBundle %zu: part %zu has no name",
 			    index + 1, i + 1);
-		for (k = 0; k < NPARTS; k++)
-			if (strcmp(name, parts[k].name) == 0)
+		for (kk = 0; kk < NPARTS; kk++)
+			if (strcmp(name, parts[kk].name) == 0)
 				break;
-		if (k == NPARTS)
+		if (kk == NPARTS)
 			return p2p_fail(err, 400, P2P_ISSUE_STRUCTURE,
 			    "MemberBundle %zu: unknown part %.64s",
 			    index + 1, name);
-		if (found[k] != NULL)
+		if (found[kk] != NULL)
 			return p2p_fail(err, 400, P2P_ISSUE_STRUCTURE,
 			    "MemberBundle %zu: part %s given twice",
-			    index + 1, parts[k].name);
+			    index + 1, parts[kk].name);
 		res = fhir_get(p, "resource", json_type_object);
 		if (res == NULL || fhir_type(res) == NULL ||
-		    strcmp(fhir_type(res), parts[k].type) != 0)
+		    strcmp(fhir_type(res), parts[kk].type) != 0)
 			return p2p_fail(err, 400, P2P_ISSUE_STRUCTURE,
 			    "MemberBundle %zu: part %s must hold a %s resource",
-			    index + 1, parts[k].name, parts[k].type);
-		found[k] = res;
+			    index + 1, parts[kk].name, parts[kk].type);
+		found[kk] = res;
+		at[kk] = i;
 	}
-	for (k = 0; require && k < NPARTS; k++)
-		if (parts[k].required && found[k] == NULL)
+	for (kk = 0; require && kk < NPARTS; kk++)
+		if (parts[kk].required && found[kk] == NULL)
 			return p2p_fail(err, 400, P2P_ISSUE_REQUIRED,
 			    "MemberBundle %zu: part %s is required",
-			    index + 1, parts[k].name);
+			    index + 1, parts[kk].name);
 	in->patient = found[0];
 	in->coverage = found[1];
 	in->link = found[2];
 	in->consent = found[3];
+	if (k == NULL || in->patient == NULL)
+		return 0;
+	snprintf(pbase, sizeof(pbase), "Parameters.parameter[%zu].part[%zu]"
+	    ".resource", index, at[0]);
+	snprintf(cbase, sizeof(cbase), "Parameters.parameter[%zu].part[%zu]"
+	    ".resource", index, at[1]);
+	if (match_key_of(in->patient, in->coverage, pbase, cbase, k,
+	    err) == -1) {
+		/* The message names the MemberBundle as the others do. */
+		snprintf(pbase, sizeof(pbase), "MemberBundle %zu: ", index + 1);
+		memmove(err->msg + strlen(pbase), err->msg,
+		    sizeof(err->msg) - strlen(pbase) - 1);
+		memcpy(err->msg, pbase, strlen(pbase));
+		err->msg[sizeof(err->msg) - 1] = '\0';
+		return -1;
+	}
 	return 0;
 }
 
 int
 bulk_match_parts(json_object *param, size_t index, struct match_input *in,
-    struct p2p_err *err)
+    struct match_key *k, struct p2p_err *err)
 {
-	return parts_scan(param, index, 1, in, err);
+	return parts_scan(param, index, 1, in, k, err);
 }
 
 int
@@ -123,6 +146,7 @@ bulk_match_check(json_object *body, long long max, json_object **bundles,
 {
 	json_object		*arr, *p, *out;
 	struct match_input	 in;
+	struct match_key	 k;
 	const char		*name;
 	size_t			 i, n;
 
@@ -148,7 +172,7 @@ bulk_match_check(json_object *body, long long max, json_object **bundles,
 			return p2p_fail(err, 400, P2P_ISSUE_STRUCTURE,
 			    "parameter %zu: only MemberBundle parameters are "
 			    "accepted", i + 1);
-		if (parts_scan(p, i, 0, &in, err) == -1)
+		if (parts_scan(p, i, 0, &in, &k, err) == -1)
 			return -1;
 	}
 	if ((out = json_object_get(arr)) == NULL)
@@ -157,30 +181,112 @@ bulk_match_check(json_object *body, long long max, json_object **bundles,
 	return 0;
 }
 
+#define GUARD_CHUNK	256	/* MemberBundles per guard transaction */
+
+/*
+ * The probing guard of the kick-off, GUARD_CHUNK MemberBundles a
+ * transaction (the attempts recorded stay recorded): each complete
+ * MemberBundle is an attempt of client, in order (one guard with
+ * $member-match: match_probe()).  Sets *throttled to the indexes of
+ * those over the limit (a new array), each audited as refused; the
+ * runner reports them in NonMatchedMembers without matching them, so
+ * the answer says nothing about the member.  Deciding here keeps the
+ * decision the same when a runner retries the job.
+ */
+static int
+guard(struct p2p_db *db, const struct p2p_config *cfg, const char *client,
+    json_object *bundles, time_t now, json_object **throttled,
+    struct p2p_err *err)
+{
+	struct match_input	 in;
+	struct match_key	*k;
+	struct p2p_err		 e;
+	char			 pre[40];
+	size_t			 i, n = json_object_array_length(bundles);
+
+	if ((*throttled = json_object_new_array()) == NULL ||
+	    (k = malloc(sizeof(*k))) == NULL) {
+		json_object_put(*throttled);
+		*throttled = NULL;
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	}
+	if (db_begin(db, err) == -1)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		/* A few hundred at a time: $member-match waits for the
+		 * write lock meanwhile. */
+		if (i > 0 && i % GUARD_CHUNK == 0 && (db_commit(db, err) == -1 ||
+		    db_begin(db, err) == -1))
+			goto fail;
+		p2p_err_init(&e);
+		/* An incomplete one fails alone in the runner, unmatched. */
+		if (parts_scan(json_object_array_get_idx(bundles, i), i, 1,
+		    &in, k, &e) == -1)
+			continue;
+		if (match_probe(db, client, k, cfg->probe_limit,
+		    cfg->probe_window, now, 1, &e) == 0)
+			continue;
+		if (e.status != 429) {
+			*err = e;
+			goto fail;
+		}
+		snprintf(pre, sizeof(pre), "MemberBundle %zu: ", i + 1);
+		memmove(e.msg + strlen(pre), e.msg,
+		    sizeof(e.msg) - strlen(pre) - 1);
+		memcpy(e.msg, pre, strlen(pre));
+		e.msg[sizeof(e.msg) - 1] = '\0';
+		if (audit_refusal(db, AUDIT_MATCH, "bulk-member-match", client,
+		    NULL, 0, &e, err) == -1)
+			goto fail;
+		if (fhir_push(*throttled, json_object_new_int64(
+		    (int64_t)i)) == -1) {
+			p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+			goto fail;
+		}
+	}
+	if (db_commit(db, err) == -1)
+		goto fail;
+	free(k);
+	return 0;
+fail:
+	db_rollback(db);
+	free(k);
+	json_object_put(*throttled);
+	*throttled = NULL;
+	return -1;
+}
+
 int
 bulk_match_queue(struct p2p_db *db, const struct p2p_config *cfg,
     const char *client, const char *npi, const char *org_id,
     json_object *body, time_t now, char id[JOB_ID_LEN + 1],
     struct p2p_err *err)
 {
-	json_object	*bundles = NULL, *p;
+	json_object	*bundles = NULL, *throttled = NULL, *p;
 	char		 date[16], url[700];
 	int		 rc;
 
 	if (bulk_match_check(body, cfg->bulk_max_members, &bundles,
 	    err) == -1)
 		return -1;
+	if (guard(db, cfg, client, bundles, now, &throttled, err) == -1) {
+		json_object_put(bundles);
+		return -1;
+	}
 	/* What bulk_match_run() reads: the requesting payer, the date of
-	 * the request, the MemberBundles. */
+	 * the request, the MemberBundles, those the guard stopped. */
 	time_date(now, date);
-	if ((p = json_object_new_object()) == NULL ||
+	if ((p = json_object_new_object()) == NULL)
+		json_object_put(throttled);
+	/* fhir_add() takes the value, even when it fails. */
+	if (p == NULL || fhir_add(p, "throttled", throttled) == -1 ||
 	    fhir_add_str(p, "npi", npi) == -1 ||
 	    fhir_add_str(p, "org_id", org_id) == -1 ||
 	    fhir_add_str(p, "date", date) == -1) {
 		json_object_put(bundles);
 		bundles = NULL;
 	}
-	/* fhir_add() takes bundles, even when it fails. */
 	if (bundles == NULL || fhir_add(p, "members", bundles) == -1) {
 		json_object_put(p);
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
@@ -271,16 +377,23 @@ member_error(struct job_out *o, size_t i, const struct p2p_err *why,
 static void
 sort_member(struct p2p_db *db, const struct p2p_config *cfg,
     const char *npi, const char *org_id, time_t now, json_object *param,
-    size_t i, struct member *m, struct p2p_err *why)
+    size_t i, int throttled, struct match_key *k, struct member *m,
+    struct p2p_err *why)
 {
 	enum match_result	 res;
 	struct p2p_err		 e;
 	int			 optout = 0;
 
 	m->b = B_ERROR;
-	if (bulk_match_parts(param, i, &m->in, why) == -1)
+	if (bulk_match_parts(param, i, &m->in, k, why) == -1)
 		return;
-	if (match_find(db, &m->in, &res, m->patient, sizeof(m->patient),
+	if (throttled) {
+		/* The probing guard stopped it at kick-off: never matched. */
+		log_info("MemberBundle %zu: probing guard", i + 1);
+		m->b = B_NOMATCH;
+		return;
+	}
+	if (match_find(db, k, &res, m->patient, sizeof(m->patient),
 	    why) == -1)
 		return;
 	if (res != MATCH_ONE) {
@@ -707,7 +820,9 @@ bulk_match_run(struct p2p_db *db, const struct p2p_config *cfg,
     const struct job *job, struct job_out *o, struct p2p_err *err)
 {
 	struct member		*ms = NULL;
-	json_object		*bundles, *groups[B_ERROR] = { NULL };
+	struct match_key	*k = NULL;
+	json_object		*bundles, *groups[B_ERROR] = { NULL }, *thr;
+	char			*stop = NULL;
 	const char		*npi, *org, *date;
 	char			 gids[B_ERROR][40];
 	struct p2p_err		 why;
@@ -723,8 +838,21 @@ bulk_match_run(struct p2p_db *db, const struct p2p_config *cfg,
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "job parameters are incomplete");
 	n = json_object_array_length(bundles);
-	if ((ms = calloc(n ? n : 1, sizeof(*ms))) == NULL)
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	if ((ms = calloc(n ? n : 1, sizeof(*ms))) == NULL ||
+	    (stop = calloc(n ? n : 1, 1)) == NULL ||
+	    (k = malloc(sizeof(*k))) == NULL) {
+		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+		goto out;
+	}
+	/* The MemberBundles the probing guard stopped at kick-off. */
+	thr = fhir_get(job->params, "throttled", json_type_array);
+	for (i = 0; thr != NULL && i < json_object_array_length(thr); i++) {
+		int64_t	 x = json_object_get_int64(
+		    json_object_array_get_idx(thr, i));
+
+		if (x >= 0 && (uint64_t)x < n)
+			stop[x] = 1;
+	}
 	for (b = 0; b < B_ERROR; b++)
 		if (rand_hex(gids[b], 16) == -1) {
 			p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
@@ -734,7 +862,8 @@ bulk_match_run(struct p2p_db *db, const struct p2p_config *cfg,
 	for (i = 0; i < n; i++) {
 		p2p_err_init(&why);
 		sort_member(db, cfg, npi, org ? org : "", now,
-		    json_object_array_get_idx(bundles, i), i, &ms[i], &why);
+		    json_object_array_get_idx(bundles, i), i, stop[i], k,
+		    &ms[i], &why);
 		if (ms[i].b == B_ERROR) {
 			log_warn("job %s: MemberBundle %zu: %s", job->id, i + 1,
 			    why.msg);
@@ -762,5 +891,7 @@ out:
 	for (b = 0; b < B_ERROR; b++)
 		json_object_put(groups[b]);
 	free(ms);
+	free(stop);
+	free(k);
 	return rc;
 }

@@ -39,9 +39,11 @@ static const struct {
 };
 
 /* The two the release check runs (also for the query-plan test). */
+/* An opt-out is a consent the payer loaded or recorded (source
+ * 'loaded'): submitted consents are permits (index consent_loaded). */
 #define SQL_OPTOUT \
-	"SELECT cid FROM consent WHERE patient = ?1 AND status = 'active'" \
-	" AND provision = 'deny' LIMIT 1"
+	"SELECT cid FROM consent WHERE patient = ?1 AND source = 'loaded'" \
+	" AND status = 'active' AND provision = 'deny' LIMIT 1"
 #define SQL_ACCESS \
 	"SELECT m.cid, m.consentless, c.status, c.policy, c.period_start," \
 	" c.period_end FROM match m LEFT JOIN consent c ON c.cid = m.cid" \
@@ -94,9 +96,12 @@ static const char *const sql[STMT__MAX] = {
 	" policy, period_start, period_end, recipient, created, updated, json)"
 	" VALUES (?1, ?2, NULL, 'loaded', 'active', 'deny', NULL, NULL, NULL,"
 	" NULL, ?3, ?3, ?4)",
-	/* STMT_SEARCH */
-	"SELECT id FROM consent WHERE client_id = ?1 AND patient = ?2"
-	" ORDER BY cid LIMIT ?3",
+	/* STMT_SEARCH: every consent a client submits comes with its
+	 * match (index match_client_patient, 0007-match-writes.sql) */
+	"SELECT DISTINCT c.id, c.cid FROM match m JOIN consent c"
+	" ON c.cid = m.cid WHERE m.client_id = ?1 AND m.patient = ?2"
+	" AND c.client_id = ?1 AND c.source = 'submitted'"
+	" ORDER BY c.cid LIMIT ?3",
 };
 
 /* The queries the release check runs, for the query-plan test. */
@@ -277,8 +282,16 @@ consent_store(struct p2p_db *db, json_object *consent,
 	int		 rc;
 
 	*cid = 0;
-	id[0] = 'c';
-	if (rand_hex(id + 1, 16) == -1)
+	/*
+	 * 'c', the capture time in milliseconds (12 hex digits) and 80
+	 * random bits: as unguessable as needed, and each new id sorts
+	 * after the previous ones, so the unique index on id takes it on
+	 * the same page (one page written for a batch of captures, not one
+	 * at a random place each: web/batch.c).
+	 */
+	snprintf(id, sizeof(id), "c%012llx",
+	    (unsigned long long)now_ms() & 0xffffffffffffULL);
+	if (rand_hex(id + 13, 10) == -1)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "no randomness");
 	time_instant(now_sec(), ts);
 	json = fhir_json(consent);

@@ -1,5 +1,5 @@
 /*
- * match.c - see match.h; the rules are in README.md ("Matching").
+ * match.c - see match.h; the rules are in docs/matching.md.
  *
  * HRex $member-match leaves the algorithm to the server.  Ours is
  * deterministic and cheap:
@@ -31,9 +31,7 @@
 #include "member/norm.h"
 #include "core/util.h"
 
-#define MATCH_MAX_LOOKUPS	48	/* (value, kind) pairs per request */
 #define MATCH_MAX_CAND		64	/* candidate patients per request */
-#define MATCH_VALUE_MAX		256	/* longest identifier value used */
 #define MATCH_ID_MAX		65	/* FHIR id (64) + NUL */
 
 #define SYS_V2_0203	"http://terminology.hl7.org/CodeSystem/v2-0203"
@@ -47,23 +45,24 @@ static const char sql_demog_patient[] =
 static const char sql_demog_lookup[] =
     "SELECT patient, given, gender FROM demog"
     " WHERE birth_date = ?1 AND family = ?2";
-static const char sql_probe_prune[] =
-    "DELETE FROM probe WHERE client_id = ?1 AND person = ?2 AND time < ?3";
+/* At most PROBE_EXPIRE_MAX rows a statement: short write transactions. */
+#define PROBE_EXPIRE_MAX	5000
+#define STR_(x)			#x
+#define STR(x)			STR_(x)
+static const char sql_probe_expire[] =
+    "DELETE FROM probe WHERE (client_id, person, time, card) IN"
+    " (SELECT client_id, person, time, card FROM probe WHERE time < ?1"
+    " ORDER BY time LIMIT " STR(PROBE_EXPIRE_MAX) ")";
 static const char sql_probe_add[] =
     "INSERT OR IGNORE INTO probe (client_id, person, card, time) VALUES (?1, ?2, ?3, ?4)";
 static const char sql_probe_count[] =
-    "SELECT COUNT(DISTINCT card) FROM probe"
+    "SELECT COUNT(DISTINCT card), COALESCE(MAX(card = ?4), 0) FROM probe"
     " WHERE client_id = ?1 AND person = ?2 AND time >= ?3";
 
 /* Every query a request runs, for the query-plan test. */
 const char *const match_queries[] = {
-	sql_ident, sql_demog_patient, sql_demog_lookup, sql_probe_prune,
-	sql_probe_count, NULL
-};
-
-struct lookup {
-	const char	*value;		/* borrowed from the request */
-	int		 kind;		/* ident.kind */
+	sql_ident, sql_demog_patient, sql_demog_lookup, sql_probe_count,
+	sql_probe_expire, NULL
 };
 
 struct cands {
@@ -72,50 +71,294 @@ struct cands {
 	int	 overflow;	/* more than MATCH_MAX_CAND */
 };
 
-void
-match_demog_of(json_object *patient, struct match_demog *d)
-{
-	json_object	*names, *nm, *given, *g;
-	const char	*family, *s;
-	char		 joined[512], part[128];
-	size_t		 i, j, n, len;
+/* --- the identity: what matching reads, validated --------------------- */
 
-	memset(d, 0, sizeof(*d));
-	d->gender = norm_gender(fhir_str(patient, "gender"));
-	if ((s = fhir_str(patient, "birthDate")) != NULL && strlen(s) < 16)
-		snprintf(d->birth, sizeof(d->birth), "%s", s);
-	if ((names = fhir_get(patient, "name", json_type_array)) == NULL)
-		return;
-	n = json_object_array_length(names);
-	for (i = 0; i < n; i++) {
-		nm = json_object_array_get_idx(names, i);
-		if ((family = fhir_str(nm, "family")) != NULL)
-			break;
+/* A 400 naming the element base.what (what may be "" for base). */
+static int
+refuse(struct p2p_err *err, enum p2p_issue issue, const char *base,
+    const char *what, const char *why)
+{
+	char	 ex[200];
+
+	snprintf(ex, sizeof(ex), "%s%s%s", base, what[0] ? "." : "", what);
+	return p2p_fail_at(err, 400, issue, ex, "%s %s", ex, why);
+}
+
+/*
+ * A FHIR string that matching reads: absent (NULL, 0), or a non-empty
+ * JSON string of at most max bytes (FHIR R4: a string has at least one
+ * character).  0 or -1 with a 400.
+ */
+static int
+read_string(json_object *obj, const char *key, size_t max, const char *base,
+    const char *what, const char **out, struct p2p_err *err)
+{
+	json_object	*v;
+	size_t		 len;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(obj, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return refuse(err, P2P_ISSUE_STRUCTURE, base, what,
+		    "must be a string");
+	if ((len = (size_t)json_object_get_string_len(v)) == 0)
+		return refuse(err, P2P_ISSUE_VALUE, base, what,
+		    "must not be empty");
+	if (len > max)
+		return refuse(err, P2P_ISSUE_TOO_LONG, base, what,
+		    "is too long");
+	*out = json_object_get_string(v);
+	return 0;
+}
+
+/* An array that matching reads: absent (NULL), or a JSON array. */
+static int
+read_array(json_object *obj, const char *key, size_t max, const char *base,
+    const char *what, json_object **out, struct p2p_err *err)
+{
+	json_object	*v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(obj, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_array))
+		return refuse(err, P2P_ISSUE_STRUCTURE, base, what,
+		    "must be an array");
+	if (json_object_array_length(v) > max)
+		return refuse(err, P2P_ISSUE_TOO_COSTLY, base, what,
+		    "has too many entries");
+	*out = v;
+	return 0;
+}
+
+static int
+is_object(json_object *o)
+{
+	return json_object_is_type(o, json_type_object);
+}
+
+/* Entry i of array arr (what), which must be an object; NULL with a 400. */
+static json_object *
+object_at(json_object *arr, size_t i, const char *base, const char *what,
+    struct p2p_err *err)
+{
+	json_object	*o = json_object_array_get_idx(arr, i);
+	char		 w[160];
+
+	if (is_object(o))
+		return o;
+	snprintf(w, sizeof(w), "%s[%zu]", what, i);
+	refuse(err, P2P_ISSUE_STRUCTURE, base, w, "must be an object");
+	return NULL;
+}
+
+/* A CodeableConcept fhir_has_coding() reads: coding[].system, .code. */
+static int
+check_concept(json_object *cc, const char *base, const char *what,
+    struct p2p_err *err)
+{
+	json_object	*codings, *c;
+	const char	*s;
+	char		 w[128];
+	size_t		 i;
+
+	if (!is_object(cc))
+		return refuse(err, P2P_ISSUE_STRUCTURE, base, what,
+		    "must be an object");
+	snprintf(w, sizeof(w), "%s.coding", what);
+	if (read_array(cc, "coding", MATCH_MAX_IDENT, base, w, &codings,
+	    err) == -1)
+		return -1;
+	for (i = 0; codings != NULL &&
+	    i < json_object_array_length(codings); i++) {
+		snprintf(w, sizeof(w), "%s.coding", what);
+		if ((c = object_at(codings, i, base, w, err)) == NULL)
+			return -1;
+		snprintf(w, sizeof(w), "%s.coding[%zu].system", what, i);
+		if (read_string(c, "system", MATCH_VALUE_MAX, base, w, &s,
+		    err) == -1)
+			return -1;
+		snprintf(w, sizeof(w), "%s.coding[%zu].code", what, i);
+		if (read_string(c, "code", MATCH_VALUE_MAX, base, w, &s,
+		    err) == -1)
+			return -1;
 	}
-	if (i == n)
-		return;
-	norm_name(family, d->family, sizeof(d->family));
-	if ((given = fhir_get(nm, "given", json_type_array)) == NULL)
-		return;
-	joined[0] = '\0';
-	len = 0;
-	for (j = 0; j < json_object_array_length(given); j++) {
-		g = json_object_array_get_idx(given, j);
-		if (!json_object_is_type(g, json_type_string))
-			continue;
-		norm_name(json_object_get_string(g), part, sizeof(part));
-		if (d->given[0] == '\0')
-			snprintf(d->given, sizeof(d->given), "%s", part);
-		len += (size_t)snprintf(joined + len, sizeof(joined) - len,
-		    "%s", part);
-		if (len >= sizeof(joined))
-			len = sizeof(joined) - 1;
+	return 0;
+}
+
+static void
+add_lookup(struct match_key *k, const char *value, int kind)
+{
+	size_t	 i;
+
+	for (i = 0; i < k->nlook; i++)
+		if (k->look[i].kind == kind &&
+		    strcmp(k->look[i].value, value) == 0)
+			return;
+	/* Cannot overflow: read_identifiers() bounds the identifiers. */
+	if (k->nlook < MATCH_MAX_LOOKUPS) {
+		k->look[k->nlook].value = value;
+		k->look[k->nlook].kind = kind;
+		k->nlook++;
 	}
-	snprintf(d->given_all, sizeof(d->given_all), "%s", joined);
+}
+
+/*
+ * The identifier values of a resource: each looked up as kind, and a
+ * value typed v2-0203#MB (the member id) as all three kinds.
+ */
+static int
+read_identifiers(json_object *res, const char *base, int kind,
+    struct match_key *k, struct p2p_err *err)
+{
+	json_object	*ids, *id, *type;
+	const char	*v;
+	char		 w[64];
+	size_t		 i;
+
+	if (read_array(res, "identifier", MATCH_MAX_IDENT, base, "identifier",
+	    &ids, err) == -1)
+		return -1;
+	for (i = 0; ids != NULL && i < json_object_array_length(ids); i++) {
+		if ((id = object_at(ids, i, base, "identifier", err)) == NULL)
+			return -1;
+		snprintf(w, sizeof(w), "identifier[%zu].type", i);
+		type = NULL;
+		if (json_object_object_get_ex(id, "type", &type) &&
+		    check_concept(type, base, w, err) == -1)
+			return -1;
+		snprintf(w, sizeof(w), "identifier[%zu].value", i);
+		if (read_string(id, "value", MATCH_VALUE_MAX, base, w, &v,
+		    err) == -1)
+			return -1;
+		if (v == NULL)
+			continue;	/* nothing to look up */
+		add_lookup(k, v, kind);
+		if (fhir_has_coding(type, SYS_V2_0203, "MB")) {
+			add_lookup(k, v, 1);
+			add_lookup(k, v, 2);
+			add_lookup(k, v, 3);
+		}
+	}
+	return 0;
+}
+
+/* The names: every one checked, the first with a family name used. */
+static int
+read_names(json_object *p, const char *base, struct match_key *k,
+    struct p2p_err *err)
+{
+	json_object	*names, *nm, *given, *g, *use = NULL;
+	const char	*family, *s;
+	char		 w[64], all[MATCH_NAME_MAX + 1];
+	size_t		 i, j, len;
+
+	if (read_array(p, "name", MATCH_MAX_NAMES, base, "name", &names,
+	    err) == -1)
+		return -1;
+	for (i = 0; names != NULL && i < json_object_array_length(names);
+	    i++) {
+		if ((nm = object_at(names, i, base, "name", err)) == NULL)
+			return -1;
+		snprintf(w, sizeof(w), "name[%zu].family", i);
+		if (read_string(nm, "family", MATCH_NAME_MAX, base, w, &family,
+		    err) == -1)
+			return -1;
+		snprintf(w, sizeof(w), "name[%zu].given", i);
+		if (read_array(nm, "given", MATCH_MAX_NAMES, base, w, &given,
+		    err) == -1)
+			return -1;
+		len = 0;
+		all[0] = '\0';
+		for (j = 0; given != NULL &&
+		    j < json_object_array_length(given); j++) {
+			g = json_object_array_get_idx(given, j);
+			snprintf(w, sizeof(w), "name[%zu].given[%zu]", i, j);
+			if (!json_object_is_type(g, json_type_string))
+				return refuse(err, P2P_ISSUE_STRUCTURE, base,
+				    w, "must be a string");
+			s = json_object_get_string(g);
+			if (*s == '\0')
+				return refuse(err, P2P_ISSUE_VALUE, base, w,
+				    "must not be empty");
+			/* Folded and joined, they must fit as the loader
+			 * stores them. */
+			len += strlen(s);
+			snprintf(w, sizeof(w), "name[%zu].given", i);
+			if (len > MATCH_NAME_MAX)
+				return refuse(err, P2P_ISSUE_TOO_LONG, base, w,
+				    "is too long");
+			if (use == NULL && family != NULL) {
+				if (j == 0)
+					norm_name(s, k->given,
+					    sizeof(k->given));
+				strcat(all, s);
+			}
+		}
+		if (use == NULL && family != NULL) {
+			use = nm;
+			norm_name(family, k->family, sizeof(k->family));
+			norm_name(all, k->given_all, sizeof(k->given_all));
+		}
+	}
+	if (use == NULL)
+		return refuse(err, P2P_ISSUE_REQUIRED, base, "name.family",
+		    "is required (hrex-patient-demographics)");
+	return 0;
 }
 
 int
-match_agrees(const struct match_demog *q, const char *family,
+match_key_of(json_object *patient, json_object *coverage,
+    const char *pbase, const char *cbase, struct match_key *k,
+    struct p2p_err *err)
+{
+	const char	*s;
+
+	memset(k, 0, sizeof(*k));
+	k->gender = "";
+	if (!is_object(patient))
+		return refuse(err, P2P_ISSUE_STRUCTURE, pbase, "",
+		    "must be a Patient");
+	if (read_names(patient, pbase, k, err) == -1 ||
+	    read_string(patient, "birthDate", 64, pbase, "birthDate", &s,
+	    err) == -1)
+		return -1;
+	/* A FHIR date, compared exactly: a partial date ("1980") matches
+	 * only a stored birth date given to the same precision. */
+	if (s == NULL)
+		return refuse(err, P2P_ISSUE_REQUIRED, pbase, "birthDate",
+		    "is required (hrex-patient-demographics)");
+	if (!time_date_valid(s))
+		return refuse(err, P2P_ISSUE_VALUE, pbase, "birthDate",
+		    "must be a FHIR date: YYYY, YYYY-MM or YYYY-MM-DD");
+	snprintf(k->birth, sizeof(k->birth), "%s", s);
+	if (read_string(patient, "gender", 16, pbase, "gender", &s,
+	    err) == -1)
+		return -1;
+	/* FHIR R4 AdministrativeGender, a required binding. */
+	if (s != NULL && strcmp(s, "male") != 0 && strcmp(s, "female") != 0 &&
+	    strcmp(s, "other") != 0 && strcmp(s, "unknown") != 0)
+		return refuse(err, P2P_ISSUE_VALUE, pbase, "gender",
+		    "must be male, female, other or unknown");
+	k->gender = norm_gender(s);
+	if (read_identifiers(patient, pbase, 1, k, err) == -1)
+		return -1;
+	if (coverage == NULL)
+		return 0;
+	if (!is_object(coverage))
+		return refuse(err, P2P_ISSUE_STRUCTURE, cbase, "",
+		    "must be a Coverage");
+	if (read_string(coverage, "subscriberId", MATCH_VALUE_MAX, cbase,
+	    "subscriberId", &s, err) == -1)
+		return -1;
+	if (s != NULL)
+		add_lookup(k, s, 2);
+	return read_identifiers(coverage, cbase, 3, k, err);
+}
+
+int
+match_agrees(const struct match_key *q, const char *family,
     const char *given, const char *birth, const char *gender)
 {
 	if (q->family[0] != '\0' &&
@@ -132,46 +375,6 @@ match_agrees(const struct match_demog *q, const char *family,
 	    strcmp(q->gender, norm_gender(gender)) != 0)
 		return 0;
 	return 1;
-}
-
-static void
-add_lookup(struct lookup *l, size_t *n, const char *value, int kind)
-{
-	size_t	 i, len;
-
-	if (value == NULL || (len = strlen(value)) == 0 ||
-	    len > MATCH_VALUE_MAX || *n >= MATCH_MAX_LOOKUPS)
-		return;
-	for (i = 0; i < *n; i++)
-		if (l[i].kind == kind && strcmp(l[i].value, value) == 0)
-			return;
-	l[*n].value = value;
-	l[*n].kind = kind;
-	(*n)++;
-}
-
-/* Identifier values of a resource: kind, plus all kinds for MB ones. */
-static void
-add_identifiers(struct lookup *l, size_t *n, json_object *res, int kind)
-{
-	json_object	*ids, *id;
-	const char	*v;
-	size_t		 i;
-
-	if ((ids = fhir_get(res, "identifier", json_type_array)) == NULL)
-		return;
-	for (i = 0; i < json_object_array_length(ids); i++) {
-		id = json_object_array_get_idx(ids, i);
-		if ((v = fhir_str(id, "value")) == NULL)
-			continue;
-		add_lookup(l, n, v, kind);
-		if (fhir_has_coding(fhir_get(id, "type", json_type_object),
-		    SYS_V2_0203, "MB")) {
-			add_lookup(l, n, v, 1);
-			add_lookup(l, n, v, 2);
-			add_lookup(l, n, v, 3);
-		}
-	}
 }
 
 static void
@@ -194,7 +397,7 @@ cand_add(struct cands *c, const char *id)
 /* Does one of patient's demog rows agree with q?  1, 0 or -1. */
 static int
 patient_agrees(struct p2p_db *db, const char *patient,
-    const struct match_demog *q, struct p2p_err *err)
+    const struct match_key *q, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
 	int		 rc, ok = 0;
@@ -229,44 +432,34 @@ decide(const struct cands *c, enum match_result *res, char *patient_id,
 }
 
 int
-match_find(struct p2p_db *db, const struct match_input *in,
+match_find(struct p2p_db *db, const struct match_key *q,
     enum match_result *res, char *patient_id, size_t idsz,
     struct p2p_err *err)
 {
-	struct lookup		 l[MATCH_MAX_LOOKUPS];
-	struct match_demog	 q;
 	struct cands		*cand = NULL, *kept = NULL;
 	sqlite3_stmt		*st;
-	size_t			 n = 0, i;
+	size_t			 i;
 	int			 rc, a, ret = -1;
 
 	*res = MATCH_NONE;
 	if (idsz > 0)
 		patient_id[0] = '\0';
-	match_demog_of(in->patient, &q);
-	add_identifiers(l, &n, in->patient, 1);
-	add_lookup(l, &n, fhir_str(in->coverage, "subscriberId"), 2);
-	add_identifiers(l, &n, in->coverage, 3);
-
 	if ((cand = calloc(1, sizeof(*cand))) == NULL ||
 	    (kept = calloc(1, sizeof(*kept))) == NULL) {
 		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 		goto out;
 	}
 
-	if (n == 0) {
-		/* Demographics alone need at least family and birth date. */
-		if (q.family[0] == '\0' || q.birth[0] == '\0') {
-			ret = 0;
-			goto out;
-		}
+	if (q->nlook == 0) {
+		/* Demographics alone: family and birth date (always there:
+		 * match_key_of()) through the demog_lookup index. */
 		if ((st = db_stmt(db, sql_demog_lookup, err)) == NULL)
 			goto out;
-		db_bind_text(st, 1, q.birth);
-		db_bind_text(st, 2, q.family);
+		db_bind_text(st, 1, q->birth);
+		db_bind_text(st, 2, q->family);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			if (match_agrees(&q, q.family, db_col_text(st, 1),
-			    q.birth, db_col_text(st, 2)))
+			if (match_agrees(q, q->family, db_col_text(st, 1),
+			    q->birth, db_col_text(st, 2)))
 				cand_add(kept, db_col_text(st, 0));
 		db_done(st);
 		if (rc != SQLITE_DONE) {
@@ -278,11 +471,11 @@ match_find(struct p2p_db *db, const struct match_input *in,
 		goto out;
 	}
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < q->nlook; i++) {
 		if ((st = db_stmt(db, sql_ident, err)) == NULL)
 			goto out;
-		db_bind_text(st, 1, l[i].value);
-		sqlite3_bind_int(st, 2, l[i].kind);
+		db_bind_text(st, 1, q->look[i].value);
+		sqlite3_bind_int(st, 2, q->look[i].kind);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 			cand_add(cand, db_col_text(st, 0));
 		db_done(st);
@@ -292,7 +485,7 @@ match_find(struct p2p_db *db, const struct match_input *in,
 		}
 	}
 	for (i = 0; i < cand->n && kept->n < 2; i++) {
-		if ((a = patient_agrees(db, cand->id[i], &q, err)) == -1)
+		if ((a = patient_agrees(db, cand->id[i], q, err)) == -1)
 			goto out;
 		if (a)
 			cand_add(kept, cand->id[i]);
@@ -323,55 +516,57 @@ sha256_hex(const struct p2p_buf *b, char out[65])
 	return 0;
 }
 
-int
-match_probe(struct p2p_db *db, const char *client,
-    const struct match_input *in, long long limit, long long window,
-    time_t now, struct p2p_err *err)
+static int
+look_cmp(const void *a, const void *b)
 {
-	struct match_demog	 q;
+	const struct match_lookup *x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind - y->kind;
+	return strcmp(x->value, y->value);
+}
+
+int
+match_probe_keys(const struct match_key *k, char person[65], char card[65])
+{
+	struct match_lookup	 look[MATCH_MAX_LOOKUPS];
 	struct p2p_buf		 b = { NULL, 0, 0 };
-	json_object		*ids, *id;
-	sqlite3_stmt		*st;
-	char			 person[65], card[65];
-	long long		 distinct = 0;
 	size_t			 i;
-	int			 rc, oom = 0;
+	int			 oom = 0, rc = -1;
 
-	/* Only hashes are kept: the probe table holds no demographics. */
-	match_demog_of(in->patient, &q);
-	oom |= buf_printf(&b, "%s\x1f%s\x1f%s\x1f%s", q.family, q.given_all,
-	    q.birth, q.gender);
-	if (oom || sha256_hex(&b, person) == -1) {
-		buf_free(&b);
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	}
+	/*
+	 * The person: the two demographics every match requires and
+	 * compares exactly (docs/matching.md, "Probing guard").  Every
+	 * request that can reach a member carries that member's folded
+	 * family name and birth date, whatever else it varies.
+	 */
+	oom |= buf_printf(&b, "%s\x1f%s", k->family, k->birth);
+	if (oom || sha256_hex(&b, person) == -1)
+		goto out;
+	/* The card: everything else matching reads, in a fixed order. */
+	memcpy(look, k->look, k->nlook * sizeof(look[0]));
+	qsort(look, k->nlook, sizeof(look[0]), look_cmp);
 	buf_reset(&b);
-	oom |= buf_printf(&b, "s=%s",
-	    fhir_str(in->coverage, "subscriberId") != NULL ?
-	    fhir_str(in->coverage, "subscriberId") : "");
-	if ((ids = fhir_get(in->coverage, "identifier", json_type_array)) !=
-	    NULL)
-		for (i = 0; i < json_object_array_length(ids) && i < 32; i++) {
-			id = json_object_array_get_idx(ids, i);
-			oom |= buf_printf(&b, "\x1f%s|%s",
-			    fhir_str(id, "system") ? fhir_str(id, "system") : "",
-			    fhir_str(id, "value") ? fhir_str(id, "value") : "");
-		}
-	if (oom || sha256_hex(&b, card) == -1) {
-		buf_free(&b);
-		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	}
+	oom |= buf_printf(&b, "%s\x1f%s\x1f%s", k->given, k->given_all,
+	    k->gender);
+	for (i = 0; i < k->nlook; i++)
+		oom |= buf_printf(&b, "\x1f%d:%s", look[i].kind, look[i].value);
+	if (oom || sha256_hex(&b, card) == -1)
+		goto out;
+	rc = 0;
+out:
 	buf_free(&b);
+	return rc;
+}
 
-	if ((st = db_stmt(db, sql_probe_prune, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, client);
-	db_bind_text(st, 2, person);
-	sqlite3_bind_int64(st, 3, (long long)now - window);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "probe prune");
+/* Records one attempt (person, card hashes) of client at now. */
+static int
+probe_add(struct p2p_db *db, const char *client, const char *person,
+    const char *card, time_t now, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
 	if ((st = db_stmt(db, sql_probe_add, err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, client);
@@ -380,25 +575,83 @@ match_probe(struct p2p_db *db, const char *client,
 	sqlite3_bind_int64(st, 4, (long long)now);
 	rc = sqlite3_step(st);
 	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "probe insert");
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "probe insert");
+}
+
+int
+match_probe(struct p2p_db *db, const char *client, const struct match_key *k,
+    long long limit, long long window, time_t now, int record,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	char		 person[65], card[65];
+	long long	 distinct = 0;
+	int		 rc, seen = 0;
+
+	/* Only hashes are kept: the probe table holds no demographics. */
+	if (match_probe_keys(k, person, card) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	/* The window only: older rows are the runner's to delete
+	 * (match_probe_expire()). */
 	if ((st = db_stmt(db, sql_probe_count, err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, client);
 	db_bind_text(st, 2, person);
 	sqlite3_bind_int64(st, 3, (long long)now - window);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	db_bind_text(st, 4, card);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		distinct = sqlite3_column_int64(st, 0);
+		seen = sqlite3_column_int(st, 1);
+	}
 	db_done(st);
 	if (rc != SQLITE_ROW)
 		return db_fail(db, rc, err, "probe count");
+	/* This attempt counts, whether it will be recorded or not. */
+	if (!seen)
+		distinct++;
+	if ((record || distinct > limit) &&
+	    probe_add(db, client, person, card, now, err) == -1)
+		return -1;
 	if (distinct > limit) {
 		p2p_fail(err, 429, P2P_ISSUE_THROTTLED, "too many member-match"
-		    " attempts for the same demographics with different"
-		    " coverage data; retry later");
+		    " attempts for the same person (family name and birth"
+		    " date) with different match data; retry later");
 		err->retry_after = (int)window;
 		return -1;
 	}
+	return 0;
+}
+
+int
+match_probe_record(struct p2p_db *db, const char *client,
+    const struct match_key *k, time_t now, struct p2p_err *err)
+{
+	char	 person[65], card[65];
+
+	if (match_probe_keys(k, person, card) == -1)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
+	return probe_add(db, client, person, card, now, err);
+}
+
+int
+match_probe_expire(struct p2p_db *db, long long window, time_t now,
+    long long *n, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc, k;
+
+	*n = 0;
+	do {
+		if ((st = db_stmt(db, sql_probe_expire, err)) == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, (long long)now - window);
+		rc = sqlite3_step(st);
+		db_done(st);
+		if (rc != SQLITE_DONE)
+			return db_fail(db, rc, err, "probe expire");
+		k = sqlite3_changes(db->h);
+		*n += k;
+	} while (k == PROBE_EXPIRE_MAX);
 	return 0;
 }
 
@@ -515,11 +768,12 @@ fail:
 }
 
 int
-match_parse(json_object *body, struct match_input *in, struct p2p_err *err)
+match_parse(json_object *body, struct match_input *in, struct match_key *k,
+    struct p2p_err *err)
 {
-	json_object	*list, *found[HP__MAX], *p;
-	char		 ex[96];
-	size_t		 idx = 0;
+	json_object	*list, *found[HP__MAX];
+	char		 pbase[64], cbase[64];
+	size_t		 pidx = 0, cidx = 0;
 
 	memset(in, 0, sizeof(*in));
 	if ((list = params_list(body, err)) == NULL)
@@ -535,22 +789,14 @@ match_parse(json_object *body, struct match_input *in, struct p2p_err *err)
 	in->link = found[HP_LINK];
 	in->consent = found[HP_CONSENT];
 
-	/* hrex-patient-demographics: name.family and birthDate 1..1. */
-	p = in->patient;
-	(void)params_find(list, "MemberPatient", &idx);
-	if (fhir_path_str(p, "name.family") == NULL) {
-		snprintf(ex, sizeof(ex), "Parameters.parameter[%zu].resource"
-		    ".name.family", idx);
-		return p2p_fail_at(err, 400, P2P_ISSUE_REQUIRED, ex,
-		    "MemberPatient needs name.family (%s)", ex);
-	}
-	if (fhir_str(p, "birthDate") == NULL) {
-		snprintf(ex, sizeof(ex), "Parameters.parameter[%zu].resource"
-		    ".birthDate", idx);
-		return p2p_fail_at(err, 400, P2P_ISSUE_REQUIRED, ex,
-		    "MemberPatient needs birthDate (%s)", ex);
-	}
-	return 0;
+	(void)params_find(list, "MemberPatient", &pidx);
+	(void)params_find(list, in->legacy ? "OldCoverage" : "CoverageToMatch",
+	    &cidx);
+	snprintf(pbase, sizeof(pbase), "Parameters.parameter[%zu].resource",
+	    pidx);
+	snprintf(cbase, sizeof(cbase), "Parameters.parameter[%zu].resource",
+	    cidx);
+	return match_key_of(in->patient, in->coverage, pbase, cbase, k, err);
 }
 
 /*
@@ -564,7 +810,8 @@ match_parse(json_object *body, struct match_input *in, struct p2p_err *err)
  */
 int
 match_member(struct p2p_db *db, const struct p2p_config *cfg,
-    const struct match_input *in, const char *client, const char *npi,
+    const struct match_input *in, const struct match_key *k,
+    const char *client, const char *npi,
     const char *org_id, time_t now, char *patient, size_t patientsz,
     struct p2p_err *err)
 {
@@ -590,11 +837,16 @@ match_member(struct p2p_db *db, const struct p2p_config *cfg,
 		    " (consent-less legacy matching is disabled)");
 		goto refused;
 	}
-	if (match_find(db, in, &res, patient, patientsz, err) == -1 ||
+	if (match_find(db, k, &res, patient, patientsz, err) == -1 ||
 	    (res == MATCH_ONE && consent_optout(db, patient, &optout,
 	    err) == -1) ||
-	    match_probe(db, client, in, cfg->probe_limit, cfg->probe_window,
-	    now, err) == -1)
+	    match_probe(db, client, k, cfg->probe_limit, cfg->probe_window,
+	    now, 0, err) == -1)
+		goto refused;
+	/* An attempt that does not end in the member's data counts for the
+	 * guard; a success is on record as the match itself. */
+	if ((res != MATCH_ONE || optout) &&
+	    match_probe_record(db, client, k, now, err) == -1)
 		goto refused;
 	if (res == MATCH_NONE) {
 		/* Wording of the government guide's Example 03. */

@@ -20,7 +20,7 @@ struct admin_init_opts {
 	const char	*share_dir;	/* NULL: compiled-in */
 	const char	*runner;	/* NULL: none */
 	const char	*owner;		/* "user[:group]" or NULL */
-	int		 demo;		/* demo settings (see README) */
+	int		 demo;		/* demo settings (see docs/operations.md) */
 	int		 update;	/* an existing directory is updated */
 };
 

@@ -299,7 +299,8 @@ db_done(sqlite3_stmt *st)
 int
 db_begin(struct p2p_db *db, struct p2p_err *err)
 {
-	if (db_exec(db, "BEGIN IMMEDIATE", err) == -1)
+	if (db_exec(db, db->batch ? "SAVEPOINT req" : "BEGIN IMMEDIATE",
+	    err) == -1)
 		return -1;
 	db->in_tx = 1;
 	return 0;
@@ -308,7 +309,7 @@ db_begin(struct p2p_db *db, struct p2p_err *err)
 int
 db_commit(struct p2p_db *db, struct p2p_err *err)
 {
-	if (db_exec(db, "COMMIT", err) == -1)
+	if (db_exec(db, db->batch ? "RELEASE req" : "COMMIT", err) == -1)
 		return -1;
 	db->in_tx = 0;
 	return 0;
@@ -317,9 +318,48 @@ db_commit(struct p2p_db *db, struct p2p_err *err)
 void
 db_rollback(struct p2p_db *db)
 {
-	if (sqlite3_get_autocommit(db->h) == 0)
+	if (db->batch) {
+		/* The request's own writes only; the batch goes on. */
+		if (db->in_tx && sqlite3_get_autocommit(db->h) == 0)
+			sqlite3_exec(db->h, "ROLLBACK TO req; RELEASE req",
+			    NULL, NULL, NULL);
+	} else if (sqlite3_get_autocommit(db->h) == 0)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	db->in_tx = 0;
+}
+
+int
+db_batch_begin(struct p2p_db *db, struct p2p_err *err)
+{
+	if (db_exec(db, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	db->batch = 1;
+	db->in_tx = 0;
+	return 0;
+}
+
+int
+db_batch_lost(struct p2p_db *db)
+{
+	return db->batch && sqlite3_get_autocommit(db->h) != 0;
+}
+
+int
+db_batch_end(struct p2p_db *db, struct p2p_err *err)
+{
+	int	 rc = 0;
+
+	if (db_batch_lost(db)) {
+		log_err("sqlite: a batch's transaction was rolled back");
+		rc = p2p_fail(err, 503, P2P_ISSUE_TRANSIENT,
+		    "the request could not be stored; retry shortly");
+	} else if (db_exec(db, "COMMIT", err) == -1) {
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+		rc = -1;
+	}
+	db->batch = 0;
+	db->in_tx = 0;
+	return rc;
 }
 
 int

@@ -34,6 +34,7 @@ struct p2p_db {
 	sqlite3_stmt	*stmt[DB_STMT_MAX];	/* prepared statements */
 	int		 nstmt;			/* slots used */
 	int		 in_tx;			/* inside db_begin() */
+	int		 batch;			/* inside db_batch_begin() */
 	int		 wal_next;		/* see db_defer_checkpoints */
 	int		 wal_valve_runs;	/* checkpoints the valve ran */
 };
@@ -92,10 +93,30 @@ sqlite3_stmt *db_stmt(struct p2p_db *, const char *sql, struct p2p_err *);
 /* Resets a statement from db_stmt() and clears its bindings. */
 void	 db_done(sqlite3_stmt *);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK.  0 or -1 with err set. */
+/*
+ * BEGIN IMMEDIATE / COMMIT / ROLLBACK.  0 or -1 with err set.  Inside a
+ * batch (db_batch_begin()) they are a savepoint of the batch's
+ * transaction instead: SAVEPOINT / RELEASE / ROLLBACK TO, so that the
+ * code of one request reads the same either way and undoes only its
+ * own writes.
+ */
 int	 db_begin(struct p2p_db *, struct p2p_err *);
 int	 db_commit(struct p2p_db *, struct p2p_err *);
 void	 db_rollback(struct p2p_db *);
+
+/*
+ * Group commit (web/batch.c): one write transaction (BEGIN IMMEDIATE)
+ * holding the writes of several requests, committed by db_batch_end().
+ * Until then nothing of it is durable or visible to other connections.
+ * db_batch_end() returns 0, or -1 with err when the commit failed (or
+ * the transaction was lost before it, see db_batch_lost()): then
+ * nothing of the batch was kept.
+ */
+int	 db_batch_begin(struct p2p_db *, struct p2p_err *);
+int	 db_batch_end(struct p2p_db *, struct p2p_err *);
+/* True when an error rolled the batch's transaction back (SQLite does
+ * so on a full disk, an I/O error, out of memory). */
+int	 db_batch_lost(struct p2p_db *);
 
 /* Runs SQL without results (one or more statements). */
 int	 db_exec(struct p2p_db *, const char *sql, struct p2p_err *);

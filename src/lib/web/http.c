@@ -7,6 +7,8 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -136,17 +138,17 @@ p2p_close(struct p2p_ctx *ctx)
 }
 
 static const char *
-getparam(struct p2p_ctx *ctx, const char *name)
+getparam(struct p2p_req *req, const char *name)
 {
-	if (ctx->cgi)
+	if (req->ctx->cgi)
 		return getenv(name);
-	return FCGX_GetParam(name, ctx->fcgx.envp);
+	return FCGX_GetParam(name, req->fx->envp);
 }
 
 const char *
 p2p_env(struct p2p_req *req, const char *name)
 {
-	return getparam(req->ctx, name);
+	return getparam(req, name);
 }
 
 static int
@@ -167,12 +169,40 @@ method_bit(const char *m)
 
 #define P2P_SPARE_MAX	(16 * 1024 * 1024)	/* response memory kept */
 
+/*
+ * Waits up to ms milliseconds (-1: for ever) for a connection on the
+ * FastCGI listening socket (descriptor 0, FCGI_LISTENSOCK_FILENO):
+ * 0 when one waits, 1 when none, -1 when the program should exit (or
+ * poll failed).
+ */
+static int
+listen_wait(int ms)
+{
+	struct pollfd	 p;
+	int		 n;
+
+	for (;;) {
+		if (stopping)
+			return -1;
+		p.fd = 0;
+		p.events = POLLIN;
+		p.revents = 0;
+		if ((n = poll(&p, 1, ms)) > 0)
+			return 0;
+		if (n == 0)
+			return 1;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/* Fills req from the request just accepted on fx (NULL in CGI). */
+static void
+accepted(struct p2p_ctx *ctx, struct p2p_req *req, FCGX_Request *fx);
+
 int
 p2p_accept(struct p2p_ctx *ctx, struct p2p_req *req)
 {
-	const char	*uri, *q, *m;
-	size_t		 plen;
-
 	memset(req, 0, sizeof(*req));
 	req->ctx = ctx;
 	if (ctx->cgi) {
@@ -182,6 +212,49 @@ p2p_accept(struct p2p_ctx *ctx, struct p2p_req *req)
 		if (stopping || FCGX_Accept_r(&ctx->fcgx) < 0)
 			return -1;
 	}
+	accepted(ctx, req, ctx->cgi ? NULL : &ctx->fcgx);
+	return 0;
+}
+
+int
+p2p_accept_on(struct p2p_ctx *ctx, struct p2p_req *req, FCGX_Request *fx,
+    int wait)
+{
+	int	 fl, rc;
+
+	memset(req, 0, sizeof(*req));
+	req->ctx = ctx;
+	/* libfcgi's accept loops back to accept(2) when a connection
+	 * turns out dead: non-blocking, it cannot wait there. */
+	if (!ctx->nonblock) {
+		if ((fl = fcntl(0, F_GETFL)) == -1 ||
+		    fcntl(0, F_SETFL, fl | O_NONBLOCK) == -1)
+			return -1;
+		ctx->nonblock = 1;
+	}
+	for (;;) {
+		if (stopping)
+			return -1;
+		if ((rc = FCGX_Accept_r(fx)) == 0)
+			break;
+		if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR)
+			return -1;
+		if (!wait)
+			return 1;
+		if ((rc = listen_wait(-1)) != 0)
+			return -1;
+	}
+	accepted(ctx, req, fx);
+	return 0;
+}
+
+static void
+accepted(struct p2p_ctx *ctx, struct p2p_req *req, FCGX_Request *fx)
+{
+	const char	*uri, *q, *m;
+	size_t		 plen;
+
+	req->fx = fx;
 	/* The last response's memory: a large body (a $everything page)
 	 * is written without fresh pages to fault in every time.  Taken
 	 * only once a request came: when the loop ends instead, it stays
@@ -193,12 +266,12 @@ p2p_accept(struct p2p_ctx *ctx, struct p2p_req *req)
 	if (rand_hex(req->id, 8) == -1)
 		snprintf(req->id, sizeof(req->id), "%016llx",
 		    (unsigned long long)req->t0);
-	m = getparam(ctx, "REQUEST_METHOD");
+	m = getparam(req, "REQUEST_METHOD");
 	snprintf(req->method_name, sizeof(req->method_name), "%s",
 	    m ? m : "-");
 	req->method = m ? method_bit(m) : 0;
-	if ((uri = getparam(ctx, "REQUEST_URI")) == NULL)
-		uri = getparam(ctx, "SCRIPT_NAME");
+	if ((uri = getparam(req, "REQUEST_URI")) == NULL)
+		uri = getparam(req, "SCRIPT_NAME");
 	if (uri == NULL)
 		uri = "/";
 	q = strchr(uri, '?');
@@ -208,19 +281,18 @@ p2p_accept(struct p2p_ctx *ctx, struct p2p_req *req)
 	if (req->path == NULL || req->query == NULL ||
 	    url_decode(req->path, 0) == -1)
 		req->bad_path = 1;
-	req->content_type = xstrdup(getparam(ctx, "CONTENT_TYPE"));
-	req->authorization = xstrdup(getparam(ctx, "HTTP_AUTHORIZATION"));
-	req->prefer = xstrdup(getparam(ctx, "HTTP_PREFER"));
-	req->accept = xstrdup(getparam(ctx, "HTTP_ACCEPT"));
-	req->remote = xstrdup(getparam(ctx, "REMOTE_ADDR"));
+	req->content_type = xstrdup(getparam(req, "CONTENT_TYPE"));
+	req->authorization = xstrdup(getparam(req, "HTTP_AUTHORIZATION"));
+	req->prefer = xstrdup(getparam(req, "HTTP_PREFER"));
+	req->accept = xstrdup(getparam(req, "HTTP_ACCEPT"));
+	req->remote = xstrdup(getparam(req, "REMOTE_ADDR"));
 	req->status = 200;
-	return 0;
 }
 
 long long
 p2p_content_length(struct p2p_req *req)
 {
-	const char	*cl = getparam(req->ctx, "CONTENT_LENGTH");
+	const char	*cl = getparam(req, "CONTENT_LENGTH");
 	long long	 len = 0;
 
 	if (cl != NULL && *cl != '\0' &&
@@ -245,7 +317,7 @@ p2p_read_body(struct p2p_req *req, size_t len, struct p2p_err *err)
 			size_t want = len - got > (1u << 30) ? (1u << 30) :
 			    len - got;
 			n = FCGX_GetStr(req->body + got, (int)want,
-			    req->ctx->fcgx.in);
+			    req->fx->in);
 		}
 		if (n <= 0)
 			break;
@@ -294,16 +366,30 @@ put(struct p2p_req *req, const char *s, size_t n)
 	if (req->ctx->cgi)
 		fwrite(s, 1, n, req->ctx->out);
 	else
-		FCGX_PutStr(s, (int)n, req->ctx->fcgx.out);
+		FCGX_PutStr(s, (int)n, req->fx->out);
 }
 
 void
 p2p_reply(struct p2p_req *req)
 {
+	if (req->ctx->hold) {
+		req->held = 1;
+		return;
+	}
+	req->held = 1;
+	p2p_reply_flush(req);
+}
+
+void
+p2p_reply_flush(struct p2p_req *req)
+{
 	struct p2p_buf	 h = { 0 };
 	const char	*body = NULL;
 	size_t		 blen = 0;
 
+	if (!req->held)
+		return;
+	req->held = 0;
 	if (req->reply != NULL) {
 		body = fhir_json(req->reply);
 		blen = strlen(body);
@@ -367,7 +453,7 @@ p2p_reply_error(struct p2p_req *req, const struct p2p_err *err)
 static void
 drain_body(struct p2p_req *req)
 {
-	const char	*cl = getparam(req->ctx, "CONTENT_LENGTH");
+	const char	*cl = getparam(req, "CONTENT_LENGTH");
 	char		 buf[8192];
 	long long	 left;
 	size_t		 n;
@@ -391,7 +477,7 @@ p2p_end(struct p2p_req *req)
 	    (long long)(now_ms() - req->t0),
 	    req->who.client_id[0] ? req->who.client_id : "-", req->id);
 	if (!req->ctx->cgi)
-		FCGX_Finish_r(&req->ctx->fcgx);
+		FCGX_Finish_r(req->fx);
 	free(req->path);
 	free(req->query);
 	free(req->content_type);

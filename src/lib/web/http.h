@@ -47,6 +47,11 @@ struct p2p_ctx {
 	struct p2p_config	 cfg;		/* configuration */
 	struct p2p_db		 db;		/* the one connection */
 	FCGX_Request		 fcgx;		/* FastCGI request state */
+	int			 nonblock;	/* listening socket non-blocking
+						   (p2p_accept_on()) */
+	int			 hold;		/* p2p_reply() keeps the reply in
+						   the request until
+						   p2p_reply_flush() (batch.c) */
 	int			 cgi;		/* plain CGI: one turn */
 	int			 turns;		/* requests accepted */
 	void			*app;		/* the operation's own state */
@@ -60,6 +65,9 @@ struct p2p_ctx {
 /* Per request: reset at every accept, freed by p2p_end(). */
 struct p2p_req {
 	struct p2p_ctx		*ctx;		/* owning context */
+	FCGX_Request		*fx;		/* its FastCGI request, NULL in
+						   CGI */
+	int			 held;		/* a reply waits in it (hold) */
 	int			 method;	/* P2P_GET ..., 0 if other */
 	char			 method_name[16]; /* as sent, for logs */
 	char			*path;		/* decoded path, no query */
@@ -104,6 +112,15 @@ void	 p2p_close(struct p2p_ctx *);
 int	 p2p_accept(struct p2p_ctx *, struct p2p_req *);
 
 /*
+ * FastCGI only: p2p_accept() on the request state fx, with the listening
+ * socket made non-blocking so that it never waits for a connection
+ * unless wait is set.  Returns 0 when a request is ready, 1 when none
+ * was waiting (wait 0), -1 when the program should exit.
+ */
+int	 p2p_accept_on(struct p2p_ctx *, struct p2p_req *, FCGX_Request *fx,
+	    int wait);
+
+/*
  * The request's Content-Length: 0 when absent, -1 when malformed.
  */
 long long p2p_content_length(struct p2p_req *);
@@ -135,8 +152,13 @@ void	 p2p_accepted(struct p2p_req *, const char *id);
 int	 p2p_request_url(const struct p2p_req *, char *url, size_t,
 	    struct p2p_err *);
 
-/* Sends status, headers and body (req->reply or req->out). */
+/*
+ * Sends status, headers and body (req->reply or req->out); while
+ * ctx->hold, only marks the request held.
+ */
 void	 p2p_reply(struct p2p_req *);
+/* Sends a held reply (p2p_reply() under ctx->hold); else nothing. */
+void	 p2p_reply_flush(struct p2p_req *);
 /* Sends err as an OperationOutcome (or OAuth JSON for such ops). */
 void	 p2p_reply_error(struct p2p_req *, const struct p2p_err *);
 

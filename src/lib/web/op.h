@@ -152,6 +152,12 @@ struct p2p_op {
 	int			 db_mmap;	/* read the database through mmap:
 						   only for a single-process
 						   writer (bench/mmfast.md) */
+	int			 batch;		/* FastCGI: serve the requests
+						   already waiting together in
+						   one write transaction, up to
+						   this many (group commit,
+						   web/batch.c); 0 or 1: one by
+						   one */
 	void			(*cleanup)(struct p2p_ctx *); /* frees
 						   ctx->app at exit, or NULL */
 };
@@ -171,6 +177,15 @@ int	 p2p_main(const struct p2p_op *);
 #else
 #define P2P_MAIN(op)
 #endif
+
+/*
+ * The request loop of an op with .batch (group commit): each request
+ * served with p2p_serve() inside the batch's write transaction, the
+ * replies sent and the requests ended once it committed (a failed
+ * commit answers every request of the batch 503).  Returns when the
+ * program should exit: 0, or -1 when out of memory at the start.
+ */
+int	 p2p_serve_batch(struct p2p_ctx *);
 
 /*
  * One accepted request: every gate of ctx->op in order, then the

@@ -133,6 +133,39 @@ media_type(const char *ct, char *out, size_t sz)
 	out[i] = '\0';
 }
 
+/*
+ * The charset parameter of a Content-Type value, if any, is UTF-8: the
+ * only encoding JSON bodies and forms are read in (RFC 8259 8.1).
+ * Quotes and case do not matter.
+ */
+static int
+charset_ok(const char *ct)
+{
+	const char	*p;
+	size_t		 n;
+
+	for (p = ct != NULL ? strchr(ct, ';') : NULL; p != NULL;
+	    p = strchr(p, ';')) {
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncasecmp(p, "charset=", 8) != 0)
+			continue;
+		p += 8;
+		if (*p == '"')
+			p++;
+		if (strncasecmp(p, "utf-8", 5) != 0)
+			return 0;
+		p += 5;
+		if (*p == '"')
+			p++;
+		n = strspn(p, " \t");
+		if (p[n] != '\0' && p[n] != ';')
+			return 0;
+	}
+	return 1;
+}
+
 /* Gates 3 and 4: the body's media type, then its syntax. */
 static int
 gate_body(struct p2p_req *req, long long len, struct p2p_err *err)
@@ -149,6 +182,9 @@ gate_body(struct p2p_req *req, long long len, struct p2p_err *err)
 	    (req->content_type == NULL || req->content_type[0] == '\0'))
 		return 0;
 	media_type(req->content_type, mt, sizeof(mt));
+	if (!charset_ok(req->content_type))
+		return p2p_fail(err, 415, P2P_ISSUE_NOT_SUPPORTED,
+		    "the body must be UTF-8 (charset=utf-8, or none)");
 	if (r->body == P2P_BODY_FORM) {
 		if (strcmp(mt, "application/x-www-form-urlencoded") != 0)
 			return p2p_fail(err, 400, P2P_ISSUE_INVALID,
@@ -403,10 +439,13 @@ p2p_main(const struct p2p_op *op)
 
 	if (p2p_open(&ctx, op) == -1)
 		return 1;
-	while (p2p_accept(&ctx, &req) == 0) {
-		p2p_serve(&ctx, &req);
-		p2p_end(&req);
-	}
+	if (op->batch > 1 && !ctx.cgi)
+		(void)p2p_serve_batch(&ctx);
+	else
+		while (p2p_accept(&ctx, &req) == 0) {
+			p2p_serve(&ctx, &req);
+			p2p_end(&req);
+		}
 	if (op->cleanup != NULL)
 		op->cleanup(&ctx);
 	p2p_close(&ctx);

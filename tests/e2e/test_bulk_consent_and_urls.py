@@ -1,4 +1,4 @@
-"""Review of issues #5-#7 from an attacker's side, through lighttpd with
+"""Bulk matching and export under consent changes and URL attacks, through lighttpd with
 the seed dataset plus members of our own (test-member-004..009).
 
 - a MemberBundle without its Consent fails alone (error file), the
@@ -96,7 +96,7 @@ def refs(obj):
     return out
 
 
-class ReviewData(tb.BulkBase):
+class BulkConsentAndUrls(tb.BulkBase):
     conf = {"runner": ""}
 
     @classmethod
@@ -231,7 +231,7 @@ class ReviewData(tb.BulkBase):
         self.assertEqual(n, 1)
 
     def test_other_active_consent_still_releases(self):
-        """Revocation is per consent (README, Consent and audit)."""
+        """Revocation is per consent (docs/consent.md)."""
         self.match(mb(7))
         self.match(mb(7))
         active = [c["id"] for c in self.consents(7) if c["status"] == "active"]
