@@ -725,10 +725,13 @@ CLOSE = {
     "longer the bound; the single SQLite writer thread is (~75% of the CPU), most of it "
     "kernel time writing WAL frames one pwrite pair each, then copying them again at the "
     "checkpoint. 16 KiB pages (the default since bench/pagesize.md) cut the frames for "
-    "the same bytes by four and gave +25-40%. Closing the rest: for a first load into an "
-    "empty database, building the secondary indexes after the rows (sorted index builds "
-    "instead of random inserts), and more than one writer (members split over several "
-    "databases).",
+    "the same bytes by four and gave +25-40%. A first load into an empty database builds "
+    "the secondary indexes after the rows and, when nothing else has the database open, "
+    "writes through a rollback journal instead of WAL (0.58-0.71x the CPU, the section "
+    "bench/firstload.md); the CPU is then ~60% parser threads, ~40% the "
+    "writer, so 2 cores cap a load at ~2x its resources per CPU second. Closing the rest: "
+    "cheaper scanning and FHIR checks, more cores for the parser threads, and more than "
+    "one writer (members split over several databases).",
     "mm_ratio": "*$member-match throughput*: every successful match is one write "
     "transaction touching 12 b-trees (probe, consent and its 3 indexes, history, match "
     "and its 2 indexes, audit and its 2 indexes): ~14 WAL frames, ~28 pwrites and ~8 "
@@ -1005,7 +1008,8 @@ def report(b, info, scales, token, argv):
 
 
 # Sections of RESULTS.md that a run of this script keeps as they are.
-KEPT_SECTIONS = ("$member-match: group commit, before and after", "Concurrency soak")
+KEPT_SECTIONS = ("$member-match: group commit, before and after", "Concurrency soak",
+                 "First load into an empty database, before/after (issue #16)")
 
 
 def main():

@@ -1,7 +1,9 @@
 /*
  * Unit tests for the loader's fast path (issue #8): the jscan.c scanner,
  * store_prepare_scan(), and that a load through it leaves the database
- * exactly as the json-c tree path does (P2P_LOAD_TREE=1).
+ * exactly as the json-c tree path does (P2P_LOAD_TREE=1); and that a
+ * first load into empty tables (store/firstload.h) leaves what the
+ * ordinary path does (P2P_LOAD_NOFIRST=1), or nothing when it fails.
  */
 #include <check.h>
 #include <stdio.h>
@@ -222,22 +224,36 @@ teardown(void)
 	db_close(&db2);
 }
 
+/* Loads text as fmt; nofirst sets P2P_LOAD_NOFIRST for the load. */
+static int
+load_as(struct p2p_db *d, const char *text, enum load_format fmt,
+    int nofirst, struct load_stats *st, struct p2p_err *err)
+{
+	FILE	*f;
+	int	 rc;
+
+	if (nofirst)
+		setenv("P2P_LOAD_NOFIRST", "1", 1);
+	p2p_err_init(err);
+	f = fmemopen((void *)text, strlen(text), "r");
+	ck_assert_ptr_nonnull(f);
+	rc = load_stream(d, f, "test", fmt, 0, st, err);
+	fclose(f);
+	unsetenv("P2P_LOAD_NOFIRST");
+	return rc;
+}
+
 static int
 load_text(struct p2p_db *d, const char *text, int tree,
     struct load_stats *st, struct p2p_err *err)
 {
-	FILE	*f;
 	int	 rc;
 
 	if (tree)
 		setenv("P2P_LOAD_TREE", "1", 1);
 	else
 		unsetenv("P2P_LOAD_TREE");
-	p2p_err_init(err);
-	f = fmemopen((void *)text, strlen(text), "r");
-	ck_assert_ptr_nonnull(f);
-	rc = load_stream(d, f, "test", LOAD_NDJSON, 0, st, err);
-	fclose(f);
+	rc = load_as(d, text, LOAD_NDJSON, 0, st, err);
 	unsetenv("P2P_LOAD_TREE");
 	return rc;
 }
@@ -745,12 +761,373 @@ START_TEST(test_damaged_lines)
 }
 END_TEST
 
+/* --- a first load into empty tables (store/firstload.h) ------------- */
+
+static struct p2p_db	 fdb;		/* a database file, in WAL mode */
+static char		 fdir[] = "/tmp/check_firstload.XXXXXX";
+
+static void
+file_setup(void)
+{
+	struct p2p_err	 err;
+
+	setup();
+	p2p_err_init(&err);
+	ck_assert_ptr_nonnull(mkdtemp(fdir));
+	ck_assert_int_eq(db_open(&fdb, unit_path(fdir, "p2p.db"), 1, &err), 0);
+	ck_assert_int_eq(db_migrate(&fdb, &err), 0);
+}
+
+static void
+file_teardown(void)
+{
+	static const char *const files[] = { "p2p.db", "p2p.db-wal",
+	    "p2p.db-shm", "p2p.db-journal", NULL };
+	const char *const	*f;
+
+	db_close(&fdb);
+	for (f = files; *f != NULL; f++)
+		(void)unlink(unit_path(fdir, *f));
+	ck_assert_int_eq(rmdir(fdir), 0);
+	memcpy(fdir + strlen(fdir) - 6, "XXXXXX", 6);
+	teardown();
+}
+
+/* The generated history of members (seed 1) as ndjson text, malloc'd. */
+static char *
+history(unsigned long long members)
+{
+	struct gen_opts		 o;
+	struct gen_stats	 gs;
+	struct p2p_err		 err;
+	char			*text = NULL;
+	size_t			 size = 0;
+	FILE			*f;
+
+	memset(&o, 0, sizeof(o));
+	o.members = members;
+	o.seed = 1;
+	o.years = 7;
+	snprintf(o.anchor, sizeof(o.anchor), "2026-06-01");
+	ck_assert_ptr_nonnull(f = open_memstream(&text, &size));
+	p2p_err_init(&err);
+	ck_assert_msg(gen_write(f, &o, &gs, &err) == 0, "%s", err.msg);
+	fclose(f);
+	ck_assert_uint_gt(size, 10000);
+	return text;
+}
+
+/* text with its first n lines appended again (a malloc'd copy). */
+static char *
+repeated(const char *text, int n)
+{
+	const char	*end = text;
+	char		*out;
+	size_t		 len = strlen(text), head;
+
+	while (n-- > 0 && (end = strchr(end, '\n')) != NULL)
+		end++;
+	ck_assert_ptr_nonnull(end);
+	head = (size_t)(end - text);
+	ck_assert_ptr_nonnull(out = malloc(len + head + 1));
+	memcpy(out, text, len);
+	memcpy(out + len, text, head);
+	out[len + head] = '\0';
+	return out;
+}
+
+/* Every schema object (the indexes' CREATE text included), in order. */
+static void
+schema(struct p2p_db *d, struct p2p_buf *out)
+{
+	sqlite3_stmt	*st;
+	const char	*sql;
+	int		 rc;
+
+	memset(out, 0, sizeof(*out));
+	ck_assert_int_eq(sqlite3_prepare_v2(d->h, "SELECT type, name, "
+	    "tbl_name, sql FROM sqlite_master ORDER BY type, name", -1, &st,
+	    NULL), SQLITE_OK);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sql = (const char *)sqlite3_column_text(st, 3);
+		buf_printf(out, "%s %s %s: %s\n", sqlite3_column_text(st, 0),
+		    sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+		    sql ? sql : "NULL");
+	}
+	ck_assert_int_eq(rc, SQLITE_DONE);
+	sqlite3_finalize(st);
+	buf_puts(out, "");
+	ck_assert_ptr_nonnull(strstr(out->p, "index ident_value ident: "));
+}
+
+static void
+same_schema(struct p2p_db *a, struct p2p_db *b)
+{
+	struct p2p_buf	 x, y;
+
+	size_t		 i;
+
+	schema(a, &x);
+	schema(b, &y);
+	for (i = 0; x.p[i] != '\0' && x.p[i] == y.p[i]; i++)
+		continue;
+	ck_assert_msg(x.p[i] == y.p[i], "schemas differ: \"%.200s\" "
+	    "against \"%.200s\"", x.p + i, y.p + i);
+	buf_free(&x);
+	buf_free(&y);
+}
+
+/* PRAGMA journal_mode, into a static buffer. */
+static const char *
+journal_mode(struct p2p_db *d)
+{
+	static char	 mode[16];
+	sqlite3_stmt	*st;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(d->h, "PRAGMA journal_mode", -1,
+	    &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	snprintf(mode, sizeof(mode), "%s", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return mode;
+}
+
+static void
+intact(struct p2p_db *d)
+{
+	sqlite3_stmt	*st;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(d->h, "PRAGMA integrity_check",
+	    -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+}
+
+/* A lookup through each secondary index the first load builds. */
+static const char *const index_queries[] = {
+	"SELECT rid FROM resource WHERE patient = 'p' AND type = 'Coverage'",
+	"SELECT rid FROM ident WHERE value = 'v' AND kind = 1",
+	"SELECT kind FROM ident WHERE rid = 1",
+	"SELECT rid FROM demog WHERE birth_date = '1990-01-01'"
+	    " AND family = 'F'",
+	"SELECT family FROM demog WHERE rid = 1",
+	"SELECT rid FROM demog WHERE patient = 'p'",
+	NULL,
+};
+
+/*
+ * The history loaded into empty tables through the first-load path
+ * (db) and the ordinary one (db2, P2P_LOAD_NOFIRST): the same rows in
+ * every table, the same schema as a fresh database, intact indexes
+ * that the lookups use.  _i = 1: the file repeats its first 300 lines
+ * (a replaced row builds the indexes mid-load, the rest goes into them).
+ */
+START_TEST(test_first_same)
+{
+	struct load_stats	 st;
+	struct p2p_err		 err;
+	struct p2p_db		 fresh;
+	char			*text, *t, lo[32];
+
+	time_instant(now_sec(), lo);
+	text = history(150);
+	t = _i ? repeated(text, 300) : text;
+	ck_assert_msg(load_as(&db, t, LOAD_NDJSON, 0, &st, &err) == 0, "%s",
+	    err.msg);
+	ck_assert_int_eq(st.first, 1);
+	ck_assert_int_gt(st.resources, 5000);
+	ck_assert_msg(load_as(&db2, t, LOAD_NDJSON, 1, &st, &err) == 0, "%s",
+	    err.msg);
+	ck_assert_int_eq(st.first, 0);
+	compare(lo);
+	unit_db_open(&fresh);
+	same_schema(&db, &fresh);
+	same_schema(&db2, &fresh);
+	db_close(&fresh);
+	intact(&db);
+	unit_plans_indexed(&db, index_queries);
+	/* the indexes answer as the ordinary load's do */
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM ident i JOIN "
+	    "demog d ON d.patient = i.patient WHERE i.kind = 1"),
+	    unit_int(&db2, "SELECT count(*) FROM ident i JOIN demog d ON "
+	    "d.patient = i.patient WHERE i.kind = 1"));
+	if (t != text)
+		free(t);
+	free(text);
+}
+END_TEST
+
+/*
+ * A first load that fails (a bad last line; _i & 1: after a repeated
+ * row built the indexes mid-load) leaves the database as it was: no
+ * row, every index, WAL mode (_i & 2: a database file, taken out of WAL
+ * for the load).  The same file without the bad line then loads.
+ */
+START_TEST(test_first_failed)
+{
+	struct p2p_db		*d = (_i & 2) ? &fdb : &db;
+	struct load_stats	 st;
+	struct p2p_err		 err;
+	struct p2p_buf		 before, after;
+	char			*text, *t, *broken, lo[32], hi[32], mode[16];
+	size_t			 len;
+
+	time_instant(now_sec(), lo);
+	text = history(20);
+	t = (_i & 1) ? repeated(text, 10) : text;
+	len = strlen(t);
+	ck_assert_ptr_nonnull(broken = malloc(len + 64));
+	snprintf(broken, len + 64, "%s{\"resourceType\":\"Nope\",\"id\":\"x\"}\n",
+	    t);
+	snprintf(mode, sizeof(mode), "%s", journal_mode(d));
+	ck_assert_str_eq(mode, (_i & 2) ? "wal" : "memory");
+	memset(&before, 0, sizeof(before));
+	memset(&after, 0, sizeof(after));
+	time_instant(now_sec(), hi);
+	dump(d, &before, lo, hi);
+	ck_assert_int_eq(load_as(d, broken, LOAD_NDJSON, 0, &st, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "Nope"));
+	ck_assert_int_eq(count_rows(d), 0);
+	dump(d, &after, lo, hi);
+	same(&before, &after);
+	same_schema(d, &db2);
+	ck_assert_str_eq(journal_mode(d), mode);
+	intact(d);
+	ck_assert_msg(load_as(d, t, LOAD_NDJSON, 0, &st, &err) == 0, "%s",
+	    err.msg);
+	ck_assert_int_eq(st.first, 1);
+	ck_assert_int_gt(count_rows(d), 500);
+	same_schema(d, &db2);
+	ck_assert_str_eq(journal_mode(d), mode);
+	intact(d);
+	buf_free(&before);
+	buf_free(&after);
+	free(broken);
+	if (t != text)
+		free(t);
+	free(text);
+}
+END_TEST
+
+/*
+ * Only an ndjson load into empty tables takes the first-load path: a
+ * second load goes the ordinary way (and leaves what the ordinary way
+ * does), as does a Bundle into empty tables.
+ */
+START_TEST(test_first_once)
+{
+	struct load_stats	 st;
+	struct p2p_err		 err;
+	struct p2p_db		 d3;
+	const char		*src = getenv("P2P_SRCDIR");
+	char			*text, *half, lo[32], seed[4096];
+
+	time_instant(now_sec(), lo);
+	text = history(40);
+	/* the header and the first members; then the whole file */
+	ck_assert_ptr_nonnull(half = strdup(text));
+	half[strchr(text + strlen(text) / 2, '\n') + 1 - text] = '\0';
+	ck_assert_int_eq(load_as(&db, half, LOAD_NDJSON, 0, &st, &err), 0);
+	ck_assert_int_eq(st.first, 1);
+	ck_assert_int_eq(load_as(&db, text, LOAD_AUTO, 0, &st, &err), 0);
+	ck_assert_int_eq(st.first, 0);
+	ck_assert_int_eq(load_as(&db2, half, LOAD_NDJSON, 1, &st, &err), 0);
+	ck_assert_int_eq(load_as(&db2, text, LOAD_AUTO, 1, &st, &err), 0);
+	compare(lo);
+	same_schema(&db, &db2);
+	intact(&db);
+
+	snprintf(seed, sizeof(seed), "%s/share/seed/test-dataset.json",
+	    src ? src : ".");
+	unit_db_open(&d3);
+	ck_assert_msg(load_file(&d3, seed, 0, &st, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(st.first, 0);
+	ck_assert_int_gt(st.resources, 0);
+	same_schema(&d3, &db2);
+	intact(&d3);
+	db_close(&d3);
+	free(half);
+	free(text);
+}
+END_TEST
+
+/*
+ * The database file stays in WAL mode when another connection has it
+ * open (the indexes are still deferred), and a database an interrupted
+ * first load left in rollback-journal mode is put back in WAL by the
+ * next load.
+ */
+START_TEST(test_first_journal)
+{
+	struct load_stats	 st;
+	struct p2p_err		 err;
+	struct p2p_db		 reader;
+	char			*text;
+
+	text = history(10);
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_open(&reader, unit_path(fdir, "p2p.db"), 0, &err),
+	    0);
+	ck_assert_int_eq(unit_int(&reader, "SELECT count(*) FROM resource"), 0);
+	ck_assert_msg(load_as(&fdb, text, LOAD_NDJSON, 0, &st, &err) == 0,
+	    "%s", err.msg);
+	ck_assert_int_eq(st.first, 1);
+	ck_assert_str_eq(journal_mode(&fdb), "wal");
+	ck_assert_int_eq(unit_int(&reader, "SELECT count(*) FROM resource"),
+	    st.resources);
+	same_schema(&reader, &db2);
+	db_close(&reader);
+
+	ck_assert_int_eq(db_exec(&fdb, "PRAGMA journal_mode = DELETE", &err),
+	    0);
+	ck_assert_str_eq(journal_mode(&fdb), "delete");
+	ck_assert_msg(load_as(&fdb, text, LOAD_NDJSON, 0, &st, &err) == 0,
+	    "%s", err.msg);
+	ck_assert_int_eq(st.first, 0);
+	ck_assert_str_eq(journal_mode(&fdb), "wal");
+	intact(&fdb);
+	free(text);
+}
+END_TEST
+
+/*
+ * A database a dead load left in rollback-journal mode is put back in
+ * WAL by the next process that opens it (a server's db_open()); not
+ * while another connection keeps it busy.
+ */
+START_TEST(test_open_restores_wal)
+{
+	struct p2p_err	 err;
+	struct p2p_db	 server, other;
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_exec(&fdb, "PRAGMA journal_mode = DELETE", &err),
+	    0);
+	ck_assert_str_eq(journal_mode(&fdb), "delete");
+	/* busy: a write transaction of the "load" holds the database */
+	ck_assert_int_eq(db_exec(&fdb, "BEGIN IMMEDIATE", &err), 0);
+	ck_assert_int_eq(db_open(&other, unit_path(fdir, "p2p.db"), 0, &err),
+	    0);
+	ck_assert_str_eq(journal_mode(&other), "delete");
+	db_close(&other);
+	db_rollback(&fdb);
+	db_close(&fdb);
+	ck_assert_int_eq(db_open(&server, unit_path(fdir, "p2p.db"), 0, &err),
+	    0);
+	ck_assert_str_eq(journal_mode(&server), "wal");
+	db_close(&server);
+	ck_assert_int_eq(db_open(&fdb, unit_path(fdir, "p2p.db"), 0, &err), 0);
+}
+END_TEST
+
 int
 main(void)
 {
 	Suite	*s = suite_create("loadfast");
 	TCase	*scan = tcase_create("scan");
 	TCase	*load = tcase_create("load");
+	TCase	*first = tcase_create("first");
 
 	tcase_add_loop_test(scan, test_refused, 0,
 	    sizeof(refused) / sizeof(refused[0]));
@@ -766,5 +1143,13 @@ main(void)
 	tcase_add_loop_test(load, test_bad_lines, 0,
 	    sizeof(bad) / sizeof(bad[0]));
 	suite_add_tcase(s, load);
+	tcase_set_timeout(first, 600);
+	tcase_add_checked_fixture(first, file_setup, file_teardown);
+	tcase_add_loop_test(first, test_first_same, 0, 2);
+	tcase_add_loop_test(first, test_first_failed, 0, 4);
+	tcase_add_test(first, test_first_once);
+	tcase_add_test(first, test_first_journal);
+	tcase_add_test(first, test_open_restores_wal);
+	suite_add_tcase(s, first);
 	return unit_run(s);
 }

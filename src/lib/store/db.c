@@ -72,6 +72,28 @@ busy_wait(void *arg, int n)
 }
 
 /* Opens path; with create, makes it (page_size: 0 for SQLite's). */
+/*
+ * A first load that died while it wrote without WAL (store/firstload.c)
+ * leaves the database in rollback-journal mode, where readers and the
+ * writer block each other: the next process to open it puts WAL back.
+ * Never waits: while a load still runs, it stays as it is (the load
+ * restores WAL when it commits).
+ */
+static void
+wal_back(struct p2p_db *db, const char *path)
+{
+	struct p2p_err	 err;
+	char		 mode[16] = "";
+
+	p2p_err_init(&err);
+	if (db_journal(db, NULL, 0, mode, sizeof(mode), &err) != 0 ||
+	    strcmp(mode, "wal") == 0)
+		return;
+	if (db_journal(db, "WAL", 0, mode, sizeof(mode), &err) == 0 &&
+	    strcmp(mode, "wal") == 0)
+		log_info("sqlite: %s: journal mode WAL again", path);
+}
+
 static int
 open_db(struct p2p_db *db, const char *path, int create, long long page_size,
     struct p2p_err *err)
@@ -107,6 +129,8 @@ open_db(struct p2p_db *db, const char *path, int create, long long page_size,
 		db_close(db);
 		return -1;
 	}
+	if (!create && strcmp(path, ":memory:") != 0)
+		wal_back(db, path);
 	return 0;
 }
 
@@ -171,6 +195,36 @@ db_defer_checkpoints(struct p2p_db *db)
 	db->wal_next = DB_WAL_VALVE;
 	/* Replaces SQLite's own auto-checkpoint hook. */
 	sqlite3_wal_hook(db->h, wal_valve, db);
+}
+
+int
+db_journal(struct p2p_db *db, const char *mode, int wait, char *out,
+    size_t outsz, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	char		 sql[48];
+	const char	*got;
+	int		 rc;
+
+	if (mode != NULL)
+		snprintf(sql, sizeof(sql), "PRAGMA journal_mode = %s", mode);
+	else
+		snprintf(sql, sizeof(sql), "PRAGMA journal_mode");
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, sqlite3_errcode(db->h), err, "journal_mode");
+	if (!wait)
+		sqlite3_busy_handler(db->h, NULL, NULL);
+	rc = sqlite3_step(st);
+	if (!wait)
+		sqlite3_busy_handler(db->h, busy_wait, NULL);
+	if (rc == SQLITE_ROW && (got = db_col_text(st, 0)) != NULL)
+		snprintf(out, outsz, "%s", got);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (!wait && (rc & 0xff) == SQLITE_BUSY)
+		return 1;
+	return db_fail(db, rc, err, "journal_mode");
 }
 
 int

@@ -74,6 +74,16 @@ void	 db_defer_checkpoints(struct p2p_db *);
  * was copied, 0 when some of it could not be yet, -1 with err set.
  */
 int	 db_checkpoint(struct p2p_db *, int truncate, struct p2p_err *);
+/*
+ * PRAGMA journal_mode: sets mode ("WAL", "DELETE"; NULL: only reads
+ * it) and writes the mode in force after it into out ("wal" ...).  The
+ * mode is a constant, never input.  Leaving WAL needs the only
+ * connection to the database: without wait, a database another
+ * connection has open is no error: 1 and the mode unchanged.  0, 1,
+ * or -1 with err set.
+ */
+int	 db_journal(struct p2p_db *, const char *mode, int wait, char *out,
+	    size_t outsz, struct p2p_err *);
 /* Finalises cached statements and closes; accepts a closed db. */
 void	 db_close(struct p2p_db *);
 

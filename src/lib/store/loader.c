@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/bq.h"
+#include "store/firstload.h"
 #include "json/fhir.h"
 #include "json/jscan.h"
 #include "json/valid.h"
@@ -798,6 +799,21 @@ out:
 }
 
 /*
+ * A Bundle is no first load (its DELETEs look index rows up): builds
+ * the indexes a LOAD_AUTO file deferred before it knew.  0 or -1.
+ */
+static int
+unfirst(struct p2p_db *db, struct store_ctx *ctx, struct p2p_err *err)
+{
+	if (ctx->first == NULL)
+		return 0;
+	if (firstload_indexes(db, ctx->first, err) == -1)
+		return -1;
+	ctx->first = NULL;
+	return 0;
+}
+
+/*
  * LOAD_AUTO: a first line that is a whole resource other than a
  * Bundle makes the file ndjson; a one-line Bundle is loaded as such;
  * anything else is read again from the start as one document.
@@ -833,6 +849,10 @@ load_auto(struct p2p_db *db, struct reader *r, struct store_ctx *ctx,
 			return load_ndjson(db, r, lineno, ctx, st, pg, err);
 		}
 		/* A Bundle on one line: nothing may follow it. */
+		if (unfirst(db, ctx, err) == -1) {
+			json_object_put(first);
+			return -1;
+		}
 		while ((rc = read_line(r, &line, &len, err)) == 1)
 			if (!blank(line, len)) {
 				json_object_put(first);
@@ -846,6 +866,8 @@ load_auto(struct p2p_db *db, struct reader *r, struct store_ctx *ctx,
 		return rc;
 	}
 	json_object_put(first);
+	if (unfirst(db, ctx, err) == -1)
+		return -1;
 	r->consumed = 0;
 	if (fseek(r->f, 0, SEEK_SET) == -1)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
@@ -868,10 +890,12 @@ load_stream(struct p2p_db *db, FILE *f, const char *name,
     struct p2p_err *err)
 {
 	struct store_ctx	 ctx;
+	struct firstload	 first;
 	struct reader		 r;
 	struct progress		 pg;
 	struct stat		 sb;
-	int			 rc;
+	struct p2p_err		 e;
+	int			 rc, journal, firstok;
 
 	memset(st, 0, sizeof(*st));
 	memset(&r, 0, sizeof(r));
@@ -901,30 +925,52 @@ load_stream(struct p2p_db *db, FILE *f, const char *name,
 		free(r.buf);
 		return -1;
 	}
-	if (db_begin(db, err) == -1) {
-		free(r.buf);
-		fk_on(db);
-		return -1;
+	/*
+	 * ndjson into empty tables (issue #16): a rollback journal instead
+	 * of WAL when no other connection has the database open, and the
+	 * rows first, the secondary indexes after them (firstload.h).
+	 * P2P_LOAD_NOFIRST in the environment loads as into full tables
+	 * (the tests compare both).
+	 */
+	firstok = fmt != LOAD_BUNDLE && getenv("P2P_LOAD_NOFIRST") == NULL;
+	journal = firstok ? firstload_journal(db, err) : 0;
+	rc = journal == -1 ? -1 : db_begin(db, err);
+	if (rc == 0 && firstok &&
+	    (rc = firstload_begin(db, &first, err)) == 1) {
+		ctx.first = &first;
+		rc = 0;
 	}
-	if (fmt == LOAD_NDJSON)
+	if (rc == -1)
+		/* nothing read */;
+	else if (fmt == LOAD_NDJSON)
 		rc = load_ndjson(db, &r, 0, &ctx, st, &pg, err);
 	else if (fmt == LOAD_BUNDLE)
 		rc = load_document(db, f, &ctx, st, &pg, err);
 	else
 		rc = load_auto(db, &r, &ctx, st, &pg, err);
 	free(r.buf);
+	if (rc == 0 && ctx.first != NULL) {
+		st->first = 1;
+		rc = firstload_indexes(db, ctx.first, err);
+	}
 	if (rc == 0)
 		progress_tick(&pg, st, 1);
-	if (rc == 0 && db_commit(db, err) == 0) {
-		progress_end(&pg);
-		st->seconds = (double)(now_ms() - pg.start) / 1000.0;
-		fk_on(db);
-		return 0;
-	}
+	if (rc == 0)
+		rc = db_commit(db, err);
 	progress_end(&pg);
-	db_rollback(db);
+	if (rc == -1) {
+		db_rollback(db);
+		if (ctx.first != NULL)
+			firstload_free(ctx.first);
+	}
+	/* the load is kept (or not) whether WAL comes back now or later */
+	p2p_err_init(&e);
+	if (journal == 1 && firstload_wal(db, &e) == -1)
+		log_err("load %s: %s (the next load retries)", name, e.msg);
 	fk_on(db);
-	return -1;
+	if (rc == 0)
+		st->seconds = (double)(now_ms() - pg.start) / 1000.0;
+	return rc;
 }
 
 static int

@@ -46,6 +46,9 @@ struct load_stats {
 	int	 ndjson;		/* the file was read as ndjson */
 	long	 scanned;		/* ndjson lines prepared without a
 					   json-c tree (the fast path) */
+	int	 first;			/* ndjson into empty tables: secondary
+					   indexes built after the rows
+					   (store/firstload.h) */
 	double	 seconds;		/* wall-clock time of the load */
 };
 

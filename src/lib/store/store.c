@@ -501,7 +501,7 @@ step_rid(struct p2p_db *db, sqlite3_stmt *st, sqlite3_int64 *rid,
 
 static int
 write_resource(struct p2p_db *db, struct store_row *row,
-    struct p2p_err *err)
+    const struct store_ctx *ctx, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
 	sqlite3_int64	 rid = 0;
@@ -515,6 +515,9 @@ write_resource(struct p2p_db *db, struct store_row *row,
 	if ((fresh = sqlite3_changes(db->h) == 1))
 		rid = sqlite3_last_insert_rowid(db->h);
 	else {
+		/* replacing index rows looks them up by rid: build first */
+		if (ctx->first != NULL && firstload_indexes(db, ctx->first, err) == -1)
+			return -1;
 		if ((st = db_stmt(db, sql_res_upd, err)) == NULL)
 			return -1;
 		bind_row(st, row);
@@ -813,7 +816,7 @@ store_write(struct p2p_db *db, struct store_row *row,
 	case STORE_CONSENT:
 		return put_consent(db, row, ctx, err);
 	default:
-		return write_resource(db, row, err);
+		return write_resource(db, row, ctx, err);
 	}
 }
 

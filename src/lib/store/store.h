@@ -29,6 +29,7 @@
 #include "store/db.h"
 #include "core/err.h"
 #include "datascope/classify.h"
+#include "store/firstload.h"
 
 /* FHIR id: [A-Za-z0-9\-\.]{1,64} (FHIR R4 datatypes, id). */
 #define STORE_ID_MAX	64
@@ -68,6 +69,11 @@ struct store_ctx {
 	 */
 	const char	*raw;
 	size_t		 rawlen;
+	/*
+	 * A first load's deferred indexes (firstload.h), or NULL: built before
+	 * the first write that replaces a row, which needs them.
+	 */
+	struct firstload *first;
 };
 
 /* Fills ctx with no urn map and the current time. */
