@@ -298,10 +298,11 @@ class Scale:
     def start(self):
         b = self.b
         env = dict(os.environ, P2P_ROOT=b.build, P2P_DATA=self.data, P2P_PORT=str(self.port),
-                   P2P_CONF=self.conf, P2P_SRC=b.src, P2P_BENCH_TRIVIAL=b.trivial)
+                   P2P_CONF=self.conf, P2P_SRC=b.src, P2P_BENCH_TRIVIAL=b.trivial,
+                   P2P_USER="")
         self.lighttpd = subprocess.Popen(
             [LIGHTTPD, "-D", "-f", os.path.join(HERE, "lighttpd-bench.conf")], env=env,
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.data, "log", "stderr.log"), "w"))
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.data, "log", "lighttpd.out"), "w"))
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.lighttpd.poll() is not None:

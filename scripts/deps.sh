@@ -5,7 +5,8 @@
 set -e
 PKGS="gcc make autoconf automake pkg-config libfcgi-dev libjson-c-dev
 libsqlite3-dev sqlite3 libjwt-dev libssl-dev openssl libcurl4-openssl-dev
-check lighttpd curl python3 python3-jwt python3-cryptography wrk
+check lighttpd lighttpd-mod-openssl curl python3 python3-jwt python3-cryptography wrk
+apache2 libapache2-mod-fcgid libapache2-mod-xsendfile spawn-fcgi
 clang-14 libclang-rt-14-dev mandoc man-db cron logrotate $*"
 missing=""
 for p in $PKGS; do

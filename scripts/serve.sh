@@ -70,7 +70,10 @@ Try:
 
 Press Ctrl-C to stop.
 EOT
-export P2P_ROOT="$top" P2P_DATA="$data" P2P_PORT="$port" P2P_CONF="$conf"
+# P2P_USER: the user lighttpd switches to when started as root; empty
+# (the demo's default) keeps the user that runs this script.
+export P2P_ROOT="$top" P2P_DATA="$data" P2P_PORT="$port" P2P_CONF="$conf" \
+    P2P_USER="${P2P_USER-}"
 if [ -x "$runner" ]; then
 	"$runner" -c "$conf" --loop &
 	rpid=$!

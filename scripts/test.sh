@@ -1,17 +1,39 @@
 #!/bin/sh
 # Builds if needed and runs every test: Check unit tests and the
-# end-to-end suite through a real lighttpd.  Ends with one line
-# "tests: N passed, N failed".
+# end-to-end suite through a real lighttpd (lighttpd.conf, FastCGI).
+# Ends with one line "tests: N passed, N failed" counting every run.
 #
 # Usage: scripts/test.sh              build in the source tree, run all
 #        scripts/test.sh --sanitize   build in build-asan/ with ASan+UBSan
 #                                     and -Werror (a copy of the sources
 #                                     in build-asan/src), run all there
+#        ... --servers "S[:USER] ..." then end-to-end tests again with
+#                                     each web server configuration S
+#                                     (P2P_E2E_SERVER, tests/e2e/
+#                                     harness.py), run as USER when given
+#                                     (P2P_E2E_USER): the files that go
+#                                     through what differs between them
+#                                     (tests/e2e/run.py --servers)
+#        ... --servers-all            with --servers: the whole suite
+#                                     for each configuration
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 "$top/scripts/deps.sh"
-if [ "${1:-}" = "--sanitize" ]; then
+sanitize=""
+servers=""
+which="--servers"
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--sanitize) sanitize=1 ;;
+	--servers) servers="$2"; shift ;;
+	--servers-all) which="" ;;
+	*) echo "usage: scripts/test.sh [--sanitize] [--servers \"S[:USER] ...\" [--servers-all]]" >&2
+	   exit 2 ;;
+	esac
+	shift
+done
+if [ -n "$sanitize" ]; then
 	# A separate copy of the sources, so that the sanitizer build never
 	# mixes with the ordinary one in the source tree.
 	mkdir -p build-asan/src
@@ -34,9 +56,17 @@ else
 fi
 jobs=$(nproc 2>/dev/null || echo 2)
 make -j"$jobs" >/dev/null
+rm -f tests/e2e/server-*.log
 set +e
 make -j"$jobs" check >/dev/null 2>&1
 rc=$?
+python=$(sed -n 's/^PYTHON3 = //p' Makefile)
+for s in $servers; do
+	user=""
+	case "$s" in *:*) user=${s#*:}; s=${s%%:*} ;; esac
+	P2P_E2E_SERVER=$s P2P_E2E_USER=$user P2P_SRCDIR=$PWD P2P_BUILDDIR=$PWD \
+	    "${python:-python3}" tests/e2e/run.py $which >"tests/e2e/server-$s.log" 2>&1
+done
 set -e
 passed=0
 failed=0
@@ -58,7 +88,8 @@ for t in tests/unit/*.log tests/e2e/*.log; do
 	# e2e: "e2e: N passed, N failed"
 	line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$t" | tail -1)
 	if [ -n "$line" ]; then
-		echo "$line"
+		secs=$(sed -n -E 's/^Ran [0-9]+ tests? in ([0-9.]+)s$/\1/p' "$t" | tail -1)
+		echo "$line  ($(basename "$t" .log), ${secs:-?} s)"
 		passed=$((passed + $(echo "$line" | sed -E 's/e2e: ([0-9]+) passed.*/\1/')))
 		failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
 		# Each failure whole: unittest's "=====" blocks (FAIL:/ERROR:

@@ -2,7 +2,7 @@
  * export-status.c - the export-status executable:
  *   GET    /fhir/bulkstatus/{job}   status or manifest (Bulk Data 2.0 §3.1)
  *   DELETE /fhir/bulkstatus/{job}   cancel, remove files (§3.2)
- *   GET    /bulk/{job}/{file}       a file, handed to lighttpd to send
+ *   GET    /bulk/{job}/{file}       a file, handed to the web server to send
  *
  * Every job and file is visible only to the client that started the
  * job; anything else (unknown, expired, cancelled, another client's)
@@ -11,9 +11,11 @@
  * expiry (signed_urls = 1; jobs/status.c signs and checks), the
  * caller's token, and that no consent of a member whose data the file
  * holds was withdrawn since (jobs/members.c), and only then answers
- * "X-Sendfile: <path>" so that lighttpd streams the file.
+ * "X-Sendfile: <path>" so that the web server streams the file
+ * (lighttpd x-sendfile, Apache mod_xsendfile; P2P_SENDFILE says so).
  */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -134,7 +136,7 @@ status_delete(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 /*
  * A file: the URL's signature and expiry (signed_urls = 1), the job
  * and the file the client's, then every member it holds still released
- * to the client, audited; lighttpd sends the file (fastcgi x-sendfile).
+ * to the client, audited; the web server sends the file (X-Sendfile).
  */
 static int
 file_get(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
@@ -144,6 +146,16 @@ file_get(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 	time_t		 now = now_sec();
 	int		 rc;
 
+	/* A file's path goes only to a web server that sends the file
+	 * itself, as the shipped configurations declare with P2P_SENDFILE
+	 * (per request, or in the program's environment): anywhere else
+	 * the X-Sendfile header would go out, naming the file, with an
+	 * empty 200. */
+	if (p2p_env(req, "P2P_SENDFILE") == NULL &&
+	    getenv("P2P_SENDFILE") == NULL)
+		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+		    "the web server does not send bulk files (X-Sendfile) "
+		    "for this program: see the shipped configurations");
 	if (ctx->cfg.signed_urls && job_url_check(&ctx->cfg, req->path,
 	    kv_get(&req->params, "exp"), kv_get(&req->params, "sig"), now,
 	    err) == -1)

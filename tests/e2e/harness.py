@@ -1,5 +1,6 @@
-"""End-to-end harness: a real lighttpd serving the built programs on a
-free loopback port with a temporary data directory.
+"""End-to-end harness: a real web server serving the built programs on a
+free loopback port with a temporary data directory, started with the
+configurations that ship (lighttpd.conf, share/lighttpd/, share/apache/).
 
     class T(harness.ServerTest):       # one server for the class
         def test_x(self):
@@ -7,17 +8,39 @@ free loopback port with a temporary data directory.
             self.assertEqual(r.status, 200)
 
 Environment: P2P_SRCDIR (sources: share/, lighttpd.conf), P2P_BUILDDIR
-(cgi-bin/, src/tools/), LIGHTTPD (the server binary).  P2P_E2E_BASE_URL
-points the suite at an already running server instead (e.g. Apache);
-tests that need the admin tool are then skipped.
+(cgi-bin/, src/tools/), LIGHTTPD and APACHE (the server binaries),
+APACHE_MODULES (Apache's module directory).
+
+P2P_E2E_SERVER chooses how the programs are served (the suite runs the
+same in each):
+    lighttpd             lighttpd + FastCGI (lighttpd.conf; the default)
+    lighttpd-cgi         lighttpd + CGI (share/lighttpd/p2p-cgi.conf)
+    apache-fcgid         Apache + mod_fcgid       (share/apache/p2p.conf)
+    apache-proxy-fcgi    Apache + mod_proxy_fcgi, the programs run by
+                         spawn-fcgi
+    apache-cgi           Apache + mod_cgid
+with "-https" appended (or P2P_E2E_TLS=1) for the HTTPS variant, with a
+throwaway CA and server certificate made for the run.
+
+P2P_E2E_USER names the user the server and its programs run as when the
+suite runs as root (the configurations' P2P_USER).  Unset, lighttpd keeps
+root and Apache (which never runs programs as root) uses "nobody"; the
+harness then hands the data directory to that user, and Server.runner
+(what tests run on a server's data; RUNNER is the binary) runs
+p2p-runner as that user too.  P2P_E2E_KEEP keeps the temporary
+directories.
 """
+import atexit
 import base64
+import grp
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -29,19 +52,188 @@ SRC = os.environ.get("P2P_SRCDIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("P2P_BUILDDIR") or SRC
 LIGHTTPD = os.environ.get("LIGHTTPD") or shutil.which("lighttpd") or "/usr/sbin/lighttpd"
+APACHE = os.environ.get("APACHE") or shutil.which("apache2") or "/usr/sbin/apache2"
+APACHE_MODULES = os.environ.get("APACHE_MODULES") or "/usr/lib/apache2/modules"
+SPAWN_FCGI = shutil.which("spawn-fcgi") or "/usr/bin/spawn-fcgi"
 ADMIN = os.path.join(BUILD, "src", "tools", "p2p-admin")
 RUNNER = os.path.join(BUILD, "src", "tools", "p2p-runner")
 SEED = os.path.join(SRC, "share", "seed", "test-dataset.json")
 
-# Lines in lighttpd's error log that mean a sanitizer or a crash spoke.
+SERVERS = ("lighttpd", "lighttpd-cgi", "apache-fcgid", "apache-proxy-fcgi", "apache-cgi")
+
+# Lines in the server's logs that mean a sanitizer or a crash spoke.
 BAD_LOG = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
            "SUMMARY: UndefinedBehaviorSanitizer", "terminated by signal")
 # A sanitizer report runs from its first line ("==PID==ERROR: ...",
 # "==PID==WARNING: ..." or UBSan's "file:line:col: runtime error: ...")
-# to its "SUMMARY: ..." line; the FastCGI programs' stderr is the log.
+# to its "SUMMARY: ..." line; the programs' stderr is in the logs.
 REPORT_START = re.compile(r"^==\d+==(ERROR|WARNING): |: runtime error: ")
 REPORT_LINES = 150      # lines kept of one report
 REPORTS_LINES = 400     # lines kept of all the reports of a server
+SANITIZER_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+
+
+def _server_choice():
+    name = os.environ.get("P2P_E2E_SERVER") or "lighttpd"
+    tls = os.environ.get("P2P_E2E_TLS", "") not in ("", "0")
+    if name.endswith("-https"):
+        name, tls = name[:-len("-https")], True
+    if name not in SERVERS:
+        raise SystemExit("P2P_E2E_SERVER=%s: expected one of %s (optionally -https)"
+                         % (name, ", ".join(SERVERS)))
+    return name, tls
+
+
+SERVER, TLS = _server_choice()
+APACHE_SERVER = SERVER.startswith("apache")
+
+
+def _run_as():
+    """(name, uid, group name, gid) the server runs as, or None: the
+    harness's own user."""
+    name = os.environ.get("P2P_E2E_USER")
+    if os.geteuid() != 0:
+        return None
+    if not name and APACHE_SERVER:
+        name = "nobody"
+    if not name or name == "root":
+        return None
+    pw = pwd.getpwnam(name)
+    return (name, pw.pw_uid, grp.getgrgid(pw.pw_gid).gr_name, pw.pw_gid)
+
+
+RUN_AS = _run_as()
+
+
+def as_user(cmd):
+    """cmd, run as RUN_AS when there is one."""
+    if RUN_AS is None:
+        return list(cmd)
+    return ["setpriv", "--reuid=%d" % RUN_AS[1], "--regid=%d" % RUN_AS[3],
+            "--init-groups", "--"] + list(cmd)
+
+
+# --- one directory per run: certificates, the runner wrapper ---------------
+_session = {}
+
+
+def session_dir():
+    if "dir" not in _session:
+        d = tempfile.mkdtemp(prefix="p2p-e2e-run-")
+        os.chmod(d, 0o755)
+        _session["dir"] = d
+        if not os.environ.get("P2P_E2E_KEEP"):
+            atexit.register(shutil.rmtree, d, True)
+    return _session["dir"]
+
+
+def tls_files():
+    """(CA certificate, server certificate, server key): a throwaway CA
+    and a certificate for 127.0.0.1 and localhost, made once per run."""
+    if "tls" in _session:
+        return _session["tls"]
+    d = os.path.join(session_dir(), "tls")
+    os.makedirs(d)
+    ca_key, ca, key, csr, crt = (os.path.join(d, n) for n in
+                                 ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem"))
+    ext = os.path.join(d, "server.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName = IP:127.0.0.1, DNS:localhost\n"
+                "extendedKeyUsage = serverAuth\n")
+
+    def openssl(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+            "-subj", "/CN=p2p e2e throwaway CA")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1")
+    openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+            "-out", crt, "-days", "2", "-extfile", ext)
+    _session["tls"] = (ca, crt, key)
+    return _session["tls"]
+
+
+def client_tls_context():
+    if "ctx" not in _session:
+        _session["ctx"] = ssl.create_default_context(cafile=tls_files()[0])
+    return _session["ctx"]
+
+
+def _runner_wrapper(real):
+    """A p2p-runner that drops to RUN_AS when started as root, so that
+    the files of a run the tests start belong to the server's user."""
+    wrappers = _session.setdefault("runners", {})
+    if real in wrappers:
+        return wrappers[real]
+    path = os.path.join(session_dir(), "p2p-runner-%d" % len(wrappers))
+    wrappers[real] = path
+    with open(path, "w") as f:
+        f.write('#!/bin/sh\n# p2p-runner as the e2e server\'s user\n'
+                'if [ "$(id -u)" -eq 0 ]; then\n'
+                '\texec %s "%s" "$@"\nfi\nexec "%s" "$@"\n'
+                % (" ".join(as_user([])), real, real))
+    os.chmod(path, 0o755)
+    return path
+
+
+class Layout:
+    """Where the tools, the programs and the shipped files are: the
+    build tree (default) or an installed prefix (Layout.installed)."""
+
+    def __init__(self, admin, runner, root, share, lighttpd_conf):
+        self.admin = admin
+        self.runner = runner
+        self.root = root                    # holds cgi-bin/
+        self.share = share                  # --share; lighttpd/, apache/
+        self.lighttpd_conf = lighttpd_conf  # the default configuration
+
+    @classmethod
+    def installed(cls, prefix):
+        share = os.path.join(prefix, "share", "p2p")
+        return cls(os.path.join(prefix, "bin", "p2p-admin"),
+                   os.path.join(prefix, "bin", "p2p-runner"),
+                   os.path.join(prefix, "libexec", "p2p"), share,
+                   os.path.join(share, "lighttpd.conf"))
+
+    def programs(self):
+        d = os.path.join(self.root, "cgi-bin")
+        return sorted(n for n in os.listdir(d) if not n.startswith(".") and
+                      os.access(os.path.join(d, n), os.X_OK))
+
+    def server_conf(self):
+        """The configuration file SERVER/TLS starts with."""
+        if SERVER == "lighttpd":
+            if TLS:
+                return os.path.join(self.share, "lighttpd", "p2p-fastcgi-https.conf")
+            return self.lighttpd_conf
+        if SERVER == "lighttpd-cgi":
+            return os.path.join(self.share, "lighttpd",
+                                "p2p-cgi-https.conf" if TLS else "p2p-cgi.conf")
+        return os.path.join(self.share, "apache", "p2p.conf")
+
+
+def reachable(layout):
+    """layout, or a copy of its programs and shared files that RUN_AS
+    can read (a build tree under a private home directory is not)."""
+    need = [os.path.join(layout.root, "cgi-bin"), layout.share, layout.runner]
+    if RUN_AS is None or subprocess.run(
+            as_user(["sh", "-c", 'for f; do [ -r "$f" ] || exit 1; done', "-"] + need),
+            capture_output=True).returncode == 0:
+        return layout
+    d = tempfile.mkdtemp(prefix="layout-", dir=session_dir())
+    os.chmod(d, 0o755)
+    shutil.copytree(os.path.join(layout.root, "cgi-bin"), os.path.join(d, "cgi-bin"))
+    shutil.copytree(layout.share, os.path.join(d, "share"), symlinks=False)
+    shutil.copy2(layout.runner, os.path.join(d, "p2p-runner"))
+    return Layout(layout.admin, os.path.join(d, "p2p-runner"), d,
+                  os.path.join(d, "share"), layout.lighttpd_conf)
+
+
+BUILD_LAYOUT = Layout(ADMIN, RUNNER, BUILD, os.path.join(SRC, "share"),
+                      os.path.join(SRC, "lighttpd.conf"))
+if RUN_AS is not None and os.path.exists(RUNNER):
+    BUILD_LAYOUT = reachable(BUILD_LAYOUT)
 
 
 def free_port():
@@ -69,23 +261,33 @@ class Response:
 
 
 class Server:
-    """A p2p data directory plus a lighttpd serving it."""
+    """A p2p data directory plus a web server serving it."""
 
-    def __init__(self, demo=True, conf=None):
+    def __init__(self, demo=True, conf=None, layout=None):
+        self.layout = reachable(layout) if layout else BUILD_LAYOUT
         self.dir = tempfile.mkdtemp(prefix="p2p-e2e-")
         self.data = os.path.join(self.dir, "data")
         self.port = free_port()
-        self.base = "http://127.0.0.1:%d" % self.port
+        self.scheme = "https" if TLS else "http"
+        self.base = "%s://127.0.0.1:%d" % (self.scheme, self.port)
         self.proc = None
-        self.stuck = []     # programs that ignored SIGTERM at stop
+        self.programs = []          # spawn-fcgi processes (apache-proxy-fcgi)
+        self.stuck = []             # programs that ignored SIGTERM at stop
+        self.runner = self.layout.runner   # p2p-runner for this server's data
+        if RUN_AS is not None and os.path.exists(self.runner):
+            self.runner = _runner_wrapper(self.runner)
         args = ["init", "--base-url", self.base,
-                "--share", os.path.join(SRC, "share")]
+                "--share", self.layout.share]
         if demo:
             args.append("--demo")
-        if os.path.exists(RUNNER):
-            args += ["--runner", RUNNER]
+        if os.path.exists(self.layout.runner):
+            args += ["--runner", self.runner]
         self.admin(*args, self.data)
         conf = dict(conf or {})
+        if TLS:
+            # The other payer's HTTPS (JWKS URL, p2p-request's peer) is
+            # another Server with the throwaway CA's certificate.
+            conf.setdefault("ca_file", tls_files()[0])
         if not demo and os.geteuid() == 0:
             # The programs refuse root unless allowed (--demo allows it).
             conf.setdefault("allow_root", 1)
@@ -96,21 +298,34 @@ class Server:
 
     def env(self):
         e = dict(os.environ)
-        e.update(P2P_ROOT=BUILD, P2P_DATA=self.data, P2P_PORT=str(self.port),
-                 P2P_CONF=os.path.join(self.data, "p2p.conf"))
+        e.update(P2P_ROOT=self.layout.root, P2P_DATA=self.data, P2P_PORT=str(self.port),
+                 P2P_CONF=os.path.join(self.data, "p2p.conf"),
+                 P2P_USER=RUN_AS[0] if RUN_AS else "", P2P_BIND="127.0.0.1")
+        if TLS:
+            e.update(P2P_TLS_CERT=tls_files()[1], P2P_TLS_KEY=tls_files()[2])
         return e
 
     def admin(self, *args, check=True, input=None):
         """Runs p2p-admin; returns the CompletedProcess."""
-        cmd = [ADMIN]
+        cmd = [self.layout.admin]
         if args and args[0] != "init":
             cmd += ["-c", os.path.join(self.data, "p2p.conf")]
         p = subprocess.run(cmd + list(args), capture_output=True, text=True,
                            input=input)
+        self.give_away()
         if check and p.returncode != 0:
             raise AssertionError("p2p-admin %s failed (%d): %s" %
                                  (" ".join(args), p.returncode, p.stderr))
         return p
+
+    def give_away(self):
+        """The temporary directory to RUN_AS (whatever root made there)."""
+        if RUN_AS is None or not os.path.isdir(self.dir):
+            return
+        os.chmod(self.dir, 0o755)
+        for root, dirs, files in os.walk(self.dir):
+            for n in [root] + [os.path.join(root, f) for f in dirs + files]:
+                os.lchown(n, RUN_AS[1], RUN_AS[3])
 
     def set_conf(self, **kv):
         """Rewrites keys of p2p.conf (before start, or restart after)."""
@@ -125,25 +340,95 @@ class Server:
         out += ["%s = %s" % (k, v) for k, v in kv.items()]
         open(path, "w").write("\n".join(out) + "\n")
 
+    # --- starting and stopping ---------------------------------------------
     def start(self):
-        conf = os.path.join(SRC, "lighttpd.conf")
-        self.proc = subprocess.Popen([LIGHTTPD, "-D", "-f", conf], env=self.env(),
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=open(os.path.join(self.data, "log", "stderr.log"), "w"))
-        deadline = time.time() + 10
+        out = open(os.path.join(self.dir, "server.out"), "w")
+        self.give_away()
+        env = self.env()
+        if APACHE_SERVER:
+            if SERVER == "apache-proxy-fcgi":
+                self.spawn_programs(env)
+            cmd = [APACHE, "-f", self.apache_conf(), "-DFOREGROUND"]
+        else:
+            cmd = [LIGHTTPD, "-D", "-f", self.layout.server_conf()]
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=out)
+        out.close()
+        deadline = time.time() + 15
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError("lighttpd exited: %s" % self.log())
+                raise AssertionError("%s exited: %s" % (SERVER, self.log()))
             try:
                 socket.create_connection(("127.0.0.1", self.port), 0.2).close()
                 return self
             except OSError:
                 time.sleep(0.05)
-        raise AssertionError("lighttpd did not listen on %d" % self.port)
+        raise AssertionError("%s did not listen on %d" % (SERVER, self.port))
 
-    def children(self):
-        """Pids of the processes lighttpd started (the FastCGI programs)."""
-        pids = []
+    def spawn_programs(self, env):
+        """apache-proxy-fcgi: each program on <data>/run/<name>.sock, run
+        by spawn-fcgi as docs/operations.md says (in the foreground here)."""
+        err = os.path.join(self.data, "log", "stderr.log")
+        for name in self.layout.programs():
+            cmd = [SPAWN_FCGI, "-n", "-s", os.path.join(self.data, "run", name + ".sock"),
+                   "-M", "0600"]
+            if RUN_AS is not None:
+                cmd += ["-u", RUN_AS[0], "-g", RUN_AS[2], "-U", RUN_AS[0], "-G", RUN_AS[2]]
+            cmd += ["--", os.path.join(self.layout.root, "cgi-bin", name)]
+            with open(err, "a") as f:
+                self.programs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                                                      stderr=f))
+        if RUN_AS is not None:
+            os.lchown(err, RUN_AS[1], RUN_AS[3])
+
+    def apache_conf(self):
+        """The server-wide part of an Apache configuration (what Debian's
+        apache2.conf, ports.conf and a2enmod provide), then the shipped
+        site with its settings defined."""
+        d = os.path.join(self.dir, "httpd")
+        os.makedirs(d, exist_ok=True)
+        mods = ["mpm_event", "authz_core", "alias", "env", "headers", "mime",
+                "rewrite", "xsendfile"]
+        mods += {"apache-fcgid": ["fcgid"],
+                 "apache-proxy-fcgi": ["proxy", "proxy_fcgi"],
+                 "apache-cgi": ["cgid"]}[SERVER]
+        if TLS:
+            mods += ["socache_shmcb", "ssl"]
+        if RUN_AS:
+            user, group = RUN_AS[0], RUN_AS[2]
+        else:
+            user = pwd.getpwuid(os.getuid()).pw_name
+            group = grp.getgrgid(os.getgid()).gr_name
+        lines = ["ServerRoot %s" % d, "ServerName 127.0.0.1",
+                 "PidFile %s/httpd.pid" % d, "DefaultRuntimeDir %s" % d,
+                 "Listen 127.0.0.1:%d" % self.port, "LogLevel warn",
+                 "TypesConfig /etc/mime.types"]
+        lines += ["LoadModule %s_module %s/mod_%s.so" % (m, APACHE_MODULES, m) for m in mods]
+        if SERVER == "apache-cgi":
+            lines += ["ScriptSock %s/cgid.sock" % d]
+        for v in SANITIZER_ENV:
+            if v in os.environ:
+                lines += ["PassEnv %s" % v]
+                if SERVER == "apache-fcgid":
+                    lines += ["FcgidInitialEnv %s %s" % (v, os.environ[v])]
+        lines += ["Define P2P_ROOT %s" % self.layout.root, "Define P2P_DATA %s" % self.data,
+                  "Define P2P_PORT %d" % self.port, "Define P2P_USER %s" % user,
+                  "Define P2P_GROUP %s" % group,
+                  "Define " + {"apache-fcgid": "P2P_FCGID",
+                               "apache-proxy-fcgi": "P2P_PROXY_FCGI",
+                               "apache-cgi": "P2P_CGID"}[SERVER]]
+        if TLS:
+            lines += ["Define P2P_TLS", "Define P2P_TLS_CERT %s" % tls_files()[1],
+                      "Define P2P_TLS_KEY %s" % tls_files()[2]]
+        lines += ["Include %s" % self.layout.server_conf()]
+        path = os.path.join(d, "httpd.conf")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def descendants(self):
+        """Pids of the processes the server and spawn-fcgi started, at
+        any depth (Apache's programs are its children's children)."""
+        parent = {}
         for d in os.listdir("/proc"):
             if not d.isdigit():
                 continue
@@ -153,9 +438,17 @@ class Server:
                 continue
             # "pid (comm) state ppid ...": comm may hold spaces.
             fields = stat[stat.rfind(")") + 2:].split()
-            if len(fields) > 1 and fields[1] == str(self.proc.pid):
-                pids.append(int(d))
-        return pids
+            if len(fields) > 1:
+                parent[int(d)] = int(fields[1])
+        found = set(p.pid for p in ([self.proc] if self.proc else []) + self.programs)
+        more = True
+        while more:
+            more = False
+            for pid, ppid in parent.items():
+                if ppid in found and pid not in found:
+                    found.add(pid)
+                    more = True
+        return sorted(found)
 
     @staticmethod
     def running(pid):
@@ -166,19 +459,23 @@ class Server:
         return stat[stat.rfind(")") + 2:][:1] not in ("Z", "X")
 
     def stop(self):
-        if self.proc is None:
+        procs = ([self.proc] if self.proc else []) + self.programs
+        if not procs:
             return
-        kids = self.children()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        kids = self.descendants()
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
         self.proc = None
-        # FastCGI children get SIGTERM too: wait until they have exited,
-        # so that what the sanitizers have to say at exit (a leak check
-        # and its symbolised stacks take a while) is in the log whole.
+        self.programs = []
+        # The programs get SIGTERM too: wait until they have exited, so
+        # that what the sanitizers have to say at exit (a leak check and
+        # its symbolised stacks take a while) is in the log whole.
         deadline = time.time() + 20
         while any(self.running(p) for p in kids) and time.time() < deadline:
             time.sleep(0.05)
@@ -193,10 +490,14 @@ class Server:
                 pass        # it exited just now
 
     def log(self):
+        """Everything the server and the programs logged: <data>/log/*
+        and the server's own stderr."""
         out = ""
-        for name in ("error.log", "stderr.log", "p2p.log"):
-            p = os.path.join(self.data, "log", name)
-            if os.path.exists(p):
+        logs = os.path.join(self.data, "log")
+        paths = [os.path.join(logs, n) for n in
+                 sorted(os.listdir(logs))] if os.path.isdir(logs) else []
+        for p in paths + [os.path.join(self.dir, "server.out")]:
+            if os.path.isfile(p):
                 out += open(p, errors="replace").read()
         return out
 
@@ -220,7 +521,7 @@ class Server:
             return ""
 
     def bad_log_lines(self):
-        """What the sanitizers and crashes left in the log: each report
+        """What the sanitizers and crashes left in the logs: each report
         whole (first line through SUMMARY), bounded; [] when none."""
         return bad_reports(self.log().splitlines()) + self.stuck
 
@@ -229,16 +530,35 @@ class Server:
         if not os.environ.get("P2P_E2E_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
 
+    # --- talking to it ------------------------------------------------------
+    def connection(self, timeout=30):
+        if TLS:
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=client_tls_context())
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def connect(self, timeout=10):
+        """A socket to the server, TLS already set up when it speaks HTTPS
+        (for requests http.client cannot make)."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout)
+        if TLS:
+            s = client_tls_context().wrap_socket(s, server_hostname="127.0.0.1")
+        return s
+
     def request(self, method, path, body=None, headers=None, timeout=30):
-        u = urllib.parse.urlsplit(self.base)
-        c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+        c = self.connection(timeout)
         h = dict(headers or {})
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
             h.setdefault("Content-Type", "application/fhir+json")
         elif isinstance(body, str):
             body = body.encode()
-        c.request(method, path, body=body, headers=h)
+        try:
+            c.request(method, path, body=body, headers=h)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError):
+            # The server answered before the whole body was sent (413 on
+            # its Content-Length) and closed; the answer is still there.
+            pass
         r = c.getresponse()
         resp = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
         c.close()

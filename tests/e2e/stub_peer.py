@@ -31,8 +31,9 @@ OPS = {
 
 
 class Stub:
-    def __init__(self, jwks_url, client_id="payer-b"):
+    def __init__(self, jwks_url, client_id="payer-b", tls=None):
         self.jwks_url = jwks_url
+        self.tls = tls              # ssl.SSLContext for an https JWKS URL
         self.client_id = client_id
         self.reset()
         handler = type("H", (Handler,), {"stub": self})
@@ -259,7 +260,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         form = {k: urllib.parse.unquote_plus(v) for k, v in form.items()}
         assertion = form["client_assertion"]
         header = jwt.get_unverified_header(assertion)
-        keys = json.loads(urllib.request.urlopen(s.jwks_url, timeout=5).read())["keys"]
+        keys = json.loads(urllib.request.urlopen(s.jwks_url, timeout=5,
+                                                 context=s.tls).read())["keys"]
         key = [k for k in keys if k["kid"] == header["kid"]][0]
         claims = jwt.decode(assertion, jwt.PyJWK(key).key, algorithms=[header["alg"]],
                             audience=s.base + "/auth/token")

@@ -167,7 +167,7 @@ class BulkBase(harness.ServerTest):
     def runner(self, *args, env=None):
         e = dict(os.environ)
         e.update(env or {})
-        return subprocess.run([harness.RUNNER, "-c", os.path.join(self.server.data, "p2p.conf")]
+        return subprocess.run([self.server.runner, "-c", os.path.join(self.server.data, "p2p.conf")]
                               + list(args), capture_output=True, text=True, env=e)
 
     def fetch(self, url, auth=PAYER):
@@ -457,7 +457,7 @@ class RunnerTest(BulkBase):
         # kill below lands mid-job even on a slow (sanitizer) build.
         path = self.start(params(*([UNKNOWN] * 200 + [CLEAN])))
         job = path.rsplit("/", 1)[1]
-        slow = subprocess.Popen([harness.RUNNER, "-c", os.path.join(self.server.data, "p2p.conf"),
+        slow = subprocess.Popen([self.server.runner, "-c", os.path.join(self.server.data, "p2p.conf"),
                                  "--once"], env=dict(os.environ, P2P_RUNNER_DELAY_MS="1000"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -493,7 +493,7 @@ class RunnerTest(BulkBase):
 
     def test_two_runners_each_job_once(self):
         paths = [self.start(params(CLEAN, UNKNOWN)) for _ in range(4)]
-        cmd = [harness.RUNNER, "-c", os.path.join(self.server.data, "p2p.conf"), "--once"]
+        cmd = [self.server.runner, "-c", os.path.join(self.server.data, "p2p.conf"), "--once"]
         env = dict(os.environ, P2P_RUNNER_DELAY_MS="50")
         mark = self.server.log_offset()
         a = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)

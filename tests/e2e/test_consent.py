@@ -243,7 +243,7 @@ class ConsentLifecycle(harness.ServerTest):
                 self.assertEqual(r.status, 200, r)
                 return r.json()
             self.assertLess(time.time(), deadline, "export job did not finish")
-            subprocess.run([harness.RUNNER, "-c", os.path.join(self.server.data, "p2p.conf"),
+            subprocess.run([self.server.runner, "-c", os.path.join(self.server.data, "p2p.conf"),
                             "--once"], capture_output=True)
             time.sleep(0.1)
 

@@ -601,7 +601,7 @@ class BigGroup(BulkBase):
     def slow_runner(self, stderr):
         """A runner that sleeps 3 s at each progress report (after each
         batch)."""
-        return subprocess.Popen([harness.RUNNER, "-c", os.path.join(self.server.data,
+        return subprocess.Popen([self.server.runner, "-c", os.path.join(self.server.data,
                                  "p2p.conf"), "--once"],
                                 env=dict(os.environ, P2P_RUNNER_DELAY_MS="3000"),
                                 stdout=subprocess.DEVNULL, stderr=stderr)
@@ -676,7 +676,7 @@ class BigGroup(BulkBase):
         finally:
             slow.kill()
             slow.wait()
-        p = subprocess.run([harness.RUNNER, "-c", os.path.join(self.server.data,
+        p = subprocess.run([self.server.runner, "-c", os.path.join(self.server.data,
                             "p2p.conf"), "--once"], capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         # Complete: never 429, the manifest (a member whose consent an
@@ -695,7 +695,7 @@ class BigGroup(BulkBase):
         db.commit()
         try:
             path = self.kickoff(self.export())
-            p = subprocess.run([harness.RUNNER, "-c", os.path.join(self.server.data,
+            p = subprocess.run([self.server.runner, "-c", os.path.join(self.server.data,
                                 "p2p.conf"), "--once"], capture_output=True, text=True)
         finally:
             db.execute("DROP TRIGGER no_audit_m2")
@@ -747,7 +747,7 @@ class ExportFaults(BulkBase):
         big_group(server, "g-fault", FAULT, 5000)
 
     def runner(self, **env):
-        return subprocess.Popen([harness.RUNNER, "-c", os.path.join(
+        return subprocess.Popen([self.server.runner, "-c", os.path.join(
             self.server.data, "p2p.conf"), "--once"], env=dict(os.environ, **env),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

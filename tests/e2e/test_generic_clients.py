@@ -55,6 +55,11 @@ class GenericClients(harness.ServerTest):
     CLIENT = "test-payer-client"
     SECRET = "test-payer-secret"
 
+    @staticmethod
+    def tls_env():
+        """Node trusts the suite's throwaway CA over HTTPS."""
+        return {"NODE_EXTRA_CA_CERTS": harness.tls_files()[0]} if harness.TLS else {}
+
     def test_receiving_payer_flow(self):
         d = clients_dir()
         tmp = tempfile.mkdtemp(prefix="p2p-clients-", dir=self.server.dir)
@@ -63,7 +68,8 @@ class GenericClients(harness.ServerTest):
             json.dump(SEED_EXAMPLE, f)
         p = subprocess.run(["node", os.path.join(d, "payer-flow.mjs"), self.server.base,
                             self.CLIENT, self.SECRET, MEMBER_MATCH, bmm, tmp],
-                           cwd=d, capture_output=True, text=True, timeout=600)
+                           cwd=d, capture_output=True, text=True, timeout=600,
+                           env=dict(os.environ, **self.tls_env()))
         self.assertEqual(p.returncode, 0, p.stderr[-3000:])
         seen = json.loads(p.stdout)
         fk, mp = seen["fhirkit"], seen["medplum"]

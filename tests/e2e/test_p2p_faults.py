@@ -18,6 +18,9 @@ import harness
 import stub_peer
 from test_payer_to_payer import REQUEST, NPI_SYS, ORGS_B, consent, enrolment, ndjson, today
 
+# How the stub checks B's JWKS URL when the suite runs over HTTPS.
+TLS = harness.client_tls_context() if harness.TLS else None
+
 PERSON = {"name": [{"family": "Stub", "given": ["Sam"]}], "gender": "female",
           "birthDate": "1970-05-06"}
 
@@ -34,7 +37,7 @@ class Faults(unittest.TestCase):
             ndjson(path, ORGS_B)
             cls.b.admin("load", path)
             cls.b.start()
-            cls.stub = stub_peer.Stub(cls.b.base + "/.well-known/jwks.json")
+            cls.stub = stub_peer.Stub(cls.b.base + "/.well-known/jwks.json", tls=TLS)
         except Exception:
             cls.b.cleanup()
             raise
@@ -206,7 +209,7 @@ class Faults(unittest.TestCase):
         self.assertIn("0 requested", p.stdout)
 
     def test_peer_down_after_discovery(self):
-        other = stub_peer.Stub(self.b.base + "/.well-known/jwks.json")
+        other = stub_peer.Stub(self.b.base + "/.well-known/jwks.json", tls=TLS)
         name = self.peer(["fg1", "fg2"], base=other.fhir)
         other.everything_pages = [self.obs("r-fg1", 1)]
         self.run_request("member", "fg1", "--from", name, check=0)

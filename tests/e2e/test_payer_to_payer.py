@@ -373,6 +373,10 @@ class PayerToPayer(TwoPayers):
         self.assertIn("pull %d  payer-a  export  downloading" % pid, s.stdout)
         self.assertIn("files %d/%d" % (done, total), s.stdout)
         kept = self.bdb("SELECT seq FROM pull_file WHERE pid = ? AND state = 'done'", pid)
+        # The transfers under way when it stopped: test_08 allows each
+        # one request that never reached A's program.
+        type(self).cut = {(pid, seq) for (seq,) in self.bdb(
+            "SELECT seq FROM pull_file WHERE pid = ? AND state <> 'done'", pid)}
         p = self.request("bulk", "--from", "payer-a", check=0)
         self.assertIn("pull %d: resuming" % pid, p.stdout)
         # what was on disk was not asked for again
@@ -397,15 +401,25 @@ class PayerToPayer(TwoPayers):
                     key = (v[5:], who[0])
                     a[key] = a.get(key, 0) + 1
         # B: every request it made for a file (resumed or retried
-        # transfers count each time), for the members of that transfer
+        # transfers count each time), for the members of that transfer.
+        # A request the interruption of test_07 cut off may have ended
+        # before A's program released anything (plain CGI: the web
+        # server stops the program when the client goes): there, A's
+        # count may be one less, never more.
         b = {}
-        for url, tries, pid in self.bdb(
-                "SELECT f.url, f.attempts, f.pid FROM pull_file f"):
+        cut = set()
+        for url, tries, pid, seq in self.bdb(
+                "SELECT f.url, f.attempts, f.pid, f.seq FROM pull_file f"):
             path = url.split("?")[0].split("/bulk/", 1)[1]
             for (remote,) in self.bdb("SELECT remote_id FROM pull_member"
                                       " WHERE pid = ? AND remote_id IS NOT NULL", pid):
                 if tries > 0:
                     b[(path, "Patient/" + remote)] = tries
+                    if (pid, seq) in getattr(self, "cut", ()):
+                        cut.add((path, "Patient/" + remote))
+        for key in cut:
+            if a.get(key, 0) == b[key] - 1:
+                a[key] = b[key]
         self.assertEqual(a, b)
         self.assertGreater(len(a), 10)
         # released members: exactly those B fetched; never m4's or m5's

@@ -61,7 +61,10 @@ for f in /usr/bin/p2p-admin /usr/bin/p2p-runner /usr/bin/p2p-request \
     /lib/systemd/system/p2p-runner.service \
     /lib/systemd/system/p2p-runner.timer \
     /lib/systemd/system/p2p-runner-loop.service \
+    /lib/systemd/system/p2p-fcgi@.socket /lib/systemd/system/p2p-fcgi@.service \
     /usr/share/p2p/lighttpd.conf /usr/share/p2p/p2p-runner.cron \
+    /usr/share/p2p/lighttpd/p2p-fastcgi.conf /usr/share/p2p/lighttpd/p2p-cgi.conf \
+    /usr/share/p2p/lighttpd/p2p-tls.conf /usr/share/p2p/apache/p2p.conf \
     /usr/share/p2p/p2p-request.cron /usr/share/man/man8/p2p-request.8.gz \
     /usr/share/p2p/capability-statement.json /usr/share/p2p/db/0001-initial.sql \
     /usr/share/man/man8/p2p-admin.8.gz /usr/share/man/man8/p2p-runner.8.gz \
@@ -139,6 +142,11 @@ if command -v systemd-analyze >/dev/null; then
 	    /lib/systemd/system/p2p-runner.timer \
 	    /lib/systemd/system/p2p-runner-loop.service ||
 	    fail "systemd-analyze verify"
+	# an instance of the programs' socket units (Apache + mod_proxy_fcgi)
+	systemd-analyze verify p2p-fcgi@metadata.socket p2p-fcgi@metadata.service ||
+	    fail "systemd-analyze verify p2p-fcgi@metadata"
+	grep -qx 'ExecStart=/usr/lib/p2p/cgi-bin/%i' /lib/systemd/system/p2p-fcgi@.service ||
+	    fail "p2p-fcgi@.service does not start /usr/lib/p2p/cgi-bin/%i"
 fi
 [ -L /etc/systemd/system/timers.target.wants/p2p-runner.timer ] ||
     fail "p2p-runner.timer is not enabled"

@@ -143,6 +143,10 @@ START_TEST(test_data_dir)
 	ck_assert_str_eq(c.output_dir, "/srv/p2p/out");
 	ck_assert_str_eq(c.key_file, "/srv/p2p/keys/server.key");
 	ck_assert_str_eq(c.log_file, "/srv/p2p/log/p2p.log");
+	ck_assert_str_eq(c.ca_file, "");	/* the system's CAs */
+	ck_assert_int_eq(config_load(&c, write_conf(
+	    "data_dir = /srv/p2p\nca_file = tls/ca.pem\n"), &err), 0);
+	ck_assert_str_eq(c.ca_file, "/srv/p2p/tls/ca.pem");
 	ck_assert_int_eq(config_load(&c, write_conf("data_dir = srv\n"), &err),
 	    -1);
 	ck_assert(strstr(err.msg, "data_dir must be an absolute path") != NULL);

@@ -127,6 +127,8 @@ fetch(const struct p2p_config *cfg, const char *client_id, const char *url,
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (cfg->ca_file[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);

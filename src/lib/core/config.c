@@ -97,6 +97,8 @@ static const struct ckey keys[] = {
 	  "least seconds between two fetches of a client's JWKS URL" },
 	{ "jwks_allow_http", C_INT, I(jwks_allow_http), 0, 1, "0",
 	  "1: allow http:// JWKS URLs on loopback (tests only)" },
+	{ "ca_file", C_PATH, S(ca_file), 0, 0, "",
+	  "CA certificates (PEM) trusted for JWKS URLs and peers (empty: the system's)" },
 	{ "log_file", C_LOG, S(log_file), 0, 0, "log/p2p.log",
 	  "request and runner log: a file, syslog, or stderr (-)" },
 	{ "allow_root", C_INT, I(allow_root), 0, 1, "0",

@@ -180,6 +180,8 @@ httpc_setup(CURL *c, const struct p2p_config *cfg, const char *url,
 		curl_easy_setopt(c, CURLOPT_TIMEOUT, total);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (cfg->ca_file[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "p2p-request/1");
 	return 0;
 }

@@ -59,8 +59,9 @@ make_key(const char *path, size_t nbytes, struct p2p_err *err)
 }
 
 /*
- * The error documents lighttpd sends for errors it answers itself
- * (lighttpd.conf server.errorfile-prefix): OperationOutcomes, so that a
+ * The error documents the web server sends for errors it answers itself
+ * (lighttpd server.errorfile-prefix, Apache ErrorDocument; see
+ * share/lighttpd/ and share/apache/): OperationOutcomes, so that a
  * client gets FHIR whatever refused its request.  Rewritten each time.
  */
 static int
@@ -72,15 +73,28 @@ write_error_pages(const char *data_dir, struct p2p_err *err)
 		const char	*text;
 	} pages[] = {
 		{ 400, P2P_ISSUE_INVALID, "the request is malformed" },
+		{ 403, P2P_ISSUE_FORBIDDEN, "access to this URL is not allowed" },
 		{ 404, P2P_ISSUE_NOT_FOUND, "no resource or operation at this URL" },
+		{ 405, P2P_ISSUE_NOT_SUPPORTED,
+		  "the request method is not allowed at this URL" },
+		{ 408, P2P_ISSUE_TIMEOUT, "the request was not received in time" },
 		{ 411, P2P_ISSUE_STRUCTURE, "a request body needs a Content-Length" },
 		{ 413, P2P_ISSUE_TOO_COSTLY,
 		  "the request body is larger than this server accepts" },
 		{ 414, P2P_ISSUE_TOO_LONG, "the request URL is too long" },
+		{ 416, P2P_ISSUE_INVALID,
+		  "the requested range is not within the file" },
+		{ 417, P2P_ISSUE_NOT_SUPPORTED, "the expectation is not supported" },
 		{ 431, P2P_ISSUE_TOO_LONG, "the request headers are too large" },
 		{ 500, P2P_ISSUE_EXCEPTION, "internal server error" },
 		{ 501, P2P_ISSUE_NOT_SUPPORTED, "the request method is not supported" },
+		{ 502, P2P_ISSUE_TRANSIENT,
+		  "the server's program did not answer; retry shortly" },
 		{ 503, P2P_ISSUE_TRANSIENT, "the server is busy; retry shortly" },
+		{ 504, P2P_ISSUE_TIMEOUT,
+		  "the server's program did not answer in time" },
+		{ 505, P2P_ISSUE_NOT_SUPPORTED,
+		  "the HTTP version is not supported" },
 	};
 	char		 path[PATH_MAX + 32];
 	json_object	*oo;

@@ -445,9 +445,33 @@ p2p_reply_error(struct p2p_req *req, const struct p2p_err *err)
 	p2p_reply(req);
 }
 
+/*
+ * CGI: the rest of the request body, read and dropped before the program
+ * exits.  mod_cgid carries body and response over one socket, and
+ * closing it with unread data resets it, cutting the response short.
+ */
+static void
+drain_body(struct p2p_req *req)
+{
+	const char	*cl = getparam(req, "CONTENT_LENGTH");
+	char		 buf[8192];
+	long long	 left;
+	size_t		 n;
+
+	if (cl == NULL || *cl == '\0' ||
+	    parse_ll(cl, 0, req->ctx->cfg.max_bulk_body, &left) == -1)
+		return;
+	left -= (long long)req->body_len;
+	while (left > 0 && (n = fread(buf, 1, left < (long long)sizeof(buf) ?
+	    (size_t)left : sizeof(buf), stdin)) > 0)
+		left -= (long long)n;
+}
+
 void
 p2p_end(struct p2p_req *req)
 {
+	if (req->ctx->cgi)
+		drain_body(req);
 	log_info("%s %s %d %lldms client=%s id=%s", req->method_name,
 	    req->path ? req->path : "-", req->status,
 	    (long long)(now_ms() - req->t0),
