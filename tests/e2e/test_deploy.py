@@ -19,7 +19,7 @@ import urllib.parse
 
 import harness
 import test_bulk as tb
-import test_review_core as trc
+import test_hostile_requests as trc
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 MM = "/fhir/Patient/$member-match"
