@@ -334,6 +334,7 @@ START_TEST(test_loaded_provenance)
 {
 	struct p2p_err	 err;
 	struct job	 job;
+	enum store_kind	 kind;
 	const char	*s;
 
 	members();
@@ -358,8 +359,18 @@ START_TEST(test_loaded_provenance)
 	    1);
 	ck_assert_int_eq(qint("SELECT n FROM job_member WHERE job_id = ?1 AND"
 	    " patient = 'm1'", job.id), 5);
-	/* Deleting the resource forgets its targets. */
-	exec_sql("DELETE FROM resource WHERE type = 'Provenance'");
+	/* Storing it again replaces its targets; deleting forgets them. */
+	put_json("{\"resourceType\":\"Provenance\",\"id\":\"src-2\","
+	    "\"target\":[{\"reference\":\"Observation/obs-m2\"}],\"recorded\":"
+	    "\"2026-01-01T00:00:00Z\",\"agent\":[{\"who\":{\"reference\":"
+	    "\"Organization/org-1\"}}]}");
+	ck_assert_int_eq(qint("SELECT count(*) FROM prov_target", NULL), 2);
+	ck_assert_int_eq(qint("SELECT count(*) FROM prov_target WHERE target ="
+	    " 'Observation/obs-m1'", NULL), 1);
+	ck_assert_int_eq(store_delete(&db, "Provenance", "src-1", &kind, &err),
+	    0);
+	ck_assert_int_eq(store_delete(&db, "Provenance", "src-2", &kind, &err),
+	    0);
 	ck_assert_int_eq(qint("SELECT count(*) FROM prov_target", NULL), 0);
 	job_free(&job);
 }
