@@ -1,6 +1,6 @@
 /*
  * cmd_consent.c - p2p-admin consent: a member's consents and who may
- * receive their data (issue #7).
+ * receive their data.
  *
  *   consent list --patient ID	consents with status and history
  *   consent revoke ID [--status inactive|rejected]
@@ -13,29 +13,10 @@
 #include <string.h>
 
 #include "admin_cmds.h"
+#include "core/util.h"
 #include "json/fhir.h"
 #include "member/consent.h"
 #include "store/store.h"
-#include "core/util.h"
-
-/*
- * A member's consents: those the payer loaded (index consent_loaded) and
- * those clients submitted, through their matches (0007-match-writes.sql:
- * match_client_patient, once for each client).
- */
-static const char *const sql_list =
-    "SELECT id, cid FROM consent WHERE patient = ?1 AND source = 'loaded'"
-    " UNION SELECT c.id, c.cid FROM match m JOIN consent c ON c.cid = m.cid"
-    " WHERE m.client_id IN (SELECT id FROM client) AND m.patient = ?1"
-    " ORDER BY 2";
-static const char *const sql_hist =
-    "SELECT version, status, changed_by, time FROM consent_history"
-    " WHERE cid = ?1 ORDER BY version";
-static const char *const sql_matches =
-    "SELECT m.client_id, k.id, m.group_id, m.consentless, m.created"
-    " FROM match m LEFT JOIN consent k ON k.cid = m.cid"
-    " WHERE m.client_id IN (SELECT id FROM client) AND m.patient = ?1"
-    " ORDER BY m.mid";
 
 const char cmd_consent_usage[] =
     "usage: p2p-admin consent list --patient ID\n"
@@ -80,58 +61,50 @@ patient_arg(int argc, char *argv[])
 	return p;
 }
 
-static int
-print_history(struct p2p_db *db, long long cid, struct p2p_err *err)
+static void
+print_version(void *arg, const struct consent_version *v)
 {
-	sqlite3_stmt	*st;
-	const char	*by;
-	int		 rc;
+	(void)arg;
+	printf("  version %d\t%s\t%s\tby %s\n", v->version, v->status, v->time,
+	    v->changed_by ? v->changed_by : "-");
+}
 
-	if ((st = db_stmt(db, sql_hist, err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, cid);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		by = db_col_text(st, 2);
-		printf("  version %d\t%s\t%s\tby %s\n", sqlite3_column_int(st, 0),
-		    db_col_text(st, 1), db_col_text(st, 3), by ? by : "-");
-	}
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "history");
+struct listing {
+	struct p2p_db	*db;
+	struct p2p_err	*err;
+	int		 n;
+};
+
+static int
+print_consent(void *arg, const char *id)
+{
+	struct listing		*l = arg;
+	struct consent_row	 r;
+	int			 rc;
+
+	if (consent_get(l->db, id, &r, l->err) != 0)
+		return 1;
+	printf("%s\t%s\t%s\tclient %s\t%s\tpolicy %s\tperiod %s..%s"
+	    "\tupdated %s\n", r.id, r.status, r.source,
+	    r.client_id[0] ? r.client_id : "-",
+	    r.provision[0] ? r.provision : "-",
+	    r.policy[0] ? r.policy : "-",
+	    r.period_start[0] ? r.period_start : "-",
+	    r.period_end[0] ? r.period_end : "-", r.updated);
+	l->n++;
+	rc = consent_versions(l->db, r.cid, print_version, NULL, l->err);
+	consent_row_free(&r);
+	return rc != 0;
 }
 
 static int
 do_list(struct p2p_db *db, const char *patient, struct p2p_err *err)
 {
-	sqlite3_stmt		*st;
-	struct consent_row	 r;
-	int			 rc, n = 0;
+	struct listing	 l = { db, err, 0 };
 
-	if ((st = db_stmt(db, sql_list, err)) == NULL)
+	if (consent_each_of(db, patient, print_consent, &l, err) == -1)
 		return -1;
-	db_bind_text(st, 1, patient);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (consent_get(db, db_col_text(st, 0), &r, err) != 0)
-			break;
-		printf("%s\t%s\t%s\tclient %s\t%s\tpolicy %s\tperiod %s..%s"
-		    "\tupdated %s\n", r.id, r.status, r.source,
-		    r.client_id[0] ? r.client_id : "-",
-		    r.provision[0] ? r.provision : "-",
-		    r.policy[0] ? r.policy : "-",
-		    r.period_start[0] ? r.period_start : "-",
-		    r.period_end[0] ? r.period_end : "-", r.updated);
-		n++;
-		if (print_history(db, r.cid, err) == -1) {
-			consent_row_free(&r);
-			break;
-		}
-		consent_row_free(&r);
-	}
-	db_done(st);
-	if (err->status != 0)
-		return -1;
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "consent list");
-	if (n == 0)
+	if (l.n == 0)
 		printf("no consents for %s\n", patient);
 	return 0;
 }
@@ -185,41 +158,44 @@ do_optout(struct p2p_db *db, const char *patient, struct p2p_err *err)
 	return 0;
 }
 
+struct holders {
+	struct p2p_db	*db;
+	const char	*patient;
+	int		 n;
+};
+
+static void
+print_match(void *arg, const struct consent_match *m)
+{
+	struct holders	*h = arg;
+	struct p2p_err	 e;
+	char		 verdict[300];
+	long long	 cid;
+	int		 sensitive;
+
+	/* The same check every data path runs. */
+	p2p_err_init(&e);
+	if (consent_access(h->db, m->client, h->patient, now_sec(), &cid,
+	    &sensitive, &e) == 0)
+		snprintf(verdict, sizeof(verdict), "valid (%s)",
+		    sensitive ? "sensitive" : "regular");
+	else
+		snprintf(verdict, sizeof(verdict), "refused: %s", e.msg);
+	printf("%s\t%s\t%s\t%s\t%s\n", m->client, m->consent ? m->consent :
+	    (m->consentless ? "(none, legacy)" : "-"), m->group ? m->group : "-",
+	    m->created, verdict);
+	h->n++;
+}
+
 static int
 do_matches(struct p2p_db *db, const char *patient, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-	struct p2p_err	 e;
-	const char	*client, *cons, *grp;
-	char		 verdict[300];
-	long long	 cid;
-	int		 rc, sensitive, n = 0;
+	struct holders	 h = { db, patient, 0 };
 
-	if ((st = db_stmt(db, sql_matches, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, patient);
 	printf("client\tconsent\tgroup\tcreated\trelease now\n");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		client = db_col_text(st, 0);
-		cons = db_col_text(st, 1);
-		grp = db_col_text(st, 2);
-		/* The same check every data path runs. */
-		p2p_err_init(&e);
-		if (consent_access(db, client, patient, now_sec(), &cid,
-		    &sensitive, &e) == 0)
-			snprintf(verdict, sizeof(verdict), "valid (%s)",
-			    sensitive ? "sensitive" : "regular");
-		else
-			snprintf(verdict, sizeof(verdict), "refused: %s", e.msg);
-		printf("%s\t%s\t%s\t%s\t%s\n", client,
-		    cons ? cons : (sqlite3_column_int(st, 3) ? "(none, legacy)" :
-		    "-"), grp ? grp : "-", db_col_text(st, 4), verdict);
-		n++;
-	}
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "matches");
-	if (n == 0)
+	if (consent_matches(db, patient, print_match, &h, err) == -1)
+		return -1;
+	if (h.n == 0)
 		printf("no client holds a match for %s\n", patient);
 	return 0;
 }

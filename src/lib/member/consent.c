@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
+#include "json/fhir.h"
 #include "member/audit.h"
 #include "member/consent.h"
-#include "json/fhir.h"
-#include "core/util.h"
 
 #define SYS_SCOPE	"http://terminology.hl7.org/CodeSystem/consentscope"
 #define SYS_ACTCODE	"http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -57,6 +57,9 @@ enum stmt {
 	STMT_HISTORY_NEXT,	/* the next version */
 	STMT_OPTOUT_STORE,	/* an opt-out the payer records */
 	STMT_SEARCH,		/* a client's consents for a member */
+	STMT_OF_PATIENT,	/* every consent of a member */
+	STMT_VERSIONS,		/* a consent's history */
+	STMT_MATCHES,		/* who holds a match of a member */
 	STMT__MAX
 };
 
@@ -99,6 +102,21 @@ static const char *const sql[STMT__MAX] = {
 	" ON c.cid = m.cid WHERE m.client_id = ?1 AND m.patient = ?2"
 	" AND c.client_id = ?1 AND c.source = 'submitted'"
 	" ORDER BY c.cid LIMIT ?3",
+	/* STMT_OF_PATIENT: those the payer loaded (index consent_loaded)
+	 * and those clients submitted, through their matches
+	 * (match_client_patient, once for each client) */
+	"SELECT id, cid FROM consent WHERE patient = ?1 AND source = 'loaded'"
+	" UNION SELECT c.id, c.cid FROM match m JOIN consent c ON c.cid = m.cid"
+	" WHERE m.client_id IN (SELECT id FROM client) AND m.patient = ?1"
+	" ORDER BY 2",
+	/* STMT_VERSIONS */
+	"SELECT version, status, changed_by, time FROM consent_history"
+	" WHERE cid = ?1 ORDER BY version",
+	/* STMT_MATCHES */
+	"SELECT m.client_id, k.id, m.group_id, m.consentless, m.created"
+	" FROM match m LEFT JOIN consent k ON k.cid = m.cid"
+	" WHERE m.client_id IN (SELECT id FROM client) AND m.patient = ?1"
+	" ORDER BY m.mid",
 };
 
 /* The queries the release check runs, for the query-plan test. */
@@ -470,7 +488,7 @@ consent_access_cfg(struct p2p_db *db, const struct p2p_config *cfg,
 	    patient, now, cid, sensitive, err);
 }
 
-/* --- lifecycle (issue #7) ---------------------------------------------- */
+/* --- lifecycle --------------------------------------------------------- */
 
 
 void
@@ -616,7 +634,7 @@ out:
 	return ret;
 }
 
-/* --- a receiving payer's own consents (issue #7) ------------------------ */
+/* --- a receiving payer's own consents ---------------------------------- */
 
 int
 consent_get_own(struct p2p_db *db, const char *id, const char *client,
@@ -863,4 +881,67 @@ consent_resource(const struct consent_row *r)
 		return NULL;
 	}
 	return o;
+}
+
+int
+consent_each_of(struct p2p_db *db, const char *patient,
+    consent_id_fn *fn, void *arg, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc, stop = 0;
+
+	if ((st = db_stmt(db, sql[STMT_OF_PATIENT], err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, patient);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		stop = fn(arg, db_col_text(st, 0));
+	db_done(st);
+	if (stop)
+		return -1;
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "consent list");
+}
+
+int
+consent_versions(struct p2p_db *db, long long cid, consent_version_fn *fn,
+    void *arg, struct p2p_err *err)
+{
+	sqlite3_stmt		*st;
+	struct consent_version	 v;
+	int			 rc;
+
+	if ((st = db_stmt(db, sql[STMT_VERSIONS], err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, cid);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v.version = sqlite3_column_int(st, 0);
+		v.status = db_col_text(st, 1);
+		v.changed_by = db_col_text(st, 2);
+		v.time = db_col_text(st, 3);
+		fn(arg, &v);
+	}
+	db_done(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "history");
+}
+
+int
+consent_matches(struct p2p_db *db, const char *patient,
+    consent_match_fn *fn, void *arg, struct p2p_err *err)
+{
+	sqlite3_stmt		*st;
+	struct consent_match	 m;
+	int			 rc;
+
+	if ((st = db_stmt(db, sql[STMT_MATCHES], err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, patient);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		m.client = db_col_text(st, 0);
+		m.consent = db_col_text(st, 1);
+		m.group = db_col_text(st, 2);
+		m.consentless = sqlite3_column_int(st, 3);
+		m.created = db_col_text(st, 4);
+		fn(arg, &m);
+	}
+	db_done(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "matches");
 }

@@ -12,8 +12,8 @@
 #include <json-c/json.h>
 
 #include "core/config.h"
-#include "store/db.h"
 #include "core/err.h"
+#include "store/db.h"
 
 /* HRex consent policies (value set hrex-consent-policy). */
 #define CONSENT_POLICY_REGULAR \
@@ -133,7 +133,7 @@ int	 consent_access_cfg(struct p2p_db *, const struct p2p_config *,
 	    long long *cid, int *sensitive, struct p2p_err *);
 
 /*
- * Consent lifecycle (issue #7): a consent's current row, its versions,
+ * Consent lifecycle: a consent's current row, its versions,
  * status changes (revocation) and opt-outs recorded by the payer.
  */
 
@@ -197,7 +197,7 @@ int	 consent_record_optout(struct p2p_db *, const char *patient,
 json_object *consent_resource(const struct consent_row *);
 
 /*
- * A receiving payer's own consents (issue #7): those it submitted
+ * A receiving payer's own consents: those it submitted
  * (source 'submitted', its client id); any other consent does not exist
  * for it.
  */
@@ -231,5 +231,39 @@ json_object *consent_search(struct p2p_db *, const char *fhir_base,
 int	 consent_revoke_own(struct p2p_db *, const char *id,
 	    const char *client, const char *status, int version,
 	    struct consent_row *r, struct p2p_err *);
+
+/*
+ * What p2p-admin consent shows of a member.  consent_each_of() calls fn
+ * with the id of each of the member's consents (loaded, or submitted by
+ * a client with its match), in the order they were stored; fn returns
+ * non-zero, with err set, to stop (-1 then).  consent_versions() calls
+ * fn for each version of a consent's history; consent_matches() for
+ * each match a client holds of the member.  Strings live until fn
+ * returns.  0, or -1 with err set.
+ */
+typedef int	 consent_id_fn(void *arg, const char *id);
+int	 consent_each_of(struct p2p_db *, const char *patient,
+	    consent_id_fn *fn, void *arg, struct p2p_err *);
+
+struct consent_version {
+	int		 version;
+	const char	*status;
+	const char	*changed_by;	/* NULL when not recorded */
+	const char	*time;
+};
+typedef void	 consent_version_fn(void *arg, const struct consent_version *);
+int	 consent_versions(struct p2p_db *, long long cid,
+	    consent_version_fn *fn, void *arg, struct p2p_err *);
+
+struct consent_match {
+	const char	*client;
+	const char	*consent;	/* Consent.id, NULL for none */
+	const char	*group;		/* MatchedMembers Group, or NULL */
+	int		 consentless;	/* a legacy match without Consent */
+	const char	*created;
+};
+typedef void	 consent_match_fn(void *arg, const struct consent_match *);
+int	 consent_matches(struct p2p_db *, const char *patient,
+	    consent_match_fn *fn, void *arg, struct p2p_err *);
 
 #endif
