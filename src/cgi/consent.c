@@ -1,6 +1,6 @@
 /*
  * consent.c - the Consent interactions a receiving payer has on the
- * consents it submitted (issue #7):
+ * consents it submitted:
  *
  *   GET /fhir/Consent?patient=<member id>	search: the caller's own
  *						consents for that member
@@ -21,9 +21,9 @@
 #include <string.h>
 
 #include "auth/scopes.h"
+#include "json/fhir.h"
 #include "member/audit.h"
 #include "member/consent.h"
-#include "json/fhir.h"
 #include "web/op.h"
 
 /* Sets the reply to the resource of r with its ETag. */

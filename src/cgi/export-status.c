@@ -20,10 +20,10 @@
 #include <time.h>
 
 #include "auth/scopes.h"
-#include "json/fhir.h"
 #include "jobs/members.h"
 #include "jobs/queue.h"
 #include "jobs/status.h"
+#include "json/fhir.h"
 #include "member/audit.h"
 #include "web/op.h"
 

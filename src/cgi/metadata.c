@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/fhir.h"
 #include "core/log.h"
+#include "json/fhir.h"
 #include "peer/keys.h"
 #include "web/op.h"
 

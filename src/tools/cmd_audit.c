@@ -1,6 +1,6 @@
 /*
  * cmd_audit.c - p2p-admin audit: the accounting of disclosures
- * (issue #7).
+ *.
  *
  *   audit export [--patient ID] [--since DATE] [--until DATE] [--out FILE]
  *
@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "admin_cmds.h"
-#include "member/audit.h"
-#include "json/fhir.h"
 #include "core/util.h"
+#include "json/fhir.h"
+#include "member/audit.h"
 
 const char cmd_audit_usage[] =
     "usage: p2p-admin audit export [--patient ID] [--since DATE] "

@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "admin_cmds.h"
-#include "gen.h"
 #include "core/util.h"
+#include "gen.h"
 
 #define MAX_MEMBERS	100000000LL
 

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "gen.h"
 #include "core/util.h"
+#include "gen.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 #define LINE_MAX_	32768
@@ -60,7 +60,7 @@ struct gen {
 	struct gen_stats st;
 };
 
-/* --- randomness and dates ------------------------------------------ */
+/* --- randomness and dates ---------------------------------------------- */
 
 static uint64_t
 splitmix(uint64_t *s)
@@ -178,7 +178,7 @@ npi_make(long base9, char out[16])
 	out[10] = '\0';
 }
 
-/* --- the line writer ----------------------------------------------- */
+/* --- the line writer --------------------------------------------------- */
 
 static void
 put(struct gen *g, const char *fmt, ...)
@@ -219,7 +219,7 @@ emit(struct gen *g, enum gen_type t, int sensitive)
 	g->n = 0;
 }
 
-/* --- vocabularies -------------------------------------------------- */
+/* --- vocabularies ------------------------------------------------------ */
 
 static const char *const given_f[] = {
 	"Mary", "Patricia", "Jennifer", "Linda", "Elizabeth", "Susan",
@@ -374,7 +374,7 @@ static const char *const type_names[GEN__MAX] = {
 	"Procedure",		/* GEN_PROCEDURE */
 };
 
-/* --- common fragments ---------------------------------------------- */
+/* --- common fragments -------------------------------------------------- */
 
 #define CODING(sys, code)	"{\"coding\":[{\"system\":\"" sys "\",\"code\":\"" code "\"}]}"
 #define USD			",\"currency\":\"USD\"}"
@@ -552,7 +552,7 @@ eob_received(struct gen *g, int day)
 	    ",\"timingDate\":\"%s\"}]", d);
 }
 
-/* --- resources ----------------------------------------------------- */
+/* --- resources --------------------------------------------------------- */
 
 static void
 w_encounter(struct gen *g, int day, int days, int inpatient, int pract,
@@ -901,7 +901,7 @@ w_pa(struct gen *g, enum gen_pa k, int day, int pract)
 	emit(g, GEN_PA, 0);
 }
 
-/* --- members ------------------------------------------------------- */
+/* --- members ----------------------------------------------------------- */
 
 static void
 w_patient(struct gen *g, unsigned long long idx, int *female)

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/datadir.h"
 #include "admin_cmds.h"
-#include "store/db.h"
 #include "core/log.h"
+#include "store/datadir.h"
+#include "store/db.h"
 
 static const char	*conf_path;	/* -c FILE */
 
@@ -297,7 +297,7 @@ main(int argc, char *argv[])
 
 	/*
 	 * No allocation statistics (nothing here reads them): SQLite then
-	 * takes no global mutex on every malloc and free (issue #8, load).
+	 * takes no global mutex on every malloc and free (load).
 	 */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	log_init("p2p-admin");

@@ -35,14 +35,14 @@
 #include <unistd.h>
 
 #include "core/config.h"
-#include "store/db.h"
+#include "core/log.h"
+#include "core/util.h"
 #include "jobs/export.h"
 #include "jobs/ndjson.h"
 #include "jobs/queue.h"
 #include "member/bulkmatch.h"
-#include "core/log.h"
-#include "core/util.h"
 #include "member/match.h"
+#include "store/db.h"
 
 static volatile sig_atomic_t	 stopping;
 

@@ -13,8 +13,8 @@
 #include <openssl/sha.h>
 
 #include "auth/access.h"
-#include "core/log.h"
 #include "auth/scopes.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "json/fhir.h"
 

@@ -19,8 +19,8 @@
 
 #include "auth/client.h"
 #include "core/config.h"
-#include "store/db.h"
 #include "core/err.h"
+#include "store/db.h"
 
 #define AUTH_KEY_LEN	32	/* bytes of the server key */
 #define AUTH_TOKEN_MAX	4096	/* longest access token accepted */

@@ -6,9 +6,9 @@
 
 #include <stddef.h>
 
-#include "store/db.h"
-#include "core/err.h"
 #include "auth/secret.h"
+#include "core/err.h"
+#include "store/db.h"
 
 struct client_rec {
 	char	 id[128];		/* client_id */

@@ -10,8 +10,8 @@
 #define P2P_JWKS_H
 
 #include "core/config.h"
-#include "store/db.h"
 #include "core/err.h"
+#include "store/db.h"
 
 #define JWKS_DEFAULT_TTL	300	/* seconds, without Cache-Control */
 #define JWKS_MAX_TTL		86400	/* never cached longer */

@@ -30,7 +30,7 @@
 #define P2P_SCOPE_EXPORT \
 	"system/Group.rs user/*.rs system.Group.u?code=" \
 	"http://hl7.org/fhir/us/davinci-pdex/ValueSet/PDexMultiMemberMatchResultVS|match"
-/* A client's own consents (issue #7): whoever may submit them. */
+/* A client's own consents: whoever may submit them. */
 #define P2P_SCOPE_CONSENT \
 	"http://hl7.org/fhir/us/davinci-hrex/OperationDefinition/member-match" \
 	" http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/BulkMemberMatch" \

@@ -19,9 +19,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "json/jscan.h"
-#include "datascope/classify.h"
 #include "core/util.h"
+#include "datascope/classify.h"
+#include "json/jscan.h"
 
 #define SYS_CONF	"http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 #define SYS_ACTCODE	"http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -36,7 +36,7 @@
 
 /*
  * Where each type keeps its date of service, in order of preference
- * (issue #6: "computed from the resource's own dates").  Paths follow
+ * ("computed from the resource's own dates").  Paths follow
  * jscan_path(): the first element of any array on the way.  Types not
  * listed (Patient, Coverage, Organization, ...) have no date of service
  * and are always inside the window.  ExplanationOfBenefit is special
@@ -599,7 +599,7 @@ classify_pa(struct jscan *j, int lu_source, struct scope_info *info)
 	}
 }
 
-/* --- CARIN BB non-financial form ----------------------------------- */
+/* --- CARIN BB non-financial form --------------------------------------- */
 
 /*
  * The released form of an EOB is written from the tape in the form

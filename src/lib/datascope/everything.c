@@ -165,7 +165,7 @@ tally(struct ev_page *pg, const char *type)
 }
 
 /*
- * "$everything: Patient x1, Coverage x2, ..." (issue #7: which
+ * "$everything: Patient x1, Coverage x2, ..." (which
  * resources went out, for the disclosure report).
  */
 static void

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
+#include "datascope/classify.h"
+#include "datascope/release.h"
 #include "json/fhir.h"
 #include "json/valid.h"
-#include "datascope/release.h"
-#include "datascope/classify.h"
-#include "core/util.h"
 
 /*
  * The released rows of one member, in keyset order.  Every rule is a

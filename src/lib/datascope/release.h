@@ -28,9 +28,9 @@
 #include <time.h>
 
 #include "core/config.h"
-#include "store/db.h"
 #include "core/err.h"
 #include "core/util.h"
+#include "store/db.h"
 
 #include <json-c/json.h>
 

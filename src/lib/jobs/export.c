@@ -149,7 +149,7 @@ walk_full(const struct walk *w)
 
 /*
  * Ends the batch: closes the read transaction, records its members
- * (issue #7: which job and how much, for the disclosure report; pending
+ * (which job and how much, for the disclosure report; pending
  * until the job completes) in one statement, then reports progress.  A
  * release that cannot be recorded fails the job.
  */

@@ -62,7 +62,7 @@ int	 job_members_publish(struct p2p_db *, const struct job *,
 
 /*
  * A download of file name of job id by client at now is a release of
- * every member the file holds (issue #7): each must still be released
+ * every member the file holds: each must still be released
  * to the client (consent_access_cfg(): a withdrawn consent withdraws the
  * files made under it) and each gets a "release" audit record (client,
  * member, consent, "file <id>/<name>"), all in one transaction.  0; or

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/jscan.h"
 #include "core/util.h"
+#include "json/jscan.h"
 
 void
 jscan_init(struct jscan *j)

@@ -1,6 +1,6 @@
 /*
  * jscan.h - a strict single-pass JSON scanner for the loader's fast
- * path (issue #8).  It builds no tree of allocations: one reusable
+ * path.  It builds no tree of allocations: one reusable
  * array of nodes ("tape") per thread, in document order, each node
  * giving its byte range in the text and where its subtree ends.
  *

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/util.h"
 #include "json/fhir.h"
 #include "json/jscan.h"
 #include "json/valid.h"
-#include "core/util.h"
 
 /* FHIR R4 resource types (ResourceType value set), sorted. */
 static const char *const r4_types[] = {
@@ -198,7 +198,7 @@ fhir_valid_instant(const char *s)
 	return time_parse_prec(s, 0, NULL) == TIME_SECOND;
 }
 
-/* --- the element checks ---------------------------------------------- */
+/* --- the element checks ------------------------------------------------ */
 
 /* What a checked element holds. */
 enum vt {

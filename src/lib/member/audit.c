@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "member/audit.h"
-#include "json/fhir.h"
 #include "core/util.h"
+#include "json/fhir.h"
+#include "member/audit.h"
 
 static const char *const sql_insert =
     "INSERT INTO audit (time, event, outcome, client_id, patient, cid, detail)"
@@ -53,7 +53,7 @@ audit_refusal(struct p2p_db *db, const char *event, const char *op,
 	    patient[0] != '\0' ? patient : NULL, cid, detail, err);
 }
 
-/* --- export as FHIR R4 AuditEvent (issue #7) ---------------------------- */
+/* --- export as FHIR R4 AuditEvent -------------------------------------- */
 
 #define SYS_EVENT_TYPE	"http://terminology.hl7.org/CodeSystem/audit-event-type"
 #define SYS_ENTITY_TYPE	"http://terminology.hl7.org/CodeSystem/audit-entity-type"

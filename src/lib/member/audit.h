@@ -10,8 +10,8 @@
 #include <json-c/json.h>
 
 #include "core/config.h"
-#include "store/db.h"
 #include "core/err.h"
+#include "store/db.h"
 
 /*
  * Events (audit.event).  Refusals are recorded by the request loop

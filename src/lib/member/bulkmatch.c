@@ -22,13 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
+#include "core/util.h"
 #include "jobs/members.h"
+#include "json/fhir.h"
 #include "member/audit.h"
 #include "member/bulkmatch.h"
 #include "member/consent.h"
-#include "json/fhir.h"
-#include "core/log.h"
-#include "core/util.h"
 
 /* --- request checks ---------------------------------------------------- */
 
@@ -685,7 +685,7 @@ store_member(struct p2p_db *db, const struct job *job, const char *gid,
 	/*
 	 * The files name the member with our Patient id: they are a release
 	 * to the client, withdrawn like any export file when the member's
-	 * consent is revoked or an opt-out is recorded (issue #7).
+	 * consent is revoked or an opt-out is recorded.
 	 */
 	if (job_member_add(db, job->id, m->patient, m->cid, err) == -1)
 		return -1;

@@ -23,13 +23,13 @@
 
 #include <openssl/evp.h>
 
+#include "core/util.h"
 #include "json/fhir.h"
 #include "json/params.h"
 #include "member/audit.h"
 #include "member/consent.h"
 #include "member/match.h"
 #include "member/norm.h"
-#include "core/util.h"
 
 #define MATCH_MAX_CAND		64	/* candidate patients per request */
 #define MATCH_ID_MAX		65	/* FHIR id (64) + NUL */
@@ -71,7 +71,7 @@ struct cands {
 	int	 overflow;	/* more than MATCH_MAX_CAND */
 };
 
-/* --- the identity: what matching reads, validated --------------------- */
+/* --- the identity: what matching reads, validated ---------------------- */
 
 /* A 400 naming the element base.what (what may be "" for base). */
 static int

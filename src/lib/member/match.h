@@ -12,8 +12,8 @@
 #include <json-c/json.h>
 
 #include "core/config.h"
-#include "store/db.h"
 #include "core/err.h"
+#include "store/db.h"
 
 /* What a request submitted for one member (all borrowed). */
 struct match_input {
@@ -138,7 +138,7 @@ int	 match_probe_record(struct p2p_db *, const char *client,
 int	 match_probe_expire(struct p2p_db *, long long window, time_t now,
 	    long long *n, struct p2p_err *);
 
-/* --- $member-match (HRex) ------------------------------------------- */
+/* --- $member-match (HRex) ---------------------------------------------- */
 
 /*
  * Reads a $member-match Parameters body into in (pointers borrowed from

@@ -16,11 +16,11 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "store/datadir.h"
-#include "store/db.h"
-#include "json/fhir.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "json/fhir.h"
+#include "store/datadir.h"
+#include "store/db.h"
 
 static int
 mkdir_mode(const char *path, mode_t mode, struct p2p_err *err)

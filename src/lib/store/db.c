@@ -5,8 +5,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "store/db.h"
 #include "core/log.h"
+#include "store/db.h"
 
 int
 db_fail(struct p2p_db *db, int rc, struct p2p_err *err, const char *what)

@@ -1,6 +1,6 @@
 /*
  * firstload.h - a first load into empty tables: the rows first, then the
- * secondary indexes, each built once by a sort (issue #16).
+ * secondary indexes, each built once by a sort.
  *
  * Inserting a row costs one b-tree insert per index of its table, at a
  * random place of an ever larger b-tree; a sort of the finished table
@@ -23,8 +23,8 @@
 #ifndef P2P_FIRSTLOAD_H
 #define P2P_FIRSTLOAD_H
 
-#include "store/db.h"
 #include "core/err.h"
+#include "store/db.h"
 
 #define FIRSTLOAD_INDEX_MAX	16	/* secondary indexes that may be deferred */
 
@@ -54,7 +54,7 @@ int	 firstload_indexes(struct p2p_db *, struct firstload *, struct p2p_err *);
  * rollback journal for the load.  Pages added to an empty database are
  * then written once, into the database file, where WAL writes every
  * page twice (the WAL, then a checkpoint copying it back) and most of
- * a first load's system time went there (issue #16).  A rollback still
+ * a first load's system time went there.  A rollback still
  * undoes the whole file (the journal holds the pages the load changed;
  * pages it added past the end are cut off).  SQLite refuses to leave
  * WAL while another connection has the database open: the load then

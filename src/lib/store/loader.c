@@ -11,12 +11,12 @@
 #include <unistd.h>
 
 #include "core/bq.h"
-#include "store/firstload.h"
+#include "core/log.h"
 #include "json/fhir.h"
 #include "json/jscan.h"
 #include "json/valid.h"
+#include "store/firstload.h"
 #include "store/loader.h"
-#include "core/log.h"
 
 /* A bounded line reader over a stream (ndjson). */
 struct reader {
@@ -366,7 +366,7 @@ take_line(struct pipeline *p, struct line_item **out, unsigned long *seq)
 
 /*
  * Parses and prepares one item's line.  0, or -1 with it->err set.
- * The fast path first (issue #8, unless tree): a scan without a tree
+ * The fast path first (unless tree): a scan without a tree
  * (jscan.c) and store_prepare_scan(); a line it does not take (a
  * special type, a line without meta.lastUpdated, anything the scanner
  * refuses) goes through json-c and store_prepare(), which read it
@@ -914,7 +914,7 @@ load_stream(struct p2p_db *db, FILE *f, const char *name,
 			    "out of memory");
 	}
 	/*
-	 * Foreign keys off for the load (issue #8): with them on, every
+	 * Foreign keys off for the load: with them on, every
 	 * ident and demog insert looks its resource up again and runs in a
 	 * statement journal of its own (a copy of each page it touches);
 	 * the rows' rid comes from the resource insert just before, and
@@ -926,7 +926,7 @@ load_stream(struct p2p_db *db, FILE *f, const char *name,
 		return -1;
 	}
 	/*
-	 * ndjson into empty tables (issue #16): a rollback journal instead
+	 * ndjson into empty tables: a rollback journal instead
 	 * of WAL when no other connection has the database open, and the
 	 * rows first, the secondary indexes after them (firstload.h).
 	 * P2P_LOAD_NOFIRST in the environment loads as into full tables

@@ -12,10 +12,10 @@
 
 #include <stdio.h>
 
-#include "store/db.h"
 #include "core/err.h"
-#include "store/store.h"
 #include "core/util.h"
+#include "store/db.h"
+#include "store/store.h"
 
 #define LOAD_LINE_MAX	(16L * 1024 * 1024)	/* longest ndjson line */
 #define LOAD_BUNDLE_MAX	(256L * 1024 * 1024)	/* largest Bundle file */

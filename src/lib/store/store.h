@@ -26,9 +26,9 @@
 
 #include <json-c/json.h>
 
-#include "store/db.h"
 #include "core/err.h"
 #include "datascope/classify.h"
+#include "store/db.h"
 #include "store/firstload.h"
 
 /* FHIR id: [A-Za-z0-9\-\.]{1,64} (FHIR R4 datatypes, id). */

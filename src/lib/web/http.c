@@ -17,10 +17,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "json/fhir.h"
 #include "web/http.h"
 #include "web/op.h"
-#include "core/log.h"
 
 static volatile sig_atomic_t	 stopping;
 

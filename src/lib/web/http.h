@@ -16,9 +16,9 @@
 
 #include "auth/access.h"
 #include "core/config.h"
-#include "store/db.h"
 #include "core/err.h"
 #include "core/util.h"
+#include "store/db.h"
 
 enum p2p_method {
 	P2P_GET = 1 << 0,
