@@ -105,6 +105,16 @@ class ReceivingPayerFlow(DeployBase):
     """token -> $member-match -> $everything (sync and bulk) ->
     $bulk-member-match -> $davinci-data-export -> status -> download."""
 
+    def assertSameRecord(self, files, sync, msg=None):
+        """The bulk files hold the resources of the synchronous Bundle
+        and, besides them, only their Provenance and the Organizations
+        and Practitioners they reference (test_export checks which)."""
+        bulk = {x["id"]: t for t, rs in files.items() for x in rs}
+        self.assertLessEqual(sync, set(bulk), msg)
+        extra = {t for i, t in bulk.items() if i not in sync}
+        self.assertIn("Provenance", extra, msg)
+        self.assertLessEqual(extra, {"Provenance", "Organization", "Practitioner"}, msg)
+
     def test_whole_session(self):
         auth = self.token()
         h = {"Authorization": auth}
@@ -124,7 +134,7 @@ class ReceivingPayerFlow(DeployBase):
         m = self.wait(self.get("/fhir/Patient/test-member-001/$everything",
                                headers=dict(h, Prefer="respond-async")), auth)
         files = self.download(m, auth)
-        self.assertEqual({x["id"] for rs in files.values() for x in rs}, sync)
+        self.assertSameRecord(files, sync)
         # many members at once: the MatchedMembers group ...
         m = self.wait(self.post(BMM, tb.params(tb.CLEAN, tb.UNKNOWN),
                                 headers=dict(h, Prefer="respond-async")), auth)
@@ -139,7 +149,7 @@ class ReceivingPayerFlow(DeployBase):
                                 body, headers=dict(h, Prefer="respond-async")), auth)
         files = self.download(m, auth)
         self.assertEqual([p["id"] for p in files["Patient"]], ["test-member-001"])
-        self.assertEqual({x["id"] for rs in files.values() for x in rs}, sync)
+        self.assertSameRecord(files, sync)
         # the Group read and searched, as generic clients do ...
         gid = matched[0]["id"]
         r = self.get("/fhir/Group/" + gid, headers=h)
@@ -155,7 +165,7 @@ class ReceivingPayerFlow(DeployBase):
                                        headers=dict(h, Prefer="respond-async")), auth)
             files = self.download(m, auth)
             self.assertEqual([p["id"] for p in files["Patient"]], ["test-member-001"], path)
-            self.assertEqual({x["id"] for rs in files.values() for x in rs}, sync, path)
+            self.assertSameRecord(files, sync, path)
 
     def test_public_documents(self):
         """What a client or another payer reads before any token."""
