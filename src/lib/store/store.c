@@ -58,10 +58,7 @@ static const char *const sql_res_del_prov =
 static const char *const sql_prov_del =
     "DELETE FROM prov_target WHERE rid = ?1";
 static const char *const sql_prov_put =
-    "INSERT OR IGNORE INTO prov_target (target, rid)"
-    " SELECT json_extract(value, '$.reference'), ?1"
-    " FROM json_each(?2, '$.target')"
-    " WHERE type = 'object' AND json_extract(value, '$.reference') IS NOT NULL";
+    "INSERT OR IGNORE INTO prov_target (target, rid) VALUES (?1, ?2)";
 static const char *const sql_ident_del =
     "DELETE FROM ident WHERE rid = ?1";
 static const char *const sql_ident_put =
@@ -514,12 +511,18 @@ step_rid(struct p2p_db *db, sqlite3_stmt *st, sqlite3_int64 *rid,
 	return got;
 }
 
-/* The targets of Provenance rid, replacing its old ones unless fresh. */
+/*
+ * The targets of Provenance rid (target[].reference), replacing its old
+ * ones unless fresh.  Read with json-c: Provenance rows are few.
+ */
 static int
 prov_targets(struct p2p_db *db, sqlite3_int64 rid, int fresh,
     const struct store_row *row, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
+	json_object	*res, *targets, *ref;
+	size_t		 i, n;
+	int		 rc = 0;
 
 	if (!fresh) {
 		if ((st = db_stmt(db, sql_prov_del, err)) == NULL)
@@ -528,11 +531,25 @@ prov_targets(struct p2p_db *db, sqlite3_int64 rid, int fresh,
 		if (step_done(db, st, err, "provenance targets") == -1)
 			return -1;
 	}
-	if ((st = db_stmt(db, sql_prov_put, err)) == NULL)
+	if (fhir_parse(row->json, row->jsonlen < 0 ? strlen(row->json) :
+	    (size_t)row->jsonlen, &res, err) == -1)
 		return -1;
-	sqlite3_bind_int64(st, 1, rid);
-	sqlite3_bind_text(st, 2, row->json, row->jsonlen, SQLITE_STATIC);
-	return step_done(db, st, err, "provenance targets");
+	targets = fhir_get(res, "target", json_type_array);
+	n = targets != NULL ? json_object_array_length(targets) : 0;
+	for (i = 0; i < n && rc == 0; i++) {
+		ref = json_object_array_get_idx(targets, i);
+		if (fhir_str(ref, "reference") == NULL)
+			continue;
+		if ((st = db_stmt(db, sql_prov_put, err)) == NULL) {
+			rc = -1;
+			break;
+		}
+		db_bind_text(st, 1, fhir_str(ref, "reference"));
+		sqlite3_bind_int64(st, 2, rid);
+		rc = step_done(db, st, err, "provenance targets");
+	}
+	json_object_put(res);
+	return rc;
 }
 
 static int
