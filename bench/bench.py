@@ -1006,14 +1006,21 @@ ROWS = [
     ("export_floor", "ratio export time / sqlite3 dump", "{:.2f}", "export_floor"),
     ("runner_rss", "runner peak RSS, export (MiB)", "{:.1f}", "runner_rss"),
 ]
-GROWTH = [("e2e_big", "export as a receiving payer (s)", "{:.2f}", "cost"),
+# The figures the growth table and the pictures (bench/plot.py) show:
+# key, label with its unit in parentheses, format, and whether more is
+# better ("rate") or less ("cost").
+GROWTH = [("e2e_small", "export as a receiving payer, 100 members (s)", "{:.2f}", "cost"),
+          ("e2e_big", "export as a receiving payer (s)", "{:.2f}", "cost"),
           ("load", "load (resources/s)", "{:,.0f}", "rate"),
-          ("db_mb_per_m", "MiB per million resources", "{:,.0f}", "cost"),
+          ("db_mb_per_m", "database size (MiB per million resources)", "{:,.0f}", "cost"),
           ("mm_rps", "$member-match (req/s)", "{:,.0f}", "rate"),
+          ("mm_ratio", "$member-match / trivial responder (ratio)", "{:.2f}", "rate"),
           ("mm_p99", "$member-match p99 (ms)", "{:.2f}", "cost"),
           ("everything", "$everything (ms)", "{:.1f}", "cost"),
           ("bulk", "$bulk-member-match 1,000 (s)", "{:.2f}", "cost"),
           ("export_rps", "export (resources/s)", "{:,.0f}", "rate"),
+          ("export_floor", "export time / sqlite3 dump (ratio)", "{:.2f}", "cost"),
+          ("token", "token issuance, ES384 (tokens/s)", "{:,.0f}", "rate"),
           ("runner_rss", "runner peak RSS (MiB)", "{:.1f}", "cost")]
 
 
@@ -1209,6 +1216,7 @@ def pictures(b, scales, figures, before, outdir):
     if before is not None:
         builds = {"before": before["scales"], "after": figures["scales"]}
     spec = {"scales": [sc.n for sc in scales], "builds": list(builds),
+            "plots": [[key, label, kind] for key, label, _, kind in GROWTH],
             "figures": json.loads(json.dumps(builds, default=str))}
     path = os.path.join(b.work, "figures.json")
     with open(path, "w") as f:

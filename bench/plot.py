@@ -3,9 +3,11 @@
 
 Usage: bench/plot.py FIGURES.json OUTDIR
 
-FIGURES.json is what bench.py writes next to its report (--json): the
-member counts of the run, the builds measured ("before" and "after", or
-one), and every figure per build and member count.  Writes into OUTDIR:
+FIGURES.json is what bench.py writes for it: the member counts of the
+run, the builds measured ("before" and "after", or one), the figures to
+draw (its GROWTH list: key, label with the unit in parentheses, "rate"
+when more is better or "cost" when less is), and every figure per build
+and member count.  Writes into OUTDIR:
 
   growth-<figure>.svg  the figure against the member count (log scale),
                        one line per build;
@@ -17,27 +19,10 @@ gnuplot-nox); nothing is drawn without it.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
-
-# figure key: (title, unit, "rate" when more is better, "cost" when less is)
-FIGURES = [
-    ("load", "load", "resources/s", "rate"),
-    ("mm_rps", "$member-match", "requests/s", "rate"),
-    ("mm_ratio", "$member-match / trivial responder", "ratio", "rate"),
-    ("mm_p99", "$member-match p99", "ms", "cost"),
-    ("everything", "$everything, ~1,000 resources", "ms", "cost"),
-    ("bulk", "$bulk-member-match of 1,000", "s", "cost"),
-    ("export_rps", "export runner", "resources/s", "rate"),
-    ("export_floor", "export time / sqlite3 dump", "ratio", "cost"),
-    ("e2e_small", "export as a receiving payer, 100 members: kick-off to last byte",
-     "s", "cost"),
-    ("e2e_big", "export as a receiving payer, 10,000 members: kick-off to last byte",
-     "s", "cost"),
-    ("token", "token issuance, ES384", "tokens/s", "rate"),
-    ("runner_rss", "runner peak RSS", "MiB", "cost"),
-]
 
 
 def number(v):
@@ -54,7 +39,13 @@ def quote(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
 
 
-def growth(fig, key, title, unit, path):
+def unit_of(label):
+    """The unit a label names in its last parentheses, or ""."""
+    m = re.search(r"\(([^()]*)\)$", label)
+    return m.group(1) if m else ""
+
+
+def growth(fig, key, title, path):
     scales = fig["scales"]
     series = []
     for build in fig["builds"]:
@@ -67,7 +58,7 @@ def growth(fig, key, title, unit, path):
     lines = ["set terminal svg size 560,360 dynamic font 'sans,11'",
              "set output %s" % quote(path),
              "set title %s" % quote(title),
-             "set xlabel 'members'", "set ylabel %s" % quote(unit),
+             "set xlabel 'members'", "set ylabel %s" % quote(unit_of(title)),
              "set logscale x", "set format x '%.0s%c'", "set grid",
              "set key outside right", "set yrange [0:*]",
              "set xrange [%g:%g]" % (scales[0] / 1.5, scales[-1] * 1.5)]
@@ -86,7 +77,7 @@ def change(fig, path):
     if "before" not in fig["builds"] or "after" not in fig["builds"]:
         return False
     rows = []
-    for key, title, _, kind in FIGURES:
+    for key, title, kind in fig["plots"]:
         for n in fig["scales"]:
             b = fig["figures"]["before"].get(str(n), {}).get(key)
             a = fig["figures"]["after"].get(str(n), {}).get(key)
@@ -124,9 +115,9 @@ def main():
     fig = json.load(open(sys.argv[1]))
     out = sys.argv[2]
     os.makedirs(out, exist_ok=True)
-    for key, title, unit, _ in FIGURES:
+    for key, title, _ in fig["plots"]:
         path = os.path.join(out, "growth-%s.svg" % key)
-        if growth(fig, key, title, unit, path):
+        if growth(fig, key, title, path):
             print(path)
     path = os.path.join(out, "change.svg")
     if change(fig, path):
