@@ -367,6 +367,14 @@ START_TEST(test_loaded_provenance)
 	ck_assert_int_eq(qint("SELECT count(*) FROM prov_target", NULL), 2);
 	ck_assert_int_eq(qint("SELECT count(*) FROM prov_target WHERE target ="
 	    " 'Observation/obs-m1'", NULL), 1);
+	/* A target without a reference names nothing. */
+	put_json("{\"resourceType\":\"Provenance\",\"id\":\"src-3\","
+	    "\"target\":[{\"display\":\"a paper record\"}],\"recorded\":"
+	    "\"2026-01-01T00:00:00Z\",\"agent\":[{\"who\":{\"reference\":"
+	    "\"Organization/org-1\"}}]}");
+	ck_assert_int_eq(qint("SELECT count(*) FROM prov_target", NULL), 2);
+	ck_assert_int_eq(store_delete(&db, "Provenance", "src-3", &kind, &err),
+	    0);
 	ck_assert_int_eq(store_delete(&db, "Provenance", "src-1", &kind, &err),
 	    0);
 	ck_assert_int_eq(store_delete(&db, "Provenance", "src-2", &kind, &err),
