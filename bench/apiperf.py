@@ -127,7 +127,7 @@ def main():
     ns = argparse.Namespace(src=os.environ.get("MMSRC", os.path.dirname(HERE)), prebuilt=a.build, trivial=trivial,
                             members=a.members, scale=None, quick=False, history=a.history,
                             duration=a.duration, profile=False, keep=True, out=None,
-                            work=a.work, members_given=True)
+                            work=a.work, members_given=True, phases=None)
     b = bench.Bench(ns)
     b.export_n = min(b.export_n, a.members)
     if a.cmd == "prepare":
@@ -162,9 +162,9 @@ def main():
             if rn:
                 rn.terminate(); rn.wait()
             n = s.f.get("mm_rps", 0) * b.duration
-            print("member-match: %.0f req/s (trivial %.0f, ratio %.2f), p50 %.2f ms,"
+            print("member-match: %.0f req/s (trivial %.0f, p99 %.2f ms; ratio %.2f), p50 %.2f ms,"
                   " p99 %.2f ms; CPU %.2f s for ~%d requests = %.3f ms/request"
-                  % (s.f.get("mm_rps", 0), s.f.get("trivial_rps", 0), s.f.get("mm_ratio", 0),
+                  % (s.f.get("mm_rps", 0), s.f.get("trivial_rps", 0), s.f.get("trivial_p99", 0), s.f.get("mm_ratio", 0),
                      s.f.get("mm_p50", 0), s.f.get("mm_p99", 0), c1 - c0, n,
                      1000 * (c1 - c0) / max(n, 1)))
         if "ev" in what:
