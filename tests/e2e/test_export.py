@@ -253,6 +253,13 @@ class Everything(ExportBase):
         self.assertEqual(p["agent"][0]["type"]["coding"][0]["code"], "transmitter")
         self.assertTrue(p["entity"][0]["extension"][0]["url"].endswith(
             "/ProvenanceSourceFrom"))
+        # The transmitter it names is in the Bundle too, once.
+        self.assertEqual(p["agent"][0]["who"]["reference"], "Organization/" + OUR_ORG)
+        self.assertEqual([e for e in b["entry"] if (e["resource"]["resourceType"],
+                          e["resource"]["id"]) == ("Organization", OUR_ORG)][0]
+                         ["search"]["mode"], "include")
+        self.assertEqual(sum(1 for e in b["entry"] if (e["resource"]["resourceType"],
+                             e["resource"]["id"]) == ("Organization", OUR_ORG)), 1)
         for e in b["entry"]:
             if e["resource"]["resourceType"] != "Provenance":
                 self.assertEqual(e["fullUrl"], "%s/fhir/%s/%s" % (

@@ -325,33 +325,29 @@ add_refs(struct p2p_db *db, const struct release_rules *rules,
 
 /*
  * Adds the PDex transmitter Provenance of the Bundle bid (provenance.h;
- * the guide's Example 05), recorded now.
+ * the guide's Example 05), prepared by provenance_init().
  */
 static int
-add_provenance(struct p2p_db *db, const struct p2p_config *cfg,
-    const char *bid, struct ev_page *pg, struct p2p_err *err)
+add_provenance(const struct provenance *pv, const char *bid,
+    struct ev_page *pg, struct p2p_err *err)
 {
-	struct provenance	 pv;
 	struct p2p_buf		 txt = { NULL, 0, 0 };
 	char			 uuid[37], urn[50];
 	int			 rc = -1;
 
-	if (provenance_init(&pv, db, cfg, now_sec(), err) == -1)
-		goto out;
 	if (provenance_uuid(NULL, uuid) == -1) {
 		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "no randomness");
 		goto out;
 	}
 	if (provenance_begin(&txt, uuid) == -1 ||
 	    provenance_target(&txt, 1, "Bundle", bid) == -1 ||
-	    provenance_end(&pv, &txt) == -1) {
+	    provenance_end(pv, &txt) == -1) {
 		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 		goto out;
 	}
 	snprintf(urn, sizeof(urn), "urn:uuid:%s", uuid);
 	rc = put_entry(pg, NULL, NULL, urn, txt.p, txt.len, "include", err);
 out:
-	provenance_free(&pv);
 	buf_free(&txt);
 	return rc;
 }
@@ -372,6 +368,7 @@ everything_page(struct p2p_db *db, const struct p2p_config *cfg,
     size_t n, struct p2p_err *err)
 {
 	struct ev_page		 pg;
+	struct provenance	 pv;
 	struct p2p_buf		 url = { NULL, 0, 0 };
 	const char		*v;
 	char			 ctype[64] = "", bid[33];
@@ -379,6 +376,7 @@ everything_page(struct p2p_db *db, const struct p2p_config *cfg,
 	int			 rc = -1, oom = 0;
 
 	memset(&pg, 0, sizeof(pg));
+	memset(&pv, 0, sizeof(pv));
 	pg.ents = &ev_ents;
 	buf_reset(pg.ents);
 	pg.count = EV_COUNT_DEFAULT;
@@ -412,8 +410,16 @@ everything_page(struct p2p_db *db, const struct p2p_config *cfg,
 			goto out;
 	} else if (page_rows(db, rules, id, ctype, crid, 0, &pg, err) == -1)
 		goto out;
+	/* A page with entries carries the transmitter Provenance, and the
+	 * Organization it names when the record holds it (as exports do). */
+	if (pg.n > 0) {
+		if (provenance_init(&pv, db, cfg, now_sec(), err) == -1)
+			goto out;
+		if (pv.org[0] != '\0')
+			ref_add(&pg.refs, "Organization", pv.org);
+	}
 	if (add_refs(db, rules, &pg, err) == -1 ||
-	    (pg.n > 0 && add_provenance(db, cfg, bid, &pg, err) == -1))
+	    (pg.n > 0 && add_provenance(&pv, bid, &pg, err) == -1))
 		goto out;
 
 	/* The Bundle around the entries (searchset, FHIR R4 Bundle). */
@@ -447,5 +453,6 @@ out:
 	buf_free(&pg.base);
 	buf_free(&url);
 	free(pg.refs.ref);
+	provenance_free(&pv);
 	return rc;
 }
