@@ -11,6 +11,7 @@ p2p's own JOSE code).  Every request is logged with its time.
 """
 import http.server
 import json
+import ssl
 import threading
 import time
 import urllib.request
@@ -31,7 +32,7 @@ OPS = {
 
 
 class Stub:
-    def __init__(self, jwks_url, client_id="payer-b", tls=None):
+    def __init__(self, jwks_url, client_id="payer-b", tls=None, serve_tls=None):
         self.jwks_url = jwks_url
         self.tls = tls              # ssl.SSLContext for an https JWKS URL
         self.client_id = client_id
@@ -40,8 +41,13 @@ class Stub:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         # a client that gave up (the timeout tests) is no error here
         self.httpd.handle_error = lambda request, address: None
+        if serve_tls is not None:
+            # (certificate, key): the stub answers over HTTPS
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*serve_tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
-        self.base = "http://127.0.0.1:%d" % self.port
+        self.base = "%s://127.0.0.1:%d" % ("https" if serve_tls else "http", self.port)
         self.fhir = self.base + "/fhir"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 

@@ -220,6 +220,30 @@ class Faults(unittest.TestCase):
         self.assertIn("Couldn't connect", why)
         self.assertGreater(next_try, time.time())
 
+    def test_peer_certificate_needs_its_ca(self):
+        """A peer whose HTTPS certificate comes from a CA the system does
+        not trust is refused at discovery (exit 3 naming the certificate,
+        no token asked, nothing stored); naming that CA in ca_file lets
+        the same run through."""
+        ca, crt, key = harness.tls_files()
+        other = stub_peer.Stub(self.b.base + "/.well-known/jwks.json", tls=TLS,
+                               serve_tls=(crt, key))
+        try:
+            name = self.peer(["fq1"], base=other.fhir)
+            other.everything_pages = [self.obs("r-fq1", 2)]
+            self.b.set_conf(ca_file="")
+            p = self.run_request("member", "fq1", "--from", name, check=3)
+            self.assertIn("smart-configuration", p.stderr)
+            self.assertIn("certificate", p.stderr)
+            self.assertEqual(self.stored("fq1"), [])
+            self.assertEqual(other.tokens, 0)
+            self.b.set_conf(ca_file=ca)
+            p = self.run_request("member", "fq1", "--from", name, check=0)
+            self.assertIn("member fq1: fetched: 2 resources", p.stdout)
+        finally:
+            self.b.set_conf(ca_file=ca if harness.TLS else "")
+            other.stop()
+
     def test_slow_peer_times_out(self):
         name = self.peer(["fh1"])
         self.stub.script["/fhir/Patient/$member-match"] = [{"status": 200, "delay": 3,
