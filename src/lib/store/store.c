@@ -232,18 +232,6 @@ stamp(json_object *res, const struct store_ctx *ctx, int *stamped)
 	return fhir_add_str(meta, "lastUpdated", ctx->now);
 }
 
-static int
-step_done(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
-    const char *what)
-{
-	int	 rc = sqlite3_step(st);
-
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, what);
-	return 0;
-}
-
 /* Copies s (NULL: -1) into the pool; the offset, or -2 out of memory. */
 static int
 ix_str(struct store_ix *ix, const char *s)
@@ -410,7 +398,7 @@ rows_del(struct p2p_db *db, const char *sql, sqlite3_int64 rid,
 	if ((st = db_stmt(db, sql, err)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, rid);
-	return step_done(db, st, err, "index rows delete");
+	return db_step_done(db, st, err, "index rows delete");
 }
 
 /* Binds s (NULL: NULL) without a copy: s must outlive the step. */
@@ -465,7 +453,7 @@ index_rows(struct p2p_db *db, sqlite3_int64 rid, int fresh, const char *type,
 			bind_static(st, 4, IXS(ix, r, 1));
 			bind_static(st, 5, IXS(ix, r, 2));
 		}
-		if (step_done(db, st, err, r->demog ? "demog insert" :
+		if (db_step_done(db, st, err, r->demog ? "demog insert" :
 		    "ident insert") == -1)
 			return -1;
 	}
@@ -528,7 +516,7 @@ prov_targets(struct p2p_db *db, sqlite3_int64 rid, int fresh,
 		if ((st = db_stmt(db, sql_prov_del, err)) == NULL)
 			return -1;
 		sqlite3_bind_int64(st, 1, rid);
-		if (step_done(db, st, err, "provenance targets") == -1)
+		if (db_step_done(db, st, err, "provenance targets") == -1)
 			return -1;
 	}
 	if (fhir_parse(row->json, row->jsonlen < 0 ? strlen(row->json) :
@@ -546,7 +534,7 @@ prov_targets(struct p2p_db *db, sqlite3_int64 rid, int fresh,
 		}
 		db_bind_text(st, 1, fhir_str(ref, "reference"));
 		sqlite3_bind_int64(st, 2, rid);
-		rc = step_done(db, st, err, "provenance targets");
+		rc = db_step_done(db, st, err, "provenance targets");
 	}
 	json_object_put(res);
 	return rc;
@@ -563,7 +551,7 @@ write_resource(struct p2p_db *db, struct store_row *row,
 	if ((st = db_stmt(db, sql_res_ins, err)) == NULL)
 		return -1;
 	bind_row(st, row);
-	if (step_done(db, st, err, "resource upsert") == -1)
+	if (db_step_done(db, st, err, "resource upsert") == -1)
 		return -1;
 	if ((fresh = sqlite3_changes(db->h) == 1))
 		rid = sqlite3_last_insert_rowid(db->h);
@@ -599,7 +587,7 @@ consent_hist(struct p2p_db *db, sqlite3_int64 cid, const char *status,
 	db_bind_text(st, 2, status);
 	db_bind_text(st, 3, time);
 	db_bind_text(st, 4, json);
-	return step_done(db, st, err, "consent history insert");
+	return db_step_done(db, st, err, "consent history insert");
 }
 
 /* A Consent row: res (meta.lastUpdated stamped) and its member. */
@@ -1004,7 +992,7 @@ store_delete(struct p2p_db *db, const char *type, const char *id,
 			return -1;
 		db_bind_text(st, 1, type);
 		db_bind_text(st, 2, id);
-		if (step_done(db, st, err, "resource delete") == -1)
+		if (db_step_done(db, st, err, "resource delete") == -1)
 			return -1;
 	}
 	return 0;
