@@ -31,9 +31,7 @@ audit_log(struct p2p_db *db, const char *event, const char *outcome,
 	if (cid > 0)
 		sqlite3_bind_int64(st, 6, cid);
 	db_bind_text(st, 7, detail);
-	if (db_step_done(db, st, err, "audit insert") == -1)
-		return -1;
-	return 0;
+	return db_step_done(db, st, err, "audit insert");
 }
 
 int

@@ -357,9 +357,7 @@ consent_record_match(struct p2p_db *db, const char *client,
 	db_bind_text(st, 4, group_id);
 	sqlite3_bind_int(st, 5, consentless ? 1 : 0);
 	db_bind_text(st, 6, ts);
-	if (db_step_done(db, st, err, "match insert") == -1)
-		return -1;
-	return 0;
+	return db_step_done(db, st, err, "match insert");
 }
 
 /* Does the match of st's current row release the member at now? */
@@ -560,9 +558,7 @@ history_add(struct p2p_db *db, long long cid, const char *status,
 	db_bind_text(st, 3, by);
 	db_bind_text(st, 4, ts);
 	db_bind_text(st, 5, json);
-	if (db_step_done(db, st, err, "consent history insert") == -1)
-		return -1;
-	return 0;
+	return db_step_done(db, st, err, "consent history insert");
 }
 
 int
