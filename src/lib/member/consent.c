@@ -544,9 +544,8 @@ consent_revoke_status(const char *status)
 	    strcmp(status, "rejected") == 0);
 }
 
-/* Appends the next consent_history version of cid. */
-static int
-history_add(struct p2p_db *db, long long cid, const char *status,
+int
+consent_history_add(struct p2p_db *db, long long cid, const char *status,
     const char *by, const char *ts, const char *json, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
@@ -597,7 +596,7 @@ consent_set_status(struct p2p_db *db, const struct consent_row *r,
 	db_bind_text(st, 4, json);
 	if (db_step_done(db, st, err, "consent update") == -1)
 		goto out;
-	if (history_add(db, r->cid, status, by, ts, json, err) == -1)
+	if (consent_history_add(db, r->cid, status, by, ts, json, err) == -1)
 		goto out;
 	snprintf(detail, sizeof(detail), "%s: %s -> %s by %s",
 	    consent_revoke_status(status) ? "revoked" : "status changed",
@@ -824,7 +823,7 @@ consent_record_optout(struct p2p_db *db, const char *patient,
 	if (db_step_done(db, st, err, "opt-out insert") == -1)
 		goto out;
 	*cid = sqlite3_last_insert_rowid(db->h);
-	if (history_add(db, *cid, "active", by, ts, json, err) == -1 ||
+	if (consent_history_add(db, *cid, "active", by, ts, json, err) == -1 ||
 	    audit_log(db, "consent", "success", NULL, patient, *cid,
 	    "opt-out recorded (deny, version 1)", err) == -1)
 		goto out;

@@ -14,6 +14,7 @@
 #include "json/jscan.h"
 #include "json/valid.h"
 #include "member/audit.h"
+#include "member/consent.h"
 #include "member/norm.h"
 #include "store/store.h"
 
@@ -82,10 +83,6 @@ static const char *const sql_consent_put =
 static const char *const sql_consent_del =
     "UPDATE consent SET status = 'inactive', updated = ?2"
     " WHERE id = ?1 AND source = 'loaded' RETURNING cid, json";
-static const char *const sql_consent_hist =
-    "INSERT INTO consent_history (cid, version, status, changed_by, time,"
-    " json) VALUES (?1, (SELECT COALESCE(MAX(version), 0) + 1"
-    " FROM consent_history WHERE cid = ?1), ?2, 'load', ?3, ?4)";
 
 /* Identifier kinds of table ident (db/migrations/0001-initial.sql). */
 enum {
@@ -575,21 +572,6 @@ write_resource(struct p2p_db *db, struct store_row *row,
 }
 
 
-static int
-consent_hist(struct p2p_db *db, sqlite3_int64 cid, const char *status,
-    const char *time, const char *json, struct p2p_err *err)
-{
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql_consent_hist, err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, cid);
-	db_bind_text(st, 2, status);
-	db_bind_text(st, 3, time);
-	db_bind_text(st, 4, json);
-	return db_step_done(db, st, err, "consent history insert");
-}
-
 /* A Consent row: res (meta.lastUpdated stamped) and its member. */
 static int
 put_consent(struct p2p_db *db, const struct store_row *row,
@@ -636,7 +618,8 @@ put_consent(struct p2p_db *db, const struct store_row *row,
 		return p2p_fail(err, 409, P2P_ISSUE_CONFLICT,
 		    "Consent/%s was submitted by a payer; a load cannot "
 		    "replace it", id);
-	if (consent_hist(db, cid, status, ctx->now, json, err) == -1)
+	if (consent_history_add(db, cid, status, "load", ctx->now, json,
+	    err) == -1)
 		return -1;
 	/* Issue #7: consents the payer loads (opt-outs) are audited too. */
 	snprintf(detail, sizeof(detail), "%s (loaded, status %s)",
@@ -982,8 +965,8 @@ store_delete(struct p2p_db *db, const char *type, const char *id,
 			free(json);
 			return db_fail(db, rc, err, "consent delete");
 		}
-		rc = cid == 0 ? 0 :
-		    consent_hist(db, cid, "inactive", now, json, err);
+		rc = cid == 0 ? 0 : consent_history_add(db, cid, "inactive",
+		    "load", now, json, err);
 		free(json);
 		return rc;
 	}
