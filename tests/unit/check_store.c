@@ -321,6 +321,10 @@ START_TEST(test_consent)
 	    "}]}", LOAD_BUNDLE);
 	ck_assert_str_eq(qs("SELECT status FROM consent"), "inactive");
 	ck_assert_int_eq(q("SELECT count(*) FROM consent_history"), 3);
+	/* every version of a loaded consent is the load's */
+	ck_assert_str_eq(qs("SELECT group_concat(v, ' ') FROM (SELECT version"
+	    " || status || '/' || changed_by AS v FROM consent_history ORDER"
+	    " BY version)"), "1active/load 2active/load 3inactive/load");
 }
 END_TEST
 
