@@ -48,35 +48,17 @@ load_ok(const char *text, enum load_format fmt)
 static long long
 q(const char *sql)
 {
-	sqlite3_stmt	*st;
-	long long	 v = -1;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
-	    SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
+	return unit_int(&db, sql);
 }
 
-/* The single text a query returns (static buffer). */
+/* The single text a query returns (static buffer), "(null)" for none. */
 static const char *
 qs(const char *sql)
 {
 	static char	 out[4096];
-	sqlite3_stmt	*st;
-	const char	*s;
+	const char	*v = unit_text(&db, sql, out, sizeof(out));
 
-	out[0] = '\0';
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
-	    SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    (s = (const char *)sqlite3_column_text(st, 0)) != NULL)
-		snprintf(out, sizeof(out), "%s", s);
-	else
-		snprintf(out, sizeof(out), "(null)");
-	sqlite3_finalize(st);
-	return out;
+	return v != NULL ? v : "(null)";
 }
 
 static const struct {

@@ -44,17 +44,50 @@ unit_suite(const char *name, TCase **tc, void (*setup)(void),
 	return s;
 }
 
-/* The one integer a query returns (-1 without a row). */
+/*
+ * The one integer a query returns (-1 without a row), with arg (unless
+ * NULL) bound to its ?1.
+ */
 static inline long long
-unit_int(struct p2p_db *db, const char *sql)
+unit_int_of(struct p2p_db *db, const char *sql, const char *arg)
 {
 	sqlite3_stmt	*st;
 	long long	 v = -1;
 
 	ck_assert_int_eq(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL),
 	    SQLITE_OK);
+	if (arg != NULL)
+		sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* The one integer a query returns (-1 without a row). */
+static inline long long
+unit_int(struct p2p_db *db, const char *sql)
+{
+	return unit_int_of(db, sql, NULL);
+}
+
+/*
+ * The one text a query returns, copied to out (size bytes at most);
+ * NULL without a row or for an SQL NULL.
+ */
+static inline const char *
+unit_text(struct p2p_db *db, const char *sql, char *out, size_t size)
+{
+	sqlite3_stmt	*st;
+	const char	*v = NULL;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_text(st, 0) != NULL) {
+		snprintf(out, size, "%s", sqlite3_column_text(st, 0));
+		v = out;
+	}
 	sqlite3_finalize(st);
 	return v;
 }
