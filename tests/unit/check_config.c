@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "unit.h"
 
 static char	 dir[] = "/tmp/p2p-check-config-XXXXXX";
 
@@ -293,10 +294,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("config");
-	TCase	*tc = tcase_create("config");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc;
+	Suite	*s = unit_suite("config", &tc, NULL, NULL);
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
@@ -309,16 +308,5 @@ main(void)
 	tcase_add_test(tc, test_root);
 	tcase_add_test(tc, test_search_order);
 	tcase_add_test(tc, test_keys_documented);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	{
-		char cmd[300];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		if (system(cmd) != 0)
-			nf++;
-	}
-	return nf == 0 ? 0 : 1;
+	return unit_run_in(s, dir);
 }

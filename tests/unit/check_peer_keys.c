@@ -39,11 +39,8 @@ setup(void)
 static void
 teardown(void)
 {
-	char	 cmd[128];
-
 	db_close(&db);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(unit_rmtree(dir), 0);
 }
 
 /* Signs an assertion with k and verifies it as the responder would. */

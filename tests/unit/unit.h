@@ -6,7 +6,9 @@
 #define P2P_UNIT_H
 
 #include <check.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "datascope/classify.h"
@@ -25,6 +27,28 @@ unit_run(Suite *s)
 	nf = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return nf == 0 ? 0 : 1;
+}
+
+/* Removes dir and everything below it: 0, or -1. */
+static inline int
+unit_rmtree(const char *dir)
+{
+	char	 cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/*
+ * unit_run() for a suite whose tests work in the temporary directory
+ * dir, removed afterwards (failing to is a failure too).
+ */
+static inline int
+unit_run_in(Suite *s, const char *dir)
+{
+	int	 rc = unit_run(s);
+
+	return unit_rmtree(dir) == 0 ? rc : 1;
 }
 
 /*
