@@ -417,10 +417,9 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("db");
-	TCase	*tc = tcase_create("db");
+	TCase	*tc;
+	Suite	*s = unit_suite("db", &tc, unit_db_setup, unit_db_teardown);
 
-	tcase_add_checked_fixture(tc, unit_db_setup, unit_db_teardown);
 	tcase_add_test(tc, test_migrated);
 	tcase_add_test(tc, test_stmt_cache);
 	tcase_add_test(tc, test_cache_size);
@@ -433,6 +432,5 @@ main(void)
 	tcase_add_test(tc, test_batch);
 	tcase_add_test(tc, test_history_keeps_document);
 	tcase_add_loop_test(tc, test_query_plans, 0, sizeof(plans) / sizeof(plans[0]));
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -230,8 +230,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("jose");
-	TCase	*tc = tcase_create("jose");
+	TCase	*tc;
+	Suite	*s = unit_suite("jose", &tc, NULL, NULL);
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_verify, 0, N(verify));
@@ -239,6 +239,5 @@ main(void)
 	tcase_add_loop_test(tc, test_bad_parse, 0, N(bad_parse));
 	tcase_add_loop_test(tc, test_claims, 0, N(claims));
 	tcase_add_test(tc, test_vector_claims);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -73,14 +73,13 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("norm");
-	TCase	*tc = tcase_create("norm");
+	TCase	*tc;
+	Suite	*s = unit_suite("norm", &tc, NULL, NULL);
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_names, 0, sizeof(names) / sizeof(names[0]));
 	tcase_add_test(tc, test_truncation);
 	tcase_add_test(tc, test_gender);
 	tcase_add_test(tc, test_secret);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

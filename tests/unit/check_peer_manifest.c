@@ -280,8 +280,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("peer_manifest");
-	TCase	*tc = tcase_create("core");
+	TCase	*tc;
+	Suite	*s = unit_suite("peer_manifest", &tc, NULL, NULL);
 
 	tcase_add_test(tc, manifest_good);
 	tcase_add_loop_test(tc, manifest_bad, 0, sizeof(bad) / sizeof(bad[0]));
@@ -292,6 +292,5 @@ main(void)
 	tcase_add_test(tc, headers);
 	tcase_add_test(tc, progress_line);
 	tcase_add_test(tc, count_lines);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

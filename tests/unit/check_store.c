@@ -866,11 +866,10 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("store");
-	TCase	*tc = tcase_create("store");
+	TCase	*tc;
+	Suite	*s = unit_suite("store", &tc, unit_db_setup, unit_db_teardown);
 
 	tcase_set_timeout(tc, 60);
-	tcase_add_checked_fixture(tc, unit_db_setup, unit_db_teardown);
 	tcase_add_loop_test(tc, test_patient_ref, 0,
 	    sizeof(refs) / sizeof(refs[0]));
 	tcase_add_loop_test(tc, test_patient_of, 0,
@@ -892,6 +891,5 @@ main(void)
 	    sizeof(prog) / sizeof(prog[0]));
 	tcase_add_test(tc, test_progress_lines);
 	tcase_add_test(tc, test_exists);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
