@@ -49,11 +49,8 @@ START_TEST(test_defaults_and_paths)
 }
 END_TEST
 
-static const struct {
-	const char	*text;
-	const char	*want;
-	int		 line;
-} bad[] = {
+/* Configurations refused: text, what the message must say. */
+static const struct unit_case bad[] = {
 	{ "nokey\n", "expected key = value", __LINE__ },
 	{ "colour = blue\n", "unknown key \"colour\"", __LINE__ },
 	{ "token_ttl = 5\n", "token_ttl must be an integer", __LINE__ },
@@ -70,7 +67,7 @@ START_TEST(test_bad)
 	struct p2p_err		 err;
 
 	p2p_err_init(&err);
-	ck_assert_int_eq(config_load(&c, write_conf(bad[_i].text), &err), -1);
+	ck_assert_int_eq(config_load(&c, write_conf(bad[_i].in), &err), -1);
 	ck_assert_msg(strstr(err.msg, bad[_i].want) != NULL, "line %d: %s",
 	    bad[_i].line, err.msg);
 }
@@ -97,11 +94,8 @@ END_TEST
 
 START_TEST(test_log_file)
 {
-	static const struct {
-		const char	*text;
-		const char	*want;	/* "@" stands for the data directory */
-		int		 line;
-	} t[] = {
+	/* want: "@" stands for the data directory */
+	static const struct unit_case t[] = {
 		{ "", "@/log/p2p.log", __LINE__ },
 		{ "log_file = syslog\n", "syslog", __LINE__ },
 		{ "log_file = stderr\n", "stderr", __LINE__ },
@@ -117,7 +111,7 @@ START_TEST(test_log_file)
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		p2p_err_init(&err);
-		ck_assert_int_eq(config_load(&c, write_conf(t[i].text), &err), 0);
+		ck_assert_int_eq(config_load(&c, write_conf(t[i].in), &err), 0);
 		if (t[i].want[0] == '@')
 			snprintf(want, sizeof(want), "%s%s", c.data_dir,
 			    t[i].want + 1);

@@ -61,11 +61,8 @@ qs(const char *sql)
 	return v != NULL ? v : "(null)";
 }
 
-static const struct {
-	const char	*ref;
-	const char	*want;	/* NULL: not a Patient */
-	int		 line;
-} refs[] = {
+/* References and the member they name (want NULL: not a Patient). */
+static const struct unit_case refs[] = {
 	{ "Patient/abc", "abc", __LINE__ },
 	{ "Patient/a.b-1", "a.b-1", __LINE__ },
 	{ "Patient/abc/_history/2", "abc", __LINE__ },
@@ -101,9 +98,9 @@ START_TEST(test_patient_ref)
 	    "Practitioner/x");
 	ctx.urn = urn;
 	out[0] = '\0';
-	got = store_patient_ref(refs[_i].ref, &ctx, out, sizeof(out));
+	got = store_patient_ref(refs[_i].in, &ctx, out, sizeof(out));
 	ck_assert_msg(got == (refs[_i].want != NULL), "line %d: %s -> %d",
-	    refs[_i].line, refs[_i].ref, got);
+	    refs[_i].line, refs[_i].in, got);
 	if (refs[_i].want != NULL)
 		ck_assert_msg(strcmp(out, refs[_i].want) == 0,
 		    "line %d: %s", refs[_i].line, out);
@@ -112,11 +109,7 @@ START_TEST(test_patient_ref)
 END_TEST
 
 /* Which member each kind of resource is indexed under. */
-static const struct {
-	const char	*json;
-	const char	*want;
-	int		 line;
-} owners[] = {
+static const struct unit_case owners[] = {
 	{ "{\"resourceType\":\"Patient\",\"id\":\"p1\"}", "p1", __LINE__ },
 	{ "{\"resourceType\":\"ExplanationOfBenefit\",\"id\":\"e\","
 	  "\"patient\":{\"reference\":\"Patient/p1\"}}", "p1", __LINE__ },
@@ -144,8 +137,8 @@ START_TEST(test_patient_of)
 
 	store_ctx_init(&ctx);
 	jscan_init(&j);
-	ck_assert_int_eq(jscan_parse(&j, owners[_i].json,
-	    strlen(owners[_i].json), 0), 0);
+	ck_assert_int_eq(jscan_parse(&j, owners[_i].in,
+	    strlen(owners[_i].in), 0), 0);
 	got = store_patient_of(&j, &ctx, out, sizeof(out));
 	ck_assert_msg(got == (owners[_i].want != NULL), "line %d",
 	    owners[_i].line);

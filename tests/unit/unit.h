@@ -16,6 +16,17 @@
 #include "json/jscan.h"
 #include "store/db.h"
 
+/*
+ * One case of a table-driven test: its input, what it must give (an
+ * output, or words of the error message: the table says which) and
+ * the __LINE__ of the case, for the failure message.
+ */
+struct unit_case {
+	const char	*in;
+	const char	*want;
+	int		 line;
+};
+
 /* Runs the suite; returns main()'s exit status (0 when all passed). */
 static inline int
 unit_run(Suite *s)
