@@ -471,21 +471,18 @@ int
 main(void)
 {
 	Suite	*s = suite_create("peer_ingest");
-	TCase	*tc = tcase_create("idmap");
-	TCase	*ti = tcase_create("ingest");
+	TCase	*tc = unit_tcase(s, "idmap", NULL, NULL);
+	TCase	*ti = unit_tcase(s, "ingest", setup, teardown);
 
 	tcase_add_test(tc, idmap_ids);
 	tcase_add_loop_test(tc, idmap_refs, 0, sizeof(refs) / sizeof(refs[0]));
 	tcase_add_test(tc, idmap_other_refs);
 	tcase_add_test(tc, idmap_rewrite_all);
 	tcase_add_test(tc, provenance_shape);
-	suite_add_tcase(s, tc);
-	tcase_add_checked_fixture(ti, setup, teardown);
 	tcase_add_test(ti, ingest_stores_once);
 	tcase_add_test(ti, ingest_drops_the_peers_transmission);
 	tcase_add_loop_test(ti, ingest_refuses_whole_file, 0,
 	    sizeof(refused) / sizeof(refused[0]));
 	tcase_add_test(ti, ingest_bundle_entries);
-	suite_add_tcase(s, ti);
 	return unit_run(s);
 }

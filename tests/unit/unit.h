@@ -63,6 +63,22 @@ unit_run_in(Suite *s, const char *dir)
 }
 
 /*
+ * A test case of s named name, with the fixture setup and teardown
+ * (NULL for none).
+ */
+static inline TCase *
+unit_tcase(Suite *s, const char *name, void (*setup)(void),
+    void (*teardown)(void))
+{
+	TCase	*tc = tcase_create(name);
+
+	if (setup != NULL || teardown != NULL)
+		tcase_add_checked_fixture(tc, setup, teardown);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+/*
  * A suite of one test case, both named name, with the fixture setup
  * and teardown (NULL for none); *tc gets the case for the tests.
  */
@@ -72,10 +88,7 @@ unit_suite(const char *name, TCase **tc, void (*setup)(void),
 {
 	Suite	*s = suite_create(name);
 
-	*tc = tcase_create(name);
-	if (setup != NULL || teardown != NULL)
-		tcase_add_checked_fixture(*tc, setup, teardown);
-	suite_add_tcase(s, *tc);
+	*tc = unit_tcase(s, name, setup, teardown);
 	return s;
 }
 
