@@ -301,11 +301,14 @@ static const struct {
 	  "kg/m2", 190, 380, 10 },
 };
 
-/* Office visits (CPT) with charges in cents. */
-static const struct {
+/* A billed service (CPT) and its charge in cents. */
+struct service {
 	const char	*code, *display;
 	long		 charge;
-} visits[] = {
+};
+
+/* Office visits. */
+static const struct service visits[] = {
 	{ "99213", "Office or other outpatient visit, established patient, low", 14500 },
 	{ "99214", "Office or other outpatient visit, established patient, moderate", 21000 },
 	{ "99203", "Office or other outpatient visit, new patient, low", 17500 },
@@ -313,10 +316,8 @@ static const struct {
 	{ "83036", "Hemoglobin; glycosylated (A1C)", 4500 },
 };
 
-static const struct {
-	const char	*code, *display;
-	long		 charge;
-} procs[] = {
+/* Procedures. */
+static const struct service procs[] = {
 	{ "45378", "Colonoscopy, flexible; diagnostic", 210000 },
 	{ "93000", "Electrocardiogram, routine, with interpretation and report", 9000 },
 	{ "71046", "Radiologic examination, chest; 2 views", 15000 },

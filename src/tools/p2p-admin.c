@@ -18,8 +18,6 @@
 #include "store/datadir.h"
 #include "store/db.h"
 
-static const char	*conf_path;	/* -c FILE */
-
 static const char init_usage[] =
     "usage: p2p-admin init [--demo] [--base-url URL] [--share DIR] "
     "[--runner PATH]\n"
@@ -82,7 +80,7 @@ usage(FILE *to, int status)
 }
 
 static int
-cmd_init(int argc, char *argv[])
+cmd_init(const char *conf, int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "demo", no_argument, NULL, 'D' },
@@ -114,11 +112,11 @@ cmd_init(int argc, char *argv[])
 	}
 	/* DATADIR, or the data directory of the configuration -c names
 	 * (-c or $P2P_CONF: never both). */
-	if (optind + 1 == argc && conf_path == NULL)
+	if (optind + 1 == argc && conf == NULL)
 		o.data_dir = argv[optind];
-	else if (optind == argc && (conf_path != NULL ||
+	else if (optind == argc && (conf != NULL ||
 	    getenv("P2P_CONF") != NULL))
-		o.conf = conf_path;
+		o.conf = conf;
 	else {
 		fputs(init_usage, stderr);
 		return 2;
@@ -155,7 +153,7 @@ admin_open(const char *conf, struct p2p_config *cfg, struct p2p_db *db)
 }
 
 static int
-cmd_migrate(int argc, char *argv[])
+cmd_migrate(const char *conf, int argc, char *argv[])
 {
 	struct p2p_config	 cfg;
 	struct p2p_db		 db;
@@ -167,7 +165,7 @@ cmd_migrate(int argc, char *argv[])
 		fputs(migrate_usage, stderr);
 		return 2;
 	}
-	if (admin_open(conf_path, &cfg, &db) == -1)
+	if (admin_open(conf, &cfg, &db) == -1)
 		return 1;
 	p2p_err_init(&err);
 	rc = db_migrate(&db, &err);
@@ -185,7 +183,7 @@ cmd_migrate(int argc, char *argv[])
  * readers and writers, then empties the WAL file).
  */
 static int
-cmd_checkpoint(int argc, char *argv[])
+cmd_checkpoint(const char *conf, int argc, char *argv[])
 {
 	struct p2p_config	 cfg;
 	struct p2p_db		 db;
@@ -198,7 +196,7 @@ cmd_checkpoint(int argc, char *argv[])
 		fputs(checkpoint_usage, stderr);
 		return 2;
 	}
-	if (admin_open(conf_path, &cfg, &db) == -1)
+	if (admin_open(conf, &cfg, &db) == -1)
 		return 1;
 	p2p_err_init(&err);
 	if ((rc = db_checkpoint(&db, truncate, &err)) == -1)
@@ -212,63 +210,21 @@ cmd_checkpoint(int argc, char *argv[])
 	return rc == -1 ? 1 : 0;
 }
 
-static int
-cmd_load_(int argc, char *argv[])
-{
-	return cmd_load(conf_path, argc, argv);
-}
-
-static int
-cmd_stats_(int argc, char *argv[])
-{
-	return cmd_stats(conf_path, argc, argv);
-}
-
-static int
-cmd_generate_(int argc, char *argv[])
-{
-	return cmd_generate(conf_path, argc, argv);
-}
-
-static int
-cmd_client_(int argc, char *argv[])
-{
-	return cmd_client(conf_path, argc, argv);
-}
-
-static int
-cmd_consent_(int argc, char *argv[])
-{
-	return cmd_consent(conf_path, argc, argv);
-}
-
-static int
-cmd_audit_(int argc, char *argv[])
-{
-	return cmd_audit(conf_path, argc, argv);
-}
-
-static int
-cmd_peer_(int argc, char *argv[])
-{
-	return cmd_peer(conf_path, argc, argv);
-}
-
 static const struct {
 	const char	*name;
-	int		(*fn)(int, char *[]);
+	int		(*fn)(const char *, int, char *[]);
 	const char	*usage;		/* --help */
 } cmds[] = {
 	{ "init", cmd_init, init_usage },
 	{ "migrate", cmd_migrate, migrate_usage },
-	{ "load", cmd_load_, cmd_load_usage },
-	{ "stats", cmd_stats_, cmd_stats_usage },
-	{ "generate", cmd_generate_, cmd_generate_usage },
-	{ "client", cmd_client_, cmd_client_usage },
-	{ "consent", cmd_consent_, cmd_consent_usage },
-	{ "audit", cmd_audit_, cmd_audit_usage },
+	{ "load", cmd_load, cmd_load_usage },
+	{ "stats", cmd_stats, cmd_stats_usage },
+	{ "generate", cmd_generate, cmd_generate_usage },
+	{ "client", cmd_client, cmd_client_usage },
+	{ "consent", cmd_consent, cmd_consent_usage },
+	{ "audit", cmd_audit, cmd_audit_usage },
 	{ "checkpoint", cmd_checkpoint, checkpoint_usage },
-	{ "peer", cmd_peer_, cmd_peer_usage },
+	{ "peer", cmd_peer, cmd_peer_usage },
 };
 
 /* 1 when --help (or -h) is among the command's arguments. */
@@ -291,7 +247,7 @@ main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char	*name;
+	const char	*name, *conf = NULL;	/* -c FILE */
 	size_t		 i;
 	int		 c, help;
 
@@ -303,7 +259,7 @@ main(int argc, char *argv[])
 	log_init("p2p-admin");
 	while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
 		if (c == 'c')
-			conf_path = optarg;
+			conf = optarg;
 		else if (c == 'h')
 			return usage(stdout, 0);
 		else
@@ -324,7 +280,7 @@ main(int argc, char *argv[])
 				fputs(cmds[i].usage, stdout);
 				return 0;
 			}
-			return cmds[i].fn(argc, argv);
+			return cmds[i].fn(conf, argc, argv);
 		}
 	fprintf(stderr, "p2p-admin: unknown command \"%s\"\n", name);
 	return usage(stderr, 2);

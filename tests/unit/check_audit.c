@@ -15,18 +15,8 @@ static const char *
 qtext(const char *sql)
 {
 	static char	 buf[512];
-	sqlite3_stmt	*st;
-	const char	*v = NULL;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
-	    SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_text(st, 0) != NULL) {
-		snprintf(buf, sizeof(buf), "%s", sqlite3_column_text(st, 0));
-		v = buf;
-	}
-	sqlite3_finalize(st);
-	return v;
+	return unit_text(&db, sql, buf, sizeof(buf));
 }
 
 START_TEST(test_log)

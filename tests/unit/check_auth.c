@@ -456,8 +456,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("auth");
-	TCase	*tc = tcase_create("auth");
+	TCase	*tc;
+	Suite	*s = unit_suite("auth", &tc, NULL, NULL);
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_roundtrip);
@@ -468,6 +468,5 @@ main(void)
 	tcase_add_test(tc, test_identify_memo);
 	tcase_add_test(tc, test_payer);
 	tcase_add_test(tc, test_payer_org);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

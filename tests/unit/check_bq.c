@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/bq.h"
+#include "unit.h"
 
 #define N	3000	/* items per ordering run */
 
@@ -163,19 +164,12 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("bq");
-	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc;
+	Suite	*s = unit_suite("bq", &tc, NULL, NULL);
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_order_and_bounds, 0, 5);
 	tcase_add_test(tc, test_empty);
 	tcase_add_test(tc, test_abort);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return unit_run(s);
 }

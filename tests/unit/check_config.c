@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "unit.h"
 
 static char	 dir[] = "/tmp/p2p-check-config-XXXXXX";
 
@@ -48,11 +49,8 @@ START_TEST(test_defaults_and_paths)
 }
 END_TEST
 
-static const struct {
-	const char	*text;
-	const char	*want;
-	int		 line;
-} bad[] = {
+/* Configurations refused: text, what the message must say. */
+static const struct unit_case bad[] = {
 	{ "nokey\n", "expected key = value", __LINE__ },
 	{ "colour = blue\n", "unknown key \"colour\"", __LINE__ },
 	{ "token_ttl = 5\n", "token_ttl must be an integer", __LINE__ },
@@ -69,7 +67,7 @@ START_TEST(test_bad)
 	struct p2p_err		 err;
 
 	p2p_err_init(&err);
-	ck_assert_int_eq(config_load(&c, write_conf(bad[_i].text), &err), -1);
+	ck_assert_int_eq(config_load(&c, write_conf(bad[_i].in), &err), -1);
 	ck_assert_msg(strstr(err.msg, bad[_i].want) != NULL, "line %d: %s",
 	    bad[_i].line, err.msg);
 }
@@ -96,11 +94,8 @@ END_TEST
 
 START_TEST(test_log_file)
 {
-	static const struct {
-		const char	*text;
-		const char	*want;	/* "@" stands for the data directory */
-		int		 line;
-	} t[] = {
+	/* want: "@" stands for the data directory */
+	static const struct unit_case t[] = {
 		{ "", "@/log/p2p.log", __LINE__ },
 		{ "log_file = syslog\n", "syslog", __LINE__ },
 		{ "log_file = stderr\n", "stderr", __LINE__ },
@@ -116,7 +111,7 @@ START_TEST(test_log_file)
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		p2p_err_init(&err);
-		ck_assert_int_eq(config_load(&c, write_conf(t[i].text), &err), 0);
+		ck_assert_int_eq(config_load(&c, write_conf(t[i].in), &err), 0);
 		if (t[i].want[0] == '@')
 			snprintf(want, sizeof(want), "%s%s", c.data_dir,
 			    t[i].want + 1);
@@ -293,10 +288,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("config");
-	TCase	*tc = tcase_create("config");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc;
+	Suite	*s = unit_suite("config", &tc, NULL, NULL);
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
@@ -309,16 +302,5 @@ main(void)
 	tcase_add_test(tc, test_root);
 	tcase_add_test(tc, test_search_order);
 	tcase_add_test(tc, test_keys_documented);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	{
-		char cmd[300];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		if (system(cmd) != 0)
-			nf++;
-	}
-	return nf == 0 ? 0 : 1;
+	return unit_run_in(s, dir);
 }

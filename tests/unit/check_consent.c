@@ -278,15 +278,13 @@ int
 main(void)
 {
 	Suite	*s = suite_create("consent");
-	TCase	*tc = tcase_create("rules"), *tdb = tcase_create("store");
+	TCase	*tc = unit_tcase(s, "rules", NULL, NULL);
+	TCase	*tdb = unit_tcase(s, "store", setup, teardown);
 
 	tcase_add_loop_test(tc, test_rules, 0, sizeof(rules) / sizeof(rules[0]));
-	suite_add_tcase(s, tc);
-	tcase_add_checked_fixture(tdb, setup, teardown);
 	tcase_add_test(tdb, test_access);
 	tcase_add_test(tdb, test_revoked);
 	tcase_add_test(tdb, test_optout);
 	tcase_add_test(tdb, test_consentless);
-	suite_add_tcase(s, tdb);
 	return unit_run(s);
 }

@@ -24,16 +24,7 @@ static char		 cid_b[72];	/* client-b's consent for m1 */
 static long long
 qint(const char *sql, const char *arg)
 {
-	sqlite3_stmt	*st;
-	long long	 v = -1;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL), SQLITE_OK);
-	if (arg != NULL)
-		sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
+	return unit_int_of(&db, sql, arg);
 }
 
 /* Stores a submitted consent and a match for client, as $member-match. */

@@ -253,10 +253,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("datadir");
-	TCase	*tc = tcase_create("datadir");
-	char	 cmd[300];
-	int	 rc;
+	TCase	*tc;
+	Suite	*s = unit_suite("datadir", &tc, NULL, NULL);
 
 	if (mkdtemp(top) == NULL)
 		return 1;
@@ -267,10 +265,5 @@ main(void)
 	tcase_add_test(tc, test_init_from_config);
 	tcase_add_test(tc, test_owner_spec);
 	tcase_add_test(tc, test_init_owner);
-	suite_add_tcase(s, tc);
-	rc = unit_run(s);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
-	if (system(cmd) != 0)
-		rc = 1;
-	return rc;
+	return unit_run_in(s, top);
 }

@@ -102,8 +102,8 @@ START_TEST(test_audit_append_only)
 	struct p2p_err	 err;
 
 	p2p_err_init(&err);
-	ck_assert_int_eq(db_exec(&db, "INSERT INTO audit (time, event, outcome) "
-	    "VALUES ('2026-01-01T00:00:00Z', 'token', 'success')", &err), 0);
+	ck_assert_int_eq(db_exec(&db, "INSERT INTO audit (time, event, outcome)"
+	    " VALUES ('2026-01-01T00:00:00Z', 'token', 'success')", &err), 0);
 	ck_assert_int_eq(db_exec(&db, "UPDATE audit SET outcome = 'x'", &err), -1);
 	p2p_err_init(&err);
 	ck_assert_int_eq(db_exec(&db, "DELETE FROM audit", &err), -1);
@@ -140,32 +140,6 @@ START_TEST(test_constraint_maps_to_409)
 }
 END_TEST
 
-static long long
-q1(struct p2p_db *d, const char *sql)
-{
-	sqlite3_stmt	*st;
-	long long	 v = -1;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(d->h, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-static const char *
-q1s(struct p2p_db *d, const char *sql, char *out, size_t outsz)
-{
-	sqlite3_stmt	*st;
-
-	out[0] = '\0';
-	ck_assert_int_eq(sqlite3_prepare_v2(d->h, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-		snprintf(out, outsz, "%s", sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	return out;
-}
-
 /*
  * Group commit (web/batch.c): inside a batch, a request's transaction
  * is a savepoint, so one request undoes its own writes only, and the
@@ -194,10 +168,10 @@ START_TEST(test_batch)
 	ck_assert_int_eq(sqlite3_get_autocommit(db.h), 0);
 	ck_assert_int_eq(db_batch_end(&db, &err), 0);
 	ck_assert_int_eq(db.batch, 0);
-	ck_assert_int_eq(q1(&db, "SELECT count(*) FROM client WHERE id IN"
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM client WHERE id IN"
 	    " ('a', 'c')"), 2);
-	ck_assert_int_eq(q1(&db, "SELECT count(*) FROM client WHERE id = 'b'"),
-	    0);
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM client WHERE"
+	    " id = 'b'"), 0);
 	/* Outside a batch, db_begin() is a transaction of its own again. */
 	ck_assert_int_eq(db_begin(&db, &err), 0);
 	ck_assert_int_eq(db_commit(&db, &err), 0);
@@ -213,8 +187,8 @@ START_TEST(test_batch)
 	ck_assert_int_ge(err.status, 400);
 	ck_assert_int_eq(db.batch, 0);
 	ck_assert_int_eq(sqlite3_get_autocommit(db.h), 1);
-	ck_assert_int_eq(q1(&db, "SELECT count(*) FROM client WHERE id = 'd'"),
-	    0);
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM client WHERE"
+	    " id = 'd'"), 0);
 }
 END_TEST
 
@@ -231,12 +205,12 @@ open_v1(struct p2p_db *d)
 	ck_assert_int_eq(db_exec(d, "PRAGMA user_version = 1;"
 	    "INSERT INTO consent (cid, id, patient, client_id, source, status,"
 	    " provision, created, updated, json) VALUES"
-	    " (1, 'c1', 'p1', 'cl', 'submitted', 'inactive', 'permit', 't', 't',"
-	    " '{\"v\":2}'),"
+	    " (1, 'c1', 'p1', 'cl', 'submitted', 'inactive', 'permit', 't',"
+	    " 't', '{\"v\":2}'),"
 	    " (2, 'c2', 'p2', 'cl', 'submitted', 'active', 'permit', 't', 't',"
 	    " '{\"v\":1}');"
-	    "INSERT INTO consent_history (cid, version, status, changed_by, time,"
-	    " json) VALUES (1, 1, 'active', 'cl', 't1', '{\"v\":1}'),"
+	    "INSERT INTO consent_history (cid, version, status, changed_by,"
+	    " time, json) VALUES (1, 1, 'active', 'cl', 't1', '{\"v\":1}'),"
 	    " (1, 2, 'inactive', 'cl', 't2', '{\"v\":2}'),"
 	    " (2, 1, 'active', 'cl', 't1', '{\"v\":1}');"
 	    "INSERT INTO probe (client_id, person, card, time) VALUES"
@@ -256,22 +230,24 @@ START_TEST(test_upgrade_0002)
 	ck_assert_int_eq(db_migrate(&d, &err), 0);
 	ck_assert_int_eq(db_version(&d), db_latest_version());
 	ck_assert_int_ge(db_version(&d), 2);
-	ck_assert_int_eq(q1(&d, "SELECT count(*) FROM consent_history"), 3);
-	ck_assert_str_eq(q1s(&d, "SELECT json FROM consent_history"
+	ck_assert_int_eq(unit_int(&d, "SELECT count(*) FROM consent_history"),
+	    3);
+	ck_assert_str_eq(unit_text(&d, "SELECT json FROM consent_history"
 	    " WHERE cid = 1 AND version = 1", s, sizeof(s)), "{\"v\":1}");
-	ck_assert_str_eq(q1s(&d, "SELECT group_concat(status || time, ',')"
-	    " FROM consent_history WHERE cid = 1", s, sizeof(s)),
+	ck_assert_str_eq(unit_text(&d, "SELECT group_concat(status || time,"
+	    " ',') FROM consent_history WHERE cid = 1", s, sizeof(s)),
 	    "activet1,inactivet2");
 	/* The duplicate probe row is one; the distinct cards all stay. */
-	ck_assert_int_eq(q1(&d, "SELECT count(*) FROM probe"), 3);
-	ck_assert_int_eq(q1(&d, "SELECT count(DISTINCT card) FROM probe"
+	ck_assert_int_eq(unit_int(&d, "SELECT count(*) FROM probe"), 3);
+	ck_assert_int_eq(unit_int(&d, "SELECT count(DISTINCT card) FROM probe"
 	    " WHERE client_id = 'cl' AND person = 'pa' AND time >= 10"), 2);
 	/* The old b-trees are gone. */
-	ck_assert_int_eq(q1(&d, "SELECT count(*) FROM sqlite_schema WHERE name"
-	    " IN ('probe_lookup', 'consent_history_cid', 'probe_v2',"
+	ck_assert_int_eq(unit_int(&d, "SELECT count(*) FROM sqlite_schema WHERE"
+	    " name IN ('probe_lookup', 'consent_history_cid', 'probe_v2',"
 	    " 'consent_history_v2')"), 0);
-	ck_assert_int_eq(q1(&d, "PRAGMA foreign_key_check"), -1);	/* no rows */
-	ck_assert_str_eq(q1s(&d, "PRAGMA integrity_check", s, sizeof(s)),
+	/* no rows */
+	ck_assert_int_eq(unit_int(&d, "PRAGMA foreign_key_check"), -1);
+	ck_assert_str_eq(unit_text(&d, "PRAGMA integrity_check", s, sizeof(s)),
 	    "ok");
 	db_close(&d);
 }
@@ -297,36 +273,37 @@ START_TEST(test_upgrade_0007)
 	    "INSERT INTO client (id, created) VALUES ('cl', 't'), ('c2', 't');"
 	    "INSERT INTO consent (cid, id, patient, client_id, source, status,"
 	    " provision, created, updated, json) VALUES"
-	    " (1, 'c1', 'p1', 'cl', 'submitted', 'active', 'permit', 't', 't', '{}'),"
-	    " (2, 'o2', 'p1', NULL, 'loaded', 'active', 'deny', 't', 't', '{}'),"
-	    " (3, 'c3', 'p1', 'c2', 'submitted', 'active', 'permit', 't', 't', '{}'),"
-	    " (4, 'c4', 'p2', 'cl', 'submitted', 'active', 'permit', 't', 't', '{}');"
-	    "INSERT INTO match (mid, client_id, patient, cid, created) VALUES"
-	    " (1, 'cl', 'p1', 1, 't'), (2, 'c2', 'p1', 3, 't'),"
-	    " (3, 'cl', 'p2', 4, 't');", &err), 0);
+	    " (1, 'c1', 'p1', 'cl', 'submitted', 'active', 'permit', 't', 't',"
+	    " '{}'), (2, 'o2', 'p1', NULL, 'loaded', 'active', 'deny', 't',"
+	    " 't', '{}'), (3, 'c3', 'p1', 'c2', 'submitted', 'active',"
+	    " 'permit', 't', 't', '{}'), (4, 'c4', 'p2', 'cl', 'submitted',"
+	    " 'active', 'permit', 't', 't', '{}');INSERT INTO match (mid,"
+	    " client_id, patient, cid, created) VALUES (1, 'cl', 'p1', 1, 't'),"
+	    " (2, 'c2', 'p1', 3, 't'), (3, 'cl', 'p2', 4, 't');", &err), 0);
 	ck_assert_int_eq(db_migrate(&d, &err), 0);
 	ck_assert_int_eq(db_version(&d), db_latest_version());
 	ck_assert_int_ge(db_version(&d), 7);
-	ck_assert_int_eq(q1(&d, "SELECT count(*) FROM sqlite_schema WHERE name"
-	    " IN ('consent_client', 'match_patient', 'consent_patient')"), 0);
-	ck_assert_int_eq(q1(&d, "SELECT count(*) FROM sqlite_schema WHERE name"
-	    " IN ('consent_loaded', 'probe_time')"), 2);
+	ck_assert_int_eq(unit_int(&d, "SELECT count(*) FROM sqlite_schema WHERE"
+	    " name IN ('consent_client', 'match_patient', 'consent_patient')"),
+	    0);
+	ck_assert_int_eq(unit_int(&d, "SELECT count(*) FROM sqlite_schema WHERE"
+	    " name IN ('consent_loaded', 'probe_time')"), 2);
 	/* The partial index holds the loaded consent alone. */
-	ck_assert_int_eq(q1(&d, "SELECT count(*) FROM consent INDEXED BY"
+	ck_assert_int_eq(unit_int(&d, "SELECT count(*) FROM consent INDEXED BY"
 	    " consent_loaded WHERE patient = 'p1' AND source = 'loaded'"), 1);
-	ck_assert_int_eq(q1(&d, "SELECT cid FROM consent WHERE patient = 'p1'"
-	    " AND source = 'loaded' AND status = 'active' AND provision ="
+	ck_assert_int_eq(unit_int(&d, "SELECT cid FROM consent WHERE patient ="
+	    " 'p1' AND source = 'loaded' AND status = 'active' AND provision ="
 	    " 'deny' LIMIT 1"), 2);
-	ck_assert_str_eq(q1s(&d, "SELECT group_concat(id, ',') FROM (SELECT"
-	    " DISTINCT c.id, c.cid FROM match m JOIN consent c ON c.cid = m.cid"
-	    " WHERE m.client_id = 'cl' AND m.patient = 'p1' AND c.client_id ="
-	    " 'cl' AND c.source = 'submitted' ORDER BY c.cid)", s, sizeof(s)),
-	    "c1");
-	ck_assert_str_eq(q1s(&d, "SELECT group_concat(client_id, ',') FROM"
-	    " (SELECT m.client_id FROM match m WHERE m.client_id IN (SELECT id"
-	    " FROM client) AND m.patient = 'p1' ORDER BY m.mid)", s,
+	ck_assert_str_eq(unit_text(&d, "SELECT group_concat(id, ',') FROM"
+	    " (SELECT DISTINCT c.id, c.cid FROM match m JOIN consent c ON c.cid"
+	    " = m.cid WHERE m.client_id = 'cl' AND m.patient = 'p1' AND"
+	    " c.client_id = 'cl' AND c.source = 'submitted' ORDER BY c.cid)", s,
+	    sizeof(s)), "c1");
+	ck_assert_str_eq(unit_text(&d, "SELECT group_concat(client_id, ',')"
+	    " FROM (SELECT m.client_id FROM match m WHERE m.client_id IN"
+	    " (SELECT id FROM client) AND m.patient = 'p1' ORDER BY m.mid)", s,
 	    sizeof(s)), "cl,c2");
-	ck_assert_str_eq(q1s(&d, "PRAGMA integrity_check", s, sizeof(s)),
+	ck_assert_str_eq(unit_text(&d, "PRAGMA integrity_check", s, sizeof(s)),
 	    "ok");
 	db_close(&d);
 }
@@ -349,19 +326,19 @@ START_TEST(test_history_keeps_document)
 	/* A status-only change leaves the document where it is. */
 	ck_assert_int_eq(db_exec(&db, "UPDATE consent SET status = 'x'"
 	    " WHERE cid = 5", &err), 0);
-	ck_assert_int_eq(q1(&db, "SELECT json IS NULL FROM consent_history"
-	    " WHERE cid = 5 AND version = 1"), 1);
+	ck_assert_int_eq(unit_int(&db, "SELECT json IS NULL FROM"
+	    " consent_history WHERE cid = 5 AND version = 1"), 1);
 	ck_assert_int_eq(db_exec(&db, "UPDATE consent SET json = '{\"v\":2}'"
 	    " WHERE cid = 5;"
 	    "INSERT INTO consent_history (cid, version, status, changed_by,"
 	    " time, json) VALUES (5, 2, 'inactive', 'cl', 't2', '{\"v\":2}');",
 	    &err), 0);
-	ck_assert_str_eq(q1s(&db, "SELECT json FROM consent_history"
+	ck_assert_str_eq(unit_text(&db, "SELECT json FROM consent_history"
 	    " WHERE cid = 5 AND version = 1", s, sizeof(s)), "{\"v\":1}");
 	/* A later change does not touch versions that have their own. */
 	ck_assert_int_eq(db_exec(&db, "UPDATE consent SET json = '{\"v\":3}'"
 	    " WHERE cid = 5", &err), 0);
-	ck_assert_str_eq(q1s(&db, "SELECT group_concat(json, ',') FROM"
+	ck_assert_str_eq(unit_text(&db, "SELECT group_concat(json, ',') FROM"
 	    " consent_history WHERE cid = 5", s, sizeof(s)),
 	    "{\"v\":1},{\"v\":2}");
 }
@@ -440,10 +417,9 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("db");
-	TCase	*tc = tcase_create("db");
+	TCase	*tc;
+	Suite	*s = unit_suite("db", &tc, unit_db_setup, unit_db_teardown);
 
-	tcase_add_checked_fixture(tc, unit_db_setup, unit_db_teardown);
 	tcase_add_test(tc, test_migrated);
 	tcase_add_test(tc, test_stmt_cache);
 	tcase_add_test(tc, test_cache_size);
@@ -456,6 +432,5 @@ main(void)
 	tcase_add_test(tc, test_batch);
 	tcase_add_test(tc, test_history_keeps_document);
 	tcase_add_loop_test(tc, test_query_plans, 0, sizeof(plans) / sizeof(plans[0]));
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

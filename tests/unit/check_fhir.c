@@ -251,8 +251,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("fhir");
-	TCase	*tc = tcase_create("fhir");
+	TCase	*tc;
+	Suite	*s = unit_suite("fhir", &tc, NULL, NULL);
 
 	tcase_add_loop_test(tc, test_parse_table, 0, sizeof(docs) / sizeof(docs[0]));
 	tcase_add_loop_test(tc, test_strict, 0, sizeof(strict) / sizeof(strict[0]));
@@ -262,6 +262,5 @@ main(void)
 	tcase_add_test(tc, test_path_and_coding);
 	tcase_add_test(tc, test_outcome);
 	tcase_add_test(tc, test_issue_codes);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

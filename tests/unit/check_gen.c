@@ -349,8 +349,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("gen");
-	TCase	*tc = tcase_create("gen");
+	TCase	*tc;
+	Suite	*s = unit_suite("gen", &tc, NULL, NULL);
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_deterministic);
@@ -360,6 +360,5 @@ main(void)
 	tcase_add_test(tc, test_payer);
 	tcase_add_loop_test(tc, test_refused, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_ids);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

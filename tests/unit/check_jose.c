@@ -93,11 +93,7 @@ START_TEST(test_tampered)
 END_TEST
 
 /* base64url of header JSON, then ".e30.c2ln" (payload {}, sig "sig"). */
-static const struct {
-	const char	*jws;
-	const char	*why;
-	int		 line;
-} bad_parse[] = {
+static const struct unit_case bad_parse[] = {
 	{ "", "empty", __LINE__ },
 	{ "abc", "compact", __LINE__ },
 	{ "a.b", "compact", __LINE__ },
@@ -132,9 +128,9 @@ START_TEST(test_bad_parse)
 	char		 why[160];
 
 	why[0] = '\0';
-	ck_assert_msg(jose_jws_parse(&j, bad_parse[_i].jws, why,
+	ck_assert_msg(jose_jws_parse(&j, bad_parse[_i].in, why,
 	    sizeof(why)) == -1, "line %d accepted", bad_parse[_i].line);
-	ck_assert_msg(strstr(why, bad_parse[_i].why) != NULL,
+	ck_assert_msg(strstr(why, bad_parse[_i].want) != NULL,
 	    "line %d: %s", bad_parse[_i].line, why);
 	jose_jws_free(&j);
 }
@@ -230,8 +226,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("jose");
-	TCase	*tc = tcase_create("jose");
+	TCase	*tc;
+	Suite	*s = unit_suite("jose", &tc, NULL, NULL);
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_verify, 0, N(verify));
@@ -239,6 +235,5 @@ main(void)
 	tcase_add_loop_test(tc, test_bad_parse, 0, N(bad_parse));
 	tcase_add_loop_test(tc, test_claims, 0, N(claims));
 	tcase_add_test(tc, test_vector_claims);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -1125,31 +1125,26 @@ int
 main(void)
 {
 	Suite	*s = suite_create("loadfast");
-	TCase	*scan = tcase_create("scan");
-	TCase	*load = tcase_create("load");
-	TCase	*first = tcase_create("first");
+	TCase	*scan = unit_tcase(s, "scan", NULL, NULL);
+	TCase	*load = unit_tcase(s, "load", setup, teardown);
+	TCase	*first = unit_tcase(s, "first", file_setup, file_teardown);
 
 	tcase_add_loop_test(scan, test_refused, 0,
 	    sizeof(refused) / sizeof(refused[0]));
 	tcase_add_test(scan, test_depth);
 	tcase_add_test(scan, test_values);
 	tcase_add_test(scan, test_written);
-	suite_add_tcase(s, scan);
 	tcase_set_timeout(load, 600);
-	tcase_add_checked_fixture(load, setup, teardown);
 	tcase_add_test(load, test_same_database);
 	tcase_add_test(load, test_odd_lines);
 	tcase_add_test(load, test_damaged_lines);
 	tcase_add_loop_test(load, test_bad_lines, 0,
 	    sizeof(bad) / sizeof(bad[0]));
-	suite_add_tcase(s, load);
 	tcase_set_timeout(first, 600);
-	tcase_add_checked_fixture(first, file_setup, file_teardown);
 	tcase_add_loop_test(first, test_first_same, 0, 2);
 	tcase_add_loop_test(first, test_first_failed, 0, 4);
 	tcase_add_test(first, test_first_once);
 	tcase_add_test(first, test_first_journal);
 	tcase_add_test(first, test_open_restores_wal);
-	suite_add_tcase(s, first);
 	return unit_run(s);
 }

@@ -328,10 +328,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("log");
-	TCase	*tc = tcase_create("log");
-	char	 cmd[300];
-	int	 rc;
+	TCase	*tc;
+	Suite	*s = unit_suite("log", &tc, NULL, NULL);
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
@@ -346,10 +344,5 @@ main(void)
 	tcase_add_test(tc, test_stderr_and_failure);
 	tcase_add_test(tc, test_tee);
 	tcase_add_test(tc, test_syslog);
-	suite_add_tcase(s, tc);
-	rc = unit_run(s);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		rc = 1;
-	return rc;
+	return unit_run_in(s, dir);
 }

@@ -6,10 +6,8 @@
 #include "auth/secret.h"
 #include "unit.h"
 
-static const struct {
-	const char	*in, *out;
-	int		 line;
-} names[] = {
+/* Names and their normal form. */
+static const struct unit_case names[] = {
 	{ "Johnson", "johnson", __LINE__ },
 	{ "JOHNSON", "johnson", __LINE__ },
 	{ "Jos\xc3\xa9", "jose", __LINE__ },			/* José */
@@ -27,7 +25,7 @@ START_TEST(test_names)
 	char	 out[64];
 
 	norm_name(names[_i].in, out, sizeof(out));
-	ck_assert_msg(strcmp(out, names[_i].out) == 0, "line %d: %s",
+	ck_assert_msg(strcmp(out, names[_i].want) == 0, "line %d: %s",
 	    names[_i].line, out);
 }
 END_TEST
@@ -73,14 +71,13 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("norm");
-	TCase	*tc = tcase_create("norm");
+	TCase	*tc;
+	Suite	*s = unit_suite("norm", &tc, NULL, NULL);
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_names, 0, sizeof(names) / sizeof(names[0]));
 	tcase_add_test(tc, test_truncation);
 	tcase_add_test(tc, test_gender);
 	tcase_add_test(tc, test_secret);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -137,13 +137,12 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("params");
-	TCase	*tc = tcase_create("params");
+	TCase	*tc;
+	Suite	*s = unit_suite("params", &tc, NULL, NULL);
 
 	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_good);
 	tcase_add_test(tc, test_parts);
 	tcase_add_test(tc, test_build);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

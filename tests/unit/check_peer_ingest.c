@@ -62,11 +62,7 @@ START_TEST(idmap_ids)
 END_TEST
 
 /* References: input, expected output ("" = unchanged), line. */
-static const struct {
-	const char	*in;
-	const char	*out;
-	int		 line;
-} refs[] = {
+static const struct unit_case refs[] = {
 	{ "Patient/p42", "Patient/ours-7", __LINE__ },
 	{ "Patient/p42/_history/3", "Patient/ours-7", __LINE__ },
 	{ BASE_A "/Patient/p42", "Patient/ours-7", __LINE__ },
@@ -91,12 +87,12 @@ START_TEST(idmap_refs)
 	m.member = members;
 	m.alias = aliases;
 	rc = idmap_ref(&m, refs[_i].in, out, sizeof(out));
-	if (refs[_i].out[0] == '\0')
+	if (refs[_i].want[0] == '\0')
 		ck_assert_msg(rc == 0, "line %d changed to %s", refs[_i].line,
 		    out);
 	else {
 		ck_assert_msg(rc == 1, "line %d unchanged", refs[_i].line);
-		ck_assert_str_eq(out, refs[_i].out);
+		ck_assert_str_eq(out, refs[_i].want);
 	}
 	ck_assert_str_eq(m.stranger, "");
 }
@@ -395,11 +391,7 @@ START_TEST(ingest_drops_the_peers_transmission)
 END_TEST
 
 /* Files that must be refused whole: content, message, line. */
-static const struct {
-	const char	*text;
-	const char	*want;
-	int		 line;
-} refused[] = {
+static const struct unit_case refused[] = {
 	{ "{\"resourceType\":\"Condition\",\"id\":\"c1\",\"subject\":{"
 	    "\"reference\":\"Patient/p42\"}}\n"
 	    "{\"resourceType\":\"Condition\",\"id\":\"c2\",\"subject\":{"
@@ -422,7 +414,7 @@ START_TEST(ingest_refuses_whole_file)
 {
 	struct ingest	 g;
 	struct p2p_err	 err;
-	const char	*path = file_of(refused[_i].text);
+	const char	*path = file_of(refused[_i].in);
 	long long	 before = unit_int(&db, "SELECT count(*) FROM resource");
 
 	ingest_init(&g, &db, &cfg, &peer);
@@ -479,21 +471,18 @@ int
 main(void)
 {
 	Suite	*s = suite_create("peer_ingest");
-	TCase	*tc = tcase_create("idmap");
-	TCase	*ti = tcase_create("ingest");
+	TCase	*tc = unit_tcase(s, "idmap", NULL, NULL);
+	TCase	*ti = unit_tcase(s, "ingest", setup, teardown);
 
 	tcase_add_test(tc, idmap_ids);
 	tcase_add_loop_test(tc, idmap_refs, 0, sizeof(refs) / sizeof(refs[0]));
 	tcase_add_test(tc, idmap_other_refs);
 	tcase_add_test(tc, idmap_rewrite_all);
 	tcase_add_test(tc, provenance_shape);
-	suite_add_tcase(s, tc);
-	tcase_add_checked_fixture(ti, setup, teardown);
 	tcase_add_test(ti, ingest_stores_once);
 	tcase_add_test(ti, ingest_drops_the_peers_transmission);
 	tcase_add_loop_test(ti, ingest_refuses_whole_file, 0,
 	    sizeof(refused) / sizeof(refused[0]));
 	tcase_add_test(ti, ingest_bundle_entries);
-	suite_add_tcase(s, ti);
 	return unit_run(s);
 }

@@ -39,11 +39,8 @@ setup(void)
 static void
 teardown(void)
 {
-	char	 cmd[128];
-
 	db_close(&db);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(unit_rmtree(dir), 0);
 }
 
 /* Signs an assertion with k and verifies it as the responder would. */
@@ -272,17 +269,14 @@ int
 main(void)
 {
 	Suite	*s = suite_create("peer_keys");
-	TCase	*tc = tcase_create("keys");
-	TCase	*tp = tcase_create("smart");
+	TCase	*tc = unit_tcase(s, "keys", setup, teardown);
+	TCase	*tp = unit_tcase(s, "smart", NULL, NULL);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);	/* RSA key generation */
 	tcase_add_test(tc, generate_sign_verify);
 	tcase_add_test(tc, rotation);
 	tcase_add_test(tc, import_peer_key);
-	suite_add_tcase(s, tc);
 	tcase_add_test(tp, capabilities);
 	tcase_add_test(tp, smart_configuration);
-	suite_add_tcase(s, tp);
 	return unit_run(s);
 }

@@ -53,11 +53,7 @@ START_TEST(manifest_good)
 END_TEST
 
 /* Malformed manifests: input, what the message must say, line. */
-static const struct {
-	const char	*body;
-	const char	*want;
-	int		 line;
-} bad[] = {
+static const struct unit_case bad[] = {
 	{ "", "not JSON", __LINE__ },
 	{ "[1]", "not a JSON object", __LINE__ },
 	{ "{\"request\":\"x\",\"requiresAccessToken\":true,\"output\":[]}",
@@ -106,7 +102,7 @@ START_TEST(manifest_bad)
 	struct p2p_err	 err;
 
 	p2p_err_init(&err);
-	ck_assert_msg(manifest_parse(bad[_i].body, strlen(bad[_i].body), ORIGIN,
+	ck_assert_msg(manifest_parse(bad[_i].in, strlen(bad[_i].in), ORIGIN,
 	    &m, &err) == -1, "line %d accepted", bad[_i].line);
 	ck_assert_int_eq(err.status, 502);
 	ck_assert_msg(strstr(err.msg, bad[_i].want) != NULL,
@@ -280,8 +276,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("peer_manifest");
-	TCase	*tc = tcase_create("core");
+	TCase	*tc;
+	Suite	*s = unit_suite("peer_manifest", &tc, NULL, NULL);
 
 	tcase_add_test(tc, manifest_good);
 	tcase_add_loop_test(tc, manifest_bad, 0, sizeof(bad) / sizeof(bad[0]));
@@ -292,6 +288,5 @@ main(void)
 	tcase_add_test(tc, headers);
 	tcase_add_test(tc, progress_line);
 	tcase_add_test(tc, count_lines);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

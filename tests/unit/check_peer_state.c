@@ -473,20 +473,17 @@ int
 main(void)
 {
 	Suite	*s = suite_create("peer_state");
-	TCase	*tp = tcase_create("pure");
-	TCase	*td = tcase_create("store");
+	TCase	*tp = unit_tcase(s, "pure", NULL, NULL);
+	TCase	*td = unit_tcase(s, "store", setup, teardown);
 
 	tcase_add_test(tp, machine);
 	tcase_add_test(tp, backoff);
 	tcase_add_test(tp, deadline);
 	tcase_add_test(tp, late);
-	suite_add_tcase(s, tp);
-	tcase_add_checked_fixture(td, setup, teardown);
 	tcase_add_test(td, sync_and_events);
 	tcase_add_test(td, retry_after_honoured);
 	tcase_add_test(td, build_request);
 	tcase_add_test(td, build_refused);
 	tcase_add_test(td, query_plans);
-	suite_add_tcase(s, td);
 	return unit_run(s);
 }

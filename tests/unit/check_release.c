@@ -7,6 +7,7 @@
 #include "datascope/release.h"
 #include "datascope/classify.h"
 #include "core/util.h"
+#include "unit.h"
 
 static struct p2p_db		 db;
 static struct p2p_config	 cfg;
@@ -417,12 +418,9 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("release");
-	TCase	*tc = tcase_create("release");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc;
+	Suite	*s = unit_suite("release", &tc, setup, teardown);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_rules);
 	tcase_add_test(tc, test_drug_pa);
 	tcase_add_test(tc, test_type_ok);
@@ -433,10 +431,5 @@ main(void)
 	tcase_add_test(tc, test_paging);
 	tcase_add_test(tc, test_plan);
 	tcase_add_test(tc, test_scans);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -547,8 +547,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("scope");
-	TCase	*tc = tcase_create("scope");
+	TCase	*tc;
+	Suite	*s = unit_suite("scope", &tc, NULL, NULL);
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_classify, 0,
@@ -561,6 +561,5 @@ main(void)
 	tcase_add_loop_test(tc, test_profiles, 0,
 	    sizeof(profiles) / sizeof(profiles[0]));
 	tcase_add_test(tc, test_odd_claims);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -186,14 +186,13 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("scopes");
-	TCase	*tc = tcase_create("scopes");
+	TCase	*tc;
+	Suite	*s = unit_suite("scopes", &tc, NULL, NULL);
 
 	tcase_add_loop_test(tc, test_parse, 0, N(parse));
 	tcase_add_loop_test(tc, test_permit, 0, N(permit));
 	tcase_add_loop_test(tc, test_grant, 0, N(grant));
 	tcase_add_test(tc, test_grant_limits);
 	tcase_add_test(tc, test_r4_types);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

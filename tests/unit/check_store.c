@@ -48,42 +48,21 @@ load_ok(const char *text, enum load_format fmt)
 static long long
 q(const char *sql)
 {
-	sqlite3_stmt	*st;
-	long long	 v = -1;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
-	    SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
+	return unit_int(&db, sql);
 }
 
-/* The single text a query returns (static buffer). */
+/* The single text a query returns (static buffer), "(null)" for none. */
 static const char *
 qs(const char *sql)
 {
 	static char	 out[4096];
-	sqlite3_stmt	*st;
-	const char	*s;
+	const char	*v = unit_text(&db, sql, out, sizeof(out));
 
-	out[0] = '\0';
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
-	    SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    (s = (const char *)sqlite3_column_text(st, 0)) != NULL)
-		snprintf(out, sizeof(out), "%s", s);
-	else
-		snprintf(out, sizeof(out), "(null)");
-	sqlite3_finalize(st);
-	return out;
+	return v != NULL ? v : "(null)";
 }
 
-static const struct {
-	const char	*ref;
-	const char	*want;	/* NULL: not a Patient */
-	int		 line;
-} refs[] = {
+/* References and the member they name (want NULL: not a Patient). */
+static const struct unit_case refs[] = {
 	{ "Patient/abc", "abc", __LINE__ },
 	{ "Patient/a.b-1", "a.b-1", __LINE__ },
 	{ "Patient/abc/_history/2", "abc", __LINE__ },
@@ -119,9 +98,9 @@ START_TEST(test_patient_ref)
 	    "Practitioner/x");
 	ctx.urn = urn;
 	out[0] = '\0';
-	got = store_patient_ref(refs[_i].ref, &ctx, out, sizeof(out));
+	got = store_patient_ref(refs[_i].in, &ctx, out, sizeof(out));
 	ck_assert_msg(got == (refs[_i].want != NULL), "line %d: %s -> %d",
-	    refs[_i].line, refs[_i].ref, got);
+	    refs[_i].line, refs[_i].in, got);
 	if (refs[_i].want != NULL)
 		ck_assert_msg(strcmp(out, refs[_i].want) == 0,
 		    "line %d: %s", refs[_i].line, out);
@@ -130,11 +109,7 @@ START_TEST(test_patient_ref)
 END_TEST
 
 /* Which member each kind of resource is indexed under. */
-static const struct {
-	const char	*json;
-	const char	*want;
-	int		 line;
-} owners[] = {
+static const struct unit_case owners[] = {
 	{ "{\"resourceType\":\"Patient\",\"id\":\"p1\"}", "p1", __LINE__ },
 	{ "{\"resourceType\":\"ExplanationOfBenefit\",\"id\":\"e\","
 	  "\"patient\":{\"reference\":\"Patient/p1\"}}", "p1", __LINE__ },
@@ -162,8 +137,8 @@ START_TEST(test_patient_of)
 
 	store_ctx_init(&ctx);
 	jscan_init(&j);
-	ck_assert_int_eq(jscan_parse(&j, owners[_i].json,
-	    strlen(owners[_i].json), 0), 0);
+	ck_assert_int_eq(jscan_parse(&j, owners[_i].in,
+	    strlen(owners[_i].in), 0), 0);
 	got = store_patient_of(&j, &ctx, out, sizeof(out));
 	ck_assert_msg(got == (owners[_i].want != NULL), "line %d",
 	    owners[_i].line);
@@ -321,6 +296,10 @@ START_TEST(test_consent)
 	    "}]}", LOAD_BUNDLE);
 	ck_assert_str_eq(qs("SELECT status FROM consent"), "inactive");
 	ck_assert_int_eq(q("SELECT count(*) FROM consent_history"), 3);
+	/* every version of a loaded consent is the load's */
+	ck_assert_str_eq(qs("SELECT group_concat(v, ' ') FROM (SELECT version"
+	    " || status || '/' || changed_by AS v FROM consent_history ORDER"
+	    " BY version)"), "1active/load 2active/load 3inactive/load");
 }
 END_TEST
 
@@ -880,11 +859,10 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("store");
-	TCase	*tc = tcase_create("store");
+	TCase	*tc;
+	Suite	*s = unit_suite("store", &tc, unit_db_setup, unit_db_teardown);
 
 	tcase_set_timeout(tc, 60);
-	tcase_add_checked_fixture(tc, unit_db_setup, unit_db_teardown);
 	tcase_add_loop_test(tc, test_patient_ref, 0,
 	    sizeof(refs) / sizeof(refs[0]));
 	tcase_add_loop_test(tc, test_patient_of, 0,
@@ -906,6 +884,5 @@ main(void)
 	    sizeof(prog) / sizeof(prog[0]));
 	tcase_add_test(tc, test_progress_lines);
 	tcase_add_test(tc, test_exists);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -286,8 +286,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("util");
-	TCase	*tc = tcase_create("util");
+	TCase	*tc;
+	Suite	*s = unit_suite("util", &tc, NULL, NULL);
 
 	tcase_add_test(tc, test_buf);
 	tcase_add_test(tc, test_b64url_roundtrip);
@@ -303,6 +303,5 @@ main(void)
 	tcase_add_test(tc, test_url_encode);
 	tcase_add_test(tc, test_hex_decode);
 	tcase_add_test(tc, test_array_grow);
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

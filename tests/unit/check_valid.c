@@ -175,14 +175,13 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("valid");
-	TCase	*tc = tcase_create("valid");
+	TCase	*tc;
+	Suite	*s = unit_suite("valid", &tc, NULL, NULL);
 
 	tcase_add_test(tc, test_types_ids);
 	tcase_add_loop_test(tc, test_refs, 0, sizeof(refs) / sizeof(refs[0]));
 	tcase_add_test(tc, test_dates);
 	tcase_add_loop_test(tc, test_check, 0,
 	    sizeof(resources) / sizeof(resources[0]));
-	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

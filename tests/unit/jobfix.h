@@ -23,6 +23,7 @@
 #include "json/fhir.h"
 #include "store/db.h"
 #include "store/store.h"
+#include "unit.h"
 
 static struct p2p_db		 db;
 static struct p2p_config	 cfg;
@@ -63,11 +64,8 @@ jobfix_setup(void)
 static inline void
 jobfix_teardown(void)
 {
-	char	 cmd[PATH_MAX + 16];
-
 	db_close(&db);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(unit_rmtree(dir), 0);
 }
 
 /* Queues a job of kind for client with parameters p (not taken). */

@@ -6,13 +6,26 @@
 #define P2P_UNIT_H
 
 #include <check.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "datascope/classify.h"
 #include "json/fhir.h"
 #include "json/jscan.h"
 #include "store/db.h"
+
+/*
+ * One case of a table-driven test: its input, what it must give (an
+ * output, or words of the error message: the table says which) and
+ * the __LINE__ of the case, for the failure message.
+ */
+struct unit_case {
+	const char	*in;
+	const char	*want;
+	int		 line;
+};
 
 /* Runs the suite; returns main()'s exit status (0 when all passed). */
 static inline int
@@ -27,6 +40,44 @@ unit_run(Suite *s)
 	return nf == 0 ? 0 : 1;
 }
 
+/* Removes dir and everything below it: 0, or -1. */
+static inline int
+unit_rmtree(const char *dir)
+{
+	char	 cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/*
+ * unit_run() for a suite whose tests work in the temporary directory
+ * dir, removed afterwards (failing to is a failure too).
+ */
+static inline int
+unit_run_in(Suite *s, const char *dir)
+{
+	int	 rc = unit_run(s);
+
+	return unit_rmtree(dir) == 0 ? rc : 1;
+}
+
+/*
+ * A test case of s named name, with the fixture setup and teardown
+ * (NULL for none).
+ */
+static inline TCase *
+unit_tcase(Suite *s, const char *name, void (*setup)(void),
+    void (*teardown)(void))
+{
+	TCase	*tc = tcase_create(name);
+
+	if (setup != NULL || teardown != NULL)
+		tcase_add_checked_fixture(tc, setup, teardown);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
 /*
  * A suite of one test case, both named name, with the fixture setup
  * and teardown (NULL for none); *tc gets the case for the tests.
@@ -37,24 +88,54 @@ unit_suite(const char *name, TCase **tc, void (*setup)(void),
 {
 	Suite	*s = suite_create(name);
 
-	*tc = tcase_create(name);
-	if (setup != NULL || teardown != NULL)
-		tcase_add_checked_fixture(*tc, setup, teardown);
-	suite_add_tcase(s, *tc);
+	*tc = unit_tcase(s, name, setup, teardown);
 	return s;
 }
 
-/* The one integer a query returns (-1 without a row). */
+/*
+ * The one integer a query returns (-1 without a row), with arg (unless
+ * NULL) bound to its ?1.
+ */
 static inline long long
-unit_int(struct p2p_db *db, const char *sql)
+unit_int_of(struct p2p_db *db, const char *sql, const char *arg)
 {
 	sqlite3_stmt	*st;
 	long long	 v = -1;
 
 	ck_assert_int_eq(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL),
 	    SQLITE_OK);
+	if (arg != NULL)
+		sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* The one integer a query returns (-1 without a row). */
+static inline long long
+unit_int(struct p2p_db *db, const char *sql)
+{
+	return unit_int_of(db, sql, NULL);
+}
+
+/*
+ * The one text a query returns, copied to out (size bytes at most);
+ * NULL without a row or for an SQL NULL.
+ */
+static inline const char *
+unit_text(struct p2p_db *db, const char *sql, char *out, size_t size)
+{
+	sqlite3_stmt	*st;
+	const char	*v = NULL;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_text(st, 0) != NULL) {
+		snprintf(out, size, "%s", sqlite3_column_text(st, 0));
+		v = out;
+	}
 	sqlite3_finalize(st);
 	return v;
 }

@@ -56,12 +56,9 @@ client_put(struct p2p_db *db, const struct client_rec *rec,
 	db_bind_text(st, 7, rec->jwks_url[0] ? rec->jwks_url : NULL);
 	sqlite3_bind_int(st, 8, rec->active);
 	db_bind_text(st, 9, ts);
-	rc = sqlite3_step(st);
-	db_done(st);
+	rc = db_step_done(db, st, err, "client insert");
 	OPENSSL_cleanse(hash, sizeof(hash));
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "client insert");
-	return 0;
+	return rc;
 }
 
 static void
@@ -115,16 +112,13 @@ client_set_active(struct p2p_db *db, const char *id, int active,
     struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if ((st = db_stmt(db, sql_active, err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, id);
 	sqlite3_bind_int(st, 2, active);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "client update");
+	if (db_step_done(db, st, err, "client update") == -1)
+		return -1;
 	return sqlite3_changes(db->h) == 0 ? 1 : 0;
 }
 

@@ -265,12 +265,8 @@ grant_issue(struct p2p_db *db, const struct p2p_config *cfg,
 		if ((st = db_stmt(db, sql[STMT_JTI_PURGE], err)) == NULL)
 			goto rollback;
 		sqlite3_bind_int64(st, 1, now);
-		rc = sqlite3_step(st);
-		db_done(st);
-		if (rc != SQLITE_DONE) {
-			db_fail(db, rc, err, "jti purge");
+		if (db_step_done(db, st, err, "jti purge") == -1)
 			goto rollback;
-		}
 		if ((st = db_stmt(db, sql[STMT_JTI_ADD], err)) == NULL)
 			goto rollback;
 		db_bind_text(st, 1, c.id);

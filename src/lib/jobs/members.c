@@ -113,7 +113,6 @@ job_member_add(struct p2p_db *db, const char *job_id, const char *patient,
     long long cid, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if ((st = db_stmt(db, sql[STMT_ADD], err)) == NULL)
 		return -1;
@@ -121,23 +120,18 @@ job_member_add(struct p2p_db *db, const char *job_id, const char *patient,
 	db_bind_text(st, 2, patient);
 	if (cid > 0)
 		sqlite3_bind_int64(st, 3, cid);
-	rc = sqlite3_step(st);
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "insert job member");
+	return db_step_done(db, st, err, "insert job member");
 }
 
 int
 job_members_clear(struct p2p_db *db, const char *job_id, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if ((st = db_stmt(db, sql[STMT_CLEAR], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, job_id);
-	rc = sqlite3_step(st);
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "clear job members");
+	return db_step_done(db, st, err, "clear job members");
 }
 
 int

@@ -282,7 +282,6 @@ job_out_finish(struct job_out *o, struct p2p_db *db, struct p2p_err *err)
 	struct out_file	*f;
 	char		 tmp[PATH_MAX], fin[PATH_MAX];
 	size_t		 i;
-	int		 rc;
 
 	/* Close everything first: a failed write shows up at fclose. */
 	for (i = 0; i < o->nf; i++) {
@@ -301,10 +300,8 @@ job_out_finish(struct job_out *o, struct p2p_db *db, struct p2p_err *err)
 	if ((st = db_stmt(db, sql[STMT_FILE_DEL], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, o->id);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "clear job files");
+	if (db_step_done(db, st, err, "clear job files") == -1)
+		return -1;
 	for (i = 0; i < o->nf; i++) {
 		f = &o->f[i];
 		if (tmp_path(o, f, tmp, sizeof(tmp)) == -1 ||
@@ -327,10 +324,8 @@ job_out_finish(struct job_out *o, struct p2p_db *db, struct p2p_err *err)
 		db_bind_text(st, 5, f->name);
 		sqlite3_bind_int64(st, 6, f->count);
 		sqlite3_bind_int64(st, 7, f->bytes);
-		rc = sqlite3_step(st);
-		db_done(st);
-		if (rc != SQLITE_DONE)
-			return db_fail(db, rc, err, "insert job file");
+		if (db_step_done(db, st, err, "insert job file") == -1)
+			return -1;
 	}
 	return 0;
 }

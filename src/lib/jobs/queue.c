@@ -96,7 +96,6 @@ job_create(struct p2p_db *db, const struct p2p_config *cfg,
 	sqlite3_stmt	*st;
 	const char	*text;
 	time_t		 now = now_sec();
-	int		 rc;
 
 	id[0] = '\0';
 	if (rand_hex(id, JOB_ID_LEN / 2) == -1)
@@ -115,10 +114,8 @@ job_create(struct p2p_db *db, const struct p2p_config *cfg,
 	db_bind_text(st, 5, text);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)now);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)(now + cfg->job_ttl));
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "insert job");
+	if (db_step_done(db, st, err, "insert job") == -1)
+		return -1;
 	if (cfg->runner[0] != '\0')
 		job_wake(cfg);
 	return 0;
@@ -288,12 +285,8 @@ job_claim(struct p2p_db *db, const struct p2p_config *cfg,
 	db_bind_text(st, 3, tt);
 	db_bind_text(st, 4, id);
 	sqlite3_bind_int64(st, 5, now_ms());
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE) {
-		db_fail(db, rc, err, "claim job");
+	if (db_step_done(db, st, err, "claim job") == -1)
 		goto fail;
-	}
 	/* A job taken back starts anew: nothing of the dead run counts. */
 	if (job_members_clear(db, id, err) == -1 ||
 	    load_job(db, cfg, id, job, err) == -1)
@@ -323,7 +316,6 @@ job_heartbeat(struct p2p_db *db, const struct job *job, const char *runner,
     struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if ((st = db_stmt(db, sql[STMT_BEAT], err)) == NULL)
 		return -1;
@@ -336,10 +328,8 @@ job_heartbeat(struct p2p_db *db, const struct job *job, const char *runner,
 		sqlite3_bind_int64(st, 6, total);
 		sqlite3_bind_int64(st, 7, now_ms());
 	}
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "job heartbeat");
+	if (db_step_done(db, st, err, "job heartbeat") == -1)
+		return -1;
 	return sqlite3_changes(db->h) == 1 ? 0 : 1;
 }
 
@@ -350,7 +340,6 @@ job_complete(struct p2p_db *db, const struct p2p_config *cfg,
 {
 	sqlite3_stmt	*st;
 	time_t		 now = now_sec();
-	int		 rc;
 
 	if (db_begin(db, err) == -1)
 		return -1;
@@ -360,12 +349,8 @@ job_complete(struct p2p_db *db, const struct p2p_config *cfg,
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)(now + cfg->job_ttl));
 	db_bind_text(st, 3, job->id);
 	db_bind_text(st, 4, runner);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE) {
-		db_fail(db, rc, err, "complete job");
+	if (db_step_done(db, st, err, "complete job") == -1)
 		goto fail;
-	}
 	if (sqlite3_changes(db->h) != 1) {
 		/* Cancelled meanwhile, or taken over: not ours to list. */
 		db_rollback(db);
@@ -391,7 +376,7 @@ job_fail(struct p2p_db *db, const struct p2p_config *cfg,
 	sqlite3_stmt	*st;
 	json_object	*oo;
 	time_t		 now = now_sec();
-	int		 rc, ours;
+	int		 ours;
 
 	if ((oo = fhir_outcome_new(why)) == NULL) {
 		job_dir_remove(cfg, job->id);
@@ -406,12 +391,8 @@ job_fail(struct p2p_db *db, const struct p2p_config *cfg,
 	db_bind_text(st, 3, fhir_json(oo));
 	db_bind_text(st, 4, job->id);
 	db_bind_text(st, 5, runner);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE) {
-		db_fail(db, rc, err, "fail job");
+	if (db_step_done(db, st, err, "fail job") == -1)
 		goto fail;
-	}
 	/* Nothing of a failed run was released: no record stays. */
 	if ((ours = sqlite3_changes(db->h) == 1) &&
 	    job_members_clear(db, job->id, err) == -1)
@@ -459,7 +440,7 @@ job_expire(struct p2p_db *db, const struct p2p_config *cfg, time_t now,
 	static char	 ids[100][JOB_ID_LEN + 1];
 	sqlite3_stmt	*st;
 	const enum stmt	 which[2] = { STMT_EXPIRED, STMT_CANCELLED };
-	int		 k, i, cnt, rc;
+	int		 k, i, cnt;
 
 	*n = 0;
 	for (k = 0; k < 2; k++) {
@@ -470,10 +451,8 @@ job_expire(struct p2p_db *db, const struct p2p_config *cfg, time_t now,
 			if ((st = db_stmt(db, sql[STMT_DELETE], err)) == NULL)
 				return -1;
 			db_bind_text(st, 1, ids[i]);
-			rc = sqlite3_step(st);
-			db_done(st);
-			if (rc != SQLITE_DONE)
-				return db_fail(db, rc, err, "delete job");
+			if (db_step_done(db, st, err, "delete job") == -1)
+				return -1;
 			job_dir_remove(cfg, ids[i]);
 			(*n)++;
 		}
@@ -486,7 +465,6 @@ job_cancel(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
     const char *client, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if (!job_id_valid(id) || client == NULL || client[0] == '\0')
 		return 1;
@@ -494,10 +472,8 @@ job_cancel(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
 		return -1;
 	db_bind_text(st, 1, id);
 	db_bind_text(st, 2, client);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "cancel job");
+	if (db_step_done(db, st, err, "cancel job") == -1)
+		return -1;
 	if (sqlite3_changes(db->h) != 1)
 		return 1;
 	/*

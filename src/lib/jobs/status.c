@@ -236,7 +236,6 @@ job_advise(struct p2p_db *db, const char *id, const char *client,
     int64_t now, int ra, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if ((st = db_stmt(db, sql[STMT_ADVICE], err)) == NULL)
 		return -1;
@@ -244,9 +243,7 @@ job_advise(struct p2p_db *db, const char *id, const char *client,
 	db_bind_text(st, 2, client);
 	sqlite3_bind_int64(st, 3, now);
 	sqlite3_bind_int(st, 4, ra);
-	rc = sqlite3_step(st);
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "job poll");
+	return db_step_done(db, st, err, "job poll");
 }
 
 int

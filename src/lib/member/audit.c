@@ -19,7 +19,6 @@ audit_log(struct p2p_db *db, const char *event, const char *outcome,
 {
 	sqlite3_stmt	*st;
 	char		 ts[32];
-	int		 rc;
 
 	if ((st = db_stmt(db, sql_insert, err)) == NULL)
 		return -1;
@@ -32,11 +31,7 @@ audit_log(struct p2p_db *db, const char *event, const char *outcome,
 	if (cid > 0)
 		sqlite3_bind_int64(st, 6, cid);
 	db_bind_text(st, 7, detail);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "audit insert");
-	return 0;
+	return db_step_done(db, st, err, "audit insert");
 }
 
 int

@@ -603,14 +603,11 @@ exec1(struct p2p_db *db, const char *sql, const char *arg,
     struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if ((st = db_stmt(db, sql, err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, arg);
-	rc = sqlite3_step(st);
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "bulk match");
+	return db_step_done(db, st, err, "bulk match");
 }
 
 /* A grp row for Group gid (its JSON is set once it is built). */
@@ -619,7 +616,6 @@ insert_group(struct p2p_db *db, const struct job *job, const char *gid,
     enum bucket b, const char *created, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if ((st = db_stmt(db, sql_grp_ins, err)) == NULL)
 		return -1;
@@ -629,9 +625,7 @@ insert_group(struct p2p_db *db, const struct job *job, const char *gid,
 	db_bind_text(st, 4, bucket_code[b]);
 	db_bind_text(st, 5, created);
 	db_bind_text(st, 6, "{}");
-	rc = sqlite3_step(st);
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "insert group");
+	return db_step_done(db, st, err, "insert group");
 }
 
 /*
@@ -666,7 +660,7 @@ store_member(struct p2p_db *db, const struct job *job, const char *gid,
     struct member *m, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc, again = m->cid > 0;
+	int		 again = m->cid > 0;
 
 	if ((!again && consent_store(db, m->in.consent, &m->terms, m->patient,
 	    job->client_id, &m->cid, err) == -1) ||
@@ -678,10 +672,8 @@ store_member(struct p2p_db *db, const struct job *job, const char *gid,
 	db_bind_text(st, 1, gid);
 	db_bind_text(st, 2, m->patient);
 	sqlite3_bind_int64(st, 3, m->cid);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "insert group member");
+	if (db_step_done(db, st, err, "insert group member") == -1)
+		return -1;
 	/*
 	 * The files name the member with our Patient id: they are a release
 	 * to the client, withdrawn like any export file when the member's
@@ -705,7 +697,7 @@ store(struct p2p_db *db, const struct p2p_config *cfg, const struct job *job,
 	struct p2p_err	 e;
 	char		 created[32];
 	size_t		 i;
-	int		 b, rc;
+	int		 b;
 
 	if (db_begin(db, err) == -1)
 		return -1;
@@ -766,12 +758,8 @@ store(struct p2p_db *db, const struct p2p_config *cfg, const struct job *job,
 			goto fail;
 		db_bind_text(st, 1, gids[b]);
 		db_bind_text(st, 2, fhir_json(groups[b]));
-		rc = sqlite3_step(st);
-		db_done(st);
-		if (rc != SQLITE_DONE) {
-			db_fail(db, rc, err, "store group");
+		if (db_step_done(db, st, err, "store group") == -1)
 			goto fail;
-		}
 	}
 	if (db_commit(db, err) == -1)
 		goto fail;

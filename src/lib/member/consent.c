@@ -294,7 +294,6 @@ consent_store(struct p2p_db *db, json_object *consent,
 	sqlite3_stmt	*st;
 	const char	*json;
 	char		 id[40], ts[32];
-	int		 rc;
 
 	*cid = 0;
 	/*
@@ -321,10 +320,8 @@ consent_store(struct p2p_db *db, json_object *consent,
 	db_bind_text(st, 7, t->recipient);
 	db_bind_text(st, 8, ts);
 	db_bind_text(st, 9, json);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "consent insert");
+	if (db_step_done(db, st, err, "consent insert") == -1)
+		return -1;
 	*cid = sqlite3_last_insert_rowid(db->h);
 
 	if ((st = db_stmt(db, sql[STMT_HISTORY], err)) == NULL)
@@ -332,10 +329,8 @@ consent_store(struct p2p_db *db, json_object *consent,
 	sqlite3_bind_int64(st, 1, *cid);
 	db_bind_text(st, 2, client);
 	db_bind_text(st, 3, ts);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "consent history insert");
+	if (db_step_done(db, st, err, "consent history insert") == -1)
+		return -1;
 	/* Issue #7: every consent captured is in the audit trail. */
 	return audit_log(db, "consent", "success", client, patient, *cid,
 	    "captured (submitted, version 1)", err);
@@ -348,7 +343,6 @@ consent_record_match(struct p2p_db *db, const char *client,
 {
 	sqlite3_stmt	*st;
 	char		 ts[32];
-	int		 rc;
 
 	if (cid <= 0 && !consentless)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
@@ -363,11 +357,7 @@ consent_record_match(struct p2p_db *db, const char *client,
 	db_bind_text(st, 4, group_id);
 	sqlite3_bind_int(st, 5, consentless ? 1 : 0);
 	db_bind_text(st, 6, ts);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "match insert");
-	return 0;
+	return db_step_done(db, st, err, "match insert");
 }
 
 /* Does the match of st's current row release the member at now? */
@@ -554,13 +544,11 @@ consent_revoke_status(const char *status)
 	    strcmp(status, "rejected") == 0);
 }
 
-/* Appends the next consent_history version of cid. */
-static int
-history_add(struct p2p_db *db, long long cid, const char *status,
+int
+consent_history_add(struct p2p_db *db, long long cid, const char *status,
     const char *by, const char *ts, const char *json, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if ((st = db_stmt(db, sql[STMT_HISTORY_NEXT], err)) == NULL)
 		return -1;
@@ -569,11 +557,7 @@ history_add(struct p2p_db *db, long long cid, const char *status,
 	db_bind_text(st, 3, by);
 	db_bind_text(st, 4, ts);
 	db_bind_text(st, 5, json);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "consent history insert");
-	return 0;
+	return db_step_done(db, st, err, "consent history insert");
 }
 
 int
@@ -584,7 +568,7 @@ consent_set_status(struct p2p_db *db, const struct consent_row *r,
 	json_object	*o = NULL, *v;
 	const char	*json, *client;
 	char		 ts[32], detail[160];
-	int		 rc, ret = -1;
+	int		 ret = -1;
 
 	if (changed != NULL)
 		*changed = 0;
@@ -610,13 +594,9 @@ consent_set_status(struct p2p_db *db, const struct consent_row *r,
 	db_bind_text(st, 2, status);
 	db_bind_text(st, 3, ts);
 	db_bind_text(st, 4, json);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE) {
-		db_fail(db, rc, err, "consent update");
+	if (db_step_done(db, st, err, "consent update") == -1)
 		goto out;
-	}
-	if (history_add(db, r->cid, status, by, ts, json, err) == -1)
+	if (consent_history_add(db, r->cid, status, by, ts, json, err) == -1)
 		goto out;
 	snprintf(detail, sizeof(detail), "%s: %s -> %s by %s",
 	    consent_revoke_status(status) ? "revoked" : "status changed",
@@ -820,7 +800,7 @@ consent_record_optout(struct p2p_db *db, const char *patient,
 	json_object	*c;
 	const char	*json;
 	char		 ts[32];
-	int		 rc, ret = -1;
+	int		 ret = -1;
 
 	*cid = 0;
 	if (idsz < 40)
@@ -840,14 +820,10 @@ consent_record_optout(struct p2p_db *db, const char *patient,
 	db_bind_text(st, 2, patient);
 	db_bind_text(st, 3, ts);
 	db_bind_text(st, 4, json);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE) {
-		db_fail(db, rc, err, "opt-out insert");
+	if (db_step_done(db, st, err, "opt-out insert") == -1)
 		goto out;
-	}
 	*cid = sqlite3_last_insert_rowid(db->h);
-	if (history_add(db, *cid, "active", by, ts, json, err) == -1 ||
+	if (consent_history_add(db, *cid, "active", by, ts, json, err) == -1 ||
 	    audit_log(db, "consent", "success", NULL, patient, *cid,
 	    "opt-out recorded (deny, version 1)", err) == -1)
 		goto out;

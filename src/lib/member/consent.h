@@ -178,6 +178,13 @@ int	 consent_revoke_status(const char *status);
 int	 consent_set_status(struct p2p_db *, const struct consent_row *,
 	    const char *status, const char *by, int *changed,
 	    struct p2p_err *);
+/*
+ * Appends the next consent_history version of cid: its status and
+ * json as set by by ("load", "client:<id>", "admin") at instant ts.
+ */
+int	 consent_history_add(struct p2p_db *, long long cid,
+	    const char *status, const char *by, const char *ts,
+	    const char *json, struct p2p_err *);
 
 /*
  * Records an opt-out for patient as the payer: a Consent with

@@ -565,7 +565,6 @@ probe_add(struct p2p_db *db, const char *client, const char *person,
     const char *card, time_t now, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if ((st = db_stmt(db, sql_probe_add, err)) == NULL)
 		return -1;
@@ -573,9 +572,7 @@ probe_add(struct p2p_db *db, const char *client, const char *person,
 	db_bind_text(st, 2, person);
 	db_bind_text(st, 3, card);
 	sqlite3_bind_int64(st, 4, (long long)now);
-	rc = sqlite3_step(st);
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "probe insert");
+	return db_step_done(db, st, err, "probe insert");
 }
 
 int
@@ -638,17 +635,15 @@ match_probe_expire(struct p2p_db *db, long long window, time_t now,
     long long *n, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc, k;
+	int		 k;
 
 	*n = 0;
 	do {
 		if ((st = db_stmt(db, sql_probe_expire, err)) == NULL)
 			return -1;
 		sqlite3_bind_int64(st, 1, (long long)now - window);
-		rc = sqlite3_step(st);
-		db_done(st);
-		if (rc != SQLITE_DONE)
-			return db_fail(db, rc, err, "probe expire");
+		if (db_step_done(db, st, err, "probe expire") == -1)
+			return -1;
 		k = sqlite3_changes(db->h);
 		*n += k;
 	} while (k == PROBE_EXPIRE_MAX);

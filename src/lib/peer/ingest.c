@@ -190,10 +190,8 @@ org_alias(struct ingest *g, json_object *org, const char *remote_id,
 	db_bind_text(st, 2, "Organization");
 	db_bind_text(st, 3, remote_id);
 	db_bind_text(st, 4, local);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(g->db, rc, err, "alias");
+	if (db_step_done(g->db, st, err, "alias") == -1)
+		return -1;
 	g->aliased++;
 	return 1;
 }

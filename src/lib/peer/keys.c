@@ -217,7 +217,6 @@ insert(struct p2p_db *db, const struct skey *k, json_object *jwk,
     struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if ((st = db_stmt(db, sql_ins, err)) == NULL)
 		return -1;
@@ -228,9 +227,7 @@ insert(struct p2p_db *db, const struct skey *k, json_object *jwk,
 	sqlite3_bind_int(st, 5, k->shared);
 	sqlite3_bind_int64(st, 6, k->not_before);
 	sqlite3_bind_int64(st, 7, k->created);
-	rc = sqlite3_step(st);
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "sign_key insert");
+	return db_step_done(db, st, err, "sign_key insert");
 }
 
 /* Records pkey as a key (shared or not): file, then row. */
@@ -523,9 +520,7 @@ keys_retire(struct p2p_db *db, const char *kid, time_t now,
 		return -1;
 	db_bind_text(st, 1, kid);
 	sqlite3_bind_int64(st, 2, (long long)now);
-	rc = sqlite3_step(st);
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "sign_key retire");
+	return db_step_done(db, st, err, "sign_key retire");
 }
 
 int

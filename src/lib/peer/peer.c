@@ -151,9 +151,7 @@ peer_put(struct p2p_db *db, const struct peer *p, int replace,
 	db_bind_text(st, 6, p->scope);
 	if (rc != 0)
 		db_bind_text(st, 7, now);
-	rc = sqlite3_step(st);
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "peer put");
+	return db_step_done(db, st, err, "peer put");
 }
 
 /* Runs a one-name update; 0, 1 when nothing changed, -1. */
@@ -162,17 +160,14 @@ by_name(struct p2p_db *db, const char *sql, const char *name, int arg,
     int bind_arg, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if ((st = db_stmt(db, sql, err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, name);
 	if (bind_arg)
 		sqlite3_bind_int(st, 2, arg);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "peer update");
+	if (db_step_done(db, st, err, "peer update") == -1)
+		return -1;
 	return sqlite3_changes(db->h) == 0 ? 1 : 0;
 }
 
@@ -195,7 +190,6 @@ peer_set_discovery(struct p2p_db *db, const char *name,
     struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if ((st = db_stmt(db, sql_disc, err)) == NULL)
 		return -1;
@@ -203,9 +197,7 @@ peer_set_discovery(struct p2p_db *db, const char *name,
 	db_bind_text(st, 2, token_url);
 	sqlite3_bind_int(st, 3, (int)caps);
 	sqlite3_bind_int64(st, 4, when);
-	rc = sqlite3_step(st);
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "peer discovery");
+	return db_step_done(db, st, err, "peer discovery");
 }
 
 int

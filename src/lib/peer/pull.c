@@ -98,16 +98,6 @@ cpy(char *dst, size_t sz, const char *s)
 	snprintf(dst, sz, "%s", s != NULL ? s : "");
 }
 
-static int
-step_done(struct p2p_db *db, sqlite3_stmt *st, const char *what,
-    struct p2p_err *err)
-{
-	int	 rc = sqlite3_step(st);
-
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, what);
-}
-
 int
 pull_create(struct p2p_db *db, const char *peer, enum pull_kind kind,
     const char *status_url, const char *group_id, const char *since,
@@ -123,7 +113,7 @@ pull_create(struct p2p_db *db, const char *peer, enum pull_kind kind,
 	db_bind_text(st, 4, group_id ? group_id : "");
 	db_bind_text(st, 5, since ? since : "");
 	sqlite3_bind_int64(st, 6, (long long)now_sec());
-	if (step_done(db, st, "pull insert", err) == -1)
+	if (db_step_done(db, st, err, "pull insert") == -1)
 		return -1;
 	*pid = sqlite3_last_insert_rowid(db->h);
 	return 0;
@@ -197,7 +187,7 @@ pull_set(struct p2p_db *db, struct pull *p, enum pull_state state,
 	sqlite3_bind_int64(st, 4, p->next_poll);
 	sqlite3_bind_int(st, 5, p->attempts);
 	sqlite3_bind_int64(st, 6, (long long)now_sec());
-	return step_done(db, st, "pull update", err);
+	return db_step_done(db, st, err, "pull update");
 }
 
 int
@@ -212,7 +202,7 @@ pull_member_add(struct p2p_db *db, long long pid, const char *patient,
 	db_bind_text(st, 2, patient);
 	sqlite3_bind_int64(st, 3, seq);
 	db_bind_text(st, 4, remote_id ? remote_id : "");
-	return step_done(db, st, "pull member", err);
+	return db_step_done(db, st, err, "pull member");
 }
 
 int
@@ -226,7 +216,7 @@ pull_member_remote(struct p2p_db *db, long long pid, const char *patient,
 	sqlite3_bind_int64(st, 1, pid);
 	db_bind_text(st, 2, patient);
 	db_bind_text(st, 3, remote_id);
-	return step_done(db, st, "pull member", err);
+	return db_step_done(db, st, err, "pull member");
 }
 
 int
@@ -313,7 +303,7 @@ pull_file_set(struct p2p_db *db, long long pid, const struct pull_file *f,
 	db_bind_text(st, 5, fstate_names[f->state]);
 	sqlite3_bind_int(st, 6, f->attempts);
 	db_bind_text(st, 7, f->reason);
-	return step_done(db, st, "pull file", err);
+	return db_step_done(db, st, err, "pull file");
 }
 
 int
@@ -362,14 +352,14 @@ pull_files_put(struct p2p_db *db, struct pull *p, const struct manifest *m,
 			db_bind_text(st, 5, m->files[i].url);
 			sqlite3_bind_int64(st, 6, m->files[i].count);
 		}
-		if (step_done(db, st, "pull file", err) == -1)
+		if (db_step_done(db, st, err, "pull file") == -1)
 			goto fail;
 	}
 	if ((st = db_stmt(db, sql_tt, err)) == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, p->pid);
 	db_bind_text(st, 2, m->transaction_time);
-	if (step_done(db, st, "pull transaction time", err) == -1 ||
+	if (db_step_done(db, st, err, "pull transaction time") == -1 ||
 	    db_commit(db, err) == -1)
 		goto fail;
 	cpy(p->transaction_time, sizeof(p->transaction_time),

@@ -188,7 +188,7 @@ inbound_sync(struct p2p_db *db, const char *patient, const char *peer,
 	struct inbound	 r;
 	sqlite3_stmt	*st;
 	char		 now[32];
-	int		 rc, had;
+	int		 had;
 
 	*created = 0;
 	if ((had = inbound_get(db, patient, peer, &r, err)) == -1)
@@ -207,10 +207,8 @@ inbound_sync(struct p2p_db *db, const char *patient, const char *peer,
 	db_bind_text(st, 6, coverage_start);
 	db_bind_text(st, 7, deadline);
 	db_bind_text(st, 8, now);
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "inbound sync");
+	if (db_step_done(db, st, err, "inbound sync") == -1)
+		return -1;
 	*created = had == 1;
 	if (!active && r.state != INB_WITHDRAWN)
 		return inbound_event(db, patient, peer, INB_EV_WITHDRAW,
@@ -276,7 +274,6 @@ set_text(struct p2p_db *db, const char *sql, const char *patient,
     struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if ((st = db_stmt(db, sql, err)) == NULL)
 		return -1;
@@ -287,9 +284,7 @@ set_text(struct p2p_db *db, const char *sql, const char *patient,
 		db_bind_text(st, 4, b);
 		sqlite3_bind_int64(st, 5, n);
 	}
-	rc = sqlite3_step(st);
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "inbound update");
+	return db_step_done(db, st, err, "inbound update");
 }
 
 int

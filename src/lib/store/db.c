@@ -351,6 +351,16 @@ db_done(sqlite3_stmt *st)
 }
 
 int
+db_step_done(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
+    const char *what)
+{
+	int	 rc = sqlite3_step(st);
+
+	db_done(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, what);
+}
+
+int
 db_begin(struct p2p_db *db, struct p2p_err *err)
 {
 	if (db_exec(db, db->batch ? "SAVEPOINT req" : "BEGIN IMMEDIATE",

@@ -102,6 +102,13 @@ int	 db_latest_version(void);
 sqlite3_stmt *db_stmt(struct p2p_db *, const char *sql, struct p2p_err *);
 /* Resets a statement from db_stmt() and clears its bindings. */
 void	 db_done(sqlite3_stmt *);
+/*
+ * Runs a statement from db_stmt() that returns no row (an INSERT,
+ * UPDATE or DELETE) and resets it (db_done()).  0, or -1 with err set
+ * by db_fail() naming what.
+ */
+int	 db_step_done(struct p2p_db *, sqlite3_stmt *, struct p2p_err *,
+	    const char *what);
 
 /*
  * BEGIN IMMEDIATE / COMMIT / ROLLBACK.  0 or -1 with err set.  Inside a

@@ -14,6 +14,7 @@
 #include "json/jscan.h"
 #include "json/valid.h"
 #include "member/audit.h"
+#include "member/consent.h"
 #include "member/norm.h"
 #include "store/store.h"
 
@@ -82,10 +83,6 @@ static const char *const sql_consent_put =
 static const char *const sql_consent_del =
     "UPDATE consent SET status = 'inactive', updated = ?2"
     " WHERE id = ?1 AND source = 'loaded' RETURNING cid, json";
-static const char *const sql_consent_hist =
-    "INSERT INTO consent_history (cid, version, status, changed_by, time,"
-    " json) VALUES (?1, (SELECT COALESCE(MAX(version), 0) + 1"
-    " FROM consent_history WHERE cid = ?1), ?2, 'load', ?3, ?4)";
 
 /* Identifier kinds of table ident (db/migrations/0001-initial.sql). */
 enum {
@@ -230,18 +227,6 @@ stamp(json_object *res, const struct store_ctx *ctx, int *stamped)
 		return 0;
 	*stamped = 1;
 	return fhir_add_str(meta, "lastUpdated", ctx->now);
-}
-
-static int
-step_done(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
-    const char *what)
-{
-	int	 rc = sqlite3_step(st);
-
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, what);
-	return 0;
 }
 
 /* Copies s (NULL: -1) into the pool; the offset, or -2 out of memory. */
@@ -410,7 +395,7 @@ rows_del(struct p2p_db *db, const char *sql, sqlite3_int64 rid,
 	if ((st = db_stmt(db, sql, err)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, rid);
-	return step_done(db, st, err, "index rows delete");
+	return db_step_done(db, st, err, "index rows delete");
 }
 
 /* Binds s (NULL: NULL) without a copy: s must outlive the step. */
@@ -465,7 +450,7 @@ index_rows(struct p2p_db *db, sqlite3_int64 rid, int fresh, const char *type,
 			bind_static(st, 4, IXS(ix, r, 1));
 			bind_static(st, 5, IXS(ix, r, 2));
 		}
-		if (step_done(db, st, err, r->demog ? "demog insert" :
+		if (db_step_done(db, st, err, r->demog ? "demog insert" :
 		    "ident insert") == -1)
 			return -1;
 	}
@@ -528,7 +513,7 @@ prov_targets(struct p2p_db *db, sqlite3_int64 rid, int fresh,
 		if ((st = db_stmt(db, sql_prov_del, err)) == NULL)
 			return -1;
 		sqlite3_bind_int64(st, 1, rid);
-		if (step_done(db, st, err, "provenance targets") == -1)
+		if (db_step_done(db, st, err, "provenance targets") == -1)
 			return -1;
 	}
 	if (fhir_parse(row->json, row->jsonlen < 0 ? strlen(row->json) :
@@ -546,7 +531,7 @@ prov_targets(struct p2p_db *db, sqlite3_int64 rid, int fresh,
 		}
 		db_bind_text(st, 1, fhir_str(ref, "reference"));
 		sqlite3_bind_int64(st, 2, rid);
-		rc = step_done(db, st, err, "provenance targets");
+		rc = db_step_done(db, st, err, "provenance targets");
 	}
 	json_object_put(res);
 	return rc;
@@ -563,7 +548,7 @@ write_resource(struct p2p_db *db, struct store_row *row,
 	if ((st = db_stmt(db, sql_res_ins, err)) == NULL)
 		return -1;
 	bind_row(st, row);
-	if (step_done(db, st, err, "resource upsert") == -1)
+	if (db_step_done(db, st, err, "resource upsert") == -1)
 		return -1;
 	if ((fresh = sqlite3_changes(db->h) == 1))
 		rid = sqlite3_last_insert_rowid(db->h);
@@ -586,21 +571,6 @@ write_resource(struct p2p_db *db, struct store_row *row,
 	return index_rows(db, rid, fresh, row->type, &row->ix, err);
 }
 
-
-static int
-consent_hist(struct p2p_db *db, sqlite3_int64 cid, const char *status,
-    const char *time, const char *json, struct p2p_err *err)
-{
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql_consent_hist, err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, cid);
-	db_bind_text(st, 2, status);
-	db_bind_text(st, 3, time);
-	db_bind_text(st, 4, json);
-	return step_done(db, st, err, "consent history insert");
-}
 
 /* A Consent row: res (meta.lastUpdated stamped) and its member. */
 static int
@@ -648,7 +618,8 @@ put_consent(struct p2p_db *db, const struct store_row *row,
 		return p2p_fail(err, 409, P2P_ISSUE_CONFLICT,
 		    "Consent/%s was submitted by a payer; a load cannot "
 		    "replace it", id);
-	if (consent_hist(db, cid, status, ctx->now, json, err) == -1)
+	if (consent_history_add(db, cid, status, "load", ctx->now, json,
+	    err) == -1)
 		return -1;
 	/* Issue #7: consents the payer loads (opt-outs) are audited too. */
 	snprintf(detail, sizeof(detail), "%s (loaded, status %s)",
@@ -994,8 +965,8 @@ store_delete(struct p2p_db *db, const char *type, const char *id,
 			free(json);
 			return db_fail(db, rc, err, "consent delete");
 		}
-		rc = cid == 0 ? 0 :
-		    consent_hist(db, cid, "inactive", now, json, err);
+		rc = cid == 0 ? 0 : consent_history_add(db, cid, "inactive",
+		    "load", now, json, err);
 		free(json);
 		return rc;
 	}
@@ -1004,7 +975,7 @@ store_delete(struct p2p_db *db, const char *type, const char *id,
 			return -1;
 		db_bind_text(st, 1, type);
 		db_bind_text(st, 2, id);
-		if (step_done(db, st, err, "resource delete") == -1)
+		if (db_step_done(db, st, err, "resource delete") == -1)
 			return -1;
 	}
 	return 0;
