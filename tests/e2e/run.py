@@ -3,7 +3,8 @@
     run.py                every tests/e2e/test_*.py
     run.py PATTERN        the files matching PATTERN (test_auth.py, test_b*.py)
     run.py --servers      the files that go through what differs between
-                          web server configurations (SERVERS below):
+                          web server configurations (SERVERS below; with
+                          an -https configuration the two-payer files too):
                           scripts/test.sh --servers runs these for each
                           extra configuration
 """
@@ -18,6 +19,10 @@ import unittest
 # clients, and concurrency (soak): about a minute a configuration.
 SERVERS = ("test_deploy.py", "test_foundation.py", "test_consent.py", "test_group.py",
            "test_generic_clients.py", "test_soak.py")
+# Over HTTPS, also two payers talking to each other (p2p-request with
+# ca_file, the JWKS URL, a peer's certificate refused without its CA).
+if os.environ.get("P2P_E2E_SERVER", "").endswith("-https"):
+    SERVERS += ("test_payer_to_payer.py", "test_p2p_faults.py")
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
