@@ -167,6 +167,40 @@ class Faults(unittest.TestCase):
         self.assertIn("2 lines where the manifest says 3", s.stdout)
         self.assertIn("next try after", s.stdout)
 
+    def test_file_larger_than_peer_file_max(self):
+        """A bulk file past peer_file_max is cut off and failed, not
+        fetched again in that run, nothing of it stored, the member due
+        with the reason; within the bound the next run goes through."""
+        name = self.peer(["fr1"])
+        obs = self.obs("r-fr1", 40)
+        size = sum(len(json.dumps(o)) + 1 for o in obs)
+        self.stub.export_files = [("Observation", obs, 40)]
+        self.b.set_conf(peer_file_max=size - 1)
+        try:
+            p = self.run_request("bulk", "--from", name, check=1)
+            st, why, _ = self.state("fr1")
+            self.assertEqual(st, "due", p.stdout)   # the operator may raise it
+            self.assertIn("larger than peer_file_max (%d bytes)" % (size - 1), why)
+            self.assertEqual(len(self.stub.hits("GET", "/files/Observation-0")), 1)
+            self.assertEqual(self.stored("fr1"), [])
+            for top, _, names in os.walk(os.path.join(self.b.data, "inbound")):
+                for n in names:     # the part received was removed
+                    with open(os.path.join(top, n)) as f:
+                        self.assertNotIn("r-fr1", f.read())
+            self.b.set_conf(peer_file_max=size)
+            self.stub.reset()
+            self.stub.export_files = [("Observation", obs, 40)]
+            # the backoff over (as the next cron run would find it)
+            c = sqlite3.connect(os.path.join(self.b.data, "p2p.db"))
+            with c:
+                c.execute("UPDATE inbound SET next_try = 0 WHERE patient = 'fr1'")
+            c.close()
+            p = self.run_request("bulk", "--from", name, check=0)
+            self.assertEqual(self.state("fr1")[0], "fetched", p.stdout)
+            self.assertEqual(len(self.stored("fr1")), 40)
+        finally:
+            self.b.set_conf(peer_file_max=4294967296)
+
     def test_truncated_once_then_whole(self):
         name = self.peer(["fd1"])
         whole = "".join(json.dumps(o) + "\n" for o in self.obs("r-fd1", 3))

@@ -99,6 +99,8 @@ static const struct ckey keys[] = {
 	  "1: allow http:// JWKS URLs on loopback (tests only)" },
 	{ "ca_file", C_PATH, S(ca_file), 0, 0, "",
 	  "CA certificates (PEM) trusted for JWKS URLs and peers (empty: the system's)" },
+	{ "peer_file_max", C_INT, I(peer_file_max), 1024, 1LL << 40,
+	  "4294967296", "largest bulk file p2p-request takes from a peer, bytes" },
 	{ "log_file", C_LOG, S(log_file), 0, 0, "log/p2p.log",
 	  "request and runner log: a file, syslog, or stderr (-)" },
 	{ "allow_root", C_INT, I(allow_root), 0, 1, "0",

@@ -54,6 +54,7 @@ struct p2p_config {
 	long long jwks_cooldown;	/* seconds between JWKS re-fetches */
 	long long jwks_allow_http;	/* http:// JWKS URLs on loopback */
 	char	 ca_file[PATH_MAX];	/* CAs for outgoing HTTPS, "" system's */
+	long long peer_file_max;	/* largest file taken from a peer */
 	char	 log_file[PATH_MAX];	/* log path, "syslog", "stderr", "-" */
 	long long allow_root;		/* programs may run as root */
 };

@@ -26,9 +26,11 @@ struct xfer {
 	struct curl_slist	*h;
 	struct httpc_resp	 r;		/* headers; refusal body */
 	long long		 offset;	/* Range start asked */
+	long long		 max;		/* bytes a file may have, 0 any */
 	int			 decided;	/* the body's destination */
 	int			 to_file;
 	int			 io_error;	/* errno of a failed write */
+	int			 too_big;	/* past the run's max_bytes */
 };
 
 struct run {
@@ -116,6 +118,11 @@ on_body(char *p, size_t sz, size_t n, void *arg)
 			(void)buf_add(&x->r.body, p, len);
 		return len;
 	}
+	if (x->max > 0 && (x->it->bytes + (long long)len > x->max ||
+	    (x->r.length >= 0 && x->offset + x->r.length > x->max))) {
+		x->too_big = 1;
+		return 0;		/* libcurl ends the transfer */
+	}
 	if (fwrite(p, 1, len, x->f) != len) {
 		x->io_error = errno ? errno : EIO;
 		return 0;
@@ -152,6 +159,7 @@ start(struct run *ru, CURLM *m, size_t i, struct p2p_err *err)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	x->it = it;
 	x->s = ru->s;
+	x->max = ru->o->max_bytes;
 	httpc_resp_init(&x->r);
 	x->offset = stat(it->path, &sb) == 0 ? (long long)sb.st_size : 0;
 	it->bytes = x->offset;
@@ -271,6 +279,15 @@ finish(struct run *ru, CURLM *m, struct xfer *x, CURLcode res,
 	}
 	if (x->r.length >= 0 && x->to_file)
 		ru->length[i] = x->offset + x->r.length;
+	if (x->too_big) {
+		/* Not retried: the peer would send the same file. */
+		unlink(it->path);
+		it->bytes = 0;
+		it->outcome = DL_FAILED;
+		snprintf(it->reason, sizeof(it->reason), "the file is larger "
+		    "than peer_file_max (%lld bytes)", x->max);
+		goto out;
+	}
 	if (res != CURLE_OK) {
 		/* Broken, stalled, refused connection: the part on disk is
 		 * kept and the rest asked for next time. */

@@ -9,6 +9,8 @@
  *     times in one run;
  *   - a complete file's lines are counted against the manifest's count:
  *     a short (truncated) file is removed and fetched again;
+ *   - a file growing past max_bytes (Content-Length or bytes received)
+ *     is cut off, removed and failed, never tried again in that run;
  *   - 401 gets a fresh token once; 403 and 404 stop the run so that the
  *     caller can poll the status URL again (expired signed URLs, a job
  *     withdrawn by the peer); other refusals fail the file with the
@@ -50,6 +52,7 @@ struct dl_item {
 };
 
 struct dl_opts {
+	long long	 max_bytes;	/* a larger file fails (0: no bound) */
 	int		 parallel;	/* 0: DL_PARALLEL */
 	int		 max_attempts;	/* 0: DL_ATTEMPTS */
 	long		 stall;		/* 0: DL_STALL */

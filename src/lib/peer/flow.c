@@ -461,6 +461,7 @@ download(struct flow *f, struct pull *p, struct fmembers *ms,
 		k++;
 	}
 	memset(&o, 0, sizeof(o));
+	o.max_bytes = f->cfg->peer_file_max;
 	o.parallel = f->o->parallel;
 	o.stall = f->o->timeout;
 	o.stop_after = f->o->stop_after;
