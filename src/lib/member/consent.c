@@ -490,15 +490,6 @@ consent_row_free(struct consent_row *r)
 	r->json = NULL;
 }
 
-/* Copies column i of st into dst (size n), "" for NULL. */
-static void
-col_copy(sqlite3_stmt *st, int i, char *dst, size_t n)
-{
-	const char	*v = db_col_text(st, i);
-
-	snprintf(dst, n, "%s", v != NULL ? v : "");
-}
-
 int
 consent_get(struct p2p_db *db, const char *id, struct consent_row *r,
     struct p2p_err *err)
@@ -510,28 +501,23 @@ consent_get(struct p2p_db *db, const char *id, struct consent_row *r,
 	if ((st = db_stmt(db, sql[STMT_GET], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		r->cid = sqlite3_column_int64(st, 0);
-		col_copy(st, 1, r->id, sizeof(r->id));
-		col_copy(st, 2, r->patient, sizeof(r->patient));
-		col_copy(st, 3, r->client_id, sizeof(r->client_id));
-		col_copy(st, 4, r->source, sizeof(r->source));
-		col_copy(st, 5, r->status, sizeof(r->status));
-		col_copy(st, 6, r->provision, sizeof(r->provision));
-		col_copy(st, 7, r->policy, sizeof(r->policy));
-		col_copy(st, 8, r->period_start, sizeof(r->period_start));
-		col_copy(st, 9, r->period_end, sizeof(r->period_end));
-		col_copy(st, 10, r->updated, sizeof(r->updated));
-		r->json = xstrdup(db_col_text(st, 11) != NULL ?
-		    db_col_text(st, 11) : "{}");
-		r->version = sqlite3_column_int(st, 12);
-	}
+	if ((rc = db_step_row(db, st, err, "consent lookup")) != 0)
+		return rc;
+	r->cid = sqlite3_column_int64(st, 0);
+	str_copy(r->id, sizeof(r->id), db_col_text(st, 1));
+	str_copy(r->patient, sizeof(r->patient), db_col_text(st, 2));
+	str_copy(r->client_id, sizeof(r->client_id), db_col_text(st, 3));
+	str_copy(r->source, sizeof(r->source), db_col_text(st, 4));
+	str_copy(r->status, sizeof(r->status), db_col_text(st, 5));
+	str_copy(r->provision, sizeof(r->provision), db_col_text(st, 6));
+	str_copy(r->policy, sizeof(r->policy), db_col_text(st, 7));
+	str_copy(r->period_start, sizeof(r->period_start), db_col_text(st, 8));
+	str_copy(r->period_end, sizeof(r->period_end), db_col_text(st, 9));
+	str_copy(r->updated, sizeof(r->updated), db_col_text(st, 10));
+	r->json = xstrdup(db_col_text(st, 11) != NULL ?
+	    db_col_text(st, 11) : "{}");
+	r->version = sqlite3_column_int(st, 12);
 	db_done(st);
-	if (rc == SQLITE_DONE)
-		return 1;
-	if (rc != SQLITE_ROW)
-		return db_fail(db, rc, err, "consent lookup");
 	if (r->json == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	return 0;

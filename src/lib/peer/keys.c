@@ -376,10 +376,12 @@ out:
 	return rc;
 }
 
-/* Fills k from a row of the key statements. */
+/* Fills the struct skey arg from a row of the key statements. */
 static void
-row_key(sqlite3_stmt *st, struct skey *k)
+row_key(sqlite3_stmt *st, void *arg)
 {
+	struct skey	*k = arg;
+
 	memset(k, 0, sizeof(*k));
 	snprintf(k->kid, sizeof(k->kid), "%s", db_col_text(st, 0) ?
 	    db_col_text(st, 0) : "");
@@ -393,21 +395,6 @@ row_key(sqlite3_stmt *st, struct skey *k)
 	k->created = sqlite3_column_int64(st, 6);
 }
 
-/* One row of a key statement into k: 0, 1 none, -1. */
-static int
-one_key(struct p2p_db *db, sqlite3_stmt *st, struct skey *k,
-    struct p2p_err *err)
-{
-	int	 rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		row_key(st, k);
-	db_done(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? 1 : db_fail(db, rc, err, "sign_key");
-}
-
 int
 keys_get(struct p2p_db *db, const char *kid, struct skey *k,
     struct p2p_err *err)
@@ -417,7 +404,7 @@ keys_get(struct p2p_db *db, const char *kid, struct skey *k,
 	if ((st = db_stmt(db, sql_get, err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, kid);
-	return one_key(db, st, k, err);
+	return db_one(db, st, row_key, k, err, "sign_key");
 }
 
 int
@@ -435,7 +422,7 @@ keys_pick(struct p2p_db *db, const char *kid, time_t now, struct skey *k,
 	if ((st = db_stmt(db, sql_current, err)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, (long long)now);
-	return one_key(db, st, k, err);
+	return db_one(db, st, row_key, k, err, "sign_key");
 }
 
 char *

@@ -65,41 +65,24 @@ peer_caps_text(unsigned caps, char *out, size_t outsz)
 		snprintf(out, outsz, "(none)");
 }
 
+/* Fills the struct peer arg from a row of COLS. */
 static void
-cpy(char *dst, size_t sz, const char *s)
+row_peer(sqlite3_stmt *st, void *arg)
 {
-	snprintf(dst, sz, "%s", s != NULL ? s : "");
-}
+	struct peer	*p = arg;
 
-static void
-row_peer(sqlite3_stmt *st, struct peer *p)
-{
 	memset(p, 0, sizeof(*p));
-	cpy(p->name, sizeof(p->name), db_col_text(st, 0));
-	cpy(p->npi, sizeof(p->npi), db_col_text(st, 1));
-	cpy(p->base_url, sizeof(p->base_url), db_col_text(st, 2));
-	cpy(p->client_id, sizeof(p->client_id), db_col_text(st, 3));
-	cpy(p->kid, sizeof(p->kid), db_col_text(st, 4));
-	cpy(p->scope, sizeof(p->scope), db_col_text(st, 5));
+	str_copy(p->name, sizeof(p->name), db_col_text(st, 0));
+	str_copy(p->npi, sizeof(p->npi), db_col_text(st, 1));
+	str_copy(p->base_url, sizeof(p->base_url), db_col_text(st, 2));
+	str_copy(p->client_id, sizeof(p->client_id), db_col_text(st, 3));
+	str_copy(p->kid, sizeof(p->kid), db_col_text(st, 4));
+	str_copy(p->scope, sizeof(p->scope), db_col_text(st, 5));
 	p->active = sqlite3_column_int(st, 6);
-	cpy(p->token_url, sizeof(p->token_url), db_col_text(st, 7));
+	str_copy(p->token_url, sizeof(p->token_url), db_col_text(st, 7));
 	p->caps = (unsigned)sqlite3_column_int(st, 8);
 	p->discovered = sqlite3_column_int64(st, 9);
-	cpy(p->created, sizeof(p->created), db_col_text(st, 10));
-}
-
-static int
-one(struct p2p_db *db, sqlite3_stmt *st, struct peer *p,
-    struct p2p_err *err)
-{
-	int	 rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		row_peer(st, p);
-	db_done(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? 1 : db_fail(db, rc, err, "peer");
+	str_copy(p->created, sizeof(p->created), db_col_text(st, 10));
 }
 
 int
@@ -111,7 +94,7 @@ peer_get(struct p2p_db *db, const char *name, struct peer *p,
 	if ((st = db_stmt(db, sql_get, err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, name);
-	return one(db, st, p, err);
+	return db_one(db, st, row_peer, p, err, "peer");
 }
 
 int
@@ -123,7 +106,7 @@ peer_by_npi(struct p2p_db *db, const char *npi, struct peer *p,
 	if ((st = db_stmt(db, sql_npi, err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, npi);
-	return one(db, st, p, err);
+	return db_one(db, st, row_peer, p, err, "peer");
 }
 
 int

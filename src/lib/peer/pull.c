@@ -92,12 +92,6 @@ lookup(const char *const *names, int n, const char *s)
 	return -1;
 }
 
-static void
-cpy(char *dst, size_t sz, const char *s)
-{
-	snprintf(dst, sz, "%s", s != NULL ? s : "");
-}
-
 int
 pull_create(struct p2p_db *db, const char *peer, enum pull_kind kind,
     const char *status_url, const char *group_id, const char *since,
@@ -129,28 +123,26 @@ pull_get(struct p2p_db *db, long long pid, struct pull *p,
 	if ((st = db_stmt(db, sql_get, err)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, pid);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(p, 0, sizeof(*p));
-		p->pid = sqlite3_column_int64(st, 0);
-		cpy(p->peer, sizeof(p->peer), db_col_text(st, 1));
-		k = lookup(kind_names, PULL_KIND__MAX, db_col_text(st, 2));
-		p->kind = k < 0 ? PULL_EVERYTHING : (enum pull_kind)k;
-		k = lookup(state_names, PULL_STATE__MAX, db_col_text(st, 3));
-		p->state = k < 0 ? PULL_FAILED : (enum pull_state)k;
-		cpy(p->status_url, sizeof(p->status_url), db_col_text(st, 4));
-		cpy(p->group_id, sizeof(p->group_id), db_col_text(st, 5));
-		cpy(p->since, sizeof(p->since), db_col_text(st, 6));
-		cpy(p->transaction_time, sizeof(p->transaction_time),
-		    db_col_text(st, 7));
-		p->created = sqlite3_column_int64(st, 8);
-		p->next_poll = sqlite3_column_int64(st, 9);
-		p->attempts = sqlite3_column_int(st, 10);
-		cpy(p->reason, sizeof(p->reason), db_col_text(st, 11));
-	}
+	if ((rc = db_step_row(db, st, err, "pull")) != 0)
+		return rc;
+	memset(p, 0, sizeof(*p));
+	p->pid = sqlite3_column_int64(st, 0);
+	str_copy(p->peer, sizeof(p->peer), db_col_text(st, 1));
+	k = lookup(kind_names, PULL_KIND__MAX, db_col_text(st, 2));
+	p->kind = k < 0 ? PULL_EVERYTHING : (enum pull_kind)k;
+	k = lookup(state_names, PULL_STATE__MAX, db_col_text(st, 3));
+	p->state = k < 0 ? PULL_FAILED : (enum pull_state)k;
+	str_copy(p->status_url, sizeof(p->status_url), db_col_text(st, 4));
+	str_copy(p->group_id, sizeof(p->group_id), db_col_text(st, 5));
+	str_copy(p->since, sizeof(p->since), db_col_text(st, 6));
+	str_copy(p->transaction_time, sizeof(p->transaction_time),
+	    db_col_text(st, 7));
+	p->created = sqlite3_column_int64(st, 8);
+	p->next_poll = sqlite3_column_int64(st, 9);
+	p->attempts = sqlite3_column_int(st, 10);
+	str_copy(p->reason, sizeof(p->reason), db_col_text(st, 11));
 	db_done(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? 1 : db_fail(db, rc, err, "pull");
+	return 0;
 }
 
 int
@@ -178,7 +170,7 @@ pull_set(struct p2p_db *db, struct pull *p, enum pull_state state,
 	sqlite3_stmt	*st;
 
 	p->state = state;
-	cpy(p->reason, sizeof(p->reason), reason);
+	str_copy(p->reason, sizeof(p->reason), reason);
 	if ((st = db_stmt(db, sql_set, err)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, p->pid);
@@ -268,15 +260,15 @@ pull_files(struct p2p_db *db, long long pid, struct pull_file **out,
 		f->seq = sqlite3_column_int64(st, 0);
 		f->error = db_col_text(st, 1) != NULL &&
 		    strcmp(db_col_text(st, 1), "error") == 0;
-		cpy(f->type, sizeof(f->type), db_col_text(st, 2));
-		cpy(f->url, sizeof(f->url), db_col_text(st, 3));
+		str_copy(f->type, sizeof(f->type), db_col_text(st, 2));
+		str_copy(f->url, sizeof(f->url), db_col_text(st, 3));
 		f->count = sqlite3_column_int64(st, 4);
 		f->bytes = sqlite3_column_int64(st, 5);
 		f->lines = sqlite3_column_int64(st, 6);
 		k = lookup(fstate_names, PF__MAX, db_col_text(st, 7));
 		f->state = k < 0 ? PF_FAILED : (enum pull_fstate)k;
 		f->attempts = sqlite3_column_int(st, 8);
-		cpy(f->reason, sizeof(f->reason), db_col_text(st, 9));
+		str_copy(f->reason, sizeof(f->reason), db_col_text(st, 9));
 	}
 	db_done(st);
 	if (rc != SQLITE_DONE) {
@@ -362,7 +354,7 @@ pull_files_put(struct p2p_db *db, struct pull *p, const struct manifest *m,
 	if (db_step_done(db, st, err, "pull transaction time") == -1 ||
 	    db_commit(db, err) == -1)
 		goto fail;
-	cpy(p->transaction_time, sizeof(p->transaction_time),
+	str_copy(p->transaction_time, sizeof(p->transaction_time),
 	    m->transaction_time);
 	rc = 0;
 	goto out;

@@ -129,35 +129,30 @@ static const char *const sql_fetched =
     "UPDATE inbound SET fetched = ?3, since = ?4,"
     " resources = resources + ?5 WHERE patient = ?1 AND peer = ?2";
 
-static void
-cpy(char *dst, size_t sz, const char *s)
-{
-	snprintf(dst, sz, "%s", s != NULL ? s : "");
-}
-
 void
 inbound_row(sqlite3_stmt *st, struct inbound *r)
 {
 	int	 s;
 
 	memset(r, 0, sizeof(*r));
-	cpy(r->patient, sizeof(r->patient), db_col_text(st, 0));
-	cpy(r->peer, sizeof(r->peer), db_col_text(st, 1));
+	str_copy(r->patient, sizeof(r->patient), db_col_text(st, 0));
+	str_copy(r->peer, sizeof(r->peer), db_col_text(st, 1));
 	s = inb_state_parse(db_col_text(st, 2));
 	r->state = s < 0 ? INB_FAILED : (enum inb_state)s;
-	cpy(r->consent_id, sizeof(r->consent_id), db_col_text(st, 3));
-	cpy(r->opted_in, sizeof(r->opted_in), db_col_text(st, 4));
-	cpy(r->coverage_start, sizeof(r->coverage_start), db_col_text(st, 5));
-	cpy(r->deadline, sizeof(r->deadline), db_col_text(st, 6));
-	cpy(r->requested, sizeof(r->requested), db_col_text(st, 7));
-	cpy(r->answered, sizeof(r->answered), db_col_text(st, 8));
-	cpy(r->fetched, sizeof(r->fetched), db_col_text(st, 9));
-	cpy(r->updated, sizeof(r->updated), db_col_text(st, 10));
+	str_copy(r->consent_id, sizeof(r->consent_id), db_col_text(st, 3));
+	str_copy(r->opted_in, sizeof(r->opted_in), db_col_text(st, 4));
+	str_copy(r->coverage_start, sizeof(r->coverage_start),
+	    db_col_text(st, 5));
+	str_copy(r->deadline, sizeof(r->deadline), db_col_text(st, 6));
+	str_copy(r->requested, sizeof(r->requested), db_col_text(st, 7));
+	str_copy(r->answered, sizeof(r->answered), db_col_text(st, 8));
+	str_copy(r->fetched, sizeof(r->fetched), db_col_text(st, 9));
+	str_copy(r->updated, sizeof(r->updated), db_col_text(st, 10));
 	r->attempts = sqlite3_column_int(st, 11);
 	r->next_try = sqlite3_column_int64(st, 12);
-	cpy(r->reason, sizeof(r->reason), db_col_text(st, 13));
-	cpy(r->remote_id, sizeof(r->remote_id), db_col_text(st, 14));
-	cpy(r->since, sizeof(r->since), db_col_text(st, 15));
+	str_copy(r->reason, sizeof(r->reason), db_col_text(st, 13));
+	str_copy(r->remote_id, sizeof(r->remote_id), db_col_text(st, 14));
+	str_copy(r->since, sizeof(r->since), db_col_text(st, 15));
 	r->resources = sqlite3_column_int64(st, 16);
 }
 
@@ -172,12 +167,11 @@ inbound_get(struct p2p_db *db, const char *patient, const char *peer,
 		return -1;
 	db_bind_text(st, 1, patient);
 	db_bind_text(st, 2, peer);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	if ((rc = db_step_row(db, st, err, "inbound")) == 0) {
 		inbound_row(st, r);
-	db_done(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? 1 : db_fail(db, rc, err, "inbound");
+		db_done(st);
+	}
+	return rc;
 }
 
 int

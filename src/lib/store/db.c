@@ -361,6 +361,32 @@ db_step_done(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
 }
 
 int
+db_step_row(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
+    const char *what)
+{
+	int	 rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 0;
+	db_done(st);
+	return rc == SQLITE_DONE ? 1 : db_fail(db, rc, err, what);
+}
+
+int
+db_one(struct p2p_db *db, sqlite3_stmt *st,
+    void (*row)(sqlite3_stmt *, void *), void *arg, struct p2p_err *err,
+    const char *what)
+{
+	int	 rc = db_step_row(db, st, err, what);
+
+	if (rc == 0) {
+		row(st, arg);
+		db_done(st);
+	}
+	return rc;
+}
+
+int
 db_begin(struct p2p_db *db, struct p2p_err *err)
 {
 	if (db_exec(db, db->batch ? "SAVEPOINT req" : "BEGIN IMMEDIATE",

@@ -109,6 +109,20 @@ void	 db_done(sqlite3_stmt *);
  */
 int	 db_step_done(struct p2p_db *, sqlite3_stmt *, struct p2p_err *,
 	    const char *what);
+/*
+ * Steps a statement from db_stmt() that returns at most one row: 0 when
+ * it stands on that row (read it, then db_done()), 1 when there is
+ * none, -1 with err set by db_fail() naming what (reset in both).
+ */
+int	 db_step_row(struct p2p_db *, sqlite3_stmt *, struct p2p_err *,
+	    const char *what);
+/*
+ * db_step_row() that hands the row to row(st, arg) and resets the
+ * statement: 0, 1 no row, or -1 with err set.
+ */
+int	 db_one(struct p2p_db *, sqlite3_stmt *,
+	    void (*row)(sqlite3_stmt *, void *), void *arg, struct p2p_err *,
+	    const char *what);
 
 /*
  * BEGIN IMMEDIATE / COMMIT / ROLLBACK.  0 or -1 with err set.  Inside a
