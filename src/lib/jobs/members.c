@@ -126,12 +126,8 @@ job_member_add(struct p2p_db *db, const char *job_id, const char *patient,
 int
 job_members_clear(struct p2p_db *db, const char *job_id, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql[STMT_CLEAR], err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, job_id);
-	return db_step_done(db, st, err, "clear job members");
+	return db_run_text(db, sql[STMT_CLEAR], job_id, err,
+	    "clear job members");
 }
 
 int

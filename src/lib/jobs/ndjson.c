@@ -297,10 +297,8 @@ job_out_finish(struct job_out *o, struct p2p_db *db, struct p2p_err *err)
 				    "cannot write output");
 		}
 	}
-	if ((st = db_stmt(db, sql[STMT_FILE_DEL], err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, o->id);
-	if (db_step_done(db, st, err, "clear job files") == -1)
+	if (db_run_text(db, sql[STMT_FILE_DEL], o->id, err,
+	    "clear job files") == -1)
 		return -1;
 	for (i = 0; i < o->nf; i++) {
 		f = &o->f[i];

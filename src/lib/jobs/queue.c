@@ -438,7 +438,6 @@ job_expire(struct p2p_db *db, const struct p2p_config *cfg, time_t now,
     int *n, struct p2p_err *err)
 {
 	static char	 ids[100][JOB_ID_LEN + 1];
-	sqlite3_stmt	*st;
 	const enum stmt	 which[2] = { STMT_EXPIRED, STMT_CANCELLED };
 	int		 k, i, cnt;
 
@@ -448,10 +447,8 @@ job_expire(struct p2p_db *db, const struct p2p_config *cfg, time_t now,
 			return -1;
 		for (i = 0; i < cnt; i++) {
 			/* Row first: then no status URL lists the files. */
-			if ((st = db_stmt(db, sql[STMT_DELETE], err)) == NULL)
-				return -1;
-			db_bind_text(st, 1, ids[i]);
-			if (db_step_done(db, st, err, "delete job") == -1)
+			if (db_run_text(db, sql[STMT_DELETE], ids[i], err,
+			    "delete job") == -1)
 				return -1;
 			job_dir_remove(cfg, ids[i]);
 			(*n)++;

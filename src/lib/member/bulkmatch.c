@@ -598,18 +598,6 @@ fail:
 	return NULL;
 }
 
-static int
-exec1(struct p2p_db *db, const char *sql, const char *arg,
-    struct p2p_err *err)
-{
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, arg);
-	return db_step_done(db, st, err, "bulk match");
-}
-
 /* A grp row for Group gid (its JSON is set once it is built). */
 static int
 insert_group(struct p2p_db *db, const struct job *job, const char *gid,
@@ -709,8 +697,8 @@ store(struct p2p_db *db, const struct p2p_config *cfg, const struct job *job,
 		if (ms[i].b == B_MATCH && old_consent(db, job, ms[i].patient,
 		    &ms[i].cid, err) == -1)
 			goto fail;
-	if (exec1(db, sql_old_matches, job->id, err) == -1 ||
-	    exec1(db, sql_old_groups, job->id, err) == -1)
+	if (db_run_text(db, sql_old_matches, job->id, err, "bulk match") == -1 ||
+	    db_run_text(db, sql_old_groups, job->id, err, "bulk match") == -1)
 		goto fail;
 	/* The matched Group first: grp_member rows refer to it. */
 	time_instant(now_sec(), created);

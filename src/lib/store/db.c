@@ -361,6 +361,18 @@ db_step_done(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
 }
 
 int
+db_run_text(struct p2p_db *db, const char *sql, const char *arg,
+    struct p2p_err *err, const char *what)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = db_stmt(db, sql, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, arg);
+	return db_step_done(db, st, err, what);
+}
+
+int
 db_step_row(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
     const char *what)
 {

@@ -110,6 +110,12 @@ void	 db_done(sqlite3_stmt *);
 int	 db_step_done(struct p2p_db *, sqlite3_stmt *, struct p2p_err *,
 	    const char *what);
 /*
+ * db_step_done() of the cached statement sql with arg (NULL: SQL NULL)
+ * bound to its ?1.  0, or -1 with err set.
+ */
+int	 db_run_text(struct p2p_db *, const char *sql, const char *arg,
+	    struct p2p_err *, const char *what);
+/*
  * Steps a statement from db_stmt() that returns at most one row: 0 when
  * it stands on that row (read it, then db_done()), 1 when there is
  * none, -1 with err set by db_fail() naming what (reset in both).
