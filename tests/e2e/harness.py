@@ -40,6 +40,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import tempfile
@@ -317,6 +318,29 @@ class Server:
             raise AssertionError("p2p-admin %s failed (%d): %s" %
                                  (" ".join(args), p.returncode, p.stderr))
         return p
+
+    def load(self, name, doc, check=True):
+        """Writes doc into the server's directory as name (a list: one
+        resource a line, NDJSON; anything else: one JSON document) and
+        loads it with p2p-admin load; returns the CompletedProcess."""
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            if isinstance(doc, list):
+                f.write("".join(json.dumps(r) + "\n" for r in doc))
+            else:
+                json.dump(doc, f)
+        return self.admin("load", path, check=check)
+
+    def sql(self, sql, *args):
+        """Runs one SQL statement on the server's database, committed;
+        returns its rows."""
+        c = sqlite3.connect(os.path.join(self.data, "p2p.db"))
+        try:
+            rows = c.execute(sql, args).fetchall()
+            c.commit()
+            return rows
+        finally:
+            c.close()
 
     def give_away(self):
         """The temporary directory to RUN_AS (whatever root made there)."""

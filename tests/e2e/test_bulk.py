@@ -120,10 +120,7 @@ class BulkBase(harness.ServerTest):
 
     @classmethod
     def prepare(cls, server):
-        path = os.path.join(server.dir, "extra.json")
-        with open(path, "w") as f:
-            json.dump(EXTRA, f)
-        server.admin("load", path)
+        server.load("extra.json", EXTRA)
         add_nonpi_client(server)
 
     def setUp(self):
@@ -169,6 +166,18 @@ class BulkBase(harness.ServerTest):
         e.update(env or {})
         return subprocess.run([self.server.runner, "-c", os.path.join(self.server.data, "p2p.conf")]
                               + list(args), capture_output=True, text=True, env=e)
+
+    def taken_over(self, path):
+        """Runs the runner once, which must take over the job of status
+        URL path from its dead runner and complete it; returns
+        manifest_files() of the job's manifest."""
+        mark = self.server.log_offset()
+        p = self.runner("--once")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("taking over", self.server.log_since(mark))
+        r = self.get(path, headers={"Authorization": PAYER})
+        self.assertEqual(r.status, 200, r)
+        return self.manifest_files(r.json())
 
     def fetch(self, url, auth=PAYER):
         return self.get(self.local(url), headers={"Authorization": auth})
@@ -477,13 +486,7 @@ class RunnerTest(BulkBase):
         d = os.path.join(self.server.data, "bulk", job)
         if os.path.isdir(d):
             self.assertTrue(all(n.startswith(".") for n in os.listdir(d)), os.listdir(d))
-        mark = self.server.log_offset()
-        p = self.runner("--once")
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("taking over", self.server.log_since(mark))
-        r = self.get(path, headers={"Authorization": PAYER})
-        self.assertEqual(r.status, 200, r)
-        files = self.manifest_files(r.json())
+        files = self.taken_over(path)
         self.assertEqual(len(files["Parameters"]), 1)
         db = sqlite3.connect(os.path.join(self.server.data, "p2p.db"))
         n = db.execute("SELECT count(*) FROM grp WHERE job_id = ? AND kind = 'match'",

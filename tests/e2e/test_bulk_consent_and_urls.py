@@ -104,10 +104,7 @@ class BulkConsentAndUrls(tb.BulkBase):
         super().prepare(server)
         bundle = {"resourceType": "Bundle", "type": "collection",
                   "entry": [{"resource": r} for n in FAMILIES for r in member_data(n)]}
-        path = os.path.join(server.dir, "review.json")
-        with open(path, "w") as f:
-            json.dump(bundle, f)
-        server.admin("load", path)
+        server.load("review.json", bundle)
 
     def setUp(self):
         super().setUp()
@@ -216,13 +213,7 @@ class BulkConsentAndUrls(tb.BulkBase):
         db.execute("DELETE FROM job_member WHERE job_id = ?", (job,))
         db.commit()
         self.assertEqual(self.get(path, headers={"Authorization": PAYER}).status, 202)
-        mark = self.server.log_offset()
-        p = self.runner("--once")
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("taking over", self.server.log_since(mark))
-        r = self.get(path, headers={"Authorization": PAYER})
-        self.assertEqual(r.status, 200, r)
-        files = self.manifest_files(r.json())
+        files = self.taken_over(path)
         self.assertEqual([x["entity"]["reference"] for x in self.matched(files)["member"]],
                          ["Patient/test-member-006"])
         self.assertEqual(counts(), before)

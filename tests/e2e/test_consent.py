@@ -310,9 +310,7 @@ class ConsentLifecycle(harness.ServerTest):
             "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
                                   "code": "patient-privacy"}]},
             "patient": {"reference": "Patient/" + MEMBER}, "provision": {"type": "deny"}}}]}
-        path = os.path.join(self.server.dir, "optout.json")
-        json.dump(optout, open(path, "w"))
-        self.server.admin("load", path)
+        self.server.load("optout.json", optout)
         self.assertOutcome(self.everything(), 403, "forbidden")
         self.assertIn(("consent-optout", "0", None, "Consent/e2e-optout-001"),
                       [self.summary(e) for e in self.audit(since)])

@@ -8,8 +8,6 @@ Member exp-m1 and its payers come from test_export.ExportBase; the PAs
 here are dated from today, so the test does not age.
 """
 import datetime
-import json
-import os
 
 import harness
 import test_export
@@ -79,10 +77,7 @@ class DataScope(test_export.ExportBase):
             pa("pa-cpap", code="E0601", created=day(-10), start=day(-5),
                end=day(200)),
         ]
-        path = os.path.join(server.dir, "pas.ndjson")
-        with open(path, "w") as f:
-            f.write("".join(json.dumps(r) + "\n" for r in pas))
-        server.admin("load", path)
+        server.load("pas.ndjson", pas)
 
     def ids(self):
         r = self.everything()
@@ -133,10 +128,7 @@ class InvalidFiles(test_export.ExportBase):
     came back out of $everything."""
 
     def load(self, name, lines):
-        path = os.path.join(self.server.dir, name)
-        with open(path, "w") as f:
-            f.write("".join(json.dumps(r) + "\n" for r in lines))
-        return self.server.admin("load", path, check=False)
+        return self.server.load(name, lines, check=False)
 
     def obs(self, oid, **kw):
         r = {"resourceType": "Observation", "id": oid, "status": "final",
@@ -178,10 +170,7 @@ class InvalidFiles(test_export.ExportBase):
             {"resource": self.obs("inv-ok-6")},
             {"resource": self.obs("inv-tz", effectiveDateTime=
                                   "2026-12-01T00:00:00-99:99")}]}
-        path = os.path.join(self.server.dir, "bad.json")
-        with open(path, "w") as f:
-            json.dump(bundle, f)
-        self.assertRefused(self.server.admin("load", path, check=False),
+        self.assertRefused(self.server.load("bad.json", bundle, check=False),
                            'entry[1]: Observation/inv-tz: effectiveDateTime')
         # nothing of any of these files is released
         r = self.everything()

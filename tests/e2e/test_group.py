@@ -26,10 +26,7 @@ class GroupAccess(harness.ServerTest):
 
     @classmethod
     def prepare(cls, server):
-        path = os.path.join(server.dir, "extra.json")
-        with open(path, "w") as f:
-            json.dump(EXTRA, f)
-        server.admin("load", path)
+        server.load("extra.json", EXTRA)
         server.admin("client", "add", "--id", "payer-z", "--secret-stdin",
                      "--npi", "1234567893", "--org-name", "Payer Z", "--grant",
                      "basic", input="payer-z-secret-0123456789\n")

@@ -212,25 +212,26 @@ class MemberMatch(MatchBase):
         oo = self.assertOutcome(self.match(body), 422, "business-rule")
         self.assertIn("expired", json.dumps(oo))
 
-    def test_consent_for_other_payer_by_reference(self):
+    def match_recipient(self, reference):
+        """$member-match of the example whose Consent names reference as
+        its recipient (IRCP)."""
         body = example()
-        consent(body)["provision"]["actor"] = [
-            {"role": IRCP, "reference": {"reference": "Organization/other-payer-001"}}]
-        self.assertOutcome(self.match(body), 422, "forbidden")
+        consent(body)["provision"]["actor"] = [{"role": IRCP, "reference": reference}]
+        return self.match(body)
+
+    def test_consent_for_other_payer_by_reference(self):
+        r = self.match_recipient({"reference": "Organization/other-payer-001"})
+        self.assertOutcome(r, 422, "forbidden")
 
     def test_consent_for_other_payer_by_npi(self):
-        body = example()
-        consent(body)["provision"]["actor"] = [
-            {"role": IRCP, "reference": {"identifier": {
-                "system": "http://hl7.org/fhir/sid/us-npi", "value": "9999999999"}}}]
-        self.assertOutcome(self.match(body), 422, "forbidden")
+        r = self.match_recipient({"identifier": {
+            "system": "http://hl7.org/fhir/sid/us-npi", "value": "9999999999"}})
+        self.assertOutcome(r, 422, "forbidden")
 
     def test_consent_for_us_by_npi(self):
-        body = example()
-        consent(body)["provision"]["actor"] = [
-            {"role": IRCP, "reference": {"identifier": {
-                "system": "http://hl7.org/fhir/sid/us-npi", "value": "5555555555"}}}]
-        self.assertEqual(self.match(body).status, 200)
+        r = self.match_recipient({"identifier": {
+            "system": "http://hl7.org/fhir/sid/us-npi", "value": "5555555555"}})
+        self.assertEqual(r.status, 200)
 
     def test_missing_consent(self):
         body = example()

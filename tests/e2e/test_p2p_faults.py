@@ -9,14 +9,13 @@ test's members never go into another's requests.
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 import unittest
 
 import harness
 import stub_peer
-from test_payer_to_payer import REQUEST, NPI_SYS, ORGS_B, consent, enrolment, ndjson, today
+from test_payer_to_payer import REQUEST, NPI_SYS, ORGS_B, consent, enrolment, p2p_request, today
 
 # How the stub checks B's JWKS URL when the suite runs over HTTPS.
 TLS = harness.client_tls_context() if harness.TLS else None
@@ -33,9 +32,7 @@ class Faults(unittest.TestCase):
         cls.b = harness.Server(conf={"jwks_allow_http": "1", "org_npi": "1234567893",
                                      "org_name": "Payer B"})
         try:
-            path = os.path.join(cls.b.dir, "orgs.ndjson")
-            ndjson(path, ORGS_B)
-            cls.b.admin("load", path)
+            cls.b.load("orgs.ndjson", ORGS_B)
             cls.b.start()
             cls.stub = stub_peer.Stub(cls.b.base + "/.well-known/jwks.json", tls=TLS)
         except Exception:
@@ -66,37 +63,21 @@ class Faults(unittest.TestCase):
             r[2]["payor"] = [{"reference": "Organization/org-" + name}]
             r[3] = consent("optin-" + m, m, source_npi=npi)
             rows += r
-        path = os.path.join(self.b.dir, name + ".ndjson")
-        ndjson(path, rows)
-        self.b.admin("load", path)
+        self.b.load(name + ".ndjson", rows)
         self.b.admin("peer", "add", "--name", name, "--base-url", base or self.stub.fhir,
                      "--client-id", "payer-b", "--npi", npi)
         return name
 
-    def run_request(self, *args, check=None, env=None, timeout=120):
-        cmd = [REQUEST, "-c", os.path.join(self.b.data, "p2p.conf")] + list(args)
-        e = dict(os.environ)
-        e.update(env or {})
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
-        if check is not None and p.returncode != check:
-            raise AssertionError("p2p-request %s: exit %d\n%s\n%s" %
-                                 (" ".join(args), p.returncode, p.stdout, p.stderr))
-        return p
-
-    def db(self, sql, *args):
-        c = sqlite3.connect(os.path.join(self.b.data, "p2p.db"))
-        try:
-            return c.execute(sql, args).fetchall()
-        finally:
-            c.close()
+    def run_request(self, *args, **kw):
+        return p2p_request(self.b, *args, **kw)
 
     def state(self, member):
-        r = self.db("SELECT state, coalesce(reason, ''), next_try FROM inbound WHERE patient = ?",
+        r = self.b.sql("SELECT state, coalesce(reason, ''), next_try FROM inbound WHERE patient = ?",
                     member)
         return r[0] if r else (None, None, None)
 
     def stored(self, member):
-        return self.db("SELECT type FROM resource WHERE patient = ? AND id GLOB 'r*'", member)
+        return self.b.sql("SELECT type FROM resource WHERE patient = ? AND id GLOB 'r*'", member)
 
     def obs(self, remote, n):
         return [{"resourceType": "Observation", "id": "o%d" % i, "status": "final",
@@ -218,7 +199,7 @@ class Faults(unittest.TestCase):
         self.stub.export_files = [("Observation", self.obs("r-fe1", 1), 1)]
         p = self.run_request("bulk", "--from", name, "--wait", "1", check=0)
         self.assertIn("still running", p.stdout)
-        why = self.db("SELECT reason FROM pull WHERE peer = ? AND kind = 'export'", name)[0][0]
+        why = self.b.sql("SELECT reason FROM pull WHERE peer = ? AND kind = 'export'", name)[0][0]
         self.assertIn("manifest", why)
         self.assertEqual(self.stored("fe1"), [])
         # the next run polls again and finishes
@@ -236,7 +217,7 @@ class Faults(unittest.TestCase):
             self.assertIn("the peer's job is gone (HTTP 404", why)
             self.assertIn("no such job", why)
             self.assertGreater(next_try, time.time() + 30)
-        self.assertEqual(self.db("SELECT state FROM pull WHERE peer = ? AND kind = 'export'",
+        self.assertEqual(self.b.sql("SELECT state FROM pull WHERE peer = ? AND kind = 'export'",
                                  name), [("failed",)])
         # not asked again before next_try
         p = self.run_request("bulk", "--from", name, check=0)
@@ -391,7 +372,7 @@ class Faults(unittest.TestCase):
         part = None
         while time.time() < deadline and part is None:
             time.sleep(0.2)
-            for pid, in self.db("SELECT pid FROM pull WHERE peer = ? AND kind = 'export'", name):
+            for pid, in self.b.sql("SELECT pid FROM pull WHERE peer = ? AND kind = 'export'", name):
                 f = os.path.join(self.b.data, "inbound", str(pid), "0.ndjson")
                 if os.path.exists(f) and os.path.getsize(f) >= 8192:
                     part = f

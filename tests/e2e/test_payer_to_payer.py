@@ -16,7 +16,6 @@ Members of B (their data at A comes from p2p-admin generate, seed 5):
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import time
 import unittest
@@ -95,10 +94,17 @@ ORGS_B = [{"resourceType": "Organization", "id": "org-payer-a", "name": "Payer A
            "identifier": [{"system": NPI_SYS, "value": NPI_B}]}]
 
 
-def ndjson(path, resources):
-    with open(path, "w") as f:
-        for r in resources:
-            f.write(json.dumps(r) + "\n")
+def p2p_request(server, *args, env=None, check=None, timeout=120):
+    """Runs p2p-request with server's configuration (env added to the
+    environment); with check, its exit status must be that."""
+    cmd = [REQUEST, "-c", os.path.join(server.data, "p2p.conf")] + list(args)
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout)
+    if check is not None and p.returncode != check:
+        raise AssertionError("p2p-request %s: exit %d\nstdout:\n%s\nstderr:\n%s" %
+                             (" ".join(args), p.returncode, p.stdout, p.stderr))
+    return p
 
 
 class TwoPayers(unittest.TestCase):
@@ -143,10 +149,9 @@ class TwoPayers(unittest.TestCase):
                     cls.a_count[ref[8:]] = cls.a_count.get(ref[8:], 0) + 1
                     break
         # B's Organization at A: the requesting payer, by NPI.
-        orgs = os.path.join(a.dir, "orgs.ndjson")
-        ndjson(orgs, [{"resourceType": "Organization", "id": "payer-b-org", "name": "Payer B",
-                       "identifier": [{"system": NPI_SYS, "value": NPI_B}]}])
-        a.admin("load", orgs)
+        a.load("orgs.ndjson", [{"resourceType": "Organization", "id": "payer-b-org",
+                                "name": "Payer B",
+                                "identifier": [{"system": NPI_SYS, "value": NPI_B}]}])
         # m4 opted out at A.
         a.admin("consent", "optout", "--patient", "syn-m000004")
         # B's enrolment.
@@ -160,9 +165,7 @@ class TwoPayers(unittest.TestCase):
             rows += enrolment(local, cls.a_pat[remote], cls.a_cov[remote], opt_in=opt)
         rows += enrolment("m5", stranger, {"subscriberId": "NOPE-5",
                                            "identifier": [{"value": "NOPE-5"}]})
-        enr = os.path.join(b.dir, "enrolment.ndjson")
-        ndjson(enr, rows)
-        b.admin("load", enr)
+        b.load("enrolment.ndjson", rows)
 
     @classmethod
     def register(cls):
@@ -184,38 +187,17 @@ class TwoPayers(unittest.TestCase):
             raise AssertionError("sanitizer or crash reports:\n" + "\n".join(bad[:20]))
 
     # helpers
-    def request(self, *args, env=None, check=None, timeout=120):
-        cmd = [REQUEST, "-c", os.path.join(self.b.data, "p2p.conf")] + list(args)
-        e = dict(os.environ)
-        e.update(env or {})
-        p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout)
-        if check is not None and p.returncode != check:
-            raise AssertionError("p2p-request %s: exit %d\nstdout:\n%s\nstderr:\n%s" %
-                                 (" ".join(args), p.returncode, p.stdout, p.stderr))
-        return p
-
-    def bdb(self, sql, *args):
-        c = sqlite3.connect(os.path.join(self.b.data, "p2p.db"))
-        try:
-            return c.execute(sql, args).fetchall()
-        finally:
-            c.close()
-
-    def adb(self, sql, *args):
-        c = sqlite3.connect(os.path.join(self.a.data, "p2p.db"))
-        try:
-            return c.execute(sql, args).fetchall()
-        finally:
-            c.close()
+    def request(self, *args, **kw):
+        return p2p_request(self.b, *args, **kw)
 
     def state(self, member):
-        rows = self.bdb("SELECT state, coalesce(reason, '') FROM inbound"
+        rows = self.b.sql("SELECT state, coalesce(reason, '') FROM inbound"
                         " WHERE patient = ? AND peer = 'payer-a'", member)
         return rows[0] if rows else (None, None)
 
     def received(self, member):
         """B's rows under member that came from A (mapped ids)."""
-        return self.bdb("SELECT type, id, json FROM resource WHERE patient = ?"
+        return self.b.sql("SELECT type, id, json FROM resource WHERE patient = ?"
                         " AND (id GLOB 'r[0-9a-f]*' OR id GLOB 'p[0-9a-f]*')"
                         " ORDER BY type, id", member)
 
@@ -234,10 +216,10 @@ class PayerToPayer(TwoPayers):
         self.assertEqual(keys[0]["alg"], "ES384")
         self.assertNotIn("d", keys[0])         # public only
         self.assertIn("max-age", r.header("cache-control"))
-        key = self.bdb("SELECT file FROM sign_key")[0][0]
+        key = self.b.sql("SELECT file FROM sign_key")[0][0]
         st = os.stat(os.path.join(self.b.data, key))
         self.assertEqual(st.st_mode & 0o777, 0o600)
-        self.assertFalse(self.bdb("SELECT 1 FROM sign_key WHERE jwk LIKE '%\"d\"%'"))
+        self.assertFalse(self.b.sql("SELECT 1 FROM sign_key WHERE jwk LIKE '%\"d\"%'"))
         # a payer that asks nobody publishes an empty set
         r = self.a.request("GET", "/.well-known/jwks.json")
         self.assertEqual((r.status, r.json()), (200, {"keys": []}))
@@ -259,13 +241,13 @@ class PayerToPayer(TwoPayers):
         # the sender and the time (A's export also carries what they
         # reference, stored outside any member's record, and A's own
         # transmitter Provenance, which ours replaces)
-        files = self.bdb("SELECT count(*) FROM pull_file f JOIN pull p USING (pid)"
+        files = self.b.sql("SELECT count(*) FROM pull_file f JOIN pull p USING (pid)"
                          " WHERE p.kind = 'everything' AND f.kind = 'output'"
                          " AND f.type NOT IN ('Patient', 'Provenance', 'Organization',"
                          " 'Practitioner', 'PractitionerRole', 'Location', 'Medication')"
                          " AND f.lines > 0")[0][0]
         self.assertEqual(len(prov), files)
-        self.assertTrue(self.bdb("SELECT 1 FROM pull_file f JOIN pull p USING (pid)"
+        self.assertTrue(self.b.sql("SELECT 1 FROM pull_file f JOIN pull p USING (pid)"
                                  " WHERE p.kind = 'everything' AND f.type = 'Provenance'"
                                  " AND f.lines > 0"), "A sent no Provenance")
         # all of them ours (B custodian): none of A's transmitter records
@@ -316,14 +298,14 @@ class PayerToPayer(TwoPayers):
                                  for x in e.get("entity", []))])
 
     def test_05_rerun_stores_nothing_twice(self):
-        before = self.bdb("SELECT count(*) FROM resource")[0][0]
+        before = self.b.sql("SELECT count(*) FROM resource")[0][0]
         p = self.request("bulk", "--from", "payer-a", check=0)
         self.assertIn("bulk from payer-a: 0 requested", p.stdout)
         # a full fetch again lands on the same rows: nothing new, not
         # even a Provenance
         p = self.request("member", "m1", "--from", "payer-a", "--full", check=0)
         self.assertIn("member m1: fetched: 0 resources stored", p.stdout)
-        self.assertEqual(self.bdb("SELECT count(*) FROM resource")[0][0], before)
+        self.assertEqual(self.b.sql("SELECT count(*) FROM resource")[0][0], before)
 
     def test_06_second_run_fetches_what_is_new(self):
         # A learns something new about m2's person
@@ -331,16 +313,14 @@ class PayerToPayer(TwoPayers):
                "code": {"text": "new since the first fetch"},
                "subject": {"reference": "Patient/syn-m000002"},
                "effectiveDateTime": today()}
-        path = os.path.join(self.a.dir, "new.ndjson")
         time.sleep(1.1)         # after every earlier transactionTime
-        ndjson(path, [obs])
-        self.a.admin("load", path)
+        self.a.load("new.ndjson", [obs])
         m2 = len(self.received("m2"))
         m3 = len(self.received("m3"))
-        since = dict(self.bdb("SELECT patient, since FROM inbound"))
+        since = dict(self.b.sql("SELECT patient, since FROM inbound"))
         p = self.request("bulk", "--from", "payer-a", "--refresh", check=0)
         # _since = the last transactionTime, per member group
-        sent = {r[0] for r in self.bdb("SELECT since FROM pull WHERE kind = 'export'"
+        sent = {r[0] for r in self.b.sql("SELECT since FROM pull WHERE kind = 'export'"
                                        " AND since IS NOT NULL")}
         self.assertIn(since["m2"], sent, p.stdout)
         # only the new Observation (and its Provenance) arrived for m2
@@ -353,13 +333,12 @@ class PayerToPayer(TwoPayers):
         self.assertNotIn("member m5", p.stdout)
 
     def test_07_interrupted_download_resumes(self):
-        enr = os.path.join(self.b.dir, "enrolment-m7.ndjson")
-        ndjson(enr, enrolment("m7", self.a_pat["syn-m000006"], self.a_cov["syn-m000006"]))
-        self.b.admin("load", enr)
+        self.b.load("enrolment-m7.ndjson",
+                    enrolment("m7", self.a_pat["syn-m000006"], self.a_cov["syn-m000006"]))
         p = self.request("bulk", "--from", "payer-a", env={"P2P_REQUEST_STOP_AFTER_FILES": "4"},
                          check=4)
         self.assertIn("interrupted", p.stdout)
-        st = self.bdb("SELECT p.pid, p.state, sum(f.state = 'done'), count(*) FROM pull p"
+        st = self.b.sql("SELECT p.pid, p.state, sum(f.state = 'done'), count(*) FROM pull p"
                       " JOIN pull_file f USING (pid) WHERE p.kind = 'export'"
                       " AND p.state NOT IN ('done', 'failed') GROUP BY p.pid")
         self.assertEqual(len(st), 1, p.stdout)
@@ -372,16 +351,16 @@ class PayerToPayer(TwoPayers):
         s = self.request("status", check=0)
         self.assertIn("pull %d  payer-a  export  downloading" % pid, s.stdout)
         self.assertIn("files %d/%d" % (done, total), s.stdout)
-        kept = self.bdb("SELECT seq FROM pull_file WHERE pid = ? AND state = 'done'", pid)
+        kept = self.b.sql("SELECT seq FROM pull_file WHERE pid = ? AND state = 'done'", pid)
         # The transfers under way when it stopped: test_08 allows each
         # one request that never reached A's program.
-        type(self).cut = {(pid, seq) for (seq,) in self.bdb(
+        type(self).cut = {(pid, seq) for (seq,) in self.b.sql(
             "SELECT seq FROM pull_file WHERE pid = ? AND state <> 'done'", pid)}
         p = self.request("bulk", "--from", "payer-a", check=0)
         self.assertIn("pull %d: resuming" % pid, p.stdout)
         # what was on disk was not asked for again
         for (seq,) in kept:
-            self.assertEqual(self.bdb("SELECT attempts FROM pull_file WHERE pid = ?"
+            self.assertEqual(self.b.sql("SELECT attempts FROM pull_file WHERE pid = ?"
                                       " AND seq = ?", pid, seq), [(1,)])
         self.assertEqual(self.state("m7")[0], "fetched", p.stdout)
         self.assertGreater(len(self.received("m7")), 3)
@@ -408,10 +387,10 @@ class PayerToPayer(TwoPayers):
         # count may be one less, never more.
         b = {}
         cut = set()
-        for url, tries, pid, seq in self.bdb(
+        for url, tries, pid, seq in self.b.sql(
                 "SELECT f.url, f.attempts, f.pid, f.seq FROM pull_file f"):
             path = url.split("?")[0].split("/bulk/", 1)[1]
-            for (remote,) in self.bdb("SELECT remote_id FROM pull_member"
+            for (remote,) in self.b.sql("SELECT remote_id FROM pull_member"
                                       " WHERE pid = ? AND remote_id IS NOT NULL", pid):
                 if tries > 0:
                     b[(path, "Patient/" + remote)] = tries
@@ -424,15 +403,13 @@ class PayerToPayer(TwoPayers):
         self.assertGreater(len(a), 10)
         # released members: exactly those B fetched; never m4's or m5's
         released = {k[1] for k in a}
-        fetched = {r[0] for r in self.bdb("SELECT 'Patient/' || remote_id FROM inbound"
+        fetched = {r[0] for r in self.b.sql("SELECT 'Patient/' || remote_id FROM inbound"
                                           " WHERE state = 'fetched'")}
         self.assertEqual(released, fetched)
         self.assertNotIn("Patient/syn-m000004", released)
 
     def test_09_withdrawn_opt_in(self):
-        path = os.path.join(self.b.dir, "withdraw.ndjson")
-        ndjson(path, [consent("optin-m3", "m3", status="inactive")])
-        self.b.admin("load", path)
+        self.b.load("withdraw.ndjson", [consent("optin-m3", "m3", status="inactive")])
         s = self.request("status", "--member", "m3", check=0)
         self.assertIn("withdrawn", s.stdout)
         self.assertEqual(self.state("m3")[0], "withdrawn")
@@ -441,7 +418,7 @@ class PayerToPayer(TwoPayers):
         p = self.request("member", "m3", "--from", "payer-a", check=1)
 
     def test_10_key_rotation_without_outage(self):
-        old = self.bdb("SELECT kid FROM sign_key")[0][0]
+        old = self.b.sql("SELECT kid FROM sign_key")[0][0]
         p = self.b.admin("peer", "key", "rotate")
         self.assertIn("published now, signs from", p.stdout)
         keys = self.b.request("GET", "/.well-known/jwks.json").json()["keys"]
@@ -452,7 +429,7 @@ class PayerToPayer(TwoPayers):
         self.assertEqual(r.returncode, 1)
         self.assertIn("signs now", r.stderr)
         # the next key signs (from now, for the test), A accepts it
-        self.bdb_exec("UPDATE sign_key SET not_before = (SELECT not_before + 1"
+        self.b.sql("UPDATE sign_key SET not_before = (SELECT not_before + 1"
                       " FROM sign_key WHERE kid = ?) WHERE kid = ?", old, new)
         p = self.request("member", "m2", "--from", "payer-a", check=0)
         self.assertIn("member m2: fetched", p.stdout)
@@ -462,13 +439,11 @@ class PayerToPayer(TwoPayers):
         p = self.request("member", "m2", "--from", "payer-a", check=0)
 
     def test_11_status_and_deadline(self):
-        enr = os.path.join(self.b.dir, "enrolment-late.ndjson")
         rows = enrolment("m8", {"name": [{"family": "Late", "given": ["Lou"]}],
                                 "gender": "female", "birthDate": "1990-01-01"},
                          {"subscriberId": "LATE-8"}, coverage_start=today(-30))
         rows[3]["dateTime"] = today(-30)
-        ndjson(enr, rows)
-        self.b.admin("load", enr)
+        self.b.load("enrolment-late.ndjson", rows)
         s = self.request("status", check=0)
         self.assertRegex(s.stdout, r"m8 +payer-a +due .*OVERDUE: not requested, 2[23] days")
         for word in ("fetched", "consent-constrained", "not matched", "withdrawn"):
@@ -545,14 +520,6 @@ class PayerToPayer(TwoPayers):
         p = subprocess.run([REQUEST, "-c", conf, "status"], capture_output=True, text=True)
         self.assertEqual(p.returncode, 3, p)
         self.assertIn("root", p.stderr)
-
-    def bdb_exec(self, sql, *args):
-        c = sqlite3.connect(os.path.join(self.b.data, "p2p.db"))
-        try:
-            c.execute(sql, args)
-            c.commit()
-        finally:
-            c.close()
 
 
 if __name__ == "__main__":
