@@ -85,28 +85,31 @@ row_peer(sqlite3_stmt *st, void *arg)
 	str_copy(p->created, sizeof(p->created), db_col_text(st, 10));
 }
 
+/* The peer the statement sql finds by key (its ?1) into p: 0, 1, -1. */
+static int
+peer_by(struct p2p_db *db, const char *sql, const char *key,
+    struct peer *p, struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = db_stmt(db, sql, err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, key);
+	return db_one(db, st, row_peer, p, err, "peer");
+}
+
 int
 peer_get(struct p2p_db *db, const char *name, struct peer *p,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql_get, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, name);
-	return db_one(db, st, row_peer, p, err, "peer");
+	return peer_by(db, sql_get, name, p, err);
 }
 
 int
 peer_by_npi(struct p2p_db *db, const char *npi, struct peer *p,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql_npi, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, npi);
-	return db_one(db, st, row_peer, p, err, "peer");
+	return peer_by(db, sql_npi, npi, p, err);
 }
 
 int
