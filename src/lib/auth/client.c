@@ -227,6 +227,5 @@ client_each(struct p2p_db *db, client_each_fn *fn, void *arg,
 		c.active = sqlite3_column_int(st, 7);
 		fn(arg, &c);
 	}
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "client list");
+	return db_end(db, st, rc, err, "client list");
 }

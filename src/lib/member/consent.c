@@ -881,8 +881,7 @@ consent_versions(struct p2p_db *db, long long cid, consent_version_fn *fn,
 		v.time = db_col_text(st, 3);
 		fn(arg, &v);
 	}
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "history");
+	return db_end(db, st, rc, err, "history");
 }
 
 int
@@ -904,6 +903,5 @@ consent_matches(struct p2p_db *db, const char *patient,
 		m.created = db_col_text(st, 4);
 		fn(arg, &m);
 	}
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "matches");
+	return db_end(db, st, rc, err, "matches");
 }

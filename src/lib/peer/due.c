@@ -137,8 +137,7 @@ page(struct p2p_db *db, const char *member, long long *last,
 			}
 		}
 	}
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "opt-in consents");
+	return db_end(db, st, rc, err, "opt-in consents");
 }
 
 int

@@ -528,6 +528,5 @@ keys_each(struct p2p_db *db, int (*fn)(void *, const struct skey *),
 			    "key listing stopped");
 		}
 	}
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "sign_key list");
+	return db_end(db, st, rc, err, "sign_key list");
 }

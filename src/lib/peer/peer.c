@@ -204,6 +204,5 @@ peer_each(struct p2p_db *db, int (*fn)(void *, const struct peer *),
 			    "peer listing stopped");
 		}
 	}
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "peer list");
+	return db_end(db, st, rc, err, "peer list");
 }

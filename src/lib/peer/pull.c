@@ -229,8 +229,7 @@ pull_members(struct p2p_db *db, long long pid,
 			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 			    "out of memory");
 		}
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "pull members");
+	return db_end(db, st, rc, err, "pull members");
 }
 
 int

@@ -351,13 +351,18 @@ db_done(sqlite3_stmt *st)
 }
 
 int
+db_end(struct p2p_db *db, sqlite3_stmt *st, int rc, struct p2p_err *err,
+    const char *what)
+{
+	db_done(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, what);
+}
+
+int
 db_step_done(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
     const char *what)
 {
-	int	 rc = sqlite3_step(st);
-
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, what);
+	return db_end(db, st, sqlite3_step(st), err, what);
 }
 
 int

@@ -103,6 +103,13 @@ sqlite3_stmt *db_stmt(struct p2p_db *, const char *sql, struct p2p_err *);
 /* Resets a statement from db_stmt() and clears its bindings. */
 void	 db_done(sqlite3_stmt *);
 /*
+ * Resets a statement from db_stmt() (db_done()) that the last step
+ * left at rc: 0 when that was SQLITE_DONE (a loop over its rows ran to
+ * the end), else -1 with err set by db_fail() naming what.
+ */
+int	 db_end(struct p2p_db *, sqlite3_stmt *, int rc, struct p2p_err *,
+	    const char *what);
+/*
  * Runs a statement from db_stmt() that returns no row (an INSERT,
  * UPDATE or DELETE) and resets it (db_done()).  0, or -1 with err set
  * by db_fail() naming what.

@@ -86,6 +86,5 @@ stats_grouped(struct p2p_db *db, enum stats_group g, stats_row_fn *fn,
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		fn(arg, db_col_text(st, 0), sqlite3_column_int64(st, 1));
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "stats");
+	return db_end(db, st, rc, err, "stats");
 }
