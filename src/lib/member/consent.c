@@ -736,31 +736,20 @@ fail:
 static json_object *
 optout_resource(const char *id, const char *patient, const char *date)
 {
-	json_object	*c, *o, *a, *cc;
+	json_object	*c, *o, *a;
 	char		 ref[96];
 
 	if ((c = fhir_resource_new("Consent")) == NULL)
 		return NULL;
 	snprintf(ref, sizeof(ref), "Patient/%s", patient);
 	if (fhir_add_str(c, "id", id) == -1 ||
-	    fhir_add_str(c, "status", "active") == -1)
-		goto fail;
-	o = json_object_new_object();
-	a = json_object_new_array();
-	cc = json_object_new_object();
-	if (fhir_add(c, "scope", o) == -1 || fhir_add(o, "coding", a) == -1 ||
-	    fhir_push(a, cc) == -1 || fhir_add_str(cc, "system", SYS_SCOPE) == -1 ||
-	    fhir_add_str(cc, "code", "patient-privacy") == -1)
+	    fhir_add_str(c, "status", "active") == -1 ||
+	    fhir_add(c, "scope", fhir_concept_new(SYS_SCOPE, "patient-privacy",
+	    NULL)) == -1)
 		goto fail;
 	a = json_object_new_array();
-	o = json_object_new_object();
-	if (fhir_add(c, "category", a) == -1 || fhir_push(a, o) == -1)
-		goto fail;
-	a = json_object_new_array();
-	cc = json_object_new_object();
-	if (fhir_add(o, "coding", a) == -1 || fhir_push(a, cc) == -1 ||
-	    fhir_add_str(cc, "system", SYS_ACTCODE) == -1 ||
-	    fhir_add_str(cc, "code", "IDSCL") == -1)
+	if (fhir_add(c, "category", a) == -1 ||
+	    fhir_push(a, fhir_concept_new(SYS_ACTCODE, "IDSCL", NULL)) == -1)
 		goto fail;
 	o = json_object_new_object();
 	if (fhir_add(c, "patient", o) == -1 ||

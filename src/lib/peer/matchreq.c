@@ -214,23 +214,6 @@ matchreq_consent_ok(struct p2p_db *db, const struct p2p_config *cfg,
 	return consent_validate(cfg, consent, cfg->org_npi, org, now, &t, err);
 }
 
-/* {"identifier":{"system":NPI,"value":npi}} (new), or NULL. */
-static json_object *
-npi_ref(const char *npi)
-{
-	json_object	*r, *id;
-
-	if ((r = json_object_new_object()) == NULL)
-		return NULL;
-	if (fhir_add(r, "identifier", id = json_object_new_object()) == -1 ||
-	    fhir_add_str(id, "system", SYS_NPI) == -1 ||
-	    fhir_add_str(id, "value", npi) == -1) {
-		json_object_put(r);
-		return NULL;
-	}
-	return r;
-}
-
 /*
  * Makes a Reference portable in place: an Organization of ours becomes
  * its NPI identifier (display kept); a Patient becomes MemberPatient.
@@ -320,7 +303,7 @@ portable_coverage(json_object *cov, const char *id, const char *member,
 {
 	static const char *const keys[] = { "status", "type", "identifier",
 	    "subscriberId", "dependent", "relationship", "period", "class" };
-	json_object	*c, *v, *arr, *rel, *codings, *x;
+	json_object	*c, *v, *arr;
 	char		 ref[96];
 	size_t		 i;
 
@@ -339,17 +322,13 @@ portable_coverage(json_object *cov, const char *id, const char *member,
 		goto oom;
 	/* relationship 1..1: "unknown" is in the HRex value set for this. */
 	if (fhir_get(c, "relationship", json_type_object) == NULL) {
-		if (fhir_add(c, "relationship", rel = json_object_new_object())
-		    == -1 || fhir_add(rel, "coding", codings =
-		    json_object_new_array()) == -1 ||
-		    fhir_push(codings, x = json_object_new_object()) == -1 ||
-		    fhir_add_str(x, "system", SYS_DAR) == -1 ||
-		    fhir_add_str(x, "code", "unknown") == -1)
+		if (fhir_add(c, "relationship", fhir_concept_new(SYS_DAR,
+		    "unknown", NULL)) == -1)
 			goto oom;
 	}
 	/* payor 1..1, as the NPI the responder knows its payers by. */
 	if (fhir_add(c, "payor", arr = json_object_new_array()) == -1 ||
-	    fhir_push(arr, npi_ref(payor_npi)) == -1)
+	    fhir_push(arr, fhir_ident_ref_new(SYS_NPI, payor_npi, NULL)) == -1)
 		goto oom;
 	return c;
 oom:

@@ -33,41 +33,18 @@ prov_id(const char *peer_npi, const char *member, const char *source,
 		snprintf(out + 1 + 2 * i, 3, "%02x", h[i]);
 }
 
-/* {"coding":[{"system":s,"code":c,"display":d}]} */
-static json_object *
-concept(const char *s, const char *c, const char *d)
-{
-	json_object	*cc, *arr, *x;
-
-	if ((cc = json_object_new_object()) == NULL)
-		return NULL;
-	if (fhir_add(cc, "coding", arr = json_object_new_array()) == -1 ||
-	    fhir_push(arr, x = json_object_new_object()) == -1 ||
-	    fhir_add_str(x, "system", s) == -1 ||
-	    fhir_add_str(x, "code", c) == -1 ||
-	    fhir_add_str(x, "display", d) == -1) {
-		json_object_put(cc);
-		return NULL;
-	}
-	return cc;
-}
-
 /* One agent: type, and who as an NPI identifier with a display. */
 static json_object *
 agent(const char *sys, const char *code, const char *display,
     const char *npi, const char *name)
 {
-	json_object	*a, *who, *id;
+	json_object	*a;
 
 	if ((a = json_object_new_object()) == NULL)
 		return NULL;
-	if (fhir_add(a, "type", concept(sys, code, display)) == -1 ||
-	    fhir_add(a, "who", who = json_object_new_object()) == -1 ||
-	    fhir_add(who, "identifier", id = json_object_new_object()) == -1 ||
-	    fhir_add_str(id, "system", SYS_NPI) == -1 ||
-	    fhir_add_str(id, "value", npi) == -1 ||
-	    (name != NULL && name[0] != '\0' &&
-	    fhir_add_str(who, "display", name) == -1)) {
+	if (fhir_add(a, "type", fhir_concept_new(sys, code, display)) == -1 ||
+	    fhir_add(a, "who", fhir_ident_ref_new(SYS_NPI, npi,
+	    name != NULL && name[0] != '\0' ? name : NULL)) == -1) {
 		json_object_put(a);
 		return NULL;
 	}
@@ -118,7 +95,7 @@ prov_new(const struct prov_info *p, struct p2p_err *err)
 	    fhir_add(e, "extension", exts = json_object_new_array()) == -1 ||
 	    fhir_push(exts, x = json_object_new_object()) == -1 ||
 	    fhir_add_str(x, "url", URL_SOURCE_FROM) == -1 ||
-	    fhir_add(x, "valueCodeableConcept", concept(SYS_SOURCE,
+	    fhir_add(x, "valueCodeableConcept", fhir_concept_new(SYS_SOURCE,
 	    "hl7fhirr4", "FHIR R4")) == -1 ||
 	    fhir_add_str(e, "role", "source") == -1 ||
 	    fhir_add(e, "what", what = json_object_new_object()) == -1 ||
