@@ -140,7 +140,7 @@ client_payer_org(struct p2p_db *db, const char *npi, const char *name,
 {
 	struct store_ctx	 ctx;
 	enum store_kind		 kind;
-	json_object		*org = NULL, *ids, *id;
+	json_object		*org = NULL, *ids;
 	char			 oid[STORE_ID_MAX + 1];
 	int			 n, rc;
 
@@ -163,9 +163,8 @@ client_payer_org(struct p2p_db *db, const char *npi, const char *name,
 	    fhir_add_bool(org, "active", 1) == -1 ||
 	    fhir_add_str(org, "name", name) == -1 ||
 	    fhir_add(org, "identifier", ids = json_object_new_array()) == -1 ||
-	    fhir_push(ids, id = json_object_new_object()) == -1 ||
-	    fhir_add_str(id, "system", "http://hl7.org/fhir/sid/us-npi") ==
-	    -1 || fhir_add_str(id, "value", npi) == -1) {
+	    fhir_push(ids, fhir_ident_new("http://hl7.org/fhir/sid/us-npi",
+	    npi)) == -1) {
 		json_object_put(org);
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	}

@@ -455,16 +455,28 @@ fhir_concept_new(const char *system, const char *code, const char *display)
 }
 
 json_object *
+fhir_ident_new(const char *system, const char *value)
+{
+	json_object	*id;
+
+	if ((id = json_object_new_object()) == NULL)
+		return NULL;
+	if (fhir_add_str(id, "system", system) == -1 ||
+	    fhir_add_str(id, "value", value) == -1) {
+		json_object_put(id);
+		return NULL;
+	}
+	return id;
+}
+
+json_object *
 fhir_ident_ref_new(const char *system, const char *value, const char *display)
 {
-	json_object	*o, *id;
+	json_object	*o;
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	id = json_object_new_object();
-	if (fhir_add(o, "identifier", id) == -1 ||
-	    fhir_add_str(id, "system", system) == -1 ||
-	    fhir_add_str(id, "value", value) == -1 ||
+	if (fhir_add(o, "identifier", fhir_ident_new(system, value)) == -1 ||
 	    (display != NULL && fhir_add_str(o, "display", display) == -1)) {
 		json_object_put(o);
 		return NULL;

@@ -83,13 +83,14 @@ json_object *fhir_resource_new(const char *type);
 /*
  * Builders for the small datatypes (caller puts; NULL when out of
  * memory, so that they nest in fhir_add() and fhir_push()): a Coding,
- * a CodeableConcept of one Coding, a Reference by identifier.  display
- * may be NULL.
+ * a CodeableConcept of one Coding, an Identifier, a Reference by
+ * identifier.  display may be NULL.
  */
 json_object *fhir_coding_new(const char *system, const char *code,
 	    const char *display);
 json_object *fhir_concept_new(const char *system, const char *code,
 	    const char *display);
+json_object *fhir_ident_new(const char *system, const char *value);
 json_object *fhir_ident_ref_new(const char *system, const char *value,
 	    const char *display);
 

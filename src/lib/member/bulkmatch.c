@@ -494,14 +494,11 @@ member_entry(const struct member *m, enum bucket b, const char *cid)
 static json_object *
 npi_identifiers(const char *npi)
 {
-	json_object	*a, *id;
+	json_object	*a;
 
 	if ((a = json_object_new_array()) == NULL)
 		return NULL;
-	if ((id = json_object_new_object()) == NULL ||
-	    fhir_push(a, id) == -1 ||
-	    fhir_add_str(id, "system", NPI_SYSTEM) == -1 ||
-	    fhir_add_str(id, "value", npi) == -1) {
+	if (fhir_push(a, fhir_ident_new(NPI_SYSTEM, npi)) == -1) {
 		json_object_put(a);
 		return NULL;
 	}

@@ -222,7 +222,6 @@ static int
 portable(struct p2p_db *db, json_object *ref, const char *member,
     struct p2p_err *err)
 {
-	json_object	*id;
 	char		 npi[16], pat[96];
 	const char	*r;
 	int		 rc;
@@ -238,9 +237,7 @@ portable(struct p2p_db *db, json_object *ref, const char *member,
 	if ((rc = matchreq_ref_npi(db, ref, npi, err)) != 1)
 		return rc;
 	json_object_object_del(ref, "reference");
-	if (fhir_add(ref, "identifier", id = json_object_new_object()) == -1 ||
-	    fhir_add_str(id, "system", SYS_NPI) == -1 ||
-	    fhir_add_str(id, "value", npi) == -1)
+	if (fhir_add(ref, "identifier", fhir_ident_new(SYS_NPI, npi)) == -1)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	return 0;
 }
