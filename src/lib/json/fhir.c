@@ -4,6 +4,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -467,6 +469,27 @@ fhir_ident_new(const char *system, const char *value)
 		return NULL;
 	}
 	return id;
+}
+
+json_object *
+fhir_ref_new(const char *fmt, ...)
+{
+	json_object	*o;
+	va_list		 ap;
+	char		 ref[512];
+	int		 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(ref, sizeof(ref), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(ref) ||
+	    (o = json_object_new_object()) == NULL)
+		return NULL;
+	if (fhir_add_str(o, "reference", ref) == -1) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
 }
 
 json_object *

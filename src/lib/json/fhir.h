@@ -91,6 +91,10 @@ json_object *fhir_coding_new(const char *system, const char *code,
 json_object *fhir_concept_new(const char *system, const char *code,
 	    const char *display);
 json_object *fhir_ident_new(const char *system, const char *value);
+/* A Reference {"reference": ...} to the printf-formatted text (at most
+ * 511 bytes: NULL for a longer one, as when out of memory). */
+json_object *fhir_ref_new(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
 json_object *fhir_ident_ref_new(const char *system, const char *value,
 	    const char *display);
 

@@ -175,16 +175,13 @@ static json_object *
 entity(const char *reference, const char *type, const char *role,
     const char *role_display)
 {
-	json_object	*e, *what;
+	json_object	*e;
 
 	if ((e = json_object_new_object()) == NULL)
 		return NULL;
-	if (reference != NULL) {
-		what = json_object_new_object();
-		if (fhir_add(e, "what", what) == -1 ||
-		    fhir_add_str(what, "reference", reference) == -1)
-			goto fail;
-	}
+	if (reference != NULL &&
+	    fhir_add(e, "what", fhir_ref_new("%s", reference)) == -1)
+		goto fail;
 	if (fhir_add(e, "type", fhir_coding_new(SYS_ENTITY_TYPE, type, NULL)) == -1 ||
 	    fhir_add(e, "role", fhir_coding_new(SYS_OBJECT_ROLE, role,
 	    role_display)) == -1)

@@ -464,7 +464,7 @@ contained_patient(json_object *patient, size_t i, json_object *seen,
 static json_object *
 member_entry(const struct member *m, enum bucket b, const char *cid)
 {
-	json_object	*mem, *ent, *exts, *ext, *vr;
+	json_object	*mem, *ent, *exts, *ext;
 	char		 ref[160], local[80];
 
 	snprintf(local, sizeof(local), "#%.70s", cid);
@@ -476,13 +476,11 @@ member_entry(const struct member *m, enum bucket b, const char *cid)
 	ent = json_object_new_object();
 	exts = json_object_new_array();
 	ext = json_object_new_object();
-	vr = json_object_new_object();
 	if (fhir_add(mem, "entity", ent) == -1 ||
 	    fhir_add(ent, "extension", exts) == -1 ||
 	    fhir_push(exts, ext) == -1 ||
 	    fhir_add_str(ext, "url", BM_MATCH_EXT) == -1 ||
-	    fhir_add(ext, "valueReference", vr) == -1 ||
-	    fhir_add_str(vr, "reference", local) == -1 ||
+	    fhir_add(ext, "valueReference", fhir_ref_new("%s", local)) == -1 ||
 	    fhir_add_str(ent, "reference", ref) == -1) {
 		json_object_put(mem);
 		return NULL;

@@ -737,11 +737,9 @@ static json_object *
 optout_resource(const char *id, const char *patient, const char *date)
 {
 	json_object	*c, *o, *a;
-	char		 ref[96];
 
 	if ((c = fhir_resource_new("Consent")) == NULL)
 		return NULL;
-	snprintf(ref, sizeof(ref), "Patient/%s", patient);
 	if (fhir_add_str(c, "id", id) == -1 ||
 	    fhir_add_str(c, "status", "active") == -1 ||
 	    fhir_add(c, "scope", fhir_concept_new(SYS_SCOPE, "patient-privacy",
@@ -751,9 +749,7 @@ optout_resource(const char *id, const char *patient, const char *date)
 	if (fhir_add(c, "category", a) == -1 ||
 	    fhir_push(a, fhir_concept_new(SYS_ACTCODE, "IDSCL", NULL)) == -1)
 		goto fail;
-	o = json_object_new_object();
-	if (fhir_add(c, "patient", o) == -1 ||
-	    fhir_add_str(o, "reference", ref) == -1 ||
+	if (fhir_add(c, "patient", fhir_ref_new("Patient/%s", patient)) == -1 ||
 	    fhir_add_str(c, "dateTime", date) == -1)
 		goto fail;
 	o = json_object_new_object();

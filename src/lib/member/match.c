@@ -709,17 +709,14 @@ fail:
 static json_object *
 reply_hrex(const struct p2p_config *cfg, const char *patient)
 {
-	json_object	*out, *ref;
-	char		 r[80];
+	json_object	*out;
 
 	if ((out = params_new()) == NULL)
 		return NULL;
-	snprintf(r, sizeof(r), "Patient/%s", patient);
-	ref = json_object_new_object();
 	if (params_add(out, "MemberIdentifier", "valueIdentifier",
 	    umb_identifier(cfg, patient, 0)) == -1 ||
-	    fhir_add_str(ref, "reference", r) == -1 ||
-	    params_add(out, "MemberId", "valueReference", ref) == -1) {
+	    params_add(out, "MemberId", "valueReference",
+	    fhir_ref_new("Patient/%s", patient)) == -1) {
 		json_object_put(out);
 		return NULL;
 	}

@@ -300,8 +300,7 @@ portable_coverage(json_object *cov, const char *id, const char *member,
 {
 	static const char *const keys[] = { "status", "type", "identifier",
 	    "subscriberId", "dependent", "relationship", "period", "class" };
-	json_object	*c, *v, *arr;
-	char		 ref[96];
+	json_object	*c, *arr;
 	size_t		 i;
 
 	if ((c = fhir_resource_new("Coverage")) == NULL ||
@@ -313,9 +312,8 @@ portable_coverage(json_object *cov, const char *id, const char *member,
 	if (fhir_get(c, "status", json_type_string) == NULL &&
 	    fhir_add_str(c, "status", "active") == -1)
 		goto oom;
-	snprintf(ref, sizeof(ref), "Patient/%s", member);
-	if (fhir_add(c, "beneficiary", v = json_object_new_object()) == -1 ||
-	    fhir_add_str(v, "reference", ref) == -1)
+	if (fhir_add(c, "beneficiary", fhir_ref_new("Patient/%s",
+	    member)) == -1)
 		goto oom;
 	/* relationship 1..1: "unknown" is in the HRex value set for this. */
 	if (fhir_get(c, "relationship", json_type_object) == NULL) {
@@ -341,16 +339,13 @@ portable_consent(struct p2p_db *db, json_object *consent, const char *member,
 {
 	json_object	*c = NULL, *v, *actors, *a;
 	const char	*s;
-	char		 ref[96];
 	size_t		 i, n;
 
 	if (json_object_deep_copy(consent, &c, NULL) != 0)
 		goto oom;
 	json_object_object_del(c, "meta");
 	json_object_object_del(c, "text");
-	snprintf(ref, sizeof(ref), "Patient/%s", member);
-	if (fhir_add(c, "patient", v = json_object_new_object()) == -1 ||
-	    fhir_add_str(v, "reference", ref) == -1)
+	if (fhir_add(c, "patient", fhir_ref_new("Patient/%s", member)) == -1)
 		goto oom;
 	if ((v = fhir_get(c, "performer", json_type_array)) != NULL) {
 		n = json_object_array_length(v);

@@ -54,7 +54,7 @@ agent(const char *sys, const char *code, const char *display,
 json_object *
 prov_new(const struct prov_info *p, struct p2p_err *err)
 {
-	json_object	*r, *meta, *prof, *tg, *t, *agents, *ents, *e, *what;
+	json_object	*r, *meta, *prof, *tg, *agents, *ents, *e, *what;
 	json_object	*exts, *x;
 	char		 id[IDMAP_ID_MAX], text[600];
 	size_t		 i;
@@ -79,8 +79,7 @@ prov_new(const struct prov_info *p, struct p2p_err *err)
 	    fhir_add(r, "target", tg = json_object_new_array()) == -1)
 		goto oom;
 	for (i = 0; i < p->ntargets; i++)
-		if (fhir_push(tg, t = json_object_new_object()) == -1 ||
-		    fhir_add_str(t, "reference", p->targets[i]) == -1)
+		if (fhir_push(tg, fhir_ref_new("%s", p->targets[i])) == -1)
 			goto oom;
 	/* PDex: recorded SHOULD be when this payer received the data. */
 	if (fhir_add_str(r, "recorded", p->recorded) == -1 ||
