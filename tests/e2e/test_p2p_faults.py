@@ -172,10 +172,7 @@ class Faults(unittest.TestCase):
             self.stub.reset()
             self.stub.export_files = [("Observation", obs, 40)]
             # the backoff over (as the next cron run would find it)
-            c = sqlite3.connect(os.path.join(self.b.data, "p2p.db"))
-            with c:
-                c.execute("UPDATE inbound SET next_try = 0 WHERE patient = 'fr1'")
-            c.close()
+            self.b.sql("UPDATE inbound SET next_try = 0 WHERE patient = 'fr1'")
             p = self.run_request("bulk", "--from", name, check=0)
             self.assertEqual(self.state("fr1")[0], "fetched", p.stdout)
             self.assertEqual(len(self.stored("fr1")), 40)
