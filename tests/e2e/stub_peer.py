@@ -65,6 +65,7 @@ class Stub:
         self.export_errors = []       # OperationOutcome lines
         self.everything_pages = None  # [[resources], ...] sync $everything
         self.slow = {}                # file name -> (chunk bytes, pause s)
+        self.chunked = set()          # file names sent without Content-Length
         self.exports = []             # $davinci-data-export bodies
         self.file_base = None         # files on another server, or None
         self.requires_token = True    # the manifest's requiresAccessToken
@@ -210,19 +211,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
             start = int(rng[6:-1])
             if start >= len(data):
                 return self.send(416, OO("value", "range"))
+        chunked = name in self.stub.chunked
         self.send_response(206 if start else 200)
         self.send_header("Content-Type", "application/fhir+ndjson")
-        self.send_header("Content-Length", str(len(data) - start))
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(data) - start))
         if start:
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
         self.end_headers()
         chunk, pause = self.stub.slow.get(name, (len(data) or 1, 0))
         try:
             for i in range(start, len(data), chunk):
-                self.wfile.write(data[i:i + chunk])
+                part = data[i:i + chunk]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
                 self.wfile.flush()
                 if pause:
                     time.sleep(pause)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             pass
 

@@ -151,31 +151,41 @@ class Faults(unittest.TestCase):
     def test_file_larger_than_peer_file_max(self):
         """A bulk file past peer_file_max is cut off and failed, not
         fetched again in that run, nothing of it stored, the member due
-        with the reason; within the bound the next run goes through."""
-        name = self.peer(["fr1"])
-        obs = self.obs("r-fr1", 40)
+        with the reason; within the bound the next run goes through.
+        Both ways a size shows: the Content-Length, and (chunked, no
+        length) the bytes as they arrive."""
+        for member, chunked in (("fr1", False), ("fr2", True)):
+            with self.subTest(chunked=chunked):
+                self.stub.reset()
+                self.over_peer_file_max(member, chunked)
+
+    def over_peer_file_max(self, member, chunked):
+        name = self.peer([member])
+        obs = self.obs("r-" + member, 40)
         size = sum(len(json.dumps(o)) + 1 for o in obs)
+        if chunked:
+            self.stub.chunked.add("Observation-0.ndjson")
+            self.stub.slow["Observation-0.ndjson"] = (512, 0)
         self.stub.export_files = [("Observation", obs, 40)]
         self.b.set_conf(peer_file_max=size - 1)
         try:
             p = self.run_request("bulk", "--from", name, check=1)
-            st, why, _ = self.state("fr1")
+            st, why, _ = self.state(member)
             self.assertEqual(st, "due", p.stdout)   # the operator may raise it
             self.assertIn("larger than peer_file_max (%d bytes)" % (size - 1), why)
             self.assertEqual(len(self.stub.hits("GET", "/files/Observation-0")), 1)
-            self.assertEqual(self.stored("fr1"), [])
+            self.assertEqual(self.stored(member), [])
             for top, _, names in os.walk(os.path.join(self.b.data, "inbound")):
                 for n in names:     # the part received was removed
                     with open(os.path.join(top, n)) as f:
-                        self.assertNotIn("r-fr1", f.read())
+                        self.assertNotIn("r-" + member, f.read())
             self.b.set_conf(peer_file_max=size)
-            self.stub.reset()
-            self.stub.export_files = [("Observation", obs, 40)]
+            self.stub.log.clear()
             # the backoff over (as the next cron run would find it)
-            self.b.sql("UPDATE inbound SET next_try = 0 WHERE patient = 'fr1'")
+            self.b.sql("UPDATE inbound SET next_try = 0 WHERE patient = ?", member)
             p = self.run_request("bulk", "--from", name, check=0)
-            self.assertEqual(self.state("fr1")[0], "fetched", p.stdout)
-            self.assertEqual(len(self.stored("fr1")), 40)
+            self.assertEqual(self.state(member)[0], "fetched", p.stdout)
+            self.assertEqual(len(self.stored(member)), 40)
         finally:
             self.b.set_conf(peer_file_max=4294967296)
 
