@@ -68,7 +68,7 @@ everything(struct p2p_ctx *ctx, struct p2p_req *req, struct p2p_err *err)
 		req->ctype = "application/fhir+json";
 	}
 	/*
-	 * Issue #7: which resources went out, for the disclosure report.
+	 * Which resources went out, for the disclosure report.
 	 * A job releases nothing yet: its record is written when its files
 	 * are published (jobs/members.h).
 	 */

@@ -331,7 +331,7 @@ consent_store(struct p2p_db *db, json_object *consent,
 	db_bind_text(st, 3, ts);
 	if (db_step_done(db, st, err, "consent history insert") == -1)
 		return -1;
-	/* Issue #7: every consent captured is in the audit trail. */
+	/* Every consent captured is in the audit trail. */
 	return audit_log(db, "consent", "success", client, patient, *cid,
 	    "captured (submitted, version 1)", err);
 }

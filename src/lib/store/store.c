@@ -621,7 +621,7 @@ put_consent(struct p2p_db *db, const struct store_row *row,
 	if (consent_history_add(db, cid, status, "load", ctx->now, json,
 	    err) == -1)
 		return -1;
-	/* Issue #7: consents the payer loads (opt-outs) are audited too. */
+	/* Consents the payer loads (opt-outs) are audited too. */
 	snprintf(detail, sizeof(detail), "%s (loaded, status %s)",
 	    (prov = fhir_path_str(res, "provision.type")) != NULL &&
 	    strcmp(prov, "deny") == 0 ? "opt-out recorded" : "loaded consent",
