@@ -215,16 +215,9 @@ client_each(struct p2p_db *db, client_each_fn *fn, void *arg,
 
 	if ((st = db_stmt(db, sql_list, err)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		c.id = db_col_text(st, 0);
-		c.npi = db_col_text(st, 1);
-		c.scopes = db_col_text(st, 2);
-		c.grant_types = db_col_text(st, 3);
-		c.inline_jwks = sqlite3_column_int(st, 4);
-		c.jwks_url = db_col_text(st, 5);
-		c.secret = sqlite3_column_int(st, 6);
-		c.active = sqlite3_column_int(st, 7);
+	while ((rc = db_next(st, "ttttitii", &c.id, &c.npi, &c.scopes,
+	    &c.grant_types, &c.inline_jwks, &c.jwks_url, &c.secret,
+	    &c.active)) == SQLITE_ROW)
 		fn(arg, &c);
-	}
 	return db_end(db, st, rc, err, "client list");
 }

@@ -289,16 +289,9 @@ audit_export(struct p2p_db *db, const struct p2p_config *cfg,
 		db_bind_text(st, 1, patient);
 	db_bind_text(st, 2, since != NULL ? since : "");
 	db_bind_text(st, 3, until != NULL ? until : "9999");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		r.aid = sqlite3_column_int64(st, 0);
-		r.time = db_col_text(st, 1);
-		r.event = db_col_text(st, 2);
-		r.outcome = db_col_text(st, 3);
-		r.client_id = db_col_text(st, 4);
-		r.client_npi = db_col_text(st, 5);
-		r.patient = db_col_text(st, 6);
-		r.consent_id = db_col_text(st, 7);
-		r.detail = db_col_text(st, 8);
+	while ((rc = db_next(st, "Itttttttt", &r.aid, &r.time, &r.event,
+	    &r.outcome, &r.client_id, &r.client_npi, &r.patient,
+	    &r.consent_id, &r.detail)) == SQLITE_ROW) {
 		if (r.time == NULL || r.event == NULL || r.outcome == NULL) {
 			rc = SQLITE_CORRUPT;
 			break;

@@ -859,13 +859,9 @@ consent_versions(struct p2p_db *db, long long cid, consent_version_fn *fn,
 	if ((st = db_stmt(db, sql[STMT_VERSIONS], err)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, cid);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v.version = sqlite3_column_int(st, 0);
-		v.status = db_col_text(st, 1);
-		v.changed_by = db_col_text(st, 2);
-		v.time = db_col_text(st, 3);
+	while ((rc = db_next(st, "ittt", &v.version, &v.status,
+	    &v.changed_by, &v.time)) == SQLITE_ROW)
 		fn(arg, &v);
-	}
 	return db_end(db, st, rc, err, "history");
 }
 
@@ -880,13 +876,8 @@ consent_matches(struct p2p_db *db, const char *patient,
 	if ((st = db_stmt(db, sql[STMT_MATCHES], err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, patient);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		m.client = db_col_text(st, 0);
-		m.consent = db_col_text(st, 1);
-		m.group = db_col_text(st, 2);
-		m.consentless = sqlite3_column_int(st, 3);
-		m.created = db_col_text(st, 4);
+	while ((rc = db_next(st, "tttit", &m.client, &m.consent, &m.group,
+	    &m.consentless, &m.created)) == SQLITE_ROW)
 		fn(arg, &m);
-	}
 	return db_end(db, st, rc, err, "matches");
 }

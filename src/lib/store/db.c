@@ -1,7 +1,9 @@
 /*
  * db.c - see db.h.
  */
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -369,12 +371,93 @@ int
 db_run_text(struct p2p_db *db, const char *sql, const char *arg,
     struct p2p_err *err, const char *what)
 {
+	return db_run(db, sql, err, what, "t", arg);
+}
+
+static void
+db_bindv(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+	int	 i;
+
+	for (i = 1; *fmt != '\0'; fmt++, i++)
+		switch (*fmt) {
+		case 't':
+			db_bind_text(st, i, va_arg(ap, const char *));
+			break;
+		case 'i':
+			sqlite3_bind_int(st, i, va_arg(ap, int));
+			break;
+		case 'I':
+			sqlite3_bind_int64(st, i, va_arg(ap, long long));
+			break;
+		default:
+			abort();
+		}
+}
+
+sqlite3_stmt *
+db_query(struct p2p_db *db, const char *sql, struct p2p_err *err,
+    const char *fmt, ...)
+{
 	sqlite3_stmt	*st;
+	va_list		 ap;
+
+	if ((st = db_stmt(db, sql, err)) == NULL)
+		return NULL;
+	va_start(ap, fmt);
+	db_bindv(st, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+int
+db_run(struct p2p_db *db, const char *sql, struct p2p_err *err,
+    const char *what, const char *fmt, ...)
+{
+	sqlite3_stmt	*st;
+	va_list		 ap;
 
 	if ((st = db_stmt(db, sql, err)) == NULL)
 		return -1;
-	db_bind_text(st, 1, arg);
+	va_start(ap, fmt);
+	db_bindv(st, fmt, ap);
+	va_end(ap);
 	return db_step_done(db, st, err, what);
+}
+
+int
+db_next(sqlite3_stmt *st, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 i, rc;
+
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+		return rc;
+	va_start(ap, fmt);
+	for (i = 0; *fmt != '\0'; fmt++, i++)
+		switch (*fmt) {
+		case 't':
+			*va_arg(ap, const char **) = db_col_text(st, i);
+			break;
+		case 'i':
+			*va_arg(ap, int *) = sqlite3_column_int(st, i);
+			break;
+		case 'I':
+			*va_arg(ap, long long *) =
+			    sqlite3_column_int64(st, i);
+			break;
+		default:
+			abort();
+		}
+	va_end(ap);
+	return rc;
+}
+
+int
+db_stopped(sqlite3_stmt *st, struct p2p_err *err, const char *msg)
+{
+	db_done(st);
+	return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "%s", msg);
 }
 
 int

@@ -138,6 +138,39 @@ int	 db_one(struct p2p_db *, sqlite3_stmt *,
 	    const char *what);
 
 /*
+ * Parameters and columns by a format, one letter each, in order from
+ * ?1 or column 0: 't' text (const char *; NULL is SQL NULL), 'i' int,
+ * 'I' long long.  Each argument must have exactly the letter's type
+ * (cast where it has not): the format is not checked by the compiler.
+ */
+
+/*
+ * db_stmt() of sql with the arguments bound as fmt says.  NULL with err
+ * set when it does not prepare.
+ */
+sqlite3_stmt *db_query(struct p2p_db *, const char *sql, struct p2p_err *,
+	    const char *fmt, ...);
+/*
+ * db_step_done() of db_query(): runs sql, which returns no row, with
+ * the arguments bound as fmt says.  0, or -1 with err set naming what.
+ */
+int	 db_run(struct p2p_db *, const char *sql, struct p2p_err *,
+	    const char *what, const char *fmt, ...);
+/*
+ * Steps a statement from db_stmt(): on SQLITE_ROW the row's columns are
+ * stored through the pointers as fmt says ('t' const char ** to text
+ * that lives until the next step or reset, 'i' int *, 'I' long long *).
+ * Returns the step's result code, for a loop
+ * while ((rc = db_next(st, ...)) == SQLITE_ROW) ... and db_end().
+ */
+int	 db_next(sqlite3_stmt *, const char *fmt, ...);
+/*
+ * For a loop over rows that the caller's function stopped: resets st
+ * (db_done()) and sets err to 500 with msg.  Returns -1.
+ */
+int	 db_stopped(sqlite3_stmt *, struct p2p_err *, const char *msg);
+
+/*
  * BEGIN IMMEDIATE / COMMIT / ROLLBACK.  0 or -1 with err set.  Inside a
  * batch (db_batch_begin()) they are a savepoint of the batch's
  * transaction instead: SAVEPOINT / RELEASE / ROLLBACK TO, so that the
