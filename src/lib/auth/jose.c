@@ -181,22 +181,19 @@ jwk_bn(json_object *k, const char *name, size_t maxlen)
 	return bn;
 }
 
-/* The public key of type ("RSA", "EC") from the parameters in bld. */
+/* The public key of type ("RSA", "EC") from params, or NULL. */
 static EVP_PKEY *
-public_key(const char *type, OSSL_PARAM_BLD *bld)
+public_key(const char *type, const OSSL_PARAM *params)
 {
-	OSSL_PARAM	*params;
 	EVP_PKEY_CTX	*pc = NULL;
 	EVP_PKEY	*pkey = NULL;
 
-	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
-		return NULL;
 	if ((pc = EVP_PKEY_CTX_new_from_name(NULL, type, NULL)) == NULL ||
 	    EVP_PKEY_fromdata_init(pc) <= 0 ||
-	    EVP_PKEY_fromdata(pc, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+	    EVP_PKEY_fromdata(pc, &pkey, EVP_PKEY_PUBLIC_KEY,
+	    (OSSL_PARAM *)params) <= 0)
 		pkey = NULL;
 	EVP_PKEY_CTX_free(pc);
-	OSSL_PARAM_free(params);
 	return pkey;
 }
 
@@ -204,6 +201,7 @@ static EVP_PKEY *
 jwk_rsa(json_object *k)
 {
 	OSSL_PARAM_BLD	*bld = NULL;
+	OSSL_PARAM	*params = NULL;
 	EVP_PKEY	*pkey = NULL;
 	BIGNUM		*n, *e;
 
@@ -213,9 +211,11 @@ jwk_rsa(json_object *k)
 		goto out;
 	if ((bld = OSSL_PARAM_BLD_new()) != NULL &&
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
-	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
-		pkey = public_key("RSA", bld);
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) &&
+	    (params = OSSL_PARAM_BLD_to_param(bld)) != NULL)
+		pkey = public_key("RSA", params);
 out:
+	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
 	BN_free(n);
 	BN_free(e);
@@ -225,7 +225,7 @@ out:
 static EVP_PKEY *
 jwk_ec(json_object *k, const char *group, size_t clen)
 {
-	OSSL_PARAM_BLD	*bld = NULL;
+	OSSL_PARAM	 params[3];
 	EVP_PKEY	*pkey = NULL;
 	unsigned char	*x = NULL, *y = NULL, pub[1 + 2 * 66];
 	size_t		 xl = 0, yl = 0;
@@ -241,14 +241,13 @@ jwk_ec(json_object *k, const char *group, size_t clen)
 	memcpy(pub + 1, x, clen);
 	memcpy(pub + 1 + clen, y, clen);
 	/* fromdata checks the point is on the curve for EC public keys */
-	if ((bld = OSSL_PARAM_BLD_new()) != NULL &&
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-	    group, 0) &&
-	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
-	    pub, 1 + 2 * clen))
-		pkey = public_key("EC", bld);
+	params[0] = OSSL_PARAM_construct_utf8_string(
+	    OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(
+	    OSSL_PKEY_PARAM_PUB_KEY, pub, 1 + 2 * clen);
+	params[2] = OSSL_PARAM_construct_end();
+	pkey = public_key("EC", params);
 out:
-	OSSL_PARAM_BLD_free(bld);
 	free(x);
 	free(y);
 	return pkey;
