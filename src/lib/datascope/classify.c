@@ -714,20 +714,14 @@ emit_value(struct emit *e, uint32_t v)
 		emit_string(e, v);
 		return 0;
 	case JS_NUMBER:
-		/* an integer "-0" is int64 0 to json-c */
+	case JS_TRUE:
+	case JS_FALSE:
+	case JS_NULL:
+		/* as written; but an integer "-0" is int64 0 to json-c */
 		if (n->len == 2 && memcmp(e->j->text + n->start, "-0", 2) == 0)
 			emit_raw(e, "0", 1);
 		else
 			emit_raw(e, e->j->text + n->start, n->len);
-		return 0;
-	case JS_TRUE:
-		emit_raw(e, "true", 4);
-		return 0;
-	case JS_FALSE:
-		emit_raw(e, "false", 5);
-		return 0;
-	case JS_NULL:
-		emit_raw(e, "null", 4);
 		return 0;
 	case JS_ARRAY:
 		emit_raw(e, "[", 1);

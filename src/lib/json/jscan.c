@@ -218,30 +218,27 @@ jscan_parse(struct jscan *j, const char *text, size_t len, int flags)
 				break;
 			goto bad;
 		}
-		if (want == AFTER) {
+		if (want == AFTER || want == KEY_OR_END || want == VALUE_OR_END) {
 			if (depth == 0)
 				goto bad;	/* data after the document */
 			t = j->node[stack[depth - 1]].type;
-			if (s[i] == ',') {
+			if (want == AFTER && s[i] == ',') {
 				want = t == JS_OBJECT ? KEY : VALUE;
 				i++;
 				continue;
 			}
-			if (s[i] != (t == JS_OBJECT ? '}' : ']'))
-				goto bad;
-			i++;
-			depth--;
-			j->node[stack[depth]].next = (uint32_t)j->nnode;
-			continue;
-		}
-		if (want == KEY_OR_END || want == KEY) {
-			if (want == KEY_OR_END && s[i] == '}') {
+			if (s[i] == (t == JS_OBJECT ? '}' : ']')) {
+				/* the end of the innermost object or array */
 				i++;
 				depth--;
 				j->node[stack[depth]].next = (uint32_t)j->nnode;
 				want = AFTER;
 				continue;
 			}
+			if (want == AFTER)
+				goto bad;
+		}
+		if (want == KEY_OR_END || want == KEY) {
 			if (s[i] != '"' || scan_string(j, s, len, &i) == -1)
 				goto bad;
 			while (i < len && WS(s[i]))
@@ -250,13 +247,6 @@ jscan_parse(struct jscan *j, const char *text, size_t len, int flags)
 				goto bad;
 			i++;
 			want = VALUE;
-			continue;
-		}
-		if (want == VALUE_OR_END && s[i] == ']') {
-			i++;
-			depth--;
-			j->node[stack[depth]].next = (uint32_t)j->nnode;
-			want = AFTER;
 			continue;
 		}
 		/* a value */
@@ -284,8 +274,9 @@ jscan_parse(struct jscan *j, const char *text, size_t len, int flags)
 			need = t == JS_FALSE ? 5 : 4;
 			if (len - i < need || memcmp(s + i, t == JS_TRUE ?
 			    "true" : t == JS_FALSE ? "false" : "null",
-			    need) != 0 || push(j, t, i) == 0)
+			    need) != 0 || (n = push(j, t, i)) == 0)
 				goto bad;
+			j->node[n].len = (uint32_t)need;
 			i += need;
 			break;
 		default:

@@ -36,7 +36,9 @@ enum jscan_type {
 
 struct jscan_node {
 	uint32_t	 start;		/* strings: first byte of the content */
-	uint32_t	 len;		/* strings: bytes of content (raw) */
+	uint32_t	 len;		/* strings: bytes of content (raw);
+					   numbers, true, false, null: of
+					   the text */
 	uint32_t	 next;		/* node index after this subtree */
 	uint32_t	 dec;		/* strings: 1 + offset of the decoded
 					   text in the arena, 0 not yet */
