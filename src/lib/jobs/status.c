@@ -235,15 +235,8 @@ int
 job_advise(struct p2p_db *db, const char *id, const char *client,
     int64_t now, int ra, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql[STMT_ADVICE], err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, client);
-	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_int(st, 4, ra);
-	return db_step_done(db, st, err, "job poll");
+	return db_run(db, sql[STMT_ADVICE], err, "job poll", "ttIi", id, client,
+	    (long long)now, ra);
 }
 
 int

@@ -598,17 +598,8 @@ static int
 insert_group(struct p2p_db *db, const struct job *job, const char *gid,
     enum bucket b, const char *created, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql_grp_ins, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, gid);
-	db_bind_text(st, 2, job->client_id);
-	db_bind_text(st, 3, job->id);
-	db_bind_text(st, 4, bucket_code[b]);
-	db_bind_text(st, 5, created);
-	db_bind_text(st, 6, "{}");
-	return db_step_done(db, st, err, "insert group");
+	return db_run(db, sql_grp_ins, err, "insert group", "tttttt", gid,
+	    job->client_id, job->id, bucket_code[b], created, "{}");
 }
 
 /*

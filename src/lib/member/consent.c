@@ -534,16 +534,8 @@ int
 consent_history_add(struct p2p_db *db, long long cid, const char *status,
     const char *by, const char *ts, const char *json, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql[STMT_HISTORY_NEXT], err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, cid);
-	db_bind_text(st, 2, status);
-	db_bind_text(st, 3, by);
-	db_bind_text(st, 4, ts);
-	db_bind_text(st, 5, json);
-	return db_step_done(db, st, err, "consent history insert");
+	return db_run(db, sql[STMT_HISTORY_NEXT], err, "consent history insert",
+	    "Itttt", cid, status, by, ts, json);
 }
 
 int

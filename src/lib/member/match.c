@@ -564,15 +564,8 @@ static int
 probe_add(struct p2p_db *db, const char *client, const char *person,
     const char *card, time_t now, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql_probe_add, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, client);
-	db_bind_text(st, 2, person);
-	db_bind_text(st, 3, card);
-	sqlite3_bind_int64(st, 4, (long long)now);
-	return db_step_done(db, st, err, "probe insert");
+	return db_run(db, sql_probe_add, err, "probe insert", "tttI", client,
+	    person, card, (long long)now);
 }
 
 int

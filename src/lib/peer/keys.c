@@ -216,18 +216,9 @@ static int
 insert(struct p2p_db *db, const struct skey *k, json_object *jwk,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql_ins, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, k->kid);
-	db_bind_text(st, 2, k->alg);
-	db_bind_text(st, 3, k->file);
-	db_bind_text(st, 4, fhir_json(jwk));
-	sqlite3_bind_int(st, 5, k->shared);
-	sqlite3_bind_int64(st, 6, k->not_before);
-	sqlite3_bind_int64(st, 7, k->created);
-	return db_step_done(db, st, err, "sign_key insert");
+	return db_run(db, sql_ins, err, "sign_key insert", "ttttiII", k->kid,
+	    k->alg, k->file, fhir_json(jwk), k->shared, k->not_before,
+	    k->created);
 }
 
 /* Records pkey as a key (shared or not): file, then row. */
@@ -503,11 +494,8 @@ keys_retire(struct p2p_db *db, const char *kid, time_t now,
 	if (peer[0] != '\0')
 		return p2p_fail(err, 409, P2P_ISSUE_CONFLICT, "key %s signs for"
 		    " peer %s", kid, peer);
-	if ((st = db_stmt(db, sql_retire, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, kid);
-	sqlite3_bind_int64(st, 2, (long long)now);
-	return db_step_done(db, st, err, "sign_key retire");
+	return db_run(db, sql_retire, err, "sign_key retire", "tI", kid,
+	    (long long)now);
 }
 
 int

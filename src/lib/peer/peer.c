@@ -175,15 +175,8 @@ peer_set_discovery(struct p2p_db *db, const char *name,
     const char *token_url, unsigned caps, long long when,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql_disc, err)) == NULL)
-		return -1;
-	db_bind_text(st, 1, name);
-	db_bind_text(st, 2, token_url);
-	sqlite3_bind_int(st, 3, (int)caps);
-	sqlite3_bind_int64(st, 4, when);
-	return db_step_done(db, st, err, "peer discovery");
+	return db_run(db, sql_disc, err, "peer discovery", "ttiI", name,
+	    token_url, (int)caps, when);
 }
 
 int

@@ -167,48 +167,27 @@ int
 pull_set(struct p2p_db *db, struct pull *p, enum pull_state state,
     const char *reason, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-
 	p->state = state;
 	str_copy(p->reason, sizeof(p->reason), reason);
-	if ((st = db_stmt(db, sql_set, err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, p->pid);
-	db_bind_text(st, 2, pull_state_name(state));
-	db_bind_text(st, 3, reason);
-	sqlite3_bind_int64(st, 4, p->next_poll);
-	sqlite3_bind_int(st, 5, p->attempts);
-	sqlite3_bind_int64(st, 6, (long long)now_sec());
-	return db_step_done(db, st, err, "pull update");
+	return db_run(db, sql_set, err, "pull update", "IttIiI", p->pid,
+	    pull_state_name(state), reason, p->next_poll, p->attempts,
+	    (long long)now_sec());
 }
 
 int
 pull_member_add(struct p2p_db *db, long long pid, const char *patient,
     long long seq, const char *remote_id, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql_mem_ins, err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, pid);
-	db_bind_text(st, 2, patient);
-	sqlite3_bind_int64(st, 3, seq);
-	db_bind_text(st, 4, remote_id ? remote_id : "");
-	return db_step_done(db, st, err, "pull member");
+	return db_run(db, sql_mem_ins, err, "pull member", "ItIt", pid, patient,
+	    seq, remote_id ? remote_id : "");
 }
 
 int
 pull_member_remote(struct p2p_db *db, long long pid, const char *patient,
     const char *remote_id, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql_mem_remote, err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, pid);
-	db_bind_text(st, 2, patient);
-	db_bind_text(st, 3, remote_id);
-	return db_step_done(db, st, err, "pull member");
+	return db_run(db, sql_mem_remote, err, "pull member", "Itt", pid,
+	    patient, remote_id);
 }
 
 int
@@ -283,18 +262,9 @@ int
 pull_file_set(struct p2p_db *db, long long pid, const struct pull_file *f,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql_file_set, err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, pid);
-	sqlite3_bind_int64(st, 2, f->seq);
-	sqlite3_bind_int64(st, 3, f->bytes);
-	sqlite3_bind_int64(st, 4, f->lines);
-	db_bind_text(st, 5, fstate_names[f->state]);
-	sqlite3_bind_int(st, 6, f->attempts);
-	db_bind_text(st, 7, f->reason);
-	return db_step_done(db, st, err, "pull file");
+	return db_run(db, sql_file_set, err, "pull file", "IIIItit", pid,
+	    f->seq, f->bytes, f->lines, fstate_names[f->state], f->attempts,
+	    f->reason);
 }
 
 int

@@ -390,12 +390,7 @@ static int
 rows_del(struct p2p_db *db, const char *sql, sqlite3_int64 rid,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-
-	if ((st = db_stmt(db, sql, err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, rid);
-	return db_step_done(db, st, err, "index rows delete");
+	return db_run(db, sql, err, "index rows delete", "I", rid);
 }
 
 /* Binds s (NULL: NULL) without a copy: s must outlive the step. */
