@@ -376,9 +376,8 @@ client_active(struct p2p_db *db, const char *id, struct p2p_err *err)
 	sqlite3_stmt	*st;
 	int		 rc, active = 0;
 
-	if ((st = db_stmt(db, sql[STMT_ACTIVE], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_ACTIVE], err, "t", id)) == NULL)
 		return -1;
-	db_bind_text(st, 1, id);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		active = sqlite3_column_int(st, 0) != 0;
 	db_done(st);
@@ -533,9 +532,8 @@ auth_org_by_npi(struct p2p_db *db, const char *npi, char *id, size_t idsz,
 
 	*n = 0;
 	id[0] = '\0';
-	if ((st = db_stmt(db, sql[STMT_ORG], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_ORG], err, "t", npi)) == NULL)
 		return -1;
-	db_bind_text(st, 1, npi);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if ((*n)++ == 0 && (s = db_col_text(st, 0)) != NULL)
 			snprintf(id, idsz, "%s", s);

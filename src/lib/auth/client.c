@@ -75,9 +75,8 @@ client_get(struct p2p_db *db, const char *id, struct client_rec *rec,
 	int		 rc;
 
 	memset(rec, 0, sizeof(*rec));
-	if ((st = db_stmt(db, sql_get, err)) == NULL)
+	if ((st = db_query(db, sql_get, err, "t", id)) == NULL)
 		return -1;
-	db_bind_text(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		copy(rec->id, sizeof(rec->id), id);
@@ -113,10 +112,8 @@ client_set_active(struct p2p_db *db, const char *id, int active,
 {
 	sqlite3_stmt	*st;
 
-	if ((st = db_stmt(db, sql_active, err)) == NULL)
+	if ((st = db_query(db, sql_active, err, "ti", id, active)) == NULL)
 		return -1;
-	db_bind_text(st, 1, id);
-	sqlite3_bind_int(st, 2, active);
 	if (db_step_done(db, st, err, "client update") == -1)
 		return -1;
 	return sqlite3_changes(db->h) == 0 ? 1 : 0;

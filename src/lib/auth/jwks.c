@@ -171,9 +171,8 @@ jwks_get(struct p2p_db *db, const struct p2p_config *cfg,
 	int		 rc, have = 0;
 
 	*out = NULL;
-	if ((st = db_stmt(db, sql_get, err)) == NULL)
+	if ((st = db_query(db, sql_get, err, "t", client_id)) == NULL)
 		return -1;
-	db_bind_text(st, 1, client_id);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		have = 1;
 		cached = xstrdup(db_col_text(st, 0));

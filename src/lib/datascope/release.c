@@ -686,13 +686,9 @@ release_ref(struct p2p_db *db, const struct release_rules *r,
 	int		 rc, found = 0;
 
 	buf_reset(out);
-	if ((st = db_stmt(db, sql_ref, err)) == NULL)
+	if ((st = db_query(db, sql_ref, err, "ttiii", type, id, SCOPE_EXCLUDED,
+	    SCOPE_SENSITIVE, r->sensitive)) == NULL)
 		return -1;
-	db_bind_text(st, 1, type);
-	db_bind_text(st, 2, id);
-	sqlite3_bind_int(st, 3, SCOPE_EXCLUDED);
-	sqlite3_bind_int(st, 4, SCOPE_SENSITIVE);
-	sqlite3_bind_int(st, 5, r->sensitive);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
 	    (txt = db_col_text(st, 0)) != NULL) {
 		if (buf_add(out, txt, (size_t)sqlite3_column_bytes(st, 0)) == -1) {

@@ -422,9 +422,9 @@ export_group_owned(struct p2p_db *db, const char *group, const char *client,
 	const char	*owner, *kind;
 	int		 ok = 0, rc;
 
-	if ((st = db_stmt(db, export_queries[STMT_GROUP], err)) == NULL)
+	if ((st = db_query(db, export_queries[STMT_GROUP], err, "t",
+	    group)) == NULL)
 		return -1;
-	db_bind_text(st, 1, group);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		owner = db_col_text(st, 0);
 		kind = db_col_text(st, 1);
@@ -484,9 +484,8 @@ group_size(struct walk *w, enum stmt size, const char *key,
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	if ((st = db_stmt(w->db, export_queries[size], err)) == NULL)
+	if ((st = db_query(w->db, export_queries[size], err, "t", key)) == NULL)
 		return -1;
-	db_bind_text(st, 1, key);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		w->total = sqlite3_column_int64(st, 0);
 	db_done(st);

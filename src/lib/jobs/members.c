@@ -114,10 +114,9 @@ job_member_add(struct p2p_db *db, const char *job_id, const char *patient,
 {
 	sqlite3_stmt	*st;
 
-	if ((st = db_stmt(db, sql[STMT_ADD], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_ADD], err, "tt", job_id,
+	    patient)) == NULL)
 		return -1;
-	db_bind_text(st, 1, job_id);
-	db_bind_text(st, 2, patient);
 	if (cid > 0)
 		sqlite3_bind_int64(st, 3, cid);
 	return db_step_done(db, st, err, "insert job member");

@@ -313,15 +313,10 @@ job_out_finish(struct job_out *o, struct p2p_db *db, struct p2p_err *err)
 			    "cannot finish an output file");
 		}
 		f->done = 1;
-		if ((st = db_stmt(db, sql[STMT_FILE_INS], err)) == NULL)
+		if ((st = db_query(db, sql[STMT_FILE_INS], err, "titttII",
+		    o->id, (int)i + 1, f->kind, f->type, f->name, f->count,
+		    f->bytes)) == NULL)
 			return -1;
-		db_bind_text(st, 1, o->id);
-		sqlite3_bind_int(st, 2, (int)i + 1);
-		db_bind_text(st, 3, f->kind);
-		db_bind_text(st, 4, f->type);
-		db_bind_text(st, 5, f->name);
-		sqlite3_bind_int64(st, 6, f->count);
-		sqlite3_bind_int64(st, 7, f->bytes);
 		if (db_step_done(db, st, err, "insert job file") == -1)
 			return -1;
 	}

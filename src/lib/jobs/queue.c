@@ -105,15 +105,10 @@ job_create(struct p2p_db *db, const struct p2p_config *cfg,
 	    JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (text == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	if ((st = db_stmt(db, sql[STMT_INSERT], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_INSERT], err, "tttttII", id, client,
+	    kind, request, text, (sqlite3_int64)now,
+	    (sqlite3_int64)(now + cfg->job_ttl))) == NULL)
 		return -1;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, client);
-	db_bind_text(st, 3, kind);
-	db_bind_text(st, 4, request);
-	db_bind_text(st, 5, text);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)now);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)(now + cfg->job_ttl));
 	if (db_step_done(db, st, err, "insert job") == -1)
 		return -1;
 	if (cfg->runner[0] != '\0')
@@ -202,9 +197,8 @@ load_job(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
 	int		 rc;
 
 	memset(job, 0, sizeof(*job));
-	if ((st = db_stmt(db, sql[STMT_LOAD], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_LOAD], err, "t", id)) == NULL)
 		return -1;
-	db_bind_text(st, 1, id);
 	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
 		db_done(st);
 		return db_fail(db, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err,
@@ -317,12 +311,9 @@ job_heartbeat(struct p2p_db *db, const struct job *job, const char *runner,
 {
 	sqlite3_stmt	*st;
 
-	if ((st = db_stmt(db, sql[STMT_BEAT], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_BEAT], err, "Ittt",
+	    (sqlite3_int64)now_sec(), progress, job->id, runner)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)now_sec());
-	db_bind_text(st, 2, progress);
-	db_bind_text(st, 3, job->id);
-	db_bind_text(st, 4, runner);
 	if (total > 0) {
 		sqlite3_bind_int64(st, 5, done);
 		sqlite3_bind_int64(st, 6, total);
@@ -465,10 +456,9 @@ job_cancel(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
 
 	if (!job_id_valid(id) || client == NULL || client[0] == '\0')
 		return 1;
-	if ((st = db_stmt(db, sql[STMT_CANCEL], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_CANCEL], err, "tt", id,
+	    client)) == NULL)
 		return -1;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, client);
 	if (db_step_done(db, st, err, "cancel job") == -1)
 		return -1;
 	if (sqlite3_changes(db->h) != 1)

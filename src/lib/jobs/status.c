@@ -68,10 +68,8 @@ job_get(struct p2p_db *db, const char *id, const char *client, time_t now,
 	memset(s, 0, sizeof(*s));
 	if (!job_id_valid(id) || client == NULL || client[0] == '\0')
 		return 1;
-	if ((st = db_stmt(db, sql[STMT_GET], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_GET], err, "tt", id, client)) == NULL)
 		return -1;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, client);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		str_copy(s->kind, sizeof(s->kind), db_col_text(st, 0));
@@ -207,14 +205,9 @@ job_poll(struct p2p_db *db, const char *id, const char *client,
 	int		 rc;
 
 	*wait = 0;
-	if ((st = db_stmt(db, sql[STMT_POLL], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_POLL], err, "ttIiii", id, client,
+	    (long long)now, ra, JOB_POLL_MIN_RA, JOB_POLL_STRIKES - 1)) == NULL)
 		return -1;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, client);
-	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_int(st, 4, ra);
-	sqlite3_bind_int(st, 5, JOB_POLL_MIN_RA);
-	sqlite3_bind_int(st, 6, JOB_POLL_STRIKES - 1);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		early = sqlite3_column_int64(st, 0);
 		due = sqlite3_column_int64(st, 1);
@@ -336,10 +329,8 @@ job_file(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
 	if (!complete)
 		return 1;
 	/* Only files the manifest lists: never a temporary one. */
-	if ((st = db_stmt(db, sql[STMT_FILE], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_FILE], err, "tt", id, name)) == NULL)
 		return -1;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, name);
 	rc = sqlite3_step(st);
 	db_done(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)

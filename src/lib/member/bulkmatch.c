@@ -615,11 +615,9 @@ old_consent(struct p2p_db *db, const struct job *job, const char *patient,
 	int		 rc;
 
 	*cid = 0;
-	if ((st = db_stmt(db, sql_old_cid, err)) == NULL)
+	if ((st = db_query(db, sql_old_cid, err, "ttt", job->id, job->client_id,
+	    patient)) == NULL)
 		return -1;
-	db_bind_text(st, 1, job->id);
-	db_bind_text(st, 2, job->client_id);
-	db_bind_text(st, 3, patient);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		*cid = sqlite3_column_int64(st, 0);
 	db_done(st);
@@ -641,11 +639,9 @@ store_member(struct p2p_db *db, const struct job *job, const char *gid,
 	    consent_record_match(db, job->client_id, m->patient, m->cid, gid,
 	    0, err) == -1)
 		return -1;
-	if ((st = db_stmt(db, sql_grp_member, err)) == NULL)
+	if ((st = db_query(db, sql_grp_member, err, "ttI", gid, m->patient,
+	    m->cid)) == NULL)
 		return -1;
-	db_bind_text(st, 1, gid);
-	db_bind_text(st, 2, m->patient);
-	sqlite3_bind_int64(st, 3, m->cid);
 	if (db_step_done(db, st, err, "insert group member") == -1)
 		return -1;
 	/*

@@ -274,9 +274,8 @@ consent_optout(struct p2p_db *db, const char *patient, int *optout,
 	int		 rc;
 
 	*optout = 0;
-	if ((st = db_stmt(db, sql[STMT_OPTOUT], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_OPTOUT], err, "t", patient)) == NULL)
 		return -1;
-	db_bind_text(st, 1, patient);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*optout = 1;
@@ -309,26 +308,17 @@ consent_store(struct p2p_db *db, json_object *consent,
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "no randomness");
 	time_instant(now_sec(), ts);
 	json = fhir_json(consent);
-	if ((st = db_stmt(db, sql[STMT_STORE], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_STORE], err, "ttttttttt", id, patient,
+	    client, t->sensitive ? "sensitive" : "regular", t->start, t->end,
+	    t->recipient, ts, json)) == NULL)
 		return -1;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, patient);
-	db_bind_text(st, 3, client);
-	db_bind_text(st, 4, t->sensitive ? "sensitive" : "regular");
-	db_bind_text(st, 5, t->start);
-	db_bind_text(st, 6, t->end);
-	db_bind_text(st, 7, t->recipient);
-	db_bind_text(st, 8, ts);
-	db_bind_text(st, 9, json);
 	if (db_step_done(db, st, err, "consent insert") == -1)
 		return -1;
 	*cid = sqlite3_last_insert_rowid(db->h);
 
-	if ((st = db_stmt(db, sql[STMT_HISTORY], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_HISTORY], err, "Itt", *cid, client,
+	    ts)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, *cid);
-	db_bind_text(st, 2, client);
-	db_bind_text(st, 3, ts);
 	if (db_step_done(db, st, err, "consent history insert") == -1)
 		return -1;
 	/* Every consent captured is in the audit trail. */
@@ -348,10 +338,9 @@ consent_record_match(struct p2p_db *db, const char *client,
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "a match needs a consent");
 	time_instant(now_sec(), ts);
-	if ((st = db_stmt(db, sql[STMT_MATCH], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_MATCH], err, "tt", client,
+	    patient)) == NULL)
 		return -1;
-	db_bind_text(st, 1, client);
-	db_bind_text(st, 2, patient);
 	if (cid > 0)
 		sqlite3_bind_int64(st, 3, cid);
 	db_bind_text(st, 4, group_id);
@@ -443,10 +432,9 @@ access_check(struct p2p_db *db, int allow_consentless, const char *client,
 
 	*cid = 0;
 	*sensitive = 0;
-	if ((st = db_stmt(db, sql[STMT_ACCESS], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_ACCESS], err, "tt", client,
+	    patient)) == NULL)
 		return -1;
-	db_bind_text(st, 1, client);
-	db_bind_text(st, 2, patient);
 	rc = sqlite3_step(st);
 	r = consent_access_next(db, st, &rc, allow_consentless, now, &d, err);
 	db_done(st);
@@ -498,9 +486,8 @@ consent_get(struct p2p_db *db, const char *id, struct consent_row *r,
 	int		 rc;
 
 	memset(r, 0, sizeof(*r));
-	if ((st = db_stmt(db, sql[STMT_GET], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_GET], err, "t", id)) == NULL)
 		return -1;
-	db_bind_text(st, 1, id);
 	if ((rc = db_step_row(db, st, err, "consent lookup")) != 0)
 		return rc;
 	r->cid = sqlite3_column_int64(st, 0);
@@ -829,9 +816,9 @@ consent_each_of(struct p2p_db *db, const char *patient,
 	sqlite3_stmt	*st;
 	int		 rc, stop = 0;
 
-	if ((st = db_stmt(db, sql[STMT_OF_PATIENT], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_OF_PATIENT], err, "t",
+	    patient)) == NULL)
 		return -1;
-	db_bind_text(st, 1, patient);
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		stop = fn(arg, db_col_text(st, 0));
 	db_done(st);
@@ -848,9 +835,8 @@ consent_versions(struct p2p_db *db, long long cid, consent_version_fn *fn,
 	struct consent_version	 v;
 	int			 rc;
 
-	if ((st = db_stmt(db, sql[STMT_VERSIONS], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_VERSIONS], err, "I", cid)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, cid);
 	while ((rc = db_next(st, "ittt", &v.version, &v.status,
 	    &v.changed_by, &v.time)) == SQLITE_ROW)
 		fn(arg, &v);
@@ -865,9 +851,8 @@ consent_matches(struct p2p_db *db, const char *patient,
 	struct consent_match	 m;
 	int			 rc;
 
-	if ((st = db_stmt(db, sql[STMT_MATCHES], err)) == NULL)
+	if ((st = db_query(db, sql[STMT_MATCHES], err, "t", patient)) == NULL)
 		return -1;
-	db_bind_text(st, 1, patient);
 	while ((rc = db_next(st, "tttit", &m.client, &m.consent, &m.group,
 	    &m.consentless, &m.created)) == SQLITE_ROW)
 		fn(arg, &m);

@@ -103,10 +103,9 @@ group_read(struct p2p_db *db, const char *id, const char *client,
 	int		 rc;
 
 	*json = NULL;
-	if ((st = db_stmt(db, group_queries[STMT_READ], err)) == NULL)
+	if ((st = db_query(db, group_queries[STMT_READ], err, "tt", id,
+	    client)) == NULL)
 		return -1;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, client);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
 	    (s = db_col_text(st, 0)) != NULL && (*json = strdup(s)) == NULL) {
 		db_done(st);
@@ -300,10 +299,9 @@ cond_holds(struct p2p_db *db, const char *gid, const char *created,
 				return 1;
 			continue;
 		}
-		if ((st = db_stmt(db, group_queries[c->kind == C_TOKEN ?
-		    STMT_TOKEN : STMT_PAIR], err)) == NULL)
+		if ((st = db_query(db, group_queries[c->kind == C_TOKEN ?
+		    STMT_TOKEN : STMT_PAIR], err, "t", gid)) == NULL)
 			return -1;
-		db_bind_text(st, 1, gid);
 		if (c->kind == C_TOKEN) {
 			db_bind_text(st, 2, c->name);
 			bind_token(st, 3, &c->a[i]);
@@ -421,10 +419,9 @@ walk(struct p2p_db *db, const char *client, const struct query *q,
 	*npage = 0;
 	*total = 0;
 	*more = 0;
-	if ((st = db_stmt(db, group_queries[STMT_GROUPS], err)) == NULL)
+	if ((st = db_query(db, group_queries[STMT_GROUPS], err, "tt", client,
+	    "")) == NULL)
 		return -1;
-	db_bind_text(st, 1, client);
-	db_bind_text(st, 2, "");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		gid = db_col_text(st, 0);
 		created = db_col_text(st, 1);

@@ -402,9 +402,8 @@ patient_agrees(struct p2p_db *db, const char *patient,
 	sqlite3_stmt	*st;
 	int		 rc, ok = 0;
 
-	if ((st = db_stmt(db, sql_demog_patient, err)) == NULL)
+	if ((st = db_query(db, sql_demog_patient, err, "t", patient)) == NULL)
 		return -1;
-	db_bind_text(st, 1, patient);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if (match_agrees(q, db_col_text(st, 0), db_col_text(st, 1),
 		    db_col_text(st, 2), db_col_text(st, 3))) {
@@ -583,12 +582,9 @@ match_probe(struct p2p_db *db, const char *client, const struct match_key *k,
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	/* The window only: older rows are the runner's to delete
 	 * (match_probe_expire()). */
-	if ((st = db_stmt(db, sql_probe_count, err)) == NULL)
+	if ((st = db_query(db, sql_probe_count, err, "ttIt", client, person,
+	    (long long)now - window, card)) == NULL)
 		return -1;
-	db_bind_text(st, 1, client);
-	db_bind_text(st, 2, person);
-	sqlite3_bind_int64(st, 3, (long long)now - window);
-	db_bind_text(st, 4, card);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		distinct = sqlite3_column_int64(st, 0);
 		seen = sqlite3_column_int(st, 1);
@@ -632,9 +628,9 @@ match_probe_expire(struct p2p_db *db, long long window, time_t now,
 
 	*n = 0;
 	do {
-		if ((st = db_stmt(db, sql_probe_expire, err)) == NULL)
+		if ((st = db_query(db, sql_probe_expire, err, "I",
+		    (long long)now - window)) == NULL)
 			return -1;
-		sqlite3_bind_int64(st, 1, (long long)now - window);
 		if (db_step_done(db, st, err, "probe expire") == -1)
 			return -1;
 		k = sqlite3_changes(db->h);

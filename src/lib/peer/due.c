@@ -119,9 +119,9 @@ page(struct p2p_db *db, const char *member, long long *last,
 
 	*n = 0;
 	buf_reset(rows);
-	if ((st = db_stmt(db, member ? sql_one : sql_all, err)) == NULL)
+	if ((st = db_query(db, member ? sql_one : sql_all, err, "I",
+	    *last)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, *last);
 	if (member != NULL)
 		db_bind_text(st, 2, member);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

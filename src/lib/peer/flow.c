@@ -1517,12 +1517,10 @@ candidates(struct flow *f, struct cand **out, size_t *n, struct p2p_err *err)
 
 	*out = NULL;
 	*n = 0;
-	if ((st = db_stmt(f->db, sql_due, err)) == NULL)
+	if ((st = db_query(f->db, sql_due, err, "tIii", f->peer.name,
+	    (long long)now_sec(), f->o->refresh != 0,
+	    f->o->retry != 0)) == NULL)
 		return -1;
-	db_bind_text(st, 1, f->peer.name);
-	sqlite3_bind_int64(st, 2, (long long)now_sec());
-	sqlite3_bind_int(st, 3, f->o->refresh != 0);
-	sqlite3_bind_int(st, 4, f->o->retry != 0);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (array_grow(&v, *n, &cap, sizeof(*v), 64) == -1) {
 			db_done(st);

@@ -171,9 +171,9 @@ org_alias(struct ingest *g, json_object *org, const char *remote_id,
 		    strcmp(sys, SYS_NPI) != 0 ||
 		    (val = fhir_str(e, "value")) == NULL)
 			continue;
-		if ((st = db_stmt(g->db, sql_org_by_npi, err)) == NULL)
+		if ((st = db_query(g->db, sql_org_by_npi, err, "t",
+		    val)) == NULL)
 			return -1;
-		db_bind_text(st, 1, val);
 		if ((rc = sqlite3_step(st)) == SQLITE_ROW && db_col_text(st, 0))
 			snprintf(local, sizeof(local), "%s", db_col_text(st, 0));
 		db_done(st);
@@ -184,12 +184,9 @@ org_alias(struct ingest *g, json_object *org, const char *remote_id,
 	/* Unknown, or our earlier copy of this very one: store it. */
 	if (local[0] == '\0' || strcmp(local, mapped) == 0)
 		return 0;
-	if ((st = db_stmt(g->db, sql_alias_put, err)) == NULL)
+	if ((st = db_query(g->db, sql_alias_put, err, "tttt", g->peer->npi,
+	    "Organization", remote_id, local)) == NULL)
 		return -1;
-	db_bind_text(st, 1, g->peer->npi);
-	db_bind_text(st, 2, "Organization");
-	db_bind_text(st, 3, remote_id);
-	db_bind_text(st, 4, local);
 	if (db_step_done(g->db, st, err, "alias") == -1)
 		return -1;
 	g->aliased++;
@@ -225,10 +222,9 @@ stored_version(struct ingest *g, json_object *res, char **old,
 	int		 rc;
 
 	*old = NULL;
-	if ((st = db_stmt(g->db, sql_current, err)) == NULL)
+	if ((st = db_query(g->db, sql_current, err, "tt", fhir_type(res),
+	    fhir_id(res))) == NULL)
 		return -1;
-	db_bind_text(st, 1, fhir_type(res));
-	db_bind_text(st, 2, fhir_id(res));
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*old = xstrdup(db_col_text(st, 0));
 		lu = db_col_text(st, 1);

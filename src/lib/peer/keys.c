@@ -392,9 +392,8 @@ keys_get(struct p2p_db *db, const char *kid, struct skey *k,
 {
 	sqlite3_stmt	*st;
 
-	if ((st = db_stmt(db, sql_get, err)) == NULL)
+	if ((st = db_query(db, sql_get, err, "t", kid)) == NULL)
 		return -1;
-	db_bind_text(st, 1, kid);
 	return db_one(db, st, row_key, k, err, "sign_key");
 }
 
@@ -410,9 +409,8 @@ keys_pick(struct p2p_db *db, const char *kid, time_t now, struct skey *k,
 			return rc;
 		return k->retired ? 1 : 0;
 	}
-	if ((st = db_stmt(db, sql_current, err)) == NULL)
+	if ((st = db_query(db, sql_current, err, "I", (long long)now)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, (long long)now);
 	return db_one(db, st, row_key, k, err, "sign_key");
 }
 
@@ -483,9 +481,8 @@ keys_retire(struct p2p_db *db, const char *kid, time_t now,
 		return p2p_fail(err, 409, P2P_ISSUE_CONFLICT, "key %s signs "
 		    "now: rotate first (p2p-admin peer key rotate) and retire "
 		    "it once the next key signs", kid);
-	if ((st = db_stmt(db, sql_in_use, err)) == NULL)
+	if ((st = db_query(db, sql_in_use, err, "t", kid)) == NULL)
 		return -1;
-	db_bind_text(st, 1, kid);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		snprintf(peer, sizeof(peer), "%s", db_col_text(st, 0));
 	db_done(st);

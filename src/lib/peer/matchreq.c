@@ -79,9 +79,8 @@ matchreq_ref_npi(struct p2p_db *db, json_object *ref, char npi[16],
 	if ((r = fhir_str(ref, "reference")) == NULL ||
 	    strncmp(r, "Organization/", 13) != 0 || !fhir_valid_id(r + 13))
 		return 0;
-	if ((st = db_stmt(db, sql_org_npi, err)) == NULL)
+	if ((st = db_query(db, sql_org_npi, err, "t", r + 13)) == NULL)
 		return -1;
-	db_bind_text(st, 1, r + 13);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW && db_col_text(st, 0) &&
 	    strlen(db_col_text(st, 0)) < 16) {
 		snprintf(npi, 16, "%s", db_col_text(st, 0));
@@ -126,9 +125,8 @@ matchreq_coverage(struct p2p_db *db, const char *member, const char *npi,
 	int		 rc, is;
 
 	*cov = NULL;
-	if ((st = db_stmt(db, sql_coverages, err)) == NULL)
+	if ((st = db_query(db, sql_coverages, err, "t", member)) == NULL)
 		return -1;
-	db_bind_text(st, 1, member);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((c = parse_stored(db_col_text(st, 1), err)) == NULL) {
 			db_done(st);
@@ -192,9 +190,8 @@ our_org(struct p2p_db *db, const struct p2p_config *cfg, char out[128],
 	int		 rc;
 
 	out[0] = '\0';
-	if ((st = db_stmt(db, sql_our_org, err)) == NULL)
+	if ((st = db_query(db, sql_our_org, err, "t", cfg->org_npi)) == NULL)
 		return -1;
-	db_bind_text(st, 1, cfg->org_npi);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW && db_col_text(st, 0))
 		snprintf(out, 128, "%s", db_col_text(st, 0));
 	db_done(st);
@@ -388,9 +385,8 @@ find_optin(struct p2p_db *db, const char *member, const char *npi,
 	int		 rc = SQLITE_DONE, found = -1, bad = 0;
 
 	*out = NULL;
-	if ((st = db_stmt(db, sql_optins, err)) == NULL)
+	if ((st = db_query(db, sql_optins, err, "t", member)) == NULL)
 		return -1;
-	db_bind_text(st, 1, member);
 	while (n < MATCHREQ_CONSENTS && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((c = parse_stored(db_col_text(st, 1), err)) == NULL) {
 			bad = 1;
@@ -439,9 +435,8 @@ matchreq_build(struct p2p_db *db, const struct p2p_config *cfg,
 
 	memset(m, 0, sizeof(*m));
 	why[0] = '\0';
-	if ((st = db_stmt(db, sql_patient, err)) == NULL)
+	if ((st = db_query(db, sql_patient, err, "t", member)) == NULL)
 		return -1;
-	db_bind_text(st, 1, member);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		pat = parse_stored(db_col_text(st, 0), err);
 	db_done(st);

@@ -92,9 +92,8 @@ peer_by(struct p2p_db *db, const char *sql, const char *key,
 {
 	sqlite3_stmt	*st;
 
-	if ((st = db_stmt(db, sql, err)) == NULL)
+	if ((st = db_query(db, sql, err, "t", key)) == NULL)
 		return -1;
-	db_bind_text(st, 1, key);
 	return db_one(db, st, row_peer, p, err, "peer");
 }
 
@@ -127,14 +126,10 @@ peer_put(struct p2p_db *db, const struct peer *p, int replace,
 		return p2p_fail(err, 409, P2P_ISSUE_DUPLICATE, "peer %s exists "
 		    "(--replace to change it)", p->name);
 	time_instant(now_sec(), now);
-	if ((st = db_stmt(db, rc == 0 ? sql_upd : sql_ins, err)) == NULL)
+	if ((st = db_query(db, rc == 0 ? sql_upd : sql_ins, err, "tttttt",
+	    p->name, p->npi, p->base_url, p->client_id, p->kid,
+	    p->scope)) == NULL)
 		return -1;
-	db_bind_text(st, 1, p->name);
-	db_bind_text(st, 2, p->npi);
-	db_bind_text(st, 3, p->base_url);
-	db_bind_text(st, 4, p->client_id);
-	db_bind_text(st, 5, p->kid);
-	db_bind_text(st, 6, p->scope);
 	if (rc != 0)
 		db_bind_text(st, 7, now);
 	return db_step_done(db, st, err, "peer put");
@@ -147,9 +142,8 @@ by_name(struct p2p_db *db, const char *sql, const char *name, int arg,
 {
 	sqlite3_stmt	*st;
 
-	if ((st = db_stmt(db, sql, err)) == NULL)
+	if ((st = db_query(db, sql, err, "t", name)) == NULL)
 		return -1;
-	db_bind_text(st, 1, name);
 	if (bind_arg)
 		sqlite3_bind_int(st, 2, arg);
 	if (db_step_done(db, st, err, "peer update") == -1)

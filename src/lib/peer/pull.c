@@ -99,14 +99,10 @@ pull_create(struct p2p_db *db, const char *peer, enum pull_kind kind,
 {
 	sqlite3_stmt	*st;
 
-	if ((st = db_stmt(db, sql_ins, err)) == NULL)
+	if ((st = db_query(db, sql_ins, err, "tttttI", peer,
+	    pull_kind_name(kind), status_url, group_id ? group_id : "",
+	    since ? since : "", (long long)now_sec())) == NULL)
 		return -1;
-	db_bind_text(st, 1, peer);
-	db_bind_text(st, 2, pull_kind_name(kind));
-	db_bind_text(st, 3, status_url);
-	db_bind_text(st, 4, group_id ? group_id : "");
-	db_bind_text(st, 5, since ? since : "");
-	sqlite3_bind_int64(st, 6, (long long)now_sec());
 	if (db_step_done(db, st, err, "pull insert") == -1)
 		return -1;
 	*pid = sqlite3_last_insert_rowid(db->h);
@@ -120,9 +116,8 @@ pull_get(struct p2p_db *db, long long pid, struct pull *p,
 	sqlite3_stmt	*st;
 	int		 rc, k;
 
-	if ((st = db_stmt(db, sql_get, err)) == NULL)
+	if ((st = db_query(db, sql_get, err, "I", pid)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, pid);
 	if ((rc = db_step_row(db, st, err, "pull")) != 0)
 		return rc;
 	memset(p, 0, sizeof(*p));
@@ -153,9 +148,8 @@ pull_open(struct p2p_db *db, const char *peer, long long *pids, size_t max,
 	int		 rc;
 
 	*n = 0;
-	if ((st = db_stmt(db, sql_open, err)) == NULL)
+	if ((st = db_query(db, sql_open, err, "t", peer)) == NULL)
 		return -1;
-	db_bind_text(st, 1, peer);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
 		pids[(*n)++] = sqlite3_column_int64(st, 0);
 	db_done(st);
@@ -198,9 +192,8 @@ pull_members(struct p2p_db *db, long long pid,
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	if ((st = db_stmt(db, sql_mem_all, err)) == NULL)
+	if ((st = db_query(db, sql_mem_all, err, "I", pid)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, pid);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if (fn(arg, db_col_text(st, 0), sqlite3_column_int64(st, 1),
 		    db_col_text(st, 2)) == -1) {
@@ -222,9 +215,8 @@ pull_files(struct p2p_db *db, long long pid, struct pull_file **out,
 
 	*out = NULL;
 	*n = 0;
-	if ((st = db_stmt(db, sql_files, err)) == NULL)
+	if ((st = db_query(db, sql_files, err, "I", pid)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, pid);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (array_grow(&v, *n, &cap, sizeof(*v), 16) == -1) {
 			db_done(st);

@@ -151,12 +151,10 @@ report_status(struct p2p_db *db, const struct report_opts *o, FILE *out,
 		return -1;
 	if (ps.n == 0)
 		fprintf(out, "peers: none (p2p-admin peer add)\n");
-	if ((st = db_stmt(db, sql_rows, err)) == NULL)
+	if ((st = db_query(db, sql_rows, err, "ttt", o->peer, o->member,
+	    o->state >= 0 ? inb_state_name((enum inb_state)o->state) :
+	    NULL)) == NULL)
 		return -1;
-	db_bind_text(st, 1, o->peer);
-	db_bind_text(st, 2, o->member);
-	db_bind_text(st, 3, o->state >= 0 ?
-	    inb_state_name((enum inb_state)o->state) : NULL);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		inbound_row(st, &r);
 		k = report_late(&r, now, &days);
@@ -204,10 +202,9 @@ report_status(struct p2p_db *db, const struct report_opts *o, FILE *out,
 		fprintf(out, "members: none%s\n", o->overdue ? " late or overdue"
 		    : "");
 	/* Exchanges under way, and those that ended in the last day. */
-	if ((st = db_stmt(db, sql_pulls, err)) == NULL)
+	if ((st = db_query(db, sql_pulls, err, "tI", o->peer,
+	    (long long)now - 86400)) == NULL)
 		return -1;
-	db_bind_text(st, 1, o->peer);
-	sqlite3_bind_int64(st, 2, (long long)now - 86400);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && npids < 256)
 		pids[npids++] = sqlite3_column_int64(st, 0);
 	db_done(st);

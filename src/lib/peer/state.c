@@ -163,10 +163,8 @@ inbound_get(struct p2p_db *db, const char *patient, const char *peer,
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	if ((st = db_stmt(db, sql_get, err)) == NULL)
+	if ((st = db_query(db, sql_get, err, "tt", patient, peer)) == NULL)
 		return -1;
-	db_bind_text(st, 1, patient);
-	db_bind_text(st, 2, peer);
 	if ((rc = db_step_row(db, st, err, "inbound")) == 0) {
 		inbound_row(st, r);
 		db_done(st);
@@ -191,16 +189,10 @@ inbound_sync(struct p2p_db *db, const char *patient, const char *peer,
 	if (had == 1 && !active)
 		return 0;
 	time_instant(now_sec(), now);
-	if ((st = db_stmt(db, sql_sync_ins, err)) == NULL)
+	if ((st = db_query(db, sql_sync_ins, err, "tttttttt", patient, peer,
+	    inb_state_name(INB_DUE), consent_id, opted_in, coverage_start,
+	    deadline, now)) == NULL)
 		return -1;
-	db_bind_text(st, 1, patient);
-	db_bind_text(st, 2, peer);
-	db_bind_text(st, 3, inb_state_name(INB_DUE));
-	db_bind_text(st, 4, consent_id);
-	db_bind_text(st, 5, opted_in);
-	db_bind_text(st, 6, coverage_start);
-	db_bind_text(st, 7, deadline);
-	db_bind_text(st, 8, now);
 	if (db_step_done(db, st, err, "inbound sync") == -1)
 		return -1;
 	*created = had == 1;
@@ -244,18 +236,13 @@ inbound_event(struct p2p_db *db, const char *patient, const char *peer,
 	} else if (ev == INB_EV_REQUEST || ev == INB_EV_MATCHED)
 		attempts = r.attempts;	/* a retry is still counting */
 	time_instant(now_sec(), now);
-	if ((st = db_stmt(db, sql_set, err)) == NULL)
+	if ((st = db_query(db, sql_set, err, "tttttiIii", patient, peer,
+	    inb_state_name((enum inb_state)to), now,
+	    why[0] != '\0' ? why : NULL, attempts, next_try,
+	    ev == INB_EV_REQUEST, ev == INB_EV_MATCHED ||
+	    ev == INB_EV_NOMATCH ||
+	    (ev == INB_EV_CONSENT && r.state == INB_REQUESTED))) == NULL)
 		return -1;
-	db_bind_text(st, 1, patient);
-	db_bind_text(st, 2, peer);
-	db_bind_text(st, 3, inb_state_name((enum inb_state)to));
-	db_bind_text(st, 4, now);
-	db_bind_text(st, 5, why[0] != '\0' ? why : NULL);
-	sqlite3_bind_int(st, 6, attempts);
-	sqlite3_bind_int64(st, 7, next_try);
-	sqlite3_bind_int(st, 8, ev == INB_EV_REQUEST);
-	sqlite3_bind_int(st, 9, ev == INB_EV_MATCHED || ev == INB_EV_NOMATCH ||
-	    (ev == INB_EV_CONSENT && r.state == INB_REQUESTED));
 	rc = sqlite3_step(st);
 	db_done(st);
 	return rc == SQLITE_DONE ? to : db_fail(db, rc, err, "inbound update");
@@ -269,11 +256,8 @@ set_text(struct p2p_db *db, const char *sql, const char *patient,
 {
 	sqlite3_stmt	*st;
 
-	if ((st = db_stmt(db, sql, err)) == NULL)
+	if ((st = db_query(db, sql, err, "ttt", patient, peer, a)) == NULL)
 		return -1;
-	db_bind_text(st, 1, patient);
-	db_bind_text(st, 2, peer);
-	db_bind_text(st, 3, a);
 	if (b != NULL) {
 		db_bind_text(st, 4, b);
 		sqlite3_bind_int64(st, 5, n);

@@ -505,9 +505,8 @@ prov_targets(struct p2p_db *db, sqlite3_int64 rid, int fresh,
 	int		 rc = 0;
 
 	if (!fresh) {
-		if ((st = db_stmt(db, sql_prov_del, err)) == NULL)
+		if ((st = db_query(db, sql_prov_del, err, "I", rid)) == NULL)
 			return -1;
-		sqlite3_bind_int64(st, 1, rid);
 		if (db_step_done(db, st, err, "provenance targets") == -1)
 			return -1;
 	}
@@ -591,16 +590,11 @@ put_consent(struct p2p_db *db, const struct store_row *row,
 		policy = fhir_path_str(res, "policyRule.coding.code");
 	if ((json = fhir_json(res)) == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
-	if ((st = db_stmt(db, sql_consent_put, err)) == NULL)
+	if ((st = db_query(db, sql_consent_put, err, "tttttttt", id, patient,
+	    status, fhir_path_str(res, "provision.type"), policy,
+	    fhir_path_str(res, "provision.period.start"),
+	    fhir_path_str(res, "provision.period.end"), ctx->now)) == NULL)
 		return -1;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, patient);
-	db_bind_text(st, 3, status);
-	db_bind_text(st, 4, fhir_path_str(res, "provision.type"));
-	db_bind_text(st, 5, policy);
-	db_bind_text(st, 6, fhir_path_str(res, "provision.period.start"));
-	db_bind_text(st, 7, fhir_path_str(res, "provision.period.end"));
-	db_bind_text(st, 8, ctx->now);
 	sqlite3_bind_text(st, 9, json, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	cid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
@@ -904,10 +898,8 @@ store_exists(struct p2p_db *db, const char *type, const char *id,
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	if ((st = db_stmt(db, sql_res_exists, err)) == NULL)
+	if ((st = db_query(db, sql_res_exists, err, "tt", type, id)) == NULL)
 		return -1;
-	db_bind_text(st, 1, type);
-	db_bind_text(st, 2, id);
 	rc = sqlite3_step(st);
 	db_done(st);
 	if (rc == SQLITE_ROW)
@@ -946,10 +938,9 @@ store_delete(struct p2p_db *db, const char *type, const char *id,
 	if (strcmp(type, "Consent") == 0) {
 		*kind = STORE_CONSENT;
 		time_instant(now_sec(), now);
-		if ((st = db_stmt(db, sql_consent_del, err)) == NULL)
+		if ((st = db_query(db, sql_consent_del, err, "tt", id,
+		    now)) == NULL)
 			return -1;
-		db_bind_text(st, 1, id);
-		db_bind_text(st, 2, now);
 		rc = sqlite3_step(st);
 		cid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 		json = rc == SQLITE_ROW ? xstrdup(db_col_text(st, 1)) : NULL;
@@ -966,10 +957,8 @@ store_delete(struct p2p_db *db, const char *type, const char *id,
 		return rc;
 	}
 	for (i = 0; i < sizeof(dels) / sizeof(dels[0]); i++) {
-		if ((st = db_stmt(db, dels[i], err)) == NULL)
+		if ((st = db_query(db, dels[i], err, "tt", type, id)) == NULL)
 			return -1;
-		db_bind_text(st, 1, type);
-		db_bind_text(st, 2, id);
 		if (db_step_done(db, st, err, "resource delete") == -1)
 			return -1;
 	}
