@@ -64,12 +64,27 @@ bn_b64(const BIGNUM *bn, int pad, char *out, size_t outsz)
 	return 0;
 }
 
+/* Whether pkey suits ES384 (ec: EC on P-384) or RS384 (RSA, >= 2048 bits). */
+static int
+key_fits(EVP_PKEY *pkey, int ec)
+{
+	char	 grp[64];
+
+	if (!ec)
+		return EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA &&
+		    EVP_PKEY_get_bits(pkey) >= 2048;
+	return EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC &&
+	    EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+	    grp, sizeof(grp), NULL) == 1 &&
+	    (strcmp(grp, "secp384r1") == 0 || strcmp(grp, "P-384") == 0);
+}
+
 json_object *
 keys_public_jwk(EVP_PKEY *pkey, const char *alg, const char *kid,
     char *kidout, struct p2p_err *err)
 {
 	BIGNUM		*a = NULL, *b = NULL;
-	char		 grp[64], ea[1400], eb[1400], canon[3000], tp[64];
+	char		 ea[1400], eb[1400], canon[3000], tp[64];
 	unsigned char	 h[SHA256_DIGEST_LENGTH];
 	json_object	*jwk = NULL;
 	int		 ec, n;
@@ -80,40 +95,27 @@ keys_public_jwk(EVP_PKEY *pkey, const char *alg, const char *kid,
 		return NULL;
 	}
 	ec = strcmp(alg, "ES384") == 0;
-	if (ec) {
-		if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC ||
-		    EVP_PKEY_get_utf8_string_param(pkey,
-		    OSSL_PKEY_PARAM_GROUP_NAME, grp, sizeof(grp), NULL) != 1 ||
-		    (strcmp(grp, "secp384r1") != 0 && strcmp(grp, "P-384") != 0)) {
-			p2p_fail(err, 400, P2P_ISSUE_VALUE, "ES384 needs an EC "
-			    "key on P-384");
-			return NULL;
-		}
-		if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X,
-		    &a) != 1 || EVP_PKEY_get_bn_param(pkey,
-		    OSSL_PKEY_PARAM_EC_PUB_Y, &b) != 1 ||
-		    bn_b64(a, 48, ea, sizeof(ea)) == -1 ||
-		    bn_b64(b, 48, eb, sizeof(eb)) == -1)
-			goto bad;
-		/* RFC 7638 3.2: the required members, sorted, no space. */
+	if (!key_fits(pkey, ec)) {
+		p2p_fail(err, 400, P2P_ISSUE_VALUE, "%s", ec ? "ES384 needs an "
+		    "EC key on P-384" : "RS384 needs an RSA key of at least "
+		    "2048 bits");
+		return NULL;
+	}
+	/* the public numbers: EC x and y (48 bytes each), RSA n and e */
+	if (EVP_PKEY_get_bn_param(pkey, ec ? OSSL_PKEY_PARAM_EC_PUB_X :
+	    OSSL_PKEY_PARAM_RSA_N, &a) != 1 ||
+	    EVP_PKEY_get_bn_param(pkey, ec ? OSSL_PKEY_PARAM_EC_PUB_Y :
+	    OSSL_PKEY_PARAM_RSA_E, &b) != 1 ||
+	    bn_b64(a, ec ? 48 : 0, ea, sizeof(ea)) == -1 ||
+	    bn_b64(b, ec ? 48 : 0, eb, sizeof(eb)) == -1)
+		goto bad;
+	/* RFC 7638 3.2: the required members, sorted, no space. */
+	if (ec)
 		n = snprintf(canon, sizeof(canon), "{\"crv\":\"P-384\",\"kty\":"
 		    "\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", ea, eb);
-	} else {
-		if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA ||
-		    EVP_PKEY_get_bits(pkey) < 2048) {
-			p2p_fail(err, 400, P2P_ISSUE_VALUE, "RS384 needs an RSA "
-			    "key of at least 2048 bits");
-			return NULL;
-		}
-		if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N,
-		    &a) != 1 || EVP_PKEY_get_bn_param(pkey,
-		    OSSL_PKEY_PARAM_RSA_E, &b) != 1 ||
-		    bn_b64(a, 0, ea, sizeof(ea)) == -1 ||
-		    bn_b64(b, 0, eb, sizeof(eb)) == -1)
-			goto bad;
+	else
 		n = snprintf(canon, sizeof(canon), "{\"e\":\"%s\",\"kty\":"
 		    "\"RSA\",\"n\":\"%s\"}", eb, ea);
-	}
 	if (n < 0 || (size_t)n >= sizeof(canon))
 		goto bad;
 	SHA256((unsigned char *)canon, (size_t)n, h);
