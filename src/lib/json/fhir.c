@@ -346,18 +346,24 @@ fhir_push(json_object *array, json_object *value)
 	return 0;
 }
 
-json_object *
-fhir_resource_new(const char *type)
+/* A new object holding the one string member key: val, or NULL. */
+static json_object *
+obj_with_str(const char *key, const char *val)
 {
 	json_object	*o;
 
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	if (fhir_add_str(o, "resourceType", type) == -1) {
+	if ((o = json_object_new_object()) != NULL &&
+	    fhir_add_str(o, key, val) == -1) {
 		json_object_put(o);
-		return NULL;
+		o = NULL;
 	}
 	return o;
+}
+
+json_object *
+fhir_resource_new(const char *type)
+{
+	return obj_with_str("resourceType", type);
 }
 
 json_object *
@@ -474,7 +480,6 @@ fhir_ident_new(const char *system, const char *value)
 json_object *
 fhir_ref_new(const char *fmt, ...)
 {
-	json_object	*o;
 	va_list		 ap;
 	char		 ref[512];
 	int		 n;
@@ -482,14 +487,9 @@ fhir_ref_new(const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(ref, sizeof(ref), fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(ref) ||
-	    (o = json_object_new_object()) == NULL)
+	if (n < 0 || (size_t)n >= sizeof(ref))
 		return NULL;
-	if (fhir_add_str(o, "reference", ref) == -1) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	return obj_with_str("reference", ref);
 }
 
 json_object *

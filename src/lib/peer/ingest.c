@@ -87,26 +87,22 @@ ingest_member(struct ingest *g, const char *local, const char *remote)
 	return 0;
 }
 
-struct ingest_member *
-ingest_find(struct ingest *g, const char *remote)
+/* The member whose local (or, local == 0, remote) id is id, or NULL. */
+static struct ingest_member *
+member_by(struct ingest *g, const char *id, int local)
 {
 	size_t	 i;
 
 	for (i = 0; i < g->nm; i++)
-		if (strcmp(g->m[i].remote, remote) == 0)
+		if (strcmp(local ? g->m[i].local : g->m[i].remote, id) == 0)
 			return &g->m[i];
 	return NULL;
 }
 
-static struct ingest_member *
-by_local(struct ingest *g, const char *local)
+struct ingest_member *
+ingest_find(struct ingest *g, const char *remote)
 {
-	size_t	 i;
-
-	for (i = 0; i < g->nm; i++)
-		if (strcmp(g->m[i].local, local) == 0)
-			return &g->m[i];
-	return NULL;
+	return member_by(g, remote, 0);
 }
 
 /* idmap callbacks */
@@ -349,7 +345,7 @@ take(struct ingest *g, json_object *res, const struct store_ctx *sctx,
 		return 0;
 	}
 	free(old);
-	if (row.has_patient && (m = by_local(g, row.patient)) == NULL) {
+	if (row.has_patient && (m = member_by(g, row.patient, 1)) == NULL) {
 		p2p_fail(err, 422, P2P_ISSUE_BUSINESS_RULE, "%s/%s belongs to "
 		    "%s, who is none of the members of this exchange", type,
 		    remote, map.stranger[0] ? map.stranger : "another person");
@@ -360,7 +356,7 @@ take(struct ingest *g, json_object *res, const struct store_ctx *sctx,
 		store_row_free(&row);
 		return -1;
 	}
-	m = row.has_patient ? by_local(g, row.patient) : NULL;
+	m = row.has_patient ? member_by(g, row.patient, 1) : NULL;
 	if (m != NULL && target_add(m, row.type, row.id) == -1) {
 		store_row_free(&row);
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
