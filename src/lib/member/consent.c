@@ -490,20 +490,14 @@ consent_get(struct p2p_db *db, const char *id, struct consent_row *r,
 		return -1;
 	if ((rc = db_step_row(db, st, err, "consent lookup")) != 0)
 		return rc;
-	r->cid = sqlite3_column_int64(st, 0);
-	str_copy(r->id, sizeof(r->id), db_col_text(st, 1));
-	str_copy(r->patient, sizeof(r->patient), db_col_text(st, 2));
-	str_copy(r->client_id, sizeof(r->client_id), db_col_text(st, 3));
-	str_copy(r->source, sizeof(r->source), db_col_text(st, 4));
-	str_copy(r->status, sizeof(r->status), db_col_text(st, 5));
-	str_copy(r->provision, sizeof(r->provision), db_col_text(st, 6));
-	str_copy(r->policy, sizeof(r->policy), db_col_text(st, 7));
-	str_copy(r->period_start, sizeof(r->period_start), db_col_text(st, 8));
-	str_copy(r->period_end, sizeof(r->period_end), db_col_text(st, 9));
-	str_copy(r->updated, sizeof(r->updated), db_col_text(st, 10));
+	db_row(st, "Icccccccccc-i", &r->cid, r->id, sizeof(r->id),
+	    r->patient, sizeof(r->patient), r->client_id, sizeof(r->client_id),
+	    r->source, sizeof(r->source), r->status, sizeof(r->status),
+	    r->provision, sizeof(r->provision), r->policy, sizeof(r->policy),
+	    r->period_start, sizeof(r->period_start), r->period_end,
+	    sizeof(r->period_end), r->updated, sizeof(r->updated), &r->version);
 	r->json = xstrdup(db_col_text(st, 11) != NULL ?
 	    db_col_text(st, 11) : "{}");
-	r->version = sqlite3_column_int(st, 12);
 	db_done(st);
 	if (r->json == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");

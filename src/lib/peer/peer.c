@@ -72,17 +72,12 @@ row_peer(sqlite3_stmt *st, void *arg)
 	struct peer	*p = arg;
 
 	memset(p, 0, sizeof(*p));
-	str_copy(p->name, sizeof(p->name), db_col_text(st, 0));
-	str_copy(p->npi, sizeof(p->npi), db_col_text(st, 1));
-	str_copy(p->base_url, sizeof(p->base_url), db_col_text(st, 2));
-	str_copy(p->client_id, sizeof(p->client_id), db_col_text(st, 3));
-	str_copy(p->kid, sizeof(p->kid), db_col_text(st, 4));
-	str_copy(p->scope, sizeof(p->scope), db_col_text(st, 5));
-	p->active = sqlite3_column_int(st, 6);
-	str_copy(p->token_url, sizeof(p->token_url), db_col_text(st, 7));
+	db_row(st, "ccccccic-Ic", p->name, sizeof(p->name), p->npi,
+	    sizeof(p->npi), p->base_url, sizeof(p->base_url), p->client_id,
+	    sizeof(p->client_id), p->kid, sizeof(p->kid), p->scope,
+	    sizeof(p->scope), &p->active, p->token_url, sizeof(p->token_url),
+	    &p->discovered, p->created, sizeof(p->created));
 	p->caps = (unsigned)sqlite3_column_int(st, 8);
-	p->discovered = sqlite3_column_int64(st, 9);
-	str_copy(p->created, sizeof(p->created), db_col_text(st, 10));
 }
 
 /* The peer the statement sql finds by key (its ?1) into p: 0, 1, -1. */

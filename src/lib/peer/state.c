@@ -135,25 +135,17 @@ inbound_row(sqlite3_stmt *st, struct inbound *r)
 	int	 s;
 
 	memset(r, 0, sizeof(*r));
-	str_copy(r->patient, sizeof(r->patient), db_col_text(st, 0));
-	str_copy(r->peer, sizeof(r->peer), db_col_text(st, 1));
+	db_row(st, "cc-cccccccciIcccI", r->patient, sizeof(r->patient),
+	    r->peer, sizeof(r->peer), r->consent_id, sizeof(r->consent_id),
+	    r->opted_in, sizeof(r->opted_in), r->coverage_start,
+	    sizeof(r->coverage_start), r->deadline, sizeof(r->deadline),
+	    r->requested, sizeof(r->requested), r->answered,
+	    sizeof(r->answered), r->fetched, sizeof(r->fetched), r->updated,
+	    sizeof(r->updated), &r->attempts, &r->next_try, r->reason,
+	    sizeof(r->reason), r->remote_id, sizeof(r->remote_id), r->since,
+	    sizeof(r->since), &r->resources);
 	s = inb_state_parse(db_col_text(st, 2));
 	r->state = s < 0 ? INB_FAILED : (enum inb_state)s;
-	str_copy(r->consent_id, sizeof(r->consent_id), db_col_text(st, 3));
-	str_copy(r->opted_in, sizeof(r->opted_in), db_col_text(st, 4));
-	str_copy(r->coverage_start, sizeof(r->coverage_start),
-	    db_col_text(st, 5));
-	str_copy(r->deadline, sizeof(r->deadline), db_col_text(st, 6));
-	str_copy(r->requested, sizeof(r->requested), db_col_text(st, 7));
-	str_copy(r->answered, sizeof(r->answered), db_col_text(st, 8));
-	str_copy(r->fetched, sizeof(r->fetched), db_col_text(st, 9));
-	str_copy(r->updated, sizeof(r->updated), db_col_text(st, 10));
-	r->attempts = sqlite3_column_int(st, 11);
-	r->next_try = sqlite3_column_int64(st, 12);
-	str_copy(r->reason, sizeof(r->reason), db_col_text(st, 13));
-	str_copy(r->remote_id, sizeof(r->remote_id), db_col_text(st, 14));
-	str_copy(r->since, sizeof(r->since), db_col_text(st, 15));
-	r->resources = sqlite3_column_int64(st, 16);
 }
 
 int

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "store/db.h"
 
 int
@@ -425,19 +426,20 @@ db_run(struct p2p_db *db, const char *sql, struct p2p_err *err,
 	return db_step_done(db, st, err, what);
 }
 
-int
-db_next(sqlite3_stmt *st, const char *fmt, ...)
+static void
+db_rowv(sqlite3_stmt *st, const char *fmt, va_list ap)
 {
-	va_list	 ap;
-	int	 i, rc;
+	char	*buf;
+	int	 i;
 
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
-		return rc;
-	va_start(ap, fmt);
 	for (i = 0; *fmt != '\0'; fmt++, i++)
 		switch (*fmt) {
 		case 't':
 			*va_arg(ap, const char **) = db_col_text(st, i);
+			break;
+		case 'c':
+			buf = va_arg(ap, char *);
+			str_copy(buf, va_arg(ap, size_t), db_col_text(st, i));
 			break;
 		case 'i':
 			*va_arg(ap, int *) = sqlite3_column_int(st, i);
@@ -446,9 +448,33 @@ db_next(sqlite3_stmt *st, const char *fmt, ...)
 			*va_arg(ap, long long *) =
 			    sqlite3_column_int64(st, i);
 			break;
+		case '-':
+			break;
 		default:
 			abort();
 		}
+}
+
+void
+db_row(sqlite3_stmt *st, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	db_rowv(st, fmt, ap);
+	va_end(ap);
+}
+
+int
+db_next(sqlite3_stmt *st, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+		return rc;
+	va_start(ap, fmt);
+	db_rowv(st, fmt, ap);
 	va_end(ap);
 	return rc;
 }

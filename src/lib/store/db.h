@@ -157,10 +157,16 @@ sqlite3_stmt *db_query(struct p2p_db *, const char *sql, struct p2p_err *,
 int	 db_run(struct p2p_db *, const char *sql, struct p2p_err *,
 	    const char *what, const char *fmt, ...);
 /*
- * Steps a statement from db_stmt(): on SQLITE_ROW the row's columns are
- * stored through the pointers as fmt says ('t' const char ** to text
- * that lives until the next step or reset, 'i' int *, 'I' long long *).
- * Returns the step's result code, for a loop
+ * Reads the row st stands on: its columns are stored through the
+ * arguments as fmt says: 't' const char ** (text that lives until the
+ * next step or reset), 'c' char * and size_t, a buffer the text is
+ * copied into (str_copy(): NULL gives ""), 'i' int *, 'I' long long *;
+ * '-' passes a column over (no argument).
+ */
+void	 db_row(sqlite3_stmt *, const char *fmt, ...);
+/*
+ * Steps a statement from db_stmt(), on SQLITE_ROW reading the row as
+ * db_row() does.  Returns the step's result code, for a loop
  * while ((rc = db_next(st, ...)) == SQLITE_ROW) ... and db_end().
  */
 int	 db_next(sqlite3_stmt *, const char *fmt, ...);
