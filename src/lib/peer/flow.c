@@ -1507,13 +1507,22 @@ struct cand {
 	char	 since[40];
 };
 
+/* db_rows() callback: a member due; since (arg), when given, for all. */
+static void
+row_cand(sqlite3_stmt *st, void *elem, void *arg)
+{
+	struct cand	*c = elem;
+	const char	*since = arg;
+
+	snprintf(c->patient, sizeof(c->patient), "%s", db_col_text(st, 0));
+	snprintf(c->since, sizeof(c->since), "%s",
+	    since != NULL ? since : db_col_text(st, 1));
+}
+
 static int
 candidates(struct flow *f, struct cand **out, size_t *n, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	struct cand	*v = NULL;
-	size_t		 cap = 0;
-	int		 rc;
 
 	*out = NULL;
 	*n = 0;
@@ -1521,28 +1530,8 @@ candidates(struct flow *f, struct cand **out, size_t *n, struct p2p_err *err)
 	    (long long)now_sec(), f->o->refresh != 0,
 	    f->o->retry != 0)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (array_grow(&v, *n, &cap, sizeof(*v), 64) == -1) {
-			db_done(st);
-			free(v);
-			*n = 0;
-			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "out of memory");
-		}
-		snprintf(v[*n].patient, sizeof(v[*n].patient), "%s",
-		    db_col_text(st, 0));
-		snprintf(v[*n].since, sizeof(v[*n].since), "%s",
-		    f->o->since ? f->o->since : db_col_text(st, 1));
-		(*n)++;
-	}
-	db_done(st);
-	if (rc != SQLITE_DONE) {
-		free(v);
-		*n = 0;
-		return db_fail(f->db, rc, err, "members due");
-	}
-	*out = v;
-	return 0;
+	return db_rows(f->db, st, sizeof(**out), 64, row_cand,
+	    (void *)f->o->since, out, n, err, "members due");
 }
 
 /* One $bulk-member-match for cands[0..n) (same _since). */

@@ -121,21 +121,15 @@ pull_get(struct p2p_db *db, long long pid, struct pull *p,
 	if ((rc = db_step_row(db, st, err, "pull")) != 0)
 		return rc;
 	memset(p, 0, sizeof(*p));
-	p->pid = sqlite3_column_int64(st, 0);
-	str_copy(p->peer, sizeof(p->peer), db_col_text(st, 1));
+	db_row(st, "Ic--ccccIIic", &p->pid, p->peer, sizeof(p->peer),
+	    p->status_url, sizeof(p->status_url), p->group_id,
+	    sizeof(p->group_id), p->since, sizeof(p->since),
+	    p->transaction_time, sizeof(p->transaction_time), &p->created,
+	    &p->next_poll, &p->attempts, p->reason, sizeof(p->reason));
 	k = lookup(kind_names, PULL_KIND__MAX, db_col_text(st, 2));
 	p->kind = k < 0 ? PULL_EVERYTHING : (enum pull_kind)k;
 	k = lookup(state_names, PULL_STATE__MAX, db_col_text(st, 3));
 	p->state = k < 0 ? PULL_FAILED : (enum pull_state)k;
-	str_copy(p->status_url, sizeof(p->status_url), db_col_text(st, 4));
-	str_copy(p->group_id, sizeof(p->group_id), db_col_text(st, 5));
-	str_copy(p->since, sizeof(p->since), db_col_text(st, 6));
-	str_copy(p->transaction_time, sizeof(p->transaction_time),
-	    db_col_text(st, 7));
-	p->created = sqlite3_column_int64(st, 8);
-	p->next_poll = sqlite3_column_int64(st, 9);
-	p->attempts = sqlite3_column_int(st, 10);
-	str_copy(p->reason, sizeof(p->reason), db_col_text(st, 11));
 	db_done(st);
 	return 0;
 }
@@ -204,50 +198,35 @@ pull_members(struct p2p_db *db, long long pid,
 	return db_end(db, st, rc, err, "pull members");
 }
 
+/* db_rows() callback: a pull_file row. */
+static void
+row_file(sqlite3_stmt *st, void *elem, void *arg)
+{
+	struct pull_file	*f = elem;
+	int			 k;
+
+	(void)arg;
+	db_row(st, "I-ccIII-ic", &f->seq, f->type, sizeof(f->type), f->url,
+	    sizeof(f->url), &f->count, &f->bytes, &f->lines, &f->attempts,
+	    f->reason, sizeof(f->reason));
+	f->error = db_col_text(st, 1) != NULL &&
+	    strcmp(db_col_text(st, 1), "error") == 0;
+	k = lookup(fstate_names, PF__MAX, db_col_text(st, 7));
+	f->state = k < 0 ? PF_FAILED : (enum pull_fstate)k;
+}
+
 int
 pull_files(struct p2p_db *db, long long pid, struct pull_file **out,
     size_t *n, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	struct pull_file *v = NULL, *f;
-	size_t		 cap = 0;
-	int		 rc, k;
 
 	*out = NULL;
 	*n = 0;
 	if ((st = db_query(db, sql_files, err, "I", pid)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (array_grow(&v, *n, &cap, sizeof(*v), 16) == -1) {
-			db_done(st);
-			free(v);
-			*n = 0;
-			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "out of memory");
-		}
-		f = &v[(*n)++];
-		memset(f, 0, sizeof(*f));
-		f->seq = sqlite3_column_int64(st, 0);
-		f->error = db_col_text(st, 1) != NULL &&
-		    strcmp(db_col_text(st, 1), "error") == 0;
-		str_copy(f->type, sizeof(f->type), db_col_text(st, 2));
-		str_copy(f->url, sizeof(f->url), db_col_text(st, 3));
-		f->count = sqlite3_column_int64(st, 4);
-		f->bytes = sqlite3_column_int64(st, 5);
-		f->lines = sqlite3_column_int64(st, 6);
-		k = lookup(fstate_names, PF__MAX, db_col_text(st, 7));
-		f->state = k < 0 ? PF_FAILED : (enum pull_fstate)k;
-		f->attempts = sqlite3_column_int(st, 8);
-		str_copy(f->reason, sizeof(f->reason), db_col_text(st, 9));
-	}
-	db_done(st);
-	if (rc != SQLITE_DONE) {
-		free(v);
-		*n = 0;
-		return db_fail(db, rc, err, "pull files");
-	}
-	*out = v;
-	return 0;
+	return db_rows(db, st, sizeof(**out), 16, row_file, NULL, out, n, err,
+	    "pull files");
 }
 
 int

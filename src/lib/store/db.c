@@ -480,6 +480,40 @@ db_next(sqlite3_stmt *st, const char *fmt, ...)
 }
 
 int
+db_rows(struct p2p_db *db, sqlite3_stmt *st, size_t size, size_t first,
+    void (*row)(sqlite3_stmt *, void *, void *), void *arg, void *out,
+    size_t *n, struct p2p_err *err, const char *what)
+{
+	void		**vp = out;
+	unsigned char	*v = NULL;
+	size_t		 cap = 0;
+	int		 rc;
+
+	*vp = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (array_grow(&v, *n, &cap, size, first) == -1) {
+			db_done(st);
+			free(v);
+			*n = 0;
+			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "out of memory");
+		}
+		memset(v + *n * size, 0, size);
+		row(st, v + *n * size, arg);
+		(*n)++;
+	}
+	db_done(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		*n = 0;
+		return db_fail(db, rc, err, what);
+	}
+	*vp = v;
+	return 0;
+}
+
+int
 db_stopped(sqlite3_stmt *st, struct p2p_err *err, const char *msg)
 {
 	db_done(st);

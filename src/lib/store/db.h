@@ -171,6 +171,16 @@ void	 db_row(sqlite3_stmt *, const char *fmt, ...);
  */
 int	 db_next(sqlite3_stmt *, const char *fmt, ...);
 /*
+ * Reads every row of st (from db_stmt(), bound) into a new array of
+ * elements of size bytes (room for first at the start), each zeroed,
+ * then filled by row(st, element, arg).  Resets st.  0 with *(T **)out
+ * (the caller frees) and *n set, or -1 with err set (out of memory, or
+ * db_fail() naming what) and *out NULL, *n 0.
+ */
+int	 db_rows(struct p2p_db *, sqlite3_stmt *, size_t size, size_t first,
+	    void (*row)(sqlite3_stmt *, void *, void *), void *arg,
+	    void *out, size_t *n, struct p2p_err *, const char *what);
+/*
  * For a loop over rows that the caller's function stopped: resets st
  * (db_done()) and sets err to 500 with msg.  Returns -1.
  */
