@@ -572,6 +572,23 @@ array_grow(void *pp, size_t n, size_t *cap, size_t size, size_t first)
 	return 0;
 }
 
+const char *
+name_of(const char *const *names, int n, int k)
+{
+	return k >= 0 && k < n ? names[k] : "?";
+}
+
+int
+name_index(const char *const *names, int n, const char *s)
+{
+	int	 i;
+
+	for (i = 0; s != NULL && i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return -1;
+}
+
 char *
 xstrdup(const char *s)
 {

@@ -136,6 +136,11 @@ size_t	 kv_count(const struct p2p_kvlist *, const char *key);
 int	 array_grow(void *pp, size_t n, size_t *cap, size_t size,
 	    size_t first);
 
+/* Names of an enum's values: names[k] when 0 <= k < n, else "?". */
+const char *name_of(const char *const *names, int n, int k);
+/* The value named s (NULL: none) among names[0 .. n-1], or -1. */
+int	 name_index(const char *const *names, int n, const char *s);
+
 /* strdup that tolerates NULL. */
 char	*xstrdup(const char *);
 /* Copies src (NULL: "") into dst of size sz: 0, or -1 when cut short. */

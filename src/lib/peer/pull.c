@@ -72,24 +72,13 @@ static const char *const sql_file_set =
 const char *
 pull_kind_name(enum pull_kind k)
 {
-	return (int)k >= 0 && k < PULL_KIND__MAX ? kind_names[k] : "?";
+	return name_of(kind_names, PULL_KIND__MAX, (int)k);
 }
 
 const char *
 pull_state_name(enum pull_state s)
 {
-	return (int)s >= 0 && s < PULL_STATE__MAX ? state_names[s] : "?";
-}
-
-static int
-lookup(const char *const *names, int n, const char *s)
-{
-	int	 i;
-
-	for (i = 0; s != NULL && i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return i;
-	return -1;
+	return name_of(state_names, PULL_STATE__MAX, (int)s);
 }
 
 int
@@ -126,9 +115,9 @@ pull_get(struct p2p_db *db, long long pid, struct pull *p,
 	    sizeof(p->group_id), p->since, sizeof(p->since),
 	    p->transaction_time, sizeof(p->transaction_time), &p->created,
 	    &p->next_poll, &p->attempts, p->reason, sizeof(p->reason));
-	k = lookup(kind_names, PULL_KIND__MAX, db_col_text(st, 2));
+	k = name_index(kind_names, PULL_KIND__MAX, db_col_text(st, 2));
 	p->kind = k < 0 ? PULL_EVERYTHING : (enum pull_kind)k;
-	k = lookup(state_names, PULL_STATE__MAX, db_col_text(st, 3));
+	k = name_index(state_names, PULL_STATE__MAX, db_col_text(st, 3));
 	p->state = k < 0 ? PULL_FAILED : (enum pull_state)k;
 	db_done(st);
 	return 0;
@@ -211,7 +200,7 @@ row_file(sqlite3_stmt *st, void *elem, void *arg)
 	    f->reason, sizeof(f->reason));
 	f->error = db_col_text(st, 1) != NULL &&
 	    strcmp(db_col_text(st, 1), "error") == 0;
-	k = lookup(fstate_names, PF__MAX, db_col_text(st, 7));
+	k = name_index(fstate_names, PF__MAX, db_col_text(st, 7));
 	f->state = k < 0 ? PF_FAILED : (enum pull_fstate)k;
 }
 

@@ -74,24 +74,19 @@ inb_next(enum inb_state s, enum inb_event ev)
 const char *
 inb_state_name(enum inb_state s)
 {
-	return (int)s >= 0 && s < INB__MAX ? state_names[s] : "?";
+	return name_of(state_names, INB__MAX, (int)s);
 }
 
 const char *
 inb_event_name(enum inb_event ev)
 {
-	return (int)ev >= 0 && ev < INB_EV__MAX ? event_names[ev] : "?";
+	return name_of(event_names, INB_EV__MAX, (int)ev);
 }
 
 int
 inb_state_parse(const char *s)
 {
-	int	 i;
-
-	for (i = 0; s != NULL && i < INB__MAX; i++)
-		if (strcmp(s, state_names[i]) == 0)
-			return i;
-	return -1;
+	return name_index(state_names, INB__MAX, s);
 }
 
 long long

@@ -396,6 +396,17 @@ db_bindv(sqlite3_stmt *st, const char *fmt, va_list ap)
 		}
 }
 
+static sqlite3_stmt *
+db_queryv(struct p2p_db *db, const char *sql, struct p2p_err *err,
+    const char *fmt, va_list ap)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = db_stmt(db, sql, err)) != NULL)
+		db_bindv(st, fmt, ap);
+	return st;
+}
+
 sqlite3_stmt *
 db_query(struct p2p_db *db, const char *sql, struct p2p_err *err,
     const char *fmt, ...)
@@ -403,10 +414,8 @@ db_query(struct p2p_db *db, const char *sql, struct p2p_err *err,
 	sqlite3_stmt	*st;
 	va_list		 ap;
 
-	if ((st = db_stmt(db, sql, err)) == NULL)
-		return NULL;
 	va_start(ap, fmt);
-	db_bindv(st, fmt, ap);
+	st = db_queryv(db, sql, err, fmt, ap);
 	va_end(ap);
 	return st;
 }
@@ -418,12 +427,10 @@ db_run(struct p2p_db *db, const char *sql, struct p2p_err *err,
 	sqlite3_stmt	*st;
 	va_list		 ap;
 
-	if ((st = db_stmt(db, sql, err)) == NULL)
-		return -1;
 	va_start(ap, fmt);
-	db_bindv(st, fmt, ap);
+	st = db_queryv(db, sql, err, fmt, ap);
 	va_end(ap);
-	return db_step_done(db, st, err, what);
+	return st == NULL ? -1 : db_step_done(db, st, err, what);
 }
 
 static void
