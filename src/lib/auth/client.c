@@ -61,12 +61,6 @@ client_put(struct p2p_db *db, const struct client_rec *rec,
 	return rc;
 }
 
-static void
-copy(char *dst, size_t sz, const char *src)
-{
-	snprintf(dst, sz, "%s", src ? src : "");
-}
-
 int
 client_get(struct p2p_db *db, const char *id, struct client_rec *rec,
     struct p2p_err *err)
@@ -77,25 +71,16 @@ client_get(struct p2p_db *db, const char *id, struct client_rec *rec,
 	memset(rec, 0, sizeof(*rec));
 	if ((st = db_query(db, sql_get, err, "t", id)) == NULL)
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		copy(rec->id, sizeof(rec->id), id);
-		copy(rec->secret_hash, sizeof(rec->secret_hash),
-		    db_col_text(st, 0));
-		copy(rec->npi, sizeof(rec->npi), db_col_text(st, 1));
-		copy(rec->scopes, sizeof(rec->scopes), db_col_text(st, 2));
-		copy(rec->grant_types, sizeof(rec->grant_types),
-		    db_col_text(st, 3));
-		rec->jwks = xstrdup(db_col_text(st, 4));
-		copy(rec->jwks_url, sizeof(rec->jwks_url), db_col_text(st, 5));
-		rec->active = sqlite3_column_int(st, 6);
-	}
+	if ((rc = db_step_row(db, st, err, "client select")) != 0)
+		return rc;
+	str_copy(rec->id, sizeof(rec->id), id);
+	db_row(st, "cccc-ci", rec->secret_hash, sizeof(rec->secret_hash),
+	    rec->npi, sizeof(rec->npi), rec->scopes, sizeof(rec->scopes),
+	    rec->grant_types, sizeof(rec->grant_types), rec->jwks_url,
+	    sizeof(rec->jwks_url), &rec->active);
+	rec->jwks = xstrdup(db_col_text(st, 4));
 	db_done(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return 1;
-	return db_fail(db, rc, err, "client select");
+	return 0;
 }
 
 void
