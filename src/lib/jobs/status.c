@@ -331,12 +331,8 @@ job_file(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
 	/* Only files the manifest lists: never a temporary one. */
 	if ((st = db_query(db, sql[STMT_FILE], err, "tt", id, name)) == NULL)
 		return -1;
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "job file");
-	if (rc != SQLITE_ROW)
-		return 1;
+	if ((rc = db_exists(db, st, err, "job file")) != 1)
+		return rc == 0 ? 1 : -1;
 	if (snprintf(path, pathsz, "%s/%s/%s", cfg->output_dir, id, name) >=
 	    (int)pathsz)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,

@@ -309,12 +309,8 @@ cond_holds(struct p2p_db *db, const char *gid, const char *created,
 			bind_token(st, 2, &c->a[i]);
 			bind_token(st, 4, &c->b[i]);
 		}
-		rc = sqlite3_step(st);
-		db_done(st);
-		if (rc == SQLITE_ROW)
-			return 1;
-		if (rc != SQLITE_DONE)
-			return db_fail(db, rc, err, "group search");
+		if ((rc = db_exists(db, st, err, "group search")) != 0)
+			return rc;
 	}
 	return 0;
 }

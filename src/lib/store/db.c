@@ -540,6 +540,18 @@ db_step_row(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
 }
 
 int
+db_exists(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
+    const char *what)
+{
+	int	 rc = sqlite3_step(st);
+
+	db_done(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, what);
+}
+
+int
 db_one(struct p2p_db *db, sqlite3_stmt *st,
     void (*row)(sqlite3_stmt *, void *), void *arg, struct p2p_err *err,
     const char *what)

@@ -130,6 +130,13 @@ int	 db_run_text(struct p2p_db *, const char *sql, const char *arg,
 int	 db_step_row(struct p2p_db *, sqlite3_stmt *, struct p2p_err *,
 	    const char *what);
 /*
+ * Steps a statement from db_stmt() and resets it: 1 when it gave a row
+ * (the query found something), 0 when none, -1 with err set by
+ * db_fail() naming what.
+ */
+int	 db_exists(struct p2p_db *, sqlite3_stmt *, struct p2p_err *,
+	    const char *what);
+/*
  * db_step_row() that hands the row to row(st, arg) and resets the
  * statement: 0, 1 no row, or -1 with err set.
  */

@@ -896,17 +896,10 @@ store_exists(struct p2p_db *db, const char *type, const char *id,
     struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if ((st = db_query(db, sql_res_exists, err, "tt", type, id)) == NULL)
 		return -1;
-	rc = sqlite3_step(st);
-	db_done(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, err, "resource lookup");
-	return 0;
+	return db_exists(db, st, err, "resource lookup");
 }
 
 int
