@@ -13,10 +13,6 @@
 #define SYS_NPI		"http://hl7.org/fhir/sid/us-npi"
 #define SYS_PARTICIPANT	"http://hl7.org/fhir/us/core/CodeSystem/" \
 	"us-core-provenance-participant-type"
-#define SYS_DATA_SOURCE	"http://hl7.org/fhir/us/davinci-pdex/CodeSystem/" \
-	"ProvenancePayerDataSource"
-#define EXT_SOURCE_FROM	"http://hl7.org/fhir/us/davinci-pdex/" \
-	"StructureDefinition/ProvenanceSourceFrom"
 
 /*
  * {recorded, agent: transmitter = this payer, entity: source, R4};
@@ -56,16 +52,7 @@ tail_new(struct provenance *pv, struct p2p_db *db,
 		goto oom;
 	/* entity: source, with ProvenanceSourceFrom */
 	if ((a = json_object_new_array()) == NULL || fhir_add(p, "entity", a) ||
-	    (o = json_object_new_object()) == NULL || fhir_push(a, o) ||
-	    (a = json_object_new_array()) == NULL ||
-	    fhir_add(o, "extension", a) ||
-	    (x = json_object_new_object()) == NULL || fhir_push(a, x) ||
-	    fhir_add_str(x, "url", EXT_SOURCE_FROM) ||
-	    fhir_add(x, "valueCodeableConcept", fhir_concept_new(SYS_DATA_SOURCE,
-	    "hl7fhirr4", "FHIR R4")) ||
-	    fhir_add_str(o, "role", "source") ||
-	    (x = json_object_new_object()) == NULL || fhir_add(o, "what", x) ||
-	    fhir_add_str(x, "display", "No reference available"))
+	    fhir_push(a, fhir_prov_source_new("No reference available")))
 		goto oom;
 	return p;
 oom:

@@ -478,6 +478,29 @@ fhir_ident_new(const char *system, const char *value)
 }
 
 json_object *
+fhir_prov_source_new(const char *display)
+{
+	json_object	*e, *exts, *x, *what;
+
+	if ((e = json_object_new_object()) == NULL)
+		return NULL;
+	if (fhir_add(e, "extension", exts = json_object_new_array()) == -1 ||
+	    fhir_push(exts, x = json_object_new_object()) == -1 ||
+	    fhir_add_str(x, "url", "http://hl7.org/fhir/us/davinci-pdex/"
+	    "StructureDefinition/ProvenanceSourceFrom") == -1 ||
+	    fhir_add(x, "valueCodeableConcept", fhir_concept_new(
+	    "http://hl7.org/fhir/us/davinci-pdex/CodeSystem/"
+	    "ProvenancePayerDataSource", "hl7fhirr4", "FHIR R4")) == -1 ||
+	    fhir_add_str(e, "role", "source") == -1 ||
+	    fhir_add(e, "what", what = json_object_new_object()) == -1 ||
+	    fhir_add_str(what, "display", display) == -1) {
+		json_object_put(e);
+		return NULL;
+	}
+	return e;
+}
+
+json_object *
 fhir_ref_new(const char *fmt, ...)
 {
 	va_list		 ap;

@@ -97,6 +97,12 @@ json_object *fhir_ref_new(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
 json_object *fhir_ident_ref_new(const char *system, const char *value,
 	    const char *display);
+/*
+ * A PDex Provenance entity for data from another payer's FHIR API:
+ * role "source", the ProvenanceSourceFrom extension (hl7fhirr4), what
+ * with display.  New, or NULL when out of memory.
+ */
+json_object *fhir_prov_source_new(const char *display);
 
 /*
  * An OperationOutcome with one issue (severity "error", or "fatal" for

@@ -13,8 +13,6 @@
 #define SYS_NPI		"http://hl7.org/fhir/sid/us-npi"
 #define SYS_USCORE_PT	"http://hl7.org/fhir/us/core/CodeSystem/us-core-provenance-participant-type"
 #define SYS_PT		"http://terminology.hl7.org/CodeSystem/provenance-participant-type"
-#define URL_SOURCE_FROM	"http://hl7.org/fhir/us/davinci-pdex/StructureDefinition/ProvenanceSourceFrom"
-#define SYS_SOURCE	"http://hl7.org/fhir/us/davinci-pdex/CodeSystem/ProvenancePayerDataSource"
 
 void
 prov_id(const char *peer_npi, const char *member, const char *source,
@@ -54,8 +52,7 @@ agent(const char *sys, const char *code, const char *display,
 json_object *
 prov_new(const struct prov_info *p, struct p2p_err *err)
 {
-	json_object	*r, *meta, *prof, *tg, *agents, *ents, *e, *what;
-	json_object	*exts, *x;
+	json_object	*r, *meta, *prof, *tg, *agents, *ents;
 	char		 id[IDMAP_ID_MAX], text[600];
 	size_t		 i;
 
@@ -90,15 +87,7 @@ prov_new(const struct prov_info *p, struct p2p_err *err)
 	    p->our_npi, p->our_name)) == -1)
 		goto oom;
 	if (fhir_add(r, "entity", ents = json_object_new_array()) == -1 ||
-	    fhir_push(ents, e = json_object_new_object()) == -1 ||
-	    fhir_add(e, "extension", exts = json_object_new_array()) == -1 ||
-	    fhir_push(exts, x = json_object_new_object()) == -1 ||
-	    fhir_add_str(x, "url", URL_SOURCE_FROM) == -1 ||
-	    fhir_add(x, "valueCodeableConcept", fhir_concept_new(SYS_SOURCE,
-	    "hl7fhirr4", "FHIR R4")) == -1 ||
-	    fhir_add_str(e, "role", "source") == -1 ||
-	    fhir_add(e, "what", what = json_object_new_object()) == -1 ||
-	    fhir_add_str(what, "display", text) == -1)
+	    fhir_push(ents, fhir_prov_source_new(text)) == -1)
 		goto oom;
 	return r;
 oom:
