@@ -521,13 +521,6 @@ db_rows(struct p2p_db *db, sqlite3_stmt *st, size_t size, size_t first,
 }
 
 int
-db_stopped(sqlite3_stmt *st, struct p2p_err *err, const char *msg)
-{
-	db_done(st);
-	return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "%s", msg);
-}
-
-int
 db_step_row(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
     const char *what)
 {

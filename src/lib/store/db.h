@@ -187,11 +187,6 @@ int	 db_next(sqlite3_stmt *, const char *fmt, ...);
 int	 db_rows(struct p2p_db *, sqlite3_stmt *, size_t size, size_t first,
 	    void (*row)(sqlite3_stmt *, void *, void *), void *arg,
 	    void *out, size_t *n, struct p2p_err *, const char *what);
-/*
- * For a loop over rows that the caller's function stopped: resets st
- * (db_done()) and sets err to 500 with msg.  Returns -1.
- */
-int	 db_stopped(sqlite3_stmt *, struct p2p_err *, const char *msg);
 
 /*
  * BEGIN IMMEDIATE / COMMIT / ROLLBACK.  0 or -1 with err set.  Inside a
