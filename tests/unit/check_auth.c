@@ -379,8 +379,6 @@ START_TEST(test_payer)
 }
 END_TEST
 
-#define N(a)	(sizeof(a) / sizeof((a)[0]))
-
 static const char *const org_json =
     "{\"resourceType\":\"Organization\",\"id\":\"%s\",\"identifier\":"
     "[{\"system\":\"http://hl7.org/fhir/sid/us-npi\",\"value\":\"%s\"}]}";
@@ -456,17 +454,17 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("auth", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_roundtrip),
+		UNIT_TABLE(test_refusals, refusal),
+		UNIT_TABLE(test_basic, basic),
+		UNIT_TEST(test_secret_memo),
+		UNIT_TEST(test_words),
+		UNIT_TEST(test_identify_memo),
+		UNIT_TEST(test_payer),
+		UNIT_TEST(test_payer_org),
+	};
 
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_roundtrip);
-	tcase_add_loop_test(tc, test_refusals, 0, N(refusal));
-	tcase_add_loop_test(tc, test_basic, 0, N(basic));
-	tcase_add_test(tc, test_secret_memo);
-	tcase_add_test(tc, test_words);
-	tcase_add_test(tc, test_identify_memo);
-	tcase_add_test(tc, test_payer);
-	tcase_add_test(tc, test_payer_org);
-	return unit_run(s);
+	return unit_run(unit_tests("auth", NULL, NULL, 30, tests,
+	    UNIT_N(tests)));
 }

@@ -306,11 +306,12 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("bulkmatch", &tc, jobfix_setup, jobfix_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_bulk_match_check),
+		UNIT_TEST(test_bulk_match_guard),
+		UNIT_TEST(test_bulk_match_run),
+	};
 
-	tcase_add_test(tc, test_bulk_match_check);
-	tcase_add_test(tc, test_bulk_match_guard);
-	tcase_add_test(tc, test_bulk_match_run);
-	return unit_run(s);
+	return unit_run(unit_tests("bulkmatch", jobfix_setup, jobfix_teardown, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -277,14 +277,20 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("consent");
-	TCase	*tc = unit_tcase(s, "rules", NULL, NULL);
-	TCase	*tdb = unit_tcase(s, "store", setup, teardown);
+	const struct unit_test	 rules_tests[] = {
+		UNIT_TABLE(test_rules, rules),
+	};
+	const struct unit_test	 store_tests[] = {
+		UNIT_TEST(test_access),
+		UNIT_TEST(test_revoked),
+		UNIT_TEST(test_optout),
+		UNIT_TEST(test_consentless),
+	};
+	Suite			*s = suite_create("consent");
 
-	tcase_add_loop_test(tc, test_rules, 0, sizeof(rules) / sizeof(rules[0]));
-	tcase_add_test(tdb, test_access);
-	tcase_add_test(tdb, test_revoked);
-	tcase_add_test(tdb, test_optout);
-	tcase_add_test(tdb, test_consentless);
+	unit_add(unit_tcase(s, "rules", NULL, NULL), 0, rules_tests,
+	    UNIT_N(rules_tests));
+	unit_add(unit_tcase(s, "store", setup, teardown), 0, store_tests,
+	    UNIT_N(store_tests));
 	return unit_run(s);
 }

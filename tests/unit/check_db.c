@@ -417,20 +417,21 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("db", &tc, unit_db_setup, unit_db_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_migrated),
+		UNIT_TEST(test_stmt_cache),
+		UNIT_TEST(test_cache_size),
+		UNIT_TEST(test_create_page_size),
+		UNIT_TEST(test_audit_append_only),
+		UNIT_TEST(test_transaction_rollback),
+		UNIT_TEST(test_constraint_maps_to_409),
+		UNIT_TEST(test_upgrade_0002),
+		UNIT_TEST(test_upgrade_0007),
+		UNIT_TEST(test_batch),
+		UNIT_TEST(test_history_keeps_document),
+		UNIT_TABLE(test_query_plans, plans),
+	};
 
-	tcase_add_test(tc, test_migrated);
-	tcase_add_test(tc, test_stmt_cache);
-	tcase_add_test(tc, test_cache_size);
-	tcase_add_test(tc, test_create_page_size);
-	tcase_add_test(tc, test_audit_append_only);
-	tcase_add_test(tc, test_transaction_rollback);
-	tcase_add_test(tc, test_constraint_maps_to_409);
-	tcase_add_test(tc, test_upgrade_0002);
-	tcase_add_test(tc, test_upgrade_0007);
-	tcase_add_test(tc, test_batch);
-	tcase_add_test(tc, test_history_keeps_document);
-	tcase_add_loop_test(tc, test_query_plans, 0, sizeof(plans) / sizeof(plans[0]));
-	return unit_run(s);
+	return unit_run(unit_tests("db", unit_db_setup, unit_db_teardown, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -520,21 +520,21 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("export", &tc, jobfix_setup, jobfix_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_group_owned),
+		UNIT_TEST(test_group_export),
+		UNIT_TEST(test_provenance_and_references),
+		UNIT_TEST(test_transmitter_organization),
+		UNIT_TEST(test_matched_members),
+		UNIT_TEST(test_loaded_provenance),
+		UNIT_TEST(test_listed_patients),
+		UNIT_TEST(test_everything_job_narrowed),
+		UNIT_TEST(test_batches),
+		UNIT_TEST(test_stops_when_told),
+		UNIT_TEST(test_group_gone),
+		UNIT_TEST(test_query_plans),
+	};
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_group_owned);
-	tcase_add_test(tc, test_group_export);
-	tcase_add_test(tc, test_provenance_and_references);
-	tcase_add_test(tc, test_transmitter_organization);
-	tcase_add_test(tc, test_matched_members);
-	tcase_add_test(tc, test_loaded_provenance);
-	tcase_add_test(tc, test_listed_patients);
-	tcase_add_test(tc, test_everything_job_narrowed);
-	tcase_add_test(tc, test_batches);
-	tcase_add_test(tc, test_stops_when_told);
-	tcase_add_test(tc, test_group_gone);
-	tcase_add_test(tc, test_query_plans);
-	return unit_run(s);
+	return unit_run(unit_tests("export", jobfix_setup, jobfix_teardown, 60, tests,
+	    UNIT_N(tests)));
 }

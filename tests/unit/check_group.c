@@ -221,14 +221,14 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("group", &tc, setup, teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_tokens),
+		UNIT_TEST(test_read),
+		UNIT_TABLE(test_search, searches),
+		UNIT_TEST(test_refusals),
+		UNIT_TEST(test_query_plans),
+	};
 
-	tcase_add_test(tc, test_tokens);
-	tcase_add_test(tc, test_read);
-	tcase_add_loop_test(tc, test_search, 0,
-	    sizeof(searches) / sizeof(searches[0]));
-	tcase_add_test(tc, test_refusals);
-	tcase_add_test(tc, test_query_plans);
-	return unit_run(s);
+	return unit_run(unit_tests("group", setup, teardown, 0, tests,
+	    UNIT_N(tests)));
 }

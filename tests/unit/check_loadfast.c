@@ -1124,27 +1124,32 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("loadfast");
-	TCase	*scan = unit_tcase(s, "scan", NULL, NULL);
-	TCase	*load = unit_tcase(s, "load", setup, teardown);
-	TCase	*first = unit_tcase(s, "first", file_setup, file_teardown);
+	const struct unit_test	 scan_tests[] = {
+		UNIT_TABLE(test_refused, refused),
+		UNIT_TEST(test_depth),
+		UNIT_TEST(test_values),
+		UNIT_TEST(test_written),
+	};
+	const struct unit_test	 load_tests[] = {
+		UNIT_TEST(test_same_database),
+		UNIT_TEST(test_odd_lines),
+		UNIT_TEST(test_damaged_lines),
+		UNIT_TABLE(test_bad_lines, bad),
+	};
+	const struct unit_test	 first_tests[] = {
+		UNIT_LOOP(test_first_same, 2),
+		UNIT_LOOP(test_first_failed, 4),
+		UNIT_TEST(test_first_once),
+		UNIT_TEST(test_first_journal),
+		UNIT_TEST(test_open_restores_wal),
+	};
+	Suite			*s = suite_create("loadfast");
 
-	tcase_add_loop_test(scan, test_refused, 0,
-	    sizeof(refused) / sizeof(refused[0]));
-	tcase_add_test(scan, test_depth);
-	tcase_add_test(scan, test_values);
-	tcase_add_test(scan, test_written);
-	tcase_set_timeout(load, 600);
-	tcase_add_test(load, test_same_database);
-	tcase_add_test(load, test_odd_lines);
-	tcase_add_test(load, test_damaged_lines);
-	tcase_add_loop_test(load, test_bad_lines, 0,
-	    sizeof(bad) / sizeof(bad[0]));
-	tcase_set_timeout(first, 600);
-	tcase_add_loop_test(first, test_first_same, 0, 2);
-	tcase_add_loop_test(first, test_first_failed, 0, 4);
-	tcase_add_test(first, test_first_once);
-	tcase_add_test(first, test_first_journal);
-	tcase_add_test(first, test_open_restores_wal);
+	unit_add(unit_tcase(s, "scan", NULL, NULL), 0, scan_tests,
+	    UNIT_N(scan_tests));
+	unit_add(unit_tcase(s, "load", setup, teardown), 600, load_tests,
+	    UNIT_N(load_tests));
+	unit_add(unit_tcase(s, "first", file_setup, file_teardown), 600,
+	    first_tests, UNIT_N(first_tests));
 	return unit_run(s);
 }

@@ -603,17 +603,17 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("match", &tc, setup, teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TABLE(test_decisions, cases),
+		UNIT_TEST(test_key_of),
+		UNIT_TABLE(test_key_refused, refused),
+		UNIT_TEST(test_probe),
+		UNIT_TEST(test_probe_same_person),
+		UNIT_TEST(test_probe_expire),
+		UNIT_TEST(test_query_plans),
+		UNIT_TEST(test_member_match),
+	};
 
-	tcase_add_loop_test(tc, test_decisions, 0, sizeof(cases) / sizeof(cases[0]));
-	tcase_add_test(tc, test_key_of);
-	tcase_add_loop_test(tc, test_key_refused, 0,
-	    sizeof(refused) / sizeof(refused[0]));
-	tcase_add_test(tc, test_probe);
-	tcase_add_test(tc, test_probe_same_person);
-	tcase_add_test(tc, test_probe_expire);
-	tcase_add_test(tc, test_query_plans);
-	tcase_add_test(tc, test_member_match);
-	return unit_run(s);
+	return unit_run(unit_tests("match", setup, teardown, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -273,15 +273,16 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("members", &tc, jobfix_setup, jobfix_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_published_with_the_files),
+		UNIT_TEST(test_retaken_run_starts_anew),
+		UNIT_TEST(test_cancelled_job_keeps_no_record),
+		UNIT_TEST(test_failed_job_keeps_no_record),
+		UNIT_TEST(test_fail_of_a_lost_job_keeps_its_rows),
+		UNIT_TEST(test_bulk_match_members_not_published),
+		UNIT_TEST(test_download_checks_and_records),
+	};
 
-	tcase_add_test(tc, test_published_with_the_files);
-	tcase_add_test(tc, test_retaken_run_starts_anew);
-	tcase_add_test(tc, test_cancelled_job_keeps_no_record);
-	tcase_add_test(tc, test_failed_job_keeps_no_record);
-	tcase_add_test(tc, test_fail_of_a_lost_job_keeps_its_rows);
-	tcase_add_test(tc, test_bulk_match_members_not_published);
-	tcase_add_test(tc, test_download_checks_and_records);
-	return unit_run(s);
+	return unit_run(unit_tests("members", jobfix_setup, jobfix_teardown, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -63,10 +63,11 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("ndjson", &tc, jobfix_setup, jobfix_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_writer_temp_rename_split),
+		UNIT_TEST(test_writer_free_removes_temp),
+	};
 
-	tcase_add_test(tc, test_writer_temp_rename_split);
-	tcase_add_test(tc, test_writer_free_removes_temp);
-	return unit_run(s);
+	return unit_run(unit_tests("ndjson", jobfix_setup, jobfix_teardown, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -470,19 +470,24 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("peer_ingest");
-	TCase	*tc = unit_tcase(s, "idmap", NULL, NULL);
-	TCase	*ti = unit_tcase(s, "ingest", setup, teardown);
+	const struct unit_test	 idmap_tests[] = {
+		UNIT_TEST(idmap_ids),
+		UNIT_TABLE(idmap_refs, refs),
+		UNIT_TEST(idmap_other_refs),
+		UNIT_TEST(idmap_rewrite_all),
+		UNIT_TEST(provenance_shape),
+	};
+	const struct unit_test	 ingest_tests[] = {
+		UNIT_TEST(ingest_stores_once),
+		UNIT_TEST(ingest_drops_the_peers_transmission),
+		UNIT_TABLE(ingest_refuses_whole_file, refused),
+		UNIT_TEST(ingest_bundle_entries),
+	};
+	Suite			*s = suite_create("peer_ingest");
 
-	tcase_add_test(tc, idmap_ids);
-	tcase_add_loop_test(tc, idmap_refs, 0, sizeof(refs) / sizeof(refs[0]));
-	tcase_add_test(tc, idmap_other_refs);
-	tcase_add_test(tc, idmap_rewrite_all);
-	tcase_add_test(tc, provenance_shape);
-	tcase_add_test(ti, ingest_stores_once);
-	tcase_add_test(ti, ingest_drops_the_peers_transmission);
-	tcase_add_loop_test(ti, ingest_refuses_whole_file, 0,
-	    sizeof(refused) / sizeof(refused[0]));
-	tcase_add_test(ti, ingest_bundle_entries);
+	unit_add(unit_tcase(s, "idmap", NULL, NULL), 0, idmap_tests,
+	    UNIT_N(idmap_tests));
+	unit_add(unit_tcase(s, "ingest", setup, teardown), 0, ingest_tests,
+	    UNIT_N(ingest_tests));
 	return unit_run(s);
 }

@@ -268,15 +268,21 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("peer_keys");
-	TCase	*tc = unit_tcase(s, "keys", setup, teardown);
-	TCase	*tp = unit_tcase(s, "smart", NULL, NULL);
+	const struct unit_test	 keys_tests[] = {
+		UNIT_TEST(generate_sign_verify),
+		UNIT_TEST(rotation),
+		UNIT_TEST(import_peer_key),
+	};
+	const struct unit_test	 smart_tests[] = {
+		UNIT_TEST(capabilities),
+		UNIT_TEST(smart_configuration),
+	};
+	Suite			*s = suite_create("peer_keys");
 
-	tcase_set_timeout(tc, 30);	/* RSA key generation */
-	tcase_add_test(tc, generate_sign_verify);
-	tcase_add_test(tc, rotation);
-	tcase_add_test(tc, import_peer_key);
-	tcase_add_test(tp, capabilities);
-	tcase_add_test(tp, smart_configuration);
+	/* 30 s: RSA key generation */
+	unit_add(unit_tcase(s, "keys", setup, teardown), 30, keys_tests,
+	    UNIT_N(keys_tests));
+	unit_add(unit_tcase(s, "smart", NULL, NULL), 0, smart_tests,
+	    UNIT_N(smart_tests));
 	return unit_run(s);
 }

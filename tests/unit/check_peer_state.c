@@ -472,18 +472,24 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("peer_state");
-	TCase	*tp = unit_tcase(s, "pure", NULL, NULL);
-	TCase	*td = unit_tcase(s, "store", setup, teardown);
+	const struct unit_test	 pure_tests[] = {
+		UNIT_TEST(machine),
+		UNIT_TEST(backoff),
+		UNIT_TEST(deadline),
+		UNIT_TEST(late),
+	};
+	const struct unit_test	 store_tests[] = {
+		UNIT_TEST(sync_and_events),
+		UNIT_TEST(retry_after_honoured),
+		UNIT_TEST(build_request),
+		UNIT_TEST(build_refused),
+		UNIT_TEST(query_plans),
+	};
+	Suite			*s = suite_create("peer_state");
 
-	tcase_add_test(tp, machine);
-	tcase_add_test(tp, backoff);
-	tcase_add_test(tp, deadline);
-	tcase_add_test(tp, late);
-	tcase_add_test(td, sync_and_events);
-	tcase_add_test(td, retry_after_honoured);
-	tcase_add_test(td, build_request);
-	tcase_add_test(td, build_refused);
-	tcase_add_test(td, query_plans);
+	unit_add(unit_tcase(s, "pure", NULL, NULL), 0, pure_tests,
+	    UNIT_N(pure_tests));
+	unit_add(unit_tcase(s, "store", setup, teardown), 0, store_tests,
+	    UNIT_N(store_tests));
 	return unit_run(s);
 }

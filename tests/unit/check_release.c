@@ -418,18 +418,19 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("release", &tc, setup, teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_rules),
+		UNIT_TEST(test_drug_pa),
+		UNIT_TEST(test_type_ok),
+		UNIT_TEST(test_p2p_json),
+		UNIT_TEST(test_narrowing),
+		UNIT_TEST(test_typefilter),
+		UNIT_TEST(test_refusals),
+		UNIT_TEST(test_paging),
+		UNIT_TEST(test_plan),
+		UNIT_TEST(test_scans),
+	};
 
-	tcase_add_test(tc, test_rules);
-	tcase_add_test(tc, test_drug_pa);
-	tcase_add_test(tc, test_type_ok);
-	tcase_add_test(tc, test_p2p_json);
-	tcase_add_test(tc, test_narrowing);
-	tcase_add_test(tc, test_typefilter);
-	tcase_add_test(tc, test_refusals);
-	tcase_add_test(tc, test_paging);
-	tcase_add_test(tc, test_plan);
-	tcase_add_test(tc, test_scans);
-	return unit_run(s);
+	return unit_run(unit_tests("release", setup, teardown, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -181,18 +181,17 @@ START_TEST(test_r4_types)
 }
 END_TEST
 
-#define N(a)	(sizeof(a) / sizeof((a)[0]))
-
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("scopes", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TABLE(test_parse, parse),
+		UNIT_TABLE(test_permit, permit),
+		UNIT_TABLE(test_grant, grant),
+		UNIT_TEST(test_grant_limits),
+		UNIT_TEST(test_r4_types),
+	};
 
-	tcase_add_loop_test(tc, test_parse, 0, N(parse));
-	tcase_add_loop_test(tc, test_permit, 0, N(permit));
-	tcase_add_loop_test(tc, test_grant, 0, N(grant));
-	tcase_add_test(tc, test_grant_limits);
-	tcase_add_test(tc, test_r4_types);
-	return unit_run(s);
+	return unit_run(unit_tests("scopes", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

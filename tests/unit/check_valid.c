@@ -175,13 +175,13 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("valid", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_types_ids),
+		UNIT_TABLE(test_refs, refs),
+		UNIT_TEST(test_dates),
+		UNIT_TABLE(test_check, resources),
+	};
 
-	tcase_add_test(tc, test_types_ids);
-	tcase_add_loop_test(tc, test_refs, 0, sizeof(refs) / sizeof(refs[0]));
-	tcase_add_test(tc, test_dates);
-	tcase_add_loop_test(tc, test_check, 0,
-	    sizeof(resources) / sizeof(resources[0]));
-	return unit_run(s);
+	return unit_run(unit_tests("valid", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

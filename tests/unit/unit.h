@@ -92,6 +92,57 @@ unit_suite(const char *name, TCase **tc, void (*setup)(void),
 	return s;
 }
 
+/* The number of elements of the array a. */
+#define UNIT_N(a)	(sizeof(a) / sizeof((a)[0]))
+
+/*
+ * One line of a suite's table of tests: the test (START_TEST), run once
+ * (loops 0) or as a loop test with _i from 0 to loops - 1.
+ */
+struct unit_test {
+	const TTest	*fn;
+	int		 loops;
+};
+
+#define UNIT_TEST(fn)		{ (fn), 0 }
+#define UNIT_LOOP(fn, n)	{ (fn), (int)(n) }
+/* A loop test over every case of the array table. */
+#define UNIT_TABLE(fn, table)	UNIT_LOOP(fn, UNIT_N(table))
+
+/*
+ * Adds the n tests of t to tc, in order, with the timeout in seconds
+ * (0: Check's default); returns tc.
+ */
+static inline TCase *
+unit_add(TCase *tc, int timeout, const struct unit_test *t, size_t n)
+{
+	if (timeout > 0)
+		tcase_set_timeout(tc, timeout);
+	for (; n > 0; t++, n--) {
+		if (t->loops == 0)
+			tcase_add_test(tc, t->fn);
+		else
+			tcase_add_loop_test(tc, t->fn, 0, t->loops);
+	}
+	return tc;
+}
+
+/*
+ * The suite of one test case, both named name, with the fixture setup
+ * and teardown (NULL for none), the timeout as unit_add() and the n
+ * tests of t.
+ */
+static inline Suite *
+unit_tests(const char *name, void (*setup)(void), void (*teardown)(void),
+    int timeout, const struct unit_test *t, size_t n)
+{
+	TCase	*tc;
+	Suite	*s = unit_suite(name, &tc, setup, teardown);
+
+	unit_add(tc, timeout, t, n);
+	return s;
+}
+
 /*
  * The one integer a query returns (-1 without a row), with arg (unless
  * NULL) bound to its ?1.
