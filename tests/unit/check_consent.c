@@ -277,20 +277,15 @@ END_TEST
 int
 main(void)
 {
-	const struct unit_test	 rules_tests[] = {
+	const struct unit_test	 tests[] = {
+		UNIT_CASE("rules", NULL, NULL, 0),
 		UNIT_TABLE(test_rules, rules),
-	};
-	const struct unit_test	 store_tests[] = {
+		UNIT_CASE("store", setup, teardown, 0),
 		UNIT_TEST(test_access),
 		UNIT_TEST(test_revoked),
 		UNIT_TEST(test_optout),
 		UNIT_TEST(test_consentless),
 	};
-	Suite			*s = suite_create("consent");
 
-	unit_add(unit_tcase(s, "rules", NULL, NULL), 0, rules_tests,
-	    UNIT_N(rules_tests));
-	unit_add(unit_tcase(s, "store", setup, teardown), 0, store_tests,
-	    UNIT_N(store_tests));
-	return unit_run(s);
+	return unit_run(unit_tests("consent", tests, UNIT_N(tests)));
 }

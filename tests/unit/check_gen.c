@@ -350,6 +350,7 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
+		UNIT_CASE("gen", NULL, NULL, 60),
 		UNIT_TEST(test_deterministic),
 		UNIT_TEST(test_content),
 		UNIT_TEST(test_small),
@@ -359,6 +360,5 @@ main(void)
 		UNIT_TEST(test_ids),
 	};
 
-	return unit_run(unit_tests("gen", NULL, NULL, 60, tests,
-	    UNIT_N(tests)));
+	return unit_run(unit_tests("gen", tests, UNIT_N(tests)));
 }

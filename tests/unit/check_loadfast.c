@@ -1124,32 +1124,24 @@ END_TEST
 int
 main(void)
 {
-	const struct unit_test	 scan_tests[] = {
+	const struct unit_test	 tests[] = {
+		UNIT_CASE("scan", NULL, NULL, 0),
 		UNIT_TABLE(test_refused, refused),
 		UNIT_TEST(test_depth),
 		UNIT_TEST(test_values),
 		UNIT_TEST(test_written),
-	};
-	const struct unit_test	 load_tests[] = {
+		UNIT_CASE("load", setup, teardown, 600),
 		UNIT_TEST(test_same_database),
 		UNIT_TEST(test_odd_lines),
 		UNIT_TEST(test_damaged_lines),
 		UNIT_TABLE(test_bad_lines, bad),
-	};
-	const struct unit_test	 first_tests[] = {
+		UNIT_CASE("first", file_setup, file_teardown, 600),
 		UNIT_LOOP(test_first_same, 2),
 		UNIT_LOOP(test_first_failed, 4),
 		UNIT_TEST(test_first_once),
 		UNIT_TEST(test_first_journal),
 		UNIT_TEST(test_open_restores_wal),
 	};
-	Suite			*s = suite_create("loadfast");
 
-	unit_add(unit_tcase(s, "scan", NULL, NULL), 0, scan_tests,
-	    UNIT_N(scan_tests));
-	unit_add(unit_tcase(s, "load", setup, teardown), 600, load_tests,
-	    UNIT_N(load_tests));
-	unit_add(unit_tcase(s, "first", file_setup, file_teardown), 600,
-	    first_tests, UNIT_N(first_tests));
-	return unit_run(s);
+	return unit_run(unit_tests("loadfast", tests, UNIT_N(tests)));
 }

@@ -470,24 +470,19 @@ END_TEST
 int
 main(void)
 {
-	const struct unit_test	 idmap_tests[] = {
+	const struct unit_test	 tests[] = {
+		UNIT_CASE("idmap", NULL, NULL, 0),
 		UNIT_TEST(idmap_ids),
 		UNIT_TABLE(idmap_refs, refs),
 		UNIT_TEST(idmap_other_refs),
 		UNIT_TEST(idmap_rewrite_all),
 		UNIT_TEST(provenance_shape),
-	};
-	const struct unit_test	 ingest_tests[] = {
+		UNIT_CASE("ingest", setup, teardown, 0),
 		UNIT_TEST(ingest_stores_once),
 		UNIT_TEST(ingest_drops_the_peers_transmission),
 		UNIT_TABLE(ingest_refuses_whole_file, refused),
 		UNIT_TEST(ingest_bundle_entries),
 	};
-	Suite			*s = suite_create("peer_ingest");
 
-	unit_add(unit_tcase(s, "idmap", NULL, NULL), 0, idmap_tests,
-	    UNIT_N(idmap_tests));
-	unit_add(unit_tcase(s, "ingest", setup, teardown), 0, ingest_tests,
-	    UNIT_N(ingest_tests));
-	return unit_run(s);
+	return unit_run(unit_tests("peer_ingest", tests, UNIT_N(tests)));
 }

@@ -268,21 +268,16 @@ END_TEST
 int
 main(void)
 {
-	const struct unit_test	 keys_tests[] = {
+	const struct unit_test	 tests[] = {
+		/* 30 s: RSA key generation */
+		UNIT_CASE("keys", setup, teardown, 30),
 		UNIT_TEST(generate_sign_verify),
 		UNIT_TEST(rotation),
 		UNIT_TEST(import_peer_key),
-	};
-	const struct unit_test	 smart_tests[] = {
+		UNIT_CASE("smart", NULL, NULL, 0),
 		UNIT_TEST(capabilities),
 		UNIT_TEST(smart_configuration),
 	};
-	Suite			*s = suite_create("peer_keys");
 
-	/* 30 s: RSA key generation */
-	unit_add(unit_tcase(s, "keys", setup, teardown), 30, keys_tests,
-	    UNIT_N(keys_tests));
-	unit_add(unit_tcase(s, "smart", NULL, NULL), 0, smart_tests,
-	    UNIT_N(smart_tests));
-	return unit_run(s);
+	return unit_run(unit_tests("peer_keys", tests, UNIT_N(tests)));
 }

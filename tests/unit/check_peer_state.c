@@ -472,24 +472,19 @@ END_TEST
 int
 main(void)
 {
-	const struct unit_test	 pure_tests[] = {
+	const struct unit_test	 tests[] = {
+		UNIT_CASE("pure", NULL, NULL, 0),
 		UNIT_TEST(machine),
 		UNIT_TEST(backoff),
 		UNIT_TEST(deadline),
 		UNIT_TEST(late),
-	};
-	const struct unit_test	 store_tests[] = {
+		UNIT_CASE("store", setup, teardown, 0),
 		UNIT_TEST(sync_and_events),
 		UNIT_TEST(retry_after_honoured),
 		UNIT_TEST(build_request),
 		UNIT_TEST(build_refused),
 		UNIT_TEST(query_plans),
 	};
-	Suite			*s = suite_create("peer_state");
 
-	unit_add(unit_tcase(s, "pure", NULL, NULL), 0, pure_tests,
-	    UNIT_N(pure_tests));
-	unit_add(unit_tcase(s, "store", setup, teardown), 0, store_tests,
-	    UNIT_N(store_tests));
-	return unit_run(s);
+	return unit_run(unit_tests("peer_state", tests, UNIT_N(tests)));
 }

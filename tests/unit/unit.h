@@ -96,50 +96,52 @@ unit_suite(const char *name, TCase **tc, void (*setup)(void),
 #define UNIT_N(a)	(sizeof(a) / sizeof((a)[0]))
 
 /*
- * One line of a suite's table of tests: the test (START_TEST), run once
- * (loops 0) or as a loop test with _i from 0 to loops - 1.
+ * One line of a suite's table of tests (unit_tests()): a test
+ * (START_TEST) run once or as a loop test with _i from 0 to loops - 1,
+ * or a line that starts a test case, for the tests below it, with its
+ * name, fixture setup and teardown (NULL for none) and timeout in
+ * seconds (0: Check's default).
  */
 struct unit_test {
 	const TTest	*fn;
 	int		 loops;
+	const char	*tcase;
+	void		(*setup)(void);
+	void		(*teardown)(void);
+	int		 timeout;
 };
 
-#define UNIT_TEST(fn)		{ (fn), 0 }
-#define UNIT_LOOP(fn, n)	{ (fn), (int)(n) }
+#define UNIT_TEST(f)		{ .fn = (f) }
+#define UNIT_LOOP(f, n)		{ .fn = (f), .loops = (int)(n) }
 /* A loop test over every case of the array table. */
-#define UNIT_TABLE(fn, table)	UNIT_LOOP(fn, UNIT_N(table))
+#define UNIT_TABLE(f, table)	UNIT_LOOP(f, UNIT_N(table))
+#define UNIT_CASE(name, set, tear, secs) \
+	{ .tcase = (name), .setup = (set), .teardown = (tear), \
+	  .timeout = (secs) }
 
 /*
- * Adds the n tests of t to tc, in order, with the timeout in seconds
- * (0: Check's default); returns tc.
+ * The suite name of the n lines of t, in order; t starts with a
+ * UNIT_CASE line.
  */
-static inline TCase *
-unit_add(TCase *tc, int timeout, const struct unit_test *t, size_t n)
+static inline Suite *
+unit_tests(const char *name, const struct unit_test *t, size_t n)
 {
-	if (timeout > 0)
-		tcase_set_timeout(tc, timeout);
+	Suite	*s = suite_create(name);
+	TCase	*tc = NULL;
+
 	for (; n > 0; t++, n--) {
-		if (t->loops == 0)
+		if (t->fn == NULL) {
+			tc = unit_tcase(s, t->tcase, t->setup, t->teardown);
+			if (t->timeout > 0)
+				tcase_set_timeout(tc, t->timeout);
+		} else if (tc == NULL) {
+			fprintf(stderr, "%s: a test before UNIT_CASE\n", name);
+			exit(1);
+		} else if (t->loops == 0)
 			tcase_add_test(tc, t->fn);
 		else
 			tcase_add_loop_test(tc, t->fn, 0, t->loops);
 	}
-	return tc;
-}
-
-/*
- * The suite of one test case, both named name, with the fixture setup
- * and teardown (NULL for none), the timeout as unit_add() and the n
- * tests of t.
- */
-static inline Suite *
-unit_tests(const char *name, void (*setup)(void), void (*teardown)(void),
-    int timeout, const struct unit_test *t, size_t n)
-{
-	TCase	*tc;
-	Suite	*s = unit_suite(name, &tc, setup, teardown);
-
-	unit_add(tc, timeout, t, n);
 	return s;
 }
 
