@@ -156,12 +156,12 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("audit", jobfix_setup, jobfix_teardown, 0),
 		UNIT_TEST(test_log),
 		UNIT_TEST(test_refusal),
 		UNIT_TEST(test_event_of_a_job_release),
 		UNIT_TEST(test_export_by_member_and_time),
 	};
 
-	return unit_run(unit_tests("audit", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("audit", jobfix_setup, jobfix_teardown, 0, tests,
+	    UNIT_N(tests)));
 }

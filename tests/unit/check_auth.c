@@ -455,7 +455,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("auth", NULL, NULL, 30),
 		UNIT_TEST(test_roundtrip),
 		UNIT_TABLE(test_refusals, refusal),
 		UNIT_TABLE(test_basic, basic),
@@ -466,5 +465,6 @@ main(void)
 		UNIT_TEST(test_payer_org),
 	};
 
-	return unit_run(unit_tests("auth", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("auth", NULL, NULL, 30, tests,
+	    UNIT_N(tests)));
 }

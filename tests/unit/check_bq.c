@@ -165,11 +165,11 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("bq", NULL, NULL, 60),
 		UNIT_LOOP(test_order_and_bounds, 5),
 		UNIT_TEST(test_empty),
 		UNIT_TEST(test_abort),
 	};
 
-	return unit_run(unit_tests("bq", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("bq", NULL, NULL, 60, tests,
+	    UNIT_N(tests)));
 }

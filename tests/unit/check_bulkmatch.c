@@ -307,11 +307,11 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("bulkmatch", jobfix_setup, jobfix_teardown, 0),
 		UNIT_TEST(test_bulk_match_check),
 		UNIT_TEST(test_bulk_match_guard),
 		UNIT_TEST(test_bulk_match_run),
 	};
 
-	return unit_run(unit_tests("bulkmatch", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("bulkmatch", jobfix_setup, jobfix_teardown, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -289,7 +289,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("config", NULL, NULL, 0),
 		UNIT_TEST(test_defaults_and_paths),
 		UNIT_TABLE(test_bad, bad),
 		UNIT_TEST(test_write_read_back),
@@ -303,5 +302,6 @@ main(void)
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
-	return unit_run_in(unit_tests("config", tests, UNIT_N(tests)), dir);
+	return unit_run_in(unit_tests("config", NULL, NULL, 0, tests,
+	    UNIT_N(tests)), dir);
 }

@@ -287,5 +287,6 @@ main(void)
 		UNIT_TEST(test_consentless),
 	};
 
-	return unit_run(unit_tests("consent", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("consent", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -466,7 +466,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("consent_life", setup, teardown, 0),
 		UNIT_TEST(test_capture_audited),
 		UNIT_TEST(test_refusals),
 		UNIT_TEST(test_revoke_by_owner),
@@ -476,5 +475,6 @@ main(void)
 		UNIT_TEST(test_export_filters),
 	};
 
-	return unit_run(unit_tests("consent_life", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("consent_life", setup, teardown, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -254,7 +254,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("datadir", NULL, NULL, 30),
 		UNIT_TEST(test_init_modes),
 		UNIT_TEST(test_init_existing),
 		UNIT_TEST(test_init_from_config),
@@ -265,5 +264,6 @@ main(void)
 	if (mkdtemp(top) == NULL)
 		return 1;
 	log_quiet(1);
-	return unit_run_in(unit_tests("datadir", tests, UNIT_N(tests)), top);
+	return unit_run_in(unit_tests("datadir", NULL, NULL, 30, tests,
+	    UNIT_N(tests)), top);
 }

@@ -418,7 +418,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("db", unit_db_setup, unit_db_teardown, 0),
 		UNIT_TEST(test_migrated),
 		UNIT_TEST(test_stmt_cache),
 		UNIT_TEST(test_cache_size),
@@ -433,5 +432,6 @@ main(void)
 		UNIT_TABLE(test_query_plans, plans),
 	};
 
-	return unit_run(unit_tests("db", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("db", unit_db_setup, unit_db_teardown, 0, tests,
+	    UNIT_N(tests)));
 }

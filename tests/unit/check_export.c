@@ -521,7 +521,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("export", jobfix_setup, jobfix_teardown, 60),
 		UNIT_TEST(test_group_owned),
 		UNIT_TEST(test_group_export),
 		UNIT_TEST(test_provenance_and_references),
@@ -536,5 +535,6 @@ main(void)
 		UNIT_TEST(test_query_plans),
 	};
 
-	return unit_run(unit_tests("export", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("export", jobfix_setup, jobfix_teardown, 60, tests,
+	    UNIT_N(tests)));
 }

@@ -252,7 +252,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("fhir", NULL, NULL, 0),
 		UNIT_TABLE(test_parse_table, docs),
 		UNIT_TABLE(test_strict, strict),
 		UNIT_TEST(test_strict_ok),
@@ -263,5 +262,6 @@ main(void)
 		UNIT_TEST(test_issue_codes),
 	};
 
-	return unit_run(unit_tests("fhir", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("fhir", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

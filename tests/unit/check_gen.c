@@ -350,7 +350,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("gen", NULL, NULL, 60),
 		UNIT_TEST(test_deterministic),
 		UNIT_TEST(test_content),
 		UNIT_TEST(test_small),
@@ -360,5 +359,6 @@ main(void)
 		UNIT_TEST(test_ids),
 	};
 
-	return unit_run(unit_tests("gen", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("gen", NULL, NULL, 60, tests,
+	    UNIT_N(tests)));
 }

@@ -222,7 +222,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("group", setup, teardown, 0),
 		UNIT_TEST(test_tokens),
 		UNIT_TEST(test_read),
 		UNIT_TABLE(test_search, searches),
@@ -230,5 +229,6 @@ main(void)
 		UNIT_TEST(test_query_plans),
 	};
 
-	return unit_run(unit_tests("group", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("group", setup, teardown, 0, tests,
+	    UNIT_N(tests)));
 }

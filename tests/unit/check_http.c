@@ -375,7 +375,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("http", NULL, NULL, 0),
 		UNIT_TABLE(test_path_match, paths),
 		UNIT_TABLE(test_refusals, refusals),
 		UNIT_TABLE(test_negotiation, negotiation),
@@ -386,5 +385,6 @@ main(void)
 		UNIT_TEST(test_reason),
 	};
 
-	return unit_run(unit_tests("http", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("http", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

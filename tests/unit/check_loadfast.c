@@ -1143,5 +1143,6 @@ main(void)
 		UNIT_TEST(test_open_restores_wal),
 	};
 
-	return unit_run(unit_tests("loadfast", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("loadfast", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

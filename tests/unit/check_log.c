@@ -329,7 +329,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("log", NULL, NULL, 30),
 		UNIT_TEST(test_file_lines),
 		UNIT_TEST(test_hold),
 		UNIT_TEST(test_mode_0640),
@@ -344,5 +343,6 @@ main(void)
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
-	return unit_run_in(unit_tests("log", tests, UNIT_N(tests)), dir);
+	return unit_run_in(unit_tests("log", NULL, NULL, 30, tests,
+	    UNIT_N(tests)), dir);
 }

@@ -604,7 +604,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("match", setup, teardown, 0),
 		UNIT_TABLE(test_decisions, cases),
 		UNIT_TEST(test_key_of),
 		UNIT_TABLE(test_key_refused, refused),
@@ -615,5 +614,6 @@ main(void)
 		UNIT_TEST(test_member_match),
 	};
 
-	return unit_run(unit_tests("match", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("match", setup, teardown, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -274,7 +274,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("members", jobfix_setup, jobfix_teardown, 0),
 		UNIT_TEST(test_published_with_the_files),
 		UNIT_TEST(test_retaken_run_starts_anew),
 		UNIT_TEST(test_cancelled_job_keeps_no_record),
@@ -284,5 +283,6 @@ main(void)
 		UNIT_TEST(test_download_checks_and_records),
 	};
 
-	return unit_run(unit_tests("members", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("members", jobfix_setup, jobfix_teardown, 0, tests,
+	    UNIT_N(tests)));
 }

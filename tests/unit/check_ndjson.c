@@ -64,10 +64,10 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("ndjson", jobfix_setup, jobfix_teardown, 0),
 		UNIT_TEST(test_writer_temp_rename_split),
 		UNIT_TEST(test_writer_free_removes_temp),
 	};
 
-	return unit_run(unit_tests("ndjson", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("ndjson", jobfix_setup, jobfix_teardown, 0, tests,
+	    UNIT_N(tests)));
 }

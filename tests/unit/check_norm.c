@@ -72,12 +72,12 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("norm", NULL, NULL, 30),
 		UNIT_TABLE(test_names, names),
 		UNIT_TEST(test_truncation),
 		UNIT_TEST(test_gender),
 		UNIT_TEST(test_secret),
 	};
 
-	return unit_run(unit_tests("norm", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("norm", NULL, NULL, 30, tests,
+	    UNIT_N(tests)));
 }

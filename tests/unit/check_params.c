@@ -138,12 +138,12 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("params", NULL, NULL, 0),
 		UNIT_TABLE(test_bad, bad),
 		UNIT_TEST(test_good),
 		UNIT_TEST(test_parts),
 		UNIT_TEST(test_build),
 	};
 
-	return unit_run(unit_tests("params", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("params", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

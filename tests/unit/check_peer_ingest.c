@@ -484,5 +484,6 @@ main(void)
 		UNIT_TEST(ingest_bundle_entries),
 	};
 
-	return unit_run(unit_tests("peer_ingest", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("peer_ingest", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -279,5 +279,6 @@ main(void)
 		UNIT_TEST(smart_configuration),
 	};
 
-	return unit_run(unit_tests("peer_keys", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("peer_keys", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

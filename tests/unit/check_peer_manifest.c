@@ -277,7 +277,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("peer_manifest", NULL, NULL, 0),
 		UNIT_TEST(manifest_good),
 		UNIT_TABLE(manifest_bad, bad),
 		UNIT_TEST(manifest_no_token_any_origin),
@@ -289,5 +288,6 @@ main(void)
 		UNIT_TEST(count_lines),
 	};
 
-	return unit_run(unit_tests("peer_manifest", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("peer_manifest", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

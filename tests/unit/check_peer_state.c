@@ -486,5 +486,6 @@ main(void)
 		UNIT_TEST(query_plans),
 	};
 
-	return unit_run(unit_tests("peer_state", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("peer_state", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -139,7 +139,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("queue", jobfix_setup, jobfix_teardown, 0),
 		UNIT_TEST(test_claim_each_once),
 		UNIT_TEST(test_stale_takeover),
 		UNIT_TEST(test_dead_runner_takeover),
@@ -147,5 +146,6 @@ main(void)
 		UNIT_TEST(test_fail_records_outcome),
 	};
 
-	return unit_run(unit_tests("queue", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("queue", jobfix_setup, jobfix_teardown, 0, tests,
+	    UNIT_N(tests)));
 }

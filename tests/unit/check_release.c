@@ -419,7 +419,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("release", setup, teardown, 0),
 		UNIT_TEST(test_rules),
 		UNIT_TEST(test_drug_pa),
 		UNIT_TEST(test_type_ok),
@@ -432,5 +431,6 @@ main(void)
 		UNIT_TEST(test_scans),
 	};
 
-	return unit_run(unit_tests("release", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("release", setup, teardown, 0, tests,
+	    UNIT_N(tests)));
 }

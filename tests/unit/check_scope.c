@@ -548,7 +548,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("scope", NULL, NULL, 30),
 		UNIT_TABLE(test_classify, cases),
 		UNIT_TABLE(test_drug_codes, drugs),
 		UNIT_TABLE(test_stamped_pa, stamped),
@@ -557,5 +556,6 @@ main(void)
 		UNIT_TEST(test_odd_claims),
 	};
 
-	return unit_run(unit_tests("scope", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("scope", NULL, NULL, 30, tests,
+	    UNIT_N(tests)));
 }

@@ -185,7 +185,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("scopes", NULL, NULL, 0),
 		UNIT_TABLE(test_parse, parse),
 		UNIT_TABLE(test_permit, permit),
 		UNIT_TABLE(test_grant, grant),
@@ -193,5 +192,6 @@ main(void)
 		UNIT_TEST(test_r4_types),
 	};
 
-	return unit_run(unit_tests("scopes", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("scopes", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -133,10 +133,10 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("stats", unit_db_setup, unit_db_teardown, 0),
 		UNIT_TEST(test_counts),
 		UNIT_TEST(test_client_list_has_no_secret),
 	};
 
-	return unit_run(unit_tests("stats", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("stats", unit_db_setup, unit_db_teardown, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -210,12 +210,12 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("status", jobfix_setup, jobfix_teardown, 30),
 		UNIT_TEST(test_manifest),
 		UNIT_TEST(test_eta_and_retry_after),
 		UNIT_TEST(test_poll_too_often),
 		UNIT_TEST(test_wait_for_the_end),
 	};
 
-	return unit_run(unit_tests("status", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("status", jobfix_setup, jobfix_teardown, 30, tests,
+	    UNIT_N(tests)));
 }

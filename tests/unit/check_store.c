@@ -860,7 +860,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("store", unit_db_setup, unit_db_teardown, 60),
 		UNIT_TABLE(test_patient_ref, refs),
 		UNIT_TABLE(test_patient_of, owners),
 		UNIT_TEST(test_upsert),
@@ -881,5 +880,6 @@ main(void)
 		UNIT_TEST(test_exists),
 	};
 
-	return unit_run(unit_tests("store", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("store", unit_db_setup, unit_db_teardown, 60, tests,
+	    UNIT_N(tests)));
 }

@@ -287,7 +287,6 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("util", NULL, NULL, 0),
 		UNIT_TEST(test_buf),
 		UNIT_TEST(test_b64url_roundtrip),
 		UNIT_TABLE(test_time_parse, times),
@@ -302,5 +301,6 @@ main(void)
 		UNIT_TEST(test_array_grow),
 	};
 
-	return unit_run(unit_tests("util", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("util", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -176,12 +176,12 @@ int
 main(void)
 {
 	const struct unit_test	 tests[] = {
-		UNIT_CASE("valid", NULL, NULL, 0),
 		UNIT_TEST(test_types_ids),
 		UNIT_TABLE(test_refs, refs),
 		UNIT_TEST(test_dates),
 		UNIT_TABLE(test_check, resources),
 	};
 
-	return unit_run(unit_tests("valid", tests, UNIT_N(tests)));
+	return unit_run(unit_tests("valid", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -98,8 +98,8 @@ unit_suite(const char *name, TCase **tc, void (*setup)(void),
 /*
  * One line of a suite's table of tests (unit_tests()): a test
  * (START_TEST) run once or as a loop test with _i from 0 to loops - 1,
- * or a line that starts a test case, for the tests below it, with its
- * name, fixture setup and teardown (NULL for none) and timeout in
+ * or a line that starts another test case, for the tests below it, with
+ * its name, fixture setup and teardown (NULL for none) and timeout in
  * seconds (0: Check's default).
  */
 struct unit_test {
@@ -119,28 +119,41 @@ struct unit_test {
 	{ .tcase = (name), .setup = (set), .teardown = (tear), \
 	  .timeout = (secs) }
 
+/* Adds the test case of the UNIT_CASE line c to s. */
+static inline TCase *
+unit_case_add(Suite *s, const struct unit_test *c)
+{
+	TCase	*tc = unit_tcase(s, c->tcase, c->setup, c->teardown);
+
+	if (c->timeout > 0)
+		tcase_set_timeout(tc, c->timeout);
+	return tc;
+}
+
 /*
- * The suite name of the n lines of t, in order; t starts with a
- * UNIT_CASE line.
+ * The suite name of the n lines of t, in order.  The tests before the
+ * first UNIT_CASE line make a test case named name, with the fixture
+ * setup and teardown and the timeout as UNIT_CASE's.
  */
 static inline Suite *
-unit_tests(const char *name, const struct unit_test *t, size_t n)
+unit_tests(const char *name, void (*setup)(void), void (*teardown)(void),
+    int timeout, const struct unit_test *t, size_t n)
 {
-	Suite	*s = suite_create(name);
-	TCase	*tc = NULL;
+	const struct unit_test	 first = UNIT_CASE(name, setup, teardown,
+				    timeout);
+	Suite			*s = suite_create(name);
+	TCase			*tc = NULL;
+	size_t			 i;
 
-	for (; n > 0; t++, n--) {
-		if (t->fn == NULL) {
-			tc = unit_tcase(s, t->tcase, t->setup, t->teardown);
-			if (t->timeout > 0)
-				tcase_set_timeout(tc, t->timeout);
-		} else if (tc == NULL) {
-			fprintf(stderr, "%s: a test before UNIT_CASE\n", name);
-			exit(1);
-		} else if (t->loops == 0)
-			tcase_add_test(tc, t->fn);
+	if (n > 0 && t[0].fn != NULL)
+		tc = unit_case_add(s, &first);
+	for (i = 0; i < n; i++) {
+		if (t[i].fn == NULL)
+			tc = unit_case_add(s, &t[i]);
+		else if (t[i].loops == 0)
+			tcase_add_test(tc, t[i].fn);
 		else
-			tcase_add_loop_test(tc, t->fn, 0, t->loops);
+			tcase_add_loop_test(tc, t[i].fn, 0, t[i].loops);
 	}
 	return s;
 }
