@@ -371,8 +371,8 @@ START_TEST(test_same_database)
 	struct gen_stats	 gs;
 	struct load_stats	 st;
 	struct p2p_err		 err;
-	const char		*src = getenv("P2P_SRCDIR");
-	char			 lo[32], seed[4096], path[] =
+	const char		*seed = unit_seed();
+	char			 lo[32], path[] =
 				    "/tmp/check_loadfast.XXXXXX.ndjson";
 	FILE			*f;
 	int			 fd;
@@ -388,8 +388,6 @@ START_TEST(test_same_database)
 	p2p_err_init(&err);
 	ck_assert_msg(gen_write(f, &o, &gs, &err) == 0, "%s", err.msg);
 	fclose(f);
-	snprintf(seed, sizeof(seed), "%s/share/seed/test-dataset.json",
-	    src ? src : ".");
 
 	setenv("P2P_LOAD_TREE", "1", 1);
 	ck_assert_msg(load_file(&db, path, 0, &st, &err) == 0, "%s", err.msg);
@@ -1020,8 +1018,7 @@ START_TEST(test_first_once)
 	struct load_stats	 st;
 	struct p2p_err		 err;
 	struct p2p_db		 d3;
-	const char		*src = getenv("P2P_SRCDIR");
-	char			*text, *half, lo[32], seed[4096];
+	char			*text, *half, lo[32];
 
 	time_instant(now_sec(), lo);
 	text = history(40);
@@ -1038,10 +1035,8 @@ START_TEST(test_first_once)
 	same_schema(&db, &db2);
 	intact(&db);
 
-	snprintf(seed, sizeof(seed), "%s/share/seed/test-dataset.json",
-	    src ? src : ".");
 	unit_db_open(&d3);
-	ck_assert_msg(load_file(&d3, seed, 0, &st, &err) == 0, "%s", err.msg);
+	ck_assert_msg(load_file(&d3, unit_seed(), 0, &st, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(st.first, 0);
 	ck_assert_int_gt(st.resources, 0);
 	same_schema(&d3, &db2);

@@ -744,11 +744,8 @@ START_TEST(test_seed)
 	struct load_stats	 st;
 	struct p2p_err		 err;
 	struct client_rec	 rec;
-	const char		*src = getenv("P2P_SRCDIR");
-	char			 path[4096];
+	const char		*path = unit_seed();
 
-	snprintf(path, sizeof(path), "%s/share/seed/test-dataset.json",
-	    src ? src : ".");
 	p2p_err_init(&err);
 	ck_assert_msg(load_file(&db, path, 0, &st, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(st.resources, 7);

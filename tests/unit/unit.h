@@ -52,13 +52,20 @@ unit_rmtree(const char *dir)
 
 /*
  * unit_run() for a suite whose tests work in the temporary directory
- * dir, removed afterwards (failing to is a failure too).
+ * dir: made here from the mkdtemp() template dir (failing to is a
+ * failure: no test runs), removed afterwards (failing to is a failure
+ * too).
  */
 static inline int
-unit_run_in(Suite *s, const char *dir)
+unit_run_in(Suite *s, char *dir)
 {
-	int	 rc = unit_run(s);
+	int	 rc;
 
+	if (mkdtemp(dir) == NULL) {
+		perror(dir);
+		return 1;
+	}
+	rc = unit_run(s);
 	return unit_rmtree(dir) == 0 ? rc : 1;
 }
 
@@ -341,6 +348,41 @@ unit_path(const char *dir, const char *name)
 	k = (k + 1) % 4;
 	snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
 	return p[k];
+}
+
+/* The e2e seed data set, under $P2P_SRCDIR (or ".", without it). */
+static inline const char *
+unit_seed(void)
+{
+	static char	 path[PATH_MAX];
+	const char	*src = getenv("P2P_SRCDIR");
+
+	snprintf(path, sizeof(path), "%s/share/seed/test-dataset.json",
+	    src != NULL ? src : ".");
+	return path;
+}
+
+/* A query and the one integer it must return (unit_counts()). */
+struct unit_count {
+	const char	*sql;
+	long long	 want;
+};
+
+/*
+ * Every query of the n of c returns its integer, with arg (unless NULL)
+ * bound to its ?1.
+ */
+static inline void
+unit_counts(struct p2p_db *db, const char *arg, const struct unit_count *c,
+    size_t n)
+{
+	long long	 got;
+
+	for (; n > 0; c++, n--) {
+		got = unit_int_of(db, c->sql, arg);
+		ck_assert_msg(got == c->want, "%s: %lld, not %lld", c->sql,
+		    got, c->want);
+	}
 }
 
 #endif
