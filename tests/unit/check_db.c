@@ -258,6 +258,18 @@ END_TEST
  * holds the loaded consents only, and the lookups they served give the
  * same rows through the indexes that are left.
  */
+static const struct unit_count	 upgraded_0007[] = {
+	{ "SELECT count(*) FROM sqlite_schema WHERE name IN"
+	  " ('consent_client', 'match_patient', 'consent_patient')", 0 },
+	{ "SELECT count(*) FROM sqlite_schema WHERE name IN"
+	  " ('consent_loaded', 'probe_time')", 2 },
+	/* The partial index holds the loaded consent alone. */
+	{ "SELECT count(*) FROM consent INDEXED BY consent_loaded"
+	  " WHERE patient = 'p1' AND source = 'loaded'", 1 },
+	{ "SELECT cid FROM consent WHERE patient = 'p1' AND source = 'loaded'"
+	  " AND status = 'active' AND provision = 'deny' LIMIT 1", 2 },
+};
+
 START_TEST(test_upgrade_0007)
 {
 	struct p2p_db			 d;
@@ -283,17 +295,7 @@ START_TEST(test_upgrade_0007)
 	ck_assert_int_eq(db_migrate(&d, &err), 0);
 	ck_assert_int_eq(db_version(&d), db_latest_version());
 	ck_assert_int_ge(db_version(&d), 7);
-	ck_assert_int_eq(unit_int(&d, "SELECT count(*) FROM sqlite_schema WHERE"
-	    " name IN ('consent_client', 'match_patient', 'consent_patient')"),
-	    0);
-	ck_assert_int_eq(unit_int(&d, "SELECT count(*) FROM sqlite_schema WHERE"
-	    " name IN ('consent_loaded', 'probe_time')"), 2);
-	/* The partial index holds the loaded consent alone. */
-	ck_assert_int_eq(unit_int(&d, "SELECT count(*) FROM consent INDEXED BY"
-	    " consent_loaded WHERE patient = 'p1' AND source = 'loaded'"), 1);
-	ck_assert_int_eq(unit_int(&d, "SELECT cid FROM consent WHERE patient ="
-	    " 'p1' AND source = 'loaded' AND status = 'active' AND provision ="
-	    " 'deny' LIMIT 1"), 2);
+	unit_counts(&d, NULL, upgraded_0007, UNIT_N(upgraded_0007));
 	ck_assert_str_eq(unit_text(&d, "SELECT group_concat(id, ',') FROM"
 	    " (SELECT DISTINCT c.id, c.cid FROM match m JOIN consent c ON c.cid"
 	    " = m.cid WHERE m.client_id = 'cl' AND m.patient = 'p1' AND"

@@ -70,19 +70,22 @@ teardown(void)
 	db_close(&db);
 }
 
+/* The search tokens of g1 as put. */
+static const struct unit_count	 g1_tokens[] = {
+	{ "SELECT count(*) FROM grp_token WHERE group_id = 'g1'", 6 },
+	{ "SELECT count(*) FROM grp_token WHERE group_id = 'g1' AND name ="
+	  " 'value' AND value = 'true' AND system = '' AND elem = 1", 1 },
+	{ "SELECT count(*) FROM grp_token WHERE group_id = 'g1' AND name ="
+	  " 'value' AND value = '5555555555' AND system = '" NPI "' AND"
+	  " elem = 0", 1 },
+	{ "SELECT count(*) FROM grp_token WHERE group_id = 'g1' AND name ="
+	  " 'characteristic' AND value = 'flag' AND system = '' AND elem = 1",
+	  1 },
+};
+
 START_TEST(test_tokens)
 {
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM grp_token WHERE"
-	    " group_id = 'g1'"), 6);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM grp_token WHERE"
-	    " group_id = 'g1' AND name = 'value' AND value = 'true' AND"
-	    " system = '' AND elem = 1"), 1);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM grp_token WHERE"
-	    " group_id = 'g1' AND name = 'value' AND value = '5555555555' AND"
-	    " system = '" NPI "' AND elem = 0"), 1);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM grp_token WHERE"
-	    " group_id = 'g1' AND name = 'characteristic' AND value = 'flag'"
-	    " AND system = '' AND elem = 1"), 1);
+	unit_counts(&db, NULL, g1_tokens, UNIT_N(g1_tokens));
 	/* rewritten: the tokens follow; deleted: they go */
 	ck_assert_int_eq(sqlite3_exec(db.h, "UPDATE grp SET json = '{}' WHERE"
 	    " id = 'g2'", NULL, NULL, NULL), SQLITE_OK);

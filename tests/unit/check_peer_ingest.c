@@ -273,6 +273,23 @@ static const char sent[] =
     BASE_A "/Patient/p42\"},\"recordedDate\":\"2024-01-01\"}\n"
     "{\"resourceType\":\"Practitioner\",\"id\":\"dr\"}\n";
 
+/* What ingest_stores_once must find stored after the first transfer. */
+static const struct unit_count	 stored[] = {
+	/* their Patient is not stored; our member keeps one Patient */
+	{ "SELECT count(*) FROM resource WHERE type = 'Patient'", 1 },
+	/* their payer Organization is ours (same NPI): an alias */
+	{ "SELECT count(*) FROM resource WHERE type = 'Organization'", 1 },
+	{ "SELECT count(*) FROM peer_alias WHERE local_id = 'org-payer-a'"
+	  " AND remote_id = 'payer'", 1 },
+	{ "SELECT count(*) FROM resource WHERE patient = 'm1'"
+	  " AND type IN ('Coverage', 'Condition')", 2 },
+	{ "SELECT count(*) FROM resource WHERE patient IS NULL"
+	  " AND type = 'Practitioner'", 1 },
+	{ "SELECT count(*) FROM resource WHERE type = 'Coverage'"
+	  " AND json LIKE '%Organization/org-payer-a%'"
+	  " AND json LIKE '%Patient/m1%'", 1 },
+};
+
 START_TEST(ingest_stores_once)
 {
 	struct ingest		 g;
@@ -285,21 +302,7 @@ START_TEST(ingest_stores_once)
 	p2p_err_init(&err);
 	ck_assert_msg(ingest_file(&g, path, "/bulk/j/x.ndjson", &err) == 0,
 	    "%s", err.msg);
-	/* their Patient is not stored; our member keeps one Patient */
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
-	    " 'Patient'"), 1);
-	/* their payer Organization is ours (same NPI): an alias */
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
-	    " 'Organization'"), 1);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM peer_alias WHERE local_id ="
-	    " 'org-payer-a' AND remote_id = 'payer'"), 1);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE patient = 'm1'"
-	    " AND type IN ('Coverage', 'Condition')"), 2);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE patient IS NULL"
-	    " AND type = 'Practitioner'"), 1);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
-	    " 'Coverage' AND json LIKE '%Organization/org-payer-a%'"
-	    " AND json LIKE '%Patient/m1%'"), 1);
+	unit_counts(&db, NULL, stored, UNIT_N(stored));
 	/* classified like our own: the Condition's date of service */
 	idmap_id(NPI_A, "Condition", "c1", cid);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM resource WHERE id ="
@@ -445,9 +448,18 @@ START_TEST(ingest_bundle_entries)
 	    "\"target\":[{\"reference\":\"Bundle/b1\"}],\"recorded\":"
 	    "\"2027-01-01T00:00:00Z\",\"agent\":[{\"who\":{\"display\":"
 	    "\"x\"}}]}}]";
-	struct ingest	 g;
-	struct p2p_err	 err;
-	json_object	*entries;
+	static const struct unit_count	 kept[] = {
+		{ "SELECT count(*) FROM resource WHERE patient = 'm1'"
+		  " AND type = 'Observation'", 1 },
+		/* the Bundle's own Provenance targets nothing we keep; ours
+		 * does */
+		{ "SELECT count(*) FROM resource WHERE type = 'Provenance'", 1 },
+		{ "SELECT count(*) FROM resource WHERE type = 'Provenance'"
+		  " AND json LIKE '%$everything%'", 1 },
+	};
+	struct ingest			 g;
+	struct p2p_err			 err;
+	json_object			*entries;
 
 	p2p_err_init(&err);
 	ck_assert_int_eq(fhir_parse(b, strlen(b), &entries, &err), 0);
@@ -455,13 +467,7 @@ START_TEST(ingest_bundle_entries)
 	ck_assert_int_eq(ingest_member(&g, "m1", "p42"), 0);
 	ck_assert_msg(ingest_entries(&g, entries, "Patient/p42/$everything",
 	    &err) == 0, "%s", err.msg);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE patient = 'm1'"
-	    " AND type = 'Observation'"), 1);
-	/* the Bundle's own Provenance targets nothing we keep; ours does */
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
-	    " 'Provenance'"), 1);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
-	    " 'Provenance' AND json LIKE '%$everything%'"), 1);
+	unit_counts(&db, NULL, kept, UNIT_N(kept));
 	ingest_free(&g);
 	json_object_put(entries);
 }

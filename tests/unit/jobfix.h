@@ -91,20 +91,11 @@ make_job(const char *client, char id[JOB_ID_LEN + 1])
 	json_object_put(p);
 }
 
+/* unit_int_of() on the fixture's database. */
 static inline long long
 qint(const char *sql, const char *id)
 {
-	sqlite3_stmt	*st;
-	long long	 v;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
-	    SQLITE_OK);
-	if (id != NULL)
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
+	return unit_int_of(&db, sql, id);
 }
 
 static inline void

@@ -370,7 +370,7 @@ struct unit_count {
 
 /*
  * Every query of the n of c returns its integer, with arg (unless NULL)
- * bound to its ?1.
+ * bound to its ?1 (a query without one ignores it).
  */
 static inline void
 unit_counts(struct p2p_db *db, const char *arg, const struct unit_count *c,
