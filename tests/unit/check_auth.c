@@ -64,25 +64,24 @@ forge_typ(const unsigned char *k, const char *alg, const EVP_MD *md,
 	unsigned char	 mac[EVP_MAX_MD_SIZE];
 	unsigned int	 maclen = 0;
 	char		*out;
-	size_t		 n;
+	json_object	*c = json_object_new_object();
 
 	snprintf(head, sizeof(head), "{\"alg\":\"%s\",\"typ\":\"%s\"}", alg,
 	    typ);
-	n = (size_t)snprintf(claims, sizeof(claims), "{\"sub\":\"payer-b\","
-	    "\"scope\":\"system/*.rs\"");
+	json_object_object_add(c, "sub", json_object_new_string("payer-b"));
+	json_object_object_add(c, "scope",
+	    json_object_new_string("system/*.rs"));
 	if (iss)
-		n += (size_t)snprintf(claims + n, sizeof(claims) - n,
-		    ",\"iss\":\"%s\"", iss);
+		json_object_object_add(c, "iss", json_object_new_string(iss));
 	if (aud)
-		n += (size_t)snprintf(claims + n, sizeof(claims) - n,
-		    ",\"aud\":\"%s\"", aud);
+		json_object_object_add(c, "aud", json_object_new_string(aud));
 	if (exp)
-		n += (size_t)snprintf(claims + n, sizeof(claims) - n,
-		    ",\"exp\":%ld", exp);
+		json_object_object_add(c, "exp", json_object_new_int64(exp));
 	if (iat)
-		n += (size_t)snprintf(claims + n, sizeof(claims) - n,
-		    ",\"iat\":%ld", iat);
-	snprintf(claims + n, sizeof(claims) - n, "}");
+		json_object_object_add(c, "iat", json_object_new_int64(iat));
+	snprintf(claims, sizeof(claims), "%s", json_object_to_json_string_ext(c,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(c);
 	b64url_encode((const unsigned char *)head, strlen(head), in);
 	strcat(in, ".");
 	b64url_encode((const unsigned char *)claims, strlen(claims),
