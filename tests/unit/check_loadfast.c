@@ -360,6 +360,26 @@ compare(const char *lo)
 }
 
 /*
+ * Writes to f the synthetic history of members (p2p-admin generate
+ * --members members --seed seed, years of it, anchored at 2026-06-01).
+ */
+static void
+generate(FILE *f, unsigned long long members, unsigned long long seed,
+    int years, struct gen_stats *gs)
+{
+	struct gen_opts		 o;
+	struct p2p_err		 err;
+
+	memset(&o, 0, sizeof(o));
+	o.members = members;
+	o.seed = seed;
+	o.years = years;
+	snprintf(o.anchor, sizeof(o.anchor), "2026-06-01");
+	p2p_err_init(&err);
+	ck_assert_msg(gen_write(f, &o, gs, &err) == 0, "%s", err.msg);
+}
+
+/*
  * Issue #8's proof: `generate --members 300 --seed 1 --anchor
  * 2026-06-01` (full history) and the seed data set, loaded through the
  * tree path into db and through the fast path into db2, leave every
@@ -367,7 +387,6 @@ compare(const char *lo)
  */
 START_TEST(test_same_database)
 {
-	struct gen_opts		 o;
 	struct gen_stats	 gs;
 	struct load_stats	 st;
 	struct p2p_err		 err;
@@ -378,16 +397,11 @@ START_TEST(test_same_database)
 	int			 fd;
 
 	time_instant(now_sec(), lo);
-	memset(&o, 0, sizeof(o));
-	o.members = 300;
-	o.seed = 1;
-	o.years = 7;
-	snprintf(o.anchor, sizeof(o.anchor), "2026-06-01");
 	ck_assert_int_ne(fd = mkstemps(path, 7), -1);
 	ck_assert_ptr_nonnull(f = fdopen(fd, "w"));
-	p2p_err_init(&err);
-	ck_assert_msg(gen_write(f, &o, &gs, &err) == 0, "%s", err.msg);
+	generate(f, 300, 1, 7, &gs);
 	fclose(f);
+	p2p_err_init(&err);
 
 	setenv("P2P_LOAD_TREE", "1", 1);
 	ck_assert_msg(load_file(&db, path, 0, &st, &err) == 0, "%s", err.msg);
@@ -682,7 +696,6 @@ START_TEST(test_damaged_lines)
 {
 	static const char	 pieces[] = "\"{}[],:\\\x80\xc3\xe2\xed\xf0"
 				    "0-.eEtn u/";
-	struct gen_opts		 o;
 	struct gen_stats	 gs;
 	struct load_stats	 st;
 	struct p2p_err		 e1, e2;
@@ -693,15 +706,10 @@ START_TEST(test_damaged_lines)
 	int			 i, k, r1, r2, ok = 0;
 
 	time_instant(now_sec(), lo);
-	memset(&o, 0, sizeof(o));
-	o.members = 3;
-	o.seed = 7;
-	o.years = 2;
-	snprintf(o.anchor, sizeof(o.anchor), "2026-06-01");
 	ck_assert_ptr_nonnull(f = open_memstream(&text, &size));
-	p2p_err_init(&e1);
-	ck_assert_int_eq(gen_write(f, &o, &gs, &e1), 0);
+	generate(f, 3, 7, 2, &gs);
 	fclose(f);
+	p2p_err_init(&e1);
 	line = malloc(size + 64);
 	ck_assert_ptr_nonnull(line);
 	for (i = 0; i < 1500; i++) {
@@ -795,21 +803,13 @@ file_teardown(void)
 static char *
 history(unsigned long long members)
 {
-	struct gen_opts		 o;
 	struct gen_stats	 gs;
-	struct p2p_err		 err;
 	char			*text = NULL;
 	size_t			 size = 0;
 	FILE			*f;
 
-	memset(&o, 0, sizeof(o));
-	o.members = members;
-	o.seed = 1;
-	o.years = 7;
-	snprintf(o.anchor, sizeof(o.anchor), "2026-06-01");
 	ck_assert_ptr_nonnull(f = open_memstream(&text, &size));
-	p2p_err_init(&err);
-	ck_assert_msg(gen_write(f, &o, &gs, &err) == 0, "%s", err.msg);
+	generate(f, members, 1, 7, &gs);
 	fclose(f);
 	ck_assert_uint_gt(size, 10000);
 	return text;
