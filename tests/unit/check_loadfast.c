@@ -84,14 +84,8 @@ static const struct {
 
 START_TEST(test_refused)
 {
-	struct jscan	 j;
-	size_t		 len = refused[_i].len ? refused[_i].len :
-			    strlen(refused[_i].text);
-
-	jscan_init(&j);
-	ck_assert_msg(jscan_parse(&j, refused[_i].text, len, 0) == -1,
-	    "line %d: accepted", refused[_i].line);
-	jscan_free(&j);
+	unit_jscan_refuses(refused[_i].text, refused[_i].len ?
+	    refused[_i].len : strlen(refused[_i].text), refused[_i].line);
 }
 END_TEST
 

@@ -277,6 +277,20 @@ unit_classify(const char *text, int written, int lu_source,
 }
 
 /*
+ * jscan refuses the len bytes of text (a case of the table line line).
+ */
+static inline void
+unit_jscan_refuses(const char *text, size_t len, int line)
+{
+	struct jscan	 j;
+
+	jscan_init(&j);
+	ck_assert_msg(jscan_parse(&j, text, len, 0) == -1,
+	    "line %d: jscan accepts", line);
+	jscan_free(&j);
+}
+
+/*
  * True when plan scans a table: a "SCAN" of anything but a constant row
  * or b, the member set of CONSENT_ACCESS_SQL (consent.h), which is
  * walked to look each member up.
