@@ -142,6 +142,36 @@ lines_with(const char *s, const char *needle)
 	return n;
 }
 
+/* A file of the job and how many of its lines hold needle. */
+struct lines {
+	const char	*file, *needle;
+	int		 n;
+};
+
+/* Each file of the job id holds its lines as the n of l say. */
+static void
+files_hold(const char *id, const struct lines *l, size_t n)
+{
+	int	 got;
+
+	for (; n > 0; l++, n--) {
+		got = lines_with(file_of(id, l->file), l->needle);
+		ck_assert_msg(got == l->n, "%s: %d lines with %s, not %d",
+		    l->file, got, l->needle, l->n);
+	}
+}
+
+/*
+ * What an export of the members() of c1 writes: m1 and m3, and m2
+ * (its consent lapsed) left out.
+ */
+static const struct lines	 m1_m3_not_m2[] = {
+	{ "Patient-1.ndjson", "\"resourceType\"", 2 },
+	{ "Patient-1.ndjson", "\"id\":\"m1\"", 1 },
+	{ "Patient-1.ndjson", "\"id\":\"m3\"", 1 },
+	{ "OperationOutcome-error-1.ndjson", "Patient/m2 left out", 1 },
+};
+
 START_TEST(test_group_owned)
 {
 	struct p2p_err	 err;
@@ -168,21 +198,17 @@ END_TEST
  */
 START_TEST(test_group_export)
 {
-	struct job	 job;
-	const char	*s;
+	static const struct lines	 observations[] = {
+		{ "Observation-1.ndjson", "\"resourceType\"", 1 },
+		{ "Observation-1.ndjson", "obs-m1", 1 },
+	};
+	struct job			 job;
 
 	members();
 	run_export(JOB_DATA_EXPORT, "g1", NULL, NULL, &job, 0);
-	s = file_of(job.id, "Patient-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 2);
-	ck_assert_int_eq(lines_with(s, "\"id\":\"m1\""), 1);
-	ck_assert_int_eq(lines_with(s, "\"id\":\"m3\""), 1);
-	s = file_of(job.id, "Observation-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 1);
-	ck_assert_int_eq(lines_with(s, "obs-m1"), 1);
+	files_hold(job.id, m1_m3_not_m2, UNIT_N(m1_m3_not_m2));
+	files_hold(job.id, observations, UNIT_N(observations));
 	ck_assert_str_eq(file_of(job.id, "Condition-1.ndjson"), "");
-	s = file_of(job.id, "OperationOutcome-error-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "Patient/m2 left out"), 1);
 	/* Each member's rows and its Provenance. */
 	ck_assert_int_eq(qint("SELECT n FROM job_member WHERE job_id = ?1 AND"
 	    " patient = 'm1' AND released AND cid = 1", job.id), 4);
@@ -247,10 +273,23 @@ END_TEST
  */
 START_TEST(test_transmitter_organization)
 {
-	struct job		 job;
-	struct p2p_kvlist	 args = { NULL, 0 };
-	char			 org[200];
-	const char		*s;
+	static const struct lines	 ours[] = {
+		{ "Organization-1.ndjson", "\"resourceType\"", 2 },
+		{ "Organization-1.ndjson", "\"id\":\"org-us\"", 1 },
+		{ "Organization-1.ndjson", "\"id\":\"org-1\"", 1 },
+		{ "Provenance-1.ndjson", "\"code\":\"transmitter\"", 3 },
+		/* a target of the Provenance of included ones */
+		{ "Provenance-1.ndjson",
+		  "{\"reference\":\"Organization/org-us\"}", 1 },
+		{ "Provenance-1.ndjson", "\"who\":{\"identifier\"", 3 },
+		/* every transmitter names it */
+		{ "Provenance-1.ndjson",
+		  "\"reference\":\"Organization/org-us\"", 3 },
+	};
+	struct job			 job;
+	struct p2p_kvlist		 args = { NULL, 0 };
+	char				 org[200];
+	const char			*s;
 
 	members();
 	snprintf(org, sizeof(org), "{\"resourceType\":\"Organization\","
@@ -259,18 +298,7 @@ START_TEST(test_transmitter_organization)
 	    cfg.org_npi);
 	put_json(org);
 	run_export(JOB_DATA_EXPORT, "g1", NULL, NULL, &job, 0);
-	s = file_of(job.id, "Organization-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 2);
-	ck_assert_int_eq(lines_with(s, "\"id\":\"org-us\""), 1);
-	ck_assert_int_eq(lines_with(s, "\"id\":\"org-1\""), 1);
-	s = file_of(job.id, "Provenance-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "\"code\":\"transmitter\""), 3);
-	/* a target of the Provenance of included ones */
-	ck_assert_int_eq(lines_with(s, "{\"reference\":"
-	    "\"Organization/org-us\"}"), 1);
-	ck_assert_int_eq(lines_with(s, "\"who\":{\"identifier\""), 3);
-	ck_assert_int_eq(lines_with(s, "\"reference\":\"Organization/org-us\""),
-	    3);		/* every transmitter names it */
+	files_hold(job.id, ours, UNIT_N(ours));
 	job_free(&job);
 	/* Without Provenance nothing names it: not included. */
 	ck_assert_int_eq(kv_add(&args, "_type", "Patient,Coverage,Organization"),
@@ -292,7 +320,6 @@ END_TEST
 START_TEST(test_matched_members)
 {
 	struct job	 job;
-	const char	*s;
 
 	members();
 	/* m1 matched twice by c1, m4 by another client only. */
@@ -301,12 +328,7 @@ START_TEST(test_matched_members)
 	put_json("{\"resourceType\":\"Patient\",\"id\":\"m4\"}");
 	consent_of("c2", "m4", 4, LIVE);
 	run_export(JOB_PATIENT_EXPORT, "c1", NULL, NULL, &job, 0);
-	s = file_of(job.id, "Patient-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 2);
-	ck_assert_int_eq(lines_with(s, "\"id\":\"m1\""), 1);
-	ck_assert_int_eq(lines_with(s, "\"id\":\"m3\""), 1);
-	s = file_of(job.id, "OperationOutcome-error-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "Patient/m2 left out"), 1);
+	files_hold(job.id, m1_m3_not_m2, UNIT_N(m1_m3_not_m2));
 	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id ="
 	    " ?1", job.id), 3);
 	ck_assert_int_eq(qint("SELECT count(*) FROM audit WHERE event ="
@@ -379,9 +401,16 @@ END_TEST
 /* patient parameters: members only, each once; others noted. */
 START_TEST(test_listed_patients)
 {
-	struct p2p_kvlist	 args = { NULL, 0 };
-	struct job		 job;
-	const char		*s;
+	static const struct lines	 listed[] = {
+		{ "Patient-1.ndjson", "\"resourceType\"", 1 },
+		{ "Patient-1.ndjson", "\"id\":\"m3\"", 1 },
+		{ "OperationOutcome-error-1.ndjson",
+		  "Patient/zz is not a member", 1 },
+		{ "OperationOutcome-error-1.ndjson",
+		  "Group/g1 is not a member", 1 },
+	};
+	struct p2p_kvlist		 args = { NULL, 0 };
+	struct job			 job;
 
 	members();
 	ck_assert_int_eq(kv_add(&args, "patient", "Patient/m3"), 0);
@@ -390,12 +419,7 @@ START_TEST(test_listed_patients)
 	ck_assert_int_eq(kv_add(&args, "patient", "Group/g1"), 0);
 	run_export(JOB_DATA_EXPORT, "g1", &args, NULL, &job, 0);
 	kv_free(&args);
-	s = file_of(job.id, "Patient-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 1);
-	ck_assert_int_eq(lines_with(s, "\"id\":\"m3\""), 1);
-	s = file_of(job.id, "OperationOutcome-error-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "Patient/zz is not a member"), 1);
-	ck_assert_int_eq(lines_with(s, "Group/g1 is not a member"), 1);
+	files_hold(job.id, listed, UNIT_N(listed));
 	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id ="
 	    " ?1", job.id), 1);
 	job_free(&job);
