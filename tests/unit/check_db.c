@@ -434,6 +434,6 @@ main(void)
 		UNIT_TABLE(test_query_plans, plans),
 	};
 
-	return unit_run(unit_tests("db", unit_db_setup, unit_db_teardown, 0, tests,
-	    UNIT_N(tests)));
+	return unit_run(unit_tests("db", unit_db_setup, unit_db_teardown, 0,
+	    tests, UNIT_N(tests)));
 }

@@ -534,6 +534,6 @@ main(void)
 		UNIT_TEST(test_query_plans),
 	};
 
-	return unit_run(unit_tests("export", jobfix_setup, jobfix_teardown, 60, tests,
-	    UNIT_N(tests)));
+	return unit_run(unit_tests("export", jobfix_setup, jobfix_teardown, 60,
+	    tests, UNIT_N(tests)));
 }

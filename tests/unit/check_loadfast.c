@@ -1030,7 +1030,8 @@ START_TEST(test_first_once)
 	intact(&db);
 
 	unit_db_open(&d3);
-	ck_assert_msg(load_file(&d3, unit_seed(), 0, &st, &err) == 0, "%s", err.msg);
+	ck_assert_msg(load_file(&d3, unit_seed(), 0, &st, &err) == 0, "%s",
+	    err.msg);
 	ck_assert_int_eq(st.first, 0);
 	ck_assert_int_gt(st.resources, 0);
 	same_schema(&d3, &db2);

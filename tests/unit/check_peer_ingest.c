@@ -453,7 +453,8 @@ START_TEST(ingest_bundle_entries)
 		  " AND type = 'Observation'", 1 },
 		/* the Bundle's own Provenance targets nothing we keep; ours
 		 * does */
-		{ "SELECT count(*) FROM resource WHERE type = 'Provenance'", 1 },
+		{ "SELECT count(*) FROM resource"
+		  " WHERE type = 'Provenance'", 1 },
 		{ "SELECT count(*) FROM resource WHERE type = 'Provenance'"
 		  " AND json LIKE '%$everything%'", 1 },
 	};

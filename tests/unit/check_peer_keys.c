@@ -230,7 +230,7 @@ END_TEST
 static const struct {
 	const char	*json;
 	int		 rc;
-	const char	*want;	/* rc 0: the token endpoint; -1: the error */
+	const char	*want;	/* token endpoint, or words of the error */
 	int		 line;
 } smart[] = {
 	{ "{\"token_endpoint\":\"https://a/auth/token\","
@@ -239,7 +239,8 @@ static const struct {
 	  "\"ES384\"],\"grant_types_supported\":[\"client_credentials\"]}",
 	  0, "https://a/auth/token", __LINE__ },
 	{ "{\"token_endpoint\":\"https://a/t\","
-	  "\"token_endpoint_auth_methods_supported\":[\"client_secret_basic\"]}",
+	  "\"token_endpoint_auth_methods_supported\":"
+	  "[\"client_secret_basic\"]}",
 	  -1, "private_key_jwt", __LINE__ },
 	{ "{\"token_endpoint\":\"https://a/t\","
 	  "\"token_endpoint_auth_signing_alg_values_supported\":[\"RS256\"]}",

@@ -137,6 +137,6 @@ main(void)
 		UNIT_TEST(test_client_list_has_no_secret),
 	};
 
-	return unit_run(unit_tests("stats", unit_db_setup, unit_db_teardown, 0, tests,
-	    UNIT_N(tests)));
+	return unit_run(unit_tests("stats", unit_db_setup, unit_db_teardown, 0,
+	    tests, UNIT_N(tests)));
 }

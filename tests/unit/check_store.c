@@ -877,6 +877,6 @@ main(void)
 		UNIT_TEST(test_exists),
 	};
 
-	return unit_run(unit_tests("store", unit_db_setup, unit_db_teardown, 60, tests,
-	    UNIT_N(tests)));
+	return unit_run(unit_tests("store", unit_db_setup, unit_db_teardown, 60,
+	    tests, UNIT_N(tests)));
 }
