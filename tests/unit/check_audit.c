@@ -162,6 +162,5 @@ main(void)
 		UNIT_TEST(test_export_by_member_and_time),
 	};
 
-	return unit_run(unit_tests("audit", jobfix_setup, jobfix_teardown, 0,
-	    tests, UNIT_N(tests)));
+	return jobfix_run("audit", 0, tests, UNIT_N(tests));
 }

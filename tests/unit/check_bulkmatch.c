@@ -316,6 +316,5 @@ main(void)
 		UNIT_TEST(test_bulk_match_run),
 	};
 
-	return unit_run(unit_tests("bulkmatch", jobfix_setup, jobfix_teardown,
-	    0, tests, UNIT_N(tests)));
+	return jobfix_run("bulkmatch", 0, tests, UNIT_N(tests));
 }

@@ -534,6 +534,5 @@ main(void)
 		UNIT_TEST(test_query_plans),
 	};
 
-	return unit_run(unit_tests("export", jobfix_setup, jobfix_teardown, 60,
-	    tests, UNIT_N(tests)));
+	return jobfix_run("export", 60, tests, UNIT_N(tests));
 }

@@ -297,6 +297,5 @@ main(void)
 		UNIT_TEST(test_download_checks_and_records),
 	};
 
-	return unit_run(unit_tests("members", jobfix_setup, jobfix_teardown, 0,
-	    tests, UNIT_N(tests)));
+	return jobfix_run("members", 0, tests, UNIT_N(tests));
 }

@@ -72,6 +72,5 @@ main(void)
 		UNIT_TEST(test_writer_free_removes_temp),
 	};
 
-	return unit_run(unit_tests("ndjson", jobfix_setup, jobfix_teardown, 0,
-	    tests, UNIT_N(tests)));
+	return jobfix_run("ndjson", 0, tests, UNIT_N(tests));
 }

@@ -146,6 +146,5 @@ main(void)
 		UNIT_TEST(test_fail_records_outcome),
 	};
 
-	return unit_run(unit_tests("queue", jobfix_setup, jobfix_teardown, 0,
-	    tests, UNIT_N(tests)));
+	return jobfix_run("queue", 0, tests, UNIT_N(tests));
 }

@@ -216,6 +216,5 @@ main(void)
 		UNIT_TEST(test_wait_for_the_end),
 	};
 
-	return unit_run(unit_tests("status", jobfix_setup, jobfix_teardown, 30,
-	    tests, UNIT_N(tests)));
+	return jobfix_run("status", 30, tests, UNIT_N(tests));
 }

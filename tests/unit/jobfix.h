@@ -68,6 +68,18 @@ jobfix_teardown(void)
 	ck_assert_int_eq(unit_rmtree(dir), 0);
 }
 
+/*
+ * Runs the job suite name (main()'s exit status): the n tests of t, each
+ * in this fixture, with the timeout as unit_tests().
+ */
+static inline int
+jobfix_run(const char *name, int timeout, const struct unit_test *t,
+    size_t n)
+{
+	return unit_run(unit_tests(name, jobfix_setup, jobfix_teardown,
+	    timeout, t, n));
+}
+
 /* Queues a job of kind for client with parameters p (not taken). */
 static inline void
 make_job_of(const char *client, const char *kind, json_object *p,
