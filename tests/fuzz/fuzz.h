@@ -19,6 +19,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "json/fhir.h"
 #include "store/db.h"
 #include "store/loader.h"
 
@@ -107,6 +108,46 @@ fuzz_db_snapshot(struct p2p_db *db, struct fuzz_snap *snap)
 }
 
 /*
+ * The fixture of LLVMFuzzerInitialize(): a quiet log; cfg (unless NULL)
+ * as fuzz_config() fills it; db (unless NULL) as fuzz_db_open() opens
+ * it with seed, copied to snap unless that is NULL.
+ */
+static inline void
+fuzz_setup(struct p2p_config *cfg, struct p2p_db *db, const char *seed,
+    struct fuzz_snap *snap)
+{
+	log_quiet(1);
+	if (cfg != NULL)
+		fuzz_config(cfg);
+	if (db != NULL) {
+		fuzz_db_open(db, seed);
+		if (snap != NULL)
+			fuzz_db_snapshot(db, snap);
+	}
+}
+
+/*
+ * The input as a FastCGI program has the request body after its syntax
+ * gate: a JSON object with a resourceType (the caller puts it), or NULL
+ * for what that gate refuses with 400.
+ */
+static inline json_object *
+fuzz_body(const uint8_t *data, size_t size)
+{
+	struct p2p_err	 err;
+	json_object	*body = NULL;
+
+	p2p_err_init(&err);
+	if (fhir_parse((const char *)data, size, &body, &err) == -1)
+		return NULL;
+	if (fhir_type(body) == NULL) {
+		json_object_put(body);
+		return NULL;
+	}
+	return body;
+}
+
+/*
  * Puts the snapshot back, so that what one input wrote (audit rows,
  * probe rows, loaded resources) never changes what the next one sees.
  * The cached statements are prepared again by SQLite when next used.
@@ -128,5 +169,10 @@ fuzz_db_restore(struct p2p_db *db, const struct fuzz_snap *snap)
 
 /* The seed data set of the e2e tests (FUZZ_SRCDIR is set by fuzz.mk). */
 #define FUZZ_SEED	FUZZ_SRCDIR "/share/seed/test-dataset.json"
+
+/* The seed's payer client, as the authentication gate leaves it. */
+#define FUZZ_PAYER_CLIENT	"test-payer-client"
+#define FUZZ_PAYER_NPI		"5555555555"
+#define FUZZ_PAYER_ORG		"test-payer-001"
 
 #endif

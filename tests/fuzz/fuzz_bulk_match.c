@@ -24,13 +24,11 @@ static struct p2p_principal	 who;
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	log_quiet(1);
-	fuzz_config(&cfg);
-	fuzz_db_open(&db, FUZZ_SEED);
+	fuzz_setup(&cfg, &db, FUZZ_SEED, NULL);
 	memset(&who, 0, sizeof(who));
-	snprintf(who.client_id, sizeof(who.client_id), "test-payer-client");
-	snprintf(who.npi, sizeof(who.npi), "5555555555");
-	snprintf(who.org_id, sizeof(who.org_id), "test-payer-001");
+	snprintf(who.client_id, sizeof(who.client_id), FUZZ_PAYER_CLIENT);
+	snprintf(who.npi, sizeof(who.npi), FUZZ_PAYER_NPI);
+	snprintf(who.org_id, sizeof(who.org_id), FUZZ_PAYER_ORG);
 	return 0;
 }
 
@@ -42,16 +40,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct consent_terms	 terms;
 	enum match_result	 res;
 	struct p2p_err		 err;
-	json_object		*body = NULL, *bundles = NULL;
+	json_object		*body, *bundles = NULL;
 	char			 patient[128], person[65], card[65];
 	size_t			 i, n;
 
-	p2p_err_init(&err);
-	if (fhir_parse((const char *)data, size, &body, &err) == -1 ||
-	    fhir_type(body) == NULL) {
-		json_object_put(body);
+	if ((body = fuzz_body(data, size)) == NULL)
 		return 0;
-	}
+	p2p_err_init(&err);
 	if (bulk_match_check(body, cfg.bulk_max_members, &bundles,
 	    &err) == -1) {
 		if ((err.status != 400 && err.status != 413) ||

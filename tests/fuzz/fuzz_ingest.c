@@ -28,15 +28,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	log_quiet(1);
-	fuzz_config(&cfg);
-	fuzz_db_open(&db, NULL);
+	fuzz_setup(&cfg, &db, NULL, &snap);
 	memset(&peer, 0, sizeof(peer));
 	snprintf(peer.name, sizeof(peer.name), "payer-a");
 	snprintf(peer.npi, sizeof(peer.npi), "1111111111");
 	snprintf(peer.base_url, sizeof(peer.base_url),
 	    "https://payer-a.example/fhir");
-	fuzz_db_snapshot(&db, &snap);
 	snprintf(path, sizeof(path), "/tmp/fuzz_ingest.XXXXXX");
 	if ((fd = mkstemp(path)) == -1)
 		exit(2);

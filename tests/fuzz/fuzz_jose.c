@@ -28,8 +28,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	size_t	 i;
 
-	log_quiet(1);
-	fuzz_config(&cfg);
+	fuzz_setup(&cfg, NULL, NULL, NULL);
 	for (i = 0; i < sizeof(key); i++)
 		key[i] = (unsigned char)(i * 7 + 1);
 	return 0;

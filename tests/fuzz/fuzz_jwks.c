@@ -26,8 +26,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	char	 why[160];
 	size_t	 i;
 
-	log_quiet(1);
-	fuzz_config(&cfg);
+	fuzz_setup(&cfg, NULL, NULL, NULL);
 	for (i = 0; i < NGENUINE; i++)
 		if (jose_jws_parse(&jws[i], genuine[i], why,
 		    sizeof(why)) == -1 || jose_jws_verify(&jws[i], V_JWKS, why,

@@ -35,9 +35,7 @@ rows(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	log_quiet(1);
-	fuzz_db_open(&db, NULL);
-	fuzz_db_snapshot(&db, &empty);
+	fuzz_setup(NULL, &db, NULL, &empty);
 	return 0;
 }
 

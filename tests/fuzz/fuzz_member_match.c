@@ -19,10 +19,7 @@ static struct fuzz_snap		 seed;
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	log_quiet(1);
-	fuzz_config(&cfg);
-	fuzz_db_open(&db, FUZZ_SEED);
-	fuzz_db_snapshot(&db, &seed);
+	fuzz_setup(&cfg, &db, FUZZ_SEED, &seed);
 	return 0;
 }
 
@@ -32,17 +29,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct match_input	 in;
 	struct match_key	 k;
 	struct p2p_err		 err;
-	json_object		*body = NULL, *out;
+	json_object		*body, *out;
 	char			 patient[128];
 	int			 rc;
 
+	if ((body = fuzz_body(data, size)) == NULL)
+		return 0;
 	p2p_err_init(&err);
-	if (fhir_parse((const char *)data, size, &body, &err) == -1)
-		return 0;
-	if (fhir_type(body) == NULL) {		/* the syntax gate says 400 */
-		json_object_put(body);
-		return 0;
-	}
 	memset(&in, 0, sizeof(in));
 	rc = match_parse(body, &in, &k, &err);
 	if (rc == -1 && err.status != 400)
@@ -50,8 +43,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    err.msg);
 	if (rc == 0) {
 		patient[0] = '\0';
-		rc = match_member(&db, &cfg, &in, &k, "test-payer-client",
-		    "5555555555", "test-payer-001", 1790000000, patient,
+		rc = match_member(&db, &cfg, &in, &k, FUZZ_PAYER_CLIENT,
+		    FUZZ_PAYER_NPI, FUZZ_PAYER_ORG, 1790000000, patient,
 		    sizeof(patient), &err);
 		if (rc == -1 && (err.status < 400 || err.status >= 500))
 			fuzz_fail("refused with %d: %s", err.status, err.msg);

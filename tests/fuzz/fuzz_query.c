@@ -24,8 +24,7 @@ static struct p2p_config	 cfg;
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	log_quiet(1);
-	fuzz_config(&cfg);
+	fuzz_setup(&cfg, NULL, NULL, NULL);
 	return 0;
 }
 

@@ -21,8 +21,7 @@ static struct release_rules	 r;
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	log_quiet(1);
-	fuzz_config(&cfg);
+	fuzz_setup(&cfg, NULL, NULL, NULL);
 	return 0;
 }
 

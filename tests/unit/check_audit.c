@@ -155,12 +155,12 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("audit", &tc, jobfix_setup, jobfix_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_log),
+		UNIT_TEST(test_refusal),
+		UNIT_TEST(test_event_of_a_job_release),
+		UNIT_TEST(test_export_by_member_and_time),
+	};
 
-	tcase_add_test(tc, test_log);
-	tcase_add_test(tc, test_refusal);
-	tcase_add_test(tc, test_event_of_a_job_release);
-	tcase_add_test(tc, test_export_by_member_and_time);
-	return unit_run(s);
+	return jobfix_run("audit", 0, tests, UNIT_N(tests));
 }

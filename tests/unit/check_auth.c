@@ -64,25 +64,24 @@ forge_typ(const unsigned char *k, const char *alg, const EVP_MD *md,
 	unsigned char	 mac[EVP_MAX_MD_SIZE];
 	unsigned int	 maclen = 0;
 	char		*out;
-	size_t		 n;
+	json_object	*c = json_object_new_object();
 
 	snprintf(head, sizeof(head), "{\"alg\":\"%s\",\"typ\":\"%s\"}", alg,
 	    typ);
-	n = (size_t)snprintf(claims, sizeof(claims), "{\"sub\":\"payer-b\","
-	    "\"scope\":\"system/*.rs\"");
+	json_object_object_add(c, "sub", json_object_new_string("payer-b"));
+	json_object_object_add(c, "scope",
+	    json_object_new_string("system/*.rs"));
 	if (iss)
-		n += (size_t)snprintf(claims + n, sizeof(claims) - n,
-		    ",\"iss\":\"%s\"", iss);
+		json_object_object_add(c, "iss", json_object_new_string(iss));
 	if (aud)
-		n += (size_t)snprintf(claims + n, sizeof(claims) - n,
-		    ",\"aud\":\"%s\"", aud);
+		json_object_object_add(c, "aud", json_object_new_string(aud));
 	if (exp)
-		n += (size_t)snprintf(claims + n, sizeof(claims) - n,
-		    ",\"exp\":%ld", exp);
+		json_object_object_add(c, "exp", json_object_new_int64(exp));
 	if (iat)
-		n += (size_t)snprintf(claims + n, sizeof(claims) - n,
-		    ",\"iat\":%ld", iat);
-	snprintf(claims + n, sizeof(claims) - n, "}");
+		json_object_object_add(c, "iat", json_object_new_int64(iat));
+	snprintf(claims, sizeof(claims), "%s", json_object_to_json_string_ext(c,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(c);
 	b64url_encode((const unsigned char *)head, strlen(head), in);
 	strcat(in, ".");
 	b64url_encode((const unsigned char *)claims, strlen(claims),
@@ -379,8 +378,6 @@ START_TEST(test_payer)
 }
 END_TEST
 
-#define N(a)	(sizeof(a) / sizeof((a)[0]))
-
 static const char *const org_json =
     "{\"resourceType\":\"Organization\",\"id\":\"%s\",\"identifier\":"
     "[{\"system\":\"http://hl7.org/fhir/sid/us-npi\",\"value\":\"%s\"}]}";
@@ -456,17 +453,17 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("auth", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_roundtrip),
+		UNIT_TABLE(test_refusals, refusal),
+		UNIT_TABLE(test_basic, basic),
+		UNIT_TEST(test_secret_memo),
+		UNIT_TEST(test_words),
+		UNIT_TEST(test_identify_memo),
+		UNIT_TEST(test_payer),
+		UNIT_TEST(test_payer_org),
+	};
 
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_roundtrip);
-	tcase_add_loop_test(tc, test_refusals, 0, N(refusal));
-	tcase_add_loop_test(tc, test_basic, 0, N(basic));
-	tcase_add_test(tc, test_secret_memo);
-	tcase_add_test(tc, test_words);
-	tcase_add_test(tc, test_identify_memo);
-	tcase_add_test(tc, test_payer);
-	tcase_add_test(tc, test_payer_org);
-	return unit_run(s);
+	return unit_run(unit_tests("auth", NULL, NULL, 30, tests,
+	    UNIT_N(tests)));
 }

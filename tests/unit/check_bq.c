@@ -164,12 +164,12 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("bq", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_LOOP(test_order_and_bounds, 5),
+		UNIT_TEST(test_empty),
+		UNIT_TEST(test_abort),
+	};
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, test_order_and_bounds, 0, 5);
-	tcase_add_test(tc, test_empty);
-	tcase_add_test(tc, test_abort);
-	return unit_run(s);
+	return unit_run(unit_tests("bq", NULL, NULL, 60, tests,
+	    UNIT_N(tests)));
 }

@@ -179,6 +179,26 @@ run_bulk(const char *runner, const char *id)
 }
 
 /*
+ * What test_bulk_match_run finds after each run of the job ?1: one
+ * Group per result, m1 matched once with its submitted consent, audited,
+ * and the job's one member.
+ */
+static const struct unit_count	 matched[] = {
+	{ "SELECT count(*) FROM grp WHERE job_id = ?1", 3 },
+	{ "SELECT count(*) FROM grp g JOIN grp_member m ON m.group_id = g.id"
+	  " WHERE g.job_id = ?1 AND g.kind = 'match' AND m.patient = 'm1'", 1 },
+	{ "SELECT count(*) FROM consent WHERE source = 'submitted'", 1 },
+	{ "SELECT count(*) FROM match WHERE client_id = 'c1'"
+	  " AND patient = 'm1'", 1 },
+	{ "SELECT count(*) FROM audit WHERE event = 'match'"
+	  " AND outcome = 'success' AND patient = 'm1'", 1 },
+	/* The files name m1: it is the job's member. */
+	{ "SELECT count(*) FROM job_member WHERE job_id = ?1"
+	  " AND patient = 'm1' AND cid IS NOT NULL", 1 },
+	{ "SELECT count(*) FROM job_member WHERE job_id = ?1", 1 },
+};
+
+/*
  * Each MemberBundle sorted alone: matched with a valid consent, not
  * matched, matched with a lapsed consent, malformed (error file only);
  * the Groups stored and written; a retaken run stores no Consent and
@@ -211,23 +231,7 @@ START_TEST(test_bulk_match_run)
 			set_sql("UPDATE job SET status = 'running', heartbeat ="
 			    " heartbeat - 301 WHERE id = ?1", id);
 		run_bulk(pass == 0 ? "h:1" : "h:2", id);
-		ck_assert_int_eq(qint("SELECT count(*) FROM grp WHERE job_id ="
-		    " ?1", id), 3);
-		ck_assert_int_eq(qint("SELECT count(*) FROM grp g JOIN"
-		    " grp_member m ON m.group_id = g.id WHERE g.job_id = ?1 AND"
-		    " g.kind = 'match' AND m.patient = 'm1'", id), 1);
-		ck_assert_int_eq(qint("SELECT count(*) FROM consent WHERE"
-		    " source = 'submitted'", NULL), 1);
-		ck_assert_int_eq(qint("SELECT count(*) FROM match WHERE"
-		    " client_id = 'c1' AND patient = 'm1'", NULL), 1);
-		ck_assert_int_eq(qint("SELECT count(*) FROM audit WHERE event ="
-		    " 'match' AND outcome = 'success' AND patient = 'm1'", NULL),
-		    1);
-		/* The files name m1: it is the job's member. */
-		ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE"
-		    " job_id = ?1 AND patient = 'm1' AND cid IS NOT NULL", id), 1);
-		ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE"
-		    " job_id = ?1", id), 1);
+		unit_counts(&db, id, matched, UNIT_N(matched));
 	}
 	snprintf(path, sizeof(path), "%s/%s/Group-1.ndjson", cfg.output_dir, id);
 	unit_slurp(path, text, sizeof(text));
@@ -306,11 +310,11 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("bulkmatch", &tc, jobfix_setup, jobfix_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_bulk_match_check),
+		UNIT_TEST(test_bulk_match_guard),
+		UNIT_TEST(test_bulk_match_run),
+	};
 
-	tcase_add_test(tc, test_bulk_match_check);
-	tcase_add_test(tc, test_bulk_match_guard);
-	tcase_add_test(tc, test_bulk_match_run);
-	return unit_run(s);
+	return jobfix_run("bulkmatch", 0, tests, UNIT_N(tests));
 }

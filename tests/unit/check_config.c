@@ -288,19 +288,18 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("config", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_defaults_and_paths),
+		UNIT_TABLE(test_bad, bad),
+		UNIT_TEST(test_write_read_back),
+		UNIT_TEST(test_missing_file),
+		UNIT_TEST(test_log_file),
+		UNIT_TEST(test_data_dir),
+		UNIT_TEST(test_root),
+		UNIT_TEST(test_search_order),
+		UNIT_TEST(test_keys_documented),
+	};
 
-	if (mkdtemp(dir) == NULL)
-		return 1;
-	tcase_add_test(tc, test_defaults_and_paths);
-	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));
-	tcase_add_test(tc, test_write_read_back);
-	tcase_add_test(tc, test_missing_file);
-	tcase_add_test(tc, test_log_file);
-	tcase_add_test(tc, test_data_dir);
-	tcase_add_test(tc, test_root);
-	tcase_add_test(tc, test_search_order);
-	tcase_add_test(tc, test_keys_documented);
-	return unit_run_in(s, dir);
+	return unit_run_in(unit_tests("config", NULL, NULL, 0, tests,
+	    UNIT_N(tests)), dir);
 }

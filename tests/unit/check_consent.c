@@ -277,14 +277,16 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("consent");
-	TCase	*tc = unit_tcase(s, "rules", NULL, NULL);
-	TCase	*tdb = unit_tcase(s, "store", setup, teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_CASE("rules", NULL, NULL, 0),
+		UNIT_TABLE(test_rules, rules),
+		UNIT_CASE("store", setup, teardown, 0),
+		UNIT_TEST(test_access),
+		UNIT_TEST(test_revoked),
+		UNIT_TEST(test_optout),
+		UNIT_TEST(test_consentless),
+	};
 
-	tcase_add_loop_test(tc, test_rules, 0, sizeof(rules) / sizeof(rules[0]));
-	tcase_add_test(tdb, test_access);
-	tcase_add_test(tdb, test_revoked);
-	tcase_add_test(tdb, test_optout);
-	tcase_add_test(tdb, test_consentless);
-	return unit_run(s);
+	return unit_run(unit_tests("consent", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

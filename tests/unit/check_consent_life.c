@@ -465,15 +465,16 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("consent_life", &tc, setup, teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_capture_audited),
+		UNIT_TEST(test_refusals),
+		UNIT_TEST(test_revoke_by_owner),
+		UNIT_TEST(test_read_and_search),
+		UNIT_TEST(test_admin_revoke_and_optout),
+		UNIT_TEST(test_audit_event_mapping),
+		UNIT_TEST(test_export_filters),
+	};
 
-	tcase_add_test(tc, test_capture_audited);
-	tcase_add_test(tc, test_refusals);
-	tcase_add_test(tc, test_revoke_by_owner);
-	tcase_add_test(tc, test_read_and_search);
-	tcase_add_test(tc, test_admin_revoke_and_optout);
-	tcase_add_test(tc, test_audit_event_mapping);
-	tcase_add_test(tc, test_export_filters);
-	return unit_run(s);
+	return unit_run(unit_tests("consent_life", setup, teardown, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -253,17 +253,15 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("datadir", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_init_modes),
+		UNIT_TEST(test_init_existing),
+		UNIT_TEST(test_init_from_config),
+		UNIT_TEST(test_owner_spec),
+		UNIT_TEST(test_init_owner),
+	};
 
-	if (mkdtemp(top) == NULL)
-		return 1;
 	log_quiet(1);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_init_modes);
-	tcase_add_test(tc, test_init_existing);
-	tcase_add_test(tc, test_init_from_config);
-	tcase_add_test(tc, test_owner_spec);
-	tcase_add_test(tc, test_init_owner);
-	return unit_run_in(s, top);
+	return unit_run_in(unit_tests("datadir", NULL, NULL, 30, tests,
+	    UNIT_N(tests)), top);
 }

@@ -258,6 +258,18 @@ END_TEST
  * holds the loaded consents only, and the lookups they served give the
  * same rows through the indexes that are left.
  */
+static const struct unit_count	 upgraded_0007[] = {
+	{ "SELECT count(*) FROM sqlite_schema WHERE name IN"
+	  " ('consent_client', 'match_patient', 'consent_patient')", 0 },
+	{ "SELECT count(*) FROM sqlite_schema WHERE name IN"
+	  " ('consent_loaded', 'probe_time')", 2 },
+	/* The partial index holds the loaded consent alone. */
+	{ "SELECT count(*) FROM consent INDEXED BY consent_loaded"
+	  " WHERE patient = 'p1' AND source = 'loaded'", 1 },
+	{ "SELECT cid FROM consent WHERE patient = 'p1' AND source = 'loaded'"
+	  " AND status = 'active' AND provision = 'deny' LIMIT 1", 2 },
+};
+
 START_TEST(test_upgrade_0007)
 {
 	struct p2p_db			 d;
@@ -283,17 +295,7 @@ START_TEST(test_upgrade_0007)
 	ck_assert_int_eq(db_migrate(&d, &err), 0);
 	ck_assert_int_eq(db_version(&d), db_latest_version());
 	ck_assert_int_ge(db_version(&d), 7);
-	ck_assert_int_eq(unit_int(&d, "SELECT count(*) FROM sqlite_schema WHERE"
-	    " name IN ('consent_client', 'match_patient', 'consent_patient')"),
-	    0);
-	ck_assert_int_eq(unit_int(&d, "SELECT count(*) FROM sqlite_schema WHERE"
-	    " name IN ('consent_loaded', 'probe_time')"), 2);
-	/* The partial index holds the loaded consent alone. */
-	ck_assert_int_eq(unit_int(&d, "SELECT count(*) FROM consent INDEXED BY"
-	    " consent_loaded WHERE patient = 'p1' AND source = 'loaded'"), 1);
-	ck_assert_int_eq(unit_int(&d, "SELECT cid FROM consent WHERE patient ="
-	    " 'p1' AND source = 'loaded' AND status = 'active' AND provision ="
-	    " 'deny' LIMIT 1"), 2);
+	unit_counts(&d, NULL, upgraded_0007, UNIT_N(upgraded_0007));
 	ck_assert_str_eq(unit_text(&d, "SELECT group_concat(id, ',') FROM"
 	    " (SELECT DISTINCT c.id, c.cid FROM match m JOIN consent c ON c.cid"
 	    " = m.cid WHERE m.client_id = 'cl' AND m.patient = 'p1' AND"
@@ -417,20 +419,21 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("db", &tc, unit_db_setup, unit_db_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_migrated),
+		UNIT_TEST(test_stmt_cache),
+		UNIT_TEST(test_cache_size),
+		UNIT_TEST(test_create_page_size),
+		UNIT_TEST(test_audit_append_only),
+		UNIT_TEST(test_transaction_rollback),
+		UNIT_TEST(test_constraint_maps_to_409),
+		UNIT_TEST(test_upgrade_0002),
+		UNIT_TEST(test_upgrade_0007),
+		UNIT_TEST(test_batch),
+		UNIT_TEST(test_history_keeps_document),
+		UNIT_TABLE(test_query_plans, plans),
+	};
 
-	tcase_add_test(tc, test_migrated);
-	tcase_add_test(tc, test_stmt_cache);
-	tcase_add_test(tc, test_cache_size);
-	tcase_add_test(tc, test_create_page_size);
-	tcase_add_test(tc, test_audit_append_only);
-	tcase_add_test(tc, test_transaction_rollback);
-	tcase_add_test(tc, test_constraint_maps_to_409);
-	tcase_add_test(tc, test_upgrade_0002);
-	tcase_add_test(tc, test_upgrade_0007);
-	tcase_add_test(tc, test_batch);
-	tcase_add_test(tc, test_history_keeps_document);
-	tcase_add_loop_test(tc, test_query_plans, 0, sizeof(plans) / sizeof(plans[0]));
-	return unit_run(s);
+	return unit_run(unit_tests("db", unit_db_setup, unit_db_teardown, 0,
+	    tests, UNIT_N(tests)));
 }

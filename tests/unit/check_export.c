@@ -79,31 +79,40 @@ progress(void *arg, long long done, long long total, struct p2p_err *err)
 
 /*
  * Queues an export (export_queue()) of target with args, claims it and
- * runs export_run(); completes it when that succeeds.  Returns
- * export_run()'s result; job is the claimed job (job_free()).
+ * runs export_run(), which must succeed (want 0: the job is then
+ * completed) or fail with the HTTP status want.  job is the claimed job
+ * (job_free()).
  */
-static int
+static void
 run_export(const char *kind, const char *target,
     const struct p2p_kvlist *args, struct prog *prog, struct job *job,
-    struct p2p_err *err)
+    int want)
 {
 	struct p2p_kvlist	 none = { NULL, 0 };
+	struct p2p_err		 err;
 	struct job_out		*o;
 	char			 id[JOB_ID_LEN + 1];
 	int			 rc;
 
+	p2p_err_init(&err);
 	ck_assert_int_eq(export_queue(&db, &cfg, "c1", kind, target,
-	    args ? args : &none, "http://x/k", id, err), 0);
-	ck_assert_int_eq(job_claim(&db, &cfg, "h:1", 300, job, err), 1);
+	    args ? args : &none, "http://x/k", id, &err), 0);
+	ck_assert_int_eq(job_claim(&db, &cfg, "h:1", 300, job, &err), 1);
 	ck_assert_str_eq(job->id, id);
-	ck_assert_ptr_nonnull(o = job_out_new(job, &cfg, err));
+	ck_assert_ptr_nonnull(o = job_out_new(job, &cfg, &err));
 	if (prog != NULL)
 		job_out_set_progress(o, progress, prog);
-	rc = export_run(&db, &cfg, job, o, err);
-	if (rc == 0)
-		ck_assert_int_eq(job_complete(&db, &cfg, job, "h:1", o, err), 0);
+	rc = export_run(&db, &cfg, job, o, &err);
+	if (want == 0) {
+		ck_assert_msg(rc == 0, "%s %s: %d %s", kind, target, err.status,
+		    err.msg);
+		ck_assert_int_eq(job_complete(&db, &cfg, job, "h:1", o, &err),
+		    0);
+	} else {
+		ck_assert_msg(rc == -1, "%s %s: not refused", kind, target);
+		ck_assert_int_eq(err.status, want);
+	}
 	job_out_free(o);
-	return rc;
 }
 
 /* The text of file name of job id ("" when there is none). */
@@ -133,6 +142,36 @@ lines_with(const char *s, const char *needle)
 	return n;
 }
 
+/* A file of the job and how many of its lines hold needle. */
+struct lines {
+	const char	*file, *needle;
+	int		 n;
+};
+
+/* Each file of the job id holds its lines as the n of l say. */
+static void
+files_hold(const char *id, const struct lines *l, size_t n)
+{
+	int	 got;
+
+	for (; n > 0; l++, n--) {
+		got = lines_with(file_of(id, l->file), l->needle);
+		ck_assert_msg(got == l->n, "%s: %d lines with %s, not %d",
+		    l->file, got, l->needle, l->n);
+	}
+}
+
+/*
+ * What an export of the members() of c1 writes: m1 and m3, and m2
+ * (its consent lapsed) left out.
+ */
+static const struct lines	 m1_m3_not_m2[] = {
+	{ "Patient-1.ndjson", "\"resourceType\"", 2 },
+	{ "Patient-1.ndjson", "\"id\":\"m1\"", 1 },
+	{ "Patient-1.ndjson", "\"id\":\"m3\"", 1 },
+	{ "OperationOutcome-error-1.ndjson", "Patient/m2 left out", 1 },
+};
+
 START_TEST(test_group_owned)
 {
 	struct p2p_err	 err;
@@ -159,24 +198,17 @@ END_TEST
  */
 START_TEST(test_group_export)
 {
-	struct p2p_err	 err;
-	struct job	 job;
-	const char	*s;
+	static const struct lines	 observations[] = {
+		{ "Observation-1.ndjson", "\"resourceType\"", 1 },
+		{ "Observation-1.ndjson", "obs-m1", 1 },
+	};
+	struct job			 job;
 
 	members();
-	p2p_err_init(&err);
-	ck_assert_int_eq(run_export(JOB_DATA_EXPORT, "g1", NULL, NULL, &job,
-	    &err), 0);
-	s = file_of(job.id, "Patient-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 2);
-	ck_assert_int_eq(lines_with(s, "\"id\":\"m1\""), 1);
-	ck_assert_int_eq(lines_with(s, "\"id\":\"m3\""), 1);
-	s = file_of(job.id, "Observation-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 1);
-	ck_assert_int_eq(lines_with(s, "obs-m1"), 1);
+	run_export(JOB_DATA_EXPORT, "g1", NULL, NULL, &job, 0);
+	files_hold(job.id, m1_m3_not_m2, UNIT_N(m1_m3_not_m2));
+	files_hold(job.id, observations, UNIT_N(observations));
 	ck_assert_str_eq(file_of(job.id, "Condition-1.ndjson"), "");
-	s = file_of(job.id, "OperationOutcome-error-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "Patient/m2 left out"), 1);
 	/* Each member's rows and its Provenance. */
 	ck_assert_int_eq(qint("SELECT n FROM job_member WHERE job_id = ?1 AND"
 	    " patient = 'm1' AND released AND cid = 1", job.id), 4);
@@ -199,7 +231,6 @@ END_TEST
  */
 START_TEST(test_provenance_and_references)
 {
-	struct p2p_err	 err;
 	struct job	 job;
 	const char	*s, *m1;
 
@@ -209,9 +240,7 @@ START_TEST(test_provenance_and_references)
 	    "\"status\":\"active\",\"beneficiary\":{\"reference\":"
 	    "\"Patient/m3\"},\"payor\":[{\"reference\":"
 	    "\"Organization/org-1\"}]}");
-	p2p_err_init(&err);
-	ck_assert_int_eq(run_export(JOB_DATA_EXPORT, "g1", NULL, NULL, &job,
-	    &err), 0);
+	run_export(JOB_DATA_EXPORT, "g1", NULL, NULL, &job, 0);
 	s = file_of(job.id, "Organization-1.ndjson");
 	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 1);
 	ck_assert_int_eq(lines_with(s, "\"id\":\"org-1\""), 1);
@@ -244,11 +273,23 @@ END_TEST
  */
 START_TEST(test_transmitter_organization)
 {
-	struct p2p_err		 err;
-	struct job		 job;
-	struct p2p_kvlist	 args = { NULL, 0 };
-	char			 org[200];
-	const char		*s;
+	static const struct lines	 ours[] = {
+		{ "Organization-1.ndjson", "\"resourceType\"", 2 },
+		{ "Organization-1.ndjson", "\"id\":\"org-us\"", 1 },
+		{ "Organization-1.ndjson", "\"id\":\"org-1\"", 1 },
+		{ "Provenance-1.ndjson", "\"code\":\"transmitter\"", 3 },
+		/* a target of the Provenance of included ones */
+		{ "Provenance-1.ndjson",
+		  "{\"reference\":\"Organization/org-us\"}", 1 },
+		{ "Provenance-1.ndjson", "\"who\":{\"identifier\"", 3 },
+		/* every transmitter names it */
+		{ "Provenance-1.ndjson",
+		  "\"reference\":\"Organization/org-us\"", 3 },
+	};
+	struct job			 job;
+	struct p2p_kvlist		 args = { NULL, 0 };
+	char				 org[200];
+	const char			*s;
 
 	members();
 	snprintf(org, sizeof(org), "{\"resourceType\":\"Organization\","
@@ -256,27 +297,13 @@ START_TEST(test_transmitter_organization)
 	    "\"http://hl7.org/fhir/sid/us-npi\",\"value\":\"%s\"}]}",
 	    cfg.org_npi);
 	put_json(org);
-	p2p_err_init(&err);
-	ck_assert_int_eq(run_export(JOB_DATA_EXPORT, "g1", NULL, NULL, &job,
-	    &err), 0);
-	s = file_of(job.id, "Organization-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 2);
-	ck_assert_int_eq(lines_with(s, "\"id\":\"org-us\""), 1);
-	ck_assert_int_eq(lines_with(s, "\"id\":\"org-1\""), 1);
-	s = file_of(job.id, "Provenance-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "\"code\":\"transmitter\""), 3);
-	/* a target of the Provenance of included ones */
-	ck_assert_int_eq(lines_with(s, "{\"reference\":"
-	    "\"Organization/org-us\"}"), 1);
-	ck_assert_int_eq(lines_with(s, "\"who\":{\"identifier\""), 3);
-	ck_assert_int_eq(lines_with(s, "\"reference\":\"Organization/org-us\""),
-	    3);		/* every transmitter names it */
+	run_export(JOB_DATA_EXPORT, "g1", NULL, NULL, &job, 0);
+	files_hold(job.id, ours, UNIT_N(ours));
 	job_free(&job);
 	/* Without Provenance nothing names it: not included. */
 	ck_assert_int_eq(kv_add(&args, "_type", "Patient,Coverage,Organization"),
 	    0);
-	ck_assert_int_eq(run_export(JOB_DATA_EXPORT, "g1", &args, NULL, &job,
-	    &err), 0);
+	run_export(JOB_DATA_EXPORT, "g1", &args, NULL, &job, 0);
 	s = file_of(job.id, "Organization-1.ndjson");
 	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 1);
 	ck_assert_int_eq(lines_with(s, "org-us"), 0);
@@ -292,9 +319,7 @@ END_TEST
  */
 START_TEST(test_matched_members)
 {
-	struct p2p_err	 err;
 	struct job	 job;
-	const char	*s;
 
 	members();
 	/* m1 matched twice by c1, m4 by another client only. */
@@ -302,15 +327,8 @@ START_TEST(test_matched_members)
 	    " created) VALUES ('c1', 'm1', 1, 0, 'y')");
 	put_json("{\"resourceType\":\"Patient\",\"id\":\"m4\"}");
 	consent_of("c2", "m4", 4, LIVE);
-	p2p_err_init(&err);
-	ck_assert_int_eq(run_export(JOB_PATIENT_EXPORT, "c1", NULL, NULL, &job,
-	    &err), 0);
-	s = file_of(job.id, "Patient-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 2);
-	ck_assert_int_eq(lines_with(s, "\"id\":\"m1\""), 1);
-	ck_assert_int_eq(lines_with(s, "\"id\":\"m3\""), 1);
-	s = file_of(job.id, "OperationOutcome-error-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "Patient/m2 left out"), 1);
+	run_export(JOB_PATIENT_EXPORT, "c1", NULL, NULL, &job, 0);
+	files_hold(job.id, m1_m3_not_m2, UNIT_N(m1_m3_not_m2));
 	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id ="
 	    " ?1", job.id), 3);
 	ck_assert_int_eq(qint("SELECT count(*) FROM audit WHERE event ="
@@ -319,9 +337,7 @@ START_TEST(test_matched_members)
 	    "\"code\":\"transmitter\""), 3);
 	job_free(&job);
 	/* A job whose target is another client is refused. */
-	ck_assert_int_eq(run_export(JOB_PATIENT_EXPORT, "c2", NULL, NULL, &job,
-	    &err), -1);
-	ck_assert_int_eq(err.status, 500);
+	run_export(JOB_PATIENT_EXPORT, "c2", NULL, NULL, &job, 500);
 	job_free(&job);
 }
 END_TEST
@@ -349,9 +365,7 @@ START_TEST(test_loaded_provenance)
 	    "\"2026-01-01T00:00:00Z\",\"agent\":[{\"who\":{\"reference\":"
 	    "\"Organization/org-1\"}}]}");
 	ck_assert_int_eq(qint("SELECT count(*) FROM prov_target", NULL), 3);
-	p2p_err_init(&err);
-	ck_assert_int_eq(run_export(JOB_DATA_EXPORT, "g1", NULL, NULL, &job,
-	    &err), 0);
+	run_export(JOB_DATA_EXPORT, "g1", NULL, NULL, &job, 0);
 	s = file_of(job.id, "Provenance-1.ndjson");
 	ck_assert_int_eq(lines_with(s, "\"id\":\"src-1\""), 1);
 	ck_assert_int_eq(lines_with(s, "\"id\":\"src-2\""), 0);
@@ -387,26 +401,25 @@ END_TEST
 /* patient parameters: members only, each once; others noted. */
 START_TEST(test_listed_patients)
 {
-	struct p2p_kvlist	 args = { NULL, 0 };
-	struct p2p_err		 err;
-	struct job		 job;
-	const char		*s;
+	static const struct lines	 listed[] = {
+		{ "Patient-1.ndjson", "\"resourceType\"", 1 },
+		{ "Patient-1.ndjson", "\"id\":\"m3\"", 1 },
+		{ "OperationOutcome-error-1.ndjson",
+		  "Patient/zz is not a member", 1 },
+		{ "OperationOutcome-error-1.ndjson",
+		  "Group/g1 is not a member", 1 },
+	};
+	struct p2p_kvlist		 args = { NULL, 0 };
+	struct job			 job;
 
 	members();
 	ck_assert_int_eq(kv_add(&args, "patient", "Patient/m3"), 0);
 	ck_assert_int_eq(kv_add(&args, "patient", "Patient/m3"), 0);
 	ck_assert_int_eq(kv_add(&args, "patient", "Patient/zz"), 0);
 	ck_assert_int_eq(kv_add(&args, "patient", "Group/g1"), 0);
-	p2p_err_init(&err);
-	ck_assert_int_eq(run_export(JOB_DATA_EXPORT, "g1", &args, NULL, &job,
-	    &err), 0);
+	run_export(JOB_DATA_EXPORT, "g1", &args, NULL, &job, 0);
 	kv_free(&args);
-	s = file_of(job.id, "Patient-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "\"resourceType\""), 1);
-	ck_assert_int_eq(lines_with(s, "\"id\":\"m3\""), 1);
-	s = file_of(job.id, "OperationOutcome-error-1.ndjson");
-	ck_assert_int_eq(lines_with(s, "Patient/zz is not a member"), 1);
-	ck_assert_int_eq(lines_with(s, "Group/g1 is not a member"), 1);
+	files_hold(job.id, listed, UNIT_N(listed));
 	ck_assert_int_eq(qint("SELECT count(*) FROM job_member WHERE job_id ="
 	    " ?1", job.id), 1);
 	job_free(&job);
@@ -417,14 +430,11 @@ END_TEST
 START_TEST(test_everything_job_narrowed)
 {
 	struct p2p_kvlist	 args = { NULL, 0 };
-	struct p2p_err		 err;
 	struct job		 job;
 
 	members();
 	ck_assert_int_eq(kv_add(&args, "_type", "Observation,Coverage"), 0);
-	p2p_err_init(&err);
-	ck_assert_int_eq(run_export(JOB_EVERYTHING, "m1", &args, NULL, &job,
-	    &err), 0);
+	run_export(JOB_EVERYTHING, "m1", &args, NULL, &job, 0);
 	kv_free(&args);
 	ck_assert_str_eq(file_of(job.id, "Patient-1.ndjson"), "");
 	ck_assert_int_eq(lines_with(file_of(job.id, "Observation-1.ndjson"),
@@ -440,7 +450,6 @@ END_TEST
 /* A group larger than a batch: every member once, progress in between. */
 START_TEST(test_batches)
 {
-	struct p2p_err	 err;
 	struct job	 job;
 	struct prog	 prog = { 0, 0 };
 	char		 text[128];
@@ -458,9 +467,7 @@ START_TEST(test_batches)
 		    " patient) VALUES ('g-big', 'b%03d')", i);
 		exec_sql(text);
 	}
-	p2p_err_init(&err);
-	ck_assert_int_eq(run_export(JOB_DATA_EXPORT, "g-big", NULL, &prog,
-	    &job, &err), 0);
+	run_export(JOB_DATA_EXPORT, "g-big", NULL, &prog, &job, 0);
 	ck_assert_int_ge(prog.calls, 3);
 	ck_assert_int_eq(lines_with(file_of(job.id, "Patient-1.ndjson"),
 	    "\"resourceType\""), 600);
@@ -479,15 +486,11 @@ END_TEST
 /* Cancelled (or taken over): the run stops at the next report. */
 START_TEST(test_stops_when_told)
 {
-	struct p2p_err	 err;
 	struct job	 job;
 	struct prog	 prog = { 0, 1 };
 
 	members();
-	p2p_err_init(&err);
-	ck_assert_int_eq(run_export(JOB_DATA_EXPORT, "g1", NULL, &prog, &job,
-	    &err), -1);
-	ck_assert_int_eq(err.status, 409);
+	run_export(JOB_DATA_EXPORT, "g1", NULL, &prog, &job, 409);
 	ck_assert_int_eq(db.in_tx, 0);
 	ck_assert_int_eq(qint("SELECT count(*) FROM audit", NULL), 0);
 	job_free(&job);
@@ -497,15 +500,11 @@ END_TEST
 /* The group is checked again when the job runs. */
 START_TEST(test_group_gone)
 {
-	struct p2p_err	 err;
 	struct job	 job;
 
 	members();
-	p2p_err_init(&err);
 	exec_sql("UPDATE grp SET client_id = 'c2' WHERE id = 'g1'");
-	ck_assert_int_eq(run_export(JOB_DATA_EXPORT, "g1", NULL, NULL, &job,
-	    &err), -1);
-	ck_assert_int_eq(err.status, 404);
+	run_export(JOB_DATA_EXPORT, "g1", NULL, NULL, &job, 404);
 	job_free(&job);
 }
 END_TEST
@@ -520,21 +519,20 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("export", &tc, jobfix_setup, jobfix_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_group_owned),
+		UNIT_TEST(test_group_export),
+		UNIT_TEST(test_provenance_and_references),
+		UNIT_TEST(test_transmitter_organization),
+		UNIT_TEST(test_matched_members),
+		UNIT_TEST(test_loaded_provenance),
+		UNIT_TEST(test_listed_patients),
+		UNIT_TEST(test_everything_job_narrowed),
+		UNIT_TEST(test_batches),
+		UNIT_TEST(test_stops_when_told),
+		UNIT_TEST(test_group_gone),
+		UNIT_TEST(test_query_plans),
+	};
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_group_owned);
-	tcase_add_test(tc, test_group_export);
-	tcase_add_test(tc, test_provenance_and_references);
-	tcase_add_test(tc, test_transmitter_organization);
-	tcase_add_test(tc, test_matched_members);
-	tcase_add_test(tc, test_loaded_provenance);
-	tcase_add_test(tc, test_listed_patients);
-	tcase_add_test(tc, test_everything_job_narrowed);
-	tcase_add_test(tc, test_batches);
-	tcase_add_test(tc, test_stops_when_told);
-	tcase_add_test(tc, test_group_gone);
-	tcase_add_test(tc, test_query_plans);
-	return unit_run(s);
+	return jobfix_run("export", 60, tests, UNIT_N(tests));
 }

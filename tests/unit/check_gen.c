@@ -349,16 +349,16 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("gen", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_deterministic),
+		UNIT_TEST(test_content),
+		UNIT_TEST(test_small),
+		UNIT_TEST(test_members_only),
+		UNIT_TEST(test_payer),
+		UNIT_TABLE(test_refused, bad),
+		UNIT_TEST(test_ids),
+	};
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_deterministic);
-	tcase_add_test(tc, test_content);
-	tcase_add_test(tc, test_small);
-	tcase_add_test(tc, test_members_only);
-	tcase_add_test(tc, test_payer);
-	tcase_add_loop_test(tc, test_refused, 0, sizeof(bad) / sizeof(bad[0]));
-	tcase_add_test(tc, test_ids);
-	return unit_run(s);
+	return unit_run(unit_tests("gen", NULL, NULL, 60, tests,
+	    UNIT_N(tests)));
 }

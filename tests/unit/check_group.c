@@ -70,19 +70,22 @@ teardown(void)
 	db_close(&db);
 }
 
+/* The search tokens of g1 as put. */
+static const struct unit_count	 g1_tokens[] = {
+	{ "SELECT count(*) FROM grp_token WHERE group_id = 'g1'", 6 },
+	{ "SELECT count(*) FROM grp_token WHERE group_id = 'g1' AND name ="
+	  " 'value' AND value = 'true' AND system = '' AND elem = 1", 1 },
+	{ "SELECT count(*) FROM grp_token WHERE group_id = 'g1' AND name ="
+	  " 'value' AND value = '5555555555' AND system = '" NPI "' AND"
+	  " elem = 0", 1 },
+	{ "SELECT count(*) FROM grp_token WHERE group_id = 'g1' AND name ="
+	  " 'characteristic' AND value = 'flag' AND system = '' AND elem = 1",
+	  1 },
+};
+
 START_TEST(test_tokens)
 {
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM grp_token WHERE"
-	    " group_id = 'g1'"), 6);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM grp_token WHERE"
-	    " group_id = 'g1' AND name = 'value' AND value = 'true' AND"
-	    " system = '' AND elem = 1"), 1);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM grp_token WHERE"
-	    " group_id = 'g1' AND name = 'value' AND value = '5555555555' AND"
-	    " system = '" NPI "' AND elem = 0"), 1);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM grp_token WHERE"
-	    " group_id = 'g1' AND name = 'characteristic' AND value = 'flag'"
-	    " AND system = '' AND elem = 1"), 1);
+	unit_counts(&db, NULL, g1_tokens, UNIT_N(g1_tokens));
 	/* rewritten: the tokens follow; deleted: they go */
 	ck_assert_int_eq(sqlite3_exec(db.h, "UPDATE grp SET json = '{}' WHERE"
 	    " id = 'g2'", NULL, NULL, NULL), SQLITE_OK);
@@ -221,14 +224,14 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("group", &tc, setup, teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_tokens),
+		UNIT_TEST(test_read),
+		UNIT_TABLE(test_search, searches),
+		UNIT_TEST(test_refusals),
+		UNIT_TEST(test_query_plans),
+	};
 
-	tcase_add_test(tc, test_tokens);
-	tcase_add_test(tc, test_read);
-	tcase_add_loop_test(tc, test_search, 0,
-	    sizeof(searches) / sizeof(searches[0]));
-	tcase_add_test(tc, test_refusals);
-	tcase_add_test(tc, test_query_plans);
-	return unit_run(s);
+	return unit_run(unit_tests("group", setup, teardown, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -374,16 +374,17 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("http", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TABLE(test_path_match, paths),
+		UNIT_TABLE(test_refusals, refusals),
+		UNIT_TABLE(test_negotiation, negotiation),
+		UNIT_TEST(test_empty_post),
+		UNIT_TEST(test_allow_header),
+		UNIT_TEST(test_query_and_prefer),
+		UNIT_TEST(test_spare_kept_when_loop_ends),
+		UNIT_TEST(test_reason),
+	};
 
-	tcase_add_loop_test(tc, test_path_match, 0, sizeof(paths) / sizeof(paths[0]));
-	tcase_add_loop_test(tc, test_refusals, 0, sizeof(refusals) / sizeof(refusals[0]));
-	tcase_add_loop_test(tc, test_negotiation, 0, sizeof(negotiation) / sizeof(negotiation[0]));
-	tcase_add_test(tc, test_empty_post);
-	tcase_add_test(tc, test_allow_header);
-	tcase_add_test(tc, test_query_and_prefer);
-	tcase_add_test(tc, test_spare_kept_when_loop_ends);
-	tcase_add_test(tc, test_reason);
-	return unit_run(s);
+	return unit_run(unit_tests("http", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -221,19 +221,17 @@ START_TEST(test_vector_claims)
 }
 END_TEST
 
-#define N(a)	(sizeof(a) / sizeof((a)[0]))
-
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("jose", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TABLE(test_verify, verify),
+		UNIT_TEST(test_tampered),
+		UNIT_TABLE(test_bad_parse, bad_parse),
+		UNIT_TABLE(test_claims, claims),
+		UNIT_TEST(test_vector_claims),
+	};
 
-	tcase_set_timeout(tc, 30);
-	tcase_add_loop_test(tc, test_verify, 0, N(verify));
-	tcase_add_test(tc, test_tampered);
-	tcase_add_loop_test(tc, test_bad_parse, 0, N(bad_parse));
-	tcase_add_loop_test(tc, test_claims, 0, N(claims));
-	tcase_add_test(tc, test_vector_claims);
-	return unit_run(s);
+	return unit_run(unit_tests("jose", NULL, NULL, 30, tests,
+	    UNIT_N(tests)));
 }

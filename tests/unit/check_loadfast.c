@@ -84,14 +84,8 @@ static const struct {
 
 START_TEST(test_refused)
 {
-	struct jscan	 j;
-	size_t		 len = refused[_i].len ? refused[_i].len :
-			    strlen(refused[_i].text);
-
-	jscan_init(&j);
-	ck_assert_msg(jscan_parse(&j, refused[_i].text, len, 0) == -1,
-	    "line %d: accepted", refused[_i].line);
-	jscan_free(&j);
+	unit_jscan_refuses(refused[_i].text, refused[_i].len ?
+	    refused[_i].len : strlen(refused[_i].text), refused[_i].line);
 }
 END_TEST
 
@@ -360,6 +354,26 @@ compare(const char *lo)
 }
 
 /*
+ * Writes to f the synthetic history of members (p2p-admin generate
+ * --members members --seed seed, years of it, anchored at 2026-06-01).
+ */
+static void
+generate(FILE *f, unsigned long long members, unsigned long long seed,
+    int years, struct gen_stats *gs)
+{
+	struct gen_opts		 o;
+	struct p2p_err		 err;
+
+	memset(&o, 0, sizeof(o));
+	o.members = members;
+	o.seed = seed;
+	o.years = years;
+	snprintf(o.anchor, sizeof(o.anchor), "2026-06-01");
+	p2p_err_init(&err);
+	ck_assert_msg(gen_write(f, &o, gs, &err) == 0, "%s", err.msg);
+}
+
+/*
  * Issue #8's proof: `generate --members 300 --seed 1 --anchor
  * 2026-06-01` (full history) and the seed data set, loaded through the
  * tree path into db and through the fast path into db2, leave every
@@ -367,29 +381,21 @@ compare(const char *lo)
  */
 START_TEST(test_same_database)
 {
-	struct gen_opts		 o;
 	struct gen_stats	 gs;
 	struct load_stats	 st;
 	struct p2p_err		 err;
-	const char		*src = getenv("P2P_SRCDIR");
-	char			 lo[32], seed[4096], path[] =
+	const char		*seed = unit_seed();
+	char			 lo[32], path[] =
 				    "/tmp/check_loadfast.XXXXXX.ndjson";
 	FILE			*f;
 	int			 fd;
 
 	time_instant(now_sec(), lo);
-	memset(&o, 0, sizeof(o));
-	o.members = 300;
-	o.seed = 1;
-	o.years = 7;
-	snprintf(o.anchor, sizeof(o.anchor), "2026-06-01");
 	ck_assert_int_ne(fd = mkstemps(path, 7), -1);
 	ck_assert_ptr_nonnull(f = fdopen(fd, "w"));
-	p2p_err_init(&err);
-	ck_assert_msg(gen_write(f, &o, &gs, &err) == 0, "%s", err.msg);
+	generate(f, 300, 1, 7, &gs);
 	fclose(f);
-	snprintf(seed, sizeof(seed), "%s/share/seed/test-dataset.json",
-	    src ? src : ".");
+	p2p_err_init(&err);
 
 	setenv("P2P_LOAD_TREE", "1", 1);
 	ck_assert_msg(load_file(&db, path, 0, &st, &err) == 0, "%s", err.msg);
@@ -684,7 +690,6 @@ START_TEST(test_damaged_lines)
 {
 	static const char	 pieces[] = "\"{}[],:\\\x80\xc3\xe2\xed\xf0"
 				    "0-.eEtn u/";
-	struct gen_opts		 o;
 	struct gen_stats	 gs;
 	struct load_stats	 st;
 	struct p2p_err		 e1, e2;
@@ -695,15 +700,10 @@ START_TEST(test_damaged_lines)
 	int			 i, k, r1, r2, ok = 0;
 
 	time_instant(now_sec(), lo);
-	memset(&o, 0, sizeof(o));
-	o.members = 3;
-	o.seed = 7;
-	o.years = 2;
-	snprintf(o.anchor, sizeof(o.anchor), "2026-06-01");
 	ck_assert_ptr_nonnull(f = open_memstream(&text, &size));
-	p2p_err_init(&e1);
-	ck_assert_int_eq(gen_write(f, &o, &gs, &e1), 0);
+	generate(f, 3, 7, 2, &gs);
 	fclose(f);
+	p2p_err_init(&e1);
 	line = malloc(size + 64);
 	ck_assert_ptr_nonnull(line);
 	for (i = 0; i < 1500; i++) {
@@ -797,21 +797,13 @@ file_teardown(void)
 static char *
 history(unsigned long long members)
 {
-	struct gen_opts		 o;
 	struct gen_stats	 gs;
-	struct p2p_err		 err;
 	char			*text = NULL;
 	size_t			 size = 0;
 	FILE			*f;
 
-	memset(&o, 0, sizeof(o));
-	o.members = members;
-	o.seed = 1;
-	o.years = 7;
-	snprintf(o.anchor, sizeof(o.anchor), "2026-06-01");
 	ck_assert_ptr_nonnull(f = open_memstream(&text, &size));
-	p2p_err_init(&err);
-	ck_assert_msg(gen_write(f, &o, &gs, &err) == 0, "%s", err.msg);
+	generate(f, members, 1, 7, &gs);
 	fclose(f);
 	ck_assert_uint_gt(size, 10000);
 	return text;
@@ -1020,8 +1012,7 @@ START_TEST(test_first_once)
 	struct load_stats	 st;
 	struct p2p_err		 err;
 	struct p2p_db		 d3;
-	const char		*src = getenv("P2P_SRCDIR");
-	char			*text, *half, lo[32], seed[4096];
+	char			*text, *half, lo[32];
 
 	time_instant(now_sec(), lo);
 	text = history(40);
@@ -1038,10 +1029,9 @@ START_TEST(test_first_once)
 	same_schema(&db, &db2);
 	intact(&db);
 
-	snprintf(seed, sizeof(seed), "%s/share/seed/test-dataset.json",
-	    src ? src : ".");
 	unit_db_open(&d3);
-	ck_assert_msg(load_file(&d3, seed, 0, &st, &err) == 0, "%s", err.msg);
+	ck_assert_msg(load_file(&d3, unit_seed(), 0, &st, &err) == 0, "%s",
+	    err.msg);
 	ck_assert_int_eq(st.first, 0);
 	ck_assert_int_gt(st.resources, 0);
 	same_schema(&d3, &db2);
@@ -1124,27 +1114,25 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("loadfast");
-	TCase	*scan = unit_tcase(s, "scan", NULL, NULL);
-	TCase	*load = unit_tcase(s, "load", setup, teardown);
-	TCase	*first = unit_tcase(s, "first", file_setup, file_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_CASE("scan", NULL, NULL, 0),
+		UNIT_TABLE(test_refused, refused),
+		UNIT_TEST(test_depth),
+		UNIT_TEST(test_values),
+		UNIT_TEST(test_written),
+		UNIT_CASE("load", setup, teardown, 600),
+		UNIT_TEST(test_same_database),
+		UNIT_TEST(test_odd_lines),
+		UNIT_TEST(test_damaged_lines),
+		UNIT_TABLE(test_bad_lines, bad),
+		UNIT_CASE("first", file_setup, file_teardown, 600),
+		UNIT_LOOP(test_first_same, 2),
+		UNIT_LOOP(test_first_failed, 4),
+		UNIT_TEST(test_first_once),
+		UNIT_TEST(test_first_journal),
+		UNIT_TEST(test_open_restores_wal),
+	};
 
-	tcase_add_loop_test(scan, test_refused, 0,
-	    sizeof(refused) / sizeof(refused[0]));
-	tcase_add_test(scan, test_depth);
-	tcase_add_test(scan, test_values);
-	tcase_add_test(scan, test_written);
-	tcase_set_timeout(load, 600);
-	tcase_add_test(load, test_same_database);
-	tcase_add_test(load, test_odd_lines);
-	tcase_add_test(load, test_damaged_lines);
-	tcase_add_loop_test(load, test_bad_lines, 0,
-	    sizeof(bad) / sizeof(bad[0]));
-	tcase_set_timeout(first, 600);
-	tcase_add_loop_test(first, test_first_same, 0, 2);
-	tcase_add_loop_test(first, test_first_failed, 0, 4);
-	tcase_add_test(first, test_first_once);
-	tcase_add_test(first, test_first_journal);
-	tcase_add_test(first, test_open_restores_wal);
-	return unit_run(s);
+	return unit_run(unit_tests("loadfast", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -328,21 +328,19 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("log", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_file_lines),
+		UNIT_TEST(test_hold),
+		UNIT_TEST(test_mode_0640),
+		UNIT_TEST(test_reopen_after_rename),
+		UNIT_TEST(test_reopen_after_unlink),
+		UNIT_TEST(test_reopen_on_sighup),
+		UNIT_TEST(test_processes_write_whole_lines),
+		UNIT_TEST(test_stderr_and_failure),
+		UNIT_TEST(test_tee),
+		UNIT_TEST(test_syslog),
+	};
 
-	if (mkdtemp(dir) == NULL)
-		return 1;
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_file_lines);
-	tcase_add_test(tc, test_hold);
-	tcase_add_test(tc, test_mode_0640);
-	tcase_add_test(tc, test_reopen_after_rename);
-	tcase_add_test(tc, test_reopen_after_unlink);
-	tcase_add_test(tc, test_reopen_on_sighup);
-	tcase_add_test(tc, test_processes_write_whole_lines);
-	tcase_add_test(tc, test_stderr_and_failure);
-	tcase_add_test(tc, test_tee);
-	tcase_add_test(tc, test_syslog);
-	return unit_run_in(s, dir);
+	return unit_run_in(unit_tests("log", NULL, NULL, 30, tests,
+	    UNIT_N(tests)), dir);
 }

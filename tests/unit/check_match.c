@@ -14,23 +14,42 @@
 static struct p2p_db	 db;
 static long long	 rid;
 
+/*
+ * The cached statement of sql (static storage: db_stmt() keys its cache
+ * by the address), to bind and then run with insert().
+ */
+static sqlite3_stmt *
+stmt(const char *sql)
+{
+	struct p2p_err	 err;
+	sqlite3_stmt	*st;
+
+	p2p_err_init(&err);
+	ck_assert_msg((st = db_stmt(&db, sql, &err)) != NULL, "%s", err.msg);
+	return st;
+}
+
+/* Runs the bound INSERT st; returns the rowid it made. */
+static long long
+insert(sqlite3_stmt *st)
+{
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+	db_done(st);
+	return sqlite3_last_insert_rowid(db.h);
+}
+
 /* Inserts a resource row and returns its rid. */
 static long long
 resource(const char *type, const char *id, const char *patient)
 {
 	static const char sql[] = "INSERT INTO resource (type, id, patient,"
 	    " last_updated, json) VALUES (?1, ?2, ?3, '2026-01-01', '{}')";
-	struct p2p_err	 err;
-	sqlite3_stmt	*st;
+	sqlite3_stmt	*st = stmt(sql);
 
-	p2p_err_init(&err);
-	ck_assert_ptr_nonnull(st = db_stmt(&db, sql, &err));
 	db_bind_text(st, 1, type);
 	db_bind_text(st, 2, id);
 	db_bind_text(st, 3, patient);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
-	db_done(st);
-	return sqlite3_last_insert_rowid(db.h);
+	return insert(st);
 }
 
 static void
@@ -38,17 +57,13 @@ ident(long long r, int kind, const char *value, const char *patient)
 {
 	static const char sql[] = "INSERT INTO ident (rid, kind, system, value,"
 	    " patient) VALUES (?1, ?2, 'urn:x', ?3, ?4)";
-	struct p2p_err	 err;
-	sqlite3_stmt	*st;
+	sqlite3_stmt	*st = stmt(sql);
 
-	p2p_err_init(&err);
-	ck_assert_ptr_nonnull(st = db_stmt(&db, sql, &err));
 	sqlite3_bind_int64(st, 1, r);
 	sqlite3_bind_int(st, 2, kind);
 	db_bind_text(st, 3, value);
 	db_bind_text(st, 4, patient);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
-	db_done(st);
+	insert(st);
 }
 
 /* A member: Patient (with identifier pid, kind 1) and a Coverage with
@@ -59,13 +74,11 @@ member(const char *id, const char *family, const char *given,
 {
 	static const char sql[] = "INSERT INTO demog (rid, patient, family,"
 	    " given, birth_date, gender) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-	struct p2p_err	 err;
 	sqlite3_stmt	*st;
 	char		 f[64], g[64], cov[80];
 
 	rid = resource("Patient", id, id);
-	p2p_err_init(&err);
-	ck_assert_ptr_nonnull(st = db_stmt(&db, sql, &err));
+	st = stmt(sql);
 	sqlite3_bind_int64(st, 1, rid);
 	db_bind_text(st, 2, id);
 	norm_name(family, f, sizeof(f));
@@ -74,8 +87,7 @@ member(const char *id, const char *family, const char *given,
 	db_bind_text(st, 4, g);
 	db_bind_text(st, 5, birth);
 	db_bind_text(st, 6, gender);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
-	db_done(st);
+	insert(st);
 	if (pid != NULL)
 		ident(rid, 1, pid, id);
 	if (sub != NULL) {
@@ -603,17 +615,17 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("match", &tc, setup, teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TABLE(test_decisions, cases),
+		UNIT_TEST(test_key_of),
+		UNIT_TABLE(test_key_refused, refused),
+		UNIT_TEST(test_probe),
+		UNIT_TEST(test_probe_same_person),
+		UNIT_TEST(test_probe_expire),
+		UNIT_TEST(test_query_plans),
+		UNIT_TEST(test_member_match),
+	};
 
-	tcase_add_loop_test(tc, test_decisions, 0, sizeof(cases) / sizeof(cases[0]));
-	tcase_add_test(tc, test_key_of);
-	tcase_add_loop_test(tc, test_key_refused, 0,
-	    sizeof(refused) / sizeof(refused[0]));
-	tcase_add_test(tc, test_probe);
-	tcase_add_test(tc, test_probe_same_person);
-	tcase_add_test(tc, test_probe_expire);
-	tcase_add_test(tc, test_query_plans);
-	tcase_add_test(tc, test_member_match);
-	return unit_run(s);
+	return unit_run(unit_tests("match", setup, teardown, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -46,6 +46,33 @@ static const struct job_member_row batch[] = {
 	{ "m3", 0, 0, 0 },		/* left out: no valid consent */
 };
 
+/*
+ * A data-export job of client "c1" that runner h:1 claimed and that
+ * recorded the members of batch.
+ */
+static void
+running_export(struct job *job, char id[JOB_ID_LEN + 1])
+{
+	claim_export("h:1", job, id);
+	add_batch(job, batch, 3);
+}
+
+/* A new output of job, with Patient m1 written in it when m1 is set. */
+static struct job_out *
+output(struct job *job, int m1)
+{
+	struct p2p_err	 err;
+	struct job_out	*o;
+
+	p2p_err_init(&err);
+	o = job_out_new(job, &cfg, &err);
+	ck_assert_ptr_nonnull(o);
+	if (m1)
+		ck_assert_int_eq(job_out_write(o, "Patient",
+		    "{\"id\":\"m1\"}", 11, &err), 0);
+	return o;
+}
+
 /* The job_member rows of job id. */
 static long long
 members_of(const char *id)
@@ -72,16 +99,12 @@ START_TEST(test_published_with_the_files)
 	struct job_out	*o;
 	char		 id[JOB_ID_LEN + 1];
 
-	claim_export("h:1", &job, id);
-	add_batch(&job, batch, 3);
+	running_export(&job, id);
 	ck_assert_int_eq(members_of(id), 3);
 	/* Pending: nothing in the audit trail while the job runs. */
 	ck_assert_int_eq(qint("SELECT count(*) FROM audit", NULL), 0);
+	o = output(&job, 1);
 	p2p_err_init(&err);
-	o = job_out_new(&job, &cfg, &err);
-	ck_assert_ptr_nonnull(o);
-	ck_assert_int_eq(job_out_write(o, "Patient", "{\"id\":\"m1\"}", 11,
-	    &err), 0);
 	ck_assert_int_eq(job_complete(&db, &cfg, &job, "h:1", o, &err), 0);
 	job_out_free(o);
 	ck_assert_int_eq(release_rows("success", id), 2);
@@ -122,8 +145,7 @@ START_TEST(test_retaken_run_starts_anew)
 	add_batch(&a, batch, 3);
 	ck_assert_int_eq(members_of(id), 0);
 	add_batch(&b, batch, 3);
-	o = job_out_new(&b, &cfg, &err);
-	ck_assert_ptr_nonnull(o);
+	o = output(&b, 0);
 	ck_assert_int_eq(job_complete(&db, &cfg, &b, "h:2", o, &err), 0);
 	job_out_free(o);
 	ck_assert_int_eq(release_rows("success", id), 2);
@@ -143,13 +165,9 @@ START_TEST(test_cancelled_job_keeps_no_record)
 	struct job_out	*o;
 	char		 id[JOB_ID_LEN + 1];
 
-	claim_export("h:1", &job, id);
-	add_batch(&job, batch, 3);
+	running_export(&job, id);
+	o = output(&job, 1);
 	p2p_err_init(&err);
-	o = job_out_new(&job, &cfg, &err);
-	ck_assert_ptr_nonnull(o);
-	ck_assert_int_eq(job_out_write(o, "Patient", "{\"id\":\"m1\"}", 11,
-	    &err), 0);
 	ck_assert_int_eq(job_cancel(&db, &cfg, id, "c1", &err), 0);
 	/* The runner's completion finds it cancelled: nothing listed. */
 	ck_assert_int_eq(job_complete(&db, &cfg, &job, "h:1", o, &err), 1);
@@ -182,8 +200,7 @@ START_TEST(test_failed_job_keeps_no_record)
 	struct job	 job;
 	char		 id[JOB_ID_LEN + 1];
 
-	claim_export("h:1", &job, id);
-	add_batch(&job, batch, 3);
+	running_export(&job, id);
 	ck_assert_int_eq(fail_as(&job, "h:1"), 0);
 	ck_assert_int_eq(members_of(id), 0);
 	ck_assert_int_eq(qint("SELECT count(*) FROM audit", NULL), 0);
@@ -199,8 +216,7 @@ START_TEST(test_fail_of_a_lost_job_keeps_its_rows)
 	struct job	 job;
 	char		 id[JOB_ID_LEN + 1];
 
-	claim_export("h:1", &job, id);
-	add_batch(&job, batch, 3);
+	running_export(&job, id);
 	set_sql("UPDATE job SET runner = 'h:9' WHERE id = ?1", id);
 	ck_assert_int_eq(fail_as(&job, "h:1"), 0);
 	ck_assert_int_eq(members_of(id), 3);
@@ -245,11 +261,9 @@ START_TEST(test_download_checks_and_records)
 
 	consent_of("c1", "m1", 11, "2999-01-01T00:00:00Z");
 	consent_of("c1", "m2", 12, "2999-01-01T00:00:00Z");
-	claim_export("h:1", &job, id);
-	add_batch(&job, batch, 3);
+	running_export(&job, id);
+	o = output(&job, 0);
 	p2p_err_init(&err);
-	o = job_out_new(&job, &cfg, &err);
-	ck_assert_ptr_nonnull(o);
 	ck_assert_int_eq(job_complete(&db, &cfg, &job, "h:1", o, &err), 0);
 	job_out_free(o);
 	ck_assert_int_eq(job_members_release(&db, &cfg, id, "Patient-1.ndjson",
@@ -273,15 +287,15 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("members", &tc, jobfix_setup, jobfix_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_published_with_the_files),
+		UNIT_TEST(test_retaken_run_starts_anew),
+		UNIT_TEST(test_cancelled_job_keeps_no_record),
+		UNIT_TEST(test_failed_job_keeps_no_record),
+		UNIT_TEST(test_fail_of_a_lost_job_keeps_its_rows),
+		UNIT_TEST(test_bulk_match_members_not_published),
+		UNIT_TEST(test_download_checks_and_records),
+	};
 
-	tcase_add_test(tc, test_published_with_the_files);
-	tcase_add_test(tc, test_retaken_run_starts_anew);
-	tcase_add_test(tc, test_cancelled_job_keeps_no_record);
-	tcase_add_test(tc, test_failed_job_keeps_no_record);
-	tcase_add_test(tc, test_fail_of_a_lost_job_keeps_its_rows);
-	tcase_add_test(tc, test_bulk_match_members_not_published);
-	tcase_add_test(tc, test_download_checks_and_records);
-	return unit_run(s);
+	return jobfix_run("members", 0, tests, UNIT_N(tests));
 }

@@ -6,6 +6,20 @@
 #include "unit.h"
 #include "jobfix.h"
 
+/* The job's files and state once write_some()'s output is complete. */
+static const struct unit_count	 completed[] = {
+	{ "SELECT count(*) FROM job_file WHERE job_id = ?1"
+	  " AND kind = 'output'", 3 },
+	{ "SELECT sum(count) FROM job_file WHERE job_id = ?1"
+	  " AND type = 'Patient'", 5 },
+	{ "SELECT count FROM job_file WHERE job_id = ?1"
+	  " AND name = 'Patient-3.ndjson'", 1 },
+	{ "SELECT count(*) FROM job_file WHERE job_id = ?1"
+	  " AND kind = 'error' AND name = 'OperationOutcome-error-1.ndjson'",
+	  1 },
+	{ "SELECT count(*) FROM job WHERE id = ?1 AND status = 'complete'", 1 },
+};
+
 START_TEST(test_writer_temp_rename_split)
 {
 	struct p2p_err	 err;
@@ -29,17 +43,7 @@ START_TEST(test_writer_temp_rename_split)
 	job_out_free(o);
 	ck_assert_int_eq(count_files(id, &tmp), 4);
 	ck_assert_int_eq(tmp, 0);
-	ck_assert_int_eq(qint("SELECT count(*) FROM job_file WHERE job_id = ?1"
-	    " AND kind = 'output'", id), 3);
-	ck_assert_int_eq(qint("SELECT sum(count) FROM job_file WHERE job_id ="
-	    " ?1 AND type = 'Patient'", id), 5);
-	ck_assert_int_eq(qint("SELECT count FROM job_file WHERE job_id = ?1"
-	    " AND name = 'Patient-3.ndjson'", id), 1);
-	ck_assert_int_eq(qint("SELECT count(*) FROM job_file WHERE job_id = ?1"
-	    " AND kind = 'error' AND name = 'OperationOutcome-error-1.ndjson'",
-	    id), 1);
-	ck_assert_int_eq(qint("SELECT count(*) FROM job WHERE id = ?1 AND "
-	    "status = 'complete'", id), 1);
+	unit_counts(&db, id, completed, UNIT_N(completed));
 	job_free(&job);
 }
 END_TEST
@@ -63,10 +67,10 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("ndjson", &tc, jobfix_setup, jobfix_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_writer_temp_rename_split),
+		UNIT_TEST(test_writer_free_removes_temp),
+	};
 
-	tcase_add_test(tc, test_writer_temp_rename_split);
-	tcase_add_test(tc, test_writer_free_removes_temp);
-	return unit_run(s);
+	return jobfix_run("ndjson", 0, tests, UNIT_N(tests));
 }

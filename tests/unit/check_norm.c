@@ -71,13 +71,13 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("norm", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TABLE(test_names, names),
+		UNIT_TEST(test_truncation),
+		UNIT_TEST(test_gender),
+		UNIT_TEST(test_secret),
+	};
 
-	tcase_set_timeout(tc, 30);
-	tcase_add_loop_test(tc, test_names, 0, sizeof(names) / sizeof(names[0]));
-	tcase_add_test(tc, test_truncation);
-	tcase_add_test(tc, test_gender);
-	tcase_add_test(tc, test_secret);
-	return unit_run(s);
+	return unit_run(unit_tests("norm", NULL, NULL, 30, tests,
+	    UNIT_N(tests)));
 }

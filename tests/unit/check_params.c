@@ -137,12 +137,13 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("params", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TABLE(test_bad, bad),
+		UNIT_TEST(test_good),
+		UNIT_TEST(test_parts),
+		UNIT_TEST(test_build),
+	};
 
-	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));
-	tcase_add_test(tc, test_good);
-	tcase_add_test(tc, test_parts);
-	tcase_add_test(tc, test_build);
-	return unit_run(s);
+	return unit_run(unit_tests("params", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -273,6 +273,23 @@ static const char sent[] =
     BASE_A "/Patient/p42\"},\"recordedDate\":\"2024-01-01\"}\n"
     "{\"resourceType\":\"Practitioner\",\"id\":\"dr\"}\n";
 
+/* What ingest_stores_once must find stored after the first transfer. */
+static const struct unit_count	 stored[] = {
+	/* their Patient is not stored; our member keeps one Patient */
+	{ "SELECT count(*) FROM resource WHERE type = 'Patient'", 1 },
+	/* their payer Organization is ours (same NPI): an alias */
+	{ "SELECT count(*) FROM resource WHERE type = 'Organization'", 1 },
+	{ "SELECT count(*) FROM peer_alias WHERE local_id = 'org-payer-a'"
+	  " AND remote_id = 'payer'", 1 },
+	{ "SELECT count(*) FROM resource WHERE patient = 'm1'"
+	  " AND type IN ('Coverage', 'Condition')", 2 },
+	{ "SELECT count(*) FROM resource WHERE patient IS NULL"
+	  " AND type = 'Practitioner'", 1 },
+	{ "SELECT count(*) FROM resource WHERE type = 'Coverage'"
+	  " AND json LIKE '%Organization/org-payer-a%'"
+	  " AND json LIKE '%Patient/m1%'", 1 },
+};
+
 START_TEST(ingest_stores_once)
 {
 	struct ingest		 g;
@@ -285,21 +302,7 @@ START_TEST(ingest_stores_once)
 	p2p_err_init(&err);
 	ck_assert_msg(ingest_file(&g, path, "/bulk/j/x.ndjson", &err) == 0,
 	    "%s", err.msg);
-	/* their Patient is not stored; our member keeps one Patient */
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
-	    " 'Patient'"), 1);
-	/* their payer Organization is ours (same NPI): an alias */
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
-	    " 'Organization'"), 1);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM peer_alias WHERE local_id ="
-	    " 'org-payer-a' AND remote_id = 'payer'"), 1);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE patient = 'm1'"
-	    " AND type IN ('Coverage', 'Condition')"), 2);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE patient IS NULL"
-	    " AND type = 'Practitioner'"), 1);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
-	    " 'Coverage' AND json LIKE '%Organization/org-payer-a%'"
-	    " AND json LIKE '%Patient/m1%'"), 1);
+	unit_counts(&db, NULL, stored, UNIT_N(stored));
 	/* classified like our own: the Condition's date of service */
 	idmap_id(NPI_A, "Condition", "c1", cid);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM resource WHERE id ="
@@ -445,9 +448,19 @@ START_TEST(ingest_bundle_entries)
 	    "\"target\":[{\"reference\":\"Bundle/b1\"}],\"recorded\":"
 	    "\"2027-01-01T00:00:00Z\",\"agent\":[{\"who\":{\"display\":"
 	    "\"x\"}}]}}]";
-	struct ingest	 g;
-	struct p2p_err	 err;
-	json_object	*entries;
+	static const struct unit_count	 kept[] = {
+		{ "SELECT count(*) FROM resource WHERE patient = 'm1'"
+		  " AND type = 'Observation'", 1 },
+		/* the Bundle's own Provenance targets nothing we keep; ours
+		 * does */
+		{ "SELECT count(*) FROM resource"
+		  " WHERE type = 'Provenance'", 1 },
+		{ "SELECT count(*) FROM resource WHERE type = 'Provenance'"
+		  " AND json LIKE '%$everything%'", 1 },
+	};
+	struct ingest			 g;
+	struct p2p_err			 err;
+	json_object			*entries;
 
 	p2p_err_init(&err);
 	ck_assert_int_eq(fhir_parse(b, strlen(b), &entries, &err), 0);
@@ -455,13 +468,7 @@ START_TEST(ingest_bundle_entries)
 	ck_assert_int_eq(ingest_member(&g, "m1", "p42"), 0);
 	ck_assert_msg(ingest_entries(&g, entries, "Patient/p42/$everything",
 	    &err) == 0, "%s", err.msg);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE patient = 'm1'"
-	    " AND type = 'Observation'"), 1);
-	/* the Bundle's own Provenance targets nothing we keep; ours does */
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
-	    " 'Provenance'"), 1);
-	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM resource WHERE type ="
-	    " 'Provenance' AND json LIKE '%$everything%'"), 1);
+	unit_counts(&db, NULL, kept, UNIT_N(kept));
 	ingest_free(&g);
 	json_object_put(entries);
 }
@@ -470,19 +477,20 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("peer_ingest");
-	TCase	*tc = unit_tcase(s, "idmap", NULL, NULL);
-	TCase	*ti = unit_tcase(s, "ingest", setup, teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_CASE("idmap", NULL, NULL, 0),
+		UNIT_TEST(idmap_ids),
+		UNIT_TABLE(idmap_refs, refs),
+		UNIT_TEST(idmap_other_refs),
+		UNIT_TEST(idmap_rewrite_all),
+		UNIT_TEST(provenance_shape),
+		UNIT_CASE("ingest", setup, teardown, 0),
+		UNIT_TEST(ingest_stores_once),
+		UNIT_TEST(ingest_drops_the_peers_transmission),
+		UNIT_TABLE(ingest_refuses_whole_file, refused),
+		UNIT_TEST(ingest_bundle_entries),
+	};
 
-	tcase_add_test(tc, idmap_ids);
-	tcase_add_loop_test(tc, idmap_refs, 0, sizeof(refs) / sizeof(refs[0]));
-	tcase_add_test(tc, idmap_other_refs);
-	tcase_add_test(tc, idmap_rewrite_all);
-	tcase_add_test(tc, provenance_shape);
-	tcase_add_test(ti, ingest_stores_once);
-	tcase_add_test(ti, ingest_drops_the_peers_transmission);
-	tcase_add_loop_test(ti, ingest_refuses_whole_file, 0,
-	    sizeof(refused) / sizeof(refused[0]));
-	tcase_add_test(ti, ingest_bundle_entries);
-	return unit_run(s);
+	return unit_run(unit_tests("peer_ingest", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

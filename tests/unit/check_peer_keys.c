@@ -223,44 +223,48 @@ START_TEST(capabilities)
 }
 END_TEST
 
+/*
+ * SMART configurations: the token endpoint of one we can use, or words
+ * of why not (we sign with ES384).
+ */
+static const struct {
+	const char	*json;
+	int		 rc;
+	const char	*want;	/* token endpoint, or words of the error */
+	int		 line;
+} smart[] = {
+	{ "{\"token_endpoint\":\"https://a/auth/token\","
+	  "\"token_endpoint_auth_methods_supported\":[\"private_key_jwt\"],"
+	  "\"token_endpoint_auth_signing_alg_values_supported\":[\"RS384\","
+	  "\"ES384\"],\"grant_types_supported\":[\"client_credentials\"]}",
+	  0, "https://a/auth/token", __LINE__ },
+	{ "{\"token_endpoint\":\"https://a/t\","
+	  "\"token_endpoint_auth_methods_supported\":"
+	  "[\"client_secret_basic\"]}",
+	  -1, "private_key_jwt", __LINE__ },
+	{ "{\"token_endpoint\":\"https://a/t\","
+	  "\"token_endpoint_auth_signing_alg_values_supported\":[\"RS256\"]}",
+	  -1, "ES384", __LINE__ },
+	{ "{\"grant_types_supported\":[\"client_credentials\"]}", -1,
+	  "token_endpoint", __LINE__ },
+};
+
 START_TEST(smart_configuration)
 {
-	static const char ok[] = "{\"token_endpoint\":\"https://a/auth/token\","
-	    "\"token_endpoint_auth_methods_supported\":[\"private_key_jwt\"],"
-	    "\"token_endpoint_auth_signing_alg_values_supported\":[\"RS384\","
-	    "\"ES384\"],\"grant_types_supported\":[\"client_credentials\"]}";
-	static const char no_jwt[] = "{\"token_endpoint\":\"https://a/t\","
-	    "\"token_endpoint_auth_methods_supported\":[\"client_secret_basic\"]}";
-	static const char no_alg[] = "{\"token_endpoint\":\"https://a/t\","
-	    "\"token_endpoint_auth_signing_alg_values_supported\":[\"RS256\"]}";
-	static const char no_token[] = "{\"grant_types_supported\":"
-	    "[\"client_credentials\"]}";
 	struct p2p_err	 err;
 	json_object	*o;
 	char		 url[200];
 
 	p2p_err_init(&err);
-	ck_assert_int_eq(fhir_parse(ok, strlen(ok), &o, &err), 0);
-	ck_assert_int_eq(smart_config_check(o, "ES384", url, sizeof(url), &err),
-	    0);
-	ck_assert_str_eq(url, "https://a/auth/token");
-	json_object_put(o);
-	ck_assert_int_eq(fhir_parse(no_jwt, strlen(no_jwt), &o, &err), 0);
-	ck_assert_int_eq(smart_config_check(o, "ES384", url, sizeof(url), &err),
-	    -1);
-	ck_assert_ptr_nonnull(strstr(err.msg, "private_key_jwt"));
-	json_object_put(o);
-	p2p_err_init(&err);
-	ck_assert_int_eq(fhir_parse(no_alg, strlen(no_alg), &o, &err), 0);
-	ck_assert_int_eq(smart_config_check(o, "ES384", url, sizeof(url), &err),
-	    -1);
-	ck_assert_ptr_nonnull(strstr(err.msg, "ES384"));
-	json_object_put(o);
-	p2p_err_init(&err);
-	ck_assert_int_eq(fhir_parse(no_token, strlen(no_token), &o, &err), 0);
-	ck_assert_int_eq(smart_config_check(o, "ES384", url, sizeof(url), &err),
-	    -1);
-	ck_assert_ptr_nonnull(strstr(err.msg, "token_endpoint"));
+	ck_assert_int_eq(fhir_parse(smart[_i].json, strlen(smart[_i].json),
+	    &o, &err), 0);
+	ck_assert_msg(smart_config_check(o, "ES384", url, sizeof(url),
+	    &err) == smart[_i].rc, "line %d: %s", smart[_i].line, err.msg);
+	if (smart[_i].rc == 0)
+		ck_assert_str_eq(url, smart[_i].want);
+	else
+		ck_assert_msg(strstr(err.msg, smart[_i].want) != NULL,
+		    "line %d: %s", smart[_i].line, err.msg);
 	json_object_put(o);
 }
 END_TEST
@@ -268,15 +272,17 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("peer_keys");
-	TCase	*tc = unit_tcase(s, "keys", setup, teardown);
-	TCase	*tp = unit_tcase(s, "smart", NULL, NULL);
+	const struct unit_test	 tests[] = {
+		/* 30 s: RSA key generation */
+		UNIT_CASE("keys", setup, teardown, 30),
+		UNIT_TEST(generate_sign_verify),
+		UNIT_TEST(rotation),
+		UNIT_TEST(import_peer_key),
+		UNIT_CASE("smart", NULL, NULL, 0),
+		UNIT_TEST(capabilities),
+		UNIT_TABLE(smart_configuration, smart),
+	};
 
-	tcase_set_timeout(tc, 30);	/* RSA key generation */
-	tcase_add_test(tc, generate_sign_verify);
-	tcase_add_test(tc, rotation);
-	tcase_add_test(tc, import_peer_key);
-	tcase_add_test(tp, capabilities);
-	tcase_add_test(tp, smart_configuration);
-	return unit_run(s);
+	return unit_run(unit_tests("peer_keys", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -276,17 +276,18 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("peer_manifest", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(manifest_good),
+		UNIT_TABLE(manifest_bad, bad),
+		UNIT_TEST(manifest_no_token_any_origin),
+		UNIT_TEST(retry_after),
+		UNIT_TEST(outcome_text),
+		UNIT_TEST(same_origin),
+		UNIT_TEST(headers),
+		UNIT_TEST(progress_line),
+		UNIT_TEST(count_lines),
+	};
 
-	tcase_add_test(tc, manifest_good);
-	tcase_add_loop_test(tc, manifest_bad, 0, sizeof(bad) / sizeof(bad[0]));
-	tcase_add_test(tc, manifest_no_token_any_origin);
-	tcase_add_test(tc, retry_after);
-	tcase_add_test(tc, outcome_text);
-	tcase_add_test(tc, same_origin);
-	tcase_add_test(tc, headers);
-	tcase_add_test(tc, progress_line);
-	tcase_add_test(tc, count_lines);
-	return unit_run(s);
+	return unit_run(unit_tests("peer_manifest", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -472,18 +472,20 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("peer_state");
-	TCase	*tp = unit_tcase(s, "pure", NULL, NULL);
-	TCase	*td = unit_tcase(s, "store", setup, teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_CASE("pure", NULL, NULL, 0),
+		UNIT_TEST(machine),
+		UNIT_TEST(backoff),
+		UNIT_TEST(deadline),
+		UNIT_TEST(late),
+		UNIT_CASE("store", setup, teardown, 0),
+		UNIT_TEST(sync_and_events),
+		UNIT_TEST(retry_after_honoured),
+		UNIT_TEST(build_request),
+		UNIT_TEST(build_refused),
+		UNIT_TEST(query_plans),
+	};
 
-	tcase_add_test(tp, machine);
-	tcase_add_test(tp, backoff);
-	tcase_add_test(tp, deadline);
-	tcase_add_test(tp, late);
-	tcase_add_test(td, sync_and_events);
-	tcase_add_test(td, retry_after_honoured);
-	tcase_add_test(td, build_request);
-	tcase_add_test(td, build_refused);
-	tcase_add_test(td, query_plans);
-	return unit_run(s);
+	return unit_run(unit_tests("peer_state", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

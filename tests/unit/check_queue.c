@@ -138,13 +138,13 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("queue", &tc, jobfix_setup, jobfix_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_claim_each_once),
+		UNIT_TEST(test_stale_takeover),
+		UNIT_TEST(test_dead_runner_takeover),
+		UNIT_TEST(test_cancelled_not_completed),
+		UNIT_TEST(test_fail_records_outcome),
+	};
 
-	tcase_add_test(tc, test_claim_each_once);
-	tcase_add_test(tc, test_stale_takeover);
-	tcase_add_test(tc, test_dead_runner_takeover);
-	tcase_add_test(tc, test_cancelled_not_completed);
-	tcase_add_test(tc, test_fail_records_outcome);
-	return unit_run(s);
+	return jobfix_run("queue", 0, tests, UNIT_N(tests));
 }

@@ -131,28 +131,33 @@ released(const char *patient, char *out, size_t outsz)
 	db_done(st);
 }
 
-START_TEST(test_rules)
+/* The ids released of patient are want (" a b c "). */
+static void
+released_are(const char *patient, const char *want)
 {
 	char	 ids[512];
 
+	released(patient, ids, sizeof(ids));
+	ck_assert_msg(strcmp(ids, want) == 0, "%s: \"%s\", not \"%s\"",
+	    patient, ids, want);
+}
+
+START_TEST(test_rules)
+{
 	ck_assert_str_eq(rules.dos_min, "2021-06-15");
 	ck_assert_str_eq(rules.pa_min, "2025-06-15");
-	released("p1", ids, sizeof(ids));
 	/* Window (o-old out, o-edge in, no-date kept), excluded PAs out,
 	 * closed PA only if changed within 12 months, sensitive out. */
-	ck_assert_str_eq(ids, " c1 pa-closed-new pa-pending claim1 o-in "
+	released_are("p1", " c1 pa-closed-new pa-pending claim1 o-in "
 	    "o-edge p1 ");
 	rules.sensitive = 1;
-	released("p1", ids, sizeof(ids));
-	ck_assert_str_eq(ids, " sens c1 pa-closed-new pa-pending claim1 "
+	released_are("p1", " sens c1 pa-closed-new pa-pending claim1 "
 	    "o-in o-edge p1 ");
-	released("p2", ids, sizeof(ids));
-	ck_assert_str_eq(ids, " other ");
+	released_are("p2", " other ");
 	/* A longer window releases the old observation and nothing more. */
 	cfg.data_years = 10;
 	release_init(&rules, &cfg, now, 0);
-	released("p1", ids, sizeof(ids));
-	ck_assert_str_eq(ids, " c1 pa-closed-new pa-pending claim1 o-in "
+	released_are("p1", " c1 pa-closed-new pa-pending claim1 o-in "
 	    "o-old o-edge p1 ");
 }
 END_TEST
@@ -172,8 +177,7 @@ START_TEST(test_drug_pa)
 	ck_assert_ptr_null(strstr(ids, "pa-drug"));
 	cfg.release_drug_pa = 1;
 	release_init(&rules, &cfg, now, 0);
-	released("p1", ids, sizeof(ids));
-	ck_assert_str_eq(ids, " c1 pa-drug pa-closed-new pa-pending claim1 "
+	released_are("p1", " c1 pa-drug pa-closed-new pa-pending claim1 "
 	    "o-in o-edge p1 ");
 }
 END_TEST
@@ -203,26 +207,22 @@ END_TEST
 START_TEST(test_narrowing)
 {
 	struct p2p_err	 err;
-	char		 ids[512];
 	long long	 n;
 
 	p2p_err_init(&err);
 	ck_assert_int_eq(release_apply(&rules, "_type",
 	    "Observation,Patient", &err), 0);
-	released("p1", ids, sizeof(ids));
-	ck_assert_str_eq(ids, " o-in o-edge p1 ");
+	released_are("p1", " o-in o-edge p1 ");
 	ck_assert_int_eq(release_count(&db, &rules, "p1", &n, &err), 0);
 	ck_assert_int_eq(n, 3);
 	ck_assert_int_eq(release_apply(&rules, "_since",
 	    "2026-01-01T00:00:00Z", &err), 0);
-	released("p1", ids, sizeof(ids));
-	ck_assert_str_eq(ids, " o-edge ");
+	released_are("p1", " o-edge ");
 	/* Care dates: start/end narrow dated rows, undated ones stay. */
 	release_init(&rules, &cfg, now, 0);
 	ck_assert_int_eq(release_apply(&rules, "start", "2024", &err), 0);
 	ck_assert_int_eq(release_apply(&rules, "end", "2025-01", &err), 0);
-	released("p1", ids, sizeof(ids));
-	ck_assert_str_eq(ids, " c1 pa-closed-new o-in p1 ");
+	released_are("p1", " c1 pa-closed-new o-in p1 ");
 	ck_assert_int_eq(release_apply(&rules, "bogus", "1", &err), 1);
 }
 END_TEST
@@ -255,7 +255,6 @@ END_TEST
 START_TEST(test_typefilter)
 {
 	struct p2p_err	 err;
-	char		 ids[512];
 	long long	 n;
 
 	p2p_err_init(&err);
@@ -264,23 +263,20 @@ START_TEST(test_typefilter)
 	    &err), 0);
 	ck_assert_int_eq(release_add_typefilter(&rules,
 	    "Observation?status=final%2Cpreliminary", &err), 0);
-	released("p1", ids, sizeof(ids));
 	/* o-edge is "amended" at the top level ("final" only nested). */
-	ck_assert_str_eq(ids, " c1 pa-pending o-in p1 ");
+	released_are("p1", " c1 pa-pending o-in p1 ");
 	ck_assert_int_eq(release_count(&db, &rules, "p1", &n, &err), 0);
 	ck_assert_int_eq(n, 4);
 	release_init(&rules, &cfg, now, 0);
 	ck_assert_int_eq(release_add_typefilter(&rules,
 	    "Observation?date=lt2024,Observation?date=2024-01", &err), 0);
-	released("p1", ids, sizeof(ids));
-	ck_assert_str_eq(ids, " c1 pa-closed-new pa-pending claim1 o-in "
+	released_are("p1", " c1 pa-closed-new pa-pending claim1 o-in "
 	    "o-edge p1 ");
 	release_init(&rules, &cfg, now, 0);
 	ck_assert_int_eq(release_add_typefilter(&rules,
 	    "Observation?date=gt2024-01-01,Coverage?_lastUpdated=le2024",
 	    &err), 0);
-	released("p1", ids, sizeof(ids));
-	ck_assert_str_eq(ids, " pa-closed-new pa-pending claim1 p1 ");
+	released_are("p1", " pa-closed-new pa-pending claim1 p1 ");
 }
 END_TEST
 
@@ -418,18 +414,19 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("release", &tc, setup, teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_rules),
+		UNIT_TEST(test_drug_pa),
+		UNIT_TEST(test_type_ok),
+		UNIT_TEST(test_p2p_json),
+		UNIT_TEST(test_narrowing),
+		UNIT_TEST(test_typefilter),
+		UNIT_TEST(test_refusals),
+		UNIT_TEST(test_paging),
+		UNIT_TEST(test_plan),
+		UNIT_TEST(test_scans),
+	};
 
-	tcase_add_test(tc, test_rules);
-	tcase_add_test(tc, test_drug_pa);
-	tcase_add_test(tc, test_type_ok);
-	tcase_add_test(tc, test_p2p_json);
-	tcase_add_test(tc, test_narrowing);
-	tcase_add_test(tc, test_typefilter);
-	tcase_add_test(tc, test_refusals);
-	tcase_add_test(tc, test_paging);
-	tcase_add_test(tc, test_plan);
-	tcase_add_test(tc, test_scans);
-	return unit_run(s);
+	return unit_run(unit_tests("release", setup, teardown, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -547,19 +547,15 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("scope", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TABLE(test_classify, cases),
+		UNIT_TABLE(test_drug_codes, drugs),
+		UNIT_TABLE(test_stamped_pa, stamped),
+		UNIT_TEST(test_basis),
+		UNIT_TABLE(test_profiles, profiles),
+		UNIT_TEST(test_odd_claims),
+	};
 
-	tcase_set_timeout(tc, 30);
-	tcase_add_loop_test(tc, test_classify, 0,
-	    sizeof(cases) / sizeof(cases[0]));
-	tcase_add_loop_test(tc, test_drug_codes, 0,
-	    sizeof(drugs) / sizeof(drugs[0]));
-	tcase_add_loop_test(tc, test_stamped_pa, 0,
-	    sizeof(stamped) / sizeof(stamped[0]));
-	tcase_add_test(tc, test_basis);
-	tcase_add_loop_test(tc, test_profiles, 0,
-	    sizeof(profiles) / sizeof(profiles[0]));
-	tcase_add_test(tc, test_odd_claims);
-	return unit_run(s);
+	return unit_run(unit_tests("scope", NULL, NULL, 30, tests,
+	    UNIT_N(tests)));
 }

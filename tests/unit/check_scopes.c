@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "auth/scopes.h"
-#include "json/valid.h"
 #include "unit.h"
 
 static const struct {
@@ -165,34 +164,16 @@ START_TEST(test_grant_limits)
 }
 END_TEST
 
-/* The R4 table scopes are checked against (json/valid.c). */
-START_TEST(test_r4_types)
-{
-	ck_assert(fhir_type_known("Patient"));
-	ck_assert(fhir_type_known("Account"));
-	ck_assert(fhir_type_known("VisionPrescription"));
-	ck_assert(fhir_type_known("ExplanationOfBenefit"));
-	ck_assert(!fhir_type_known("patient"));
-	ck_assert(!fhir_type_known("Resource"));
-	ck_assert(!fhir_type_known("DomainResource"));
-	ck_assert(!fhir_type_known("DeviceUsage"));		/* R5 */
-	ck_assert(!fhir_type_known(""));
-	ck_assert(!fhir_type_known(NULL));
-}
-END_TEST
-
-#define N(a)	(sizeof(a) / sizeof((a)[0]))
-
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("scopes", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TABLE(test_parse, parse),
+		UNIT_TABLE(test_permit, permit),
+		UNIT_TABLE(test_grant, grant),
+		UNIT_TEST(test_grant_limits),
+	};
 
-	tcase_add_loop_test(tc, test_parse, 0, N(parse));
-	tcase_add_loop_test(tc, test_permit, 0, N(permit));
-	tcase_add_loop_test(tc, test_grant, 0, N(grant));
-	tcase_add_test(tc, test_grant_limits);
-	tcase_add_test(tc, test_r4_types);
-	return unit_run(s);
+	return unit_run(unit_tests("scopes", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

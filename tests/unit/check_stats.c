@@ -132,10 +132,11 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("stats", &tc, unit_db_setup, unit_db_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_counts),
+		UNIT_TEST(test_client_list_has_no_secret),
+	};
 
-	tcase_add_test(tc, test_counts);
-	tcase_add_test(tc, test_client_list_has_no_secret);
-	return unit_run(s);
+	return unit_run(unit_tests("stats", unit_db_setup, unit_db_teardown, 0,
+	    tests, UNIT_N(tests)));
 }

@@ -209,13 +209,12 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("status", &tc, jobfix_setup, jobfix_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_manifest),
+		UNIT_TEST(test_eta_and_retry_after),
+		UNIT_TEST(test_poll_too_often),
+		UNIT_TEST(test_wait_for_the_end),
+	};
 
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_manifest);
-	tcase_add_test(tc, test_eta_and_retry_after);
-	tcase_add_test(tc, test_poll_too_often);
-	tcase_add_test(tc, test_wait_for_the_end);
-	return unit_run(s);
+	return jobfix_run("status", 30, tests, UNIT_N(tests));
 }

@@ -744,11 +744,8 @@ START_TEST(test_seed)
 	struct load_stats	 st;
 	struct p2p_err		 err;
 	struct client_rec	 rec;
-	const char		*src = getenv("P2P_SRCDIR");
-	char			 path[4096];
+	const char		*path = unit_seed();
 
-	snprintf(path, sizeof(path), "%s/share/seed/test-dataset.json",
-	    src ? src : ".");
 	p2p_err_init(&err);
 	ck_assert_msg(load_file(&db, path, 0, &st, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(st.resources, 7);
@@ -859,30 +856,27 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("store", &tc, unit_db_setup, unit_db_teardown);
+	const struct unit_test	 tests[] = {
+		UNIT_TABLE(test_patient_ref, refs),
+		UNIT_TABLE(test_patient_of, owners),
+		UNIT_TEST(test_upsert),
+		UNIT_TEST(test_coverage_org_idents),
+		UNIT_TEST(test_client),
+		UNIT_TEST(test_consent),
+		UNIT_TEST(test_bundle_urn_and_delete),
+		UNIT_TABLE(test_bad_files, bad),
+		UNIT_TEST(test_nul_and_utf8),
+		UNIT_TEST(test_long_line),
+		UNIT_TEST(test_ndjson_threads),
+		UNIT_TEST(test_fresh_and_replace),
+		UNIT_TEST(test_prepare_detach),
+		UNIT_TEST(test_pa_load),
+		UNIT_TEST(test_seed),
+		UNIT_TABLE(test_progress_text, prog),
+		UNIT_TEST(test_progress_lines),
+		UNIT_TEST(test_exists),
+	};
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, test_patient_ref, 0,
-	    sizeof(refs) / sizeof(refs[0]));
-	tcase_add_loop_test(tc, test_patient_of, 0,
-	    sizeof(owners) / sizeof(owners[0]));
-	tcase_add_test(tc, test_upsert);
-	tcase_add_test(tc, test_coverage_org_idents);
-	tcase_add_test(tc, test_client);
-	tcase_add_test(tc, test_consent);
-	tcase_add_test(tc, test_bundle_urn_and_delete);
-	tcase_add_loop_test(tc, test_bad_files, 0, sizeof(bad) / sizeof(bad[0]));
-	tcase_add_test(tc, test_nul_and_utf8);
-	tcase_add_test(tc, test_long_line);
-	tcase_add_test(tc, test_ndjson_threads);
-	tcase_add_test(tc, test_fresh_and_replace);
-	tcase_add_test(tc, test_prepare_detach);
-	tcase_add_test(tc, test_pa_load);
-	tcase_add_test(tc, test_seed);
-	tcase_add_loop_test(tc, test_progress_text, 0,
-	    sizeof(prog) / sizeof(prog[0]));
-	tcase_add_test(tc, test_progress_lines);
-	tcase_add_test(tc, test_exists);
-	return unit_run(s);
+	return unit_run(unit_tests("store", unit_db_setup, unit_db_teardown, 60,
+	    tests, UNIT_N(tests)));
 }

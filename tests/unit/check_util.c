@@ -286,22 +286,21 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("util", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_buf),
+		UNIT_TEST(test_b64url_roundtrip),
+		UNIT_TABLE(test_time_parse, times),
+		UNIT_TABLE(test_time_date_valid, dates),
+		UNIT_TEST(test_time_format),
+		UNIT_TEST(test_utf8_len),
+		UNIT_TEST(test_kv_parse),
+		UNIT_TEST(test_parse_ll),
+		UNIT_TEST(test_rand_hex),
+		UNIT_TEST(test_url_encode),
+		UNIT_TEST(test_hex_decode),
+		UNIT_TEST(test_array_grow),
+	};
 
-	tcase_add_test(tc, test_buf);
-	tcase_add_test(tc, test_b64url_roundtrip);
-	tcase_add_loop_test(tc, test_time_parse, 0,
-	    sizeof(times) / sizeof(times[0]));
-	tcase_add_loop_test(tc, test_time_date_valid, 0,
-	    sizeof(dates) / sizeof(dates[0]));
-	tcase_add_test(tc, test_time_format);
-	tcase_add_test(tc, test_utf8_len);
-	tcase_add_test(tc, test_kv_parse);
-	tcase_add_test(tc, test_parse_ll);
-	tcase_add_test(tc, test_rand_hex);
-	tcase_add_test(tc, test_url_encode);
-	tcase_add_test(tc, test_hex_decode);
-	tcase_add_test(tc, test_array_grow);
-	return unit_run(s);
+	return unit_run(unit_tests("util", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -9,16 +9,30 @@
 #include "json/valid.h"
 #include "unit.h"
 
+/*
+ * Names that are R4 resource types (the table scopes and the loader
+ * are checked against), and names that are not.
+ */
+static const char *const r4_types[] = {
+	"Account", "Patient", "ExplanationOfBenefit", "VisionPrescription",
+};
+static const char *const not_types[] = {
+	"Observaton", "patient",
+	"Client",				/* Aidbox, not FHIR */
+	"Resource", "DomainResource",		/* abstract */
+	"DeviceUsage",				/* R5 */
+	"",
+};
+
 START_TEST(test_types_ids)
 {
-	ck_assert(fhir_type_known("Account"));
-	ck_assert(fhir_type_known("Patient"));
-	ck_assert(fhir_type_known("ExplanationOfBenefit"));
-	ck_assert(fhir_type_known("VisionPrescription"));
-	ck_assert(!fhir_type_known("Observaton"));
-	ck_assert(!fhir_type_known("patient"));
-	ck_assert(!fhir_type_known("Client"));	/* Aidbox, not FHIR */
-	ck_assert(!fhir_type_known(""));
+	size_t	 i;
+
+	for (i = 0; i < UNIT_N(r4_types); i++)
+		ck_assert_msg(fhir_type_known(r4_types[i]), "%s", r4_types[i]);
+	for (i = 0; i < UNIT_N(not_types); i++)
+		ck_assert_msg(!fhir_type_known(not_types[i]), "%s",
+		    not_types[i]);
 	ck_assert(!fhir_type_known(NULL));
 	ck_assert(fhir_valid_id("a"));
 	ck_assert(fhir_valid_id("A-z.09"));
@@ -175,13 +189,13 @@ END_TEST
 int
 main(void)
 {
-	TCase	*tc;
-	Suite	*s = unit_suite("valid", &tc, NULL, NULL);
+	const struct unit_test	 tests[] = {
+		UNIT_TEST(test_types_ids),
+		UNIT_TABLE(test_refs, refs),
+		UNIT_TEST(test_dates),
+		UNIT_TABLE(test_check, resources),
+	};
 
-	tcase_add_test(tc, test_types_ids);
-	tcase_add_loop_test(tc, test_refs, 0, sizeof(refs) / sizeof(refs[0]));
-	tcase_add_test(tc, test_dates);
-	tcase_add_loop_test(tc, test_check, 0,
-	    sizeof(resources) / sizeof(resources[0]));
-	return unit_run(s);
+	return unit_run(unit_tests("valid", NULL, NULL, 0, tests,
+	    UNIT_N(tests)));
 }

@@ -68,6 +68,18 @@ jobfix_teardown(void)
 	ck_assert_int_eq(unit_rmtree(dir), 0);
 }
 
+/*
+ * Runs the job suite name (main()'s exit status): the n tests of t, each
+ * in this fixture, with the timeout as unit_tests().
+ */
+static inline int
+jobfix_run(const char *name, int timeout, const struct unit_test *t,
+    size_t n)
+{
+	return unit_run(unit_tests(name, jobfix_setup, jobfix_teardown,
+	    timeout, t, n));
+}
+
 /* Queues a job of kind for client with parameters p (not taken). */
 static inline void
 make_job_of(const char *client, const char *kind, json_object *p,
@@ -91,20 +103,11 @@ make_job(const char *client, char id[JOB_ID_LEN + 1])
 	json_object_put(p);
 }
 
+/* unit_int_of() on the fixture's database. */
 static inline long long
 qint(const char *sql, const char *id)
 {
-	sqlite3_stmt	*st;
-	long long	 v;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
-	    SQLITE_OK);
-	if (id != NULL)
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
+	return unit_int_of(&db, sql, id);
 }
 
 static inline void

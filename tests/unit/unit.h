@@ -52,13 +52,20 @@ unit_rmtree(const char *dir)
 
 /*
  * unit_run() for a suite whose tests work in the temporary directory
- * dir, removed afterwards (failing to is a failure too).
+ * dir: made here from the mkdtemp() template dir (failing to is a
+ * failure: no test runs), removed afterwards (failing to is a failure
+ * too).
  */
 static inline int
-unit_run_in(Suite *s, const char *dir)
+unit_run_in(Suite *s, char *dir)
 {
-	int	 rc = unit_run(s);
+	int	 rc;
 
+	if (mkdtemp(dir) == NULL) {
+		perror(dir);
+		return 1;
+	}
+	rc = unit_run(s);
 	return unit_rmtree(dir) == 0 ? rc : 1;
 }
 
@@ -89,6 +96,72 @@ unit_suite(const char *name, TCase **tc, void (*setup)(void),
 	Suite	*s = suite_create(name);
 
 	*tc = unit_tcase(s, name, setup, teardown);
+	return s;
+}
+
+/* The number of elements of the array a. */
+#define UNIT_N(a)	(sizeof(a) / sizeof((a)[0]))
+
+/*
+ * One line of a suite's table of tests (unit_tests()): a test
+ * (START_TEST) run once or as a loop test with _i from 0 to loops - 1,
+ * or a line that starts another test case, for the tests below it, with
+ * its name, fixture setup and teardown (NULL for none) and timeout in
+ * seconds (0: Check's default).
+ */
+struct unit_test {
+	const TTest	*fn;
+	int		 loops;
+	const char	*tcase;
+	void		(*setup)(void);
+	void		(*teardown)(void);
+	int		 timeout;
+};
+
+#define UNIT_TEST(f)		{ .fn = (f) }
+#define UNIT_LOOP(f, n)		{ .fn = (f), .loops = (int)(n) }
+/* A loop test over every case of the array table. */
+#define UNIT_TABLE(f, table)	UNIT_LOOP(f, UNIT_N(table))
+#define UNIT_CASE(name, set, tear, secs) \
+	{ .tcase = (name), .setup = (set), .teardown = (tear), \
+	  .timeout = (secs) }
+
+/* Adds the test case of the UNIT_CASE line c to s. */
+static inline TCase *
+unit_case_add(Suite *s, const struct unit_test *c)
+{
+	TCase	*tc = unit_tcase(s, c->tcase, c->setup, c->teardown);
+
+	if (c->timeout > 0)
+		tcase_set_timeout(tc, c->timeout);
+	return tc;
+}
+
+/*
+ * The suite name of the n lines of t, in order.  The tests before the
+ * first UNIT_CASE line make a test case named name, with the fixture
+ * setup and teardown and the timeout as UNIT_CASE's.
+ */
+static inline Suite *
+unit_tests(const char *name, void (*setup)(void), void (*teardown)(void),
+    int timeout, const struct unit_test *t, size_t n)
+{
+	const struct unit_test	 first = UNIT_CASE(name, setup, teardown,
+				    timeout);
+	Suite			*s = suite_create(name);
+	TCase			*tc = NULL;
+	size_t			 i;
+
+	if (n > 0 && t[0].fn != NULL)
+		tc = unit_case_add(s, &first);
+	for (i = 0; i < n; i++) {
+		if (t[i].fn == NULL)
+			tc = unit_case_add(s, &t[i]);
+		else if (t[i].loops == 0)
+			tcase_add_test(tc, t[i].fn);
+		else
+			tcase_add_loop_test(tc, t[i].fn, 0, t[i].loops);
+	}
 	return s;
 }
 
@@ -204,6 +277,20 @@ unit_classify(const char *text, int written, int lu_source,
 }
 
 /*
+ * jscan refuses the len bytes of text (a case of the table line line).
+ */
+static inline void
+unit_jscan_refuses(const char *text, size_t len, int line)
+{
+	struct jscan	 j;
+
+	jscan_init(&j);
+	ck_assert_msg(jscan_parse(&j, text, len, 0) == -1,
+	    "line %d: jscan accepts", line);
+	jscan_free(&j);
+}
+
+/*
  * True when plan scans a table: a "SCAN" of anything but a constant row
  * or b, the member set of CONSENT_ACCESS_SQL (consent.h), which is
  * walked to look each member up.
@@ -275,6 +362,41 @@ unit_path(const char *dir, const char *name)
 	k = (k + 1) % 4;
 	snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
 	return p[k];
+}
+
+/* The e2e seed data set, under $P2P_SRCDIR (or ".", without it). */
+static inline const char *
+unit_seed(void)
+{
+	static char	 path[PATH_MAX];
+	const char	*src = getenv("P2P_SRCDIR");
+
+	snprintf(path, sizeof(path), "%s/share/seed/test-dataset.json",
+	    src != NULL ? src : ".");
+	return path;
+}
+
+/* A query and the one integer it must return (unit_counts()). */
+struct unit_count {
+	const char	*sql;
+	long long	 want;
+};
+
+/*
+ * Every query of the n of c returns its integer, with arg (unless NULL)
+ * bound to its ?1 (a query without one ignores it).
+ */
+static inline void
+unit_counts(struct p2p_db *db, const char *arg, const struct unit_count *c,
+    size_t n)
+{
+	long long	 got;
+
+	for (; n > 0; c++, n--) {
+		got = unit_int_of(db, c->sql, arg);
+		ck_assert_msg(got == c->want, "%s: %lld, not %lld", c->sql,
+		    got, c->want);
+	}
 }
 
 #endif
