@@ -30,6 +30,8 @@ import time
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
+import p2pconf  # noqa: E402  (tests/e2e/p2pconf.py)
 PAYER_B_NPI = "1245319599"      # requesting payer (valid NPI check digit)
 
 
@@ -175,15 +177,7 @@ class Scale:
         return p
 
     def set_conf(self, **kv):
-        lines = open(self.conf).read().splitlines()
-        out = []
-        for line in lines:
-            k = line.split("=", 1)[0].strip()
-            if k in kv:
-                line = "%s = %s" % (k, kv.pop(k))
-            out.append(line)
-        out += ["%s = %s" % (k, v) for k, v in kv.items()]
-        open(self.conf, "w").write("\n".join(out) + "\n")
+        p2pconf.set_keys(self.conf, **kv)
 
     def db(self):
         c = sqlite3.connect(os.path.join(self.data, "p2p.db"), timeout=30)

@@ -6,11 +6,10 @@
 #ifndef P2P_ADMIN_CMDS_H
 #define P2P_ADMIN_CMDS_H
 
-#include "core/config.h"
-#include "store/db.h"
+#include "tool.h"
 
-/* Loads the configuration and opens the database; -1 after a message. */
-int	 admin_open(const char *conf, struct p2p_config *, struct p2p_db *);
+/* tool_open() for p2p-admin: -1 after a message. */
+int	 admin_open(struct tool *, const char *conf);
 
 int	 cmd_load(const char *conf, int argc, char *argv[]);	/* cmd_load.c */
 int	 cmd_stats(const char *conf, int argc, char *argv[]);	/* cmd_load.c */

@@ -58,9 +58,7 @@ cmd_audit(const char *conf, int argc, char *argv[])
 		{ "out", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct p2p_config	 cfg;
-	struct p2p_db		 db;
-	struct p2p_err		 err;
+	struct tool		 t;
 	const char		*patient = NULL, *since = NULL, *until = NULL;
 	const char		*path = NULL;
 	char			 s0[32], s1[32];
@@ -93,25 +91,20 @@ cmd_audit(const char *conf, int argc, char *argv[])
 	if ((since != NULL && instant_arg(since, 0, s0) == -1) ||
 	    (until != NULL && instant_arg(until, 1, s1) == -1))
 		return 1;
-	if (admin_open(conf, &cfg, &db) == -1)
+	if (admin_open(&t, conf) == -1)
 		return 1;
-	if (path != NULL && (out = fopen(path, "w")) == NULL) {
-		fprintf(stderr, "p2p-admin: %s: %s\n", path, strerror(errno));
-		db_close(&db);
-		return 1;
-	}
-	p2p_err_init(&err);
-	rc = audit_export(&db, &cfg, patient, since ? s0 : NULL,
-	    until ? s1 : NULL, out, &n, &err);
-	if (out != stdout && fclose(out) != 0 && rc == 0) {
-		fprintf(stderr, "p2p-admin: %s: %s\n", path, strerror(errno));
-		rc = -1;
-	} else if (rc == -1)
-		fprintf(stderr, "p2p-admin: audit export: %s\n", err.msg);
-	else if (out == stdout)
+	if (path != NULL && (out = fopen(path, "w")) == NULL)
+		return TOOL_STATUS(tool_end(&t, p2p_fail(&t.err, 500,
+		    P2P_ISSUE_EXCEPTION, "%s: %s", path, strerror(errno)),
+		    "audit export"));
+	rc = audit_export(&t.db, &t.cfg, patient, since ? s0 : NULL,
+	    until ? s1 : NULL, out, &n, &t.err);
+	if (out != stdout && fclose(out) != 0 && rc == 0)
+		rc = p2p_fail(&t.err, 500, P2P_ISSUE_EXCEPTION, "%s: %s", path,
+		    strerror(errno));
+	else if (rc == 0 && out == stdout)
 		fflush(stdout);
 	if (rc == 0 && path != NULL)
 		fprintf(stderr, "%ld audit events written to %s\n", n, path);
-	db_close(&db);
-	return rc == -1 ? 1 : 0;
+	return TOOL_STATUS(tool_end(&t, rc, "audit export"));
 }

@@ -153,9 +153,7 @@ client_add(const char *conf, int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	struct client_rec	 rec;
-	struct p2p_config	 cfg;
-	struct p2p_db		 db;
-	struct p2p_err		 err;
+	struct tool		 t;
 	const char		*id = NULL, *jwks_file = NULL, *url = NULL;
 	const char		*npi = NULL, *scopes = DEFAULT_SCOPES;
 	const char		*org_name = NULL;
@@ -248,22 +246,21 @@ client_add(const char *conf, int argc, char *argv[])
 	    basic ? "client_credentials basic" : "client_credentials");
 	snprintf(rec.jwks_url, sizeof(rec.jwks_url), "%s", url ? url : "");
 	rec.active = 1;
-	if (admin_open(conf, &cfg, &db) == -1) {
+	if (admin_open(&t, conf) == -1) {
 		client_rec_free(&rec);
 		OPENSSL_cleanse(secret, sizeof(secret));
 		return 1;
 	}
-	if (url != NULL && !jwks_url_ok(&cfg, url))
+	if (url != NULL && !jwks_url_ok(&t.cfg, url))
 		fprintf(stderr, "p2p-admin: warning: %s will not be fetched "
 		    "(https only; http only on loopback with "
 		    "jwks_allow_http = 1)\n", url);
-	p2p_err_init(&err);
 	/* One transaction: the Organization made for --org-name and the
 	 * client land together or not at all. */
-	if ((rc = db_begin(&db, &err)) == -1)
+	if ((rc = db_begin(&t.db, &t.err)) == -1)
 		goto out;
 	/* Re-registering replaces keys, secret and scopes: only on purpose. */
-	if ((rc = client_get(&db, id, &old, &err)) == 0) {
+	if ((rc = client_get(&t.db, id, &old, &t.err)) == 0) {
 		client_rec_free(&old);
 		if (!replace) {
 			fprintf(stderr, "p2p-admin: client %s exists; add "
@@ -277,8 +274,8 @@ client_add(const char *conf, int argc, char *argv[])
 	/* The API resolves the caller's NPI to an Organization at every
 	 * payer operation (auth_require_payer): without one, every call
 	 * of this client would be refused (403). */
-	rc = client_payer_org(&db, npi, org_name, org, sizeof(org), &created,
-	    &err);
+	rc = client_payer_org(&t.db, npi, org_name, org, sizeof(org), &created,
+	    &t.err);
 	if (rc == 0 || rc == 2) {
 		if (rc == 0)
 			fprintf(stderr, "p2p-admin: no Organization with NPI %s "
@@ -294,8 +291,8 @@ client_add(const char *conf, int argc, char *argv[])
 		rc = 1;
 		goto out;
 	}
-	if (rc == -1 || (rc = client_put(&db, &rec, sec, &err)) == -1 ||
-	    (rc = db_commit(&db, &err)) == -1)
+	if (rc == -1 || (rc = client_put(&t.db, &rec, sec, &t.err)) == -1 ||
+	    (rc = db_commit(&t.db, &t.err)) == -1)
 		goto out;
 	if (created)
 		printf("Organization/%s created (NPI %s, \"%s\")\n", org, npi,
@@ -305,11 +302,8 @@ out:
 	OPENSSL_cleanse(secret, sizeof(secret));
 	client_rec_free(&rec);
 	if (rc != 0)
-		db_rollback(&db);
-	db_close(&db);
-	if (rc == -1)
-		fprintf(stderr, "p2p-admin: client add: %s\n", err.msg);
-	return rc == 0 ? 0 : 1;
+		db_rollback(&t.db);
+	return tool_end(&t, rc, "client add") == 0 ? 0 : 1;
 }
 
 static const char *
@@ -333,45 +327,31 @@ client_print(void *arg, const struct client_summary *c)
 static int
 client_list(const char *conf)
 {
-	struct p2p_config	 cfg;
-	struct p2p_db		 db;
-	struct p2p_err		 err;
-	int			 rc;
+	struct tool	 t;
 
-	if (admin_open(conf, &cfg, &db) == -1)
+	if (admin_open(&t, conf) == -1)
 		return 1;
-	p2p_err_init(&err);
 	printf("%-24s %-10s %-8s %-6s %-6s %-6s %s\n", "ID", "NPI", "STATE",
 	    "SECRET", "JWKS", "BASIC", "JWKS-URL / SCOPES");
-	if ((rc = client_each(&db, client_print, NULL, &err)) == -1)
-		fprintf(stderr, "p2p-admin: %s\n", err.msg);
-	db_close(&db);
-	return rc == 0 ? 0 : 1;
+	return TOOL_STATUS(tool_end(&t, client_each(&t.db, client_print, NULL,
+	    &t.err), "client list"));
 }
 
 static int
 client_active_cmd(const char *conf, const char *id, int active)
 {
-	struct p2p_config	 cfg;
-	struct p2p_db		 db;
-	struct p2p_err		 err;
-	int			 rc;
+	struct tool	 t;
+	int		 rc;
 
-	if (admin_open(conf, &cfg, &db) == -1)
+	if (admin_open(&t, conf) == -1)
 		return 1;
-	p2p_err_init(&err);
-	rc = client_set_active(&db, id, active, &err);
-	db_close(&db);
-	if (rc == -1) {
-		fprintf(stderr, "p2p-admin: %s\n", err.msg);
-		return 1;
-	}
-	if (rc == 1) {
+	rc = tool_end(&t, client_set_active(&t.db, id, active, &t.err),
+	    active ? "client enable" : "client disable");
+	if (rc == 1)
 		fprintf(stderr, "p2p-admin: no client %s\n", id);
-		return 1;
-	}
-	printf("client %s %s\n", id, active ? "enabled" : "disabled");
-	return 0;
+	else if (rc == 0)
+		printf("client %s %s\n", id, active ? "enabled" : "disabled");
+	return rc == 0 ? 0 : 1;
 }
 
 int

@@ -207,11 +207,10 @@ cmd_consent(const char *conf, int argc, char *argv[])
 		{ "status", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct p2p_config	 cfg;
-	struct p2p_db		 db;
-	struct p2p_err		 err;
+	struct tool		 t;
 	const char		*sub, *patient = NULL, *id = NULL;
 	const char		*status = "inactive";
+	char			 what[32];
 	int			 c, rc;
 
 	if (argc < 2)
@@ -240,19 +239,16 @@ cmd_consent(const char *conf, int argc, char *argv[])
 	} else
 		return consent_usage();
 
-	if (admin_open(conf, &cfg, &db) == -1)
+	if (admin_open(&t, conf) == -1)
 		return 1;
-	p2p_err_init(&err);
 	if (id != NULL)
-		rc = do_revoke(&db, id, status, &err);
+		rc = do_revoke(&t.db, id, status, &t.err);
 	else if (strcmp(sub, "list") == 0)
-		rc = do_list(&db, patient, &err);
+		rc = do_list(&t.db, patient, &t.err);
 	else if (strcmp(sub, "optout") == 0)
-		rc = do_optout(&db, patient, &err);
+		rc = do_optout(&t.db, patient, &t.err);
 	else
-		rc = do_matches(&db, patient, &err);
-	if (rc == -1)
-		fprintf(stderr, "p2p-admin: consent %s: %s\n", sub, err.msg);
-	db_close(&db);
-	return rc == -1 ? 1 : 0;
+		rc = do_matches(&t.db, patient, &t.err);
+	snprintf(what, sizeof(what), "consent %s", sub);
+	return TOOL_STATUS(tool_end(&t, rc, what));
 }

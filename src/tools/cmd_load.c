@@ -57,9 +57,7 @@ cmd_load(const char *conf, int argc, char *argv[])
 		{ "progress", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct p2p_config	 cfg;
-	struct p2p_db		 db;
-	struct p2p_err		 err;
+	struct tool		 t;
 	struct load_stats	 st;
 	struct p2p_buf		 b;
 	long long		 every = 5000;
@@ -82,14 +80,14 @@ cmd_load(const char *conf, int argc, char *argv[])
 		progress = LOAD_PROGRESS_TTY;
 	else
 		progress = every > 0x7fffffff ? 0x7fffffff : (int)every;
-	if (admin_open(conf, &cfg, &db) == -1)
+	if (admin_open(&t, conf) == -1)
 		return 1;
 	memset(&b, 0, sizeof(b));
 	for (i = optind; i < argc; i++) {
-		p2p_err_init(&err);
-		if (load_file(&db, argv[i], progress, &st, &err) == -1) {
+		p2p_err_init(&t.err);
+		if (load_file(&t.db, argv[i], progress, &st, &t.err) == -1) {
 			fprintf(stderr, "p2p-admin: load %s: %s (nothing "
-			    "from this file was kept)\n", argv[i], err.msg);
+			    "from this file was kept)\n", argv[i], t.err.msg);
 			failed = 1;
 			continue;
 		}
@@ -99,7 +97,7 @@ cmd_load(const char *conf, int argc, char *argv[])
 		fflush(stdout);
 	}
 	buf_free(&b);
-	db_close(&db);
+	tool_end(&t, 0, NULL);
 	return failed;
 }
 
@@ -137,40 +135,34 @@ grouped(struct p2p_db *db, enum stats_group which, const char *label,
 int
 cmd_stats(const char *conf, int argc, char *argv[])
 {
-	struct p2p_config	 cfg;
-	struct p2p_db		 db;
-	struct p2p_err		 err;
-	struct stats_totals	 t;
-	int			 rc = 1;
+	struct tool		 t;
+	struct stats_totals	 n;
+	int			 rc = -1;
 
 	(void)argv;
 	if (argc != 1) {
 		fputs(cmd_stats_usage, stderr);
 		return 2;
 	}
-	if (admin_open(conf, &cfg, &db) == -1)
+	if (admin_open(&t, conf) == -1)
 		return 1;
-	p2p_err_init(&err);
-	if (stats_begin(&db, &err) == -1)
+	if (stats_begin(&t.db, &t.err) == -1)
 		goto out;
-	if (grouped(&db, STATS_TYPES, "resources", &err) == -1 ||
-	    stats_totals(&db, &t, &err) == -1)
+	if (grouped(&t.db, STATS_TYPES, "resources", &t.err) == -1 ||
+	    stats_totals(&t.db, &n, &t.err) == -1)
 		goto out;
-	printf("members: %lld\n", t.members);
-	printf("clients: %lld active, %lld disabled\n", t.clients_active,
-	    t.clients_disabled);
-	if (grouped(&db, STATS_CONSENTS, "consents", &err) == -1)
+	printf("members: %lld\n", n.members);
+	printf("clients: %lld active, %lld disabled\n", n.clients_active,
+	    n.clients_disabled);
+	if (grouped(&t.db, STATS_CONSENTS, "consents", &t.err) == -1)
 		goto out;
-	printf("matches: %lld\n", t.matches);
-	if (grouped(&db, STATS_JOBS, "jobs", &err) == -1)
+	printf("matches: %lld\n", n.matches);
+	if (grouped(&t.db, STATS_JOBS, "jobs", &t.err) == -1)
 		goto out;
-	printf("database: %lld bytes (%.1f MiB) %s\n", t.bytes,
-	    (double)t.bytes / 1048576.0, cfg.database);
+	printf("database: %lld bytes (%.1f MiB) %s\n", n.bytes,
+	    (double)n.bytes / 1048576.0, t.cfg.database);
 	rc = 0;
 out:
-	stats_end(&db);
-	if (rc != 0)
-		fprintf(stderr, "p2p-admin: stats: %s\n", err.msg);
-	db_close(&db);
-	return rc;
+	stats_end(&t.db);
+	return TOOL_STATUS(tool_end(&t, rc, "stats"));
 }

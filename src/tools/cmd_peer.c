@@ -79,29 +79,28 @@ show_key(const struct skey *k, long long now)
 		printf("    signs from %s\n", nb);
 }
 
-/* A shared key exists (made now, signing at once, when none does). */
+/*
+ * A shared key exists (made now, signing at once, when none does).
+ * 0, or -1 with t->err set.
+ */
 static int
-ensure_key(const struct p2p_config *cfg, struct p2p_db *db)
+ensure_key(struct tool *t)
 {
-	struct p2p_err	 err;
 	struct skey	 k;
 	int		 rc;
 
-	p2p_err_init(&err);
-	if ((rc = keys_pick(db, NULL, now_sec(), &k, &err)) == 0)
+	if ((rc = keys_pick(&t->db, NULL, now_sec(), &k, &t->err)) == 0)
 		return 0;
-	if (rc == -1 || keys_generate(cfg, db, "ES384", (long long)now_sec(),
-	    &k, &err) == -1) {
-		fprintf(stderr, "p2p-admin: signing key: %s\n", err.msg);
+	if (rc == -1 || keys_generate(&t->cfg, &t->db, "ES384",
+	    (long long)now_sec(), &k, &t->err) == -1)
 		return -1;
-	}
 	printf("made our signing key %s (ES384), %s\n", k.kid, k.file);
 	return 0;
 }
 
+/* The exit status, or -1 with t->err set. */
 static int
-cmd_add(const struct p2p_config *cfg, struct p2p_db *db, int argc,
-    char *argv[])
+cmd_add(struct tool *t, int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "name", required_argument, NULL, 'n' },
@@ -118,7 +117,6 @@ cmd_add(const struct p2p_config *cfg, struct p2p_db *db, int argc,
 	};
 	struct peer	 p;
 	struct skey	 k;
-	struct p2p_err	 err;
 	const char	*key = NULL, *alg = NULL, *kid = NULL, *base = NULL;
 	size_t		 n;
 	int		 c, replace = 0;
@@ -181,34 +179,32 @@ cmd_add(const struct p2p_config *cfg, struct p2p_db *db, int argc,
 	}
 	memcpy(p.base_url, base, n);
 	p.base_url[n] = '\0';
-	if (!httpc_url_ok(cfg, p.base_url)) {
+	if (!httpc_url_ok(&t->cfg, p.base_url)) {
 		fprintf(stderr, "p2p-admin: --base-url must be an https:// URL "
 		    "(http:// only on loopback, with jwks_allow_http = 1)\n");
 		return 2;
 	}
-	p2p_err_init(&err);
-	if (db_begin(db, &err) == -1)
-		goto fail;
+	if (db_begin(&t->db, &t->err) == -1)
+		return -1;
 	if (key != NULL) {
-		if (keys_import(cfg, db, key, alg, kid, &k, &err) == -1)
-			goto fail_tx;
+		if (keys_import(&t->cfg, &t->db, key, alg, kid, &k,
+		    &t->err) == -1)
+			goto fail;
 		snprintf(p.kid, sizeof(p.kid), "%s", k.kid);
 	}
-	if (peer_put(db, &p, replace, &err) == -1 ||
-	    db_commit(db, &err) == -1)
-		goto fail_tx;
-	if (key == NULL && ensure_key(cfg, db) == -1)
-		return 1;
+	if (peer_put(&t->db, &p, replace, &t->err) == -1 ||
+	    db_commit(&t->db, &t->err) == -1)
+		goto fail;
+	if (key == NULL && ensure_key(t) == -1)
+		return -1;
 	printf("peer %s: %s (NPI %s), client id %s, key %s\n", p.name,
 	    p.base_url, p.npi, p.client_id, key ? p.kid : "(shared)");
 	printf("register our key set at the peer: %s/.well-known/jwks.json\n",
-	    cfg->base_url);
+	    t->cfg.base_url);
 	return 0;
-fail_tx:
-	db_rollback(db);
 fail:
-	fprintf(stderr, "p2p-admin: peer add: %s\n", err.msg);
-	return 1;
+	db_rollback(&t->db);
+	return -1;
 }
 
 static int
@@ -235,9 +231,9 @@ key_each(void *arg, const struct skey *k)
 	return 0;
 }
 
+/* The exit status, or -1 with t->err set. */
 static int
-cmd_key(const struct p2p_config *cfg, struct p2p_db *db, int argc,
-    char *argv[])
+cmd_key(struct tool *t, int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "alg", required_argument, NULL, 'a' },
@@ -245,21 +241,17 @@ cmd_key(const struct p2p_config *cfg, struct p2p_db *db, int argc,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct p2p_err	 err;
 	struct skey	 k;
 	const char	*alg = "ES384";
 	long long	 now = (long long)now_sec(), ahead = KEYS_AHEAD;
 	int		 c, rc;
 
-	p2p_err_init(&err);
-	if (argc >= 2 && strcmp(argv[1], "list") == 0 && argc == 2) {
-		if (keys_each(db, key_each, &now, &err) == -1)
-			goto fail;
-		return 0;
-	}
+	if (argc == 2 && strcmp(argv[1], "list") == 0)
+		return keys_each(&t->db, key_each, &now, &t->err);
 	if (argc == 3 && strcmp(argv[1], "retire") == 0) {
-		if ((rc = keys_retire(db, argv[2], now_sec(), &err)) == -1)
-			goto fail;
+		if ((rc = keys_retire(&t->db, argv[2], now_sec(),
+		    &t->err)) == -1)
+			return -1;
 		if (rc == 1) {
 			fprintf(stderr, "p2p-admin: no key %s\n", argv[2]);
 			return 1;
@@ -288,8 +280,9 @@ cmd_key(const struct p2p_config *cfg, struct p2p_db *db, int argc,
 	}
 	if (optind != argc || !keys_alg_ok(alg))
 		return peer_usage(stderr);
-	if (keys_generate(cfg, db, alg, now + ahead, &k, &err) == -1)
-		goto fail;
+	if (keys_generate(&t->cfg, &t->db, alg, now + ahead, &k,
+	    &t->err) == -1)
+		return -1;
 	printf("new key %s (%s), %s: published now, signs from ", k.kid, k.alg,
 	    k.file);
 	{
@@ -301,20 +294,15 @@ cmd_key(const struct p2p_config *cfg, struct p2p_db *db, int argc,
 	printf("retire the key it replaces once the new one signs: p2p-admin "
 	    "peer key retire KID (p2p-admin peer key list)\n");
 	return 0;
-fail:
-	fprintf(stderr, "p2p-admin: peer key: %s\n", err.msg);
-	return 1;
 }
 
 int
 cmd_peer(const char *conf, int argc, char *argv[])
 {
-	struct p2p_config	 cfg;
-	struct p2p_db		 db;
-	struct p2p_err		 err;
-	char			*jwks;
-	const char		*sub;
-	int			 rc = 1;
+	struct tool	 t;
+	char		*jwks, what[32];
+	const char	*sub;
+	int		 rc;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "help") == 0)
@@ -322,37 +310,33 @@ cmd_peer(const char *conf, int argc, char *argv[])
 	sub = argv[1];
 	if (argc >= 3 && strcmp(argv[2], "--help") == 0)
 		return peer_usage(stdout);
-	if (admin_open(conf, &cfg, &db) == -1)
+	if (admin_open(&t, conf) == -1)
 		return 1;
-	p2p_err_init(&err);
 	if (strcmp(sub, "add") == 0)
-		rc = cmd_add(&cfg, &db, argc - 1, argv + 1);
+		rc = cmd_add(&t, argc - 1, argv + 1);
 	else if (strcmp(sub, "list") == 0 && argc == 2)
-		rc = peer_each(&db, list_one, NULL, &err) == -1 ? 1 : 0;
+		rc = peer_each(&t.db, list_one, NULL, &t.err);
 	else if (strcmp(sub, "key") == 0)
-		rc = cmd_key(&cfg, &db, argc - 1, argv + 1);
+		rc = cmd_key(&t, argc - 1, argv + 1);
 	else if (strcmp(sub, "jwks") == 0 && argc == 2) {
-		if ((rc = keys_jwks(&db, &jwks, &err)) == 0) {
+		if ((rc = keys_jwks(&t.db, &jwks, &t.err)) == 0) {
 			printf("%s\n", jwks);
 			free(jwks);
 		}
-		rc = rc == -1 ? 1 : 0;
 	} else if ((strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0 ||
 	    strcmp(sub, "remove") == 0) && argc == 3) {
-		rc = strcmp(sub, "remove") == 0 ? peer_remove(&db, argv[2],
-		    &err) : peer_set_active(&db, argv[2], strcmp(sub,
-		    "enable") == 0, &err);
+		rc = strcmp(sub, "remove") == 0 ? peer_remove(&t.db, argv[2],
+		    &t.err) : peer_set_active(&t.db, argv[2], strcmp(sub,
+		    "enable") == 0, &t.err);
 		if (rc == 1)
 			fprintf(stderr, "p2p-admin: no peer %s\n", argv[2]);
 		else if (rc == 0)
 			printf("peer %s %s\n", argv[2], strcmp(sub, "remove") ==
 			    0 ? "removed (the data received from it stays)" :
 			    strcmp(sub, "enable") == 0 ? "enabled" : "disabled");
-		rc = rc == 0 ? 0 : 1;
 	} else
 		rc = peer_usage(stderr);
-	if (err.status != 0)
-		fprintf(stderr, "p2p-admin: peer %s: %s\n", sub, err.msg);
-	db_close(&db);
-	return rc;
+	snprintf(what, sizeof(what), "peer %s", sub);
+	rc = tool_end(&t, rc, what);
+	return rc == -1 ? 1 : rc;
 }

@@ -136,45 +136,27 @@ cmd_init(const char *conf, int argc, char *argv[])
 }
 
 int
-admin_open(const char *conf, struct p2p_config *cfg, struct p2p_db *db)
+admin_open(struct tool *t, const char *conf)
 {
-	struct p2p_err	 err;
-
-	p2p_err_init(&err);
-	if (config_load(cfg, conf, &err) == -1) {
-		fprintf(stderr, "p2p-admin: %s\n", err.msg);
-		return -1;
-	}
-	if (db_open(db, cfg->database, 0, &err) == -1) {
-		fprintf(stderr, "p2p-admin: %s: %s\n", cfg->database, err.msg);
-		return -1;
-	}
-	return 0;
+	return tool_open(t, "p2p-admin", conf, 0);
 }
 
 static int
 cmd_migrate(const char *conf, int argc, char *argv[])
 {
-	struct p2p_config	 cfg;
-	struct p2p_db		 db;
-	struct p2p_err		 err;
-	int			 rc;
+	struct tool	 t;
+	int		 rc;
 
 	(void)argv;
 	if (argc != 1) {
 		fputs(migrate_usage, stderr);
 		return 2;
 	}
-	if (admin_open(conf, &cfg, &db) == -1)
+	if (admin_open(&t, conf) == -1)
 		return 1;
-	p2p_err_init(&err);
-	rc = db_migrate(&db, &err);
-	if (rc == -1)
-		fprintf(stderr, "p2p-admin: migrate: %s\n", err.msg);
-	else
-		printf("schema version %d\n", db_version(&db));
-	db_close(&db);
-	return rc == -1 ? 1 : 0;
+	if ((rc = db_migrate(&t.db, &t.err)) == 0)
+		printf("schema version %d\n", db_version(&t.db));
+	return TOOL_STATUS(tool_end(&t, rc, "migrate"));
 }
 
 /*
@@ -185,10 +167,8 @@ cmd_migrate(const char *conf, int argc, char *argv[])
 static int
 cmd_checkpoint(const char *conf, int argc, char *argv[])
 {
-	struct p2p_config	 cfg;
-	struct p2p_db		 db;
-	struct p2p_err		 err;
-	int			 rc, truncate = 0;
+	struct tool	 t;
+	int		 rc, truncate = 0;
 
 	if (argc == 2 && strcmp(argv[1], "--truncate") == 0)
 		truncate = 1;
@@ -196,18 +176,14 @@ cmd_checkpoint(const char *conf, int argc, char *argv[])
 		fputs(checkpoint_usage, stderr);
 		return 2;
 	}
-	if (admin_open(conf, &cfg, &db) == -1)
+	if (admin_open(&t, conf) == -1)
 		return 1;
-	p2p_err_init(&err);
-	if ((rc = db_checkpoint(&db, truncate, &err)) == -1)
-		fprintf(stderr, "p2p-admin: checkpoint: %s\n", err.msg);
-	else if (rc == 0)
+	if ((rc = db_checkpoint(&t.db, truncate, &t.err)) == 0)
 		printf("checkpoint: part of the WAL is still in use;"
 		    " run again later\n");
-	else
+	else if (rc == 1)
 		printf("checkpoint: done\n");
-	db_close(&db);
-	return rc == -1 ? 1 : 0;
+	return TOOL_STATUS(tool_end(&t, rc, "checkpoint"));
 }
 
 static const struct {

@@ -35,6 +35,7 @@
 #include "peer/report.h"
 #include "peer/state.h"
 #include "store/db.h"
+#include "tool.h"
 
 static volatile sig_atomic_t	 stop;
 static const char		*conf_path;
@@ -122,34 +123,16 @@ usage(void)
 	return 2;
 }
 
+/*
+ * The configuration and the database, at this build's schema; not as
+ * root: the files it makes (keys read, downloads, locks) must stay the
+ * data directory owner's, as the runner's do.
+ */
 static int
-open_all(struct p2p_config *cfg, struct p2p_db *db)
+request_open(struct tool *t)
 {
-	struct p2p_err	 err;
-
-	p2p_err_init(&err);
-	if (config_load(cfg, conf_path, &err) == -1) {
-		fprintf(stderr, "p2p-request: %s\n", err.msg);
-		return -1;
-	}
-	/* Files it makes (keys read, downloads, locks) must stay the data
-	 * directory owner's: refuse root as the runner does. */
-	if (config_check_user(cfg, &err) == -1) {
-		fprintf(stderr, "p2p-request: %s\n", err.msg);
-		return -1;
-	}
-	if (db_open(db, cfg->database, 0, &err) == -1) {
-		fprintf(stderr, "p2p-request: %s: %s\n", cfg->database, err.msg);
-		return -1;
-	}
-	if (db_version(db) != db_latest_version()) {
-		fprintf(stderr, "p2p-request: %s: schema version %d, this build "
-		    "needs %d (run p2p-admin migrate)\n", cfg->database,
-		    db_version(db), db_latest_version());
-		db_close(db);
-		return -1;
-	}
-	return 0;
+	return tool_open(t, "p2p-request", conf_path, TOOL_USER |
+	    TOOL_CURRENT);
 }
 
 static int
@@ -182,14 +165,12 @@ cmd_run(int argc, char *argv[], int bulk)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct p2p_config	 cfg;
-	struct p2p_db		 db;
-	struct p2p_err		 err;
+	struct tool		 t;
 	struct flow_opts	 o;
 	struct flow_result	 res;
 	const char		*peer = NULL, *member = NULL, *hook;
 	long long		 v;
-	time_t			 t;
+	time_t			 since;
 	int			 c, rc;
 
 	memset(&o, 0, sizeof(o));
@@ -202,7 +183,7 @@ cmd_run(int argc, char *argv[], int bulk)
 		switch (c) {
 		case 'f': peer = optarg; break;
 		case 's':
-			if (time_parse(optarg, 0, &t) == -1) {
+			if (time_parse(optarg, 0, &since) == -1) {
 				fprintf(stderr, "p2p-request: --since %s is not a "
 				    "FHIR instant\n", optarg);
 				return 2;
@@ -251,16 +232,12 @@ cmd_run(int argc, char *argv[], int bulk)
 	if ((hook = getenv("P2P_REQUEST_STOP_AFTER_FILES")) != NULL &&
 	    parse_ll(hook, 1, 1LL << 30, &v) == 0)
 		o.stop_after = v;
-	if (open_all(&cfg, &db) == -1)
+	if (request_open(&t) == -1)
 		return 3;
-	p2p_err_init(&err);
-	rc = bulk ? flow_bulk(&db, &cfg, peer, &o, &res, &err) :
-	    flow_member(&db, &cfg, peer, member, &o, &res, &err);
-	db_close(&db);
-	if (rc == -1) {
-		fprintf(stderr, "p2p-request: %s\n", err.msg);
-		return err.status == 422 ? 1 : 3;
-	}
+	rc = bulk ? flow_bulk(&t.db, &t.cfg, peer, &o, &res, &t.err) :
+	    flow_member(&t.db, &t.cfg, peer, member, &o, &res, &t.err);
+	if (tool_end(&t, rc, NULL) == -1)
+		return t.err.status == 422 ? 1 : 3;
 	printf("%s from %s: %ld requested, %ld matched, %ld not matched, %ld "
 	    "consent-constrained, %ld fetched (%lld resources), %ld failed, "
 	    "%ld to retry, %ld transfers still running at the peer%s\n",
@@ -284,9 +261,7 @@ cmd_status(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct p2p_config	 cfg;
-	struct p2p_db		 db;
-	struct p2p_err		 err;
+	struct tool		 t;
 	struct report_opts	 o;
 	struct report_sum	 sum;
 	struct due_stats	 ds;
@@ -310,18 +285,14 @@ cmd_status(int argc, char *argv[])
 	}
 	if (optind != argc)
 		return usage_status(stderr);
-	if (open_all(&cfg, &db) == -1)
+	if (request_open(&t) == -1)
 		return 3;
-	p2p_err_init(&err);
 	/* What was loaded since the last run is due now: show it. */
-	rc = due_sync(&db, &cfg, o.member, &ds, stdout, &err);
+	rc = due_sync(&t.db, &t.cfg, o.member, &ds, stdout, &t.err);
 	if (rc == 0)
-		rc = report_status(&db, &o, stdout, &sum, &err);
-	db_close(&db);
-	if (rc == -1) {
-		fprintf(stderr, "p2p-request: status: %s\n", err.msg);
+		rc = report_status(&t.db, &o, stdout, &sum, &t.err);
+	if (tool_end(&t, rc, "status") == -1)
 		return 3;
-	}
 	return o.overdue && sum.overdue + sum.late > 0 ? 1 : 0;
 }
 

@@ -49,6 +49,8 @@ import unittest
 import http.client
 import urllib.parse
 
+import p2pconf
+
 SRC = os.environ.get("P2P_SRCDIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("P2P_BUILDDIR") or SRC
@@ -353,16 +355,7 @@ class Server:
 
     def set_conf(self, **kv):
         """Rewrites keys of p2p.conf (before start, or restart after)."""
-        path = os.path.join(self.data, "p2p.conf")
-        lines = open(path).read().splitlines()
-        out = []
-        for line in lines:
-            k = line.split("=", 1)[0].strip()
-            if k in kv:
-                line = "%s = %s" % (k, kv.pop(k))
-            out.append(line)
-        out += ["%s = %s" % (k, v) for k, v in kv.items()]
-        open(path, "w").write("\n".join(out) + "\n")
+        p2pconf.set_keys(os.path.join(self.data, "p2p.conf"), **kv)
 
     # --- starting and stopping ---------------------------------------------
     def start(self):
