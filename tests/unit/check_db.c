@@ -397,6 +397,75 @@ static const struct {
 	  " AND json IS NULL", "PRIMARY KEY", __LINE__ },
 };
 
+static void
+read_ll(sqlite3_stmt *st, void *el, void *arg)
+{
+	(void)arg;
+	db_row(st, "I", (long long *)el);
+}
+
+/*
+ * db_query()/db_run() bind by their format (text, NULL, int, long long),
+ * db_next()/db_row() read by theirs (pointer, copy, skip), db_exists()
+ * and db_rows() over what they find; a failing statement names what.
+ */
+START_TEST(test_format_helpers)
+{
+	struct p2p_err	 err;
+	sqlite3_stmt	*st;
+	const char	*txt;
+	char		 buf[4];
+	long long	 big, *vals;
+	size_t		 n;
+	int		 small, rc;
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_run(&db, "CREATE TEMP TABLE fmt (a TEXT, b INTEGER,"
+	    " c INTEGER)", &err, "create", ""), 0);
+	ck_assert_int_eq(db_run(&db, "INSERT INTO fmt VALUES (?1, ?2, ?3)",
+	    &err, "insert", "tiI", "abcdef", 7, 5000000000LL), 0);
+	ck_assert_int_eq(db_run(&db, "INSERT INTO fmt VALUES (?1, ?2, ?3)",
+	    &err, "insert", "tiI", (const char *)NULL, -1, -2LL), 0);
+	/* Pointer, int and long long; then the copy cut to the buffer,
+	 * a skipped column, and NULL text as "". */
+	st = db_query(&db, "SELECT a, b, c FROM fmt ORDER BY rowid", &err, "");
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(db_next(st, "tiI", &txt, &small, &big), SQLITE_ROW);
+	ck_assert_str_eq(txt, "abcdef");
+	ck_assert_int_eq(small, 7);
+	ck_assert(big == 5000000000LL);
+	ck_assert_int_eq(db_next(st, "c-I", buf, sizeof(buf), &big),
+	    SQLITE_ROW);
+	ck_assert_str_eq(buf, "");
+	ck_assert(big == -2LL);
+	ck_assert_int_eq(db_next(st, ""), SQLITE_DONE);
+	db_done(st);
+	st = db_query(&db, "SELECT a FROM fmt WHERE b = ?1", &err, "i", 7);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	db_row(st, "c", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "abc");		/* cut, terminated */
+	db_done(st);
+	/* db_exists(): found, not found. */
+	st = db_query(&db, "SELECT 1 FROM fmt WHERE a = ?1", &err, "t",
+	    "abcdef");
+	ck_assert_int_eq(db_exists(&db, st, &err, "exists"), 1);
+	st = db_query(&db, "SELECT 1 FROM fmt WHERE a = ?1", &err, "t", "x");
+	ck_assert_int_eq(db_exists(&db, st, &err, "exists"), 0);
+	/* db_rows(): every row into one array, room kept at its start. */
+	st = db_query(&db, "SELECT c FROM fmt ORDER BY c", &err, "");
+	rc = db_rows(&db, st, sizeof(long long), 1, read_ll, NULL, &vals, &n,
+	    &err, "rows");
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert(vals[0] == -2LL && vals[1] == 5000000000LL);
+	free(vals);
+	/* A statement that does not prepare fails (500), binding nothing. */
+	ck_assert_int_eq(db_run(&db, "INSERT INTO nonesuch VALUES (?1)", &err,
+	    "insert", "i", 1), -1);
+	ck_assert_int_eq(err.status, 500);
+}
+END_TEST
+
 START_TEST(test_query_plans)
 {
 	sqlite3_stmt	*st;
@@ -431,6 +500,7 @@ main(void)
 		UNIT_TEST(test_upgrade_0007),
 		UNIT_TEST(test_batch),
 		UNIT_TEST(test_history_keeps_document),
+		UNIT_TEST(test_format_helpers),
 		UNIT_TABLE(test_query_plans, plans),
 	};
 
