@@ -78,7 +78,7 @@ class Kept(bench.Scale):
         self.dir = os.path.join(b.work, "n%d" % n)
         self.data = os.path.join(self.dir, "data")
         self.conf = os.path.join(self.data, "p2p.conf")
-        self.port = bench.free_port()
+        self.port = bench.testbed.free_port()
         self.http = bench.Client(self.port)
         self.lighttpd = None
         self.rng = bench.random.Random(n)

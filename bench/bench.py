@@ -31,7 +31,7 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-import p2pconf  # noqa: E402  (tests/e2e/p2pconf.py)
+import testbed  # noqa: E402  (tests/e2e/testbed.py)
 PAYER_B_NPI = "1245319599"      # requesting payer (valid NPI check digit)
 
 
@@ -69,14 +69,6 @@ class NA(Exception):
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def run(cmd, **kw):
@@ -161,7 +153,7 @@ class Scale:
         os.makedirs(self.dir)
         self.data = os.path.join(self.dir, "data")
         self.conf = os.path.join(self.data, "p2p.conf")
-        self.port = free_port()
+        self.port = testbed.free_port()
         self.http = Client(self.port)
         self.lighttpd = None
         self.rng = random.Random(n)
@@ -177,7 +169,7 @@ class Scale:
         return p
 
     def set_conf(self, **kv):
-        p2pconf.set_keys(self.conf, **kv)
+        testbed.set_keys(self.conf, **kv)
 
     def db(self):
         c = sqlite3.connect(os.path.join(self.data, "p2p.db"), timeout=30)

@@ -49,7 +49,7 @@ import unittest
 import http.client
 import urllib.parse
 
-import p2pconf
+import testbed
 
 SRC = os.environ.get("P2P_SRCDIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -239,14 +239,6 @@ if RUN_AS is not None and os.path.exists(RUNNER):
     BUILD_LAYOUT = reachable(BUILD_LAYOUT)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -270,7 +262,7 @@ class Server:
         self.layout = reachable(layout) if layout else BUILD_LAYOUT
         self.dir = tempfile.mkdtemp(prefix="p2p-e2e-")
         self.data = os.path.join(self.dir, "data")
-        self.port = free_port()
+        self.port = testbed.free_port()
         self.scheme = "https" if TLS else "http"
         self.base = "%s://127.0.0.1:%d" % (self.scheme, self.port)
         self.proc = None
@@ -355,7 +347,7 @@ class Server:
 
     def set_conf(self, **kv):
         """Rewrites keys of p2p.conf (before start, or restart after)."""
-        p2pconf.set_keys(os.path.join(self.data, "p2p.conf"), **kv)
+        testbed.set_keys(os.path.join(self.data, "p2p.conf"), **kv)
 
     # --- starting and stopping ---------------------------------------------
     def start(self):
