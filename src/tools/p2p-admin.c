@@ -227,11 +227,7 @@ main(int argc, char *argv[])
 	size_t		 i;
 	int		 c, help;
 
-	/*
-	 * No allocation statistics (nothing here reads them): SQLite then
-	 * takes no global mutex on every malloc and free (load).
-	 */
-	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	db_no_memstats();	/* a load allocates much */
 	log_init("p2p-admin");
 	while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
 		if (c == 'c')

@@ -266,7 +266,7 @@ main(int argc, char *argv[])
 	char			 host[256];
 	struct timespec		 tick = { 0, 200000000L };
 	long long		 interval = 5;
-	int			 c, mode = 0, rc, i, chunk;
+	int			 c, mode = 0, rc, i;
 
 	memset(&r, 0, sizeof(r));
 	r.stale = 300;
@@ -324,9 +324,7 @@ main(int argc, char *argv[])
 	/* Checkpoints grow the database file 32 MiB at a time: the
 	 * member-match process maps the file (http.c) and remaps it
 	 * whenever its size changes, which took ~60 ms a time. */
-	chunk = 32 << 20;
-	(void)sqlite3_file_control(r.db.h, "main", SQLITE_FCNTL_CHUNK_SIZE,
-	    &chunk);
+	db_grow_by(&r.db, 32 << 20);
 	if (mode == 'o')
 		rc = pass(&r);
 	else {

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -94,7 +96,7 @@ fuzz_db_open(struct p2p_db *db, const char *seed)
 /* A copy of the database's contents, to put back with fuzz_db_restore(). */
 struct fuzz_snap {
 	unsigned char	*data;
-	sqlite3_int64	 size;
+	long long	 size;
 };
 
 static inline void
@@ -162,7 +164,7 @@ fuzz_db_restore(struct p2p_db *db, const struct fuzz_snap *snap)
 	memcpy(copy, snap->data, (size_t)snap->size);
 	if (sqlite3_deserialize(db->h, "main", copy, snap->size, snap->size,
 	    SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE) !=
-	    SQLITE_OK)
+	    0)
 		fuzz_fail("cannot restore the database: %s",
 		    sqlite3_errmsg(db->h));
 }

@@ -44,14 +44,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static long long
 count(const char *sql)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	long long	 n = -1;
 
-	if (sqlite3_prepare_v2(db.h, sql, -1, &st, NULL) != SQLITE_OK)
+	if (db_prepare(&db, sql,  &st, NULL) != 0)
 		fuzz_fail("%s: %s", sql, sqlite3_errmsg(db.h));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (db_step(st) == DB_ROW)
+		n = db_col_int64(st, 0);
+	db_finalize(st);
 	return n;
 }
 

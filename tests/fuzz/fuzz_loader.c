@@ -21,14 +21,14 @@ rows(void)
 	    "SELECT (SELECT count(*) FROM resource) +"
 	    " (SELECT count(*) FROM ident) + (SELECT count(*) FROM demog) +"
 	    " (SELECT count(*) FROM consent) + (SELECT count(*) FROM client)";
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	long long	 n = -1;
 
-	if (sqlite3_prepare_v2(db.h, sql, -1, &st, NULL) != SQLITE_OK)
+	if (db_prepare(&db, sql,  &st, NULL) != 0)
 		fuzz_fail("count: %s", sqlite3_errmsg(db.h));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (db_step(st) == DB_ROW)
+		n = db_col_int64(st, 0);
+	db_finalize(st);
 	return n;
 }
 

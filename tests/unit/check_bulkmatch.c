@@ -261,7 +261,7 @@ START_TEST(test_bulk_match_guard)
 {
 	struct p2p_buf	 b = { NULL, 0, 0 };
 	struct p2p_err	 err;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	json_object	*body, *params, *thr;
 	char		 id[JOB_ID_LEN + 1];
 	int		 i;
@@ -288,13 +288,13 @@ START_TEST(test_bulk_match_guard)
 	ck_assert_int_eq(qint("SELECT count(*) FROM audit WHERE outcome ="
 	    " 'failure' AND detail LIKE '429 bulk-member-match: MemberBundle %'",
 	    NULL), 295);
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, "SELECT params FROM job"
-	    " WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(db_prepare(&db, "SELECT params FROM job"
+	    " WHERE id = ?1",  &st, NULL), 0);
+	db_bind_text(st, 1, id);
+	ck_assert_int_eq(db_step(st), DB_ROW);
 	ck_assert_ptr_nonnull(params = json_tokener_parse((const char *)
-	    sqlite3_column_text(st, 0)));
-	sqlite3_finalize(st);
+	    db_col_text(st, 0)));
+	db_finalize(st);
 	ck_assert_ptr_nonnull(thr = fhir_get(params, "throttled",
 	    json_type_array));
 	ck_assert_uint_eq(json_object_array_length(thr), 295);

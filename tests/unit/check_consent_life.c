@@ -35,7 +35,7 @@ capture(const char *client, char *id)
 	struct consent_row	 r;
 	struct p2p_err		 err;
 	json_object		*c;
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	long long		 cid;
 
 	p2p_err_init(&err);
@@ -51,12 +51,12 @@ capture(const char *client, char *id)
 	    &err), 0);
 	ck_assert_int_eq(db_commit(&db, &err), 0);
 	json_object_put(c);
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, "SELECT id FROM consent"
-	    " WHERE cid = ?1", -1, &st, NULL), SQLITE_OK);
-	sqlite3_bind_int64(st, 1, cid);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	snprintf(id, 72, "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	ck_assert_int_eq(db_prepare(&db, "SELECT id FROM consent"
+	    " WHERE cid = ?1",  &st, NULL), 0);
+	db_bind_int64(st, 1, cid);
+	ck_assert_int_eq(db_step(st), DB_ROW);
+	snprintf(id, 72, "%s", db_col_text(st, 0));
+	db_finalize(st);
 	ck_assert_int_eq(consent_get(&db, id, &r, &err), 0);
 	ck_assert_int_eq(r.version, 1);
 	ck_assert_str_eq(r.status, "active");

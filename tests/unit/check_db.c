@@ -27,20 +27,20 @@ START_TEST(test_stmt_cache)
 {
 	static const char *const sql = "SELECT ?1 + 1";
 	struct p2p_err	 err;
-	sqlite3_stmt	*a, *b;
+	struct db_stmt	*a, *b;
 
 	p2p_err_init(&err);
 	a = db_stmt(&db, sql, &err);
 	ck_assert_ptr_nonnull(a);
-	sqlite3_bind_int(a, 1, 41);
-	ck_assert_int_eq(sqlite3_step(a), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(a, 0), 42);
+	db_bind_int(a, 1, 41);
+	ck_assert_int_eq(db_step(a), DB_ROW);
+	ck_assert_int_eq(db_col_int(a, 0), 42);
 	db_done(a);
 	b = db_stmt(&db, sql, &err);
 	ck_assert_ptr_eq(a, b);		/* prepared once */
-	ck_assert_int_eq(sqlite3_step(b), SQLITE_ROW);
+	ck_assert_int_eq(db_step(b), DB_ROW);
 	/* db_done() cleared the binding: NULL + 1 is NULL. */
-	ck_assert_int_eq(sqlite3_column_type(b, 0), SQLITE_NULL);
+	ck_assert(db_col_null(b, 0));
 	db_done(b);
 	ck_assert_ptr_null(db_stmt(&db, "SELEC nonsense", &err));
 	ck_assert_int_eq(err.status, 500);
@@ -50,15 +50,14 @@ END_TEST
 START_TEST(test_cache_size)
 {
 	struct p2p_err	 err;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	p2p_err_init(&err);
 	ck_assert_int_eq(db_cache(&db, 8, &err), 0);
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, "PRAGMA cache_size", -1,
-	    &st, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(st, 0), -8192);
-	sqlite3_finalize(st);
+	ck_assert_ptr_nonnull(st = db_stmt(&db, "PRAGMA cache_size", &err));
+	ck_assert_int_eq(db_step(st), DB_ROW);
+	ck_assert_int_eq(db_col_int(st, 0), -8192);
+	db_done(st);
 }
 END_TEST
 
@@ -67,7 +66,7 @@ START_TEST(test_create_page_size)
 {
 	struct p2p_db	 d;
 	struct p2p_err	 err;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 path[] = "/tmp/p2p-check-db-XXXXXX";
 	char		 file[64];
 	int		 fd, i, want[] = { 8192, 8192 };
@@ -82,11 +81,11 @@ START_TEST(test_create_page_size)
 		ck_assert_int_eq(db_create(&d, file, i == 0 ? 8192 : 4096,
 		    &err), 0);
 		ck_assert_int_eq(db_migrate(&d, &err), 0);
-		ck_assert_int_eq(sqlite3_prepare_v2(d.h, "PRAGMA page_size", -1,
-		    &st, NULL), SQLITE_OK);
-		ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-		ck_assert_int_eq(sqlite3_column_int(st, 0), want[i]);
-		sqlite3_finalize(st);
+		ck_assert_ptr_nonnull(st = db_stmt(&d, "PRAGMA page_size",
+		    &err));
+		ck_assert_int_eq(db_step(st), DB_ROW);
+		ck_assert_int_eq(db_col_int(st, 0), want[i]);
+		db_done(st);
 		db_close(&d);
 	}
 	unlink(file);
@@ -113,7 +112,7 @@ END_TEST
 START_TEST(test_transaction_rollback)
 {
 	struct p2p_err	 err;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	static const char *const count = "SELECT count(*) FROM client";
 
 	p2p_err_init(&err);
@@ -122,8 +121,8 @@ START_TEST(test_transaction_rollback)
 	    "VALUES ('c', 'now')", &err), 0);
 	db_rollback(&db);
 	st = db_stmt(&db, count, &err);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(st, 0), 0);
+	ck_assert_int_eq(db_step(st), DB_ROW);
+	ck_assert_int_eq(db_col_int(st, 0), 0);
 	db_done(st);
 }
 END_TEST
@@ -398,7 +397,7 @@ static const struct {
 };
 
 static void
-read_ll(sqlite3_stmt *st, void *el, void *arg)
+read_ll(struct db_stmt *st, void *el, void *arg)
 {
 	(void)arg;
 	db_row(st, "I", (long long *)el);
@@ -412,7 +411,7 @@ read_ll(sqlite3_stmt *st, void *el, void *arg)
 START_TEST(test_format_helpers)
 {
 	struct p2p_err	 err;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	const char	*txt;
 	char		 buf[4];
 	long long	 big, *vals;
@@ -430,18 +429,18 @@ START_TEST(test_format_helpers)
 	 * a skipped column, and NULL text as "". */
 	st = db_query(&db, "SELECT a, b, c FROM fmt ORDER BY rowid", &err, "");
 	ck_assert_ptr_nonnull(st);
-	ck_assert_int_eq(db_next(st, "tiI", &txt, &small, &big), SQLITE_ROW);
+	ck_assert_int_eq(db_next(st, "tiI", &txt, &small, &big), DB_ROW);
 	ck_assert_str_eq(txt, "abcdef");
 	ck_assert_int_eq(small, 7);
 	ck_assert(big == 5000000000LL);
 	ck_assert_int_eq(db_next(st, "c-I", buf, sizeof(buf), &big),
-	    SQLITE_ROW);
+	    DB_ROW);
 	ck_assert_str_eq(buf, "");
 	ck_assert(big == -2LL);
-	ck_assert_int_eq(db_next(st, ""), SQLITE_DONE);
+	ck_assert_int_eq(db_next(st, ""), DB_DONE);
 	db_done(st);
 	st = db_query(&db, "SELECT a FROM fmt WHERE b = ?1", &err, "i", 7);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(db_step(st), DB_ROW);
 	db_row(st, "c", buf, sizeof(buf));
 	ck_assert_str_eq(buf, "abc");		/* cut, terminated */
 	db_done(st);
@@ -466,18 +465,68 @@ START_TEST(test_format_helpers)
 }
 END_TEST
 
+/*
+ * The rest of the seam: a statement that is not cached (prepared, run,
+ * freed), binding text without a copy (cut to a length, or NULL),
+ * columns' count, names, NULL and bytes, changed rows and the last
+ * rowid, and a constraint's refusal told from other result codes.
+ */
+START_TEST(test_seam_calls)
+{
+	static const char *const ins = "INSERT INTO seam (k, v) VALUES (?1, ?2)";
+	struct p2p_err	 err;
+	struct db_stmt	*st;
+	char		 sql[64];
+	const char	 key[] = "key-1 and more";
+	int		 rc;
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_exec(&db, "CREATE TEMP TABLE seam (id INTEGER"
+	    " PRIMARY KEY, k TEXT UNIQUE, v TEXT)", &err), 0);
+	ck_assert_ptr_nonnull(st = db_stmt(&db, ins, &err));
+	db_bind_static(st, 1, key, 5);
+	db_bind_static(st, 2, NULL, -1);
+	ck_assert_int_eq(db_step_done(&db, st, &err, "insert"), 0);
+	ck_assert_int_eq(db_changes(&db), 1);
+	ck_assert_int_eq(db_last_id(&db), 1);
+	/* The same key again: refused by the UNIQUE constraint. */
+	ck_assert_ptr_nonnull(st = db_stmt(&db, ins, &err));
+	db_bind_static(st, 1, "key-1", -1);
+	rc = db_step(st);
+	db_done(st);
+	ck_assert(db_constraint(rc));
+	ck_assert(!db_constraint(DB_DONE) && !db_constraint(DB_ERROR));
+	ck_assert_ptr_nonnull(db_errstr(rc));
+	/* SQL made at run time: a statement of its own. */
+	snprintf(sql, sizeof(sql), "SELECT k, v, length(k) AS n FROM seam");
+	ck_assert_int_eq(db_prepare(&db, sql, &st, &err), 0);
+	ck_assert_int_eq(db_col_count(st), 3);
+	ck_assert_str_eq(db_col_name(st, 2), "n");
+	ck_assert_int_eq(db_step(st), DB_ROW);
+	ck_assert_str_eq(db_col_text(st, 0), "key-1");
+	ck_assert_uint_eq(db_col_bytes(st, 0), 5);
+	ck_assert(db_col_null(st, 1) && !db_col_null(st, 0));
+	ck_assert_int_eq(db_col_int(st, 2), 5);
+	ck_assert_int_eq(db_step(st), DB_DONE);
+	db_finalize(st);
+	ck_assert_int_eq(db_prepare(&db, "SELEC nonsense", &st, &err), -1);
+	ck_assert_ptr_null(st);
+	ck_assert_int_eq(err.status, 500);
+}
+END_TEST
+
 START_TEST(test_query_plans)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 sql[512], plan[2048] = "";
 	size_t		 n = 0;
 
 	snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", plans[_i].sql);
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL), SQLITE_OK);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	ck_assert_int_eq(db_prepare(&db, sql,  &st, NULL), 0);
+	while (db_step(st) == DB_ROW)
 		n += (size_t)snprintf(plan + n, sizeof(plan) - n, "%s; ",
-		    (const char *)sqlite3_column_text(st, 3));
-	sqlite3_finalize(st);
+		    db_col_text(st, 3));
+	db_finalize(st);
 	ck_assert_msg(strstr(plan, plans[_i].index) != NULL,
 	    "line %d: plan without %s: %s", plans[_i].line, plans[_i].index, plan);
 	ck_assert_msg(strstr(plan, "SCAN") == NULL || strstr(plan, "USING") != NULL,
@@ -501,6 +550,7 @@ main(void)
 		UNIT_TEST(test_batch),
 		UNIT_TEST(test_history_keeps_document),
 		UNIT_TEST(test_format_helpers),
+		UNIT_TEST(test_seam_calls),
 		UNIT_TABLE(test_query_plans, plans),
 	};
 

@@ -35,24 +35,24 @@ static void
 put(const char *id, const char *client, const char *kind,
     const char *created, const char *json)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, "INSERT INTO grp (id,"
+	ck_assert_int_eq(db_prepare(&db, "INSERT INTO grp (id,"
 	    " client_id, job_id, kind, created, json) VALUES (?1, ?2, NULL,"
-	    " ?3, ?4, '{}')", -1, &st, NULL), SQLITE_OK);
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, client, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, created, -1, SQLITE_STATIC);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
-	sqlite3_finalize(st);
+	    " ?3, ?4, '{}')",  &st, NULL), 0);
+	db_bind_static(st, 1, id, -1);
+	db_bind_static(st, 2, client, -1);
+	db_bind_static(st, 3, kind, -1);
+	db_bind_static(st, 4, created, -1);
+	ck_assert_int_eq(db_step(st), DB_DONE);
+	db_finalize(st);
 	/* bulkmatch.c: the placeholder first, then the Group */
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, "UPDATE grp SET json = ?2"
-	    " WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
-	sqlite3_finalize(st);
+	ck_assert_int_eq(db_prepare(&db, "UPDATE grp SET json = ?2"
+	    " WHERE id = ?1",  &st, NULL), 0);
+	db_bind_static(st, 1, id, -1);
+	db_bind_static(st, 2, json, -1);
+	ck_assert_int_eq(db_step(st), DB_DONE);
+	db_finalize(st);
 }
 
 static void
@@ -88,16 +88,16 @@ START_TEST(test_tokens)
 	unit_counts(&db, NULL, g1_tokens, UNIT_N(g1_tokens));
 	/* rewritten: the tokens follow; deleted: they go */
 	ck_assert_int_eq(sqlite3_exec(db.h, "UPDATE grp SET json = '{}' WHERE"
-	    " id = 'g2'", NULL, NULL, NULL), SQLITE_OK);
+	    " id = 'g2'", NULL, NULL, NULL), 0);
 	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM grp_token WHERE"
 	    " group_id = 'g2'"), 0);
 	ck_assert_int_eq(sqlite3_exec(db.h, "DELETE FROM grp WHERE id = 'g1'",
-	    NULL, NULL, NULL), SQLITE_OK);
+	    NULL, NULL, NULL), 0);
 	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM grp_token WHERE"
 	    " group_id = 'g1'"), 0);
 	/* migration 0005: Groups stored before it get their tokens */
 	ck_assert_int_eq(sqlite3_exec(db.h, "DELETE FROM grp_token;"
-	    " UPDATE grp SET json = json", NULL, NULL, NULL), SQLITE_OK);
+	    " UPDATE grp SET json = json", NULL, NULL, NULL), 0);
 	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM grp_token WHERE"
 	    " group_id = 'g3'"), 6);
 }
@@ -204,19 +204,19 @@ END_TEST
 START_TEST(test_query_plans)
 {
 	const char *const	*q;
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	char			 sql[1024];
 
 	unit_plans_indexed(&db, group_queries);
 	for (q = group_queries; *q != NULL; q++) {
 		snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", *q);
-		ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
-		    SQLITE_OK);
-		while (sqlite3_step(st) == SQLITE_ROW)
+		ck_assert_int_eq(db_prepare(&db, sql,  &st, NULL),
+		    0);
+		while (db_step(st) == DB_ROW)
 			ck_assert_msg(strstr((const char *)
-			    sqlite3_column_text(st, 3), "TEMP B-TREE") == NULL,
+			    db_col_text(st, 3), "TEMP B-TREE") == NULL,
 			    "sort: %s", *q);
-		sqlite3_finalize(st);
+		db_finalize(st);
 	}
 }
 END_TEST

@@ -274,23 +274,23 @@ mask_now(char *s, const char *lo, const char *hi)
 static void
 dump(struct p2p_db *d, struct p2p_buf *out, const char *lo, const char *hi)
 {
-	sqlite3_stmt	*tabs, *st;
+	struct db_stmt	*tabs, *st;
 	char		*sql, *order;
 	const char	*name, *v;
 	int		 i, n, rc;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(d->h, "SELECT name FROM "
+	ck_assert_int_eq(db_prepare(d, "SELECT name FROM "
 	    "sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-	    " ORDER BY name", -1, &tabs, NULL), SQLITE_OK);
-	while (sqlite3_step(tabs) == SQLITE_ROW) {
-		name = (const char *)sqlite3_column_text(tabs, 0);
+	    " ORDER BY name",  &tabs, NULL), 0);
+	while (db_step(tabs) == DB_ROW) {
+		name = db_col_text(tabs, 0);
 		buf_printf(out, "== %s\n", name);
 		/* test only: the name comes from sqlite_master, quoted */
 		sql = sqlite3_mprintf("SELECT * FROM \"%w\"", name);
-		ck_assert_int_eq(sqlite3_prepare_v2(d->h, sql, -1, &st, NULL),
-		    SQLITE_OK);
-		n = sqlite3_column_count(st);
-		sqlite3_finalize(st);
+		ck_assert_int_eq(db_prepare(d, sql,  &st, NULL),
+		    0);
+		n = db_col_count(st);
+		db_finalize(st);
 		order = sqlite3_mprintf("%s ORDER BY 1", sql);
 		for (i = 2; i <= n; i++) {
 			sqlite3_free(sql);
@@ -298,13 +298,13 @@ dump(struct p2p_db *d, struct p2p_buf *out, const char *lo, const char *hi)
 			order = sqlite3_mprintf("%s, %d", sql, i);
 		}
 		sqlite3_free(sql);
-		ck_assert_int_eq(sqlite3_prepare_v2(d->h, order, -1, &st,
-		    NULL), SQLITE_OK);
+		ck_assert_int_eq(db_prepare(d, order,  &st,
+		    NULL), 0);
 		sqlite3_free(order);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		while ((rc = db_step(st)) == DB_ROW) {
 			for (i = 0; i < n; i++) {
-				v = (const char *)sqlite3_column_text(st, i);
-				if (strcmp(sqlite3_column_name(st, i),
+				v = db_col_text(st, i);
+				if (strcmp(db_col_name(st, i),
 				    "secret_hash") == 0)
 					v = "<salted>";
 				buf_printf(out, "%s%s", i ? "|" : "",
@@ -312,10 +312,10 @@ dump(struct p2p_db *d, struct p2p_buf *out, const char *lo, const char *hi)
 			}
 			buf_puts(out, "\n");
 		}
-		ck_assert_int_eq(rc, SQLITE_DONE);
-		sqlite3_finalize(st);
+		ck_assert_int_eq(rc, DB_DONE);
+		db_finalize(st);
 	}
-	sqlite3_finalize(tabs);
+	db_finalize(tabs);
 	buf_puts(out, "");
 	mask_now(out->p, lo, hi);
 }
@@ -650,15 +650,15 @@ static const struct {
 static long long
 count_rows(struct p2p_db *d)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	long long	 n;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(d->h, "SELECT (SELECT count(*) "
+	ck_assert_int_eq(db_prepare(d, "SELECT (SELECT count(*) "
 	    "FROM resource) + (SELECT count(*) FROM ident) + (SELECT count(*)"
-	    " FROM demog)", -1, &st, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	    " FROM demog)",  &st, NULL), 0);
+	ck_assert_int_eq(db_step(st), DB_ROW);
+	n = db_col_int64(st, 0);
+	db_finalize(st);
 	return n;
 }
 
@@ -832,22 +832,22 @@ repeated(const char *text, int n)
 static void
 schema(struct p2p_db *d, struct p2p_buf *out)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	const char	*sql;
 	int		 rc;
 
 	memset(out, 0, sizeof(*out));
-	ck_assert_int_eq(sqlite3_prepare_v2(d->h, "SELECT type, name, "
-	    "tbl_name, sql FROM sqlite_master ORDER BY type, name", -1, &st,
-	    NULL), SQLITE_OK);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		sql = (const char *)sqlite3_column_text(st, 3);
-		buf_printf(out, "%s %s %s: %s\n", sqlite3_column_text(st, 0),
-		    sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+	ck_assert_int_eq(db_prepare(d, "SELECT type, name, "
+	    "tbl_name, sql FROM sqlite_master ORDER BY type, name",  &st,
+	    NULL), 0);
+	while ((rc = db_step(st)) == DB_ROW) {
+		sql = db_col_text(st, 3);
+		buf_printf(out, "%s %s %s: %s\n", db_col_text(st, 0),
+		    db_col_text(st, 1), db_col_text(st, 2),
 		    sql ? sql : "NULL");
 	}
-	ck_assert_int_eq(rc, SQLITE_DONE);
-	sqlite3_finalize(st);
+	ck_assert_int_eq(rc, DB_DONE);
+	db_finalize(st);
 	buf_puts(out, "");
 	ck_assert_ptr_nonnull(strstr(out->p, "index ident_value ident: "));
 }
@@ -874,26 +874,26 @@ static const char *
 journal_mode(struct p2p_db *d)
 {
 	static char	 mode[16];
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(d->h, "PRAGMA journal_mode", -1,
-	    &st, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	snprintf(mode, sizeof(mode), "%s", sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	ck_assert_int_eq(db_prepare(d, "PRAGMA journal_mode", 
+	    &st, NULL), 0);
+	ck_assert_int_eq(db_step(st), DB_ROW);
+	snprintf(mode, sizeof(mode), "%s", db_col_text(st, 0));
+	db_finalize(st);
 	return mode;
 }
 
 static void
 intact(struct p2p_db *d)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(d->h, "PRAGMA integrity_check",
-	    -1, &st, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
-	sqlite3_finalize(st);
+	ck_assert_int_eq(db_prepare(d, "PRAGMA integrity_check",
+	     &st, NULL), 0);
+	ck_assert_int_eq(db_step(st), DB_ROW);
+	ck_assert_str_eq(db_col_text(st, 0), "ok");
+	db_finalize(st);
 }
 
 /* A lookup through each secondary index the first load builds. */

@@ -18,11 +18,11 @@ static long long	 rid;
  * The cached statement of sql (static storage: db_stmt() keys its cache
  * by the address), to bind and then run with insert().
  */
-static sqlite3_stmt *
+static struct db_stmt *
 stmt(const char *sql)
 {
 	struct p2p_err	 err;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	p2p_err_init(&err);
 	ck_assert_msg((st = db_stmt(&db, sql, &err)) != NULL, "%s", err.msg);
@@ -31,11 +31,11 @@ stmt(const char *sql)
 
 /* Runs the bound INSERT st; returns the rowid it made. */
 static long long
-insert(sqlite3_stmt *st)
+insert(struct db_stmt *st)
 {
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+	ck_assert_int_eq(db_step(st), DB_DONE);
 	db_done(st);
-	return sqlite3_last_insert_rowid(db.h);
+	return db_last_id(&db);
 }
 
 /* Inserts a resource row and returns its rid. */
@@ -44,7 +44,7 @@ resource(const char *type, const char *id, const char *patient)
 {
 	static const char sql[] = "INSERT INTO resource (type, id, patient,"
 	    " last_updated, json) VALUES (?1, ?2, ?3, '2026-01-01', '{}')";
-	sqlite3_stmt	*st = stmt(sql);
+	struct db_stmt	*st = stmt(sql);
 
 	db_bind_text(st, 1, type);
 	db_bind_text(st, 2, id);
@@ -57,10 +57,10 @@ ident(long long r, int kind, const char *value, const char *patient)
 {
 	static const char sql[] = "INSERT INTO ident (rid, kind, system, value,"
 	    " patient) VALUES (?1, ?2, 'urn:x', ?3, ?4)";
-	sqlite3_stmt	*st = stmt(sql);
+	struct db_stmt	*st = stmt(sql);
 
-	sqlite3_bind_int64(st, 1, r);
-	sqlite3_bind_int(st, 2, kind);
+	db_bind_int64(st, 1, r);
+	db_bind_int(st, 2, kind);
 	db_bind_text(st, 3, value);
 	db_bind_text(st, 4, patient);
 	insert(st);
@@ -74,12 +74,12 @@ member(const char *id, const char *family, const char *given,
 {
 	static const char sql[] = "INSERT INTO demog (rid, patient, family,"
 	    " given, birth_date, gender) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 f[64], g[64], cov[80];
 
 	rid = resource("Patient", id, id);
 	st = stmt(sql);
-	sqlite3_bind_int64(st, 1, rid);
+	db_bind_int64(st, 1, rid);
 	db_bind_text(st, 2, id);
 	norm_name(family, f, sizeof(f));
 	norm_name(given, g, sizeof(g));

@@ -444,22 +444,22 @@ START_TEST(query_plans)
 	const char *const *const sets[] = { due_queries, matchreq_queries,
 	    ingest_queries, flow_queries };
 	const char	*const *q;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 sql[2048], plan[1024];
 	size_t		 n, i;
 
 	for (i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
 		for (q = sets[i]; *q != NULL; q++) {
 			snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", *q);
-			ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st,
-			    NULL), SQLITE_OK);
+			ck_assert_int_eq(db_prepare(&db, sql,  &st,
+			    NULL), 0);
 			n = 0;
 			plan[0] = '\0';
-			while (sqlite3_step(st) == SQLITE_ROW)
+			while (db_step(st) == DB_ROW)
 				n += (size_t)snprintf(plan + n, sizeof(plan) - n,
-				    "%s; ", (const char *)sqlite3_column_text(st,
+				    "%s; ", db_col_text(st,
 				    3));
-			sqlite3_finalize(st);
+			db_finalize(st);
 			fprintf(stderr, "plan: %s\n  -> %s\n", *q, plan);
 			ck_assert_msg(strstr(plan, "USING") != NULL,
 			    "no index: %s: %s", *q, plan);

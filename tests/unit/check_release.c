@@ -76,7 +76,7 @@ setup(void)
 	    "INSERT INTO resource (type, id, patient, dos, flags, changed,"
 	    " last_updated, json, p2p_json) VALUES (?,?,?,?,?,?,?,?,?)";
 	struct p2p_err	 err;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	size_t		 i;
 
 	p2p_err_init(&err);
@@ -89,12 +89,12 @@ setup(void)
 		db_bind_text(st, 2, rows[i].id);
 		db_bind_text(st, 3, rows[i].patient);
 		db_bind_text(st, 4, rows[i].dos);
-		sqlite3_bind_int(st, 5, (int)rows[i].flags);
+		db_bind_int(st, 5, (int)rows[i].flags);
 		db_bind_text(st, 6, rows[i].changed);
 		db_bind_text(st, 7, rows[i].updated);
 		db_bind_text(st, 8, rows[i].json);
 		db_bind_text(st, 9, rows[i].p2p_json);
-		ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+		ck_assert_int_eq(db_step(st), DB_DONE);
 		db_done(st);
 	}
 	memset(&cfg, 0, sizeof(cfg));
@@ -116,7 +116,7 @@ released(const char *patient, char *out, size_t outsz)
 {
 	struct p2p_err		 err;
 	struct release_row	 row;
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	int			 rc;
 
 	p2p_err_init(&err);
@@ -186,7 +186,7 @@ START_TEST(test_p2p_json)
 {
 	struct p2p_err		 err;
 	struct release_row	 row;
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	int			 seen = 0;
 
 	p2p_err_init(&err);
@@ -324,7 +324,7 @@ START_TEST(test_paging)
 {
 	struct p2p_err		 err;
 	struct release_row	 row;
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	char			 ids[512], type[64] = "", page[512];
 	long long		 rid = 0;
 	int			 n, pages = 0;
@@ -360,18 +360,18 @@ END_TEST
 START_TEST(test_plan)
 {
 	struct p2p_err	 err;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 plan[1024] = "";
 
 	p2p_err_init(&err);
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h,
+	ck_assert_int_eq(db_prepare(&db,
 	    "EXPLAIN QUERY PLAN SELECT rid FROM resource WHERE patient = ?1"
-	    " AND (type, rid) > (?2, ?3) ORDER BY type, rid", -1, &st, NULL),
-	    SQLITE_OK);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		strncat(plan, (const char *)sqlite3_column_text(st, 3),
+	    " AND (type, rid) > (?2, ?3) ORDER BY type, rid",  &st, NULL),
+	    0);
+	while (db_step(st) == DB_ROW)
+		strncat(plan, db_col_text(st, 3),
 		    sizeof(plan) - strlen(plan) - 1);
-	sqlite3_finalize(st);
+	db_finalize(st);
 	ck_assert_ptr_nonnull(strstr(plan, "resource_patient"));
 	ck_assert_ptr_null(strstr(plan, "TEMP B-TREE"));
 }

@@ -219,26 +219,26 @@ END_TEST
 static int
 appears_anywhere(const char *needle)
 {
-	sqlite3_stmt	*t, *st;
+	struct db_stmt	*t, *st;
 	char		 sql[256];
 	const char	*s;
 	int		 i, found = 0;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, "SELECT name FROM "
-	    "sqlite_master WHERE type='table'", -1, &t, NULL), SQLITE_OK);
-	while (!found && sqlite3_step(t) == SQLITE_ROW) {
+	ck_assert_int_eq(db_prepare(&db, "SELECT name FROM "
+	    "sqlite_master WHERE type='table'",  &t, NULL), 0);
+	while (!found && db_step(t) == DB_ROW) {
 		snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\"",
-		    sqlite3_column_text(t, 0));
-		ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
-		    SQLITE_OK);
-		while (!found && sqlite3_step(st) == SQLITE_ROW)
-			for (i = 0; i < sqlite3_column_count(st); i++)
-				if ((s = (const char *)sqlite3_column_text(st,
+		    db_col_text(t, 0));
+		ck_assert_int_eq(db_prepare(&db, sql,  &st, NULL),
+		    0);
+		while (!found && db_step(st) == DB_ROW)
+			for (i = 0; i < db_col_count(st); i++)
+				if ((s = db_col_text(st,
 				    i)) != NULL && strstr(s, needle) != NULL)
 					found = 1;
-		sqlite3_finalize(st);
+		db_finalize(st);
 	}
-	sqlite3_finalize(t);
+	db_finalize(t);
 	return found;
 }
 

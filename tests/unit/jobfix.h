@@ -113,13 +113,13 @@ qint(const char *sql, const char *id)
 static inline void
 set_sql(const char *sql, const char *id)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(db.h, sql, -1, &st, NULL),
-	    SQLITE_OK);
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
-	sqlite3_finalize(st);
+	ck_assert_int_eq(db_prepare(&db, sql,  &st, NULL),
+	    0);
+	db_bind_text(st, 1, id);
+	ck_assert_int_eq(db_step(st), DB_DONE);
+	db_finalize(st);
 }
 
 /* Files in the job's directory, and how many of them are temporary. */
@@ -207,7 +207,7 @@ consent_of(const char *client, const char *patient, long long cid,
 	    " INSERT INTO match (client_id, patient, cid, consentless, created)"
 	    " VALUES ('%s', '%s', %lld, 0, 'x')", cid, cid, patient, client,
 	    end, client, patient, cid);
-	ck_assert_int_eq(sqlite3_exec(db.h, sql, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db.h, sql, NULL, NULL, NULL), 0);
 }
 
 /* Runs sql (no parameters, several statements allowed). */
@@ -216,7 +216,7 @@ exec_sql(const char *sql)
 {
 	char	*msg = NULL;
 
-	ck_assert_msg(sqlite3_exec(db.h, sql, NULL, NULL, &msg) == SQLITE_OK,
+	ck_assert_msg(sqlite3_exec(db.h, sql, NULL, NULL, &msg) == 0,
 	    "%s: %s", sql, msg ? msg : "");
 }
 

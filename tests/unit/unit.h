@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "datascope/classify.h"
 #include "json/fhir.h"
 #include "json/jscan.h"
@@ -172,16 +174,16 @@ unit_tests(const char *name, void (*setup)(void), void (*teardown)(void),
 static inline long long
 unit_int_of(struct p2p_db *db, const char *sql, const char *arg)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	long long	 v = -1;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL),
-	    SQLITE_OK);
+	ck_assert_int_eq(db_prepare(db, sql,  &st, NULL),
+	    0);
 	if (arg != NULL)
-		sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+		db_bind_text(st, 1, arg);
+	if (db_step(st) == DB_ROW)
+		v = db_col_int64(st, 0);
+	db_finalize(st);
 	return v;
 }
 
@@ -199,17 +201,17 @@ unit_int(struct p2p_db *db, const char *sql)
 static inline const char *
 unit_text(struct p2p_db *db, const char *sql, char *out, size_t size)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	const char	*v = NULL;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL),
-	    SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_text(st, 0) != NULL) {
-		snprintf(out, size, "%s", sqlite3_column_text(st, 0));
+	ck_assert_int_eq(db_prepare(db, sql,  &st, NULL),
+	    0);
+	if (db_step(st) == DB_ROW &&
+	    db_col_text(st, 0) != NULL) {
+		snprintf(out, size, "%s", db_col_text(st, 0));
 		v = out;
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return v;
 }
 
@@ -315,20 +317,20 @@ static inline void
 unit_plans_indexed(struct p2p_db *db, const char *const *queries)
 {
 	const char *const	*q;
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	char			 sql[1024], plan[2048];
 	size_t			 n;
 
 	for (q = queries; *q != NULL; q++) {
 		snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", *q);
-		ck_assert_int_eq(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL),
-		    SQLITE_OK);
+		ck_assert_int_eq(db_prepare(db, sql,  &st, NULL),
+		    0);
 		n = 0;
 		plan[0] = '\0';
-		while (sqlite3_step(st) == SQLITE_ROW && n < sizeof(plan))
+		while (db_step(st) == DB_ROW && n < sizeof(plan))
 			n += (size_t)snprintf(plan + n, sizeof(plan) - n,
-			    "%s; ", (const char *)sqlite3_column_text(st, 3));
-		sqlite3_finalize(st);
+			    "%s; ", db_col_text(st, 3));
+		db_finalize(st);
 		fprintf(stderr, "plan: %s\n  -> %s\n", *q, plan);
 		ck_assert_msg(strstr(plan, "USING") != NULL, "no index: %s: %s",
 		    *q, plan);

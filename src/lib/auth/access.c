@@ -373,15 +373,15 @@ auth_has_word(const char *list, const char *word)
 static int
 client_active(struct p2p_db *db, const char *id, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc, active = 0;
 
 	if ((st = db_query(db, sql[STMT_ACTIVE], err, "t", id)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		active = sqlite3_column_int(st, 0) != 0;
+	if ((rc = db_step(st)) == DB_ROW)
+		active = db_col_int(st, 0) != 0;
 	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err, "client active");
 	return active;
 }
@@ -526,7 +526,7 @@ int
 auth_org_by_npi(struct p2p_db *db, const char *npi, char *id, size_t idsz,
     int *n, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	const char	*s;
 	int		 rc;
 
@@ -534,11 +534,11 @@ auth_org_by_npi(struct p2p_db *db, const char *npi, char *id, size_t idsz,
 	id[0] = '\0';
 	if ((st = db_query(db, sql[STMT_ORG], err, "t", npi)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = db_step(st)) == DB_ROW)
 		if ((*n)++ == 0 && (s = db_col_text(st, 0)) != NULL)
 			snprintf(id, idsz, "%s", s);
 	db_done(st);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return db_fail(db, rc, err, "organization lookup");
 	if (*n != 1)
 		id[0] = '\0';

@@ -33,7 +33,7 @@ int
 client_put(struct p2p_db *db, const struct client_rec *rec,
     const char *secret, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 hash[SECRET_HASH_MAX], ts[32];
 	int		 rc;
 
@@ -54,7 +54,7 @@ client_put(struct p2p_db *db, const struct client_rec *rec,
 	    "client_credentials");
 	db_bind_text(st, 6, rec->jwks);
 	db_bind_text(st, 7, rec->jwks_url[0] ? rec->jwks_url : NULL);
-	sqlite3_bind_int(st, 8, rec->active);
+	db_bind_int(st, 8, rec->active);
 	db_bind_text(st, 9, ts);
 	rc = db_step_done(db, st, err, "client insert");
 	OPENSSL_cleanse(hash, sizeof(hash));
@@ -65,7 +65,7 @@ int
 client_get(struct p2p_db *db, const char *id, struct client_rec *rec,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc;
 
 	memset(rec, 0, sizeof(*rec));
@@ -95,13 +95,13 @@ int
 client_set_active(struct p2p_db *db, const char *id, int active,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	if ((st = db_query(db, sql_active, err, "ti", id, active)) == NULL)
 		return -1;
 	if (db_step_done(db, st, err, "client update") == -1)
 		return -1;
-	return sqlite3_changes(db->h) == 0 ? 1 : 0;
+	return db_changes(db) == 0 ? 1 : 0;
 }
 
 /* auth_org_by_npi() as a count: 0, 1 (org_id set), 2, or -1. */
@@ -191,7 +191,7 @@ int
 client_each(struct p2p_db *db, client_each_fn *fn, void *arg,
     struct p2p_err *err)
 {
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	struct client_summary	 c;
 	int			 rc;
 
@@ -199,7 +199,7 @@ client_each(struct p2p_db *db, client_each_fn *fn, void *arg,
 		return -1;
 	while ((rc = db_next(st, "ttttitii", &c.id, &c.npi, &c.scopes,
 	    &c.grant_types, &c.inline_jwks, &c.jwks_url, &c.secret,
-	    &c.active)) == SQLITE_ROW)
+	    &c.active)) == DB_ROW)
 		fn(arg, &c);
 	return db_end(db, st, rc, err, "client list");
 }

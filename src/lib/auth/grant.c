@@ -210,7 +210,7 @@ grant_issue(struct p2p_db *db, const struct p2p_config *cfg,
 	const unsigned char	*key;
 	char			 why[160], jti[256];
 	long long		 jti_exp = 0;
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	int			 rc, how;
 
 	memset(&c, 0, sizeof(c));
@@ -264,23 +264,23 @@ grant_issue(struct p2p_db *db, const struct p2p_config *cfg,
 	if (jti[0] != '\0') {
 		if ((st = db_stmt(db, sql[STMT_JTI_PURGE], err)) == NULL)
 			goto rollback;
-		sqlite3_bind_int64(st, 1, now);
+		db_bind_int64(st, 1, now);
 		if (db_step_done(db, st, err, "jti purge") == -1)
 			goto rollback;
 		if ((st = db_stmt(db, sql[STMT_JTI_ADD], err)) == NULL)
 			goto rollback;
 		db_bind_text(st, 1, c.id);
 		db_bind_text(st, 2, jti);
-		sqlite3_bind_int64(st, 3, jti_exp);
-		rc = sqlite3_step(st);
+		db_bind_int64(st, 3, jti_exp);
+		rc = db_step(st);
 		db_done(st);
-		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		if (db_constraint(rc)) {
 			db_rollback(db);
 			p2p_fail_oauth(err, 400, "invalid_client",
 			    "jti already used");
 			goto fail;
 		}
-		if (rc != SQLITE_DONE) {
+		if (rc != DB_DONE) {
 			db_fail(db, rc, err, "jti insert");
 			goto rollback;
 		}

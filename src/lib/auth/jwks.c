@@ -165,7 +165,7 @@ jwks_get(struct p2p_db *db, const struct p2p_config *cfg,
     const char *client_id, const char *url, int refetch, char **out,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		*cached = NULL, *fresh = NULL;
 	long long	 expires = 0, last_try = 0, ttl = 0, now = now_sec();
 	int		 rc, have = 0;
@@ -173,14 +173,14 @@ jwks_get(struct p2p_db *db, const struct p2p_config *cfg,
 	*out = NULL;
 	if ((st = db_query(db, sql_get, err, "t", client_id)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	if ((rc = db_step(st)) == DB_ROW) {
 		have = 1;
 		cached = xstrdup(db_col_text(st, 0));
-		expires = sqlite3_column_int64(st, 1);
-		last_try = sqlite3_column_int64(st, 2);
+		expires = db_col_int64(st, 1);
+		last_try = db_col_int64(st, 2);
 	}
 	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err, "jwks_cache select");
 	if (have && cached != NULL && now < expires && !refetch) {
 		*out = cached;
@@ -204,9 +204,9 @@ jwks_get(struct p2p_db *db, const struct p2p_config *cfg,
 		}
 		db_bind_text(st, 1, client_id);
 		db_bind_text(st, 2, fresh);
-		sqlite3_bind_int64(st, 3, now);
-		sqlite3_bind_int64(st, 4, now + ttl);
-		rc = sqlite3_step(st);
+		db_bind_int64(st, 3, now);
+		db_bind_int64(st, 4, now + ttl);
+		rc = db_step(st);
 		db_done(st);
 		free(cached);
 		*out = fresh;
@@ -217,13 +217,13 @@ jwks_get(struct p2p_db *db, const struct p2p_config *cfg,
 			return -1;
 		}
 		db_bind_text(st, 1, client_id);
-		sqlite3_bind_int64(st, 2, now);
-		rc = sqlite3_step(st);
+		db_bind_int64(st, 2, now);
+		rc = db_step(st);
 		db_done(st);
 		*out = cached;
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		log_warn("jwks_cache update for %s: %s", client_id,
-		    sqlite3_errstr(rc));
+		    db_errstr(rc));
 	return 0;
 }

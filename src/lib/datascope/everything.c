@@ -270,7 +270,7 @@ page_rows(struct p2p_db *db, const struct release_rules *rules,
     int patient_only, struct ev_page *pg, struct p2p_err *err)
 {
 	struct release_row	 row;
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	int			 r, is_patient;
 
 	if ((st = release_open(db, rules, id, after_type, after_rid, 0,

@@ -391,35 +391,35 @@ release_add_typefilter(struct release_rules *r, const char *list,
 
 /* Binds ?1..?17 of RELEASE_WHERE and the limit ?12. */
 static void
-bind_where(sqlite3_stmt *st, const struct release_rules *r,
+bind_where(struct db_stmt *st, const struct release_rules *r,
     const char *patient, const char *after_type, long long after_rid,
     long long limit)
 {
 	db_bind_text(st, 1, patient);
 	db_bind_text(st, 2, r->types[0] ? r->types : NULL);
 	db_bind_text(st, 3, after_type ? after_type : "");
-	sqlite3_bind_int64(st, 4, after_rid);
+	db_bind_int64(st, 4, after_rid);
 	db_bind_text(st, 5, r->dos_min);
 	db_bind_text(st, 6, r->start[0] ? r->start : NULL);
 	db_bind_text(st, 7, r->end[0] ? r->end : NULL);
 	db_bind_text(st, 8, r->pa_min);
-	sqlite3_bind_int(st, 9, r->sensitive);
+	db_bind_int(st, 9, r->sensitive);
 	db_bind_text(st, 10, r->since[0] ? r->since : NULL);
 	db_bind_text(st, 11, r->until[0] ? r->until : NULL);
-	sqlite3_bind_int64(st, 12, limit > 0 ? limit : -1);
-	sqlite3_bind_int(st, 13, SCOPE_EXCLUDED);
-	sqlite3_bind_int(st, 14, SCOPE_PA_CLOSED);
-	sqlite3_bind_int(st, 15, SCOPE_SENSITIVE);
-	sqlite3_bind_int(st, 16, SCOPE_DRUG);
-	sqlite3_bind_int(st, 17, r->drug_pa);
+	db_bind_int64(st, 12, limit > 0 ? limit : -1);
+	db_bind_int(st, 13, SCOPE_EXCLUDED);
+	db_bind_int(st, 14, SCOPE_PA_CLOSED);
+	db_bind_int(st, 15, SCOPE_SENSITIVE);
+	db_bind_int(st, 16, SCOPE_DRUG);
+	db_bind_int(st, 17, r->drug_pa);
 }
 
-sqlite3_stmt *
+struct db_stmt *
 release_open(struct p2p_db *db, const struct release_rules *r,
     const char *patient, const char *after_type, long long after_rid,
     long long limit, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	if ((st = db_stmt(db, sql_rows, err)) == NULL)
 		return NULL;
@@ -486,23 +486,23 @@ tf_match(const struct release_rules *r, const char *type, const char *dos,
 
 int
 release_next(struct p2p_db *db, const struct release_rules *r,
-    sqlite3_stmt *st, struct release_row *row, struct p2p_err *err)
+    struct db_stmt *st, struct release_row *row, struct p2p_err *err)
 {
 	int	 rc;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		row->rid = sqlite3_column_int64(st, 0);
+	while ((rc = db_step(st)) == DB_ROW) {
+		row->rid = db_col_int64(st, 0);
 		row->type = db_col_text(st, 1);
 		row->id = db_col_text(st, 2);
 		row->json = db_col_text(st, 5);
-		row->len = (size_t)sqlite3_column_bytes(st, 5);
+		row->len = db_col_bytes(st, 5);
 		if (row->type == NULL || row->id == NULL || row->json == NULL)
 			continue;
 		if (r->ntf == 0 || tf_match(r, row->type, db_col_text(st, 3),
 		    db_col_text(st, 4), row->json, row->len))
 			return 1;
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return db_fail(db, rc, err, "release rows");
 	return 0;
 }
@@ -512,7 +512,7 @@ release_count(struct p2p_db *db, const struct release_rules *r,
     const char *patient, long long *n, struct p2p_err *err)
 {
 	struct release_row	 row;
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	int			 rc;
 
 	*n = 0;
@@ -527,11 +527,11 @@ release_count(struct p2p_db *db, const struct release_rules *r,
 	if ((st = db_stmt(db, sql_count, err)) == NULL)
 		return -1;
 	bind_where(st, r, patient, "", 0, 0);
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+	if ((rc = db_step(st)) != DB_ROW) {
 		db_done(st);
 		return db_fail(db, rc, err, "release count");
 	}
-	*n = sqlite3_column_int64(st, 0);
+	*n = db_col_int64(st, 0);
 	db_done(st);
 	return 0;
 }
@@ -647,30 +647,30 @@ release_refs(const char *s, size_t len,
 int
 release_provenance_any(struct p2p_db *db, int *any, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc;
 
 	*any = 0;
 	if ((st = db_stmt(db, sql_any_provenance, err)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		*any = sqlite3_column_int(st, 0);
+	if ((rc = db_step(st)) == DB_ROW)
+		*any = db_col_int(st, 0);
 	db_done(st);
-	return rc == SQLITE_ROW ? 0 : db_fail(db, rc, err, "provenance");
+	return rc == DB_ROW ? 0 : db_fail(db, rc, err, "provenance");
 }
 
-sqlite3_stmt *
+struct db_stmt *
 release_provenance_open(struct p2p_db *db, const struct release_rules *r,
     const char *targets, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	if ((st = db_stmt(db, sql_provenance, err)) == NULL)
 		return NULL;
 	db_bind_text(st, 1, targets);
-	sqlite3_bind_int(st, 2, SCOPE_EXCLUDED);
-	sqlite3_bind_int(st, 3, SCOPE_SENSITIVE);
-	sqlite3_bind_int(st, 4, r->sensitive);
+	db_bind_int(st, 2, SCOPE_EXCLUDED);
+	db_bind_int(st, 3, SCOPE_SENSITIVE);
+	db_bind_int(st, 4, r->sensitive);
 	db_bind_text(st, 5, r->since[0] ? r->since : NULL);
 	db_bind_text(st, 6, r->until[0] ? r->until : NULL);
 	return st;
@@ -681,7 +681,7 @@ release_ref(struct p2p_db *db, const struct release_rules *r,
     const char *type, const char *id, struct p2p_buf *out,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	const char	*txt;
 	int		 rc, found = 0;
 
@@ -689,9 +689,9 @@ release_ref(struct p2p_db *db, const struct release_rules *r,
 	if ((st = db_query(db, sql_ref, err, "ttiii", type, id, SCOPE_EXCLUDED,
 	    SCOPE_SENSITIVE, r->sensitive)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	if ((rc = db_step(st)) == DB_ROW &&
 	    (txt = db_col_text(st, 0)) != NULL) {
-		if (buf_add(out, txt, (size_t)sqlite3_column_bytes(st, 0)) == -1) {
+		if (buf_add(out, txt, db_col_bytes(st, 0)) == -1) {
 			db_done(st);
 			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 			    "out of memory");
@@ -699,7 +699,7 @@ release_ref(struct p2p_db *db, const struct release_rules *r,
 		found = 1;
 	}
 	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err, "referenced resource");
 	return found;
 }

@@ -163,7 +163,7 @@ int	 release_kv_parse(json_object *, struct p2p_kvlist *out,
  * order, at most limit rows (<= 0: no limit).  Step with
  * release_next(); db_done() the statement after use.  NULL with err.
  */
-sqlite3_stmt *release_open(struct p2p_db *, const struct release_rules *,
+struct db_stmt *release_open(struct p2p_db *, const struct release_rules *,
 	    const char *patient, const char *after_type, long long after_rid,
 	    long long limit, struct p2p_err *);
 /*
@@ -171,7 +171,7 @@ sqlite3_stmt *release_open(struct p2p_db *, const struct release_rules *,
  * Rows failing a _typeFilter are skipped.
  */
 int	 release_next(struct p2p_db *, const struct release_rules *,
-	    sqlite3_stmt *, struct release_row *, struct p2p_err *);
+	    struct db_stmt *, struct release_row *, struct p2p_err *);
 
 /*
  * Provenance loaded from source systems (not in any member's record)
@@ -181,7 +181,7 @@ int	 release_next(struct p2p_db *, const struct release_rules *,
  * with err.  release_provenance_any() sets *any when some Provenance is
  * loaded at all (else there is nothing to look for).  0 or -1.
  */
-sqlite3_stmt *release_provenance_open(struct p2p_db *,
+struct db_stmt *release_provenance_open(struct p2p_db *,
 	    const struct release_rules *, const char *targets,
 	    struct p2p_err *);
 int	 release_provenance_any(struct p2p_db *, int *any, struct p2p_err *);

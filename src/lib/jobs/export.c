@@ -264,7 +264,7 @@ put_row(struct walk *w, const struct release_row *row, struct p2p_err *err)
 
 /* Writes every row of st (release_open() or the like; NULL: failed). */
 static int
-put_rows(struct walk *w, sqlite3_stmt *st, struct p2p_err *err)
+put_rows(struct walk *w, struct db_stmt *st, struct p2p_err *err)
 {
 	struct release_row	 row;
 	int			 rc;
@@ -418,21 +418,21 @@ int
 export_group_owned(struct p2p_db *db, const char *group, const char *client,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	const char	*owner, *kind;
 	int		 ok = 0, rc;
 
 	if ((st = db_query(db, export_queries[STMT_GROUP], err, "t",
 	    group)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	if ((rc = db_step(st)) == DB_ROW) {
 		owner = db_col_text(st, 0);
 		kind = db_col_text(st, 1);
 		ok = owner != NULL && kind != NULL &&
 		    strcmp(owner, client) == 0 && strcmp(kind, "match") == 0;
 	}
 	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err, "group lookup");
 	if (!ok)
 		/* Not telling a stranger that someone else's group exists. */
@@ -481,15 +481,15 @@ static int
 group_size(struct walk *w, enum stmt size, const char *key,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc;
 
 	if ((st = db_query(w->db, export_queries[size], err, "t", key)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		w->total = sqlite3_column_int64(st, 0);
+	if ((rc = db_step(st)) == DB_ROW)
+		w->total = db_col_int64(st, 0);
 	db_done(st);
-	return rc == SQLITE_ROW ? 0 : db_fail(w->db, rc, err, "group size");
+	return rc == DB_ROW ? 0 : db_fail(w->db, rc, err, "group size");
 }
 
 /*
@@ -504,7 +504,7 @@ static int
 export_set(struct walk *w, enum stmt size, enum stmt page, const char *key,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 last[128] = "";
 	size_t		 n, i;
 	int		 rc, r = 0;
@@ -518,8 +518,8 @@ export_set(struct walk *w, enum stmt size, enum stmt page, const char *key,
 		db_bind_text(st, 1, w->job->client_id);
 		db_bind_text(st, 2, key);
 		db_bind_text(st, 3, last);
-		sqlite3_bind_int(st, 4, WALK_MEMBERS);
-		rc = sqlite3_step(st);
+		db_bind_int(st, 4, WALK_MEMBERS);
+		rc = db_step(st);
 		n = 0;
 		while (n < WALK_MEMBERS && (r = consent_access_next(w->db, st,
 		    &rc, w->cfg->allow_legacy_consentless != 0, w->now,
@@ -545,7 +545,7 @@ static int
 export_listed(struct walk *w, const char *group,
     const struct p2p_kvlist *args, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	const char	*ref, *id;
 	char		 text[300];
 	size_t		 i, j;
@@ -570,7 +570,7 @@ export_listed(struct walk *w, const char *group,
 				return -1;
 			db_bind_text(st, 1, group);
 			db_bind_text(st, 2, id);
-			member = sqlite3_step(st) == SQLITE_ROW;
+			member = db_step(st) == DB_ROW;
 			db_done(st);
 		}
 		if (!member) {

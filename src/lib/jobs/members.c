@@ -72,7 +72,7 @@ int
 job_members_add(struct p2p_db *db, const struct job *job,
     const struct job_member_row *m, size_t n, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	struct p2p_buf	 b = { NULL, 0, 0 };
 	size_t		 i;
 	int		 rc, oom = 0;
@@ -102,23 +102,23 @@ job_members_add(struct p2p_db *db, const struct job *job,
 	db_bind_text(st, 1, job->id);
 	db_bind_text(st, 2, b.p);
 	db_bind_text(st, 3, job->runner);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	db_done(st);
 	buf_free(&b);
-	return rc == SQLITE_DONE ? 0 : record_fail(db, rc, err, "job members");
+	return rc == DB_DONE ? 0 : record_fail(db, rc, err, "job members");
 }
 
 int
 job_member_add(struct p2p_db *db, const char *job_id, const char *patient,
     long long cid, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	if ((st = db_query(db, sql[STMT_ADD], err, "tt", job_id,
 	    patient)) == NULL)
 		return -1;
 	if (cid > 0)
-		sqlite3_bind_int64(st, 3, cid);
+		db_bind_int64(st, 3, cid);
 	return db_step_done(db, st, err, "insert job member");
 }
 
@@ -133,7 +133,7 @@ int
 job_members_publish(struct p2p_db *db, const struct job *job,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 ts[32];
 	int		 rc;
 
@@ -145,9 +145,9 @@ job_members_publish(struct p2p_db *db, const struct job *job,
 	db_bind_text(st, 3, job->client_id);
 	db_bind_text(st, 4, job->kind);
 	db_bind_text(st, 5, AUDIT_RELEASE);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	db_done(st);
-	return rc == SQLITE_DONE ? 0 :
+	return rc == DB_DONE ? 0 :
 	    record_fail(db, rc, err, "publish release records");
 }
 
@@ -159,7 +159,7 @@ static int
 fetched(struct p2p_db *db, const char *client, const char *detail,
     struct p2p_buf *b, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 ts[32];
 	int		 rc;
 
@@ -175,10 +175,10 @@ fetched(struct p2p_db *db, const char *client, const char *detail,
 	db_bind_text(st, 3, client);
 	db_bind_text(st, 4, b->p);
 	db_bind_text(st, 5, detail);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	db_done(st);
 	buf_reset(b);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "audit insert");
+	return rc == DB_DONE ? 0 : db_fail(db, rc, err, "audit insert");
 }
 
 /*
@@ -195,7 +195,7 @@ job_members_release(struct p2p_db *db, const struct p2p_config *cfg,
 {
 	struct consent_decision	 d;
 	struct p2p_buf		 b = { NULL, 0, 0 };
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	char			 detail[200];
 	size_t			 n = 0;
 	int			 rc, r;
@@ -208,7 +208,7 @@ job_members_release(struct p2p_db *db, const struct p2p_config *cfg,
 		goto fail;
 	db_bind_text(st, 1, client);
 	db_bind_text(st, 2, id);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	while ((r = consent_access_next(db, st, &rc,
 	    cfg->allow_legacy_consentless != 0, now, &d, err)) == 1) {
 		if (!d.ok) {

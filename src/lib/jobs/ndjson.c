@@ -278,7 +278,7 @@ job_out_error(struct job_out *o, json_object *outcome, struct p2p_err *err)
 int
 job_out_finish(struct job_out *o, struct p2p_db *db, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	struct out_file	*f;
 	char		 tmp[PATH_MAX], fin[PATH_MAX];
 	size_t		 i;

@@ -93,7 +93,7 @@ job_create(struct p2p_db *db, const struct p2p_config *cfg,
     const char *client, const char *kind, const char *request,
     json_object *params, char id[JOB_ID_LEN + 1], struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	const char	*text;
 	time_t		 now = now_sec();
 
@@ -106,8 +106,8 @@ job_create(struct p2p_db *db, const struct p2p_config *cfg,
 	if (text == NULL)
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
 	if ((st = db_query(db, sql[STMT_INSERT], err, "tttttII", id, client,
-	    kind, request, text, (sqlite3_int64)now,
-	    (sqlite3_int64)(now + cfg->job_ttl))) == NULL)
+	    kind, request, text, (long long)now,
+	    (long long)(now + cfg->job_ttl))) == NULL)
 		return -1;
 	if (db_step_done(db, st, err, "insert job") == -1)
 		return -1;
@@ -191,7 +191,7 @@ static int
 load_job(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
     struct job *job, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	struct p2p_err	 perr;
 	const char	*params;
 	int		 rc;
@@ -199,9 +199,9 @@ load_job(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
 	memset(job, 0, sizeof(*job));
 	if ((st = db_query(db, sql[STMT_LOAD], err, "t", id)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+	if ((rc = db_step(st)) != DB_ROW) {
 		db_done(st);
-		return db_fail(db, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err,
+		return db_fail(db, rc == DB_DONE ? DB_ERROR : rc, err,
 		    "load job");
 	}
 	str_copy(job->id, sizeof(job->id), id);
@@ -230,7 +230,7 @@ job_claim(struct p2p_db *db, const struct p2p_config *cfg,
     const char *runner, long long stale, struct job *job,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 id[JOB_ID_LEN + 1] = "", tt[32];
 	time_t		 now = now_sec();
 	int		 rc;
@@ -240,10 +240,10 @@ job_claim(struct p2p_db *db, const struct p2p_config *cfg,
 		return -1;
 	if ((st = db_stmt(db, sql[STMT_QUEUED], err)) == NULL)
 		goto fail;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	if ((rc = db_step(st)) == DB_ROW)
 		str_copy(id, sizeof(id), db_col_text(st, 0));
 	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	if (rc != DB_ROW && rc != DB_DONE) {
 		db_fail(db, rc, err, "find queued job");
 		goto fail;
 	}
@@ -251,8 +251,8 @@ job_claim(struct p2p_db *db, const struct p2p_config *cfg,
 		/* Nothing queued: a job whose runner died? */
 		if ((st = db_stmt(db, sql[STMT_RUNNING], err)) == NULL)
 			goto fail;
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			if (sqlite3_column_int64(st, 2) < now - stale ||
+		while ((rc = db_step(st)) == DB_ROW) {
+			if (db_col_int64(st, 2) < now - stale ||
 			    runner_dead(db_col_text(st, 1))) {
 				log_info("job %s: taking over from %s",
 				    db_col_text(st, 0), db_col_text(st, 1) ?
@@ -262,7 +262,7 @@ job_claim(struct p2p_db *db, const struct p2p_config *cfg,
 			}
 		}
 		db_done(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		if (rc != DB_ROW && rc != DB_DONE) {
 			db_fail(db, rc, err, "find running jobs");
 			goto fail;
 		}
@@ -275,10 +275,10 @@ job_claim(struct p2p_db *db, const struct p2p_config *cfg,
 	if ((st = db_stmt(db, sql[STMT_TAKE], err)) == NULL)
 		goto fail;
 	db_bind_text(st, 1, runner);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+	db_bind_int64(st, 2, (long long)now);
 	db_bind_text(st, 3, tt);
 	db_bind_text(st, 4, id);
-	sqlite3_bind_int64(st, 5, now_ms());
+	db_bind_int64(st, 5, now_ms());
 	if (db_step_done(db, st, err, "claim job") == -1)
 		goto fail;
 	/* A job taken back starts anew: nothing of the dead run counts. */
@@ -309,19 +309,19 @@ job_heartbeat(struct p2p_db *db, const struct job *job, const char *runner,
     const char *progress, long long done, long long total,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	if ((st = db_query(db, sql[STMT_BEAT], err, "Ittt",
-	    (sqlite3_int64)now_sec(), progress, job->id, runner)) == NULL)
+	    (long long)now_sec(), progress, job->id, runner)) == NULL)
 		return -1;
 	if (total > 0) {
-		sqlite3_bind_int64(st, 5, done);
-		sqlite3_bind_int64(st, 6, total);
-		sqlite3_bind_int64(st, 7, now_ms());
+		db_bind_int64(st, 5, done);
+		db_bind_int64(st, 6, total);
+		db_bind_int64(st, 7, now_ms());
 	}
 	if (db_step_done(db, st, err, "job heartbeat") == -1)
 		return -1;
-	return sqlite3_changes(db->h) == 1 ? 0 : 1;
+	return db_changes(db) == 1 ? 0 : 1;
 }
 
 int
@@ -329,20 +329,20 @@ job_complete(struct p2p_db *db, const struct p2p_config *cfg,
     const struct job *job, const char *runner, struct job_out *o,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	time_t		 now = now_sec();
 
 	if (db_begin(db, err) == -1)
 		return -1;
 	if ((st = db_stmt(db, sql[STMT_COMPLETE], err)) == NULL)
 		goto fail;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)(now + cfg->job_ttl));
+	db_bind_int64(st, 1, (long long)now);
+	db_bind_int64(st, 2, (long long)(now + cfg->job_ttl));
 	db_bind_text(st, 3, job->id);
 	db_bind_text(st, 4, runner);
 	if (db_step_done(db, st, err, "complete job") == -1)
 		goto fail;
-	if (sqlite3_changes(db->h) != 1) {
+	if (db_changes(db) != 1) {
 		/* Cancelled meanwhile, or taken over: not ours to list. */
 		db_rollback(db);
 		job_dir_remove(cfg, job->id);
@@ -364,7 +364,7 @@ job_fail(struct p2p_db *db, const struct p2p_config *cfg,
     const struct job *job, const char *runner, const struct p2p_err *why,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	json_object	*oo;
 	time_t		 now = now_sec();
 	int		 ours;
@@ -377,15 +377,15 @@ job_fail(struct p2p_db *db, const struct p2p_config *cfg,
 		goto fail;
 	if ((st = db_stmt(db, sql[STMT_FAIL], err)) == NULL)
 		goto fail;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)(now + cfg->job_ttl));
+	db_bind_int64(st, 1, (long long)now);
+	db_bind_int64(st, 2, (long long)(now + cfg->job_ttl));
 	db_bind_text(st, 3, fhir_json(oo));
 	db_bind_text(st, 4, job->id);
 	db_bind_text(st, 5, runner);
 	if (db_step_done(db, st, err, "fail job") == -1)
 		goto fail;
 	/* Nothing of a failed run was released: no record stays. */
-	if ((ours = sqlite3_changes(db->h) == 1) &&
+	if ((ours = db_changes(db) == 1) &&
 	    job_members_clear(db, job->id, err) == -1)
 		goto fail;
 	if (db_commit(db, err) == -1)
@@ -407,19 +407,19 @@ static int
 collect_ids(struct p2p_db *db, enum stmt which, time_t now,
     char ids[][JOB_ID_LEN + 1], int *n, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc;
 
 	*n = 0;
 	if ((st = db_stmt(db, sql[which], err)) == NULL)
 		return -1;
 	if (which == STMT_EXPIRED)
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < 100)
+		db_bind_int64(st, 1, (long long)now);
+	while ((rc = db_step(st)) == DB_ROW && *n < 100)
 		if (str_copy(ids[*n], JOB_ID_LEN + 1, db_col_text(st, 0)) == 0)
 			(*n)++;
 	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err, "list jobs");
 	return 0;
 }
@@ -452,7 +452,7 @@ int
 job_cancel(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
     const char *client, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	if (!job_id_valid(id) || client == NULL || client[0] == '\0')
 		return 1;
@@ -461,7 +461,7 @@ job_cancel(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
 		return -1;
 	if (db_step_done(db, st, err, "cancel job") == -1)
 		return -1;
-	if (sqlite3_changes(db->h) != 1)
+	if (db_changes(db) != 1)
 		return 1;
 	/*
 	 * A runner still working on it notices at its next heartbeat or

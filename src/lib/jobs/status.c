@@ -62,7 +62,7 @@ int
 job_get(struct p2p_db *db, const char *id, const char *client, time_t now,
     struct job_state *s, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc, found = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -70,8 +70,8 @@ job_get(struct p2p_db *db, const char *id, const char *client, time_t now,
 		return 1;
 	if ((st = db_query(db, sql[STMT_GET], err, "tt", id, client)) == NULL)
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = db_step(st);
+	if (rc == DB_ROW) {
 		str_copy(s->kind, sizeof(s->kind), db_col_text(st, 0));
 		str_copy(s->status, sizeof(s->status), db_col_text(st, 1));
 		str_copy(s->request, sizeof(s->request), db_col_text(st, 2));
@@ -79,15 +79,15 @@ job_get(struct p2p_db *db, const char *id, const char *client, time_t now,
 		str_copy(s->transaction_time, sizeof(s->transaction_time),
 		    db_col_text(st, 4));
 		s->error = xstrdup(db_col_text(st, 5));
-		s->expires = sqlite3_column_int64(st, 6);
-		s->started_ms = sqlite3_column_int64(st, 7);
-		s->beat_ms = sqlite3_column_int64(st, 8);
-		s->done = sqlite3_column_int64(st, 9);
-		s->total = sqlite3_column_int64(st, 10);
+		s->expires = db_col_int64(st, 6);
+		s->started_ms = db_col_int64(st, 7);
+		s->beat_ms = db_col_int64(st, 8);
+		s->done = db_col_int64(st, 9);
+		s->total = db_col_int64(st, 10);
 		found = 1;
 	}
 	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err, "read job");
 	if (!found || strcmp(s->status, "cancelled") == 0 || s->expires < now) {
 		job_state_free(s);
@@ -200,7 +200,7 @@ int
 job_poll(struct p2p_db *db, const char *id, const char *client,
     int64_t now, int ra, int *wait, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	long long	 early = 0, due = 0;
 	int		 rc;
 
@@ -208,13 +208,13 @@ job_poll(struct p2p_db *db, const char *id, const char *client,
 	if ((st = db_query(db, sql[STMT_POLL], err, "ttIiii", id, client,
 	    (long long)now, ra, JOB_POLL_MIN_RA, JOB_POLL_STRIKES - 1)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		early = sqlite3_column_int64(st, 0);
-		due = sqlite3_column_int64(st, 1);
-		rc = sqlite3_step(st);
+	if ((rc = db_step(st)) == DB_ROW) {
+		early = db_col_int64(st, 0);
+		due = db_col_int64(st, 1);
+		rc = db_step(st);
 	}
 	db_done(st);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return db_fail(db, rc, err, "job poll");
 	if (early < JOB_POLL_STRIKES)
 		return 0;
@@ -317,7 +317,7 @@ job_file(struct p2p_db *db, const struct p2p_config *cfg, const char *id,
     size_t pathsz, struct p2p_err *err)
 {
 	struct job_state	 s;
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	int			 rc, complete;
 
 	if (!job_id_valid(id) || !file_name_valid(name))
@@ -380,7 +380,7 @@ job_manifest(struct p2p_db *db, const struct p2p_config *cfg,
     const char *id, const struct job_state *s, time_t now,
     json_object **out, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	json_object	*m, *output, *errors;
 	long long	 exp;
 	int		 rc;
@@ -408,11 +408,11 @@ job_manifest(struct p2p_db *db, const struct p2p_config *cfg,
 		return -1;
 	}
 	db_bind_text(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		const char *kind = db_col_text(st, 0);
 
 		if (manifest_item(cfg, id, db_col_text(st, 1),
-		    db_col_text(st, 2), sqlite3_column_int64(st, 3), exp,
+		    db_col_text(st, 2), db_col_int64(st, 3), exp,
 		    kind != NULL && strcmp(kind, "error") == 0 ? errors :
 		    output, err) == -1) {
 			db_done(st);
@@ -421,7 +421,7 @@ job_manifest(struct p2p_db *db, const struct p2p_config *cfg,
 		}
 	}
 	db_done(st);
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		json_object_put(m);
 		return db_fail(db, rc, err, "list job files");
 	}

@@ -17,7 +17,7 @@ audit_log(struct p2p_db *db, const char *event, const char *outcome,
     const char *client, const char *patient, long long cid,
     const char *detail, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 ts[32];
 
 	if ((st = db_stmt(db, sql_insert, err)) == NULL)
@@ -29,7 +29,7 @@ audit_log(struct p2p_db *db, const char *event, const char *outcome,
 	db_bind_text(st, 4, client);
 	db_bind_text(st, 5, patient);
 	if (cid > 0)
-		sqlite3_bind_int64(st, 6, cid);
+		db_bind_int64(st, 6, cid);
 	db_bind_text(st, 7, detail);
 	return db_step_done(db, st, err, "audit insert");
 }
@@ -276,7 +276,7 @@ audit_export(struct p2p_db *db, const struct p2p_config *cfg,
     const char *patient, const char *since, const char *until, FILE *out,
     long *count, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	struct audit_row r;
 	json_object	*ev;
 	int		 rc;
@@ -291,9 +291,9 @@ audit_export(struct p2p_db *db, const struct p2p_config *cfg,
 	db_bind_text(st, 3, until != NULL ? until : "9999");
 	while ((rc = db_next(st, "Itttttttt", &r.aid, &r.time, &r.event,
 	    &r.outcome, &r.client_id, &r.client_npi, &r.patient,
-	    &r.consent_id, &r.detail)) == SQLITE_ROW) {
+	    &r.consent_id, &r.detail)) == DB_ROW) {
 		if (r.time == NULL || r.event == NULL || r.outcome == NULL) {
-			rc = SQLITE_CORRUPT;
+			rc = DB_CORRUPT;
 			break;
 		}
 		if ((ev = audit_event_json(&r, cfg)) == NULL) {
@@ -311,7 +311,7 @@ audit_export(struct p2p_db *db, const struct p2p_config *cfg,
 		(*count)++;
 	}
 	db_done(st);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return db_fail(db, rc, err, "audit export");
 	return 0;
 }

@@ -611,17 +611,17 @@ static int
 old_consent(struct p2p_db *db, const struct job *job, const char *patient,
     long long *cid, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc;
 
 	*cid = 0;
 	if ((st = db_query(db, sql_old_cid, err, "ttt", job->id, job->client_id,
 	    patient)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		*cid = sqlite3_column_int64(st, 0);
+	if ((rc = db_step(st)) == DB_ROW)
+		*cid = db_col_int64(st, 0);
 	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err, "earlier consent");
 	return 0;
 }
@@ -631,7 +631,7 @@ static int
 store_member(struct p2p_db *db, const struct job *job, const char *gid,
     struct member *m, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 again = m->cid > 0;
 
 	if ((!again && consent_store(db, m->in.consent, &m->terms, m->patient,
@@ -663,7 +663,7 @@ store(struct p2p_db *db, const struct p2p_config *cfg, const struct job *job,
     struct member *ms, size_t n, char gids[B_ERROR][40], const char *npi,
     const char *date, json_object *groups[B_ERROR], struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	struct p2p_err	 e;
 	char		 created[32];
 	size_t		 i;

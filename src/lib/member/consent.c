@@ -270,17 +270,17 @@ int
 consent_optout(struct p2p_db *db, const char *patient, int *optout,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc;
 
 	*optout = 0;
 	if ((st = db_query(db, sql[STMT_OPTOUT], err, "t", patient)) == NULL)
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	rc = db_step(st);
+	if (rc == DB_ROW)
 		*optout = 1;
 	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err, "opt-out lookup");
 	return 0;
 }
@@ -290,7 +290,7 @@ consent_store(struct p2p_db *db, json_object *consent,
     const struct consent_terms *t, const char *patient, const char *client,
     long long *cid, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	const char	*json;
 	char		 id[40], ts[32];
 
@@ -314,7 +314,7 @@ consent_store(struct p2p_db *db, json_object *consent,
 		return -1;
 	if (db_step_done(db, st, err, "consent insert") == -1)
 		return -1;
-	*cid = sqlite3_last_insert_rowid(db->h);
+	*cid = db_last_id(db);
 
 	if ((st = db_query(db, sql[STMT_HISTORY], err, "Itt", *cid, client,
 	    ts)) == NULL)
@@ -331,7 +331,7 @@ consent_record_match(struct p2p_db *db, const char *client,
     const char *patient, long long cid, const char *group_id,
     int consentless, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 ts[32];
 
 	if (cid <= 0 && !consentless)
@@ -342,21 +342,21 @@ consent_record_match(struct p2p_db *db, const char *client,
 	    patient)) == NULL)
 		return -1;
 	if (cid > 0)
-		sqlite3_bind_int64(st, 3, cid);
+		db_bind_int64(st, 3, cid);
 	db_bind_text(st, 4, group_id);
-	sqlite3_bind_int(st, 5, consentless ? 1 : 0);
+	db_bind_int(st, 5, consentless ? 1 : 0);
 	db_bind_text(st, 6, ts);
 	return db_step_done(db, st, err, "match insert");
 }
 
 /* Does the match of st's current row release the member at now? */
 static int
-row_releases(sqlite3_stmt *st, int allow_consentless, time_t now)
+row_releases(struct db_stmt *st, int allow_consentless, time_t now)
 {
 	const char	*status, *ps, *pe;
 	time_t		 t0, t1;
 
-	if (sqlite3_column_int(st, 3))		/* consent-less legacy */
+	if (db_col_int(st, 3))		/* consent-less legacy */
 		return allow_consentless;
 	status = db_col_text(st, 4);
 	ps = db_col_text(st, 6);
@@ -367,7 +367,7 @@ row_releases(sqlite3_stmt *st, int allow_consentless, time_t now)
 }
 
 int
-consent_access_next(struct p2p_db *db, sqlite3_stmt *st, int *rc,
+consent_access_next(struct p2p_db *db, struct db_stmt *st, int *rc,
     int allow_consentless, time_t now, struct consent_decision *d,
     struct p2p_err *err)
 {
@@ -376,8 +376,8 @@ consent_access_next(struct p2p_db *db, sqlite3_stmt *st, int *rc,
 
 	memset(d, 0, sizeof(*d));
 	p2p_err_init(&d->why);
-	if (*rc != SQLITE_ROW)
-		return *rc == SQLITE_DONE ? 0 :
+	if (*rc != DB_ROW)
+		return *rc == DB_DONE ? 0 :
 		    db_fail(db, *rc, err, "release check");
 	if ((p = db_col_text(st, 0)) == NULL ||
 	    strlen(p) >= sizeof(d->patient))
@@ -386,23 +386,23 @@ consent_access_next(struct p2p_db *db, sqlite3_stmt *st, int *rc,
 	memcpy(d->patient, p, strlen(p) + 1);
 	/* The member's matches, newest first: the first that releases. */
 	do {
-		if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+		if (!db_col_null(st, 1)) {
 			rows++;
 			if (!d->ok && row_releases(st, allow_consentless,
 			    now)) {
 				d->ok = 1;
-				d->cid = sqlite3_column_int64(st, 2);
+				d->cid = db_col_int64(st, 2);
 				policy = db_col_text(st, 5);
-				d->sensitive = !sqlite3_column_int(st, 3) &&
+				d->sensitive = !db_col_int(st, 3) &&
 				    policy != NULL &&
 				    strcmp(policy, "sensitive") == 0;
-				optout = sqlite3_column_int(st, 8);
+				optout = db_col_int(st, 8);
 			}
 		}
-		*rc = sqlite3_step(st);
-	} while (*rc == SQLITE_ROW && (p = db_col_text(st, 0)) != NULL &&
+		*rc = db_step(st);
+	} while (*rc == DB_ROW && (p = db_col_text(st, 0)) != NULL &&
 	    strcmp(p, d->patient) == 0);
-	if (*rc != SQLITE_ROW && *rc != SQLITE_DONE)
+	if (*rc != DB_ROW && *rc != DB_DONE)
 		return db_fail(db, *rc, err, "release check");
 	if (rows == 0)
 		p2p_fail(&d->why, 404, P2P_ISSUE_NOT_FOUND, "no member"
@@ -427,7 +427,7 @@ access_check(struct p2p_db *db, int allow_consentless, const char *client,
     struct p2p_err *err)
 {
 	struct consent_decision	 d;
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	int			 rc, r;
 
 	*cid = 0;
@@ -435,13 +435,13 @@ access_check(struct p2p_db *db, int allow_consentless, const char *client,
 	if ((st = db_query(db, sql[STMT_ACCESS], err, "tt", client,
 	    patient)) == NULL)
 		return -1;
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	r = consent_access_next(db, st, &rc, allow_consentless, now, &d, err);
 	db_done(st);
 	if (r == -1)
 		return -1;
 	if (r == 0)
-		return db_fail(db, SQLITE_ERROR, err, "release check");
+		return db_fail(db, DB_ERROR, err, "release check");
 	if (!d.ok)
 		return p2p_fail(err, d.why.status, d.why.issue, "%s",
 		    d.why.msg);
@@ -482,7 +482,7 @@ int
 consent_get(struct p2p_db *db, const char *id, struct consent_row *r,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc;
 
 	memset(r, 0, sizeof(*r));
@@ -523,7 +523,7 @@ int
 consent_set_status(struct p2p_db *db, const struct consent_row *r,
     const char *status, const char *by, int *changed, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	json_object	*o = NULL, *v;
 	const char	*json, *client;
 	char		 ts[32], detail[160];
@@ -549,7 +549,7 @@ consent_set_status(struct p2p_db *db, const struct consent_row *r,
 	time_instant(now_sec(), ts);
 	if ((st = db_stmt(db, sql[STMT_SET_STATUS], err)) == NULL)
 		goto out;
-	sqlite3_bind_int64(st, 1, r->cid);
+	db_bind_int64(st, 1, r->cid);
 	db_bind_text(st, 2, status);
 	db_bind_text(st, 3, ts);
 	db_bind_text(st, 4, json);
@@ -596,7 +596,7 @@ json_object *
 consent_search(struct p2p_db *db, const char *fhir_base, const char *client,
     const char *patient, struct p2p_err *err)
 {
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	struct consent_row	 r;
 	json_object		*b, *entries, *e, *res, *s, *links, *l;
 	char			 url[800];
@@ -626,8 +626,8 @@ consent_search(struct p2p_db *db, const char *fhir_base, const char *client,
 	}
 	db_bind_text(st, 1, client);
 	db_bind_text(st, 2, patient);
-	sqlite3_bind_int(st, 3, CONSENT_SEARCH_MAX);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_int(st, 3, CONSENT_SEARCH_MAX);
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (consent_get(db, db_col_text(st, 0), &r, err) != 0)
 			break;
 		res = consent_resource(&r);
@@ -647,7 +647,7 @@ consent_search(struct p2p_db *db, const char *fhir_base, const char *client,
 		n++;
 	}
 	db_done(st);
-	if (err->status == 0 && rc != SQLITE_DONE)
+	if (err->status == 0 && rc != DB_DONE)
 		db_fail(db, rc, err, "consent search");
 	if (err->status == 0 && fhir_add_int(b, "total", n) == -1)
 		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION, "out of memory");
@@ -740,7 +740,7 @@ consent_record_optout(struct p2p_db *db, const char *patient,
     const char *by, char *id, size_t idsz, long long *cid,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	json_object	*c;
 	const char	*json;
 	char		 ts[32];
@@ -766,7 +766,7 @@ consent_record_optout(struct p2p_db *db, const char *patient,
 	db_bind_text(st, 4, json);
 	if (db_step_done(db, st, err, "opt-out insert") == -1)
 		goto out;
-	*cid = sqlite3_last_insert_rowid(db->h);
+	*cid = db_last_id(db);
 	if (consent_history_add(db, *cid, "active", by, ts, json, err) == -1 ||
 	    audit_log(db, "consent", "success", NULL, patient, *cid,
 	    "opt-out recorded (deny, version 1)", err) == -1)
@@ -807,32 +807,32 @@ int
 consent_each_of(struct p2p_db *db, const char *patient,
     consent_id_fn *fn, void *arg, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc, stop = 0;
 
 	if ((st = db_query(db, sql[STMT_OF_PATIENT], err, "t",
 	    patient)) == NULL)
 		return -1;
-	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
+	while (!stop && (rc = db_step(st)) == DB_ROW)
 		stop = fn(arg, db_col_text(st, 0));
 	db_done(st);
 	if (stop)
 		return -1;
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, "consent list");
+	return rc == DB_DONE ? 0 : db_fail(db, rc, err, "consent list");
 }
 
 int
 consent_versions(struct p2p_db *db, long long cid, consent_version_fn *fn,
     void *arg, struct p2p_err *err)
 {
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	struct consent_version	 v;
 	int			 rc;
 
 	if ((st = db_query(db, sql[STMT_VERSIONS], err, "I", cid)) == NULL)
 		return -1;
 	while ((rc = db_next(st, "ittt", &v.version, &v.status,
-	    &v.changed_by, &v.time)) == SQLITE_ROW)
+	    &v.changed_by, &v.time)) == DB_ROW)
 		fn(arg, &v);
 	return db_end(db, st, rc, err, "history");
 }
@@ -841,14 +841,14 @@ int
 consent_matches(struct p2p_db *db, const char *patient,
     consent_match_fn *fn, void *arg, struct p2p_err *err)
 {
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	struct consent_match	 m;
 	int			 rc;
 
 	if ((st = db_query(db, sql[STMT_MATCHES], err, "t", patient)) == NULL)
 		return -1;
 	while ((rc = db_next(st, "tttit", &m.client, &m.consent, &m.group,
-	    &m.consentless, &m.created)) == SQLITE_ROW)
+	    &m.consentless, &m.created)) == DB_ROW)
 		fn(arg, &m);
 	return db_end(db, st, rc, err, "matches");
 }

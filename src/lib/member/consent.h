@@ -113,12 +113,12 @@ struct consent_decision {
 
 /*
  * The next member of st, a CONSENT_ACCESS_SQL statement bound and
- * stepped once by the caller (*rc holds that sqlite3_step() result and
+ * stepped once by the caller (*rc holds that db_step() result and
  * is kept up to date): 1 with d filled, 0 after the last member, -1 with
  * err on a database failure.  allow_consentless and now as in
  * consent_access_cfg().
  */
-int	 consent_access_next(struct p2p_db *, sqlite3_stmt *st, int *rc,
+int	 consent_access_next(struct p2p_db *, struct db_stmt *st, int *rc,
 	    int allow_consentless, time_t now, struct consent_decision *d,
 	    struct p2p_err *);
 

@@ -98,7 +98,7 @@ int
 group_read(struct p2p_db *db, const char *id, const char *client,
     char **json, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	const char	*s;
 	int		 rc;
 
@@ -106,14 +106,14 @@ group_read(struct p2p_db *db, const char *id, const char *client,
 	if ((st = db_query(db, group_queries[STMT_READ], err, "tt", id,
 	    client)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	if ((rc = db_step(st)) == DB_ROW &&
 	    (s = db_col_text(st, 0)) != NULL && (*json = strdup(s)) == NULL) {
 		db_done(st);
 		return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "out of memory");
 	}
 	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err, "group read");
 	return *json == NULL ? 1 : 0;
 }
@@ -276,7 +276,7 @@ group_param_valid(const char *name, const char *value, struct p2p_err *err)
 
 /* Binds a token's system and value (NULL: any) at idx, idx + 1. */
 static void
-bind_token(sqlite3_stmt *st, int idx, const struct token *t)
+bind_token(struct db_stmt *st, int idx, const struct token *t)
 {
 	db_bind_text(st, idx, t->value[0] ? t->value : NULL);
 	db_bind_text(st, idx + 1, t->any_system ? NULL : t->system);
@@ -287,7 +287,7 @@ static int
 cond_holds(struct p2p_db *db, const char *gid, const char *created,
     const struct cond *c, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	size_t		 i;
 	int		 rc;
 
@@ -406,7 +406,7 @@ walk(struct p2p_db *db, const char *client, const struct query *q,
     char (*page)[65], size_t *npage, long long *total, int *more,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	const char	*gid, *created;
 	char		 id[65], at[32];
 	size_t		 i;
@@ -418,7 +418,7 @@ walk(struct p2p_db *db, const char *client, const struct query *q,
 	if ((st = db_query(db, group_queries[STMT_GROUPS], err, "tt", client,
 	    "")) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		gid = db_col_text(st, 0);
 		created = db_col_text(st, 1);
 		if (gid == NULL || strlen(gid) >= sizeof(id))
@@ -443,7 +443,7 @@ walk(struct p2p_db *db, const char *client, const struct query *q,
 			*more = 1;
 	}
 	db_done(st);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return db_fail(db, rc, err, "group search");
 	return 0;
 }

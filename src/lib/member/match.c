@@ -399,19 +399,19 @@ static int
 patient_agrees(struct p2p_db *db, const char *patient,
     const struct match_key *q, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc, ok = 0;
 
 	if ((st = db_query(db, sql_demog_patient, err, "t", patient)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = db_step(st)) == DB_ROW)
 		if (match_agrees(q, db_col_text(st, 0), db_col_text(st, 1),
 		    db_col_text(st, 2), db_col_text(st, 3))) {
 			ok = 1;
 			break;
 		}
 	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err, "demog by patient");
 	return ok;
 }
@@ -436,7 +436,7 @@ match_find(struct p2p_db *db, const struct match_key *q,
     struct p2p_err *err)
 {
 	struct cands		*cand = NULL, *kept = NULL;
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	size_t			 i;
 	int			 rc, a, ret = -1;
 
@@ -456,12 +456,12 @@ match_find(struct p2p_db *db, const struct match_key *q,
 			goto out;
 		db_bind_text(st, 1, q->birth);
 		db_bind_text(st, 2, q->family);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		while ((rc = db_step(st)) == DB_ROW)
 			if (match_agrees(q, q->family, db_col_text(st, 1),
 			    q->birth, db_col_text(st, 2)))
 				cand_add(kept, db_col_text(st, 0));
 		db_done(st);
-		if (rc != SQLITE_DONE) {
+		if (rc != DB_DONE) {
 			db_fail(db, rc, err, "demog lookup");
 			goto out;
 		}
@@ -474,11 +474,11 @@ match_find(struct p2p_db *db, const struct match_key *q,
 		if ((st = db_stmt(db, sql_ident, err)) == NULL)
 			goto out;
 		db_bind_text(st, 1, q->look[i].value);
-		sqlite3_bind_int(st, 2, q->look[i].kind);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		db_bind_int(st, 2, q->look[i].kind);
+		while ((rc = db_step(st)) == DB_ROW)
 			cand_add(cand, db_col_text(st, 0));
 		db_done(st);
-		if (rc != SQLITE_DONE) {
+		if (rc != DB_DONE) {
 			db_fail(db, rc, err, "ident lookup");
 			goto out;
 		}
@@ -572,7 +572,7 @@ match_probe(struct p2p_db *db, const char *client, const struct match_key *k,
     long long limit, long long window, time_t now, int record,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 person[65], card[65];
 	long long	 distinct = 0;
 	int		 rc, seen = 0;
@@ -585,12 +585,12 @@ match_probe(struct p2p_db *db, const char *client, const struct match_key *k,
 	if ((st = db_query(db, sql_probe_count, err, "ttIt", client, person,
 	    (long long)now - window, card)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		distinct = sqlite3_column_int64(st, 0);
-		seen = sqlite3_column_int(st, 1);
+	if ((rc = db_step(st)) == DB_ROW) {
+		distinct = db_col_int64(st, 0);
+		seen = db_col_int(st, 1);
 	}
 	db_done(st);
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return db_fail(db, rc, err, "probe count");
 	/* This attempt counts, whether it will be recorded or not. */
 	if (!seen)
@@ -623,7 +623,7 @@ int
 match_probe_expire(struct p2p_db *db, long long window, time_t now,
     long long *n, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 k;
 
 	*n = 0;
@@ -633,7 +633,7 @@ match_probe_expire(struct p2p_db *db, long long window, time_t now,
 			return -1;
 		if (db_step_done(db, st, err, "probe expire") == -1)
 			return -1;
-		k = sqlite3_changes(db->h);
+		k = db_changes(db);
 		*n += k;
 	} while (k == PROBE_EXPIRE_MAX);
 	return 0;

@@ -112,7 +112,7 @@ static int
 page(struct p2p_db *db, const char *member, long long *last,
     struct p2p_buf *rows, int *n, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	const char	*p;
 	size_t		 k;
 	int		 rc;
@@ -124,8 +124,8 @@ page(struct p2p_db *db, const char *member, long long *last,
 		return -1;
 	if (member != NULL)
 		db_bind_text(st, 2, member);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*last = sqlite3_column_int64(st, 0);
+	while ((rc = db_step(st)) == DB_ROW) {
+		*last = db_col_int64(st, 0);
 		(*n)++;
 		for (k = 1; k <= 4; k++) {
 			p = db_col_text(st, (int)k);

@@ -1509,7 +1509,7 @@ struct cand {
 
 /* db_rows() callback: a member due; since (arg), when given, for all. */
 static void
-row_cand(sqlite3_stmt *st, void *elem, void *arg)
+row_cand(struct db_stmt *st, void *elem, void *arg)
 {
 	struct cand	*c = elem;
 	const char	*since = arg;
@@ -1522,7 +1522,7 @@ row_cand(sqlite3_stmt *st, void *elem, void *arg)
 static int
 candidates(struct flow *f, struct cand **out, size_t *n, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	*out = NULL;
 	*n = 0;

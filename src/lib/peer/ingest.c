@@ -123,7 +123,7 @@ cb_alias(void *arg, const char *type, const char *remote, char *local,
 {
 	struct ingest	*g = arg;
 	struct p2p_err	 e;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc, found = 0;
 
 	/* Only Organizations are ever aliased (by NPI). */
@@ -135,12 +135,12 @@ cb_alias(void *arg, const char *type, const char *remote, char *local,
 	db_bind_text(st, 1, g->peer->npi);
 	db_bind_text(st, 2, type);
 	db_bind_text(st, 3, remote);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW && db_col_text(st, 0)) {
+	if ((rc = db_step(st)) == DB_ROW && db_col_text(st, 0)) {
 		snprintf(local, sz, "%s", db_col_text(st, 0));
 		found = 1;
 	}
 	db_done(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : -1;
+	return rc == DB_ROW || rc == DB_DONE ? found : -1;
 }
 
 /*
@@ -152,7 +152,7 @@ org_alias(struct ingest *g, json_object *org, const char *remote_id,
     struct p2p_err *err)
 {
 	json_object	*ids, *e;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	const char	*sys, *val;
 	char		 local[72] = "", mapped[IDMAP_ID_MAX];
 	size_t		 i, n;
@@ -170,10 +170,10 @@ org_alias(struct ingest *g, json_object *org, const char *remote_id,
 		if ((st = db_query(g->db, sql_org_by_npi, err, "t",
 		    val)) == NULL)
 			return -1;
-		if ((rc = sqlite3_step(st)) == SQLITE_ROW && db_col_text(st, 0))
+		if ((rc = db_step(st)) == DB_ROW && db_col_text(st, 0))
 			snprintf(local, sizeof(local), "%s", db_col_text(st, 0));
 		db_done(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		if (rc != DB_ROW && rc != DB_DONE)
 			return db_fail(g->db, rc, err, "organization by NPI");
 	}
 	idmap_id(g->peer->npi, "Organization", remote_id, mapped);
@@ -212,7 +212,7 @@ static int
 stored_version(struct ingest *g, json_object *res, char **old,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	json_object	*meta;
 	const char	*lu;
 	int		 rc;
@@ -221,7 +221,7 @@ stored_version(struct ingest *g, json_object *res, char **old,
 	if ((st = db_query(g->db, sql_current, err, "tt", fhir_type(res),
 	    fhir_id(res))) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	if ((rc = db_step(st)) == DB_ROW) {
 		*old = xstrdup(db_col_text(st, 0));
 		lu = db_col_text(st, 1);
 		meta = fhir_get(res, "meta", json_type_object);
@@ -229,19 +229,19 @@ stored_version(struct ingest *g, json_object *res, char **old,
 		    "lastUpdated") == NULL)) {
 			if (meta == NULL && fhir_add(res, "meta", meta =
 			    json_object_new_object()) == -1)
-				rc = SQLITE_NOMEM;
+				rc = DB_NOMEM;
 			else if (fhir_add_str(meta, "lastUpdated", lu) == -1)
-				rc = SQLITE_NOMEM;
+				rc = DB_NOMEM;
 		}
 	}
 	db_done(st);
-	if (rc == SQLITE_ROW && *old != NULL)
+	if (rc == DB_ROW && *old != NULL)
 		return 0;
 	free(*old);
 	*old = NULL;
-	if (rc == SQLITE_DONE)
+	if (rc == DB_DONE)
 		return 0;
-	return rc == SQLITE_NOMEM || rc == SQLITE_ROW ? p2p_fail(err, 500,
+	return rc == DB_NOMEM || rc == DB_ROW ? p2p_fail(err, 500,
 	    P2P_ISSUE_EXCEPTION, "out of memory") :
 	    db_fail(g->db, rc, err, "received resource");
 }

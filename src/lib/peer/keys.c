@@ -371,7 +371,7 @@ out:
 
 /* Fills the struct skey arg from a row of the key statements. */
 static void
-row_key(sqlite3_stmt *st, void *arg)
+row_key(struct db_stmt *st, void *arg)
 {
 	struct skey	*k = arg;
 
@@ -382,17 +382,17 @@ row_key(sqlite3_stmt *st, void *arg)
 	    db_col_text(st, 1) : "");
 	snprintf(k->file, sizeof(k->file), "%s", db_col_text(st, 2) ?
 	    db_col_text(st, 2) : "");
-	k->shared = sqlite3_column_int(st, 3);
-	k->not_before = sqlite3_column_int64(st, 4);
-	k->retired = sqlite3_column_int64(st, 5);
-	k->created = sqlite3_column_int64(st, 6);
+	k->shared = db_col_int(st, 3);
+	k->not_before = db_col_int64(st, 4);
+	k->retired = db_col_int64(st, 5);
+	k->created = db_col_int64(st, 6);
 }
 
 int
 keys_get(struct p2p_db *db, const char *kid, struct skey *k,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	if ((st = db_query(db, sql_get, err, "t", kid)) == NULL)
 		return -1;
@@ -403,7 +403,7 @@ int
 keys_pick(struct p2p_db *db, const char *kid, time_t now, struct skey *k,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc;
 
 	if (kid != NULL && kid[0] != '\0') {
@@ -432,7 +432,7 @@ keys_read_pem(const struct p2p_config *cfg, const struct skey *k,
 int
 keys_jwks(struct p2p_db *db, char **out, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	struct p2p_buf	 b = { 0 };
 	const char	*jwk;
 	int		 rc, n = 0;
@@ -443,7 +443,7 @@ keys_jwks(struct p2p_db *db, char **out, struct p2p_err *err)
 	if (buf_puts(&b, "{\"keys\":[") == -1)
 		goto oom;
 	/* Stored JWKs are compact JSON written by keys_public_jwk(). */
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = db_step(st)) == DB_ROW)
 		if ((jwk = db_col_text(st, 0)) != NULL &&
 		    (buf_puts(&b, n++ ? "," : "") == -1 ||
 		    buf_puts(&b, jwk) == -1)) {
@@ -451,7 +451,7 @@ keys_jwks(struct p2p_db *db, char **out, struct p2p_err *err)
 			goto oom;
 		}
 	db_done(st);
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		buf_free(&b);
 		return db_fail(db, rc, err, "published keys");
 	}
@@ -469,7 +469,7 @@ keys_retire(struct p2p_db *db, const char *kid, time_t now,
     struct p2p_err *err)
 {
 	struct skey	 k, cur;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 peer[80] = "";
 	int		 rc;
 
@@ -485,10 +485,10 @@ keys_retire(struct p2p_db *db, const char *kid, time_t now,
 		    "it once the next key signs", kid);
 	if ((st = db_query(db, sql_in_use, err, "t", kid)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	if ((rc = db_step(st)) == DB_ROW)
 		snprintf(peer, sizeof(peer), "%s", db_col_text(st, 0));
 	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err, "sign_key use");
 	if (peer[0] != '\0')
 		return p2p_fail(err, 409, P2P_ISSUE_CONFLICT, "key %s signs for"
@@ -501,13 +501,13 @@ int
 keys_each(struct p2p_db *db, int (*fn)(void *, const struct skey *),
     void *arg, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	struct skey	 k;
 	int		 rc;
 
 	if ((st = db_stmt(db, sql_all, err)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		row_key(st, &k);
 		if (fn(arg, &k) == -1) {
 			db_done(st);

@@ -63,7 +63,7 @@ matchreq_ref_npi(struct p2p_db *db, json_object *ref, char npi[16],
     struct p2p_err *err)
 {
 	json_object	*id;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	const char	*sys, *val, *r;
 	int		 rc, found = 0;
 
@@ -81,13 +81,13 @@ matchreq_ref_npi(struct p2p_db *db, json_object *ref, char npi[16],
 		return 0;
 	if ((st = db_query(db, sql_org_npi, err, "t", r + 13)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW && db_col_text(st, 0) &&
+	if ((rc = db_step(st)) == DB_ROW && db_col_text(st, 0) &&
 	    strlen(db_col_text(st, 0)) < 16) {
 		snprintf(npi, 16, "%s", db_col_text(st, 0));
 		found = 1;
 	}
 	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err, "organization NPI");
 	return found;
 }
@@ -120,14 +120,14 @@ int
 matchreq_coverage(struct p2p_db *db, const char *member, const char *npi,
     json_object **cov, char id[72], struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	json_object	*c;
 	int		 rc, is;
 
 	*cov = NULL;
 	if ((st = db_query(db, sql_coverages, err, "t", member)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		if ((c = parse_stored(db_col_text(st, 1), err)) == NULL) {
 			db_done(st);
 			return -1;
@@ -147,7 +147,7 @@ matchreq_coverage(struct p2p_db *db, const char *member, const char *npi,
 	db_done(st);
 	if (*cov != NULL)
 		return 0;
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 1 :
+	return rc == DB_DONE || rc == DB_ROW ? 1 :
 	    db_fail(db, rc, err, "coverages");
 }
 
@@ -186,16 +186,16 @@ static int
 our_org(struct p2p_db *db, const struct p2p_config *cfg, char out[128],
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc;
 
 	out[0] = '\0';
 	if ((st = db_query(db, sql_our_org, err, "t", cfg->org_npi)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW && db_col_text(st, 0))
+	if ((rc = db_step(st)) == DB_ROW && db_col_text(st, 0))
 		snprintf(out, 128, "%s", db_col_text(st, 0));
 	db_done(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
+	return rc == DB_ROW || rc == DB_DONE ? 0 :
 	    db_fail(db, rc, err, "our organization");
 }
 
@@ -378,16 +378,16 @@ static int
 find_optin(struct p2p_db *db, const char *member, const char *npi,
     json_object **out, char id[72], struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	json_object	*c, *list[MATCHREQ_CONSENTS];
 	char		 ids[MATCHREQ_CONSENTS][72], src[8][16];
 	size_t		 i, k, n = 0, ns;
-	int		 rc = SQLITE_DONE, found = -1, bad = 0;
+	int		 rc = DB_DONE, found = -1, bad = 0;
 
 	*out = NULL;
 	if ((st = db_query(db, sql_optins, err, "t", member)) == NULL)
 		return -1;
-	while (n < MATCHREQ_CONSENTS && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (n < MATCHREQ_CONSENTS && (rc = db_step(st)) == DB_ROW) {
 		if ((c = parse_stored(db_col_text(st, 1), err)) == NULL) {
 			bad = 1;
 			break;
@@ -396,7 +396,7 @@ find_optin(struct p2p_db *db, const char *member, const char *npi,
 		list[n++] = c;
 	}
 	db_done(st);
-	if (!bad && rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	if (!bad && rc != DB_ROW && rc != DB_DONE) {
 		db_fail(db, rc, err, "opt-in consents");
 		bad = 1;
 	}
@@ -427,7 +427,7 @@ matchreq_build(struct p2p_db *db, const struct p2p_config *cfg,
     const char *peer_npi, const char *member, time_t now,
     struct matchreq *m, char *why, size_t whysz, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	json_object	*pat = NULL, *old = NULL, *ours = NULL, *consent = NULL;
 	struct p2p_err	 ce;
 	char		 ourid[72];
@@ -437,12 +437,12 @@ matchreq_build(struct p2p_db *db, const struct p2p_config *cfg,
 	why[0] = '\0';
 	if ((st = db_query(db, sql_patient, err, "t", member)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	if ((rc = db_step(st)) == DB_ROW)
 		pat = parse_stored(db_col_text(st, 0), err);
 	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err, "member");
-	if (rc == SQLITE_DONE) {
+	if (rc == DB_DONE) {
 		snprintf(why, whysz, "no Patient/%s in our store", member);
 		return 1;
 	}

@@ -67,7 +67,7 @@ peer_caps_text(unsigned caps, char *out, size_t outsz)
 
 /* Fills the struct peer arg from a row of COLS. */
 static void
-row_peer(sqlite3_stmt *st, void *arg)
+row_peer(struct db_stmt *st, void *arg)
 {
 	struct peer	*p = arg;
 
@@ -77,7 +77,7 @@ row_peer(sqlite3_stmt *st, void *arg)
 	    sizeof(p->client_id), p->kid, sizeof(p->kid), p->scope,
 	    sizeof(p->scope), &p->active, p->token_url, sizeof(p->token_url),
 	    &p->discovered, p->created, sizeof(p->created));
-	p->caps = (unsigned)sqlite3_column_int(st, 8);
+	p->caps = (unsigned)db_col_int(st, 8);
 }
 
 /* The peer the statement sql finds by key (its ?1) into p: 0, 1, -1. */
@@ -85,7 +85,7 @@ static int
 peer_by(struct p2p_db *db, const char *sql, const char *key,
     struct peer *p, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	if ((st = db_query(db, sql, err, "t", key)) == NULL)
 		return -1;
@@ -111,7 +111,7 @@ peer_put(struct p2p_db *db, const struct peer *p, int replace,
     struct p2p_err *err)
 {
 	struct peer	 old;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 now[32];
 	int		 rc;
 
@@ -135,15 +135,15 @@ static int
 by_name(struct p2p_db *db, const char *sql, const char *name, int arg,
     int bind_arg, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	if ((st = db_query(db, sql, err, "t", name)) == NULL)
 		return -1;
 	if (bind_arg)
-		sqlite3_bind_int(st, 2, arg);
+		db_bind_int(st, 2, arg);
 	if (db_step_done(db, st, err, "peer update") == -1)
 		return -1;
-	return sqlite3_changes(db->h) == 0 ? 1 : 0;
+	return db_changes(db) == 0 ? 1 : 0;
 }
 
 int
@@ -172,13 +172,13 @@ int
 peer_each(struct p2p_db *db, int (*fn)(void *, const struct peer *),
     void *arg, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	struct peer	 p;
 	int		 rc;
 
 	if ((st = db_stmt(db, sql_all, err)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		row_peer(st, &p);
 		if (fn(arg, &p) == -1) {
 			db_done(st);

@@ -86,7 +86,7 @@ pull_create(struct p2p_db *db, const char *peer, enum pull_kind kind,
     const char *status_url, const char *group_id, const char *since,
     long long *pid, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	if ((st = db_query(db, sql_ins, err, "tttttI", peer,
 	    pull_kind_name(kind), status_url, group_id ? group_id : "",
@@ -94,7 +94,7 @@ pull_create(struct p2p_db *db, const char *peer, enum pull_kind kind,
 		return -1;
 	if (db_step_done(db, st, err, "pull insert") == -1)
 		return -1;
-	*pid = sqlite3_last_insert_rowid(db->h);
+	*pid = db_last_id(db);
 	return 0;
 }
 
@@ -102,7 +102,7 @@ int
 pull_get(struct p2p_db *db, long long pid, struct pull *p,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc, k;
 
 	if ((st = db_query(db, sql_get, err, "I", pid)) == NULL)
@@ -127,16 +127,16 @@ int
 pull_open(struct p2p_db *db, const char *peer, long long *pids, size_t max,
     size_t *n, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc;
 
 	*n = 0;
 	if ((st = db_query(db, sql_open, err, "t", peer)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
-		pids[(*n)++] = sqlite3_column_int64(st, 0);
+	while ((rc = db_step(st)) == DB_ROW && *n < max)
+		pids[(*n)++] = db_col_int64(st, 0);
 	db_done(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 :
+	return rc == DB_DONE || rc == DB_ROW ? 0 :
 	    db_fail(db, rc, err, "open pulls");
 }
 
@@ -172,13 +172,13 @@ pull_members(struct p2p_db *db, long long pid,
     int (*fn)(void *, const char *, long long, const char *), void *arg,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc;
 
 	if ((st = db_query(db, sql_mem_all, err, "I", pid)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (fn(arg, db_col_text(st, 0), sqlite3_column_int64(st, 1),
+	while ((rc = db_step(st)) == DB_ROW)
+		if (fn(arg, db_col_text(st, 0), db_col_int64(st, 1),
 		    db_col_text(st, 2)) == -1) {
 			db_done(st);
 			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
@@ -189,7 +189,7 @@ pull_members(struct p2p_db *db, long long pid,
 
 /* db_rows() callback: a pull_file row. */
 static void
-row_file(sqlite3_stmt *st, void *elem, void *arg)
+row_file(struct db_stmt *st, void *elem, void *arg)
 {
 	struct pull_file	*f = elem;
 	int			 k;
@@ -208,7 +208,7 @@ int
 pull_files(struct p2p_db *db, long long pid, struct pull_file **out,
     size_t *n, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	*out = NULL;
 	*n = 0;
@@ -232,7 +232,7 @@ pull_files_put(struct p2p_db *db, struct pull *p, const struct manifest *m,
     struct p2p_err *err)
 {
 	struct pull_file	*old = NULL;
-	sqlite3_stmt		*st;
+	struct db_stmt		*st;
 	char			 a[MANIFEST_URL_MAX], b[MANIFEST_URL_MAX];
 	size_t			 n, i;
 	int			 rc = -1;
@@ -259,26 +259,26 @@ pull_files_put(struct p2p_db *db, struct pull *p, const struct manifest *m,
 			}
 			if ((st = db_stmt(db, sql_file_url, err)) == NULL)
 				goto fail;
-			sqlite3_bind_int64(st, 1, p->pid);
-			sqlite3_bind_int64(st, 2, (long long)i);
+			db_bind_int64(st, 1, p->pid);
+			db_bind_int64(st, 2, (long long)i);
 			db_bind_text(st, 3, m->files[i].url);
 		} else {
 			if ((st = db_stmt(db, sql_file_ins, err)) == NULL)
 				goto fail;
-			sqlite3_bind_int64(st, 1, p->pid);
-			sqlite3_bind_int64(st, 2, (long long)i);
+			db_bind_int64(st, 1, p->pid);
+			db_bind_int64(st, 2, (long long)i);
 			db_bind_text(st, 3, m->files[i].error ? "error" :
 			    "output");
 			db_bind_text(st, 4, m->files[i].type);
 			db_bind_text(st, 5, m->files[i].url);
-			sqlite3_bind_int64(st, 6, m->files[i].count);
+			db_bind_int64(st, 6, m->files[i].count);
 		}
 		if (db_step_done(db, st, err, "pull file") == -1)
 			goto fail;
 	}
 	if ((st = db_stmt(db, sql_tt, err)) == NULL)
 		goto fail;
-	sqlite3_bind_int64(st, 1, p->pid);
+	db_bind_int64(st, 1, p->pid);
 	db_bind_text(st, 2, m->transaction_time);
 	if (db_step_done(db, st, err, "pull transaction time") == -1 ||
 	    db_commit(db, err) == -1)

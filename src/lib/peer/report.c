@@ -135,7 +135,7 @@ report_status(struct p2p_db *db, const struct report_opts *o, FILE *out,
 	};
 	struct peers	 ps;
 	struct inbound	 r;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 b1[32], b2[32], b3[32], flag[80];
 	long long	 pids[256];
 	size_t		 npids = 0, i;
@@ -155,7 +155,7 @@ report_status(struct p2p_db *db, const struct report_opts *o, FILE *out,
 	    o->state >= 0 ? inb_state_name((enum inb_state)o->state) :
 	    NULL)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		inbound_row(st, &r);
 		k = report_late(&r, now, &days);
 		s->n[r.state]++;
@@ -196,7 +196,7 @@ report_status(struct p2p_db *db, const struct report_opts *o, FILE *out,
 		}
 	}
 	db_done(st);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return db_fail(db, rc, err, "requests");
 	if (rows == 0)
 		fprintf(out, "members: none%s\n", o->overdue ? " late or overdue"
@@ -205,10 +205,10 @@ report_status(struct p2p_db *db, const struct report_opts *o, FILE *out,
 	if ((st = db_query(db, sql_pulls, err, "tI", o->peer,
 	    (long long)now - 86400)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && npids < 256)
-		pids[npids++] = sqlite3_column_int64(st, 0);
+	while ((rc = db_step(st)) == DB_ROW && npids < 256)
+		pids[npids++] = db_col_int64(st, 0);
 	db_done(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+	if (rc != DB_DONE && rc != DB_ROW)
 		return db_fail(db, rc, err, "pulls");
 	if (npids > 0)
 		fprintf(out, "transfers (under way, or ended in the last day):\n");

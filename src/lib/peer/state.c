@@ -125,7 +125,7 @@ static const char *const sql_fetched =
     " resources = resources + ?5 WHERE patient = ?1 AND peer = ?2";
 
 void
-inbound_row(sqlite3_stmt *st, struct inbound *r)
+inbound_row(struct db_stmt *st, struct inbound *r)
 {
 	int	 s;
 
@@ -147,7 +147,7 @@ int
 inbound_get(struct p2p_db *db, const char *patient, const char *peer,
     struct inbound *r, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc;
 
 	if ((st = db_query(db, sql_get, err, "tt", patient, peer)) == NULL)
@@ -165,7 +165,7 @@ inbound_sync(struct p2p_db *db, const char *patient, const char *peer,
     const char *deadline, int active, int *created, struct p2p_err *err)
 {
 	struct inbound	 r;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 now[32];
 	int		 had;
 
@@ -198,7 +198,7 @@ inbound_event(struct p2p_db *db, const char *patient, const char *peer,
     struct p2p_err *err)
 {
 	struct inbound	 r;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 now[32], why[600];
 	long long	 next_try = 0;
 	int		 rc, to, attempts = 0;
@@ -230,9 +230,9 @@ inbound_event(struct p2p_db *db, const char *patient, const char *peer,
 	    ev == INB_EV_NOMATCH ||
 	    (ev == INB_EV_CONSENT && r.state == INB_REQUESTED))) == NULL)
 		return -1;
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	db_done(st);
-	return rc == SQLITE_DONE ? to : db_fail(db, rc, err, "inbound update");
+	return rc == DB_DONE ? to : db_fail(db, rc, err, "inbound update");
 }
 
 /* An update of one row by (patient, peer) with one more text. */
@@ -241,13 +241,13 @@ set_text(struct p2p_db *db, const char *sql, const char *patient,
     const char *peer, const char *a, const char *b, long long n,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	if ((st = db_query(db, sql, err, "ttt", patient, peer, a)) == NULL)
 		return -1;
 	if (b != NULL) {
 		db_bind_text(st, 4, b);
-		sqlite3_bind_int64(st, 5, n);
+		db_bind_int64(st, 5, n);
 	}
 	return db_step_done(db, st, err, "inbound update");
 }

@@ -117,7 +117,7 @@ int	 inbound_fetched(struct p2p_db *, const char *patient,
 	    struct p2p_err *);
 
 /* Fills r from a row of the inbound columns starting at column 0. */
-void	 inbound_row(sqlite3_stmt *, struct inbound *);
+void	 inbound_row(struct db_stmt *, struct inbound *);
 /* The column list inbound_row() reads, for the listing queries. */
 #define INBOUND_COLS "patient, peer, state, coalesce(consent_id, ''), " \
 	"coalesce(opted_in, ''), coalesce(coverage_start, ''), " \

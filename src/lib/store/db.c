@@ -7,9 +7,19 @@
 #include <string.h>
 #include <time.h>
 
+#include <sqlite3.h>
+
 #include "core/log.h"
 #include "core/util.h"
 #include "store/db.h"
+
+/* The modules' opaque statement is SQLite's own. */
+#define ST(s)	((sqlite3_stmt *)(void *)(s))
+
+_Static_assert(DB_ERROR == SQLITE_ERROR && DB_NOMEM == SQLITE_NOMEM &&
+    DB_CORRUPT == SQLITE_CORRUPT && DB_CONSTRAINT == SQLITE_CONSTRAINT &&
+    DB_ROW == SQLITE_ROW && DB_DONE == SQLITE_DONE,
+    "db.h's result codes are SQLite's");
 
 int
 db_fail(struct p2p_db *db, int rc, struct p2p_err *err, const char *what)
@@ -220,7 +230,8 @@ db_journal(struct p2p_db *db, const char *mode, int wait, char *out,
 	rc = sqlite3_step(st);
 	if (!wait)
 		sqlite3_busy_handler(db->h, busy_wait, NULL);
-	if (rc == SQLITE_ROW && (got = db_col_text(st, 0)) != NULL)
+	if (rc == SQLITE_ROW &&
+	    (got = (const char *)sqlite3_column_text(st, 0)) != NULL)
 		snprintf(out, outsz, "%s", got);
 	sqlite3_finalize(st);
 	if (rc == SQLITE_ROW)
@@ -317,7 +328,7 @@ db_migrate(struct p2p_db *db, struct p2p_err *err)
 	return 0;
 }
 
-sqlite3_stmt *
+struct db_stmt *
 db_stmt(struct p2p_db *db, const char *sql, struct p2p_err *err)
 {
 	sqlite3_stmt	*st;
@@ -325,7 +336,7 @@ db_stmt(struct p2p_db *db, const char *sql, struct p2p_err *err)
 
 	for (i = 0; i < db->nstmt; i++)
 		if (db->key[i] == sql)
-			return db->stmt[i];
+			return (struct db_stmt *)(void *)db->stmt[i];
 	if (db->nstmt == DB_STMT_MAX) {
 		p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 		    "statement cache full");
@@ -341,31 +352,51 @@ db_stmt(struct p2p_db *db, const char *sql, struct p2p_err *err)
 	}
 	db->key[db->nstmt] = sql;
 	db->stmt[db->nstmt++] = st;
-	return st;
+	return (struct db_stmt *)(void *)st;
+}
+
+int
+db_prepare(struct p2p_db *db, const char *sql, struct db_stmt **out,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*out = NULL;
+	if ((rc = sqlite3_prepare_v2(db->h, sql, -1, &st, NULL)) != SQLITE_OK)
+		return db_fail(db, rc, err, "prepare");
+	*out = (struct db_stmt *)(void *)st;
+	return 0;
 }
 
 void
-db_done(sqlite3_stmt *st)
+db_finalize(struct db_stmt *st)
+{
+	sqlite3_finalize(ST(st));
+}
+
+void
+db_done(struct db_stmt *st)
 {
 	if (st == NULL)
 		return;
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	sqlite3_reset(ST(st));
+	sqlite3_clear_bindings(ST(st));
 }
 
 int
-db_end(struct p2p_db *db, sqlite3_stmt *st, int rc, struct p2p_err *err,
+db_end(struct p2p_db *db, struct db_stmt *st, int rc, struct p2p_err *err,
     const char *what)
 {
 	db_done(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, what);
+	return rc == DB_DONE ? 0 : db_fail(db, rc, err, what);
 }
 
 int
-db_step_done(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
+db_step_done(struct p2p_db *db, struct db_stmt *st, struct p2p_err *err,
     const char *what)
 {
-	return db_end(db, st, sqlite3_step(st), err, what);
+	return db_end(db, st, sqlite3_step(ST(st)), err, what);
 }
 
 int
@@ -376,7 +407,7 @@ db_run_text(struct p2p_db *db, const char *sql, const char *arg,
 }
 
 static void
-db_bindv(sqlite3_stmt *st, const char *fmt, va_list ap)
+db_bindv(struct db_stmt *st, const char *fmt, va_list ap)
 {
 	int	 i;
 
@@ -386,32 +417,32 @@ db_bindv(sqlite3_stmt *st, const char *fmt, va_list ap)
 			db_bind_text(st, i, va_arg(ap, const char *));
 			break;
 		case 'i':
-			sqlite3_bind_int(st, i, va_arg(ap, int));
+			sqlite3_bind_int(ST(st), i, va_arg(ap, int));
 			break;
 		case 'I':
-			sqlite3_bind_int64(st, i, va_arg(ap, long long));
+			sqlite3_bind_int64(ST(st), i, va_arg(ap, long long));
 			break;
 		default:
 			abort();
 		}
 }
 
-static sqlite3_stmt *
+static struct db_stmt *
 db_queryv(struct p2p_db *db, const char *sql, struct p2p_err *err,
     const char *fmt, va_list ap)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	if ((st = db_stmt(db, sql, err)) != NULL)
 		db_bindv(st, fmt, ap);
 	return st;
 }
 
-sqlite3_stmt *
+struct db_stmt *
 db_query(struct p2p_db *db, const char *sql, struct p2p_err *err,
     const char *fmt, ...)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	va_list		 ap;
 
 	va_start(ap, fmt);
@@ -424,7 +455,7 @@ int
 db_run(struct p2p_db *db, const char *sql, struct p2p_err *err,
     const char *what, const char *fmt, ...)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	va_list		 ap;
 
 	va_start(ap, fmt);
@@ -434,7 +465,7 @@ db_run(struct p2p_db *db, const char *sql, struct p2p_err *err,
 }
 
 static void
-db_rowv(sqlite3_stmt *st, const char *fmt, va_list ap)
+db_rowv(struct db_stmt *st, const char *fmt, va_list ap)
 {
 	char	*buf;
 	int	 i;
@@ -449,11 +480,11 @@ db_rowv(sqlite3_stmt *st, const char *fmt, va_list ap)
 			str_copy(buf, va_arg(ap, size_t), db_col_text(st, i));
 			break;
 		case 'i':
-			*va_arg(ap, int *) = sqlite3_column_int(st, i);
+			*va_arg(ap, int *) = sqlite3_column_int(ST(st), i);
 			break;
 		case 'I':
 			*va_arg(ap, long long *) =
-			    sqlite3_column_int64(st, i);
+			    sqlite3_column_int64(ST(st), i);
 			break;
 		case '-':
 			break;
@@ -463,7 +494,7 @@ db_rowv(sqlite3_stmt *st, const char *fmt, va_list ap)
 }
 
 void
-db_row(sqlite3_stmt *st, const char *fmt, ...)
+db_row(struct db_stmt *st, const char *fmt, ...)
 {
 	va_list	 ap;
 
@@ -473,12 +504,12 @@ db_row(sqlite3_stmt *st, const char *fmt, ...)
 }
 
 int
-db_next(sqlite3_stmt *st, const char *fmt, ...)
+db_next(struct db_stmt *st, const char *fmt, ...)
 {
 	va_list	 ap;
 	int	 rc;
 
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+	if ((rc = sqlite3_step(ST(st))) != DB_ROW)
 		return rc;
 	va_start(ap, fmt);
 	db_rowv(st, fmt, ap);
@@ -487,8 +518,8 @@ db_next(sqlite3_stmt *st, const char *fmt, ...)
 }
 
 int
-db_rows(struct p2p_db *db, sqlite3_stmt *st, size_t size, size_t first,
-    void (*row)(sqlite3_stmt *, void *, void *), void *arg, void *out,
+db_rows(struct p2p_db *db, struct db_stmt *st, size_t size, size_t first,
+    void (*row)(struct db_stmt *, void *, void *), void *arg, void *out,
     size_t *n, struct p2p_err *err, const char *what)
 {
 	void		**vp = out;
@@ -498,7 +529,7 @@ db_rows(struct p2p_db *db, sqlite3_stmt *st, size_t size, size_t first,
 
 	*vp = NULL;
 	*n = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(ST(st))) == DB_ROW) {
 		if (array_grow(&v, *n, &cap, size, first) == -1) {
 			db_done(st);
 			free(v);
@@ -511,7 +542,7 @@ db_rows(struct p2p_db *db, sqlite3_stmt *st, size_t size, size_t first,
 		(*n)++;
 	}
 	db_done(st);
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		free(v);
 		*n = 0;
 		return db_fail(db, rc, err, what);
@@ -521,32 +552,32 @@ db_rows(struct p2p_db *db, sqlite3_stmt *st, size_t size, size_t first,
 }
 
 int
-db_step_row(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
+db_step_row(struct p2p_db *db, struct db_stmt *st, struct p2p_err *err,
     const char *what)
 {
-	int	 rc = sqlite3_step(st);
+	int	 rc = sqlite3_step(ST(st));
 
-	if (rc == SQLITE_ROW)
+	if (rc == DB_ROW)
 		return 0;
 	db_done(st);
-	return rc == SQLITE_DONE ? 1 : db_fail(db, rc, err, what);
+	return rc == DB_DONE ? 1 : db_fail(db, rc, err, what);
 }
 
 int
-db_exists(struct p2p_db *db, sqlite3_stmt *st, struct p2p_err *err,
+db_exists(struct p2p_db *db, struct db_stmt *st, struct p2p_err *err,
     const char *what)
 {
-	int	 rc = sqlite3_step(st);
+	int	 rc = sqlite3_step(ST(st));
 
 	db_done(st);
-	if (rc == SQLITE_ROW)
+	if (rc == DB_ROW)
 		return 1;
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err, what);
+	return rc == DB_DONE ? 0 : db_fail(db, rc, err, what);
 }
 
 int
-db_one(struct p2p_db *db, sqlite3_stmt *st,
-    void (*row)(sqlite3_stmt *, void *), void *arg, struct p2p_err *err,
+db_one(struct p2p_db *db, struct db_stmt *st,
+    void (*row)(struct db_stmt *, void *), void *arg, struct p2p_err *err,
     const char *what)
 {
 	int	 rc = db_step_row(db, st, err, what);
@@ -625,15 +656,115 @@ db_batch_end(struct p2p_db *db, struct p2p_err *err)
 }
 
 int
-db_bind_text(sqlite3_stmt *st, int idx, const char *s)
+db_constraint(int rc)
 {
-	if (s == NULL)
-		return sqlite3_bind_null(st, idx);
-	return sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+	return (rc & 0xff) == SQLITE_CONSTRAINT;
 }
 
 const char *
-db_col_text(sqlite3_stmt *st, int idx)
+db_errstr(int rc)
 {
-	return (const char *)sqlite3_column_text(st, idx);
+	return sqlite3_errstr(rc);
+}
+
+int
+db_step(struct db_stmt *st)
+{
+	return sqlite3_step(ST(st));
+}
+
+long long
+db_changes(struct p2p_db *db)
+{
+	return sqlite3_changes(db->h);
+}
+
+long long
+db_last_id(struct p2p_db *db)
+{
+	return sqlite3_last_insert_rowid(db->h);
+}
+
+void
+db_grow_by(struct p2p_db *db, int bytes)
+{
+	(void)sqlite3_file_control(db->h, "main", SQLITE_FCNTL_CHUNK_SIZE,
+	    &bytes);
+}
+
+void
+db_no_memstats(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+int
+db_bind_text(struct db_stmt *st, int idx, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(ST(st), idx);
+	return sqlite3_bind_text(ST(st), idx, s, -1, SQLITE_TRANSIENT);
+}
+
+void
+db_bind_static(struct db_stmt *st, int idx, const char *s, int len)
+{
+	if (s == NULL)
+		sqlite3_bind_null(ST(st), idx);
+	else
+		sqlite3_bind_text(ST(st), idx, s, len, SQLITE_STATIC);
+}
+
+void
+db_bind_int(struct db_stmt *st, int idx, int v)
+{
+	sqlite3_bind_int(ST(st), idx, v);
+}
+
+void
+db_bind_int64(struct db_stmt *st, int idx, long long v)
+{
+	sqlite3_bind_int64(ST(st), idx, v);
+}
+
+const char *
+db_col_text(struct db_stmt *st, int idx)
+{
+	return (const char *)sqlite3_column_text(ST(st), idx);
+}
+
+size_t
+db_col_bytes(struct db_stmt *st, int idx)
+{
+	return (size_t)sqlite3_column_bytes(ST(st), idx);
+}
+
+int
+db_col_int(struct db_stmt *st, int idx)
+{
+	return sqlite3_column_int(ST(st), idx);
+}
+
+long long
+db_col_int64(struct db_stmt *st, int idx)
+{
+	return sqlite3_column_int64(ST(st), idx);
+}
+
+int
+db_col_null(struct db_stmt *st, int idx)
+{
+	return sqlite3_column_type(ST(st), idx) == SQLITE_NULL;
+}
+
+int
+db_col_count(struct db_stmt *st)
+{
+	return sqlite3_column_count(ST(st));
+}
+
+const char *
+db_col_name(struct db_stmt *st, int idx)
+{
+	return sqlite3_column_name(ST(st), idx);
 }

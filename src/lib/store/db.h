@@ -4,6 +4,10 @@
  * process; writes in BEGIN IMMEDIATE transactions; schema migrations
  * tracked by PRAGMA user_version.
  *
+ * This is the storage seam: the modules reach the database only through
+ * these functions (struct db_stmt is opaque to them, and they never
+ * include <sqlite3.h>).  Only store/db.c calls SQLite itself.
+ *
  * Statements: each module keeps its own closed set of SQL strings
  * (static const char *const sql[FOO__MAX]) and asks db_stmt() for the
  * prepared statement, which is prepared once (SQLITE_PREPARE_PERSISTENT)
@@ -13,11 +17,27 @@
 #ifndef P2P_DB_H
 #define P2P_DB_H
 
-#include <sqlite3.h>
+#include <stddef.h>
 
 #include "core/err.h"
 
 #define DB_STMT_MAX	192	/* statements one process may cache */
+
+/* A prepared statement of the backend, opaque to the modules. */
+struct db_stmt;
+struct sqlite3;
+struct sqlite3_stmt;
+
+/*
+ * What db_step() returns, and the other result codes the modules look
+ * at (the backend's own numbers: db.c checks they are SQLite's).
+ */
+#define DB_ERROR	1	/* an error without a more precise code */
+#define DB_NOMEM	7	/* out of memory */
+#define DB_CORRUPT	11	/* a row that should not be */
+#define DB_CONSTRAINT	19	/* a UNIQUE, CHECK or FOREIGN KEY refused it */
+#define DB_ROW		100	/* the statement stands on a row */
+#define DB_DONE		101	/* the statement ran to its end */
 
 struct db_migration {
 	int		 version;	/* NNNN of db/migrations/NNNN-x.sql */
@@ -29,9 +49,9 @@ struct db_migration {
 extern const struct db_migration db_migrations[];
 
 struct p2p_db {
-	sqlite3		*h;			/* the connection */
+	struct sqlite3	*h;			/* the connection */
 	const char	*key[DB_STMT_MAX];	/* SQL text addresses */
-	sqlite3_stmt	*stmt[DB_STMT_MAX];	/* prepared statements */
+	struct sqlite3_stmt *stmt[DB_STMT_MAX];	/* prepared statements */
 	int		 nstmt;			/* slots used */
 	int		 in_tx;			/* inside db_begin() */
 	int		 batch;			/* inside db_batch_begin() */
@@ -99,22 +119,31 @@ int	 db_latest_version(void);
  * cache is keyed by its address), reset and with no bindings.  NULL
  * with err set when it does not prepare.
  */
-sqlite3_stmt *db_stmt(struct p2p_db *, const char *sql, struct p2p_err *);
+struct db_stmt *db_stmt(struct p2p_db *, const char *sql, struct p2p_err *);
+/*
+ * A statement for SQL that is not a static string (it is not cached):
+ * 0 with *out set, to be freed by db_finalize(), or -1 with err set
+ * (err may be NULL).
+ */
+int	 db_prepare(struct p2p_db *, const char *sql, struct db_stmt **out,
+	    struct p2p_err *);
+/* Frees a statement from db_prepare(); accepts NULL. */
+void	 db_finalize(struct db_stmt *);
 /* Resets a statement from db_stmt() and clears its bindings. */
-void	 db_done(sqlite3_stmt *);
+void	 db_done(struct db_stmt *);
 /*
  * Resets a statement from db_stmt() (db_done()) that the last step
- * left at rc: 0 when that was SQLITE_DONE (a loop over its rows ran to
+ * left at rc: 0 when that was DB_DONE (a loop over its rows ran to
  * the end), else -1 with err set by db_fail() naming what.
  */
-int	 db_end(struct p2p_db *, sqlite3_stmt *, int rc, struct p2p_err *,
+int	 db_end(struct p2p_db *, struct db_stmt *, int rc, struct p2p_err *,
 	    const char *what);
 /*
  * Runs a statement from db_stmt() that returns no row (an INSERT,
  * UPDATE or DELETE) and resets it (db_done()).  0, or -1 with err set
  * by db_fail() naming what.
  */
-int	 db_step_done(struct p2p_db *, sqlite3_stmt *, struct p2p_err *,
+int	 db_step_done(struct p2p_db *, struct db_stmt *, struct p2p_err *,
 	    const char *what);
 /*
  * db_step_done() of the cached statement sql with arg (NULL: SQL NULL)
@@ -127,21 +156,21 @@ int	 db_run_text(struct p2p_db *, const char *sql, const char *arg,
  * it stands on that row (read it, then db_done()), 1 when there is
  * none, -1 with err set by db_fail() naming what (reset in both).
  */
-int	 db_step_row(struct p2p_db *, sqlite3_stmt *, struct p2p_err *,
+int	 db_step_row(struct p2p_db *, struct db_stmt *, struct p2p_err *,
 	    const char *what);
 /*
  * Steps a statement from db_stmt() and resets it: 1 when it gave a row
  * (the query found something), 0 when none, -1 with err set by
  * db_fail() naming what.
  */
-int	 db_exists(struct p2p_db *, sqlite3_stmt *, struct p2p_err *,
+int	 db_exists(struct p2p_db *, struct db_stmt *, struct p2p_err *,
 	    const char *what);
 /*
  * db_step_row() that hands the row to row(st, arg) and resets the
  * statement: 0, 1 no row, or -1 with err set.
  */
-int	 db_one(struct p2p_db *, sqlite3_stmt *,
-	    void (*row)(sqlite3_stmt *, void *), void *arg, struct p2p_err *,
+int	 db_one(struct p2p_db *, struct db_stmt *,
+	    void (*row)(struct db_stmt *, void *), void *arg, struct p2p_err *,
 	    const char *what);
 
 /*
@@ -155,7 +184,7 @@ int	 db_one(struct p2p_db *, sqlite3_stmt *,
  * db_stmt() of sql with the arguments bound as fmt says.  NULL with err
  * set when it does not prepare.
  */
-sqlite3_stmt *db_query(struct p2p_db *, const char *sql, struct p2p_err *,
+struct db_stmt *db_query(struct p2p_db *, const char *sql, struct p2p_err *,
 	    const char *fmt, ...);
 /*
  * db_step_done() of db_query(): runs sql, which returns no row, with
@@ -170,13 +199,13 @@ int	 db_run(struct p2p_db *, const char *sql, struct p2p_err *,
  * copied into (str_copy(): NULL gives ""), 'i' int *, 'I' long long *;
  * '-' passes a column over (no argument).
  */
-void	 db_row(sqlite3_stmt *, const char *fmt, ...);
+void	 db_row(struct db_stmt *, const char *fmt, ...);
 /*
- * Steps a statement from db_stmt(), on SQLITE_ROW reading the row as
+ * Steps a statement from db_stmt(), on DB_ROW reading the row as
  * db_row() does.  Returns the step's result code, for a loop
- * while ((rc = db_next(st, ...)) == SQLITE_ROW) ... and db_end().
+ * while ((rc = db_next(st, ...)) == DB_ROW) ... and db_end().
  */
-int	 db_next(sqlite3_stmt *, const char *fmt, ...);
+int	 db_next(struct db_stmt *, const char *fmt, ...);
 /*
  * Reads every row of st (from db_stmt(), bound) into a new array of
  * elements of size bytes (room for first at the start), each zeroed,
@@ -184,8 +213,8 @@ int	 db_next(sqlite3_stmt *, const char *fmt, ...);
  * (the caller frees) and *n set, or -1 with err set (out of memory, or
  * db_fail() naming what) and *out NULL, *n 0.
  */
-int	 db_rows(struct p2p_db *, sqlite3_stmt *, size_t size, size_t first,
-	    void (*row)(sqlite3_stmt *, void *, void *), void *arg,
+int	 db_rows(struct p2p_db *, struct db_stmt *, size_t size, size_t first,
+	    void (*row)(struct db_stmt *, void *, void *), void *arg,
 	    void *out, size_t *n, struct p2p_err *, const char *what);
 
 /*
@@ -223,9 +252,53 @@ int	 db_exec(struct p2p_db *, const char *sql, struct p2p_err *);
  */
 int	 db_fail(struct p2p_db *, int rc, struct p2p_err *, const char *what);
 
-/* Binds text (NULL binds SQL NULL); SQLITE_TRANSIENT copy. */
-int	 db_bind_text(sqlite3_stmt *, int idx, const char *);
-/* Column text or NULL. */
-const char *db_col_text(sqlite3_stmt *, int idx);
+/* True when rc (from db_step()) is a constraint's refusal. */
+int	 db_constraint(int rc);
+/* The backend's words for result code rc, for a log line. */
+const char *db_errstr(int rc);
+
+/*
+ * One step of a statement from db_stmt(): DB_ROW, DB_DONE, or another
+ * result code for db_fail() / db_end().
+ */
+int	 db_step(struct db_stmt *);
+/* Rows the last INSERT, UPDATE or DELETE changed. */
+long long db_changes(struct p2p_db *);
+/* The rowid (INTEGER PRIMARY KEY) the last INSERT gave its row. */
+long long db_last_id(struct p2p_db *);
+/*
+ * Asks the database file to grow bytes at a time (0: the backend's
+ * default), so that a writer remaps it seldom.  Best effort.
+ */
+void	 db_grow_by(struct p2p_db *, int bytes);
+/*
+ * Before the first db_open() of a process that makes many small
+ * allocations (a load): no allocation statistics, which nothing reads
+ * and which take a global lock on every malloc and free.
+ */
+void	 db_no_memstats(void);
+
+/*
+ * Parameters, numbered from 1.  Text: NULL binds SQL NULL; db_bind_text
+ * copies s, db_bind_static binds it without a copy (s must outlive the
+ * step), len bytes or up to its NUL when len < 0.
+ */
+int	 db_bind_text(struct db_stmt *, int idx, const char *s);
+void	 db_bind_static(struct db_stmt *, int idx, const char *s, int len);
+void	 db_bind_int(struct db_stmt *, int idx, int);
+void	 db_bind_int64(struct db_stmt *, int idx, long long);
+/*
+ * Columns of the row a statement stands on, numbered from 0.  Text is
+ * NULL for SQL NULL and lives until the next step or reset; bytes is
+ * its length.
+ */
+const char *db_col_text(struct db_stmt *, int idx);
+size_t	 db_col_bytes(struct db_stmt *, int idx);
+int	 db_col_int(struct db_stmt *, int idx);
+long long db_col_int64(struct db_stmt *, int idx);
+int	 db_col_null(struct db_stmt *, int idx);
+/* How many columns its rows have, and the name of one. */
+int	 db_col_count(struct db_stmt *);
+const char *db_col_name(struct db_stmt *, int idx);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * firstload.c - see firstload.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,15 +34,15 @@ firstload_free(struct firstload *b)
 static int
 empty(struct p2p_db *db, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc, yes;
 
 	if ((st = db_stmt(db, sql_empty, err)) == NULL)
 		return -1;
-	rc = sqlite3_step(st);
-	yes = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+	rc = db_step(st);
+	yes = rc == DB_ROW && db_col_int(st, 0) != 0;
 	db_done(st);
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return db_fail(db, rc, err, "first load: tables empty");
 	return yes;
 }
@@ -83,17 +84,16 @@ firstload_wal(struct p2p_db *db, struct p2p_err *err)
 static int
 indexes(struct p2p_db *db, struct firstload *b, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	const char	*name, *sql;
 	int		 rc;
 
 	/* not cached: the schema changes under it */
-	if (sqlite3_prepare_v2(db->h, sql_indexes, -1, &st, NULL) != SQLITE_OK)
-		return db_fail(db, sqlite3_errcode(db->h), err,
-		    "first load: indexes");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	if (db_prepare(db, sql_indexes, &st, err) == -1)
+		return -1;
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (b->n == FIRSTLOAD_INDEX_MAX) {
-			rc = SQLITE_DONE;
+			rc = DB_DONE;
 			break;
 		}
 		name = db_col_text(st, 0);
@@ -101,22 +101,44 @@ indexes(struct p2p_db *db, struct firstload *b, struct p2p_err *err)
 		if ((b->name[b->n] = strdup(name)) == NULL ||
 		    (b->sql[b->n] = strdup(sql)) == NULL) {
 			free(b->name[b->n]);
-			sqlite3_finalize(st);
+			db_finalize(st);
 			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
 			    "out of memory");
 		}
 		b->n++;
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
+	db_finalize(st);
+	if (rc != DB_DONE)
 		return db_fail(db, rc, err, "first load: indexes");
 	return b->n == FIRSTLOAD_INDEX_MAX ? 1 : 0;
+}
+
+/*
+ * "DROP INDEX \"name\"" into buf, the name quoted as an identifier (a
+ * double quote doubled).  0, or -1 when it does not fit.
+ */
+static int
+drop_sql(char *buf, size_t size, const char *name)
+{
+	size_t	 n;
+
+	n = (size_t)snprintf(buf, size, "DROP INDEX \"");
+	for (; *name != '\0'; name++) {
+		if (n + 3 >= size)
+			return -1;
+		if (*name == '"')
+			buf[n++] = '"';
+		buf[n++] = *name;
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
+	return 0;
 }
 
 int
 firstload_begin(struct p2p_db *db, struct firstload *b, struct p2p_err *err)
 {
-	char	*sql;
+	char	 sql[160];
 	int	 i, rc;
 
 	memset(b, 0, sizeof(*b));
@@ -128,17 +150,14 @@ firstload_begin(struct p2p_db *db, struct firstload *b, struct p2p_err *err)
 	}
 	/*
 	 * An identifier cannot be bound: the names come from sqlite_schema
-	 * and are quoted as identifiers (%w), never taken from input.
+	 * and are quoted as identifiers, never taken from input.
 	 */
 	for (i = 0; i < b->n; i++) {
-		if ((sql = sqlite3_mprintf("DROP INDEX \"%w\"",
-		    b->name[i])) == NULL) {
-			firstload_free(b);
-			return p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "out of memory");
-		}
-		rc = db_exec(db, sql, err);
-		sqlite3_free(sql);
+		if (drop_sql(sql, sizeof(sql), b->name[i]) == -1)
+			rc = p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
+			    "index name too long: %.40s", b->name[i]);
+		else
+			rc = db_exec(db, sql, err);
 		if (rc == -1) {
 			firstload_free(b);
 			return -1;

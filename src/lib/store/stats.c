@@ -3,8 +3,6 @@
  */
 #include <stddef.h>
 
-#include <sqlite3.h>
-
 #include "store/stats.h"
 
 enum {
@@ -48,18 +46,18 @@ static int
 scalar(struct p2p_db *db, int which, long long *a, long long *b,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc;
 
 	if ((st = db_stmt(db, sql[which], err)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*a = sqlite3_column_int64(st, 0);
+	if ((rc = db_step(st)) == DB_ROW) {
+		*a = db_col_int64(st, 0);
 		if (b != NULL)
-			*b = sqlite3_column_int64(st, 1);
+			*b = db_col_int64(st, 1);
 	}
 	db_done(st);
-	return rc == SQLITE_ROW ? 0 : db_fail(db, rc, err, "stats");
+	return rc == DB_ROW ? 0 : db_fail(db, rc, err, "stats");
 }
 
 int
@@ -79,12 +77,12 @@ int
 stats_grouped(struct p2p_db *db, enum stats_group g, stats_row_fn *fn,
     void *arg, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 rc;
 
 	if ((st = db_stmt(db, sql_grouped[g], err)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn(arg, db_col_text(st, 0), sqlite3_column_int64(st, 1));
+	while ((rc = db_step(st)) == DB_ROW)
+		fn(arg, db_col_text(st, 0), db_col_int64(st, 1));
 	return db_end(db, st, rc, err, "stats");
 }

@@ -20,7 +20,7 @@
 
 /*
  * Every type inserts first: a new (type, id) (the common case in a
- * load) makes one plain insert, whose rid is sqlite3_last_insert_rowid()
+ * load) makes one plain insert, whose rid is db_last_id()
  * and which has no old index rows to delete; only when it exists (no
  * change) is it updated, and an indexed type's rows replaced.  An
  * upsert (ON CONFLICT DO UPDATE) or RETURNING would cost a statement
@@ -387,20 +387,10 @@ ix_free(struct store_ix *ix)
 
 /* Runs one of the DELETE ... WHERE rid = ?1 statements. */
 static int
-rows_del(struct p2p_db *db, const char *sql, sqlite3_int64 rid,
+rows_del(struct p2p_db *db, const char *sql, long long rid,
     struct p2p_err *err)
 {
 	return db_run(db, sql, err, "index rows delete", "I", rid);
-}
-
-/* Binds s (NULL: NULL) without a copy: s must outlive the step. */
-static void
-bind_static(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s == NULL)
-		sqlite3_bind_null(st, i);
-	else
-		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
 #define IXS(ix, r, i)	((r)->off[i] < 0 ? NULL : (ix)->pool + (r)->off[i])
@@ -410,11 +400,11 @@ bind_static(sqlite3_stmt *st, int i, const char *s)
  * ones unless the resource is fresh (inserted, not updated).
  */
 static int
-index_rows(struct p2p_db *db, sqlite3_int64 rid, int fresh, const char *type,
+index_rows(struct p2p_db *db, long long rid, int fresh, const char *type,
     const struct store_ix *ix, struct p2p_err *err)
 {
 	const struct store_ixrow *r;
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	size_t		 i;
 
 	/*
@@ -431,19 +421,19 @@ index_rows(struct p2p_db *db, sqlite3_int64 rid, int fresh, const char *type,
 		if ((st = db_stmt(db, r->demog ? sql_demog_put : sql_ident_put,
 		    err)) == NULL)
 			return -1;
-		sqlite3_bind_int64(st, 1, rid);
+		db_bind_int64(st, 1, rid);
 		/* the pool outlives the step: no copies */
 		if (r->demog) {
-			bind_static(st, 2, IXS(ix, r, 0));
-			bind_static(st, 3, IXS(ix, r, 1));
-			bind_static(st, 4, IXS(ix, r, 2));
-			bind_static(st, 5, IXS(ix, r, 3));
-			bind_static(st, 6, IXS(ix, r, 4));
+			db_bind_static(st, 2, IXS(ix, r, 0), -1);
+			db_bind_static(st, 3, IXS(ix, r, 1), -1);
+			db_bind_static(st, 4, IXS(ix, r, 2), -1);
+			db_bind_static(st, 5, IXS(ix, r, 3), -1);
+			db_bind_static(st, 6, IXS(ix, r, 4), -1);
 		} else {
-			sqlite3_bind_int(st, 2, r->kind);
-			bind_static(st, 3, IXS(ix, r, 0));
-			bind_static(st, 4, IXS(ix, r, 1));
-			bind_static(st, 5, IXS(ix, r, 2));
+			db_bind_int(st, 2, r->kind);
+			db_bind_static(st, 3, IXS(ix, r, 0), -1);
+			db_bind_static(st, 4, IXS(ix, r, 1), -1);
+			db_bind_static(st, 5, IXS(ix, r, 2), -1);
 		}
 		if (db_step_done(db, st, err, r->demog ? "demog insert" :
 		    "ident insert") == -1)
@@ -454,21 +444,21 @@ index_rows(struct p2p_db *db, sqlite3_int64 rid, int fresh, const char *type,
 
 /* Binds ?1..?9 of the resource statements; every string outlives st. */
 static void
-bind_row(sqlite3_stmt *st, const struct store_row *row)
+bind_row(struct db_stmt *st, const struct store_row *row)
 {
-	sqlite3_bind_text(st, 1, row->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, row->id, -1, SQLITE_STATIC);
+	db_bind_static(st, 1, row->type, -1);
+	db_bind_static(st, 2, row->id, -1);
 	if (row->has_patient)
-		sqlite3_bind_text(st, 3, row->patient, -1, SQLITE_STATIC);
+		db_bind_static(st, 3, row->patient, -1);
 	if (row->si.dos[0] != '\0')
-		sqlite3_bind_text(st, 4, row->si.dos, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, row->si.flags);
+		db_bind_static(st, 4, row->si.dos, -1);
+	db_bind_int64(st, 5, row->si.flags);
 	if (row->si.changed[0] != '\0')
-		sqlite3_bind_text(st, 6, row->si.changed, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, row->lu, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, row->json, row->jsonlen, SQLITE_STATIC);
+		db_bind_static(st, 6, row->si.changed, -1);
+	db_bind_static(st, 7, row->lu, -1);
+	db_bind_static(st, 8, row->json, row->jsonlen);
 	if (row->si.p2p_json != NULL)
-		sqlite3_bind_text(st, 9, row->si.p2p_json, -1, SQLITE_STATIC);
+		db_bind_static(st, 9, row->si.p2p_json, -1);
 }
 
 /*
@@ -476,17 +466,17 @@ bind_row(sqlite3_stmt *st, const struct store_row *row)
  * returned a row, 0 when none, -1 with err set.
  */
 static int
-step_rid(struct p2p_db *db, sqlite3_stmt *st, sqlite3_int64 *rid,
+step_rid(struct p2p_db *db, struct db_stmt *st, long long *rid,
     struct p2p_err *err)
 {
-	int	 rc = sqlite3_step(st), got = rc == SQLITE_ROW;
+	int	 rc = db_step(st), got = rc == DB_ROW;
 
 	if (got) {
-		*rid = sqlite3_column_int64(st, 0);
-		rc = sqlite3_step(st);
+		*rid = db_col_int64(st, 0);
+		rc = db_step(st);
 	}
 	db_done(st);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return db_fail(db, rc, err, "resource upsert");
 	return got;
 }
@@ -496,10 +486,10 @@ step_rid(struct p2p_db *db, sqlite3_stmt *st, sqlite3_int64 *rid,
  * ones unless fresh.  Read with json-c: Provenance rows are few.
  */
 static int
-prov_targets(struct p2p_db *db, sqlite3_int64 rid, int fresh,
+prov_targets(struct p2p_db *db, long long rid, int fresh,
     const struct store_row *row, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	json_object	*res, *targets, *ref;
 	size_t		 i, n;
 	int		 rc = 0;
@@ -524,7 +514,7 @@ prov_targets(struct p2p_db *db, sqlite3_int64 rid, int fresh,
 			break;
 		}
 		db_bind_text(st, 1, fhir_str(ref, "reference"));
-		sqlite3_bind_int64(st, 2, rid);
+		db_bind_int64(st, 2, rid);
 		rc = db_step_done(db, st, err, "provenance targets");
 	}
 	json_object_put(res);
@@ -535,8 +525,8 @@ static int
 write_resource(struct p2p_db *db, struct store_row *row,
     const struct store_ctx *ctx, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-	sqlite3_int64	 rid = 0;
+	struct db_stmt	*st;
+	long long	 rid = 0;
 	int		 fresh;
 
 	if ((st = db_stmt(db, sql_res_ins, err)) == NULL)
@@ -544,8 +534,8 @@ write_resource(struct p2p_db *db, struct store_row *row,
 	bind_row(st, row);
 	if (db_step_done(db, st, err, "resource upsert") == -1)
 		return -1;
-	if ((fresh = sqlite3_changes(db->h) == 1))
-		rid = sqlite3_last_insert_rowid(db->h);
+	if ((fresh = db_changes(db) == 1))
+		rid = db_last_id(db);
 	else {
 		/* replacing index rows looks them up by rid: build first */
 		if (ctx->first != NULL && firstload_indexes(db, ctx->first, err) == -1)
@@ -572,8 +562,8 @@ put_consent(struct p2p_db *db, const struct store_row *row,
     const struct store_ctx *ctx, struct p2p_err *err)
 {
 	json_object	*res = row->res;
-	sqlite3_stmt	*st;
-	sqlite3_int64	 cid;
+	struct db_stmt	*st;
+	long long	 cid;
 	const char	*status, *policy, *json, *prov, *id = row->id,
 			*patient = row->patient;
 	char		 detail[96];
@@ -595,13 +585,13 @@ put_consent(struct p2p_db *db, const struct store_row *row,
 	    fhir_path_str(res, "provision.period.start"),
 	    fhir_path_str(res, "provision.period.end"), ctx->now)) == NULL)
 		return -1;
-	sqlite3_bind_text(st, 9, json, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	cid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	if (rc == SQLITE_ROW)
-		rc = sqlite3_step(st);
+	db_bind_static(st, 9, json, -1);
+	rc = db_step(st);
+	cid = rc == DB_ROW ? db_col_int64(st, 0) : 0;
+	if (rc == DB_ROW)
+		rc = db_step(st);
 	db_done(st);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return db_fail(db, rc, err, "consent upsert");
 	if (cid == 0)
 		return p2p_fail(err, 409, P2P_ISSUE_CONFLICT,
@@ -895,7 +885,7 @@ int
 store_exists(struct p2p_db *db, const char *type, const char *id,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 
 	if ((st = db_query(db, sql_res_exists, err, "tt", type, id)) == NULL)
 		return -1;
@@ -906,8 +896,8 @@ int
 store_delete(struct p2p_db *db, const char *type, const char *id,
     enum store_kind *kind, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-	sqlite3_int64	 cid;
+	struct db_stmt	*st;
+	long long	 cid;
 	static const char *const dels[] = {
 		sql_res_del_ident, sql_res_del_demog, sql_res_del_prov,
 		sql_res_del,
@@ -934,13 +924,13 @@ store_delete(struct p2p_db *db, const char *type, const char *id,
 		if ((st = db_query(db, sql_consent_del, err, "tt", id,
 		    now)) == NULL)
 			return -1;
-		rc = sqlite3_step(st);
-		cid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-		json = rc == SQLITE_ROW ? xstrdup(db_col_text(st, 1)) : NULL;
-		if (rc == SQLITE_ROW)
-			rc = sqlite3_step(st);
+		rc = db_step(st);
+		cid = rc == DB_ROW ? db_col_int64(st, 0) : 0;
+		json = rc == DB_ROW ? xstrdup(db_col_text(st, 1)) : NULL;
+		if (rc == DB_ROW)
+			rc = db_step(st);
 		db_done(st);
-		if (rc != SQLITE_DONE) {
+		if (rc != DB_DONE) {
 			free(json);
 			return db_fail(db, rc, err, "consent delete");
 		}
