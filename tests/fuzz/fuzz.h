@@ -164,7 +164,7 @@ fuzz_db_restore(struct p2p_db *db, const struct fuzz_snap *snap)
 	memcpy(copy, snap->data, (size_t)snap->size);
 	if (sqlite3_deserialize(db->h, "main", copy, snap->size, snap->size,
 	    SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE) !=
-	    0)
+	    SQLITE_OK)
 		fuzz_fail("cannot restore the database: %s",
 		    sqlite3_errmsg(db->h));
 }

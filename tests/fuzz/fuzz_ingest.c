@@ -47,7 +47,7 @@ count(const char *sql)
 	struct db_stmt	*st;
 	long long	 n = -1;
 
-	if (db_prepare(&db, sql,  &st, NULL) != 0)
+	if (db_prepare(&db, sql, &st, NULL) != 0)
 		fuzz_fail("%s: %s", sql, sqlite3_errmsg(db.h));
 	if (db_step(st) == DB_ROW)
 		n = db_col_int64(st, 0);

@@ -38,9 +38,9 @@ START_TEST(test_log)
 	    " detail IS NULL", NULL), 1);
 	/* Append-only: the record of a release cannot be undone. */
 	ck_assert_int_ne(sqlite3_exec(db.h, "DELETE FROM audit", NULL, NULL,
-	    NULL), 0);
+	    NULL), SQLITE_OK);
 	ck_assert_int_ne(sqlite3_exec(db.h, "UPDATE audit SET outcome ="
-	    " 'failure'", NULL, NULL, NULL), 0);
+	    " 'failure'", NULL, NULL, NULL), SQLITE_OK);
 	ck_assert_int_eq(qint("SELECT count(*) FROM audit", NULL), 2);
 }
 END_TEST

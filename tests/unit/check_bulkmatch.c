@@ -289,7 +289,7 @@ START_TEST(test_bulk_match_guard)
 	    " 'failure' AND detail LIKE '429 bulk-member-match: MemberBundle %'",
 	    NULL), 295);
 	ck_assert_int_eq(db_prepare(&db, "SELECT params FROM job"
-	    " WHERE id = ?1",  &st, NULL), 0);
+	    " WHERE id = ?1", &st, NULL), 0);
 	db_bind_text(st, 1, id);
 	ck_assert_int_eq(db_step(st), DB_ROW);
 	ck_assert_ptr_nonnull(params = json_tokener_parse((const char *)

@@ -52,7 +52,7 @@ capture(const char *client, char *id)
 	ck_assert_int_eq(db_commit(&db, &err), 0);
 	json_object_put(c);
 	ck_assert_int_eq(db_prepare(&db, "SELECT id FROM consent"
-	    " WHERE cid = ?1",  &st, NULL), 0);
+	    " WHERE cid = ?1", &st, NULL), 0);
 	db_bind_int64(st, 1, cid);
 	ck_assert_int_eq(db_step(st), DB_ROW);
 	snprintf(id, 72, "%s", db_col_text(st, 0));

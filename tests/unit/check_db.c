@@ -522,7 +522,7 @@ START_TEST(test_query_plans)
 	size_t		 n = 0;
 
 	snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", plans[_i].sql);
-	ck_assert_int_eq(db_prepare(&db, sql,  &st, NULL), 0);
+	ck_assert_int_eq(db_prepare(&db, sql, &st, NULL), 0);
 	while (db_step(st) == DB_ROW)
 		n += (size_t)snprintf(plan + n, sizeof(plan) - n, "%s; ",
 		    db_col_text(st, 3));

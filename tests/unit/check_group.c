@@ -39,7 +39,7 @@ put(const char *id, const char *client, const char *kind,
 
 	ck_assert_int_eq(db_prepare(&db, "INSERT INTO grp (id,"
 	    " client_id, job_id, kind, created, json) VALUES (?1, ?2, NULL,"
-	    " ?3, ?4, '{}')",  &st, NULL), 0);
+	    " ?3, ?4, '{}')", &st, NULL), 0);
 	db_bind_static(st, 1, id, -1);
 	db_bind_static(st, 2, client, -1);
 	db_bind_static(st, 3, kind, -1);
@@ -48,7 +48,7 @@ put(const char *id, const char *client, const char *kind,
 	db_finalize(st);
 	/* bulkmatch.c: the placeholder first, then the Group */
 	ck_assert_int_eq(db_prepare(&db, "UPDATE grp SET json = ?2"
-	    " WHERE id = ?1",  &st, NULL), 0);
+	    " WHERE id = ?1", &st, NULL), 0);
 	db_bind_static(st, 1, id, -1);
 	db_bind_static(st, 2, json, -1);
 	ck_assert_int_eq(db_step(st), DB_DONE);
@@ -88,11 +88,11 @@ START_TEST(test_tokens)
 	unit_counts(&db, NULL, g1_tokens, UNIT_N(g1_tokens));
 	/* rewritten: the tokens follow; deleted: they go */
 	ck_assert_int_eq(sqlite3_exec(db.h, "UPDATE grp SET json = '{}' WHERE"
-	    " id = 'g2'", NULL, NULL, NULL), 0);
+	    " id = 'g2'", NULL, NULL, NULL), SQLITE_OK);
 	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM grp_token WHERE"
 	    " group_id = 'g2'"), 0);
 	ck_assert_int_eq(sqlite3_exec(db.h, "DELETE FROM grp WHERE id = 'g1'",
-	    NULL, NULL, NULL), 0);
+	    NULL, NULL, NULL), SQLITE_OK);
 	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM grp_token WHERE"
 	    " group_id = 'g1'"), 0);
 	/* migration 0005: Groups stored before it get their tokens */
@@ -210,8 +210,7 @@ START_TEST(test_query_plans)
 	unit_plans_indexed(&db, group_queries);
 	for (q = group_queries; *q != NULL; q++) {
 		snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", *q);
-		ck_assert_int_eq(db_prepare(&db, sql,  &st, NULL),
-		    0);
+		ck_assert_int_eq(db_prepare(&db, sql, &st, NULL), 0);
 		while (db_step(st) == DB_ROW)
 			ck_assert_msg(strstr((const char *)
 			    db_col_text(st, 3), "TEMP B-TREE") == NULL,

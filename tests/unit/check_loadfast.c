@@ -281,14 +281,13 @@ dump(struct p2p_db *d, struct p2p_buf *out, const char *lo, const char *hi)
 
 	ck_assert_int_eq(db_prepare(d, "SELECT name FROM "
 	    "sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-	    " ORDER BY name",  &tabs, NULL), 0);
+	    " ORDER BY name", &tabs, NULL), 0);
 	while (db_step(tabs) == DB_ROW) {
 		name = db_col_text(tabs, 0);
 		buf_printf(out, "== %s\n", name);
 		/* test only: the name comes from sqlite_master, quoted */
 		sql = sqlite3_mprintf("SELECT * FROM \"%w\"", name);
-		ck_assert_int_eq(db_prepare(d, sql,  &st, NULL),
-		    0);
+		ck_assert_int_eq(db_prepare(d, sql, &st, NULL), 0);
 		n = db_col_count(st);
 		db_finalize(st);
 		order = sqlite3_mprintf("%s ORDER BY 1", sql);
@@ -298,7 +297,7 @@ dump(struct p2p_db *d, struct p2p_buf *out, const char *lo, const char *hi)
 			order = sqlite3_mprintf("%s, %d", sql, i);
 		}
 		sqlite3_free(sql);
-		ck_assert_int_eq(db_prepare(d, order,  &st,
+		ck_assert_int_eq(db_prepare(d, order, &st,
 		    NULL), 0);
 		sqlite3_free(order);
 		while ((rc = db_step(st)) == DB_ROW) {
@@ -655,7 +654,7 @@ count_rows(struct p2p_db *d)
 
 	ck_assert_int_eq(db_prepare(d, "SELECT (SELECT count(*) "
 	    "FROM resource) + (SELECT count(*) FROM ident) + (SELECT count(*)"
-	    " FROM demog)",  &st, NULL), 0);
+	    " FROM demog)", &st, NULL), 0);
 	ck_assert_int_eq(db_step(st), DB_ROW);
 	n = db_col_int64(st, 0);
 	db_finalize(st);
@@ -838,7 +837,7 @@ schema(struct p2p_db *d, struct p2p_buf *out)
 
 	memset(out, 0, sizeof(*out));
 	ck_assert_int_eq(db_prepare(d, "SELECT type, name, "
-	    "tbl_name, sql FROM sqlite_master ORDER BY type, name",  &st,
+	    "tbl_name, sql FROM sqlite_master ORDER BY type, name", &st,
 	    NULL), 0);
 	while ((rc = db_step(st)) == DB_ROW) {
 		sql = db_col_text(st, 3);

@@ -451,7 +451,7 @@ START_TEST(query_plans)
 	for (i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
 		for (q = sets[i]; *q != NULL; q++) {
 			snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", *q);
-			ck_assert_int_eq(db_prepare(&db, sql,  &st,
+			ck_assert_int_eq(db_prepare(&db, sql, &st,
 			    NULL), 0);
 			n = 0;
 			plan[0] = '\0';

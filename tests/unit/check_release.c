@@ -366,7 +366,7 @@ START_TEST(test_plan)
 	p2p_err_init(&err);
 	ck_assert_int_eq(db_prepare(&db,
 	    "EXPLAIN QUERY PLAN SELECT rid FROM resource WHERE patient = ?1"
-	    " AND (type, rid) > (?2, ?3) ORDER BY type, rid",  &st, NULL),
+	    " AND (type, rid) > (?2, ?3) ORDER BY type, rid", &st, NULL),
 	    0);
 	while (db_step(st) == DB_ROW)
 		strncat(plan, db_col_text(st, 3),

@@ -225,12 +225,11 @@ appears_anywhere(const char *needle)
 	int		 i, found = 0;
 
 	ck_assert_int_eq(db_prepare(&db, "SELECT name FROM "
-	    "sqlite_master WHERE type='table'",  &t, NULL), 0);
+	    "sqlite_master WHERE type='table'", &t, NULL), 0);
 	while (!found && db_step(t) == DB_ROW) {
 		snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\"",
 		    db_col_text(t, 0));
-		ck_assert_int_eq(db_prepare(&db, sql,  &st, NULL),
-		    0);
+		ck_assert_int_eq(db_prepare(&db, sql, &st, NULL), 0);
 		while (!found && db_step(st) == DB_ROW)
 			for (i = 0; i < db_col_count(st); i++)
 				if ((s = db_col_text(st,

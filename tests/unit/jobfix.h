@@ -115,8 +115,7 @@ set_sql(const char *sql, const char *id)
 {
 	struct db_stmt	*st;
 
-	ck_assert_int_eq(db_prepare(&db, sql,  &st, NULL),
-	    0);
+	ck_assert_int_eq(db_prepare(&db, sql, &st, NULL), 0);
 	db_bind_text(st, 1, id);
 	ck_assert_int_eq(db_step(st), DB_DONE);
 	db_finalize(st);
@@ -207,7 +206,7 @@ consent_of(const char *client, const char *patient, long long cid,
 	    " INSERT INTO match (client_id, patient, cid, consentless, created)"
 	    " VALUES ('%s', '%s', %lld, 0, 'x')", cid, cid, patient, client,
 	    end, client, patient, cid);
-	ck_assert_int_eq(sqlite3_exec(db.h, sql, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(sqlite3_exec(db.h, sql, NULL, NULL, NULL), SQLITE_OK);
 }
 
 /* Runs sql (no parameters, several statements allowed). */
@@ -216,7 +215,7 @@ exec_sql(const char *sql)
 {
 	char	*msg = NULL;
 
-	ck_assert_msg(sqlite3_exec(db.h, sql, NULL, NULL, &msg) == 0,
+	ck_assert_msg(sqlite3_exec(db.h, sql, NULL, NULL, &msg) == SQLITE_OK,
 	    "%s: %s", sql, msg ? msg : "");
 }
 

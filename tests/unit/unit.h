@@ -177,8 +177,7 @@ unit_int_of(struct p2p_db *db, const char *sql, const char *arg)
 	struct db_stmt	*st;
 	long long	 v = -1;
 
-	ck_assert_int_eq(db_prepare(db, sql,  &st, NULL),
-	    0);
+	ck_assert_int_eq(db_prepare(db, sql, &st, NULL), 0);
 	if (arg != NULL)
 		db_bind_text(st, 1, arg);
 	if (db_step(st) == DB_ROW)
@@ -204,8 +203,7 @@ unit_text(struct p2p_db *db, const char *sql, char *out, size_t size)
 	struct db_stmt	*st;
 	const char	*v = NULL;
 
-	ck_assert_int_eq(db_prepare(db, sql,  &st, NULL),
-	    0);
+	ck_assert_int_eq(db_prepare(db, sql, &st, NULL), 0);
 	if (db_step(st) == DB_ROW &&
 	    db_col_text(st, 0) != NULL) {
 		snprintf(out, size, "%s", db_col_text(st, 0));
@@ -323,8 +321,7 @@ unit_plans_indexed(struct p2p_db *db, const char *const *queries)
 
 	for (q = queries; *q != NULL; q++) {
 		snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", *q);
-		ck_assert_int_eq(db_prepare(db, sql,  &st, NULL),
-		    0);
+		ck_assert_int_eq(db_prepare(db, sql, &st, NULL), 0);
 		n = 0;
 		plan[0] = '\0';
 		while (db_step(st) == DB_ROW && n < sizeof(plan))

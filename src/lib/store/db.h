@@ -35,7 +35,7 @@ struct sqlite3_stmt;
 #define DB_ERROR	1	/* an error without a more precise code */
 #define DB_NOMEM	7	/* out of memory */
 #define DB_CORRUPT	11	/* a row that should not be */
-#define DB_CONSTRAINT	19	/* a UNIQUE, CHECK or FOREIGN KEY refused it */
+#define DB_CONSTRAINT	19	/* a UNIQUE, CHECK or FOREIGN KEY said no */
 #define DB_ROW		100	/* the statement stands on a row */
 #define DB_DONE		101	/* the statement ran to its end */
 
@@ -213,9 +213,10 @@ int	 db_next(struct db_stmt *, const char *fmt, ...);
  * (the caller frees) and *n set, or -1 with err set (out of memory, or
  * db_fail() naming what) and *out NULL, *n 0.
  */
-int	 db_rows(struct p2p_db *, struct db_stmt *, size_t size, size_t first,
-	    void (*row)(struct db_stmt *, void *, void *), void *arg,
-	    void *out, size_t *n, struct p2p_err *, const char *what);
+int	 db_rows(struct p2p_db *, struct db_stmt *, size_t size,
+	    size_t first, void (*row)(struct db_stmt *, void *, void *),
+	    void *arg, void *out, size_t *n, struct p2p_err *,
+	    const char *what);
 
 /*
  * BEGIN IMMEDIATE / COMMIT / ROLLBACK.  0 or -1 with err set.  Inside a
