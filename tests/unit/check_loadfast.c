@@ -875,8 +875,7 @@ journal_mode(struct p2p_db *d)
 	static char	 mode[16];
 	struct db_stmt	*st;
 
-	ck_assert_int_eq(db_prepare(d, "PRAGMA journal_mode", 
-	    &st, NULL), 0);
+	ck_assert_int_eq(db_prepare(d, "PRAGMA journal_mode", &st, NULL), 0);
 	ck_assert_int_eq(db_step(st), DB_ROW);
 	snprintf(mode, sizeof(mode), "%s", db_col_text(st, 0));
 	db_finalize(st);
@@ -888,8 +887,8 @@ intact(struct p2p_db *d)
 {
 	struct db_stmt	*st;
 
-	ck_assert_int_eq(db_prepare(d, "PRAGMA integrity_check",
-	     &st, NULL), 0);
+	ck_assert_int_eq(db_prepare(d, "PRAGMA integrity_check", &st, NULL),
+	    0);
 	ck_assert_int_eq(db_step(st), DB_ROW);
 	ck_assert_str_eq(db_col_text(st, 0), "ok");
 	db_finalize(st);
@@ -945,6 +944,31 @@ START_TEST(test_first_same)
 	    "d.patient = i.patient WHERE i.kind = 1"));
 	if (t != text)
 		free(t);
+	free(text);
+}
+END_TEST
+
+/*
+ * The first load drops each index by its name quoted as an identifier:
+ * an index named with a double quote is dropped and built again (quoted
+ * wrongly, its DROP INDEX would not parse and the load would fail).
+ */
+START_TEST(test_first_quoted_index)
+{
+	struct load_stats	 st;
+	struct p2p_err		 err;
+	char			*text;
+
+	p2p_err_init(&err);
+	ck_assert_int_eq(db_exec(&db, "CREATE INDEX \"odd\"\"name\" ON"
+	    " resource (dos)", &err), 0);
+	text = history(20);
+	ck_assert_msg(load_as(&db, text, LOAD_NDJSON, 0, &st, &err) == 0,
+	    "%s", err.msg);
+	ck_assert_int_eq(st.first, 1);
+	ck_assert_int_eq(unit_int(&db, "SELECT count(*) FROM sqlite_master"
+	    " WHERE type = 'index' AND name = 'odd\"name'"), 1);
+	intact(&db);
 	free(text);
 }
 END_TEST
@@ -1126,6 +1150,7 @@ main(void)
 		UNIT_TABLE(test_bad_lines, bad),
 		UNIT_CASE("first", file_setup, file_teardown, 600),
 		UNIT_LOOP(test_first_same, 2),
+		UNIT_TEST(test_first_quoted_index),
 		UNIT_LOOP(test_first_failed, 4),
 		UNIT_TEST(test_first_once),
 		UNIT_TEST(test_first_journal),

@@ -1,10 +1,10 @@
 /*
  * firstload.c - see firstload.h.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "store/firstload.h"
 
 /* The tables store_write() fills, every one empty. */
@@ -114,32 +114,30 @@ indexes(struct p2p_db *db, struct firstload *b, struct p2p_err *err)
 }
 
 /*
- * "DROP INDEX \"name\"" into buf, the name quoted as an identifier (a
- * double quote doubled).  0, or -1 when it does not fit.
+ * Appends "DROP INDEX \"name\"" to b, the name quoted as an identifier
+ * (a double quote doubled).  0, or -1 when out of memory.
  */
 static int
-drop_sql(char *buf, size_t size, const char *name)
+drop_sql(struct p2p_buf *b, const char *name)
 {
-	size_t	 n;
+	const char	*q;
 
-	n = (size_t)snprintf(buf, size, "DROP INDEX \"");
-	for (; *name != '\0'; name++) {
-		if (n + 3 >= size)
+	if (buf_puts(b, "DROP INDEX \"") == -1)
+		return -1;
+	while ((q = strchr(name, '"')) != NULL) {
+		if (buf_add(b, name, (size_t)(q - name) + 1) == -1 ||
+		    buf_puts(b, "\"") == -1)
 			return -1;
-		if (*name == '"')
-			buf[n++] = '"';
-		buf[n++] = *name;
+		name = q + 1;
 	}
-	buf[n++] = '"';
-	buf[n] = '\0';
-	return 0;
+	return buf_puts(b, name) == -1 ? -1 : buf_puts(b, "\"");
 }
 
 int
 firstload_begin(struct p2p_db *db, struct firstload *b, struct p2p_err *err)
 {
-	char	 sql[160];
-	int	 i, rc;
+	struct p2p_buf	 sql = { NULL, 0, 0 };
+	int		 i, rc;
 
 	memset(b, 0, sizeof(*b));
 	if ((rc = empty(db, err)) != 1)
@@ -152,16 +150,18 @@ firstload_begin(struct p2p_db *db, struct firstload *b, struct p2p_err *err)
 	 * An identifier cannot be bound: the names come from sqlite_schema
 	 * and are quoted as identifiers, never taken from input.
 	 */
-	for (i = 0; i < b->n; i++) {
-		if (drop_sql(sql, sizeof(sql), b->name[i]) == -1)
+	for (i = 0, rc = 0; i < b->n && rc == 0; i++) {
+		buf_reset(&sql);
+		if (drop_sql(&sql, b->name[i]) == -1)
 			rc = p2p_fail(err, 500, P2P_ISSUE_EXCEPTION,
-			    "index name too long: %.40s", b->name[i]);
+			    "out of memory");
 		else
-			rc = db_exec(db, sql, err);
-		if (rc == -1) {
-			firstload_free(b);
-			return -1;
-		}
+			rc = db_exec(db, sql.p, err);
+	}
+	buf_free(&sql);
+	if (rc == -1) {
+		firstload_free(b);
+		return -1;
 	}
 	return 1;
 }
