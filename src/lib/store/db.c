@@ -214,7 +214,7 @@ int
 db_journal(struct p2p_db *db, const char *mode, int wait, char *out,
     size_t outsz, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	char		 sql[48];
 	const char	*got;
 	int		 rc;
@@ -223,17 +223,16 @@ db_journal(struct p2p_db *db, const char *mode, int wait, char *out,
 		snprintf(sql, sizeof(sql), "PRAGMA journal_mode = %s", mode);
 	else
 		snprintf(sql, sizeof(sql), "PRAGMA journal_mode");
-	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
-		return db_fail(db, sqlite3_errcode(db->h), err, "journal_mode");
+	if (db_prepare(db, sql, &st, err) == -1)
+		return -1;
 	if (!wait)
 		sqlite3_busy_handler(db->h, NULL, NULL);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (!wait)
 		sqlite3_busy_handler(db->h, busy_wait, NULL);
-	if (rc == SQLITE_ROW &&
-	    (got = (const char *)sqlite3_column_text(st, 0)) != NULL)
+	if (rc == SQLITE_ROW && (got = db_col_text(st, 0)) != NULL)
 		snprintf(out, outsz, "%s", got);
-	sqlite3_finalize(st);
+	db_finalize(st);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (!wait && (rc & 0xff) == SQLITE_BUSY)
@@ -273,15 +272,14 @@ db_close(struct p2p_db *db)
 int
 db_version(struct p2p_db *db)
 {
-	sqlite3_stmt	*st;
+	struct db_stmt	*st;
 	int		 v = -1;
 
-	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st,
-	    NULL) != SQLITE_OK)
+	if (db_prepare(db, "PRAGMA user_version", &st, NULL) == -1)
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	if (db_step(st) == SQLITE_ROW)
+		v = db_col_int(st, 0);
+	db_finalize(st);
 	return v;
 }
 
@@ -328,11 +326,32 @@ db_migrate(struct p2p_db *db, struct p2p_err *err)
 	return 0;
 }
 
+/*
+ * Prepares sql (flags: SQLITE_PREPARE_*), logging the SQL when it does
+ * not prepare.  NULL with err set then.
+ */
+static struct db_stmt *
+prepare(struct p2p_db *db, const char *sql, unsigned int flags,
+    struct p2p_err *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	rc = sqlite3_prepare_v3(db->h, sql, -1, flags, &st, NULL);
+	if (rc != SQLITE_OK) {
+		log_err("sqlite: prepare: %s: %.200s", sqlite3_errmsg(db->h),
+		    sql);
+		db_fail(db, rc, err, "prepare");
+		return NULL;
+	}
+	return (struct db_stmt *)(void *)st;
+}
+
 struct db_stmt *
 db_stmt(struct p2p_db *db, const char *sql, struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-	int		 i, rc;
+	struct db_stmt	*st;
+	int		 i;
 
 	for (i = 0; i < db->nstmt; i++)
 		if (db->key[i] == sql)
@@ -342,31 +361,18 @@ db_stmt(struct p2p_db *db, const char *sql, struct p2p_err *err)
 		    "statement cache full");
 		return NULL;
 	}
-	rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT,
-	    &st, NULL);
-	if (rc != SQLITE_OK) {
-		log_err("sqlite: prepare: %s: %.200s", sqlite3_errmsg(db->h),
-		    sql);
-		db_fail(db, rc, err, "prepare");
+	if ((st = prepare(db, sql, SQLITE_PREPARE_PERSISTENT, err)) == NULL)
 		return NULL;
-	}
 	db->key[db->nstmt] = sql;
-	db->stmt[db->nstmt++] = st;
-	return (struct db_stmt *)(void *)st;
+	db->stmt[db->nstmt++] = ST(st);
+	return st;
 }
 
 int
 db_prepare(struct p2p_db *db, const char *sql, struct db_stmt **out,
     struct p2p_err *err)
 {
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	*out = NULL;
-	if ((rc = sqlite3_prepare_v2(db->h, sql, -1, &st, NULL)) != SQLITE_OK)
-		return db_fail(db, rc, err, "prepare");
-	*out = (struct db_stmt *)(void *)st;
-	return 0;
+	return (*out = prepare(db, sql, 0, err)) == NULL ? -1 : 0;
 }
 
 void
@@ -396,7 +402,7 @@ int
 db_step_done(struct p2p_db *db, struct db_stmt *st, struct p2p_err *err,
     const char *what)
 {
-	return db_end(db, st, sqlite3_step(ST(st)), err, what);
+	return db_end(db, st, db_step(st), err, what);
 }
 
 int
@@ -417,10 +423,10 @@ db_bindv(struct db_stmt *st, const char *fmt, va_list ap)
 			db_bind_text(st, i, va_arg(ap, const char *));
 			break;
 		case 'i':
-			sqlite3_bind_int(ST(st), i, va_arg(ap, int));
+			db_bind_int(st, i, va_arg(ap, int));
 			break;
 		case 'I':
-			sqlite3_bind_int64(ST(st), i, va_arg(ap, long long));
+			db_bind_int64(st, i, va_arg(ap, long long));
 			break;
 		default:
 			abort();
@@ -480,11 +486,10 @@ db_rowv(struct db_stmt *st, const char *fmt, va_list ap)
 			str_copy(buf, va_arg(ap, size_t), db_col_text(st, i));
 			break;
 		case 'i':
-			*va_arg(ap, int *) = sqlite3_column_int(ST(st), i);
+			*va_arg(ap, int *) = db_col_int(st, i);
 			break;
 		case 'I':
-			*va_arg(ap, long long *) =
-			    sqlite3_column_int64(ST(st), i);
+			*va_arg(ap, long long *) = db_col_int64(st, i);
 			break;
 		case '-':
 			break;
@@ -509,7 +514,7 @@ db_next(struct db_stmt *st, const char *fmt, ...)
 	va_list	 ap;
 	int	 rc;
 
-	if ((rc = sqlite3_step(ST(st))) != DB_ROW)
+	if ((rc = db_step(st)) != DB_ROW)
 		return rc;
 	va_start(ap, fmt);
 	db_rowv(st, fmt, ap);
@@ -529,7 +534,7 @@ db_rows(struct p2p_db *db, struct db_stmt *st, size_t size, size_t first,
 
 	*vp = NULL;
 	*n = 0;
-	while ((rc = sqlite3_step(ST(st))) == DB_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (array_grow(&v, *n, &cap, size, first) == -1) {
 			db_done(st);
 			free(v);
@@ -555,7 +560,7 @@ int
 db_step_row(struct p2p_db *db, struct db_stmt *st, struct p2p_err *err,
     const char *what)
 {
-	int	 rc = sqlite3_step(ST(st));
+	int	 rc = db_step(st);
 
 	if (rc == DB_ROW)
 		return 0;
@@ -567,7 +572,7 @@ int
 db_exists(struct p2p_db *db, struct db_stmt *st, struct p2p_err *err,
     const char *what)
 {
-	int	 rc = sqlite3_step(ST(st));
+	int	 rc = db_step(st);
 
 	db_done(st);
 	if (rc == DB_ROW)
